@@ -1,0 +1,121 @@
+"""`make run` and `make test`, inside the project's environment (see devtools/__main__.py).
+
+    python -m devtools run     Kafka + database + the three services, topics, region data and
+                               OPD catalog; prints the URLs; Ctrl-C stops everything.
+    python -m devtools test    installs the servers if needed and runs the whole test suite
+                               (the fixtures start and stop their own servers on test ports).
+    python -m devtools stop    stops servers a killed run left behind (by their PID files).
+    python -m devtools install fetches Kafka's jars and builds secantusd-rs (cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from devtools import infra
+from devtools.services import RUN_HTTP_PORTS, SERVICES, start_services, wait_ready
+
+log = logging.getLogger("devtools")
+
+
+def install() -> None:
+    infra.ensure_kafka_jars()
+    infra.ensure_secantus()
+
+
+async def _prepare(ends: infra.Endpoints) -> None:
+    from services.routing.catalog import load_catalog
+    from shared.kafka import ensure_topics
+    from shared.mongo import mongo_client
+
+    created = await ensure_topics(ends.kafka_bootstrap)
+    log.info("topics created: %s", created or "none (all existed)")
+    client = mongo_client(ends.mongo_uri)
+    try:
+        counts = await load_catalog(client["routing"])
+        log.info("region data and OPD catalog loaded: %s pemda, %s OPDs", counts["pemda"], counts["opds"])
+    finally:
+        await client.close()
+
+
+def run() -> int:
+    install()
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    with infra.native_stack("run", infra.RUN_PORTS) as ends:
+        asyncio.run(_prepare(ends))
+        services = start_services(ends, RUN_HTTP_PORTS, infra.run_dir("run") / "services")
+        try:
+            asyncio.run(wait_ready(services))
+            print(
+                "\nPengaduan is running:\n"
+                f"  intake API      {services.url('intake')}/api/v1/complaints\n"
+                f"  intake OpenAPI  {services.url('intake')}/openapi.json\n"
+                f"  routing         {services.url('routing')}/openapi.json\n"
+                f"  sla             {services.url('sla')}/openapi.json\n"
+                f"  Kafka           {ends.kafka_bootstrap}\n"
+                f"  database        {ends.mongo_uri}\n"
+                f"  logs            {infra.run_dir('run')}\n"
+                "Ctrl-C stops everything.\n",
+                flush=True,
+            )
+            try:
+                while not stop_requested.wait(0.5):
+                    for name in SERVICES:
+                        if not services.servers[name].alive():
+                            log.error("service %s stopped; see its log", name)
+                            return 1
+            except KeyboardInterrupt:
+                pass
+        finally:
+            print("stopping…", flush=True)
+            services.stop()
+    return 0
+
+
+def test(pytest_args: list[str]) -> int:
+    install()
+    env = dict(os.environ)
+    result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env)
+    return result.returncode
+
+
+def stop() -> int:
+    from pathlib import Path
+
+    for profile in ("run", "test"):
+        base = infra.run_dir(profile)
+        for pidfile in sorted(base.rglob("*.pid")):
+            infra.Server(pidfile.stem, pidfile, Path(os.devnull)).stop()
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m devtools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run")
+    sub.add_parser("install")
+    sub.add_parser("stop")
+    test_parser = sub.add_parser("test")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if args.command == "run":
+        return run()
+    if args.command == "test":
+        return test(args.pytest_args)
+    if args.command == "install":
+        install()
+        return 0
+    return stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""Real Kafka and a real MongoDB-wire server on a machine without Docker (DESIGN §7).
+
+Installs each server once into a cache outside the clone, starts it as a child process with its
+data under the project's run folder, waits until it answers a real client request, and stops it by
+the PID it recorded. Used by `make run`, by `make test` (through the test fixtures) and by the
+benchmarks, so every one of them runs against the same servers.
+
+- Kafka 4.3.1: the broker's jars from Maven Central (`kafka-pom.xml`), single-node KRaft.
+- SecantusDB `secantusd-rs`: built with cargo from crates.io. It is GPL-2.0, so it only ever runs
+  as a separate process; nothing of it is linked or vendored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("devtools.infra")
+
+KAFKA_VERSION = "4.3.1"
+SECANTUS_CRATE = "secantus-mdb"
+SECANTUS_VERSION = "0.5.3-beta.196"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KAFKA_POM = Path(__file__).resolve().parent / "kafka-pom.xml"
+
+
+class InfraError(RuntimeError):
+    """A server could not be installed, started or reached; the message says what to look at."""
+
+
+def cache_dir() -> Path:
+    """Where installed servers live: outside the clone, so a fresh clone reuses them."""
+    base = os.environ.get("PENGADUAN_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pengaduan"
+    )
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_dir(profile: str) -> Path:
+    """Data, logs and PID files of one stack (`run` or `test`), under the ignored `.run/`."""
+    path = REPO_ROOT / ".run" / profile
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --- installation -----------------------------------------------------------------------------
+
+
+def ensure_kafka_jars() -> Path:
+    """The broker's classpath folder, downloaded by Maven on first use (~45 jars, ~45 MB)."""
+    lib = cache_dir() / f"kafka-{KAFKA_VERSION}" / "lib"
+    marker = lib / ".complete"
+    if marker.exists():
+        return lib
+    if shutil.which("mvn") is None:
+        raise InfraError("Maven (mvn) is needed once to fetch the Kafka jars")
+    log.info("fetching Kafka %s jars from Maven Central into %s", KAFKA_VERSION, lib)
+    shutil.rmtree(lib, ignore_errors=True)
+    subprocess.run(
+        [
+            "mvn", "-q", "-B", "-f", str(KAFKA_POM),
+            "dependency:copy-dependencies", f"-DoutputDirectory={lib}",
+        ],
+        check=True,
+    )  # fmt: skip
+    if not any(lib.glob(f"kafka_2.13-{KAFKA_VERSION}.jar")):
+        raise InfraError(f"Maven finished but {lib} has no kafka_2.13-{KAFKA_VERSION}.jar")
+    marker.touch()
+    return lib
+
+
+def secantus_binary() -> Path:
+    return cache_dir() / f"secantus-{SECANTUS_VERSION}" / "bin" / "secantusd-rs"
+
+
+def ensure_secantus() -> Path:
+    """The `secantusd-rs` binary, built once with cargo (about 7–8 minutes on 2 cores)."""
+    binary = secantus_binary()
+    if binary.exists():
+        return binary
+    if shutil.which("cargo") is None:
+        raise InfraError("cargo is needed once to build secantusd-rs")
+    root = binary.parent.parent
+    log.info("building %s %s with cargo (once, ~8 min) into %s", SECANTUS_CRATE, SECANTUS_VERSION, root)
+    # The crate declares a newer Rust than this machine's 1.95; DESIGN §7 verified it builds anyway.
+    subprocess.run(
+        [
+            "cargo", "install", SECANTUS_CRATE, "--version", SECANTUS_VERSION,
+            "--locked", "--ignore-rust-version", "--root", str(root),
+        ],
+        check=True,
+    )  # fmt: skip
+    if not binary.exists():
+        raise InfraError(f"cargo finished but {binary} is missing")
+    return binary
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int
+    kafka_controller: int
+    mongo: int
+
+
+RUN_PORTS = Ports(kafka=9092, kafka_controller=9093, mongo=27017)
+TEST_PORTS = Ports(kafka=29092, kafka_controller=29093, mongo=28017)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka_bootstrap: str
+    mongo_uri: str
+
+
+def endpoints(ports: Ports) -> Endpoints:
+    return Endpoints(
+        kafka_bootstrap=f"127.0.0.1:{ports.kafka}",
+        mongo_uri=f"mongodb://127.0.0.1:{ports.mongo}/?directConnection=true",
+    )
+
+
+@dataclass
+class Server:
+    """A server process this module started, known by its PID file."""
+
+    name: str
+    pidfile: Path
+    logfile: Path
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        pid = self.pid
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # A zombie child still answers kill(0): reap it if it is ours.
+        with contextlib.suppress(ChildProcessError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                return False
+        return True
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, wait for the process to go, SIGKILL if it does not; then forget the PID."""
+        pid = self.pid
+        if pid is not None and self.alive():
+            log.info("stopping %s (pid %s)", self.name, pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.alive():
+                log.warning("%s did not stop in %.0fs; killing it", self.name, timeout)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                while self.alive():
+                    time.sleep(0.05)
+        self.pidfile.unlink(missing_ok=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _spawn(server: Server, argv: list[str], ports: list[int]) -> None:
+    server.stop()  # a stale process of an earlier, interrupted run of the same stack
+    busy = [p for p in ports if not _port_free(p)]
+    if busy:
+        raise InfraError(f"{server.name}: port(s) {busy} already in use by another process")
+    server.logfile.parent.mkdir(parents=True, exist_ok=True)
+    with server.logfile.open("ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
+        )
+    server.pidfile.write_text(str(proc.pid))
+    log.info("started %s (pid %s), log %s", server.name, proc.pid, server.logfile)
+
+
+def _kafka_properties(ports: Ports, data: Path) -> str:
+    return f"""\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{ports.kafka_controller}
+listeners=PLAINTEXT://127.0.0.1:{ports.kafka},CONTROLLER://127.0.0.1:{ports.kafka_controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{ports.kafka}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={data}
+# Topics are created by the project with explicit partition counts (shared.topics).
+auto.create.topics.enable=false
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=-1
+"""
+
+
+_LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {logfile}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = info
+"""
+
+
+def start_kafka(profile: str, ports: Ports, heap: str = "768m") -> Server:
+    lib = ensure_kafka_jars()
+    java = shutil.which("java")
+    if java is None:
+        raise InfraError("java (17+) is needed to run the Kafka broker")
+    base = run_dir(profile) / "kafka"
+    data = base / "data"
+    base.mkdir(parents=True, exist_ok=True)
+    props = base / "server.properties"
+    props.write_text(_kafka_properties(ports, data))
+    log4j = base / "log4j2.properties"
+    log4j.write_text(_LOG4J2.format(logfile=base / "server.log"))
+    classpath = f"{lib}/*"
+    jvm = [java, f"-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}"]
+    if not (data / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run(
+            [*jvm, "-cp", classpath, "kafka.tools.StorageTool", "format",
+             "-t", cluster_id, "-c", str(props)],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    server = Server("kafka", base / "kafka.pid", base / "stdout.log")
+    _spawn(server, [*jvm, "-cp", classpath, "kafka.Kafka", str(props)], [ports.kafka, ports.kafka_controller])
+    return server
+
+
+def start_mongo(profile: str, ports: Ports, cache_size: str = "1G") -> Server:
+    binary = ensure_secantus()
+    base = run_dir(profile) / "secantus"
+    storage = base / "data"
+    storage.mkdir(parents=True, exist_ok=True)
+    server = Server("secantusd-rs", base / "secantusd.pid", base / "server.log")
+    argv = [str(binary), "--host", "127.0.0.1", "--port", str(ports.mongo), "--storage-path", str(storage), "--cache-size", cache_size]
+    _spawn(server, argv, [ports.mongo])
+    return server
+
+
+# --- readiness: by connecting with the real clients, never by sleeping a fixed time ------------
+
+
+def _accepts_tcp(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+async def _kafka_answers(bootstrap: str) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    if not _accepts_tcp(bootstrap):  # spares the client's connection-error log while it boots
+        return False
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    try:
+        await admin.start()
+        await admin.describe_cluster()
+        return True
+    except Exception:  # any failure to connect just means "not yet"
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+async def _mongo_answers(uri: str) -> bool:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=1000)
+    try:
+        await client.admin.command("ping")
+        return True
+    except Exception:  # connection refused / selection timeout: not yet
+        return False
+    finally:
+        await client.close()
+
+
+async def wait_until_ready(server: Server | None, check: object, target: str, timeout: float) -> None:
+    """Poll `check(target)` until it answers; fail early with the log if the process died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check(target):  # type: ignore[operator]
+            return
+        if server is not None and not server.alive():
+            raise InfraError(f"{server.name} exited during start-up; its log ends:\n{server.log_tail()}")
+        if time.monotonic() > deadline:
+            tail = server.log_tail() if server is not None else ""
+            raise InfraError(f"{target} not ready after {timeout:.0f}s\n{tail}")
+        await asyncio.sleep(0.2)  # poll interval between connection attempts
+
+
+async def wait_kafka(bootstrap: str, server: Server | None = None, timeout: float = 90.0) -> None:
+    await wait_until_ready(server, _kafka_answers, bootstrap, timeout)
+
+
+async def wait_mongo(uri: str, server: Server | None = None, timeout: float = 60.0) -> None:
+    await wait_until_ready(server, _mongo_answers, uri, timeout)
+
+
+@contextlib.contextmanager
+def native_stack(profile: str, ports: Ports, fresh: bool = False) -> Iterator[Endpoints]:
+    """Start Kafka and the database, yield their endpoints once both answer, stop both after.
+
+    `fresh` wipes the profile's data first (the test stack always starts empty).
+    """
+    if fresh:
+        for sub in ("kafka", "secantus"):
+            stale = Server(sub, run_dir(profile) / sub / ("kafka.pid" if sub == "kafka" else "secantusd.pid"), Path())
+            stale.stop()
+            shutil.rmtree(run_dir(profile) / sub, ignore_errors=True)
+    ends = endpoints(ports)
+    servers: list[Server] = []
+    try:
+        servers.append(start_mongo(profile, ports))
+        servers.append(start_kafka(profile, ports))
+        asyncio.run(_wait_both(ends, servers))
+        yield ends
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+async def _wait_both(ends: Endpoints, servers: list[Server]) -> None:
+    mongo, kafka = servers
+    await asyncio.gather(wait_mongo(ends.mongo_uri, mongo), wait_kafka(ends.kafka_bootstrap, kafka))

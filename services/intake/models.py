@@ -1,0 +1,127 @@
+"""What a citizen sends and what they get back (DESIGN §6, HTTP surface)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.calendar import WIT
+from shared.categories import CATEGORIES
+from shared.events import Channel, Classification, GeoPoint
+from shared.regions import lookup
+
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+# Mobile (08xx…) and landline (0xx…) numbers, written with 0, 62 or +62.
+_PHONE = re.compile(r"^(?:\+62|62|0)([2-9]\d{7,11})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+# Indonesia's extent, with a margin for its outer islands.
+LAT_RANGE = (-11.5, 6.5)
+LON_RANGE = (94.5, 141.5)
+
+
+class Reporter(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    phone: str | None = None
+    email: str | None = Field(default=None, max_length=254)
+
+    @field_validator("phone")
+    @classmethod
+    def _indonesian_phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _PHONE.match(_PHONE_SEPARATORS.sub("", value))
+        if not match:
+            raise ValueError("nomor telepon Indonesia tidak valid (contoh: 0812-3456-7890 atau +62 812 3456 7890)")
+        return f"+62{match.group(1)}"
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("alamat email tidak valid")
+        return value
+
+
+class Location(GeoPoint):
+    @model_validator(mode="after")
+    def _inside_indonesia(self) -> Location:
+        if not (LAT_RANGE[0] <= self.lat <= LAT_RANGE[1] and LON_RANGE[0] <= self.lon <= LON_RANGE[1]):
+            raise ValueError("lokasi berada di luar wilayah Indonesia")
+        return self
+
+
+class SubmitComplaint(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=5, max_length=150)
+    description: str = Field(min_length=20, max_length=4000)
+    category: str | None = None
+    region_code: str
+    location: Location | None = None
+    address: str | None = Field(default=None, max_length=500)
+    incident_date: date | None = None
+    classification: Classification = "pengaduan"
+    anonymous: bool = False
+    confidential: bool = False
+    reporter: Reporter | None = None
+    channel: Channel = "web"
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str | None) -> str | None:
+        if value is not None and value not in CATEGORIES:
+            raise ValueError(f"kategori tidak dikenal; pilih salah satu: {', '.join(CATEGORIES)}")
+        return value
+
+    @field_validator("region_code")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if lookup(value) is None:
+            raise ValueError("kode wilayah Kemendagri tidak dikenal (contoh: 33.74 atau 33.74.01.1001)")
+        return value
+
+    @field_validator("incident_date")
+    @classmethod
+    def _not_future(cls, value: date | None) -> date | None:
+        # Compared with the latest calendar date anywhere in Indonesia (WIT, UTC+9).
+        if value is not None and value > datetime.now(WIT).date():
+            raise ValueError("tanggal kejadian tidak boleh di masa depan")
+        return value
+
+
+class SubmitAccepted(BaseModel):
+    id: str
+    access_token: str
+    status_url: str
+
+
+class Deadline(BaseModel):
+    clock: str
+    opd_id: str | None
+    started_at: datetime
+    due_at: datetime | None
+    remaining_seconds: int | None
+    state: Literal["running", "paused", "met", "breached", "transferred", "cancelled"]
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    type: str
+    summary: str
+
+
+class ComplaintView(BaseModel):
+    id: str
+    status: str
+    category: str | None
+    region_code: str
+    opd_id: str | None
+    escalation_level: int
+    deadlines: list[Deadline]
+    timeline: list[TimelineEntry]

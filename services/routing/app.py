@@ -1,0 +1,125 @@
+"""Routing's process: the submissions consumer and the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from services.routing.adapters import MongoComplaintStore, ensure_indexes
+from services.routing.domain import UnknownCategory, route
+from services.routing.handlers import handle_submissions
+from services.routing.settings import RoutingSettings
+from shared.envelope import Envelope
+from shared.http import FieldError, ProblemError, add_standard_routes, json_response, openapi_document, problem_middleware, read_json
+from shared.kafka import BatchConsumer, Outgoing, Rejected, publish
+from shared.regions import lookup
+from shared.runtime import Infra, open_infra, running
+from shared.topics import COMPLAINTS_SUBMITTED, ROUTING_GROUP
+
+INFRA = web.AppKey("infra", Infra)
+
+
+class ExplainRequest(BaseModel):
+    """The body of a submit; only what routing decides on is read, the rest is accepted."""
+
+    model_config = ConfigDict(extra="ignore")
+    category: str | None = None
+    region_code: str
+
+
+async def explain(request: web.Request) -> web.Response:
+    body = await read_json(request, ExplainRequest)
+    if lookup(body.region_code) is None:
+        raise ProblemError(422, errors=[FieldError(field="region_code", message="kode wilayah tidak dikenal")])
+    try:
+        decision = route(body.category, body.region_code)
+    except UnknownCategory:
+        raise ProblemError(422, errors=[FieldError(field="category", message="kategori tidak dikenal")]) from None
+    return json_response(
+        {
+            "category": decision.category,
+            "confidence": 1.0 if body.category else 0.0,
+            "level": decision.level,
+            "pemda": decision.pemda,
+            "opd_id": decision.opd_id,
+            "rule": decision.rule,
+        }
+    )
+
+
+OPENAPI = openapi_document(
+    "Pengaduan — routing",
+    "0.1.0",
+    "Klasifikasi dan disposisi pengaduan ke OPD yang berwenang.",
+    {
+        "/api/v1/routing/explain": {
+            "post": {
+                "summary": "Jelaskan ke OPD mana sebuah pengaduan akan didisposisikan",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": ExplainRequest.model_json_schema(),
+                            "example": {"category": "kependudukan", "region_code": "64.01.03.2001"},
+                        }
+                    }
+                },
+                "responses": {
+                    "200": {
+                        "description": "Keputusan disposisi",
+                        "content": {
+                            "application/json": {
+                                "example": {
+                                    "category": "kependudukan",
+                                    "confidence": 1.0,
+                                    "level": "kabkota",
+                                    "pemda": "64.01",
+                                    "opd_id": "64.01/disdukcapil",
+                                    "rule": "table:kependudukan",
+                                }
+                            }
+                        },
+                    },
+                    "422": {"$ref": "#/components/responses/Problem"},
+                },
+            }
+        }
+    },
+)
+
+
+def create_app(settings: RoutingSettings) -> web.Application:
+    app = web.Application(middlewares=[problem_middleware])
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with open_infra(
+            kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
+        ) as infra:
+            await ensure_indexes(infra.db)
+            app[INFRA] = infra
+            store = MongoComplaintStore(infra.db)
+
+            async def send(messages: Sequence[Outgoing]) -> None:
+                await publish(infra.producer, messages)
+
+            async def on_batch(batch: list[Envelope]) -> list[Rejected]:
+                return await handle_submissions(batch, store, send)
+
+            consumer = BatchConsumer(
+                bootstrap=settings.kafka_bootstrap,
+                group=ROUTING_GROUP,
+                topics=[COMPLAINTS_SUBMITTED],
+                handler=on_batch,
+                producer=infra.producer,
+            )
+            async with running(consumer, "routing-submissions"):
+                yield
+
+    async def ready() -> dict[str, bool]:
+        return await app[INFRA].ready()
+
+    app.cleanup_ctx.append(lifecycle)
+    add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
+    app.router.add_post("/api/v1/routing/explain", explain)
+    return app

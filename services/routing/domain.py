@@ -1,0 +1,66 @@
+"""Routing rules (DESIGN §4, normative): category × region → level → the responsible OPD.
+
+Pure: no I/O. `route` answers for one complaint; the decision names the rule that made it so
+people (and the explain endpoint) can see why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.categories import CATEGORIES, COORDINATOR_SLUG
+from shared.regions import pemda_code, province_code
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    category: str | None
+    level: Literal["kabkota", "provinsi"]
+    pemda: str
+    opd_id: str
+    rule: str
+    triage_reason: str | None = None  # set when the coordinator must decide (no assignment)
+
+    @property
+    def assigns(self) -> bool:
+        return self.triage_reason is None
+
+
+class UnknownCategory(ValueError):
+    pass
+
+
+def route(category: str | None, region_code: str) -> RouteDecision:
+    region_pemda = pemda_code(region_code)
+    if category is None:
+        return RouteDecision(
+            None,
+            "kabkota",
+            region_pemda,
+            f"{region_pemda}/{COORDINATOR_SLUG}",
+            "uncategorised",
+            "tanpa kategori: menunggu klasifikasi oleh Admin Koordinator",
+        )
+    spec = CATEGORIES.get(category)
+    if spec is None:
+        raise UnknownCategory(category)
+    if spec.level == "provinsi":
+        pemda = province_code(region_code)
+        return RouteDecision(category, "provinsi", pemda, f"{pemda}/{spec.opd_slug}", f"table:{category}:provinsi")
+    coordinator = f"{region_pemda}/{COORDINATOR_SLUG}"
+    if spec.opd_slug == COORDINATOR_SLUG:
+        return RouteDecision(
+            category, "kabkota", region_pemda, coordinator, f"table:{category}", "kategori lainnya"
+        )
+    if "." not in region_code:
+        # A kab/kota category but only the province is known: the province's coordinator decides.
+        return RouteDecision(
+            category,
+            "kabkota",
+            region_pemda,
+            coordinator,
+            "kabkota-category-on-province-region",
+            "kategori kab/kota tetapi wilayah hanya provinsi",
+        )
+    return RouteDecision(category, "kabkota", region_pemda, f"{region_pemda}/{spec.opd_slug}", f"table:{category}")

@@ -1,0 +1,204 @@
+"""The HTTP edge every service shares (DESIGN §6, HTTP surface): RFC 9457 problem responses,
+JSON body reading with clear errors, `/healthz`, `/readyz` and `/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+M = TypeVar("M", bound=BaseModel)
+ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+READY_CHECK = web.AppKey("ready_check", object)
+OPENAPI = web.AppKey("openapi", dict)
+
+_TITLES = {
+    400: "Permintaan tidak dapat dibaca",
+    401: "Kredensial tidak ada atau tidak sah",
+    403: "Di luar kewenangan",
+    404: "Tidak ditemukan",
+    405: "Metode tidak diizinkan",
+    409: "Status tidak memungkinkan tindakan ini",
+    413: "Isi permintaan terlalu besar",
+    415: "Jenis konten tidak didukung",
+    422: "Data tidak valid",
+    429: "Terlalu banyak permintaan",
+    500: "Kesalahan internal",
+    503: "Layanan sementara tidak tersedia",
+}
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemError(Exception):
+    """Raised anywhere in a view; the middleware turns it into a problem response."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or _TITLES.get(status, ""))
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> web.Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = [e.model_dump() for e in errors]
+    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_JSON, headers=headers)
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """Pydantic errors as `{"field": "reporter.phone", "message": …}` (unknown fields included)."""
+    result = []
+    for err in exc.errors(include_url=False):
+        path = ".".join(str(p) for p in err["loc"]) or "(body)"
+        message = "field tidak dikenal" if err["type"] == "extra_forbidden" else err["msg"]
+        result.append(FieldError(field=path, message=message))
+    return result
+
+
+async def read_json(request: web.Request, model: type[M], *, max_bytes: int = 64 * 1024) -> M:
+    """The request body as `model`, or a ProblemError with the right status (400/413/415/422)."""
+    if request.content_type != "application/json":
+        raise ProblemError(415, "Gunakan Content-Type: application/json")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ProblemError(413, f"Maksimal {max_bytes} byte")
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ProblemError(413, f"Maksimal {max_bytes} byte")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProblemError(400, f"JSON tidak valid: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProblemError(422, "Isi permintaan harus berupa objek JSON", errors=[])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ProblemError(422, errors=field_errors(exc)) from exc
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ProblemError as exc:
+        return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(exc.status, exc.reason, headers={k: v for k, v in exc.headers.items() if k == "Allow"})
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(500)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    if isinstance(data, BaseModel):
+        text = data.model_dump_json()
+    else:
+        text = json.dumps(data, default=str)
+    return web.Response(status=status, text=text, content_type="application/json", headers=headers)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    check: ReadyCheck = request.app[READY_CHECK]  # type: ignore[assignment]
+    checks = await check()
+    ok = all(checks.values())
+    return json_response(
+        {"status": "ready" if ok else "not ready", "checks": checks},
+        status=200 if ok else 503,
+        headers=None if ok else {"Retry-After": "5"},
+    )
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return json_response(request.app[OPENAPI])
+
+
+def add_standard_routes(app: web.Application, *, ready_check: ReadyCheck, openapi: dict[str, Any]) -> None:
+    app[READY_CHECK] = ready_check
+    app[OPENAPI] = openapi
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/openapi.json", _openapi)
+
+
+def openapi_document(title: str, version: str, description: str, paths: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI 3.1 document; model schemas are inlined from pydantic's JSON Schema."""
+    problem = {
+        "description": "RFC 9457 problem",
+        "content": {
+            PROBLEM_JSON: {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "errors": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    }
+    standard = {
+        "/healthz": {"get": {"summary": "Proses hidup", "responses": {"200": {"description": "ok"}}}},
+        "/readyz": {
+            "get": {
+                "summary": "Siap: koneksi Kafka dan basis data berfungsi",
+                "responses": {"200": {"description": "siap"}, "503": problem},
+            }
+        },
+        "/openapi.json": {"get": {"summary": "Dokumen OpenAPI ini", "responses": {"200": {"description": "ok"}}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": description},
+        "paths": {**paths, **standard},
+        "components": {"responses": {"Problem": problem}},
+    }

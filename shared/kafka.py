@@ -1,0 +1,175 @@
+"""Kafka adapters shared by the services: the durable producer, topic creation and the
+batch consumer loop that commits only what it has processed (DESIGN §6, Delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+
+from shared.envelope import DecodeError, Envelope, decode
+from shared.topics import TOPICS, TopicSpec, dlq
+
+log = logging.getLogger(__name__)
+
+
+def durable_producer(bootstrap: str, *, linger_ms: int = 5, request_timeout_ms: int = 10000) -> AIOKafkaProducer:
+    """Idempotent, acks=all: a completed send means the broker has the message durably."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=linger_ms,
+        request_timeout_ms=request_timeout_ms,
+        max_batch_size=256 * 1024,
+    )
+
+
+async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> list[str]:
+    """Create the project's topics with their partition counts; existing ones are left alone."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(s.name, s.partitions, 1) for s in specs if s.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def kafka_reachable(producer: AIOKafkaProducer, timeout: float = 2.0) -> bool:
+    """A real metadata round trip, for /readyz."""
+    try:
+        async with asyncio.timeout(timeout):
+            await producer.client.fetch_all_metadata()
+        return True
+    except (KafkaError, TimeoutError, OSError):
+        return False
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send: kept as plain data so a service can store it in its outbox."""
+
+    topic: str
+    key: str
+    value: bytes
+
+    @classmethod
+    def of(cls, topic: str, key: str, envelope: Envelope) -> Outgoing:
+        return cls(topic, key, envelope.to_bytes())
+
+
+async def publish(producer: AIOKafkaProducer, messages: Iterable[Outgoing]) -> None:
+    """Send the messages and return once every one is acknowledged (acks=all)."""
+    pending = [await producer.send(m.topic, value=m.value, key=m.key.encode()) for m in messages]
+    await asyncio.gather(*pending)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An event the handler refuses for good (not a transient failure): it goes to the DLQ."""
+
+    envelope: Envelope
+    reason: str
+
+
+BatchHandler = Callable[[list[Envelope]], Awaitable[list[Rejected]]]
+
+
+class BatchConsumer:
+    """Consume `topics` in batches as `group`; hand decoded envelopes to `handler`; commit after.
+
+    - A message that does not decode goes to `<group>.dlq` with the reason; the loop carries on.
+    - A `Rejected` result goes to the DLQ the same way.
+    - Any exception from the handler is transient (database down, broker hiccup): nothing is
+      committed, the batch is fetched again after a backoff. Handlers are idempotent, so a
+      redelivered event changes nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        producer: AIOKafkaProducer,
+        max_records: int = 500,
+    ) -> None:
+        self._group = group
+        self._topics = topics
+        self._handler = handler
+        self._producer = producer
+        self._max_records = max_records
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        self.processed = 0
+
+    async def run(self) -> None:
+        await self._consumer.start()
+        try:
+            while True:
+                records = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                if records:
+                    await self._process(records)
+        finally:
+            await self._consumer.stop()
+
+    async def _process(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        good: list[Envelope] = []
+        dead: list[tuple[bytes, str, str]] = []  # value, reason, origin
+        for tp, messages in records.items():
+            for msg in messages:
+                origin = f"{tp.topic}/{tp.partition}@{msg.offset}"
+                try:
+                    good.append(decode(msg.value or b""))
+                except DecodeError as exc:
+                    dead.append((msg.value or b"", str(exc), origin))
+        backoff = 0.2
+        while True:
+            try:
+                rejected = await self._handler(good) if good else []
+                dead.extend((r.envelope.to_bytes(), r.reason, r.envelope.event_id) for r in rejected)
+                await self._dead_letter(dead)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: batch of %d failed; retrying in %.1fs", self._group, len(good), backoff)
+                await asyncio.sleep(backoff)  # backoff before retrying the same batch
+                backoff = min(backoff * 2, 10.0)
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in records.items()}
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            # The group rebalanced mid-batch: another member will see these again; idempotent.
+            log.warning("%s: commit failed after a rebalance; the batch will be redelivered", self._group)
+        self.processed += len(good)
+
+    async def _dead_letter(self, dead: list[tuple[bytes, str, str]]) -> None:
+        if not dead:
+            return
+        topic = dlq(self._group)
+        pending = []
+        for value, reason, origin in dead:
+            log.warning("%s: dead-lettering %s: %s", self._group, origin, reason)
+            headers = [("dlq.reason", reason.encode()), ("dlq.origin", origin.encode())]
+            pending.append(await self._producer.send(topic, value=value, headers=headers))
+        await asyncio.gather(*pending)

@@ -1,0 +1,44 @@
+"""Topic names (DESIGN §6, normative) and their partition counts, created by the project.
+
+Partition counts are explicit so ordering and parallelism do not depend on broker defaults:
+every complaint-keyed topic has the same count, so one complaint's lifecycle events, commands and
+clock events land on the same partition number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COMPLAINTS_SUBMITTED = "complaints.submitted"
+COMPLAINTS_COMMANDS = "complaints.commands"
+COMPLAINTS_EVENTS = "complaints.events"
+COMPLAINTS_ASSIGNED = "complaints.assigned"
+SLA_EVENTS = "sla.events"
+
+# Consumer groups; each has its dead-letter topic `<group>.dlq`.
+ROUTING_GROUP = "routing"
+SLA_GROUP = "sla"
+INTAKE_GROUP = "intake"
+GROUPS = (ROUTING_GROUP, SLA_GROUP, INTAKE_GROUP)
+
+
+def dlq(group: str) -> str:
+    return f"{group}.dlq"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+
+
+COMPLAINT_PARTITIONS = 6
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(COMPLAINTS_SUBMITTED, COMPLAINT_PARTITIONS),
+    TopicSpec(COMPLAINTS_COMMANDS, COMPLAINT_PARTITIONS),
+    TopicSpec(COMPLAINTS_EVENTS, COMPLAINT_PARTITIONS),
+    TopicSpec(COMPLAINTS_ASSIGNED, COMPLAINT_PARTITIONS),
+    TopicSpec(SLA_EVENTS, COMPLAINT_PARTITIONS),
+    *(TopicSpec(dlq(group), 1) for group in GROUPS),
+)
