@@ -1,0 +1,75 @@
+"""Test infrastructure: a real Kafka broker and a real MongoDB-wire server for the integration
+and end-to-end tiers, started once per session and only when a test asks for them.
+
+Which servers, decided automatically, overridable with `PENGADUAN_TEST_INFRA`:
+- `native` (the default on a machine without Docker): the project's own Kafka 4.3.1 and
+  secantusd-rs, through `devtools.infra`, on the test ports with fresh data dirs under `.run/test`,
+  so it runs beside a `make run` stack;
+- `docker`: testcontainers (Kafka, MongoDB 8), chosen when a Docker engine answers;
+- `external`: servers already running at `PENGADUAN_TEST_KAFKA` and `PENGADUAN_TEST_MONGO`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import pytest
+from ulid import ULID
+
+from devtools import infra
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:  # no client library, no socket, no engine: all mean "no Docker here"
+        return False
+
+
+def infra_mode() -> str:
+    mode = os.environ.get("PENGADUAN_TEST_INFRA", "auto")
+    if mode == "auto":
+        return "docker" if _docker_engine_answers() else "native"
+    if mode not in ("native", "docker", "external"):
+        raise pytest.UsageError(f"PENGADUAN_TEST_INFRA={mode!r}: use auto, native, docker or external")
+    return mode
+
+
+@contextlib.contextmanager
+def _containers() -> Iterator[infra.Endpoints]:
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+
+    with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as kafka, MongoDbContainer("mongo:8") as mongo:
+        yield infra.Endpoints(kafka_bootstrap=kafka.get_bootstrap_server(), mongo_uri=mongo.get_connection_url())
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[infra.Endpoints]:
+    from shared.kafka import ensure_topics
+
+    mode = infra_mode()
+    if mode == "external":
+        stack: contextlib.AbstractContextManager[infra.Endpoints] = contextlib.nullcontext(
+            infra.Endpoints(os.environ["PENGADUAN_TEST_KAFKA"], os.environ["PENGADUAN_TEST_MONGO"])
+        )
+    elif mode == "docker":
+        stack = _containers()
+    else:
+        stack = infra.native_stack("test", infra.TEST_PORTS, fresh=True)
+    with stack as ends:
+        import asyncio
+
+        asyncio.run(ensure_topics(ends.kafka_bootstrap))
+        yield ends
+
+
+@pytest.fixture
+def db_prefix() -> str:
+    """A database-name prefix of one test, so tests never see each other's data."""
+    return f"t{str(ULID()).lower()[-10:]}_"

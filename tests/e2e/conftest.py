@@ -1,0 +1,24 @@
+"""The three services as real processes (`python -m services.<name>`) on test ports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from devtools import infra
+from devtools.services import ServiceSet, start_services, wait_ready
+
+E2E_PORTS = {"intake": 18081, "routing": 18082, "sla": 18083}
+DB_PREFIX = "e2e_"
+
+
+@pytest.fixture(scope="session")
+def services(endpoints: infra.Endpoints) -> Iterator[ServiceSet]:
+    running = start_services(endpoints, E2E_PORTS, infra.run_dir("test") / "services", db_prefix=DB_PREFIX)
+    try:
+        asyncio.run(wait_ready(running, timeout=90))
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,136 @@
+"""shared.kafka against the real broker: durable publish, batch consume, commit after handling,
+dead-lettering with the reason, and retry (no commit) when the handler fails."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from ulid import ULID
+
+from devtools.infra import Endpoints
+from shared.envelope import Envelope, new_event
+from shared.events import ComplaintTriaged
+from shared.kafka import BatchConsumer, Outgoing, Rejected, durable_producer, ensure_topics, publish
+from shared.topics import TopicSpec, dlq
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def producer(endpoints: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
+    p = durable_producer(endpoints.kafka_bootstrap)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def _topic_and_group(endpoints: Endpoints) -> tuple[str, str]:
+    suffix = str(ULID()).lower()
+    topic, group = f"it.{suffix}", f"it-{suffix}"
+    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(topic, 3), TopicSpec(dlq(group), 1)])
+    return topic, group
+
+
+def _event(n: int) -> Envelope:
+    return new_event(
+        ComplaintTriaged(pemda="33.74", category=None, rule="uncategorised", reason=f"#{n}"),
+        producer="test",
+        complaint_id=f"C{n}",
+        seq=2,
+    )
+
+
+async def _dlq_messages(endpoints: Endpoints, group: str, count: int) -> list[tuple[bytes, dict[str, bytes]]]:
+    consumer = AIOKafkaConsumer(dlq(group), bootstrap_servers=endpoints.kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[tuple[bytes, dict[str, bytes]]] = []
+    try:
+        async with asyncio.timeout(20):
+            while len(found) < count:
+                for msgs in (await consumer.getmany(timeout_ms=200)).values():
+                    found += [(m.value or b"", dict(m.headers)) for m in msgs]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_consumer_handles_good_messages_dead_letters_bad_ones_and_carries_on(
+    endpoints: Endpoints, producer: AIOKafkaProducer
+) -> None:
+    topic, group = await _topic_and_group(endpoints)
+    seen: list[str] = []
+
+    async def handler(batch: list[Envelope]) -> list[Rejected]:
+        seen.extend(e.complaint_id or "" for e in batch)
+        return [Rejected(e, "refused by handler") for e in batch if e.complaint_id == "C2"]
+
+    await publish(
+        producer,
+        [
+            Outgoing.of(topic, "C1", _event(1)),
+            Outgoing(topic, "C1", b"{not json"),
+            Outgoing.of(topic, "C1", _event(2)),
+            Outgoing.of(topic, "C1", _event(3)),
+        ],
+    )
+    consumer = BatchConsumer(bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=handler, producer=producer)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: _done(seen, 3), what="three good messages handled")
+        dead = await _dlq_messages(endpoints, group, 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert seen == ["C1", "C2", "C3"]  # order within the key's partition, the bad one skipped
+    reasons = sorted(h["dlq.reason"].decode() for _, h in dead)
+    assert reasons[0].startswith("not JSON") and reasons[1] == "refused by handler"
+
+
+async def _done(seen: list[str], n: int) -> bool:
+    return len(seen) >= n
+
+
+async def test_offsets_are_committed_only_after_the_handler_succeeds(
+    endpoints: Endpoints, producer: AIOKafkaProducer
+) -> None:
+    topic, group = await _topic_and_group(endpoints)
+    attempts: list[int] = []
+    handled: list[str] = []
+
+    async def flaky(batch: list[Envelope]) -> list[Rejected]:
+        attempts.append(len(batch))
+        if len(attempts) < 3:
+            raise ConnectionError("database unavailable")
+        handled.extend(e.complaint_id or "" for e in batch)
+        return []
+
+    await publish(producer, [Outgoing.of(topic, "K", _event(n)) for n in range(5)])
+    first = BatchConsumer(bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=flaky, producer=producer)
+    task = asyncio.create_task(first.run())
+    try:
+        await eventually(lambda: _done(handled, 5), what="the batch handled after two failures")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(attempts) >= 3 and handled == [f"C{n}" for n in range(5)]
+
+    # A restarted member of the group resumes after the committed offsets: nothing comes again.
+    await publish(producer, [Outgoing.of(topic, "K", _event(99))])
+    again: list[str] = []
+
+    async def record(batch: list[Envelope]) -> list[Rejected]:
+        again.extend(e.complaint_id or "" for e in batch)
+        return []
+
+    second = BatchConsumer(bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=record, producer=producer)
+    task = asyncio.create_task(second.run())
+    try:
+        await eventually(lambda: _done(again, 1), what="the new message after restart")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert again == ["C99"]

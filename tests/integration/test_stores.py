@@ -1,0 +1,103 @@
+"""The services' database adapters against the real MongoDB-wire server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from devtools.infra import Endpoints
+from services.intake.store import ComplaintStore, ConcurrentUpdate
+from services.routing.adapters import MongoComplaintStore
+from services.routing.catalog import load_catalog
+from services.sla.adapters import ConcurrentUpdate as ClockConflict
+from services.sla.adapters import MongoClockStore, ensure_indexes
+from services.sla.domain import ComplaintClocks
+from shared.envelope import new_event
+from shared.events import ComplaintReceived
+from shared.kafka import Outgoing
+from shared.mongo import mongo_client
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def db(endpoints: Endpoints, db_prefix: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = mongo_client(endpoints.mongo_uri)
+    yield client[f"{db_prefix}store"]
+    await client.drop_database(f"{db_prefix}store")
+    await client.close()
+
+
+async def test_routing_store_inserts_new_complaints_and_names_the_existing_ones(db: AsyncDatabase[dict[str, Any]]) -> None:
+    store = MongoComplaintStore(db)
+    outbox = [{"topic": "complaints.events", "key": "A", "value": b"event-a"}]
+    assert await store.insert_new([{"_id": "A", "outbox": outbox}, {"_id": "B", "outbox": []}]) == set()
+    assert await store.insert_new([{"_id": "A", "outbox": []}, {"_id": "C", "outbox": []}]) == {"A"}
+    assert await store.outboxes(["A"]) == [Outgoing("complaints.events", "A", b"event-a")]
+    assert await db["complaints"].count_documents({}) == 3
+
+
+async def test_sla_store_round_trips_clocks_and_refuses_a_stale_write(db: AsyncDatabase[dict[str, Any]]) -> None:
+    await ensure_indexes(db)
+    received = new_event(
+        ComplaintReceived(
+            submitted_at=datetime(2026, 3, 13, 9, tzinfo=UTC),
+            title="t",
+            description="d",
+            category=None,
+            region_code="33.74",
+            pemda="33.74",
+            classification="pengaduan",
+            channel="web",
+            anonymous=False,
+            confidential=False,
+        ),
+        producer="routing",
+        complaint_id="K1",
+        seq=1,
+    )
+    from shared.calendar import calendar_for
+
+    writer_a, writer_b = MongoClockStore(db), MongoClockStore(db)
+    clocks = ComplaintClocks("K1")
+    clocks.apply(received, calendar_for)
+    await writer_a.load(["K1"])
+    await writer_a.save([(clocks, [Outgoing("sla.events", "K1", b"x")])])
+    loaded = (await writer_b.load(["K1"]))["K1"]
+    assert loaded.clocks.clocks == clocks.clocks and loaded.clocks.last_seq == 1
+    assert loaded.outbox == [Outgoing("sla.events", "K1", b"x")]
+    stored = await db["complaint_clocks"].find_one({"_id": "K1"})
+    assert stored is not None and stored["next_due"] == clocks.clocks[0].due_at
+
+    await writer_a.load(["K1"])
+    await writer_b.save([(loaded.clocks, [])])  # B writes first…
+    with pytest.raises(ClockConflict):
+        await writer_a.save([(clocks, [])])  # …so A's write, based on an older read, is refused
+
+
+async def test_intake_store_hides_identity_and_guards_view_writes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    store = ComplaintStore(db)
+    await store.insert({"_id": "I1", "reporter": {"name": "Sari"}, "region_code": "33.74", "rev": 0, "last_seq": 0})
+    doc = await store.get("I1")
+    assert doc is not None and "reporter" not in doc
+    views = await store.load_views(["I1"])
+    views["I1"]["status"] = "assigned"
+    await store.save_views([views["I1"]])
+    with pytest.raises(ConcurrentUpdate):
+        await store.save_views([views["I1"]])  # same revision twice: the second is stale
+    saved = await db["complaints"].find_one({"_id": "I1"})
+    assert saved is not None and (saved["status"], saved["rev"], saved["reporter"]) == ("assigned", 1, {"name": "Sari"})
+
+
+async def test_catalog_loads_every_pemda_with_the_standard_opds_idempotently(db: AsyncDatabase[dict[str, Any]]) -> None:
+    counts = await load_catalog(db)
+    assert counts == {"pemda": 552, "opds": 552 * 14}
+    await load_catalog(db)
+    assert await db["opds"].count_documents({}) == 552 * 14
+    assert await db["opds"].find_one({"_id": "64.01/disdukcapil"}) is not None
+    assert await db["pemda"].count_documents({"level": 1}) == 38

@@ -1,0 +1,159 @@
+"""Handlers with in-memory fakes: decisions, idempotency, and what goes to the dead-letter topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from services.intake.views import apply
+from services.routing.handlers import handle_submissions
+from services.sla.domain import ComplaintClocks
+from services.sla.handlers import handle_lifecycle
+from shared.calendar import calendar_for
+from shared.envelope import Envelope, decode, new_event
+from shared.events import ClockStarted, ClockStopped, ComplaintAssigned, ComplaintReceived, ComplaintSubmitted
+from shared.kafka import Outgoing
+from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS
+
+NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB, the DESIGN §5 example
+
+
+def submitted(complaint_id: str, **changes: Any) -> Envelope:
+    fields: dict[str, Any] = dict(
+        title="Jalan rusak parah",
+        description="Jalan desa rusak parah, hubungi saya di 0812-3456-7890 untuk detail.",
+        category="jalan-jembatan",
+        region_code="33.74.01.1001",
+        classification="pengaduan",
+        channel="web",
+        reporter_ref="rep_1",
+    )
+    fields.update(changes)
+    return new_event(ComplaintSubmitted(**fields), producer="intake", complaint_id=complaint_id, occurred_at=NOW)
+
+
+class FakeRoutingStore:
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
+        existing = {d["_id"] for d in docs if d["_id"] in self.docs}
+        self.docs.update({d["_id"]: d for d in docs if d["_id"] not in existing})
+        return existing
+
+    async def outboxes(self, ids: Sequence[str]) -> list[Outgoing]:
+        return [Outgoing(m["topic"], m["key"], m["value"]) for cid in ids for m in self.docs[cid]["outbox"]]
+
+
+@dataclass
+class Sent:
+    messages: list[Outgoing] = field(default_factory=list)
+
+    async def __call__(self, messages: Sequence[Outgoing]) -> None:
+        self.messages.extend(messages)
+
+    def decoded(self, topic: str) -> list[Envelope]:
+        return [decode(m.value) for m in self.messages if m.topic == topic]
+
+
+async def test_routing_records_received_then_assigned_with_seq_1_and_2() -> None:
+    store, sent = FakeRoutingStore(), Sent()
+    rejected = await handle_submissions([submitted("C1")], store, sent, now=lambda: NOW)
+    assert rejected == []
+    events = sent.decoded(COMPLAINTS_EVENTS)
+    assert [(e.type, e.seq) for e in events] == [("ComplaintReceived", 1), ("ComplaintAssigned", 2)]
+    assert isinstance(events[0].payload, ComplaintReceived) and events[0].payload.submitted_at == NOW
+    assert isinstance(events[1].payload, ComplaintAssigned) and events[1].payload.opd_id == "33.74/dinas-pupr"
+    [notice] = [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]
+    assert notice.key == "33.74/dinas-pupr"
+    assert store.docs["C1"]["state"] == "assigned"
+
+
+async def test_routing_redelivery_republishes_the_same_events_and_decides_nothing_new() -> None:
+    store, first, again = FakeRoutingStore(), Sent(), Sent()
+    await handle_submissions([submitted("C1")], store, first, now=lambda: NOW)
+    await handle_submissions([submitted("C1"), submitted("C1")], store, again, now=lambda: NOW)
+    assert [m.value for m in again.messages] == [m.value for m in first.messages]  # same event ids
+    assert len(store.docs) == 1
+
+
+async def test_anonymous_text_reaches_the_opd_masked_and_without_reporter_ref() -> None:
+    sent = Sent()
+    await handle_submissions([submitted("C2", anonymous=True)], FakeRoutingStore(), sent, now=lambda: NOW)
+    [notice] = [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]
+    assert b"0812" not in notice.value and b"rep_1" not in notice.value
+
+
+async def test_poison_submissions_are_rejected_with_a_reason_and_the_rest_is_routed() -> None:
+    sent = Sent()
+    batch = [submitted("C3", region_code="99.99"), submitted("C4")]
+    rejected = await handle_submissions(batch, FakeRoutingStore(), sent, now=lambda: NOW)
+    assert [r.reason for r in rejected] == ["unknown region_code '99.99'"]
+    assert {e.complaint_id for e in sent.decoded(COMPLAINTS_EVENTS)} == {"C4"}
+
+
+@dataclass
+class StoredClocks:
+    clocks: ComplaintClocks
+    outbox: list[Outgoing]
+
+
+class FakeClockStore:
+    def __init__(self) -> None:
+        self.saved: dict[str, StoredClocks] = {}
+
+    async def load(self, ids: Sequence[str]) -> dict[str, StoredClocks]:
+        return {i: self.saved[i] for i in ids if i in self.saved}
+
+    async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> None:
+        for clocks, outbox in changed:
+            self.saved[clocks.complaint_id] = StoredClocks(clocks, outbox)
+
+
+async def _lifecycle_of(complaint_id: str) -> list[Envelope]:
+    sent = Sent()
+    await handle_submissions([submitted(complaint_id)], FakeRoutingStore(), sent, now=lambda: NOW)
+    return sent.decoded(COMPLAINTS_EVENTS)
+
+
+async def test_sla_opens_clocks_on_the_pemda_calendar_from_event_instants() -> None:
+    store, sent = FakeClockStore(), Sent()
+    await handle_lifecycle(await _lifecycle_of("C5"), store, sent, calendar_for)
+    announced = [e.payload for e in sent.decoded("sla.events")]
+    started = {p.clock: p for p in announced if isinstance(p, ClockStarted)}
+    # Fri 2026-03-13 16:00 WIB: +3 HK is Wed 25 Mar (cuti bersama and Idul Fitri skipped), +5 HK Fri 27 Mar.
+    assert started["verification"].due_at.isoformat() == "2026-03-26T00:00:00+07:00"
+    assert started["response"].due_at.isoformat() == "2026-03-28T00:00:00+07:00"
+    assert started["resolution"].due_at.isoformat() == "2026-03-28T00:00:00+07:00"
+    [stopped] = [p for p in announced if isinstance(p, ClockStopped)]
+    assert (stopped.clock, stopped.outcome) == ("verification", "met")
+
+
+async def test_sla_replay_changes_nothing_and_reannounces_the_last_change() -> None:
+    store, first, again = FakeClockStore(), Sent(), Sent()
+    events = await _lifecycle_of("C6")
+    await handle_lifecycle(events, store, first, calendar_for)
+    before = store.saved["C6"].clocks.clocks.copy()
+    await handle_lifecycle(events, store, again, calendar_for)
+    assert store.saved["C6"].clocks.clocks == before
+    assert [m.value for m in again.messages] == [m.value for m in first.messages]
+
+
+async def test_intake_view_applies_each_event_once() -> None:
+    events = await _lifecycle_of("C7")
+    sla_sent = Sent()
+    await handle_lifecycle(events, FakeClockStore(), sla_sent, calendar_for)
+    doc: dict[str, Any] = {"_id": "C7", "region_code": "33.74.01.1001"}
+    stream = events + sla_sent.decoded("sla.events")
+    assert all(apply(doc, e) for e in stream)
+    snapshot = repr(doc)
+    assert not any(apply(doc, e) for e in stream)
+    assert repr(doc) == snapshot
+    assert doc["status"] == "assigned" and doc["opd_id"] == "33.74/dinas-pupr"
+    assert {d["clock"]: d["state"] for d in doc["deadlines"].values()} == {
+        "verification": "met",
+        "response": "running",
+        "resolution": "running",
+    }
