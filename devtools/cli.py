@@ -1,11 +1,11 @@
 """`make run` and `make test`, inside the project's environment (see devtools/__main__.py).
 
-    python -m devtools run     Kafka + database + the three services, topics, region data and
-                               OPD catalog; prints the URLs; Ctrl-C stops everything.
-    python -m devtools test    installs the servers if needed and runs the whole test suite
-                               (the fixtures start and stop their own servers on test ports).
-    python -m devtools stop    stops servers a killed run left behind (by their PID files).
-    python -m devtools install fetches Kafka's jars and builds secantusd-rs (cached).
+python -m devtools run     Kafka + database + the three services, topics, region data and
+                           OPD catalog; prints the URLs; Ctrl-C stops everything.
+python -m devtools test    installs the servers if needed and runs the whole test suite
+                           (the fixtures start and stop their own servers on test ports).
+python -m devtools stop    stops servers a killed run left behind (by their PID files).
+python -m devtools install fetches Kafka's jars and builds secantusd-rs (cached).
 """
 
 from __future__ import annotations

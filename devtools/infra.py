@@ -271,7 +271,7 @@ def start_kafka(profile: str, ports: Ports, heap: str = "768m") -> Server:
     log4j = base / "log4j2.properties"
     log4j.write_text(_LOG4J2.format(logfile=base / "server.log"))
     classpath = f"{lib}/*"
-    jvm = [java, f"-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}"]
+    jvm = [java, "-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}"]
     if not (data / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
@@ -290,7 +290,17 @@ def start_mongo(profile: str, ports: Ports, cache_size: str = "1G") -> Server:
     storage = base / "data"
     storage.mkdir(parents=True, exist_ok=True)
     server = Server("secantusd-rs", base / "secantusd.pid", base / "server.log")
-    argv = [str(binary), "--host", "127.0.0.1", "--port", str(ports.mongo), "--storage-path", str(storage), "--cache-size", cache_size]
+    argv = [
+        str(binary),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(ports.mongo),
+        "--storage-path",
+        str(storage),
+        "--cache-size",
+        cache_size,
+    ]
     _spawn(server, argv, [ports.mongo])
     return server
 
@@ -367,7 +377,9 @@ def native_stack(profile: str, ports: Ports, fresh: bool = False) -> Iterator[En
     """
     if fresh:
         for sub in ("kafka", "secantus"):
-            stale = Server(sub, run_dir(profile) / sub / ("kafka.pid" if sub == "kafka" else "secantusd.pid"), Path())
+            stale = Server(
+                sub, run_dir(profile) / sub / ("kafka.pid" if sub == "kafka" else "secantusd.pid"), Path()
+            )
             stale.stop()
             shutil.rmtree(run_dir(profile) / sub, ignore_errors=True)
     ends = endpoints(ports)

@@ -23,17 +23,35 @@ class Category:
 CATEGORIES: dict[str, Category] = {
     c.code: c
     for c in (
-        Category("jalan-jembatan", "Jalan dan Jembatan", "jalan, jembatan, drainase", "kabkota", "dinas-pupr"),
-        Category("penerangan-jalan", "Penerangan Jalan Umum", "lampu jalan (PJU)", "kabkota", "dinas-perhubungan"),
         Category(
-            "transportasi", "Transportasi", "angkutan umum, lalu lintas, parkir", "kabkota", "dinas-perhubungan"
+            "jalan-jembatan", "Jalan dan Jembatan", "jalan, jembatan, drainase", "kabkota", "dinas-pupr"
         ),
         Category(
-            "persampahan-lingkungan", "Persampahan dan Lingkungan", "sampah, pencemaran, lingkungan", "kabkota", "dlh"
+            "penerangan-jalan", "Penerangan Jalan Umum", "lampu jalan (PJU)", "kabkota", "dinas-perhubungan"
         ),
-        Category("kesehatan", "Kesehatan", "puskesmas, RSUD, layanan kesehatan", "kabkota", "dinas-kesehatan"),
         Category(
-            "pendidikan-dasar", "Pendidikan Dasar", "PAUD, SD, SMP, penerimaan murid", "kabkota", "dinas-pendidikan"
+            "transportasi",
+            "Transportasi",
+            "angkutan umum, lalu lintas, parkir",
+            "kabkota",
+            "dinas-perhubungan",
+        ),
+        Category(
+            "persampahan-lingkungan",
+            "Persampahan dan Lingkungan",
+            "sampah, pencemaran, lingkungan",
+            "kabkota",
+            "dlh",
+        ),
+        Category(
+            "kesehatan", "Kesehatan", "puskesmas, RSUD, layanan kesehatan", "kabkota", "dinas-kesehatan"
+        ),
+        Category(
+            "pendidikan-dasar",
+            "Pendidikan Dasar",
+            "PAUD, SD, SMP, penerimaan murid",
+            "kabkota",
+            "dinas-pendidikan",
         ),
         Category(
             "pendidikan-menengah",
@@ -44,7 +62,9 @@ CATEGORIES: dict[str, Category] = {
         ),
         Category("kependudukan", "Kependudukan", "KTP-el, KK, akta, catatan sipil", "kabkota", "disdukcapil"),
         Category("perizinan", "Perizinan", "PBG/IMB, izin usaha", "kabkota", "dpmptsp"),
-        Category("ketertiban-umum", "Ketertiban Umum", "pedagang kaki lima, ketertiban", "kabkota", "satpol-pp"),
+        Category(
+            "ketertiban-umum", "Ketertiban Umum", "pedagang kaki lima, ketertiban", "kabkota", "satpol-pp"
+        ),
         Category("pajak-daerah", "Pajak Daerah", "PBB-P2, BPHTB, pajak daerah", "kabkota", "bapenda"),
         Category("pajak-kendaraan", "Pajak Kendaraan", "PKB, BBNKB, Samsat", "provinsi", "bapenda"),
         Category("air-minum", "Air Minum", "air perpipaan (PDAM)", "kabkota", "perumda-air-minum"),

@@ -120,17 +120,16 @@ async def problem_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(exc.status, exc.reason, headers={k: v for k, v in exc.headers.items() if k == "Allow"})
+        return problem_response(
+            exc.status, exc.reason, headers={k: v for k, v in exc.headers.items() if k == "Allow"}
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    if isinstance(data, BaseModel):
-        text = data.model_dump_json()
-    else:
-        text = json.dumps(data, default=str)
+    text = data.model_dump_json() if isinstance(data, BaseModel) else json.dumps(data, default=str)
     return web.Response(status=status, text=text, content_type="application/json", headers=headers)
 
 
@@ -194,7 +193,9 @@ def openapi_document(title: str, version: str, description: str, paths: dict[str
                 "responses": {"200": {"description": "siap"}, "503": problem},
             }
         },
-        "/openapi.json": {"get": {"summary": "Dokumen OpenAPI ini", "responses": {"200": {"description": "ok"}}}},
+        "/openapi.json": {
+            "get": {"summary": "Dokumen OpenAPI ini", "responses": {"200": {"description": "ok"}}}
+        },
     }
     return {
         "openapi": "3.1.0",

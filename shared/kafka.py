@@ -20,7 +20,9 @@ from shared.topics import TOPICS, TopicSpec, dlq
 log = logging.getLogger(__name__)
 
 
-def durable_producer(bootstrap: str, *, linger_ms: int = 5, request_timeout_ms: int = 10000) -> AIOKafkaProducer:
+def durable_producer(
+    bootstrap: str, *, linger_ms: int = 5, request_timeout_ms: int = 10000
+) -> AIOKafkaProducer:
     """Idempotent, acks=all: a completed send means the broker has the message durably."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,

@@ -45,8 +45,13 @@ def _containers() -> Iterator[infra.Endpoints]:
     from testcontainers.community.kafka import KafkaContainer
     from testcontainers.community.mongodb import MongoDbContainer
 
-    with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as kafka, MongoDbContainer("mongo:8") as mongo:
-        yield infra.Endpoints(kafka_bootstrap=kafka.get_bootstrap_server(), mongo_uri=mongo.get_connection_url())
+    with (
+        KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as kafka,
+        MongoDbContainer("mongo:8") as mongo,
+    ):
+        yield infra.Endpoints(
+            kafka_bootstrap=kafka.get_bootstrap_server(), mongo_uri=mongo.get_connection_url()
+        )
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,14 @@ from services.intake.views import apply, render
 from shared.calendar import WorkingCalendar, calendar_for
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintSubmitted
-from shared.http import ProblemError, add_standard_routes, json_response, openapi_document, problem_middleware, read_json
+from shared.http import (
+    ProblemError,
+    add_standard_routes,
+    json_response,
+    openapi_document,
+    problem_middleware,
+    read_json,
+)
 from shared.kafka import BatchConsumer, Outgoing, Rejected, publish
 from shared.runtime import Infra, open_infra, running
 from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, INTAKE_GROUP, SLA_EVENTS
@@ -100,7 +107,9 @@ async def submit(request: web.Request) -> web.Response:
         # Not durable, so no 2xx and no half-written record left behind.
         log.warning("submit %s not published: %r", complaint_id, exc)
         await store.delete(complaint_id)
-        raise ProblemError(503, "Antrean pesan sedang tidak tersedia; coba lagi", headers={"Retry-After": "5"}) from exc
+        raise ProblemError(
+            503, "Antrean pesan sedang tidak tersedia; coba lagi", headers={"Retry-After": "5"}
+        ) from exc
     base = settings.public_base_url or f"{request.scheme}://{request.host}"
     accepted = SubmitAccepted(
         id=complaint_id, access_token=token, status_url=f"{base}/api/v1/complaints/{complaint_id}"
@@ -156,7 +165,7 @@ OPENAPI = openapi_document(
                             "schema": SubmitComplaint.model_json_schema(),
                             "example": {
                                 "title": "Jalan berlubang di Jl. Pemuda",
-                                "description": "Lubang besar di depan SD Negeri 2 sudah dua minggu belum diperbaiki.",
+                                "description": "Lubang besar di depan SD Negeri 2, sudah dua minggu.",
                                 "category": "jalan-jembatan",
                                 "region_code": "33.74.01.1001",
                                 "reporter": {"name": "Sari", "phone": "0812-3456-7890"},

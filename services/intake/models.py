@@ -37,7 +37,9 @@ class Reporter(BaseModel):
             return None
         match = _PHONE.match(_PHONE_SEPARATORS.sub("", value))
         if not match:
-            raise ValueError("nomor telepon Indonesia tidak valid (contoh: 0812-3456-7890 atau +62 812 3456 7890)")
+            raise ValueError(
+                "nomor telepon Indonesia tidak valid (contoh: 0812-3456-7890 atau +62 812 3456 7890)"
+            )
         return f"+62{match.group(1)}"
 
     @field_validator("email")

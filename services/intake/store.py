@@ -41,7 +41,9 @@ class ComplaintStore:
         ops = []
         for doc in docs:
             fields = {k: v for k, v in doc.items() if k not in ("_id", "rev")}
-            ops.append(UpdateOne({"_id": doc["_id"], "rev": doc["rev"]}, {"$set": {**fields, "rev": doc["rev"] + 1}}))
+            ops.append(
+                UpdateOne({"_id": doc["_id"], "rev": doc["rev"]}, {"$set": {**fields, "rev": doc["rev"] + 1}})
+            )
         result = await self._complaints.bulk_write(ops, ordered=False)
         if result.matched_count != len(ops):
             raise ConcurrentUpdate(f"{len(ops) - result.matched_count} view(s) changed concurrently")
@@ -49,4 +51,6 @@ class ComplaintStore:
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     # Public listing (issue 4) pages by region and status, newest first.
-    await db["complaints"].create_index([("region_code", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)])
+    await db["complaints"].create_index(
+        [("region_code", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)]
+    )

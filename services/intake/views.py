@@ -11,11 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from services.intake.models import ComplaintView, Deadline, TimelineEntry
 from shared.calendar import WorkingCalendar
 from shared.envelope import Envelope
 from shared.events import ClockStarted, ClockStopped, ComplaintAssigned, ComplaintReceived, ComplaintTriaged
-
-from services.intake.models import ComplaintView, Deadline, TimelineEntry
 
 CalendarFor = Callable[[str], WorkingCalendar]
 
@@ -51,7 +50,12 @@ def apply(doc: dict[str, Any], event: Envelope) -> bool:
                 state="running",
             )
         else:
-            entry.update(clock=payload.clock, opd_id=payload.opd_id, state=payload.outcome, stopped_at=payload.stopped_at)
+            entry.update(
+                clock=payload.clock,
+                opd_id=payload.opd_id,
+                state=payload.outcome,
+                stopped_at=payload.stopped_at,
+            )
         entry["version"] = payload.version
         deadlines[payload.clock_id] = entry
         return True

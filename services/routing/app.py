@@ -12,7 +12,15 @@ from services.routing.domain import UnknownCategory, route
 from services.routing.handlers import handle_submissions
 from services.routing.settings import RoutingSettings
 from shared.envelope import Envelope
-from shared.http import FieldError, ProblemError, add_standard_routes, json_response, openapi_document, problem_middleware, read_json
+from shared.http import (
+    FieldError,
+    ProblemError,
+    add_standard_routes,
+    json_response,
+    openapi_document,
+    problem_middleware,
+    read_json,
+)
 from shared.kafka import BatchConsumer, Outgoing, Rejected, publish
 from shared.regions import lookup
 from shared.runtime import Infra, open_infra, running
@@ -32,11 +40,15 @@ class ExplainRequest(BaseModel):
 async def explain(request: web.Request) -> web.Response:
     body = await read_json(request, ExplainRequest)
     if lookup(body.region_code) is None:
-        raise ProblemError(422, errors=[FieldError(field="region_code", message="kode wilayah tidak dikenal")])
+        raise ProblemError(
+            422, errors=[FieldError(field="region_code", message="kode wilayah tidak dikenal")]
+        )
     try:
         decision = route(body.category, body.region_code)
     except UnknownCategory:
-        raise ProblemError(422, errors=[FieldError(field="category", message="kategori tidak dikenal")]) from None
+        raise ProblemError(
+            422, errors=[FieldError(field="category", message="kategori tidak dikenal")]
+        ) from None
     return json_response(
         {
             "category": decision.category,

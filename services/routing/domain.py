@@ -47,7 +47,9 @@ def route(category: str | None, region_code: str) -> RouteDecision:
         raise UnknownCategory(category)
     if spec.level == "provinsi":
         pemda = province_code(region_code)
-        return RouteDecision(category, "provinsi", pemda, f"{pemda}/{spec.opd_slug}", f"table:{category}:provinsi")
+        return RouteDecision(
+            category, "provinsi", pemda, f"{pemda}/{spec.opd_slug}", f"table:{category}:provinsi"
+        )
     coordinator = f"{region_pemda}/{COORDINATOR_SLUG}"
     if spec.opd_slug == COORDINATOR_SLUG:
         return RouteDecision(
@@ -63,4 +65,6 @@ def route(category: str | None, region_code: str) -> RouteDecision:
             "kabkota-category-on-province-region",
             "kategori kab/kota tetapi wilayah hanya provinsi",
         )
-    return RouteDecision(category, "kabkota", region_pemda, f"{region_pemda}/{spec.opd_slug}", f"table:{category}")
+    return RouteDecision(
+        category, "kabkota", region_pemda, f"{region_pemda}/{spec.opd_slug}", f"table:{category}"
+    )

@@ -13,7 +13,14 @@ from services.sla.handlers import handle_lifecycle
 from services.sla.settings import SlaSettings
 from shared.calendar import WorkingCalendar, calendar_for
 from shared.envelope import Envelope
-from shared.http import FieldError, ProblemError, add_standard_routes, json_response, openapi_document, problem_middleware
+from shared.http import (
+    FieldError,
+    ProblemError,
+    add_standard_routes,
+    json_response,
+    openapi_document,
+    problem_middleware,
+)
 from shared.kafka import BatchConsumer, Outgoing, Rejected, publish
 from shared.regions import lookup
 from shared.runtime import Infra, open_infra, running

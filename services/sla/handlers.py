@@ -9,7 +9,7 @@ announces them again, with the same event ids.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from services.sla.domain import CalendarFor, ComplaintClocks
@@ -26,7 +26,7 @@ class Stored(Protocol):
 
 
 class ClockStore(Protocol):
-    async def load(self, complaint_ids: Sequence[str]) -> dict[str, Stored]: ...
+    async def load(self, complaint_ids: Sequence[str]) -> Mapping[str, Stored]: ...
 
     async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> None:
         """Store each complaint's clocks with the outbox of this change (optimistic: a concurrent

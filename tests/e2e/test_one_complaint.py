@@ -52,7 +52,9 @@ async def _status(http: aiohttp.ClientSession, url: str, token: str) -> dict[str
         return body
 
 
-async def test_every_service_answers_health_readiness_and_openapi(services: ServiceSet, http: aiohttp.ClientSession) -> None:
+async def test_every_service_answers_health_readiness_and_openapi(
+    services: ServiceSet, http: aiohttp.ClientSession
+) -> None:
     for name in ("intake", "routing", "sla"):
         for path in ("/healthz", "/readyz", "/openapi.json"):
             async with http.get(services.url(name) + path) as resp:
@@ -61,7 +63,9 @@ async def test_every_service_answers_health_readiness_and_openapi(services: Serv
             assert (await resp.json())["openapi"].startswith("3.")
 
 
-async def test_invalid_submission_is_a_422_naming_the_fields(services: ServiceSet, http: aiohttp.ClientSession) -> None:
+async def test_invalid_submission_is_a_422_naming_the_fields(
+    services: ServiceSet, http: aiohttp.ClientSession
+) -> None:
     bad = {**SUBMISSION, "category": "parkir-liar", "region_code": "33.99"}
     async with http.post(services.url("intake") + "/api/v1/complaints", json=bad) as resp:
         assert resp.status == 422
@@ -71,7 +75,10 @@ async def test_invalid_submission_is_a_422_naming_the_fields(services: ServiceSe
 
 
 async def test_one_complaint_from_post_to_stored_clocks(
-    services: ServiceSet, http: aiohttp.ClientSession, mongo: AsyncMongoClient[dict[str, Any]], endpoints: Endpoints
+    services: ServiceSet,
+    http: aiohttp.ClientSession,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    endpoints: Endpoints,
 ) -> None:
     async with http.post(services.url("intake") + "/api/v1/complaints", json=SUBMISSION) as resp:
         assert resp.status == 202
@@ -83,10 +90,14 @@ async def test_one_complaint_from_post_to_stored_clocks(
     async def assigned_with_deadlines() -> dict[str, Any] | None:
         view = await _status(http, status_url, token)
         states = {d["clock"]: d["state"] for d in view["deadlines"]}
-        done = view["status"] == "assigned" and states == {"verification": "met", "response": "running", "resolution": "running"}
+        done = view["status"] == "assigned" and states == {
+            "verification": "met",
+            "response": "running",
+            "resolution": "running",
+        }
         return view if done else None
 
-    view = await eventually(assigned_with_deadlines, timeout=60, what="assigned with its three clocks")
+    view = await eventually(assigned_with_deadlines, within=60, what="assigned with its three clocks")
     assert view["opd_id"] == "33.74/dinas-pupr"
     assert [t["type"] for t in view["timeline"]] == ["ComplaintReceived", "ComplaintAssigned"]
     assert "Sari" not in str(view) and "0812" not in str(view)
@@ -118,8 +129,14 @@ async def test_one_complaint_from_post_to_stored_clocks(
     finally:
         await producer.stop()
     ends = await _end_offsets(endpoints, [COMPLAINTS_SUBMITTED, COMPLAINTS_EVENTS])
-    for group, topic in (("routing", COMPLAINTS_SUBMITTED), ("sla", COMPLAINTS_EVENTS), ("intake", COMPLAINTS_EVENTS)):
-        await eventually(lambda g=group, t=topic: _committed_past(endpoints, g, ends[t]), what=f"{group} past the replay")
+    for group, topic in (
+        ("routing", COMPLAINTS_SUBMITTED),
+        ("sla", COMPLAINTS_EVENTS),
+        ("intake", COMPLAINTS_EVENTS),
+    ):
+        await eventually(
+            lambda g=group, t=topic: _committed_past(endpoints, g, ends[t]), what=f"{group} past the replay"
+        )
     assert await mongo[f"{DB_PREFIX}sla"]["complaint_clocks"].find_one({"_id": complaint_id}) == stored
     assert await mongo[f"{DB_PREFIX}routing"]["complaints"].find_one({"_id": complaint_id}) == routing_doc
     assert await mongo[f"{DB_PREFIX}intake"]["complaints"].find_one({"_id": complaint_id}) == intake_doc
@@ -152,7 +169,11 @@ async def _messages_for(endpoints: Endpoints, key: str, topics: list[str]) -> li
             while await consumer.position(tp) < ends[tp]:
                 for msgs in (await consumer.getmany(tp, timeout_ms=500)).values():
                     scanned += len(msgs)
-                    found += [(tp.topic, m.value or b"") for m in msgs if m.key == key.encode() and m.offset < ends[tp]]
+                    found += [
+                        (tp.topic, m.value or b"")
+                        for m in msgs
+                        if m.key == key.encode() and m.offset < ends[tp]
+                    ]
     finally:
         await consumer.stop()
     assert found, f"the complaint's messages are on the topics (scanned {scanned}, ends {ends})"

@@ -24,7 +24,9 @@ async def test_a_database_server_starts_waits_ready_and_stops_by_its_pid(endpoin
     pid = server.pid
     assert pid is not None
     try:
-        await infra.wait_mongo(f"mongodb://127.0.0.1:{ports.mongo}/?directConnection=true", server, timeout=30)
+        await infra.wait_mongo(
+            f"mongodb://127.0.0.1:{ports.mongo}/?directConnection=true", server, timeout=30
+        )
         assert server.alive()
     finally:
         server.stop()
@@ -40,7 +42,7 @@ async def test_waiting_on_a_process_that_died_fails_fast_with_its_log(tmp_path) 
 
     log = tmp_path / "dead.log"
     log.write_text("fatal: cannot bind\n")
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: ASYNC220 - a child that exits at once
     proc.wait()
     pidfile = tmp_path / "dead.pid"
     pidfile.write_text(str(proc.pid))

@@ -45,7 +45,9 @@ def _event(n: int) -> Envelope:
 
 
 async def _dlq_messages(endpoints: Endpoints, group: str, count: int) -> list[tuple[bytes, dict[str, bytes]]]:
-    consumer = AIOKafkaConsumer(dlq(group), bootstrap_servers=endpoints.kafka_bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        dlq(group), bootstrap_servers=endpoints.kafka_bootstrap, auto_offset_reset="earliest"
+    )
     await consumer.start()
     found: list[tuple[bytes, dict[str, bytes]]] = []
     try:
@@ -77,7 +79,9 @@ async def test_consumer_handles_good_messages_dead_letters_bad_ones_and_carries_
             Outgoing.of(topic, "C1", _event(3)),
         ],
     )
-    consumer = BatchConsumer(bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=handler, producer=producer)
+    consumer = BatchConsumer(
+        bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=handler, producer=producer
+    )
     task = asyncio.create_task(consumer.run())
     try:
         await eventually(lambda: _done(seen, 3), what="three good messages handled")
@@ -109,7 +113,9 @@ async def test_offsets_are_committed_only_after_the_handler_succeeds(
         return []
 
     await publish(producer, [Outgoing.of(topic, "K", _event(n)) for n in range(5)])
-    first = BatchConsumer(bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=flaky, producer=producer)
+    first = BatchConsumer(
+        bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=flaky, producer=producer
+    )
     task = asyncio.create_task(first.run())
     try:
         await eventually(lambda: _done(handled, 5), what="the batch handled after two failures")
@@ -126,7 +132,9 @@ async def test_offsets_are_committed_only_after_the_handler_succeeds(
         again.extend(e.complaint_id or "" for e in batch)
         return []
 
-    second = BatchConsumer(bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=record, producer=producer)
+    second = BatchConsumer(
+        bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=record, producer=producer
+    )
     task = asyncio.create_task(second.run())
     try:
         await eventually(lambda: _done(again, 1), what="the new message after restart")

@@ -33,7 +33,9 @@ async def db(endpoints: Endpoints, db_prefix: str) -> AsyncIterator[AsyncDatabas
     await client.close()
 
 
-async def test_routing_store_inserts_new_complaints_and_names_the_existing_ones(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def test_routing_store_inserts_new_complaints_and_names_the_existing_ones(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
     store = MongoComplaintStore(db)
     outbox = [{"topic": "complaints.events", "key": "A", "value": b"event-a"}]
     assert await store.insert_new([{"_id": "A", "outbox": outbox}, {"_id": "B", "outbox": []}]) == set()
@@ -42,7 +44,9 @@ async def test_routing_store_inserts_new_complaints_and_names_the_existing_ones(
     assert await db["complaints"].count_documents({}) == 3
 
 
-async def test_sla_store_round_trips_clocks_and_refuses_a_stale_write(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def test_sla_store_round_trips_clocks_and_refuses_a_stale_write(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
     await ensure_indexes(db)
     received = new_event(
         ComplaintReceived(
@@ -82,7 +86,9 @@ async def test_sla_store_round_trips_clocks_and_refuses_a_stale_write(db: AsyncD
 
 async def test_intake_store_hides_identity_and_guards_view_writes(db: AsyncDatabase[dict[str, Any]]) -> None:
     store = ComplaintStore(db)
-    await store.insert({"_id": "I1", "reporter": {"name": "Sari"}, "region_code": "33.74", "rev": 0, "last_seq": 0})
+    await store.insert(
+        {"_id": "I1", "reporter": {"name": "Sari"}, "region_code": "33.74", "rev": 0, "last_seq": 0}
+    )
     doc = await store.get("I1")
     assert doc is not None and "reporter" not in doc
     views = await store.load_views(["I1"])
@@ -91,10 +97,16 @@ async def test_intake_store_hides_identity_and_guards_view_writes(db: AsyncDatab
     with pytest.raises(ConcurrentUpdate):
         await store.save_views([views["I1"]])  # same revision twice: the second is stale
     saved = await db["complaints"].find_one({"_id": "I1"})
-    assert saved is not None and (saved["status"], saved["rev"], saved["reporter"]) == ("assigned", 1, {"name": "Sari"})
+    assert saved is not None and (saved["status"], saved["rev"], saved["reporter"]) == (
+        "assigned",
+        1,
+        {"name": "Sari"},
+    )
 
 
-async def test_catalog_loads_every_pemda_with_the_standard_opds_idempotently(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def test_catalog_loads_every_pemda_with_the_standard_opds_idempotently(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
     counts = await load_catalog(db)
     assert counts == {"pemda": 552, "opds": 552 * 14}
     await load_catalog(db)

@@ -33,7 +33,9 @@ def test_round_trip_through_json_keeps_type_and_payload() -> None:
 
 def test_occurred_at_is_normalised_to_utc() -> None:
     wib = timezone(timedelta(hours=7))
-    event = new_event(_submitted(), producer="intake", complaint_id="C1", occurred_at=datetime(2026, 3, 13, 16, tzinfo=wib))
+    event = new_event(
+        _submitted(), producer="intake", complaint_id="C1", occurred_at=datetime(2026, 3, 13, 16, tzinfo=wib)
+    )
     assert event.occurred_at == datetime(2026, 3, 13, 9, tzinfo=UTC)
     assert json.loads(event.to_bytes())["occurred_at"].endswith("Z")
 
@@ -54,7 +56,11 @@ def test_a_v1_submission_is_upcast_to_the_current_version() -> None:
         "seq": None,
         "producer": "intake",
         "correlation_id": None,
-        "payload": {"title": "Sampah menumpuk", "description": "Sampah di pasar tidak diangkut seminggu.", "region_code": "33.74"},
+        "payload": {
+            "title": "Sampah menumpuk",
+            "description": "Sampah di pasar tidak diangkut seminggu.",
+            "region_code": "33.74",
+        },
     }
     event = decode(json.dumps(v1))
     assert event.schema_version == 2
@@ -69,7 +75,10 @@ def test_a_v1_submission_is_upcast_to_the_current_version() -> None:
         (b"[1, 2]", "not a JSON object"),
         (b'{"type": "Nope", "schema_version": 1}', "unknown message type"),
         (b'{"type": "ComplaintAssigned", "schema_version": 9, "payload": {}}', "newer than this consumer"),
-        (b'{"type": "ComplaintAssigned", "schema_version": 1, "payload": {"opd_id": 3}}', "ComplaintAssigned v1"),
+        (
+            b'{"type": "ComplaintAssigned", "schema_version": 1, "payload": {"opd_id": 3}}',
+            "ComplaintAssigned v1",
+        ),
     ],
 )
 def test_undecodable_messages_say_why(raw: bytes, reason: str) -> None:
@@ -79,7 +88,9 @@ def test_undecodable_messages_say_why(raw: bytes, reason: str) -> None:
 
 def test_unknown_envelope_fields_are_rejected() -> None:
     event = new_event(
-        ComplaintAssigned(opd_id="33.74/dlh", pemda="33.74", category="persampahan-lingkungan", level="kabkota", rule="t"),
+        ComplaintAssigned(
+            opd_id="33.74/dlh", pemda="33.74", category="persampahan-lingkungan", level="kabkota", rule="t"
+        ),
         producer="routing",
         complaint_id="C1",
         seq=2,

@@ -31,7 +31,9 @@ def submitted(complaint_id: str, **changes: Any) -> Envelope:
         reporter_ref="rep_1",
     )
     fields.update(changes)
-    return new_event(ComplaintSubmitted(**fields), producer="intake", complaint_id=complaint_id, occurred_at=NOW)
+    return new_event(
+        ComplaintSubmitted(**fields), producer="intake", complaint_id=complaint_id, occurred_at=NOW
+    )
 
 
 class FakeRoutingStore:
