@@ -20,6 +20,7 @@ import sys
 import threading
 
 from devtools import infra
+from devtools.prepare import prepare
 from devtools.services import RUN_HTTP_PORTS, SERVICES, start_services, wait_ready
 
 log = logging.getLogger("devtools")
@@ -30,27 +31,12 @@ def install() -> None:
     infra.ensure_secantus()
 
 
-async def _prepare(ends: infra.Endpoints) -> None:
-    from services.routing.catalog import load_catalog
-    from shared.kafka import ensure_topics
-    from shared.mongo import mongo_client
-
-    created = await ensure_topics(ends.kafka_bootstrap)
-    log.info("topics created: %s", created or "none (all existed)")
-    client = mongo_client(ends.mongo_uri)
-    try:
-        counts = await load_catalog(client["routing"])
-        log.info("region data and OPD catalog loaded: %s pemda, %s OPDs", counts["pemda"], counts["opds"])
-    finally:
-        await client.close()
-
-
 def run() -> int:
     install()
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     with infra.native_stack("run", infra.RUN_PORTS) as ends:
-        asyncio.run(_prepare(ends))
+        asyncio.run(prepare(ends.kafka_bootstrap, ends.mongo_uri))
         services = start_services(ends, RUN_HTTP_PORTS, infra.run_dir("run") / "services")
         try:
             asyncio.run(wait_ready(services))
@@ -81,9 +67,18 @@ def run() -> int:
 
 
 def test(pytest_args: list[str]) -> int:
+    """Static checks first (seconds), then every test tier; non-zero if anything failed."""
     install()
-    env = dict(os.environ)
-    result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env)
+    checks = [
+        [sys.executable, "-m", "ruff", "check", "."],
+        [sys.executable, "-m", "ruff", "format", "--check", "."],
+        [sys.executable, "-m", "mypy"],
+    ]
+    failed = [" ".join(c[2:]) for c in checks if subprocess.run(c).returncode != 0]
+    result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args])
+    if failed:
+        print(f"static checks failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return result.returncode
 
 

@@ -1,4 +1,4 @@
-"""One-shot preparation for a containerised stack (docker-compose.yml's `init` job): create the
+"""One-shot preparation of a stack (`make run`, and docker-compose.yml's `init` job): create the
 project's Kafka topics and load the OPD catalog. Idempotent; exits non-zero on failure.
 
     KAFKA_BOOTSTRAP=kafka:9092 MONGO_URI=mongodb://mongo:27017/?replicaSet=rs0 python -m devtools.prepare
@@ -15,16 +15,25 @@ from shared.mongo import mongo_client
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO
 
 
-async def main() -> None:
-    created = await ensure_topics(os.environ.get("KAFKA_BOOTSTRAP", DEFAULT_KAFKA))
+async def prepare(kafka_bootstrap: str, mongo_uri: str, routing_db: str = "routing") -> None:
+    """Topics with their partition counts, then the region data and the OPD catalog."""
+    created = await ensure_topics(kafka_bootstrap)
     print(f"topics created: {', '.join(created) or 'none (all existed)'}", flush=True)
-    client = mongo_client(os.environ.get("MONGO_URI", DEFAULT_MONGO))
+    client = mongo_client(mongo_uri)
     try:
-        counts = await load_catalog(client[os.environ.get("ROUTING_MONGO_DB", "routing")])
-        print(f"catalog loaded: {counts['pemda']} pemda, {counts['opds']} OPDs", flush=True)
+        counts = await load_catalog(client[routing_db])
+        print(
+            f"region data and OPD catalog loaded: {counts['pemda']} pemda, {counts['opds']} OPDs", flush=True
+        )
     finally:
         await client.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(
+        prepare(
+            os.environ.get("KAFKA_BOOTSTRAP", DEFAULT_KAFKA),
+            os.environ.get("MONGO_URI", DEFAULT_MONGO),
+            os.environ.get("ROUTING_MONGO_DB", "routing"),
+        )
+    )

@@ -38,15 +38,6 @@ def lookup(code: str) -> Region | None:
     return Region(code=found.code, name=found.name, level=int(found.level), path=found.path)
 
 
-def pemda_code(code: str) -> str:
-    """The pemda a region belongs to: its kab/kota, or the province for a province code."""
-    return ".".join(code.split(".")[:2])
-
-
-def province_code(code: str) -> str:
-    return code.split(".")[0]
-
-
 def all_pemda() -> list[Region]:
     """The 38 provinces and their 514 kab/kota."""
     result: list[Region] = []

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.calendar import pemda_of, province_of
 from shared.categories import CATEGORIES, COORDINATOR_SLUG
-from shared.regions import pemda_code, province_code
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class UnknownCategory(ValueError):
 
 
 def route(category: str | None, region_code: str) -> RouteDecision:
-    region_pemda = pemda_code(region_code)
+    region_pemda = pemda_of(region_code)
     if category is None:
         return RouteDecision(
             None,
@@ -46,7 +46,7 @@ def route(category: str | None, region_code: str) -> RouteDecision:
     if spec is None:
         raise UnknownCategory(category)
     if spec.level == "provinsi":
-        pemda = province_code(region_code)
+        pemda = province_of(region_code)
         return RouteDecision(
             category, "provinsi", pemda, f"{pemda}/{spec.opd_slug}", f"table:{category}:provinsi"
         )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from services.routing.domain import UnknownCategory, route
+from shared.calendar import pemda_of
 from shared.envelope import Envelope, new_event
 from shared.events import (
     ComplaintAssigned,
@@ -24,7 +25,7 @@ from shared.events import (
 )
 from shared.kafka import Outgoing, Rejected
 from shared.privacy import mask_contacts
-from shared.regions import lookup, pemda_code
+from shared.regions import lookup
 from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS
 
 PRODUCER = "routing"
@@ -61,7 +62,7 @@ def route_submission(envelope: Envelope, submitted: ComplaintSubmitted, now: dat
             description=submitted.description,
             category=submitted.category,
             region_code=submitted.region_code,
-            pemda=pemda_code(submitted.region_code),
+            pemda=pemda_of(submitted.region_code),
             classification=submitted.classification,
             channel=submitted.channel,
             anonymous=submitted.anonymous,
