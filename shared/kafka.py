@@ -125,8 +125,8 @@ class BatchConsumer:
         self.processed = 0
 
     async def run(self) -> None:
-        await self._consumer.start()
         try:
+            await self._consumer.start()  # inside the try: a shutdown during start still stops it
             while True:
                 records = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
                 if records:
