@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.kafka import BatchConsumer, durable_producer, kafka_reachable
+from shared.http import ReadyCheck
+from shared.kafka import BatchConsumer, BatchHandler, Outgoing, durable_producer, kafka_reachable, publish
 from shared.mongo import mongo_client, mongo_reachable
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ class Infra:
     db: AsyncDatabase[dict[str, Any]]
     producer: AIOKafkaProducer
     bootstrap: str
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        await publish(self.producer, messages)
 
     async def ready(self) -> dict[str, bool]:
         kafka, database = await asyncio.gather(kafka_reachable(self.producer), mongo_reachable(self.mongo))
@@ -56,6 +60,52 @@ async def running(consumer: BatchConsumer, name: str) -> AsyncIterator[asyncio.T
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class InfraSettings(Protocol):
+    kafka_bootstrap: str
+    mongo_uri: str
+    mongo_db: str
+
+
+INFRA = web.AppKey("infra", Infra)
+
+
+def with_consumer(
+    app: web.Application,
+    settings: InfraSettings,
+    *,
+    group: str,
+    topics: Sequence[str],
+    build: Callable[[Infra], Awaitable[BatchHandler]],
+) -> ReadyCheck:
+    """Give `app` its infrastructure and one consumer group for its lifetime.
+
+    `build` runs once the database and producer are open (create indexes, wire stores) and returns
+    the batch handler. The returned check is the service's /readyz.
+    """
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with open_infra(
+            kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
+        ) as infra:
+            app[INFRA] = infra
+            handler = await build(infra)
+            consumer = BatchConsumer(
+                bootstrap=settings.kafka_bootstrap,
+                group=group,
+                topics=topics,
+                handler=handler,
+                producer=infra.producer,
+            )
+            async with running(consumer, f"{group}-consumer"):
+                yield
+
+    async def ready() -> dict[str, bool]:
+        return await app[INFRA].ready()
+
+    app.cleanup_ctx.append(lifecycle)
+    return ready
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

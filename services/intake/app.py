@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -31,13 +30,12 @@ from shared.http import (
     problem_middleware,
     read_json,
 )
-from shared.kafka import BatchConsumer, Outgoing, Rejected, publish
-from shared.runtime import Infra, open_infra, running
+from shared.kafka import BatchHandler, Outgoing, Rejected
+from shared.runtime import INFRA, Infra, with_consumer
 from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, INTAKE_GROUP, SLA_EVENTS
 
 log = logging.getLogger(__name__)
 
-INFRA = web.AppKey("infra", Infra)
 STORE = web.AppKey("store", ComplaintStore)
 SETTINGS = web.AppKey("settings", IntakeSettings)
 PRODUCER = "intake"
@@ -102,7 +100,7 @@ async def submit(request: web.Request) -> web.Response:
     await store.insert(record)
     try:
         async with asyncio.timeout(settings.publish_timeout_seconds):
-            await publish(infra.producer, [Outgoing.of(COMPLAINTS_SUBMITTED, complaint_id, event)])
+            await infra.publish([Outgoing.of(COMPLAINTS_SUBMITTED, complaint_id, event)])
     except (KafkaError, TimeoutError) as exc:
         # Not durable, so no 2xx and no half-written record left behind.
         log.warning("submit %s not published: %r", complaint_id, exc)
@@ -209,31 +207,19 @@ def create_app(settings: IntakeSettings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with open_infra(
-            kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
-        ) as infra:
-            await ensure_indexes(infra.db)
-            store = ComplaintStore(infra.db)
-            app[INFRA], app[STORE] = infra, store
+    async def build(infra: Infra) -> BatchHandler:
+        await ensure_indexes(infra.db)
+        store = ComplaintStore(infra.db)
+        app[STORE] = store
 
-            async def on_batch(batch: list[Envelope]) -> list[Rejected]:
-                return await handle_view_events(batch, store)
+        async def on_view_events(batch: list[Envelope]) -> list[Rejected]:
+            return await handle_view_events(batch, store)
 
-            consumer = BatchConsumer(
-                bootstrap=settings.kafka_bootstrap,
-                group=INTAKE_GROUP,
-                topics=[COMPLAINTS_EVENTS, SLA_EVENTS],
-                handler=on_batch,
-                producer=infra.producer,
-            )
-            async with running(consumer, "intake-view"):
-                yield
+        return on_view_events
 
-    async def ready() -> dict[str, bool]:
-        return await app[INFRA].ready()
-
-    app.cleanup_ctx.append(lifecycle)
+    ready = with_consumer(
+        app, settings, group=INTAKE_GROUP, topics=[COMPLAINTS_EVENTS, SLA_EVENTS], build=build
+    )
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/complaints", submit)
     app.router.add_get("/api/v1/complaints/{id}", get_complaint)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
@@ -21,12 +19,10 @@ from shared.http import (
     problem_middleware,
     read_json,
 )
-from shared.kafka import BatchConsumer, Outgoing, Rejected, publish
+from shared.kafka import BatchHandler, Rejected
 from shared.regions import lookup
-from shared.runtime import Infra, open_infra, running
+from shared.runtime import Infra, with_consumer
 from shared.topics import COMPLAINTS_SUBMITTED, ROUTING_GROUP
-
-INFRA = web.AppKey("infra", Infra)
 
 
 class ExplainRequest(BaseModel):
@@ -104,34 +100,16 @@ OPENAPI = openapi_document(
 def create_app(settings: RoutingSettings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware])
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with open_infra(
-            kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
-        ) as infra:
-            await ensure_indexes(infra.db)
-            app[INFRA] = infra
-            store = MongoComplaintStore(infra.db)
+    async def build(infra: Infra) -> BatchHandler:
+        await ensure_indexes(infra.db)
+        store = MongoComplaintStore(infra.db)
 
-            async def send(messages: Sequence[Outgoing]) -> None:
-                await publish(infra.producer, messages)
+        async def on_submissions(batch: list[Envelope]) -> list[Rejected]:
+            return await handle_submissions(batch, store, infra.publish)
 
-            async def on_batch(batch: list[Envelope]) -> list[Rejected]:
-                return await handle_submissions(batch, store, send)
+        return on_submissions
 
-            consumer = BatchConsumer(
-                bootstrap=settings.kafka_bootstrap,
-                group=ROUTING_GROUP,
-                topics=[COMPLAINTS_SUBMITTED],
-                handler=on_batch,
-                producer=infra.producer,
-            )
-            async with running(consumer, "routing-submissions"):
-                yield
-
-    async def ready() -> dict[str, bool]:
-        return await app[INFRA].ready()
-
-    app.cleanup_ctx.append(lifecycle)
+    ready = with_consumer(app, settings, group=ROUTING_GROUP, topics=[COMPLAINTS_SUBMITTED], build=build)
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/routing/explain", explain)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from functools import lru_cache
 
@@ -21,12 +20,10 @@ from shared.http import (
     openapi_document,
     problem_middleware,
 )
-from shared.kafka import BatchConsumer, Outgoing, Rejected, publish
+from shared.kafka import BatchHandler, Rejected
 from shared.regions import lookup
-from shared.runtime import Infra, open_infra, running
+from shared.runtime import Infra, with_consumer
 from shared.topics import COMPLAINTS_EVENTS, SLA_GROUP
-
-INFRA = web.AppKey("infra", Infra)
 
 
 @lru_cache(maxsize=1024)
@@ -111,34 +108,16 @@ OPENAPI = openapi_document(
 def create_app(settings: SlaSettings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware])
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with open_infra(
-            kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
-        ) as infra:
-            await ensure_indexes(infra.db)
-            app[INFRA] = infra
-            store = MongoClockStore(infra.db)
+    async def build(infra: Infra) -> BatchHandler:
+        await ensure_indexes(infra.db)
+        store = MongoClockStore(infra.db)
 
-            async def send(messages: Sequence[Outgoing]) -> None:
-                await publish(infra.producer, messages)
+        async def on_lifecycle(batch: list[Envelope]) -> list[Rejected]:
+            return await handle_lifecycle(batch, store, infra.publish, pemda_calendar)
 
-            async def on_batch(batch: list[Envelope]) -> list[Rejected]:
-                return await handle_lifecycle(batch, store, send, pemda_calendar)
+        return on_lifecycle
 
-            consumer = BatchConsumer(
-                bootstrap=settings.kafka_bootstrap,
-                group=SLA_GROUP,
-                topics=[COMPLAINTS_EVENTS],
-                handler=on_batch,
-                producer=infra.producer,
-            )
-            async with running(consumer, "sla-lifecycle"):
-                yield
-
-    async def ready() -> dict[str, bool]:
-        return await app[INFRA].ready()
-
-    app.cleanup_ctx.append(lifecycle)
+    ready = with_consumer(app, settings, group=SLA_GROUP, topics=[COMPLAINTS_EVENTS], build=build)
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_get("/api/v1/calendar/{pemda}/due", due)
     app.router.add_get("/api/v1/calendar/{pemda}/working-time", working_time)
