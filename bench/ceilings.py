@@ -18,9 +18,12 @@ Figures (each line of the table; the last line of output is the same data as JSO
                      new documents each time; counted in documents per second.
 - http               A bare aiohttp handler (parses a small JSON body, answers 200) running in a
                      subprocess, loaded by an aiohttp client over 64 keep-alive connections: requests
-                     per second and the p50/p99 latency seen by the client, and the CPU each process
-                     used (in % of one core): the side near 100 % was the limit. On a small machine
-                     that may be the client; the figure is then a floor of the handler's ceiling.
+                     per second, the p50/p99 latency seen by the client, and the server process's CPU
+                     (in % of one core).
+
+Each rate also shows the CPU this process, the client, used meanwhile (in % of one core). Near 100 %
+means the Python client (aiokafka, PyMongo, the aiohttp client) was the limit rather than the
+server: still a real ceiling for one service process on this machine, but not the server's.
 
 The first line gives the CPU count and the 1-minute load average before and after the run: other
 work on the machine (a test run, a build) lowers every figure, so compare runs on a quiet machine.
@@ -98,14 +101,29 @@ QUICK = Sizes(messages=5_000, inserts=300, upserts=2_000, http_seconds=2.0)
 class Rate:
     done: int
     seconds: float
+    cpu_seconds: float  # of this process: near `seconds` means the client side was the limit
 
     @property
     def per_second(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def cpu_pct(self) -> int:
+        return round(100 * self.cpu_seconds / self.seconds) if self.seconds > 0 else 0
+
+    @property
     def detail(self) -> str:
-        return f"{self.done} in {self.seconds:.2f} s"
+        return f"{self.done} in {self.seconds:.2f} s, client cpu {self.cpu_pct} %"
+
+
+class Stopwatch:
+    """Wall and CPU time of this process since it was made."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def rate(self, done: int) -> Rate:
+        return Rate(done, time.perf_counter() - self.wall, time.process_time() - self.cpu)
 
 
 @dataclass(frozen=True)
@@ -116,6 +134,7 @@ class Row:
     unit: str
     detail: str = ""
     decimals: int = 0
+    client_cpu_pct: int | None = None
 
 
 @dataclass
@@ -125,7 +144,9 @@ class Report:
     machine: dict[str, float] = field(default_factory=dict)  # CPUs and load: other work skews the figures
 
     def rate(self, key: str, label: str, rate: Rate, unit: str) -> None:
-        self.rows.append(Row(key, label, round(rate.per_second), unit, rate.detail))
+        self.rows.append(
+            Row(key, label, round(rate.per_second), unit, rate.detail, client_cpu_pct=rate.cpu_pct)
+        )
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -149,7 +170,13 @@ class Report:
         for name, error in self.errors.items():
             print(f"{name:<48} {'FAILED':>10}  {error}")
         figures = {row.key: row.value for row in self.rows}
-        extra = {"sizes": asdict(sizes), "machine": self.machine, "errors": self.errors}
+        cpu = {row.key: row.client_cpu_pct for row in self.rows if row.client_cpu_pct is not None}
+        extra = {
+            "client_cpu_pct": cpu,
+            "sizes": asdict(sizes),
+            "machine": self.machine,
+            "errors": self.errors,
+        }
         print(json.dumps({"figures": figures, **extra}))
 
 
@@ -168,9 +195,9 @@ async def kafka_produce(bootstrap: str, topic: str, count: int) -> tuple[Rate, i
     try:
         warmup_keys = range(count, count + max(count // 10, WARMUP_MESSAGES))
         warmup = await _send_all(producer, topic, payload, warmup_keys, deadline())
-        start = time.perf_counter()
+        watch = Stopwatch()
         timed = await _send_all(producer, topic, payload, range(count), deadline())
-        return Rate(timed, time.perf_counter() - start), warmup + timed
+        return watch.rate(timed), warmup + timed
     finally:
         await producer.stop()
 
@@ -213,12 +240,12 @@ async def kafka_consume(bootstrap: str, topic: str, expected: int) -> Rate:
         until = deadline()
         async with asyncio.timeout(STAGE_BUDGET_S):
             await assignment.done.wait()  # the group join runs in the background; not timed
-        start = time.perf_counter()
+        watch = Stopwatch()
         seen = 0
         while seen < expected and time.monotonic() < until:
             batches = await consumer.getmany(timeout_ms=500)
             seen += sum(len(records) for records in batches.values())
-        return Rate(seen, time.perf_counter() - start)
+        return watch.rate(seen)
     finally:
         await consumer.stop()
 
@@ -268,12 +295,12 @@ def complaint_doc(i: int) -> Doc:
 
 async def insert_serial(coll: AsyncCollection[Doc], count: int) -> Rate:
     until = deadline()
-    start = time.perf_counter()
+    watch = Stopwatch()
     done = 0
     while done < count and time.monotonic() < until:
         await coll.insert_one(complaint_doc(done))
         done += 1
-    return Rate(done, time.perf_counter() - start)
+    return watch.rate(done)
 
 
 async def insert_concurrent(coll: AsyncCollection[Doc], count: int, tasks: int) -> Rate:
@@ -289,14 +316,14 @@ async def insert_concurrent(coll: AsyncCollection[Doc], count: int, tasks: int) 
             done += 1
         return done
 
-    start = time.perf_counter()
+    watch = Stopwatch()
     done = sum(await asyncio.gather(*(worker() for _ in range(tasks))))
-    return Rate(done, time.perf_counter() - start)
+    return watch.rate(done)
 
 
 async def bulk_upserts(coll: AsyncCollection[Doc], count: int) -> Rate:
     until = deadline()
-    start = time.perf_counter()
+    watch = Stopwatch()
     sent = upserted = 0
     while sent < count and time.monotonic() < until:
         docs = [complaint_doc(i) for i in range(sent, min(sent + UPSERT_CHUNK, count))]
@@ -304,7 +331,7 @@ async def bulk_upserts(coll: AsyncCollection[Doc], count: int) -> Rate:
         result = await coll.bulk_write(ops, ordered=False)
         sent += len(ops)
         upserted += result.upserted_count
-    return Rate(upserted, time.perf_counter() - start)
+    return watch.rate(upserted)
 
 
 async def measure_db(report: Report, uri: str, sizes: Sizes) -> None:
@@ -373,8 +400,8 @@ async def http_server() -> AsyncIterator[tuple[str, int]]:
             await proc.wait()
 
 
-async def _load(session: ClientSession, url: str, seconds: float) -> tuple[list[float], float]:
-    """Keep HTTP_CONNECTIONS requests in flight for `seconds`: the latencies and the elapsed time."""
+async def _load(session: ClientSession, url: str, seconds: float) -> tuple[list[float], Rate]:
+    """Keep HTTP_CONNECTIONS requests in flight for `seconds`: the latencies and the rate."""
     latencies: list[float] = []
     until = time.monotonic() + seconds
     headers = {"Content-Type": "application/json"}
@@ -387,9 +414,9 @@ async def _load(session: ClientSession, url: str, seconds: float) -> tuple[list[
                 resp.raise_for_status()
             latencies.append(time.perf_counter() - sent)
 
-    start = time.perf_counter()
+    watch = Stopwatch()
     await asyncio.gather(*(worker() for _ in range(HTTP_CONNECTIONS)))
-    return latencies, time.perf_counter() - start
+    return latencies, watch.rate(len(latencies))
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -400,23 +427,17 @@ async def measure_http(report: Report, seconds: float) -> None:
     connector = TCPConnector(limit=HTTP_CONNECTIONS)
     async with http_server() as (url, pid), ClientSession(connector=connector) as session:
         await _load(session, url, HTTP_WARMUP_S)  # opens the connections; not counted
-        server_cpu, client_cpu = _cpu_seconds(pid), time.process_time()
-        latencies, elapsed = await _load(session, url, seconds)
-        server_cpu, client_cpu = _cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
-    report.rate(
-        "http_req_s",
-        f"http bare aiohttp handler ({HTTP_CONNECTIONS} conns)",
-        Rate(len(latencies), elapsed),
-        "req/s",
-    )
+        server_cpu = _cpu_seconds(pid)
+        latencies, rate = await _load(session, url, seconds)
+        server_cpu = _cpu_seconds(pid) - server_cpu
+    report.rate("http_req_s", f"http bare aiohttp handler ({HTTP_CONNECTIONS} conns)", rate, "req/s")
     latencies.sort()
     for q, name in ((0.50, "p50"), (0.99, "p99")):
         ms = percentile(latencies, q) * 1000
         report.rows.append(Row(f"http_{name}_ms", f"http latency {name}", round(ms, 2), "ms", decimals=2))
-    # Which side was the limit: a process near 100 % had a whole core busy.
-    for side, cpu in (("server", server_cpu), ("client", client_cpu)):
-        pct = round(100 * cpu / elapsed)
-        report.rows.append(Row(f"http_{side}_cpu_pct", f"http {side} process cpu", pct, "%", "of one core"))
+    # Compare with the client's: the side near 100 % of a core was the limit.
+    pct = round(100 * server_cpu / rate.seconds)
+    report.rows.append(Row("http_server_cpu_pct", "http server process cpu", pct, "%", "of one core"))
 
 
 def _cpu_seconds(pid: int) -> float:
