@@ -23,6 +23,7 @@ from shared.calendar import WorkingCalendar, calendar_for
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintSubmitted
 from shared.http import (
+    FieldError,
     ProblemError,
     add_standard_routes,
     json_response,
@@ -97,6 +98,23 @@ async def submit(request: web.Request) -> web.Response:
         complaint_id=complaint_id,
         occurred_at=now,
     )
+    base = settings.public_base_url or f"{request.scheme}://{request.host}"
+    accepted = SubmitAccepted(
+        id=complaint_id, access_token=token, status_url=f"{base}/api/v1/complaints/{complaint_id}"
+    )
+    key = _idempotency_key(request)
+    if key is not None:
+        earlier = await store.claim_key(
+            {
+                "_id": key,
+                "body_hash": hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
+                "response": accepted.model_dump(),
+                "done": False,
+                "created_at": now,
+            }
+        )
+        if earlier is not None:
+            return _replay(earlier, body)
     await store.insert(record)
     try:
         async with asyncio.timeout(settings.publish_timeout_seconds):
@@ -105,14 +123,38 @@ async def submit(request: web.Request) -> web.Response:
         # Not durable, so no 2xx and no half-written record left behind.
         log.warning("submit %s not published: %r", complaint_id, exc)
         await store.delete(complaint_id)
+        if key is not None:
+            await store.release_key(key)
         raise ProblemError(
             503, "Antrean pesan sedang tidak tersedia; coba lagi", headers={"Retry-After": "5"}
         ) from exc
-    base = settings.public_base_url or f"{request.scheme}://{request.host}"
-    accepted = SubmitAccepted(
-        id=complaint_id, access_token=token, status_url=f"{base}/api/v1/complaints/{complaint_id}"
-    )
+    if key is not None:
+        await store.complete_key(key)
     return json_response(accepted, status=202)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise ProblemError(
+            422, errors=[FieldError(field="Idempotency-Key", message="1–255 karakter yang dapat dicetak")]
+        )
+    return key
+
+
+def _replay(earlier: dict[str, Any], body: SubmitComplaint) -> web.Response:
+    """The answer for a retried submit: the original one, never a second complaint."""
+    if earlier.get("body_hash") != hashlib.sha256(body.model_dump_json().encode()).hexdigest():
+        raise ProblemError(
+            422,
+            "Idempotency-Key ini sudah dipakai untuk pengaduan lain",
+            errors=[FieldError(field="Idempotency-Key", message="dipakai ulang dengan isi berbeda")],
+        )
+    if not earlier.get("done"):
+        raise ProblemError(409, "Pengiriman dengan kunci ini masih diproses", headers={"Retry-After": "1"})
+    return json_response(earlier["response"], status=202)
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -157,6 +199,19 @@ OPENAPI = openapi_document(
         "/api/v1/complaints": {
             "post": {
                 "summary": "Kirim pengaduan",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": (
+                            "Kunci unik dari klien; pengiriman ulang dalam 24 jam mendapat "
+                            "jawaban yang sama (termasuk token), bukan pengaduan kedua."
+                        ),
+                        "schema": {"type": "string", "maxLength": 255},
+                        "example": "2f1c7a52-5d1e-4a53-9a4b-0c9f8e1d2b3a",
+                    }
+                ],
                 "requestBody": {
                     "content": {
                         "application/json": {
@@ -179,6 +234,7 @@ OPENAPI = openapi_document(
                     "400": {"$ref": "#/components/responses/Problem"},
                     "413": {"$ref": "#/components/responses/Problem"},
                     "415": {"$ref": "#/components/responses/Problem"},
+                    "409": {"$ref": "#/components/responses/Problem"},
                     "422": {"$ref": "#/components/responses/Problem"},
                     "503": {"$ref": "#/components/responses/Problem"},
                 },

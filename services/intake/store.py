@@ -8,9 +8,12 @@ from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 # Never leaves intake's database through a view.
 IDENTITY_FIELDS = ("reporter",)
+# An Idempotency-Key replays its original answer for 24 h (DESIGN §3); the TTL index expires it.
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -20,6 +23,21 @@ class ConcurrentUpdate(RuntimeError):
 class ComplaintStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._complaints = db["complaints"]
+        self._idempotency = db["idempotency_keys"]
+
+    async def claim_key(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Reserve an Idempotency-Key with the answer it will replay; the earlier record if taken."""
+        try:
+            await self._idempotency.insert_one(record)
+            return None
+        except DuplicateKeyError:
+            return await self._idempotency.find_one({"_id": record["_id"]}) or {}
+
+    async def complete_key(self, key: str) -> None:
+        await self._idempotency.update_one({"_id": key}, {"$set": {"done": True}})
+
+    async def release_key(self, key: str) -> None:
+        await self._idempotency.delete_one({"_id": key, "done": False})
 
     async def insert(self, doc: dict[str, Any]) -> None:
         await self._complaints.insert_one(doc)
@@ -50,6 +68,7 @@ class ComplaintStore:
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    await db["idempotency_keys"].create_index("created_at", expireAfterSeconds=IDEMPOTENCY_TTL_SECONDS)
     # Public listing (issue 4) pages by region and status, newest first.
     await db["complaints"].create_index(
         [("region_code", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)]
