@@ -19,7 +19,7 @@ from services.intake.models import ComplaintView, SubmitAccepted, SubmitComplain
 from services.intake.settings import IntakeSettings
 from services.intake.store import ComplaintStore, ensure_indexes
 from services.intake.views import apply, render
-from shared.calendar import WorkingCalendar, calendar_for
+from shared.calendar import WorkingCalendar, calendar_for, pemda_of
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintSubmitted
 from shared.http import (
@@ -164,15 +164,20 @@ def _bearer(request: web.Request) -> str | None:
 
 
 async def get_complaint(request: web.Request) -> web.Response:
+    """The reporter's view with the access token; otherwise the public view of DESIGN §3."""
     doc = await request.app[STORE].get(request.match_info["id"])
-    token = _bearer(request)
     if doc is None:
         raise ProblemError(404)
-    if token is not None and not hmac.compare_digest(token_hash(token), doc["token_hash"]):
-        raise ProblemError(401, "Token akses tidak sah")
-    if token is None and doc.get("confidential"):
+    token = _bearer(request)
+    reporter = token is not None and hmac.compare_digest(token_hash(token), doc["token_hash"])
+    if not reporter and doc.get("confidential"):
         raise ProblemError(404)  # a confidential complaint does not exist without its token
+    if token is not None and not reporter:
+        raise ProblemError(401, "Token akses tidak sah")
     view: ComplaintView = render(doc, datetime.now(UTC), pemda_calendar)
+    if not reporter:
+        # The public sees where (kab/kota), not the reporter's street or village.
+        view = view.model_copy(update={"region_code": pemda_of(view.region_code)})
     return json_response(view)
 
 

@@ -82,3 +82,26 @@ async def test_unreadable_and_unsupported_bodies_get_problem_responses(
             assert resp.status == expected
             assert resp.content_type == "application/problem+json"
             assert (await resp.json(content_type=None))["status"] == expected
+
+
+async def _get(http: aiohttp.ClientSession, url: str, token: str | None = None) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with http.get(url, headers=headers) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+async def test_public_view_shows_kabkota_and_confidential_needs_the_token(
+    services: ServiceSet, http: aiohttp.ClientSession
+) -> None:
+    _, open_one = await _submit(http, services, SUBMISSION)
+    status, public = await _get(http, open_one["status_url"])
+    assert status == 200 and public["region_code"] == "33.74"
+    assert (await _get(http, open_one["status_url"], open_one["access_token"]))[1][
+        "region_code"
+    ] == "33.74.01.1001"
+    assert (await _get(http, open_one["status_url"], "not-the-token"))[0] == 401
+
+    _, secret = await _submit(http, services, {**SUBMISSION, "confidential": True})
+    assert (await _get(http, secret["status_url"]))[0] == 404
+    assert (await _get(http, secret["status_url"], "not-the-token"))[0] == 404
+    assert (await _get(http, secret["status_url"], secret["access_token"]))[0] == 200
