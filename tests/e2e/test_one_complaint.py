@@ -4,6 +4,7 @@ stored → the citizen's status shows the OPD and the deadlines; a redelivery ch
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -17,7 +18,7 @@ from devtools.services import ServiceSet
 from shared.calendar import calendar_for
 from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
-from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED
+from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, TOPICS
 from tests.e2e.conftest import DB_PREFIX
 from tests.waiting import eventually
 
@@ -105,7 +106,7 @@ async def test_one_complaint_from_post_to_stored_clocks(
     # The dues shown are the ones of DESIGN §5, in Semarang's local offset.
     semarang = calendar_for("33.74")
     response = next(d for d in view["deadlines"] if d["clock"] == "response")
-    started = semarang.local(_instant(response["started_at"]))
+    started = semarang.local(datetime.fromisoformat(response["started_at"]))
     assert response["due_at"] == semarang.due(started, 5).isoformat()
     assert response["due_at"].endswith("+07:00")
     assert 0 < response["remaining_seconds"] <= 6 * 86400
@@ -142,14 +143,9 @@ async def test_one_complaint_from_post_to_stored_clocks(
     assert await mongo[f"{DB_PREFIX}intake"]["complaints"].find_one({"_id": complaint_id}) == intake_doc
 
 
-def _instant(text: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text)
-
-
-async def _all_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
-    return [TopicPartition(t, p) for t in topics for p in sorted(await consumer._client._wait_on_metadata(t))]
+def _all_partitions(topics: list[str]) -> list[TopicPartition]:
+    counts = {spec.name: spec.partitions for spec in TOPICS}  # the project creates them so
+    return [TopicPartition(t, p) for t in topics for p in range(counts[t])]
 
 
 async def _messages_for(endpoints: Endpoints, key: str, topics: list[str]) -> list[tuple[str, bytes]]:
@@ -162,7 +158,7 @@ async def _messages_for(endpoints: Endpoints, key: str, topics: list[str]) -> li
     found: list[tuple[str, bytes]] = []
     scanned = 0
     try:
-        partitions = await _all_partitions(consumer, topics)
+        partitions = _all_partitions(topics)
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
@@ -186,7 +182,7 @@ async def _end_offsets(endpoints: Endpoints, topics: list[str]) -> dict[str, dic
     try:
         result = {}
         for topic in topics:
-            result[topic] = await consumer.end_offsets(await _all_partitions(consumer, [topic]))
+            result[topic] = await consumer.end_offsets(_all_partitions([topic]))
         return result
     finally:
         await consumer.stop()

@@ -14,6 +14,7 @@ from devtools.infra import Endpoints
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintTriaged
 from shared.kafka import BatchConsumer, Outgoing, Rejected, durable_producer, ensure_topics, publish
+from shared.runtime import running
 from shared.topics import TopicSpec, dlq
 from tests.waiting import eventually
 
@@ -82,13 +83,9 @@ async def test_consumer_handles_good_messages_dead_letters_bad_ones_and_carries_
     consumer = BatchConsumer(
         bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=handler, producer=producer
     )
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with running(consumer, "it-consumer"):
         await eventually(lambda: _done(seen, 3), what="three good messages handled")
         dead = await _dlq_messages(endpoints, group, 2)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     assert seen == ["C1", "C2", "C3"]  # order within the key's partition, the bad one skipped
     reasons = sorted(h["dlq.reason"].decode() for _, h in dead)
     assert reasons[0].startswith("not JSON") and reasons[1] == "refused by handler"
@@ -116,12 +113,8 @@ async def test_offsets_are_committed_only_after_the_handler_succeeds(
     first = BatchConsumer(
         bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=flaky, producer=producer
     )
-    task = asyncio.create_task(first.run())
-    try:
+    async with running(first, "it-consumer"):
         await eventually(lambda: _done(handled, 5), what="the batch handled after two failures")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     assert len(attempts) >= 3 and handled == [f"C{n}" for n in range(5)]
 
     # A restarted member of the group resumes after the committed offsets: nothing comes again.
@@ -135,10 +128,6 @@ async def test_offsets_are_committed_only_after_the_handler_succeeds(
     second = BatchConsumer(
         bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=record, producer=producer
     )
-    task = asyncio.create_task(second.run())
-    try:
+    async with running(second, "it-consumer"):
         await eventually(lambda: _done(again, 1), what="the new message after restart")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     assert again == ["C99"]
