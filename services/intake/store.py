@@ -10,6 +10,8 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.mongo import GroupInserter
+
 # Never leaves intake's database through a view.
 IDENTITY_FIELDS = ("reporter",)
 # An Idempotency-Key replays its original answer for 24 h (DESIGN §3); the TTL index expires it.
@@ -24,11 +26,14 @@ class ComplaintStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._complaints = db["complaints"]
         self._idempotency = db["idempotency_keys"]
+        # Submits arrive concurrently: their writes are grouped into batches (group commit).
+        self._new_complaints = GroupInserter(self._complaints)
+        self._new_keys = GroupInserter(self._idempotency)
 
     async def claim_key(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """Reserve an Idempotency-Key with the answer it will replay; the earlier record if taken."""
         try:
-            await self._idempotency.insert_one(record)
+            await self._new_keys.insert(record)
             return None
         except DuplicateKeyError:
             return await self._idempotency.find_one({"_id": record["_id"]}) or {}
@@ -40,7 +45,7 @@ class ComplaintStore:
         await self._idempotency.delete_one({"_id": key, "done": False})
 
     async def insert(self, doc: dict[str, Any]) -> None:
-        await self._complaints.insert_one(doc)
+        await self._new_complaints.insert(doc)
 
     async def delete(self, complaint_id: str) -> None:
         await self._complaints.delete_one({"_id": complaint_id})
