@@ -148,8 +148,8 @@ class BatchConsumer:
         while True:
             try:
                 rejected = await self._handler(good) if good else []
-                dead.extend((r.envelope.to_bytes(), r.reason, r.envelope.event_id) for r in rejected)
-                await self._dead_letter(dead)
+                refused = [(r.envelope.to_bytes(), r.reason, r.envelope.event_id) for r in rejected]
+                await self._dead_letter(dead + refused)  # a retry recomputes, never doubles, these
                 break
             except asyncio.CancelledError:
                 raise
