@@ -83,7 +83,12 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     result = []
     for err in exc.errors(include_url=False):
         path = ".".join(str(p) for p in err["loc"]) or "(body)"
-        message = "field tidak dikenal" if err["type"] == "extra_forbidden" else err["msg"]
+        # Our own validators' messages are already Indonesian; pydantic prefixes them.
+        message = (
+            "field tidak dikenal"
+            if err["type"] == "extra_forbidden"
+            else err["msg"].removeprefix("Value error, ")
+        )
         result.append(FieldError(field=path, message=message))
     return result
 
