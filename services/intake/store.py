@@ -10,7 +10,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import GroupInserter
+from shared.mongo import GroupWriter
 
 # Never leaves intake's database through a view.
 IDENTITY_FIELDS = ("reporter",)
@@ -27,25 +27,25 @@ class ComplaintStore:
         self._complaints = db["complaints"]
         self._idempotency = db["idempotency_keys"]
         # Submits arrive concurrently: their writes are grouped into batches (group commit).
-        self._new_complaints = GroupInserter(self._complaints)
-        self._new_keys = GroupInserter(self._idempotency)
+        self._complaint_writes = GroupWriter(self._complaints)
+        self._key_writes = GroupWriter(self._idempotency)
 
     async def claim_key(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """Reserve an Idempotency-Key with the answer it will replay; the earlier record if taken."""
         try:
-            await self._new_keys.insert(record)
+            await self._key_writes.insert(record)
             return None
         except DuplicateKeyError:
             return await self._idempotency.find_one({"_id": record["_id"]}) or {}
 
     async def complete_key(self, key: str) -> None:
-        await self._idempotency.update_one({"_id": key}, {"$set": {"done": True}})
+        await self._key_writes.update_one({"_id": key}, {"$set": {"done": True}})
 
     async def release_key(self, key: str) -> None:
         await self._idempotency.delete_one({"_id": key, "done": False})
 
     async def insert(self, doc: dict[str, Any]) -> None:
-        await self._new_complaints.insert(doc)
+        await self._complaint_writes.insert(doc)
 
     async def delete(self, complaint_id: str) -> None:
         await self._complaints.delete_one({"_id": complaint_id})

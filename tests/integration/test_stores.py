@@ -115,19 +115,21 @@ async def test_catalog_loads_every_pemda_with_the_standard_opds_idempotently(
     assert await db["pemda"].count_documents({"level": 1}) == 38
 
 
-async def test_group_inserter_writes_concurrent_inserts_and_fails_only_the_duplicate(
+async def test_group_writer_writes_concurrent_inserts_and_fails_only_the_duplicate(
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
     import asyncio
 
     from pymongo.errors import DuplicateKeyError
 
-    from shared.mongo import GroupInserter
+    from shared.mongo import GroupWriter
 
     await db["grouped"].insert_one({"_id": "taken"})
-    inserter = GroupInserter(db["grouped"], max_batch=50)
+    writer = GroupWriter(db["grouped"], max_batch=50)
     ids = [f"d{i}" for i in range(300)] + ["taken"]
-    outcomes = await asyncio.gather(*(inserter.insert({"_id": i}) for i in ids), return_exceptions=True)
+    outcomes = await asyncio.gather(*(writer.insert({"_id": i}) for i in ids), return_exceptions=True)
     errors = {ids[n]: o for n, o in enumerate(outcomes) if o is not None}
     assert list(errors) == ["taken"] and isinstance(errors["taken"], DuplicateKeyError)
     assert await db["grouped"].count_documents({}) == 301
+    await asyncio.gather(*(writer.update_one({"_id": i}, {"$set": {"seen": True}}) for i in ids))
+    assert await db["grouped"].count_documents({"seen": True}) == 301
