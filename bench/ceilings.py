@@ -377,10 +377,13 @@ async def serve_http() -> None:
 
 
 @contextlib.asynccontextmanager
-async def http_server() -> AsyncIterator[tuple[str, int]]:
-    """Start the server subprocess; yield its URL and PID; stop it by closing its stdin."""
+async def server_subprocess(module: str, *args: str, path: str = "/") -> AsyncIterator[tuple[str, int]]:
+    """Start `python -m module args…`, which prints its port; yield its URL and PID.
+
+    Closing its stdin is the stop signal. Shared with bench.intake's reference servers.
+    """
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.ceilings", "--serve-http",
+        sys.executable, "-m", module, *args,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=infra.REPO_ROOT,
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None
@@ -388,8 +391,8 @@ async def http_server() -> AsyncIterator[tuple[str, int]]:
         async with asyncio.timeout(30):
             line = await proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"HTTP server subprocess exited with {await proc.wait()} before listening")
-        yield f"http://127.0.0.1:{int(line)}/", proc.pid
+            raise RuntimeError(f"server {module} {args} exited with {await proc.wait()} before listening")
+        yield f"http://127.0.0.1:{int(line)}{path}", proc.pid
     finally:
         proc.stdin.close()
         try:
@@ -425,7 +428,10 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 async def measure_http(report: Report, seconds: float) -> None:
     connector = TCPConnector(limit=HTTP_CONNECTIONS)
-    async with http_server() as (url, pid), ClientSession(connector=connector) as session:
+    async with (
+        server_subprocess("bench.ceilings", "--serve-http") as (url, pid),
+        ClientSession(connector=connector) as session,
+    ):
         await _load(session, url, HTTP_WARMUP_S)  # opens the connections; not counted
         server_cpu = _cpu_seconds(pid)
         latencies, rate = await _load(session, url, seconds)

@@ -60,7 +60,7 @@ from pathlib import Path
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 
-from bench.ceilings import Rate, Report, Row, Stopwatch, _cpu_seconds, percentile
+from bench.ceilings import Rate, Report, Row, Stopwatch, _cpu_seconds, percentile, server_subprocess
 from devtools import infra
 from devtools.prepare import prepare
 from devtools.services import ServiceSet, service_env, wait_ready
@@ -323,28 +323,9 @@ async def serve(kind: str, bootstrap: str | None) -> None:
         await asyncio.to_thread(sys.stdin.read)  # the parent closing the pipe is the stop signal
 
 
-@contextlib.asynccontextmanager
-async def reference_server(*args: str) -> AsyncIterator[tuple[str, int]]:
-    """Start a reference server subprocess; yield its submit URL and PID; stop it by closing stdin."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.intake", "--serve", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=infra.REPO_ROOT,
-    )  # fmt: skip
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        async with asyncio.timeout(SERVER_START_S):
-            line = await proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"reference server {args} exited with {await proc.wait()} before listening")
-        yield f"http://127.0.0.1:{int(line)}{SUBMIT_PATH}", proc.pid
-    finally:
-        proc.stdin.close()
-        try:
-            async with asyncio.timeout(10):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+def reference_server(*args: str) -> contextlib.AbstractAsyncContextManager[tuple[str, int]]:
+    """A reference server subprocess (`--serve <kind>`); yields its submit URL and PID."""
+    return server_subprocess("bench.intake", "--serve", *args, path=SUBMIT_PATH)
 
 
 # --- the real intake service ----------------------------------------------------------------------
