@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -83,12 +82,8 @@ def test(pytest_args: list[str]) -> int:
 
 
 def stop() -> int:
-    from pathlib import Path
-
     for profile in ("run", "test"):
-        base = infra.run_dir(profile)
-        for pidfile in sorted(base.rglob("*.pid")):
-            infra.Server(pidfile.stem, pidfile, Path(os.devnull)).stop()
+        infra.stop_stale(profile)
     return 0
 
 

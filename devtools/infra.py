@@ -369,6 +369,12 @@ async def wait_mongo(uri: str, server: Server | None = None, timeout: float = 60
     await wait_until_ready(server, _mongo_answers, uri, timeout)
 
 
+def stop_stale(profile: str) -> None:
+    """Stop every process a killed run of `profile` left behind, by the PID files it wrote."""
+    for pidfile in sorted(run_dir(profile).rglob("*.pid")):
+        Server(pidfile.stem, pidfile, Path(os.devnull)).stop()
+
+
 @contextlib.contextmanager
 def native_stack(profile: str, ports: Ports, fresh: bool = False) -> Iterator[Endpoints]:
     """Start Kafka and the database, yield their endpoints once both answer, stop both after.
@@ -376,11 +382,8 @@ def native_stack(profile: str, ports: Ports, fresh: bool = False) -> Iterator[En
     `fresh` wipes the profile's data first (the test stack always starts empty).
     """
     if fresh:
+        stop_stale(profile)
         for sub in ("kafka", "secantus"):
-            stale = Server(
-                sub, run_dir(profile) / sub / ("kafka.pid" if sub == "kafka" else "secantusd.pid"), Path()
-            )
-            stale.stop()
             shutil.rmtree(run_dir(profile) / sub, ignore_errors=True)
     ends = endpoints(ports)
     servers: list[Server] = []
