@@ -123,6 +123,25 @@ RUN_PORTS = Ports(kafka=9092, kafka_controller=9093, mongo=27017)
 TEST_PORTS = Ports(kafka=29092, kafka_controller=29093, mongo=28017)
 
 
+def test_slot() -> int:
+    """`PENGADUAN_TEST_SLOT=N` (0–9) gives a test run its own ports and data dir, so several runs
+    (e.g. two developers' checkouts on one machine) never stop each other's servers."""
+    slot = int(os.environ.get("PENGADUAN_TEST_SLOT", "0"))
+    if not 0 <= slot <= 9:
+        raise InfraError(f"PENGADUAN_TEST_SLOT={slot}: use 0–9")
+    return slot
+
+
+def test_profile() -> str:
+    slot = test_slot()
+    return "test" if slot == 0 else f"test{slot}"
+
+
+def test_ports() -> Ports:
+    offset = 100 * test_slot()
+    return Ports(TEST_PORTS.kafka + offset, TEST_PORTS.kafka_controller + offset, TEST_PORTS.mongo + offset)
+
+
 @dataclass(frozen=True)
 class Endpoints:
     kafka_bootstrap: str

@@ -81,8 +81,16 @@ class ComplaintReceived(Payload):
     reporter_ref: str | None = None
 
 
+Via = Literal["routing", "disposition", "transfer", "reopen"]
+
+
 @register
 class ComplaintAssigned(Payload):
+    """The complaint is now with `opd_id` (state `assigned`): its response and resolution clocks
+    start from this event's `occurred_at`. `via` says why: routed at intake, disposed by a
+    coordinator, transferred by another OPD (preceded by `ComplaintTransferred`) or reopened by the
+    reporter (preceded by `ComplaintReopened`)."""
+
     TYPE = "ComplaintAssigned"
 
     opd_id: str
@@ -91,17 +99,164 @@ class ComplaintAssigned(Payload):
     level: Literal["kabkota", "provinsi"]
     rule: str
     tier: Tier = "normatif"
+    via: Via = "routing"
 
 
 @register
 class ComplaintTriaged(Payload):
-    """Routing could not assign with confidence: the pemda's coordinator must decide."""
+    """The pemda's coordinator must decide (state `triage`): routing could not assign with
+    confidence (`via="routing"`), or the complaint was transferred too often (`via="transfer"`,
+    which starts a new verification clock)."""
 
     TYPE = "ComplaintTriaged"
 
     pemda: str
     category: str | None
     rule: str
+    reason: str
+    via: Literal["routing", "transfer"] = "routing"
+
+
+@register
+class ComplaintUpdated(Payload):
+    """A coordinator corrected what routing decides on, or tightened the privacy flags (never
+    loosened, DESIGN §3). Only while in `triage`; the state does not change."""
+
+    TYPE = "ComplaintUpdated"
+
+    category: str | None
+    region_code: str
+    pemda: str
+    anonymous: bool
+    confidential: bool
+
+
+@register
+class ComplaintClaimed(Payload):
+    """A handler of the OPD took the complaint up (`assigned` → `in_progress`). Not an answer: no
+    clock stops."""
+
+    TYPE = "ComplaintClaimed"
+
+    opd_id: str
+    handler: str
+
+
+@register
+class ComplaintAnswered(Payload):
+    """The OPD's answer to the reporter (*tindak lanjut*); the first one stops `response`."""
+
+    TYPE = "ComplaintAnswered"
+
+    opd_id: str
+    handler: str
+    message: str
+
+
+@register
+class InformationRequested(Payload):
+    """The OPD asks the reporter (→ `waiting_reporter`): stops `response`, pauses `resolution`."""
+
+    TYPE = "InformationRequested"
+
+    opd_id: str
+    handler: str
+    message: str
+
+
+@register
+class InformationAdded(Payload):
+    """The reporter answered (→ `in_progress` when waiting; otherwise the state stays)."""
+
+    TYPE = "InformationAdded"
+
+    message: str
+    resumed: bool  # True when this ended a `waiting_reporter`
+
+
+@register
+class TierChanged(Payload):
+    """A handler set the complaint's tier: the resolution due is recomputed from its start."""
+
+    TYPE = "TierChanged"
+
+    opd_id: str
+    tier: Tier
+
+
+@register
+class ComplaintTransferred(Payload):
+    """*Bukan wewenang*: `from_opd_id` gives the complaint away; its clocks end `transferred`.
+    Always followed by `ComplaintAssigned(via="transfer")` or, after too many transfers,
+    `ComplaintTriaged(via="transfer")`, with the same `occurred_at`."""
+
+    TYPE = "ComplaintTransferred"
+
+    from_opd_id: str
+    to_opd_id: str | None  # None when it goes to the coordinator instead
+    reason: str
+    transfers: int = Field(ge=1)  # transfers of this complaint so far, this one included
+
+
+@register
+class ComplaintResolved(Payload):
+    """The OPD resolved it with an answer (→ `resolved`): stops `response` and `resolution`,
+    starts `reporter_reply`."""
+
+    TYPE = "ComplaintResolved"
+
+    opd_id: str
+    handler: str
+    answer: str
+
+
+@register
+class ComplaintReopened(Payload):
+    """The reporter reopened a resolved complaint (once, within `reporter_reply`). Always followed
+    by `ComplaintAssigned(via="reopen")` to the last OPD with the same `occurred_at`."""
+
+    TYPE = "ComplaintReopened"
+
+    opd_id: str
+    reason: str
+
+
+CloseOutcome = Literal["feedback", "expired", "withdrawn"]
+
+
+@register
+class ComplaintClosed(Payload):
+    """→ `closed`: the reporter's feedback, the `reporter_reply` window expiring (sla's command),
+    or the reporter withdrawing an open complaint (every running clock ends `cancelled`)."""
+
+    TYPE = "ComplaintClosed"
+
+    outcome: CloseOutcome
+    rating: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = None
+
+
+@register
+class ComplaintArchived(Payload):
+    """A coordinator archived it from `received`/`triage` (spam, or outside the pemda's authority,
+    with the body it was forwarded to): every running clock ends `cancelled`."""
+
+    TYPE = "ComplaintArchived"
+
+    reason: str
+    forwarded_to: str | None = None
+
+
+@register
+class CommandRejected(Payload):
+    """A command on `complaints.commands` that the state does not allow. It takes the next `seq`
+    like every lifecycle event (so all consumers see it in order) but changes no state."""
+
+    TYPE = "CommandRejected"
+
+    command_id: str
+    command: str
+    state: str
     reason: str
 
 
@@ -123,30 +278,159 @@ class OpdAssignmentNotice(Payload):
     assigned_at: AwareDatetime
 
 
-# --- sla.events (sla; key = complaint id; seq = the lifecycle event it derives from) ----------
+# --- complaints.commands (intake, sla → routing; key = complaint id; seq null) -----------------
 
 
 @register
-class ClockStarted(Payload):
-    TYPE = "ClockStarted"
+class AddInformation(Payload):
+    """The reporter adds information (answers a request, or just adds)."""
+
+    TYPE = "AddInformation"
+
+    message: str
+
+
+@register
+class GiveFeedback(Payload):
+    """The reporter rates the answer of a resolved complaint, which closes it."""
+
+    TYPE = "GiveFeedback"
+
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = None
+
+
+@register
+class ReopenComplaint(Payload):
+    TYPE = "ReopenComplaint"
+
+    reason: str
+
+
+@register
+class WithdrawComplaint(Payload):
+    TYPE = "WithdrawComplaint"
+
+    reason: str | None = None
+
+
+@register
+class CloseExpired(Payload):
+    """sla: the `reporter_reply` window of a resolved complaint has passed."""
+
+    TYPE = "CloseExpired"
+
+    clock_id: str
+
+
+COMMANDS = (AddInformation, GiveFeedback, ReopenComplaint, WithdrawComplaint, CloseExpired)
+
+# --- sla.events (sla; key = complaint id; seq = the lifecycle event it derives from) ----------
+
+ClockState = Literal["running", "paused", "met", "breached", "transferred", "cancelled"]
+
+
+class ClockEvent(Payload):
+    """Every clock event carries the clock's whole state after the change, so a reader (intake's
+    countdown, a dashboard) keeps the snapshot with the highest `version` and needs nothing else.
+    A breached clock keeps running (state `breached`) until it stops; `due_at` is null while
+    paused, when `remaining_seconds` holds the working time left."""
 
     clock_id: str
     clock: ClockName
-    opd_id: str | None  # None for `verification`, which the pemda's coordinator answers for
+    opd_id: str | None  # None for `verification` (the pemda's coordinator) and `reporter_reply`
     pemda: str  # whose calendar computes the due
     started_at: AwareDatetime
-    due_at: AwareDatetime  # in the pemda's local offset
+    due_at: AwareDatetime | None  # in the pemda's local offset
     budget_seconds: int = Field(ge=0)
+    remaining_seconds: int | None = None
+    state: ClockState
+    at: AwareDatetime  # the instant of this change (an event's occurred_at, or the due itself)
     version: int = Field(ge=1)  # per clock; a consumer keeps the highest
 
 
 @register
-class ClockStopped(Payload):
+class ClockStarted(ClockEvent):
+    TYPE = "ClockStarted"
+
+
+@register
+class ClockPaused(ClockEvent):
+    TYPE = "ClockPaused"
+
+
+@register
+class ClockResumed(ClockEvent):
+    TYPE = "ClockResumed"
+
+
+@register
+class ClockRescheduled(ClockEvent):
+    """The due moved: a tier change, or a recompute after the pemda's calendar changed."""
+
+    TYPE = "ClockRescheduled"
+    reason: str
+
+
+@register
+class SlaWarning(ClockEvent):
+    """75 % of the clock's budget is used."""
+
+    TYPE = "SlaWarning"
+
+
+@register
+class SlaBreached(ClockEvent):
+    """The due passed with the clock still running."""
+
+    TYPE = "SlaBreached"
+
+
+@register
+class BreachRetracted(ClockEvent):
+    """A recompute found that a recorded breach was not one."""
+
+    TYPE = "BreachRetracted"
+    reason: str
+
+
+@register
+class ClockStopped(ClockEvent):
+    """`state` is the outcome: met, breached, transferred or cancelled."""
+
     TYPE = "ClockStopped"
 
-    clock_id: str
-    clock: ClockName
+
+@register
+class EscalationRaised(Payload):
+    """The complaint's escalation level rose (DESIGN §5 ladder; never goes down except by a
+    recompute's `EscalationRetracted`). Level 3: the reporter may go to the Ombudsman."""
+
+    TYPE = "EscalationRaised"
+
+    level: int = Field(ge=1, le=3)
     opd_id: str | None
-    stopped_at: AwareDatetime
-    outcome: ClockOutcome
-    version: int = Field(ge=1)
+    reason: str
+    at: AwareDatetime
+
+
+@register
+class EscalationRetracted(Payload):
+    TYPE = "EscalationRetracted"
+
+    level: int = Field(ge=0, le=3)  # the level after the retraction
+    reason: str
+    at: AwareDatetime
+
+
+@register
+class CalendarChanged(Payload):
+    """A pemda's working-day calendar changed (extra dates, or a new pinned `holidays`); key =
+    pemda, complaint_id null. Countdowns computed with the shared calendar should reload it."""
+
+    TYPE = "CalendarChanged"
+
+    pemda: str
+    extra_dates: list[date]
+    holidays_version: str
+    revision: int = Field(ge=1)

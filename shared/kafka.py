@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from pymongo.errors import ConnectionFailure
 
 from shared.envelope import DecodeError, Envelope, decode
 from shared.topics import TOPICS, TopicSpec, dlq
@@ -86,6 +87,19 @@ class Rejected:
     reason: str
 
 
+class TransientError(RuntimeError):
+    """Raise (or subclass) for a failure that a retry of the same batch can cure."""
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    TransientError,
+    ConnectionFailure,
+    KafkaError,
+    OSError,
+    TimeoutError,
+)
+MAX_HANDLER_FAILURES = 3
+
 BatchHandler = Callable[[list[Envelope]], Awaitable[list[Rejected]]]
 
 
@@ -94,9 +108,12 @@ class BatchConsumer:
 
     - A message that does not decode goes to `<group>.dlq` with the reason; the loop carries on.
     - A `Rejected` result goes to the DLQ the same way.
-    - Any exception from the handler is transient (database down, broker hiccup): nothing is
-      committed, the batch is fetched again after a backoff. Handlers are idempotent, so a
-      redelivered event changes nothing.
+    - A transient exception from the handler (database or broker unreachable, a concurrent
+      update) retries the batch after a backoff, forever: nothing is committed meanwhile.
+      Handlers are idempotent, so a redelivered event changes nothing.
+    - Any other exception three times in a row: the batch is retried one message at a time and
+      the message that still fails is dead-lettered with the error, so one bad message never
+      stalls the group.
     """
 
     def __init__(
@@ -144,19 +161,7 @@ class BatchConsumer:
                     good.append(decode(msg.value or b""))
                 except DecodeError as exc:
                     dead.append((msg.value or b"", str(exc), origin))
-        backoff = 0.2
-        while True:
-            try:
-                rejected = await self._handler(good) if good else []
-                refused = [(r.envelope.to_bytes(), r.reason, r.envelope.event_id) for r in rejected]
-                await self._dead_letter(dead + refused)  # a retry recomputes, never doubles, these
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s: batch of %d failed; retrying in %.1fs", self._group, len(good), backoff)
-                await asyncio.sleep(backoff)  # backoff before retrying the same batch
-                backoff = min(backoff * 2, 10.0)
+        await self._handle(good, dead)
         offsets = {tp: messages[-1].offset + 1 for tp, messages in records.items()}
         try:
             await self._consumer.commit(offsets)
@@ -164,6 +169,36 @@ class BatchConsumer:
             # The group rebalanced mid-batch: another member will see these again; idempotent.
             log.warning("%s: commit failed after a rebalance; the batch will be redelivered", self._group)
         self.processed += len(good)
+
+    async def _handle(self, good: list[Envelope], dead: list[tuple[bytes, str, str]]) -> None:
+        """Run the handler until it succeeds. Transient faults retry forever with backoff; a batch
+        that keeps failing otherwise (a bug, a message the handler cannot cope with) is retried one
+        message at a time, and the message that still fails goes to the dead-letter topic."""
+        backoff, failures, error = 0.2, 0, ""
+        while True:
+            try:
+                rejected = await self._handler(good) if good else []
+                refused = [(r.envelope.to_bytes(), r.reason, r.envelope.event_id) for r in rejected]
+                await self._dead_letter(dead + refused)  # a retry recomputes, never doubles, these
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                transient, error = isinstance(exc, TRANSIENT), repr(exc)
+                failures += 0 if transient else 1
+                if failures >= MAX_HANDLER_FAILURES:
+                    break
+                log.exception("%s: batch of %d failed; retrying in %.1fs", self._group, len(good), backoff)
+                await asyncio.sleep(backoff)  # backoff before retrying the same batch
+                backoff = min(backoff * 2, 10.0)
+        if len(good) == 1:
+            [envelope] = good
+            reason = f"handler failed {failures} times: {error}"[:500]
+            await self._dead_letter([*dead, (envelope.to_bytes(), reason, envelope.event_id)])
+            return
+        await self._dead_letter(dead)
+        for envelope in good:  # isolate the message that fails
+            await self._handle([envelope], [])
 
     async def _dead_letter(self, dead: list[tuple[bytes, str, str]]) -> None:
         if not dead:

@@ -71,6 +71,55 @@ class InfraSettings(Protocol):
 INFRA = web.AppKey("infra", Infra)
 
 
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One consumer group of a service: `build` runs once the database and producer are open
+    (create indexes, wire stores) and returns the batch handler."""
+
+    group: str
+    topics: Sequence[str]
+    build: Callable[[Infra], Awaitable[BatchHandler]]
+
+
+Background = Callable[[Infra], Awaitable[None]]
+
+
+def with_consumers(
+    app: web.Application,
+    settings: InfraSettings,
+    consumers: Sequence[ConsumerSpec],
+    background: Sequence[tuple[str, Background]] = (),
+) -> ReadyCheck:
+    """Give `app` its infrastructure, its consumer groups and background loops (e.g. a deadline
+    watcher) for its lifetime. The returned check is the service's /readyz."""
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with open_infra(
+            kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
+        ) as infra:
+            app[INFRA] = infra
+            async with contextlib.AsyncExitStack() as stack:
+                for spec in consumers:
+                    handler = await spec.build(infra)
+                    consumer = BatchConsumer(
+                        bootstrap=settings.kafka_bootstrap,
+                        group=spec.group,
+                        topics=spec.topics,
+                        handler=handler,
+                        producer=infra.producer,
+                    )
+                    await stack.enter_async_context(running(consumer, f"{spec.group}-consumer"))
+                for name, loop in background:
+                    await stack.enter_async_context(_background(loop(infra), name))
+                yield
+
+    async def ready() -> dict[str, bool]:
+        return await app[INFRA].ready()
+
+    app.cleanup_ctx.append(lifecycle)
+    return ready
+
+
 def with_consumer(
     app: web.Application,
     settings: InfraSettings,
@@ -79,33 +128,21 @@ def with_consumer(
     topics: Sequence[str],
     build: Callable[[Infra], Awaitable[BatchHandler]],
 ) -> ReadyCheck:
-    """Give `app` its infrastructure and one consumer group for its lifetime.
+    """`with_consumers` for a service with one consumer group."""
+    return with_consumers(app, settings, [ConsumerSpec(group, topics, build)])
 
-    `build` runs once the database and producer are open (create indexes, wire stores) and returns
-    the batch handler. The returned check is the service's /readyz.
-    """
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with open_infra(
-            kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
-        ) as infra:
-            app[INFRA] = infra
-            handler = await build(infra)
-            consumer = BatchConsumer(
-                bootstrap=settings.kafka_bootstrap,
-                group=group,
-                topics=topics,
-                handler=handler,
-                producer=infra.producer,
-            )
-            async with running(consumer, f"{group}-consumer"):
-                yield
-
-    async def ready() -> dict[str, bool]:
-        return await app[INFRA].ready()
-
-    app.cleanup_ctx.append(lifecycle)
-    return ready
+@contextlib.asynccontextmanager
+async def _background(coro: Awaitable[None], name: str) -> AsyncIterator[None]:
+    task: asyncio.Task[None] = asyncio.ensure_future(coro)
+    task.set_name(name)
+    task.add_done_callback(_report_crash)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

@@ -18,8 +18,9 @@ SLA_EVENTS = "sla.events"
 # Consumer groups; each has its dead-letter topic `<group>.dlq`.
 ROUTING_GROUP = "routing"
 SLA_GROUP = "sla"
+SLA_REPORTS_GROUP = "sla-reports"  # supervisor counters, built from sla.events + complaints.events
 INTAKE_GROUP = "intake"
-GROUPS = (ROUTING_GROUP, SLA_GROUP, INTAKE_GROUP)
+GROUPS = (ROUTING_GROUP, SLA_GROUP, SLA_REPORTS_GROUP, INTAKE_GROUP)
 
 
 def dlq(group: str) -> str:

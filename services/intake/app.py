@@ -15,6 +15,7 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 from ulid import ULID
 
+from services.intake import listing, open311, ratelimit
 from services.intake.models import ComplaintView, SubmitAccepted, SubmitComplaint
 from services.intake.settings import IntakeSettings
 from services.intake.store import ComplaintStore, ensure_indexes
@@ -53,8 +54,22 @@ def token_hash(token: str) -> str:
 
 
 async def submit(request: web.Request) -> web.Response:
+    await ratelimit.check_submit(request)
     body = await read_json(request, SubmitComplaint)
-    settings, store, infra = request.app[SETTINGS], request.app[STORE], request.app[INFRA]
+    base = request.app[SETTINGS].public_base_url or f"{request.scheme}://{request.host}"
+    accepted = await accept_submission(request.app, body, _idempotency_key(request), base)
+    return json_response(accepted, status=202)
+
+
+async def accept_submission(
+    app: web.Application, body: SubmitComplaint, key: str | None, base_url: str
+) -> SubmitAccepted:
+    """Store and publish one validated submission; the 202 answer once Kafka has it durably.
+
+    Shared by the JSON API and Open311. With an Idempotency-Key, a retry gets the original answer
+    (or a problem: 422 other body, 409 still in flight); Kafka down → 503, nothing kept.
+    """
+    settings, store, infra = app[SETTINGS], app[STORE], app[INFRA]
     complaint_id = str(ULID())
     token = secrets.token_urlsafe(32)
     reporter_ref = f"rep_{ULID()}" if body.reporter else None
@@ -98,11 +113,9 @@ async def submit(request: web.Request) -> web.Response:
         complaint_id=complaint_id,
         occurred_at=now,
     )
-    base = settings.public_base_url or f"{request.scheme}://{request.host}"
     accepted = SubmitAccepted(
-        id=complaint_id, access_token=token, status_url=f"{base}/api/v1/complaints/{complaint_id}"
+        id=complaint_id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint_id}"
     )
-    key = _idempotency_key(request)
     if key is not None:
         earlier = await store.claim_key(
             {
@@ -130,7 +143,7 @@ async def submit(request: web.Request) -> web.Response:
         ) from exc
     if key is not None:
         await store.complete_key(key)
-    return json_response(accepted, status=202)
+    return accepted
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -144,7 +157,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-def _replay(earlier: dict[str, Any], body: SubmitComplaint) -> web.Response:
+def _replay(earlier: dict[str, Any], body: SubmitComplaint) -> SubmitAccepted:
     """The answer for a retried submit: the original one, never a second complaint."""
     if earlier.get("body_hash") != hashlib.sha256(body.model_dump_json().encode()).hexdigest():
         raise ProblemError(
@@ -154,7 +167,7 @@ def _replay(earlier: dict[str, Any], body: SubmitComplaint) -> web.Response:
         )
     if not earlier.get("done"):
         raise ProblemError(409, "Pengiriman dengan kunci ini masih diproses", headers={"Retry-After": "1"})
-    return json_response(earlier["response"], status=202)
+    return SubmitAccepted.model_validate(earlier["response"])
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -270,6 +283,7 @@ def create_app(settings: IntakeSettings) -> web.Application:
 
     async def build(infra: Infra) -> BatchHandler:
         await ensure_indexes(infra.db)
+        await listing.ensure_indexes(infra.db)
         store = ComplaintStore(infra.db)
         app[STORE] = store
 
@@ -284,4 +298,6 @@ def create_app(settings: IntakeSettings) -> web.Application:
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/complaints", submit)
     app.router.add_get("/api/v1/complaints/{id}", get_complaint)
+    listing.add_routes(app)
+    open311.add_routes(app)
     return app

@@ -14,7 +14,7 @@ from typing import Any
 from services.intake.models import ComplaintView, Deadline, TimelineEntry
 from shared.calendar import WorkingCalendar
 from shared.envelope import Envelope
-from shared.events import ClockStarted, ClockStopped, ComplaintAssigned, ComplaintReceived, ComplaintTriaged
+from shared.events import ClockEvent, ComplaintAssigned, ComplaintReceived, ComplaintTriaged
 
 CalendarFor = Callable[[str], WorkingCalendar]
 
@@ -34,30 +34,12 @@ def _lifecycle(event: Envelope) -> tuple[str, str | None, str] | None:
 def apply(doc: dict[str, Any], event: Envelope) -> bool:
     """Apply one event to a view document in place; False when it changes nothing."""
     payload = event.payload
-    if isinstance(payload, ClockStarted | ClockStopped):
+    if isinstance(payload, ClockEvent):
         deadlines: dict[str, Any] = doc.setdefault("deadlines", {})
         current = deadlines.get(payload.clock_id)
         if current is not None and current["version"] >= payload.version:
             return False
-        entry = dict(current or {})
-        if isinstance(payload, ClockStarted):
-            entry.update(
-                clock=payload.clock,
-                opd_id=payload.opd_id,
-                pemda=payload.pemda,
-                started_at=payload.started_at,
-                due_at=payload.due_at,
-                state="running",
-            )
-        else:
-            entry.update(
-                clock=payload.clock,
-                opd_id=payload.opd_id,
-                state=payload.outcome,
-                stopped_at=payload.stopped_at,
-            )
-        entry["version"] = payload.version
-        deadlines[payload.clock_id] = entry
+        deadlines[payload.clock_id] = payload.model_dump(exclude={"clock_id"})
         return True
     if event.seq is None or event.seq <= doc.get("last_seq", 0):
         return False

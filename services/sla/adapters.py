@@ -11,10 +11,10 @@ from pymongo import ASCENDING, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.sla.domain import Clock, ComplaintClocks
-from shared.kafka import Outgoing
+from shared.kafka import Outgoing, TransientError
 
 
-class ConcurrentUpdate(RuntimeError):
+class ConcurrentUpdate(TransientError):
     """Another writer changed a complaint's clocks between our read and write."""
 
 

@@ -111,6 +111,8 @@ class ComplaintClocks:
             started_at=at,
             due_at=due,
             budget_seconds=clock.budget_seconds,
+            state="running",
+            at=at,
             version=clock.version,
         )
 
@@ -130,8 +132,12 @@ class ComplaintClocks:
                     clock_id=clock.clock_id,
                     clock=clock.clock,
                     opd_id=clock.opd_id,
-                    stopped_at=at,
-                    outcome=final,
+                    pemda=clock.pemda,
+                    started_at=clock.started_at,
+                    due_at=clock.due_at,
+                    budget_seconds=clock.budget_seconds,
+                    state=final,
+                    at=at,
                     version=stopped.version,
                 )
             )

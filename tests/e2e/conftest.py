@@ -10,13 +10,13 @@ import pytest
 from devtools import infra
 from devtools.services import ServiceSet, start_services, wait_ready
 
-E2E_PORTS = {"intake": 18081, "routing": 18082, "sla": 18083}
+E2E_PORTS = {name: port + 10 * infra.test_slot() for name, port in {"intake": 18081, "routing": 18082, "sla": 18083}.items()}
 DB_PREFIX = "e2e_"
 
 
 @pytest.fixture(scope="session")
 def services(endpoints: infra.Endpoints) -> Iterator[ServiceSet]:
-    running = start_services(endpoints, E2E_PORTS, infra.run_dir("test") / "services", db_prefix=DB_PREFIX)
+    running = start_services(endpoints, E2E_PORTS, infra.run_dir(infra.test_profile()) / "services", db_prefix=DB_PREFIX)
     try:
         asyncio.run(wait_ready(running, timeout=90))
         yield running

@@ -130,7 +130,7 @@ async def test_sla_opens_clocks_on_the_pemda_calendar_from_event_instants() -> N
     assert started["response"].due_at.isoformat() == "2026-03-28T00:00:00+07:00"
     assert started["resolution"].due_at.isoformat() == "2026-03-28T00:00:00+07:00"
     [stopped] = [p for p in announced if isinstance(p, ClockStopped)]
-    assert (stopped.clock, stopped.outcome) == ("verification", "met")
+    assert (stopped.clock, stopped.state) == ("verification", "met")
 
 
 async def test_sla_replay_changes_nothing_and_reannounces_the_last_change() -> None:

@@ -1,0 +1,16 @@
+"""Open311 GeoReport v2 under /open311/v2/ (issue 4 item 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Indexes this module's queries need."""
+
+
+def add_routes(app: web.Application) -> None:
+    """Register this module's routes on intake's app."""
