@@ -1,21 +1,43 @@
-"""Routing's database: complaints (state + outbox) and the OPD catalog."""
+"""Routing's database: complaints (state + outbox), the OPD feed, notes, webhooks, the catalog.
+
+A complaint document holds its lifecycle state, the events of its last change (`outbox`) and
+whether they reached Kafka (`published`). Every change is one rev-guarded write of the document,
+so state and outbox are atomic; publishing happens after, and a relay re-publishes what a crash
+left unpublished (consumers recognise duplicates by seq).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from shared.kafka import Outgoing
+from shared.kafka import Outgoing, TransientError
 
 DUPLICATE_KEY = 11000
+# `sla_due` of a complaint without a running clock: sorts last, keeps the queue index total.
+NO_DUE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class ConcurrentUpdate(TransientError):
+    """Another writer changed the complaint between our read and our write."""
+
+
+def outbox_doc(messages: Sequence[Outgoing]) -> list[dict[str, Any]]:
+    return [{"topic": m.topic, "key": m.key, "value": m.value} for m in messages]
+
+
+def outbox_messages(stored: Sequence[dict[str, Any]]) -> list[Outgoing]:
+    return [Outgoing(m["topic"], m["key"], bytes(m["value"])) for m in stored]
 
 
 class MongoComplaintStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.db = db
         self._complaints = db["complaints"]
 
     async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
@@ -35,17 +57,121 @@ class MongoComplaintStore:
             d["_id"]: d["outbox"]
             async for d in self._complaints.find({"_id": {"$in": list(ids)}}, {"outbox": 1})
         }
-        return [Outgoing(m["topic"], m["key"], bytes(m["value"])) for cid in ids for m in found.get(cid, [])]
+        return [m for cid in ids for m in outbox_messages(found.get(cid, []))]
 
     async def get(self, complaint_id: str) -> dict[str, Any] | None:
-        return await self._complaints.find_one({"_id": complaint_id}, {"outbox": 0})
+        return await self._complaints.find_one({"_id": complaint_id})
+
+    async def load(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d async for d in self._complaints.find({"_id": {"$in": list(ids)}})}
+
+    async def replace(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Write changed documents, each guarded by the `rev` it was read at (then +1)."""
+        if not docs:
+            return
+        ops = []
+        for doc in docs:
+            rev = doc["rev"]
+            ops.append(UpdateOne({"_id": doc["_id"], "rev": rev}, {"$set": {**doc, "rev": rev + 1}}))
+        result = await self._complaints.bulk_write(ops, ordered=False)
+        if result.matched_count != len(ops):
+            raise ConcurrentUpdate(f"{len(ops) - result.matched_count} complaint(s) changed concurrently")
+        for doc in docs:
+            doc["rev"] += 1
+
+    async def mark_published(self, revs: dict[str, int]) -> None:
+        """The outbox of these complaints (at these revs) is in Kafka. A newer rev means a newer
+        outbox that its own writer publishes, so the guard keeps that one pending."""
+        if not revs:
+            return
+        await self._complaints.bulk_write(
+            [UpdateOne({"_id": cid, "rev": rev}, {"$set": {"published": True}}) for cid, rev in revs.items()],
+            ordered=False,
+        )
+
+    async def unpublished(self, older_than: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        cursor = self._complaints.find(
+            {"published": False, "updated_at": {"$lt": older_than}},
+            {"outbox": 1, "rev": 1, "opd_id": 1, "anonymous": 1},
+        ).limit(limit)
+        return [d async for d in cursor]
+
+    async def set_lease(self, complaint_id: str, rev: int, handler: str, until: datetime) -> bool:
+        result = await self._complaints.update_one(
+            {"_id": complaint_id, "rev": rev},
+            {"$set": {"claimed_by": handler, "lease_until": until}, "$inc": {"rev": 1}},
+        )
+        return result.matched_count == 1
+
+    async def set_dues(
+        self, complaint_id: str, rev: int, dues: dict[str, Any], sla_due: datetime | None
+    ) -> bool:
+        result = await self._complaints.update_one(
+            {"_id": complaint_id, "rev": rev},
+            {"$set": {"dues": dues, "sla_due": sla_due}, "$inc": {"rev": 1}},
+        )
+        return result.matched_count == 1
+
+    async def queue(
+        self, *, field: str, value: str, states: Sequence[str], limit: int, after: tuple[datetime, str] | None
+    ) -> list[dict[str, Any]]:
+        """Complaints of one OPD (or one pemda's triage) by nearest SLA due, then id; keyset paged.
+
+        One indexed range per state (the index is field, state, sla_due, _id), merged here: never
+        a scan of the OPD's complaints."""
+        items: list[dict[str, Any]] = []
+        for state in states:
+            query: dict[str, Any] = {field: value, "state": state}
+            if after is not None:
+                due, last = after
+                query["$or"] = [{"sla_due": {"$gt": due}}, {"sla_due": due, "_id": {"$gt": last}}]
+            cursor = (
+                self._complaints.find(query, {"outbox": 0})
+                .sort([(field, ASCENDING), ("state", ASCENDING), ("sla_due", ASCENDING), ("_id", ASCENDING)])
+                .limit(limit)
+            )
+            items += [d async for d in cursor]
+        items.sort(key=lambda d: (d["sla_due"], d["_id"]))
+        return items[:limit]
+
+
+class FeedStore:
+    """Per-OPD feed entries (`_id` = `<event_id>:<opd_id>`, so writing one twice is a no-op)."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._feed = db["opd_feed"]
+
+    async def add(self, entries: Sequence[dict[str, Any]]) -> None:
+        if entries:
+            await self._feed.bulk_write(
+                [UpdateOne({"_id": e["_id"]}, {"$setOnInsert": e}, upsert=True) for e in entries],
+                ordered=False,
+            )
+
+    async def after(self, opd_id: str, cursor: str | None, limit: int) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"opd_id": opd_id}
+        if cursor:
+            query["_id"] = {"$gt": cursor}
+        found = self._feed.find(query).sort([("opd_id", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+        return [d async for d in found]
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    # OPD queues (issue 5) read by OPD and state; the catalog by pemda.
-    await db["complaints"].create_index([("opd_id", ASCENDING), ("state", ASCENDING)])
-    await db["complaints"].create_index([("pemda", ASCENDING), ("state", ASCENDING)])
+    complaints = db["complaints"]
+    # OPD queues and the coordinator's triage list, nearest SLA due first (DESIGN §7: every served
+    # query needs a matching index on this database server).
+    await complaints.create_index(
+        [("opd_id", ASCENDING), ("state", ASCENDING), ("sla_due", ASCENDING), ("_id", ASCENDING)]
+    )
+    await complaints.create_index(
+        [("pemda", ASCENDING), ("state", ASCENDING), ("sla_due", ASCENDING), ("_id", ASCENDING)]
+    )
+    await complaints.create_index([("published", ASCENDING), ("updated_at", ASCENDING)])
+    await db["opd_feed"].create_index([("opd_id", ASCENDING), ("_id", ASCENDING)])
+    await db["notes"].create_index([("complaint_id", ASCENDING), ("at", ASCENDING)])
+    await db["webhook_deliveries"].create_index([("opd_id", ASCENDING), ("at", DESCENDING)])
     await db["opds"].create_index([("pemda", ASCENDING), ("slug", ASCENDING)], unique=True)
+    await db["rules"].create_index([("pemda", ASCENDING), ("category", ASCENDING)], unique=True)
 
 
 def database(client: AsyncMongoClient[dict[str, Any]], name: str) -> AsyncDatabase[dict[str, Any]]:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from services.routing.adapters import MongoComplaintStore, ensure_indexes
+from services.routing import staff, webhooks
+from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
 from services.routing.domain import UnknownCategory, route
-from services.routing.handlers import handle_submissions
+from services.routing.handlers import handle_routing_batch
+from services.routing.service import Lifecycle
 from services.routing.settings import RoutingSettings
+from services.routing.staff import FEED, LIFECYCLE
+from shared.auth import STAFF_AUTH, StaffAuth
 from shared.envelope import Envelope
 from shared.http import (
     FieldError,
@@ -21,8 +25,8 @@ from shared.http import (
 )
 from shared.kafka import BatchHandler, Rejected
 from shared.regions import lookup
-from shared.runtime import Infra, with_consumer
-from shared.topics import COMPLAINTS_SUBMITTED, ROUTING_GROUP
+from shared.runtime import ConsumerSpec, Infra, with_consumers
+from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_SUBMITTED, ROUTING_GROUP, SLA_EVENTS
 
 
 class ExplainRequest(BaseModel):
@@ -99,17 +103,38 @@ OPENAPI = openapi_document(
 
 def create_app(settings: RoutingSettings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware])
+    app[STAFF_AUTH] = StaffAuth()
 
     async def build(infra: Infra) -> BatchHandler:
         await ensure_indexes(infra.db)
-        store = MongoComplaintStore(infra.db)
+        lifecycle = Lifecycle(
+            MongoComplaintStore(infra.db),
+            FeedStore(infra.db),
+            infra.publish,
+            max_transfers=settings.max_transfers,
+            lease_minutes=settings.lease_minutes,
+        )
+        app[LIFECYCLE] = lifecycle
+        app[FEED] = lifecycle.feed
 
-        async def on_submissions(batch: list[Envelope]) -> list[Rejected]:
-            return await handle_submissions(batch, store, infra.publish)
+        async def on_batch(batch: list[Envelope]) -> list[Rejected]:
+            return await handle_routing_batch(batch, lifecycle)
 
-        return on_submissions
+        return on_batch
 
-    ready = with_consumer(app, settings, group=ROUTING_GROUP, topics=[COMPLAINTS_SUBMITTED], build=build)
+    async def relay(infra: Infra) -> None:
+        await app[LIFECYCLE].relay()
+
+    async def push_webhooks(infra: Infra) -> None:
+        await webhooks.run(infra.db, settings.webhook_interval_seconds)
+
+    ready = with_consumers(
+        app,
+        settings,
+        [ConsumerSpec(ROUTING_GROUP, [COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS, SLA_EVENTS], build)],
+        background=[("routing-relay", relay), ("routing-webhooks", push_webhooks)],
+    )
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/routing/explain", explain)
+    staff.add_routes(app)
     return app

@@ -2,31 +2,31 @@
 
 Idempotency is a record: a complaint's document is written together with the events its
 transition produced (`outbox`); the document's existence means "already routed". A redelivered
-submission therefore republishes the stored events (same event ids, same seq) instead of deciding
-again, and downstream consumers recognise them by seq.
+submission never routes again: it only delivers an outbox a crash left unpublished (same event
+ids, same seq), which downstream consumers recognise by seq.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from services.routing.domain import UnknownCategory, route
+from services.routing.adapters import NO_DUE
+from services.routing.domain import RouteDecision, UnknownCategory, route
+from services.routing.service import Lifecycle
 from shared.calendar import pemda_of
-from shared.envelope import Envelope, new_event
+from shared.envelope import Envelope, Payload
 from shared.events import (
+    COMMANDS,
+    ClockEvent,
     ComplaintAssigned,
     ComplaintReceived,
     ComplaintSubmitted,
     ComplaintTriaged,
-    OpdAssignmentNotice,
 )
 from shared.kafka import Outgoing, Rejected
-from shared.privacy import mask_contacts
 from shared.regions import lookup
-from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS
 
 PRODUCER = "routing"
 
@@ -43,101 +43,17 @@ Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 Now = Callable[[], datetime]
 
 
-@dataclass(frozen=True)
-class Routed:
-    doc: dict[str, Any]
-    outbox: list[Outgoing]
-
-
-def route_submission(envelope: Envelope, submitted: ComplaintSubmitted, now: datetime) -> Routed:
-    """The first two lifecycle events of a complaint: received (seq 1), then assigned or triage."""
-    complaint_id = envelope.complaint_id
-    assert complaint_id is not None
-    decision = route(submitted.category, submitted.region_code)
-    correlation = envelope.correlation_id or envelope.event_id
-    received = new_event(
-        ComplaintReceived(
-            submitted_at=envelope.occurred_at,
-            title=submitted.title,
-            description=submitted.description,
-            category=submitted.category,
-            region_code=submitted.region_code,
-            pemda=pemda_of(submitted.region_code),
-            classification=submitted.classification,
-            channel=submitted.channel,
-            anonymous=submitted.anonymous,
-            confidential=submitted.confidential,
-            reporter_ref=submitted.reporter_ref,
-        ),
-        producer=PRODUCER,
-        complaint_id=complaint_id,
-        seq=1,
-        occurred_at=envelope.occurred_at,
-        correlation_id=correlation,
-    )
-    outbox = [Outgoing.of(COMPLAINTS_EVENTS, complaint_id, received)]
-    if decision.assigns:
-        assert decision.category is not None
-        assigned = new_event(
-            ComplaintAssigned(
-                opd_id=decision.opd_id,
-                pemda=decision.pemda,
-                category=decision.category,
-                level=decision.level,
-                rule=decision.rule,
-            ),
-            producer=PRODUCER,
-            complaint_id=complaint_id,
-            seq=2,
-            occurred_at=now,
-            correlation_id=correlation,
-        )
-        text = mask_contacts(submitted.description) if submitted.anonymous else submitted.description
-        notice = new_event(
-            OpdAssignmentNotice(
-                opd_id=decision.opd_id,
-                category=decision.category,
-                region_code=submitted.region_code,
-                title=mask_contacts(submitted.title) if submitted.anonymous else submitted.title,
-                description=text,
-                classification=submitted.classification,
-                anonymous=submitted.anonymous,
-                confidential=submitted.confidential,
-                assigned_at=now,
-            ),
-            producer=PRODUCER,
-            complaint_id=complaint_id,
-            seq=2,
-            occurred_at=now,
-            correlation_id=correlation,
-        )
-        outbox += [
-            Outgoing.of(COMPLAINTS_EVENTS, complaint_id, assigned),
-            Outgoing.of(COMPLAINTS_ASSIGNED, decision.opd_id, notice),
-        ]
-        state, seq, opd_id = "assigned", 2, decision.opd_id
-    else:
-        triaged = new_event(
-            ComplaintTriaged(
-                pemda=decision.pemda,
-                category=decision.category,
-                rule=decision.rule,
-                reason=decision.triage_reason or "",
-            ),
-            producer=PRODUCER,
-            complaint_id=complaint_id,
-            seq=2,
-            occurred_at=now,
-            correlation_id=correlation,
-        )
-        outbox.append(Outgoing.of(COMPLAINTS_EVENTS, complaint_id, triaged))
-        state, seq, opd_id = "triage", 2, None
-    doc = {
-        "_id": complaint_id,
-        "state": state,
-        "seq": seq,
-        "opd_id": opd_id,
-        "pemda": decision.pemda,
+def new_complaint(
+    envelope: Envelope, submitted: ComplaintSubmitted, decision: RouteDecision
+) -> dict[str, Any]:
+    """Routing's document of a complaint before its first event (state `received`, seq 0)."""
+    assert envelope.complaint_id is not None
+    return {
+        "_id": envelope.complaint_id,
+        "state": "received",
+        "seq": 0,
+        "opd_id": None,
+        "pemda": pemda_of(submitted.region_code),
         "region_code": submitted.region_code,
         "category": decision.category,
         "classification": submitted.classification,
@@ -147,11 +63,60 @@ def route_submission(envelope: Envelope, submitted: ComplaintSubmitted, now: dat
         "title": submitted.title,
         "description": submitted.description,
         "submitted_at": envelope.occurred_at,
-        "updated_at": now,
+        "tier": "normatif",
         "transfers": 0,
-        "outbox": [{"topic": m.topic, "key": m.key, "value": m.value} for m in outbox],
+        "reopened": False,
+        "sla_due": NO_DUE,
+        "dues": {},
+        "handled_commands": [],
+        "outbox": [],
+        "feed_outbox": [],
+        "published": True,
+        "rev": 0,
     }
-    return Routed(doc, outbox)
+
+
+def route_submission(
+    envelope: Envelope, submitted: ComplaintSubmitted, now: datetime, lifecycle: Lifecycle
+) -> dict[str, Any]:
+    """The first two lifecycle events of a complaint: received (seq 1, at the submission
+    instant), then assigned or triage (seq 2, at routing's decision)."""
+    decision = route(submitted.category, submitted.region_code)
+    doc = new_complaint(envelope, submitted, decision)
+    correlation = envelope.correlation_id or envelope.event_id
+    received = ComplaintReceived(
+        submitted_at=envelope.occurred_at,
+        title=submitted.title,
+        description=submitted.description,
+        category=submitted.category,
+        region_code=submitted.region_code,
+        pemda=doc["pemda"],
+        classification=submitted.classification,
+        channel=submitted.channel,
+        anonymous=submitted.anonymous,
+        confidential=submitted.confidential,
+        reporter_ref=submitted.reporter_ref,
+    )
+    lifecycle.transition(doc, [received], envelope.occurred_at, correlation)
+    second: Payload
+    if decision.assigns:
+        assert decision.category is not None
+        second = ComplaintAssigned(
+            opd_id=decision.opd_id,
+            pemda=decision.pemda,
+            category=decision.category,
+            level=decision.level,
+            rule=decision.rule,
+        )
+    else:
+        second = ComplaintTriaged(
+            pemda=decision.pemda,
+            category=decision.category,
+            rule=decision.rule,
+            reason=decision.triage_reason or "",
+        )
+    lifecycle.transition(doc, [second], now, correlation)
+    return doc
 
 
 def _validate(envelope: Envelope) -> str | None:
@@ -166,10 +131,10 @@ def _validate(envelope: Envelope) -> str | None:
 
 
 async def handle_submissions(
-    batch: Sequence[Envelope], store: ComplaintStore, publish: Publish, now: Now = lambda: datetime.now(UTC)
+    batch: Sequence[Envelope], lifecycle: Lifecycle, now: Now = lambda: datetime.now(UTC)
 ) -> list[Rejected]:
     rejected: list[Rejected] = []
-    routed: dict[str, Routed] = {}
+    routed: dict[str, dict[str, Any]] = {}
     instant = now()
     for envelope in batch:
         reason = _validate(envelope)
@@ -178,17 +143,38 @@ async def handle_submissions(
             if envelope.complaint_id in routed:
                 continue  # the same submission twice in one batch
             try:
-                routed[envelope.complaint_id] = route_submission(envelope, envelope.payload, instant)
+                routed[envelope.complaint_id] = route_submission(
+                    envelope, envelope.payload, instant, lifecycle
+                )
             except UnknownCategory as exc:
                 reason = f"unknown category {exc}"
         if reason is not None:
             rejected.append(Rejected(envelope, reason))
     if not routed:
         return rejected
-    existing = await store.insert_new([r.doc for r in routed.values()])
-    outgoing = [m for cid, r in routed.items() if cid not in existing for m in r.outbox]
+    existing = await lifecycle.store.insert_new(list(routed.values()))
+    await lifecycle.deliver([doc for cid, doc in routed.items() if cid not in existing])
     if existing:
-        # Already routed earlier (a redelivery): send what was decided then, not a new decision.
-        outgoing += await store.outboxes(sorted(existing))
-    await publish(outgoing)
+        # Already routed earlier (a redelivery): the stored document decides, not a new routing;
+        # its unpublished outbox (if a crash interrupted it) goes out now, else nothing does.
+        stored = await lifecycle.store.load(sorted(existing))
+        await lifecycle.deliver(list(stored.values()))
+    return rejected
+
+
+async def handle_routing_batch(batch: Sequence[Envelope], lifecycle: Lifecycle) -> list[Rejected]:
+    """Routing's one consumer group reads submissions, commands and sla's clock events."""
+    submissions = [e for e in batch if isinstance(e.payload, ComplaintSubmitted)]
+    commands = [e for e in batch if isinstance(e.payload, COMMANDS)]
+    clocks = [e for e in batch if isinstance(e.payload, ClockEvent)]
+    known = {id(e) for e in (*submissions, *commands, *clocks)}
+    rejected = [
+        Rejected(e, f"routing does not handle {e.type}")
+        for e in batch
+        if id(e) not in known and not e.type.startswith(("Escalation", "CalendarChanged"))
+    ]
+    rejected += await handle_submissions(submissions, lifecycle)
+    unknown = await lifecycle.handle_commands(commands)
+    rejected += [Rejected(e, "command for a complaint routing does not know") for e in unknown]
+    await lifecycle.handle_clock_events(clocks)
     return rejected

@@ -16,3 +16,6 @@ class RoutingSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8082
     log_level: str = "INFO"
+    max_transfers: int = 3  # the N-th transfer goes to the coordinator (DESIGN §5)
+    lease_minutes: int = 30  # a claim keeps other clerks off a complaint this long
+    webhook_interval_seconds: float = 1.0

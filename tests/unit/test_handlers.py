@@ -9,13 +9,15 @@ from typing import Any
 
 from services.intake.views import apply
 from services.routing.handlers import handle_submissions
+from services.routing.service import Lifecycle
 from services.sla.domain import ComplaintClocks
 from services.sla.handlers import handle_lifecycle
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, decode, new_event
-from shared.events import ClockStarted, ClockStopped, ComplaintAssigned, ComplaintReceived, ComplaintSubmitted
+from shared.events import ClockStarted, ClockStopped, ComplaintSubmitted
 from shared.kafka import Outgoing
-from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS
+from shared.topics import COMPLAINTS_EVENTS
+from tests.unit.test_routing_handlers import FakeFeed, FakeStore
 
 NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB, the DESIGN §5 example
 
@@ -36,19 +38,6 @@ def submitted(complaint_id: str, **changes: Any) -> Envelope:
     )
 
 
-class FakeRoutingStore:
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-
-    async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
-        existing = {d["_id"] for d in docs if d["_id"] in self.docs}
-        self.docs.update({d["_id"]: d for d in docs if d["_id"] not in existing})
-        return existing
-
-    async def outboxes(self, ids: Sequence[str]) -> list[Outgoing]:
-        return [Outgoing(m["topic"], m["key"], m["value"]) for cid in ids for m in self.docs[cid]["outbox"]]
-
-
 @dataclass
 class Sent:
     messages: list[Outgoing] = field(default_factory=list)
@@ -58,42 +47,6 @@ class Sent:
 
     def decoded(self, topic: str) -> list[Envelope]:
         return [decode(m.value) for m in self.messages if m.topic == topic]
-
-
-async def test_routing_records_received_then_assigned_with_seq_1_and_2() -> None:
-    store, sent = FakeRoutingStore(), Sent()
-    rejected = await handle_submissions([submitted("C1")], store, sent, now=lambda: NOW)
-    assert rejected == []
-    events = sent.decoded(COMPLAINTS_EVENTS)
-    assert [(e.type, e.seq) for e in events] == [("ComplaintReceived", 1), ("ComplaintAssigned", 2)]
-    assert isinstance(events[0].payload, ComplaintReceived) and events[0].payload.submitted_at == NOW
-    assert isinstance(events[1].payload, ComplaintAssigned) and events[1].payload.opd_id == "33.74/dinas-pupr"
-    [notice] = [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]
-    assert notice.key == "33.74/dinas-pupr"
-    assert store.docs["C1"]["state"] == "assigned"
-
-
-async def test_routing_redelivery_republishes_the_same_events_and_decides_nothing_new() -> None:
-    store, first, again = FakeRoutingStore(), Sent(), Sent()
-    await handle_submissions([submitted("C1")], store, first, now=lambda: NOW)
-    await handle_submissions([submitted("C1"), submitted("C1")], store, again, now=lambda: NOW)
-    assert [m.value for m in again.messages] == [m.value for m in first.messages]  # same event ids
-    assert len(store.docs) == 1
-
-
-async def test_anonymous_text_reaches_the_opd_masked_and_without_reporter_ref() -> None:
-    sent = Sent()
-    await handle_submissions([submitted("C2", anonymous=True)], FakeRoutingStore(), sent, now=lambda: NOW)
-    [notice] = [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]
-    assert b"0812" not in notice.value and b"rep_1" not in notice.value
-
-
-async def test_poison_submissions_are_rejected_with_a_reason_and_the_rest_is_routed() -> None:
-    sent = Sent()
-    batch = [submitted("C3", region_code="99.99"), submitted("C4")]
-    rejected = await handle_submissions(batch, FakeRoutingStore(), sent, now=lambda: NOW)
-    assert [r.reason for r in rejected] == ["unknown region_code '99.99'"]
-    assert {e.complaint_id for e in sent.decoded(COMPLAINTS_EVENTS)} == {"C4"}
 
 
 @dataclass
@@ -116,7 +69,8 @@ class FakeClockStore:
 
 async def _lifecycle_of(complaint_id: str) -> list[Envelope]:
     sent = Sent()
-    await handle_submissions([submitted(complaint_id)], FakeRoutingStore(), sent, now=lambda: NOW)
+    store, feed = FakeStore(), FakeFeed()
+    await handle_submissions([submitted(complaint_id)], Lifecycle(store, feed, sent), now=lambda: NOW)  # type: ignore[arg-type]
     return sent.decoded(COMPLAINTS_EVENTS)
 
 

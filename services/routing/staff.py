@@ -1,0 +1,488 @@
+"""Staff HTTP API of routing: OPD queues and actions, coordinator triage, internal notes, the
+per-OPD feed and webhooks, rule overrides. Every endpoint checks the staff JWT (shared.auth) and
+its scope: a handler acts only on its OPD's complaints, a coordinator only on its pemda's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from services.routing import lifecycle as lc
+from services.routing.adapters import NO_DUE, FeedStore
+from services.routing.lifecycle import STATES, Refused
+from services.routing.service import Lifecycle, shown_text
+from shared.auth import Staff, require_staff
+from shared.categories import CATEGORIES
+from shared.events import Tier
+from shared.http import FieldError, ProblemError, json_response, read_json
+from shared.regions import lookup
+
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+FEED = web.AppKey("feed", FeedStore)
+
+HANDLER_STATES = ("assigned", "in_progress", "waiting_reporter")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MessageBody(_Body):
+    message: str = Field(min_length=1, max_length=4000)
+
+
+class ResolveBody(_Body):
+    answer: str = Field(min_length=1, max_length=4000)
+
+
+class TierBody(_Body):
+    tier: Tier
+
+
+class TransferBody(_Body):
+    to_opd_id: str = Field(min_length=3, max_length=80)
+    reason: str = Field(min_length=5, max_length=1000)
+
+
+class DisposeBody(_Body):
+    opd_id: str = Field(min_length=3, max_length=80)
+    category: str | None = None
+
+
+class ArchiveBody(_Body):
+    reason: str = Field(min_length=5, max_length=1000)
+    forwarded_to: str | None = Field(default=None, max_length=200)
+
+
+class UpdateBody(_Body):
+    category: str | None = None
+    region_code: str | None = None
+    anonymous: bool | None = None
+    confidential: bool | None = None
+
+
+class NoteBody(_Body):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class WebhookBody(_Body):
+    url: HttpUrl
+    secret: str = Field(min_length=16, max_length=200)
+
+
+class RuleBody(_Body):
+    opd_slug: str = Field(min_length=2, max_length=60)
+    note: str | None = Field(default=None, max_length=500)
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+def staff_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """What staff see of a complaint: never identity (that lives in intake), masked text when
+    anonymous (DESIGN §3)."""
+    anonymous = bool(doc.get("anonymous"))
+    due = doc.get("sla_due")
+    return {
+        "id": doc["_id"],
+        "status": doc["state"],
+        "status_label": lc.STATE_LABELS[doc["state"]],
+        "seq": doc["seq"],
+        "title": shown_text(doc["title"], anonymous),
+        "description": shown_text(doc["description"], anonymous),
+        "category": doc.get("category"),
+        "region_code": doc["region_code"],
+        "pemda": doc["pemda"],
+        "opd_id": doc.get("opd_id"),
+        "classification": doc.get("classification"),
+        "anonymous": anonymous,
+        "confidential": bool(doc.get("confidential")),
+        "tier": doc.get("tier", "normatif"),
+        "transfers": doc.get("transfers", 0),
+        "sla_due": due.isoformat() if due and due != NO_DUE else None,
+        "claimed_by": doc.get("claimed_by"),
+        "lease_until": doc["lease_until"].isoformat() if doc.get("lease_until") else None,
+        "submitted_at": doc["submitted_at"].isoformat(),
+        "updated_at": doc["updated_at"].isoformat() if doc.get("updated_at") else None,
+    }
+
+
+def _covers(staff: Staff, doc: dict[str, Any]) -> bool:
+    return staff.covers(opd_id=doc.get("opd_id"), pemda=doc.get("pemda"))
+
+
+async def _complaint(request: web.Request, staff: Staff) -> dict[str, Any]:
+    doc = await request.app[LIFECYCLE].store.get(request.match_info["id"])
+    if doc is None:
+        raise ProblemError(404)
+    if not _covers(staff, doc):
+        raise ProblemError(403, "pengaduan ini di luar kewenangan Anda")
+    return doc
+
+
+async def _known_opd(request: web.Request, opd_id: str) -> frozenset[str]:
+    found = await request.app[LIFECYCLE].store.db["opds"].find_one({"_id": opd_id}, {"_id": 1})
+    return frozenset({opd_id}) if found else frozenset()
+
+
+async def _act(request: web.Request, doc: dict[str, Any], action: lc.Action, **kw: Any) -> web.Response:
+    try:
+        new = await request.app[LIFECYCLE].act(doc["_id"], action, **kw)
+    except Refused as refused:
+        raise ProblemError(409, refused.reason) from None
+    except LookupError:
+        raise ProblemError(404) from None
+    return json_response(staff_view(new))
+
+
+# --- one complaint ------------------------------------------------------------------------------
+
+
+async def get_complaint(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    return json_response(staff_view(await _complaint(request, staff)))
+
+
+async def _handler_doc(request: web.Request) -> tuple[Staff, dict[str, Any]]:
+    staff = await require_staff(request, "handler")
+    doc = await _complaint(request, staff)
+    return staff, doc
+
+
+async def claim(request: web.Request) -> web.Response:
+    staff, doc = await _handler_doc(request)
+    return await _act(request, doc, lc.Claim(staff.sub))
+
+
+async def answer(request: web.Request) -> web.Response:
+    staff, doc = await _handler_doc(request)
+    body = await read_json(request, MessageBody)
+    return await _act(request, doc, lc.Answer(staff.sub, body.message))
+
+
+async def request_info(request: web.Request) -> web.Response:
+    staff, doc = await _handler_doc(request)
+    body = await read_json(request, MessageBody)
+    return await _act(request, doc, lc.RequestInfo(staff.sub, body.message))
+
+
+async def set_tier(request: web.Request) -> web.Response:
+    staff, doc = await _handler_doc(request)
+    body = await read_json(request, TierBody)
+    return await _act(request, doc, lc.SetTier(staff.sub, body.tier))
+
+
+async def resolve(request: web.Request) -> web.Response:
+    staff, doc = await _handler_doc(request)
+    body = await read_json(request, ResolveBody)
+    return await _act(request, doc, lc.Resolve(staff.sub, body.answer))
+
+
+async def transfer(request: web.Request) -> web.Response:
+    staff, doc = await _handler_doc(request)
+    body = await read_json(request, TransferBody)
+    known = await _known_opd(request, body.to_opd_id)
+    return await _act(request, doc, lc.Transfer(staff.sub, body.to_opd_id, body.reason), known_opd=known)
+
+
+async def _coordinator_doc(request: web.Request) -> tuple[Staff, dict[str, Any]]:
+    staff = await require_staff(request, "coordinator", "admin")
+    doc = await _complaint(request, staff)
+    return staff, doc
+
+
+async def dispose(request: web.Request) -> web.Response:
+    staff, doc = await _coordinator_doc(request)
+    body = await read_json(request, DisposeBody)
+    known = await _known_opd(request, body.opd_id)
+    return await _act(request, doc, lc.Dispose(staff.sub, body.opd_id, body.category), known_opd=known)
+
+
+async def archive(request: web.Request) -> web.Response:
+    staff, doc = await _coordinator_doc(request)
+    body = await read_json(request, ArchiveBody)
+    return await _act(request, doc, lc.Archive(staff.sub, body.reason, body.forwarded_to))
+
+
+async def update(request: web.Request) -> web.Response:
+    staff, doc = await _coordinator_doc(request)
+    body = await read_json(request, UpdateBody)
+    errors = []
+    if body.category is not None and body.category not in CATEGORIES:
+        errors.append(FieldError(field="category", message="kategori tidak dikenal"))
+    if body.region_code is not None and lookup(body.region_code) is None:
+        errors.append(FieldError(field="region_code", message="kode wilayah tidak dikenal"))
+    if errors:
+        raise ProblemError(422, errors=errors)
+    action = lc.Update(staff.sub, body.category, body.region_code, body.anonymous, body.confidential)
+    return await _act(request, doc, action)
+
+
+# --- notes (staff only; never on Kafka, never to the reporter) ----------------------------------
+
+
+async def add_note(request: web.Request) -> web.Response:
+    staff = await require_staff(request, "handler", "coordinator", "admin")
+    doc = await _complaint(request, staff)
+    body = await read_json(request, NoteBody)
+    note = {
+        "complaint_id": doc["_id"],
+        "opd_id": doc.get("opd_id"),
+        "by": staff.sub,
+        "role": staff.role,
+        "text": body.text,
+        "at": datetime.now(UTC),
+    }
+    await request.app[LIFECYCLE].store.db["notes"].insert_one(note)
+    return json_response(_note(note), status=201)
+
+
+async def list_notes(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    doc = await _complaint(request, staff)
+    found = request.app[LIFECYCLE].store.db["notes"].find({"complaint_id": doc["_id"]}).sort("at", 1)
+    return json_response({"items": [_note(n) async for n in found], "next_cursor": None})
+
+
+def _note(note: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in note.items() if k != "_id"}
+
+
+# --- queues --------------------------------------------------------------------------------------
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise ProblemError(422, errors=[FieldError(field="limit", message="bilangan 1–200")])
+    return int(raw)
+
+
+def _cursor(request: web.Request) -> tuple[datetime, str] | None:
+    raw = request.query.get("cursor")
+    if not raw:
+        return None
+    try:
+        due, _, last = base64.urlsafe_b64decode(raw.encode()).decode().partition("|")
+        return datetime.fromisoformat(due), last
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ProblemError(422, errors=[FieldError(field="cursor", message="kursor tidak valid")]) from None
+
+
+def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    next_cursor = None
+    if len(items) == limit:
+        last = items[-1]
+        next_cursor = base64.urlsafe_b64encode(
+            f"{last['sla_due'].isoformat()}|{last['_id']}".encode()
+        ).decode()
+    return {"items": [staff_view(d) for d in items], "next_cursor": next_cursor}
+
+
+def _states(request: web.Request, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    raw = request.query.get("status")
+    if not raw:
+        return allowed
+    wanted = tuple(s for s in raw.split(",") if s)
+    bad = [s for s in wanted if s not in STATES]
+    if bad:
+        raise ProblemError(422, errors=[FieldError(field="status", message=f"status tidak dikenal: {bad}")])
+    return wanted
+
+
+async def opd_queue(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    opd_id = request.match_info["pemda"] + "/" + request.match_info["slug"]
+    if not staff.covers(opd_id=opd_id, pemda=None):
+        raise ProblemError(403, "antrean OPD ini di luar kewenangan Anda")
+    limit = _limit(request)
+    items = await request.app[LIFECYCLE].store.queue(
+        field="opd_id",
+        value=opd_id,
+        states=_states(request, HANDLER_STATES),
+        limit=limit,
+        after=_cursor(request),
+    )
+    return json_response(_page(items, limit))
+
+
+async def triage_queue(request: web.Request) -> web.Response:
+    staff = await require_staff(request, "coordinator", "supervisor", "admin")
+    pemda = request.match_info["pemda"]
+    if staff.role != "admin" and staff.pemda != pemda:
+        raise ProblemError(403, "pemda ini di luar kewenangan Anda")
+    limit = _limit(request)
+    items = await request.app[LIFECYCLE].store.queue(
+        field="pemda", value=pemda, states=_states(request, ("triage",)), limit=limit, after=_cursor(request)
+    )
+    return json_response(_page(items, limit))
+
+
+# --- the OPD's own systems: feed and webhook ------------------------------------------------------
+
+
+def _opd_scope(staff: Staff, request: web.Request) -> str:
+    opd_id = request.match_info["pemda"] + "/" + request.match_info["slug"]
+    if not staff.covers(opd_id=opd_id, pemda=None):
+        raise ProblemError(403, "OPD ini di luar kewenangan Anda")
+    return opd_id
+
+
+async def feed(request: web.Request) -> web.Response:
+    """Assignments and later lifecycle changes of this OPD's complaints, oldest first; the
+    cursor is the last entry's id (entries are never rewritten)."""
+    staff = await require_staff(request)
+    opd_id = _opd_scope(staff, request)
+    limit = _limit(request)
+    entries = await request.app[FEED].after(opd_id, request.query.get("cursor"), limit)
+    items = [{**{k: v for k, v in e.items() if k != "_id"}, "id": e["_id"]} for e in entries]
+    return json_response({"items": items, "next_cursor": entries[-1]["_id"] if entries else None})
+
+
+async def put_webhook(request: web.Request) -> web.Response:
+    staff = await require_staff(request, "handler", "coordinator", "admin")
+    opd_id = _opd_scope(staff, request)
+    body = await read_json(request, WebhookBody)
+    db = request.app[LIFECYCLE].store.db
+    doc = {
+        "url": str(body.url),
+        "secret": body.secret,
+        "by": staff.sub,
+        "updated_at": datetime.now(UTC),
+        "failures": 0,
+        "next_attempt": datetime.now(UTC),
+    }
+    await db["webhooks"].update_one(
+        {"_id": opd_id}, {"$set": doc, "$setOnInsert": {"cursor": None}}, upsert=True
+    )
+    return json_response({"opd_id": opd_id, "url": doc["url"]})
+
+
+async def webhook_deliveries(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    opd_id = _opd_scope(staff, request)
+    db = request.app[LIFECYCLE].store.db
+    found = (
+        db["webhook_deliveries"]
+        .find({"opd_id": opd_id})
+        .sort([("opd_id", 1), ("at", -1)])
+        .limit(_limit(request))
+    )
+    items = [
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in d.items() if k != "_id"}
+        async for d in found
+    ]
+    return json_response({"items": items, "next_cursor": None})
+
+
+# --- rule overrides and OPD names (data, audited, effective at once) ----------------------------
+
+
+async def put_rule(request: web.Request) -> web.Response:
+    staff = await require_staff(request, "coordinator", "admin")
+    pemda, category = request.match_info["pemda"], request.match_info["category"]
+    if staff.role != "admin" and staff.pemda != pemda:
+        raise ProblemError(403, "pemda ini di luar kewenangan Anda")
+    if category not in CATEGORIES:
+        raise ProblemError(404, f"kategori {category!r} tidak dikenal")
+    body = await read_json(request, RuleBody)
+    db = request.app[LIFECYCLE].store.db
+    opd_id = f"{pemda}/{body.opd_slug}"
+    if await db["opds"].find_one({"_id": opd_id}) is None:
+        raise ProblemError(422, errors=[FieldError(field="opd_slug", message=f"OPD {opd_id} tidak ada")])
+    now = datetime.now(UTC)
+    await db["rules"].update_one(
+        {"pemda": pemda, "category": category},
+        {"$set": {"opd_slug": body.opd_slug, "note": body.note, "by": staff.sub, "at": now}},
+        upsert=True,
+    )
+    await _audit(
+        request, staff, "rule.put", {"pemda": pemda, "category": category, "opd_slug": body.opd_slug}
+    )
+    return json_response(
+        {"pemda": pemda, "category": category, "opd_id": opd_id, "rule": f"override:{pemda}:{category}"}
+    )
+
+
+async def delete_rule(request: web.Request) -> web.Response:
+    staff = await require_staff(request, "coordinator", "admin")
+    pemda, category = request.match_info["pemda"], request.match_info["category"]
+    if staff.role != "admin" and staff.pemda != pemda:
+        raise ProblemError(403, "pemda ini di luar kewenangan Anda")
+    result = await request.app[LIFECYCLE].store.db["rules"].delete_one({"pemda": pemda, "category": category})
+    if result.deleted_count == 0:
+        raise ProblemError(404)
+    await _audit(request, staff, "rule.delete", {"pemda": pemda, "category": category})
+    return web.Response(status=204)
+
+
+class OpdBody(_Body):
+    name: str = Field(min_length=3, max_length=200)
+
+
+async def put_opd(request: web.Request) -> web.Response:
+    """Rename a standard OPD or add a pemda's own (the catalog loader never overwrites these)."""
+    staff = await require_staff(request, "coordinator", "admin")
+    pemda, slug = request.match_info["pemda"], request.match_info["slug"]
+    if staff.role != "admin" and staff.pemda != pemda:
+        raise ProblemError(403, "pemda ini di luar kewenangan Anda")
+    region = lookup(pemda)
+    if region is None or region.level > 2:
+        raise ProblemError(404, f"pemda {pemda!r} tidak dikenal")
+    body = await read_json(request, OpdBody)
+    opd_id = f"{pemda}/{slug}"
+    await (
+        request.app[LIFECYCLE]
+        .store.db["opds"]
+        .update_one(
+            {"_id": opd_id},
+            {"$set": {"pemda": pemda, "slug": slug, "name": body.name, "overridden": True}},
+            upsert=True,
+        )
+    )
+    await _audit(request, staff, "opd.put", {"opd_id": opd_id, "name": body.name})
+    return json_response({"opd_id": opd_id, "name": body.name})
+
+
+async def _audit(request: web.Request, staff: Staff, what: str, data: dict[str, Any]) -> None:
+    await (
+        request.app[LIFECYCLE]
+        .store.db["audit"]
+        .insert_one(
+            {"what": what, "by": staff.sub, "role": staff.role, "at": datetime.now(UTC), "data": data}
+        )
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    base = "/api/v1/staff/complaints/{id}"
+    r.add_get(base, get_complaint)
+    for name, view in (
+        ("claim", claim),
+        ("answer", answer),
+        ("request-info", request_info),
+        ("tier", set_tier),
+        ("resolve", resolve),
+        ("transfer", transfer),
+        ("dispose", dispose),
+        ("archive", archive),
+    ):
+        r.add_post(f"{base}/{name}", view)
+    r.add_patch(base, update)
+    r.add_post(f"{base}/notes", add_note)
+    r.add_get(f"{base}/notes", list_notes)
+    r.add_get("/api/v1/opd/{pemda}/{slug}/queue", opd_queue)
+    r.add_get("/api/v1/opd/{pemda}/{slug}/feed", feed)
+    r.add_put("/api/v1/opd/{pemda}/{slug}/webhook", put_webhook)
+    r.add_get("/api/v1/opd/{pemda}/{slug}/webhook/deliveries", webhook_deliveries)
+    r.add_put("/api/v1/admin/opds/{pemda}/{slug}", put_opd)
+    r.add_get("/api/v1/pemda/{pemda}/triage", triage_queue)
+    r.add_put("/api/v1/admin/rules/{pemda}/{category}", put_rule)
+    r.add_delete("/api/v1/admin/rules/{pemda}/{category}", delete_rule)

@@ -1,0 +1,98 @@
+"""Webhook push to OPD systems: each registered OPD gets its feed entries POSTed in order, signed
+with HMAC-SHA256 over the body (`X-Pengaduan-Signature: sha256=<hex>`), retried with exponential
+backoff (capped at 10 minutes), every attempt logged in `webhook_deliveries`.
+
+One loop per routing process walks the registered webhooks whose `next_attempt` has come; with
+several routing processes a webhook could be pushed twice at once — receivers dedupe by the
+entry ids in the body (stable, `<event_id>:<opd_id>`). A lease per webhook is the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.routing.adapters import FeedStore
+
+log = logging.getLogger(__name__)
+BATCH = 50
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _jsonable(entry: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in entry.items() if k != "_id"}
+    out["id"] = entry["_id"]
+    return out
+
+
+async def deliver_once(
+    db: AsyncDatabase[dict[str, Any]], feed: FeedStore, session: aiohttp.ClientSession, now: datetime
+) -> int:
+    """One pass over the webhooks that are due; the number of entries delivered."""
+    delivered = 0
+    async for hook in db["webhooks"].find({"next_attempt": {"$lte": now}}):
+        entries = await feed.after(hook["_id"], hook.get("cursor"), BATCH)
+        if not entries:
+            continue
+        body = json.dumps({"opd_id": hook["_id"], "items": [_jsonable(e) for e in entries]}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Pengaduan-Signature": signature(hook["secret"], body),
+            "X-Pengaduan-Delivery": entries[-1]["_id"],
+        }
+        status: int | None = None
+        error = None
+        try:
+            async with session.post(hook["url"], data=body, headers=headers) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = repr(exc)
+        ok = status is not None and 200 <= status < 300
+        failures = 0 if ok else hook.get("failures", 0) + 1
+        backoff = min(timedelta(seconds=2**failures), MAX_BACKOFF) if failures else timedelta(0)
+        update: dict[str, Any] = {"failures": failures, "next_attempt": now + backoff}
+        if ok:
+            update["cursor"] = entries[-1]["_id"]
+            delivered += len(entries)
+        await db["webhooks"].update_one({"_id": hook["_id"]}, {"$set": update})
+        await db["webhook_deliveries"].insert_one(
+            {
+                "opd_id": hook["_id"],
+                "at": now,
+                "url": hook["url"],
+                "entries": len(entries),
+                "first": entries[0]["_id"],
+                "last": entries[-1]["_id"],
+                "status": status,
+                "error": error,
+                "ok": ok,
+                "attempt": failures if not ok else 0,
+            }
+        )
+    return delivered
+
+
+async def run(db: AsyncDatabase[dict[str, Any]], interval: float = 1.0) -> None:
+    feed = FeedStore(db)
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while True:
+            try:
+                await deliver_once(db, feed, session, datetime.now(UTC))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook pass failed; retrying")
+            await asyncio.sleep(interval)

@@ -1,0 +1,197 @@
+"""The lifecycle state machine (DESIGN §2): every (state, action) pair, table-driven."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.routing import lifecycle as lc
+from services.routing.lifecycle import Complaint, Refused, decide, evolve
+from shared.envelope import Payload
+
+AT = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Mon 10:00 WIB
+
+ACTIONS: dict[str, lc.Action] = {
+    "claim": lc.Claim("h1"),
+    "answer": lc.Answer("h1", "Sudah kami cek ke lokasi."),
+    "request_info": lc.RequestInfo("h1", "Mohon foto lokasi."),
+    "tier": lc.SetTier("h1", "ringan"),
+    "resolve": lc.Resolve("h1", "Jalan sudah ditambal."),
+    "transfer": lc.Transfer("h1", "33.74/dinas-perhubungan", "Lampu jalan wewenang Dishub"),
+    "dispose": lc.Dispose("k1", "33.74/dinas-pupr", "jalan-jembatan"),
+    "archive": lc.Archive("k1", "Spam berulang"),
+    "update": lc.Update("k1", category="jalan-jembatan", confidential=True),
+    "add_info": lc.AddInfo("Ini fotonya."),
+    "feedback": lc.Feedback(5, "Terima kasih"),
+    "reopen": lc.Reopen("Masih berlubang"),
+    "withdraw": lc.Withdraw("Sudah beres sendiri"),
+    "close_expired": lc.CloseExpired("C/reporter_reply/1"),
+}
+
+# state → action → (event types, resulting state); a missing action means "refused".
+TABLE: dict[str, dict[str, tuple[list[str], str]]] = {
+    "received": {
+        "archive": (["ComplaintArchived"], "archived"),
+        "withdraw": (["ComplaintClosed"], "closed"),
+    },
+    "triage": {
+        "dispose": (["ComplaintAssigned"], "assigned"),
+        "archive": (["ComplaintArchived"], "archived"),
+        "update": (["ComplaintUpdated"], "triage"),
+        "withdraw": (["ComplaintClosed"], "closed"),
+    },
+    "assigned": {
+        "claim": (["ComplaintClaimed"], "in_progress"),
+        "answer": (["ComplaintAnswered"], "in_progress"),
+        "request_info": (["InformationRequested"], "waiting_reporter"),
+        "tier": (["TierChanged"], "assigned"),
+        "resolve": (["ComplaintResolved"], "resolved"),
+        "transfer": (["ComplaintTransferred", "ComplaintAssigned"], "assigned"),
+        "add_info": (["InformationAdded"], "assigned"),
+        "withdraw": (["ComplaintClosed"], "closed"),
+    },
+    "in_progress": {
+        "claim": ([], "in_progress"),
+        "answer": (["ComplaintAnswered"], "in_progress"),
+        "request_info": (["InformationRequested"], "waiting_reporter"),
+        "tier": (["TierChanged"], "in_progress"),
+        "resolve": (["ComplaintResolved"], "resolved"),
+        "transfer": (["ComplaintTransferred", "ComplaintAssigned"], "assigned"),
+        "add_info": (["InformationAdded"], "in_progress"),
+        "withdraw": (["ComplaintClosed"], "closed"),
+    },
+    "waiting_reporter": {
+        "claim": ([], "waiting_reporter"),
+        "tier": (["TierChanged"], "waiting_reporter"),
+        "resolve": (["ComplaintResolved"], "resolved"),
+        "transfer": (["ComplaintTransferred", "ComplaintAssigned"], "assigned"),
+        "add_info": (["InformationAdded"], "in_progress"),
+        "withdraw": (["ComplaintClosed"], "closed"),
+    },
+    "resolved": {
+        "feedback": (["ComplaintClosed"], "closed"),
+        "reopen": (["ComplaintReopened", "ComplaintAssigned"], "assigned"),
+        "close_expired": (["ComplaintClosed"], "closed"),
+    },
+    "closed": {},
+    "archived": {},
+}
+
+
+# When each action is tried: the auto-close comes after the reporter_reply window, the rest soon.
+WHEN = {"close_expired": AT + timedelta(days=15)}
+
+
+def complaint(state: str, **changes: object) -> Complaint:
+    with_opd = state in ("assigned", "in_progress", "waiting_reporter", "resolved")
+    c = Complaint(
+        id="C",
+        state=state,  # type: ignore[arg-type]
+        pemda="33.74",
+        region_code="33.74.01.1001",
+        category="jalan-jembatan",
+        opd_id="33.74/dinas-pupr" if with_opd else None,
+        resolved_at=AT if state == "resolved" else None,
+        resolved_opd="33.74/dinas-pupr" if state == "resolved" else None,
+    )
+    for k, v in changes.items():
+        setattr(c, k, v)
+    return c
+
+
+PAIRS = [(state, name) for state in lc.STATES for name in ACTIONS]
+
+
+@pytest.mark.parametrize(("state", "name"), PAIRS, ids=[f"{s}-{n}" for s, n in PAIRS])
+def test_every_state_action_pair(state: str, name: str) -> None:
+    c = complaint(state)
+    expected = TABLE[state].get(name)
+    if expected is None:
+        with pytest.raises(Refused) as refused:
+            decide(c, ACTIONS[name], WHEN.get(name, AT + timedelta(hours=1)))
+        assert state in refused.value.reason  # the reason names the state that forbids it
+        return
+    payloads = decide(c, ACTIONS[name], WHEN.get(name, AT + timedelta(hours=1)))
+    assert [p.TYPE for p in payloads] == expected[0]
+    for p in payloads:
+        evolve(c, p, AT)
+    assert c.state == expected[1]
+
+
+def test_the_table_covers_exactly_the_allowed_moves() -> None:
+    for state, allowed in TABLE.items():
+        for name, action in ACTIONS.items():
+            assert (state in lc.ALLOWED[type(action)]) == (name in allowed), (state, name)
+
+
+def types(payloads: list[Payload]) -> list[str]:
+    return [p.TYPE for p in payloads]
+
+
+def test_the_nth_transfer_goes_to_the_coordinator_instead() -> None:
+    c = complaint("in_progress", transfers=2)
+    payloads = decide(c, ACTIONS["transfer"], AT, max_transfers=3)
+    assert types(payloads) == ["ComplaintTransferred", "ComplaintTriaged"]
+    for p in payloads:
+        evolve(c, p, AT)
+    assert (c.state, c.opd_id, c.transfers) == ("triage", None, 3)
+
+
+def test_transfer_to_an_unknown_or_same_opd_is_refused() -> None:
+    c = complaint("assigned")
+    with pytest.raises(Refused, match="katalog"):
+        decide(c, ACTIONS["transfer"], AT, known_opd=frozenset())
+    with pytest.raises(Refused, match="sama"):
+        decide(c, lc.Transfer("h1", "33.74/dinas-pupr", "salah kirim"), AT)
+    with pytest.raises(Refused, match="bukan OPD"):
+        decide(c, lc.Transfer("h1", "33.74/admin-koordinator", "salah kirim"), AT)
+
+
+def test_a_running_lease_keeps_other_handlers_off() -> None:
+    c = complaint("in_progress", claimed_by="h2", lease_until=AT + timedelta(minutes=10))
+    with pytest.raises(Refused, match="h2"):
+        decide(c, ACTIONS["answer"], AT)
+    assert types(decide(c, lc.Answer("h2", "Sedang kami proses"), AT)) == ["ComplaintAnswered"]
+    # After the lease runs out a colleague may take over.
+    assert types(decide(c, ACTIONS["answer"], AT + timedelta(minutes=11))) == ["ComplaintAnswered"]
+
+
+def test_reopen_only_once_and_within_the_reporter_reply_window() -> None:
+    resolved = complaint("resolved")  # resolved Mon 2 Mar 10:00 WIB; 10 HK → end of Mon 16 Mar
+    assert types(decide(resolved, ACTIONS["reopen"], AT + timedelta(days=14))) == [
+        "ComplaintReopened",
+        "ComplaintAssigned",
+    ]
+    with pytest.raises(Refused, match="lewat"):
+        decide(resolved, ACTIONS["reopen"], AT + timedelta(days=15))
+    with pytest.raises(Refused, match="satu kali"):
+        decide(complaint("resolved", reopened=True), ACTIONS["reopen"], AT)
+
+
+def test_auto_close_waits_for_the_window_to_end() -> None:
+    with pytest.raises(Refused, match="belum berakhir"):
+        decide(complaint("resolved"), ACTIONS["close_expired"], AT + timedelta(days=1))
+    [closed] = decide(complaint("resolved"), ACTIONS["close_expired"], AT + timedelta(days=15))
+    assert closed.model_dump()["outcome"] == "expired"
+
+
+def test_privacy_flags_can_be_tightened_never_loosened() -> None:
+    c = complaint("triage", anonymous=True)
+    with pytest.raises(Refused, match="anonim"):
+        decide(c, lc.Update("k1", anonymous=False), AT)
+    [updated] = decide(c, lc.Update("k1", confidential=True), AT)
+    assert updated.model_dump()["anonymous"] and updated.model_dump()["confidential"]
+
+
+def test_dispose_needs_a_category_and_a_real_opd() -> None:
+    c = complaint("triage", category=None)
+    with pytest.raises(Refused, match="kategori"):
+        decide(c, lc.Dispose("k1", "33.74/dinas-pupr"), AT)
+    with pytest.raises(Refused, match="katalog"):
+        decide(c, ACTIONS["dispose"], AT, known_opd=frozenset())
+
+
+def test_empty_answers_are_refused() -> None:
+    with pytest.raises(Refused, match="kosong"):
+        decide(complaint("assigned"), lc.Answer("h1", "   "), AT)

@@ -1,0 +1,214 @@
+"""Routing's handlers with in-memory fakes: submissions, commands and clock events; idempotency,
+the outbox, the OPD feed and what goes to the dead-letter topic."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.routing.adapters import NO_DUE, ConcurrentUpdate
+from services.routing.handlers import handle_routing_batch, handle_submissions
+from services.routing.service import Lifecycle
+from shared.envelope import Envelope, Payload, decode, new_event
+from shared.events import (
+    AddInformation,
+    ClockStarted,
+    ComplaintAssigned,
+    ComplaintReceived,
+    ComplaintSubmitted,
+    GiveFeedback,
+    WithdrawComplaint,
+)
+from shared.kafka import Outgoing
+from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS
+
+NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB
+
+
+def submitted(complaint_id: str, **changes: Any) -> Envelope:
+    fields: dict[str, Any] = dict(
+        title="Jalan rusak parah",
+        description="Jalan desa rusak parah, hubungi saya di 0812-3456-7890 untuk detail.",
+        category="jalan-jembatan",
+        region_code="33.74.01.1001",
+        classification="pengaduan",
+        channel="web",
+        reporter_ref="rep_1",
+    )
+    fields.update(changes)
+    return new_event(
+        ComplaintSubmitted(**fields), producer="intake", complaint_id=complaint_id, occurred_at=NOW
+    )
+
+
+def command(complaint_id: str, payload: Payload, at: datetime = NOW) -> Envelope:
+    return new_event(payload, producer="intake", complaint_id=complaint_id, occurred_at=at)
+
+
+class FakeStore:
+    """The subset of MongoComplaintStore the handlers use, with the same rev guard."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
+        existing = {d["_id"] for d in docs if d["_id"] in self.docs}
+        self.docs.update({d["_id"]: copy.deepcopy(d) for d in docs if d["_id"] not in existing})
+        return existing
+
+    async def get(self, complaint_id: str) -> dict[str, Any] | None:
+        doc = self.docs.get(complaint_id)
+        return copy.deepcopy(doc) if doc else None
+
+    async def load(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {i: copy.deepcopy(self.docs[i]) for i in ids if i in self.docs}
+
+    async def replace(self, docs: Sequence[dict[str, Any]]) -> None:
+        for doc in docs:
+            if self.docs[doc["_id"]]["rev"] != doc["rev"]:
+                raise ConcurrentUpdate(doc["_id"])
+        for doc in docs:
+            doc["rev"] += 1
+            self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def mark_published(self, revs: dict[str, int]) -> None:
+        for cid, rev in revs.items():
+            if self.docs[cid]["rev"] == rev:
+                self.docs[cid]["published"] = True
+
+    async def set_dues(self, cid: str, rev: int, dues: dict[str, Any], sla_due: datetime | None) -> bool:
+        if self.docs[cid]["rev"] != rev:
+            return False
+        self.docs[cid].update(dues=dues, sla_due=sla_due, rev=rev + 1)
+        return True
+
+
+class FakeFeed:
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+
+    async def add(self, entries: Sequence[dict[str, Any]]) -> None:
+        for e in entries:
+            self.entries.setdefault(e["_id"], e)
+
+
+@dataclass
+class Sent:
+    messages: list[Outgoing] = field(default_factory=list)
+    fail: bool = False
+
+    async def __call__(self, messages: Sequence[Outgoing]) -> None:
+        if self.fail:
+            raise TimeoutError("broker down")
+        self.messages.extend(messages)
+
+    def decoded(self, topic: str) -> list[Envelope]:
+        return [decode(m.value) for m in self.messages if m.topic == topic]
+
+
+def lifecycle(sent: Sent | None = None) -> tuple[Lifecycle, FakeStore, FakeFeed, Sent]:
+    store, feed, sent = FakeStore(), FakeFeed(), sent or Sent()
+    return Lifecycle(store, feed, sent), store, feed, sent  # type: ignore[arg-type]
+
+
+async def test_routing_records_received_then_assigned_with_seq_1_and_2() -> None:
+    lc, store, feed, sent = lifecycle()
+    assert await handle_submissions([submitted("C1")], lc, now=lambda: NOW) == []
+    events = sent.decoded(COMPLAINTS_EVENTS)
+    assert [(e.type, e.seq) for e in events] == [("ComplaintReceived", 1), ("ComplaintAssigned", 2)]
+    assert isinstance(events[0].payload, ComplaintReceived) and events[0].payload.submitted_at == NOW
+    assert isinstance(events[1].payload, ComplaintAssigned) and events[1].payload.opd_id == "33.74/dinas-pupr"
+    [notice] = [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]
+    assert notice.key == "33.74/dinas-pupr"
+    assert store.docs["C1"]["state"] == "assigned" and store.docs["C1"]["published"] is True
+    assert [e["type"] for e in feed.entries.values()] == ["ComplaintAssigned"]
+
+
+async def test_a_redelivered_submission_decides_nothing_new_and_sends_nothing_twice() -> None:
+    lc, store, _, sent = lifecycle()
+    await handle_submissions([submitted("C1")], lc, now=lambda: NOW)
+    before = list(sent.messages)
+    await handle_submissions([submitted("C1"), submitted("C1")], lc, now=lambda: NOW + timedelta(hours=1))
+    assert sent.messages == before and len(store.docs) == 1
+
+
+async def test_an_outbox_left_unpublished_goes_out_with_its_original_ids_on_redelivery() -> None:
+    down = Sent(fail=True)
+    lc, store, _, _ = lifecycle(down)
+    with contextlib.suppress(TimeoutError):
+        await handle_submissions([submitted("C1")], lc, now=lambda: NOW)
+    assert store.docs["C1"]["published"] is False  # stored, not yet in Kafka
+    stored_values = [bytes(m["value"]) for m in store.docs["C1"]["outbox"]]
+    down.fail = False
+    await handle_submissions([submitted("C1")], lc, now=lambda: NOW + timedelta(hours=1))
+    assert [m.value for m in down.messages] == stored_values
+    assert store.docs["C1"]["published"] is True
+
+
+async def test_anonymous_text_reaches_the_opd_masked_and_without_reporter_ref() -> None:
+    lc, _, feed, sent = lifecycle()
+    await handle_submissions([submitted("C2", anonymous=True)], lc, now=lambda: NOW)
+    [notice] = [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]
+    assert b"0812" not in notice.value and b"rep_1" not in notice.value
+    assert "rep_1" not in repr(feed.entries)
+
+
+async def test_poison_submissions_are_rejected_with_a_reason_and_the_rest_is_routed() -> None:
+    lc, _, _, sent = lifecycle()
+    batch = [submitted("C3", region_code="99.99"), submitted("C4")]
+    rejected = await handle_submissions(batch, lc, now=lambda: NOW)
+    assert [r.reason for r in rejected] == ["unknown region_code '99.99'"]
+    assert {e.complaint_id for e in sent.decoded(COMPLAINTS_EVENTS)} == {"C4"}
+
+
+async def test_commands_become_the_next_seq_or_a_rejection_and_a_redelivery_is_a_no_op() -> None:
+    lc, store, _, sent = lifecycle()
+    await handle_submissions([submitted("C1")], lc, now=lambda: NOW)
+    feedback = command("C1", GiveFeedback(rating=5))  # not resolved yet: rejected
+    withdraw = command("C1", WithdrawComplaint(reason="sudah diperbaiki"))
+    rejected = await handle_routing_batch([feedback, withdraw], lc)
+    assert rejected == []
+    events = sent.decoded(COMPLAINTS_EVENTS)[2:]
+    assert [(e.type, e.seq) for e in events] == [("CommandRejected", 3), ("ComplaintClosed", 4)]
+    assert events[0].payload.model_dump()["command_id"] == feedback.event_id
+    assert store.docs["C1"]["state"] == "closed"
+    count = len(sent.messages)
+    await handle_routing_batch([feedback, withdraw], lc)  # redelivered
+    assert len(sent.messages) == count and store.docs["C1"]["seq"] == 4
+
+
+async def test_a_command_for_an_unknown_complaint_is_dead_lettered() -> None:
+    lc, _, _, _ = lifecycle()
+    [rejected] = await handle_routing_batch([command("NOPE", AddInformation(message="halo"))], lc)
+    assert "does not know" in rejected.reason
+
+
+async def test_clock_events_set_the_queue_due_and_an_old_version_changes_nothing() -> None:
+    lc, store, _, _ = lifecycle()
+    await handle_submissions([submitted("C1")], lc, now=lambda: NOW)
+    due = datetime(2026, 3, 28, 0, 0, tzinfo=UTC)
+
+    def clock(version: int, due_at: datetime) -> Envelope:
+        payload = ClockStarted(
+            clock_id="C1/response/1",
+            clock="response",
+            opd_id="33.74/dinas-pupr",
+            pemda="33.74",
+            started_at=NOW,
+            due_at=due_at,
+            budget_seconds=5 * 86400,
+            state="running",
+            at=NOW,
+            version=version,
+        )
+        return new_event(payload, producer="sla", complaint_id="C1", seq=2, occurred_at=NOW)
+
+    assert store.docs["C1"]["sla_due"] == NO_DUE
+    await handle_routing_batch([clock(2, due)], lc)
+    assert store.docs["C1"]["sla_due"] == due
+    await handle_routing_batch([clock(1, due + timedelta(days=9))], lc)
+    assert store.docs["C1"]["sla_due"] == due
