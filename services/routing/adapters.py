@@ -59,6 +59,11 @@ class MongoComplaintStore:
         }
         return [m for cid in ids for m in outbox_messages(found.get(cid, []))]
 
+    async def overrides(self, pemdas: Sequence[str]) -> dict[tuple[str, str], str]:
+        """Per-pemda rule overrides, read per batch: a change takes effect without a restart."""
+        found = self.db["rules"].find({"pemda": {"$in": list(pemdas)}})
+        return {(r["pemda"], r["category"]): r["opd_slug"] async for r in found}
+
     async def get(self, complaint_id: str) -> dict[str, Any] | None:
         return await self._complaints.find_one({"_id": complaint_id})
 

@@ -7,12 +7,13 @@ from pydantic import BaseModel, ConfigDict
 
 from services.routing import staff, webhooks
 from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
-from services.routing.domain import UnknownCategory, route
+from services.routing.domain import UnknownCategory, route, with_overrides
 from services.routing.handlers import handle_routing_batch
 from services.routing.service import Lifecycle
 from services.routing.settings import RoutingSettings
 from services.routing.staff import FEED, LIFECYCLE
 from shared.auth import STAFF_AUTH, StaffAuth
+from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope
 from shared.http import (
     FieldError,
@@ -45,6 +46,10 @@ async def explain(request: web.Request) -> web.Response:
         )
     try:
         decision = route(body.category, body.region_code)
+        overrides = await request.app[LIFECYCLE].store.overrides(
+            [decision.pemda, pemda_of(body.region_code), province_of(body.region_code)]
+        )
+        decision = with_overrides(decision, overrides)
     except UnknownCategory:
         raise ProblemError(
             422, errors=[FieldError(field="category", message="kategori tidak dikenal")]

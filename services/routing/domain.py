@@ -6,7 +6,8 @@ people (and the explain endpoint) can see why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from shared.calendar import pemda_of, province_of
@@ -67,4 +68,21 @@ def route(category: str | None, region_code: str) -> RouteDecision:
         )
     return RouteDecision(
         category, "kabkota", region_pemda, f"{region_pemda}/{spec.opd_slug}", f"table:{category}"
+    )
+
+
+Overrides = Mapping[tuple[str, str], str]  # (pemda, category) → OPD slug
+
+
+def with_overrides(decision: RouteDecision, overrides: Overrides) -> RouteDecision:
+    """A pemda's own rule (data, e.g. street lighting with `dinas-pupr`) wins over the table."""
+    if not decision.assigns or decision.category is None:
+        return decision
+    slug = overrides.get((decision.pemda, decision.category))
+    if slug is None:
+        return decision
+    return replace(
+        decision,
+        opd_id=f"{decision.pemda}/{slug}",
+        rule=f"override:{decision.pemda}:{decision.category}",
     )

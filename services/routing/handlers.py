@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from services.routing.adapters import NO_DUE
-from services.routing.domain import RouteDecision, UnknownCategory, route
+from services.routing.domain import Overrides, RouteDecision, UnknownCategory, route, with_overrides
 from services.routing.service import Lifecycle
-from shared.calendar import pemda_of
+from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload
 from shared.events import (
     COMMANDS,
@@ -77,11 +77,15 @@ def new_complaint(
 
 
 def route_submission(
-    envelope: Envelope, submitted: ComplaintSubmitted, now: datetime, lifecycle: Lifecycle
+    envelope: Envelope,
+    submitted: ComplaintSubmitted,
+    now: datetime,
+    lifecycle: Lifecycle,
+    overrides: Overrides | None = None,
 ) -> dict[str, Any]:
     """The first two lifecycle events of a complaint: received (seq 1, at the submission
     instant), then assigned or triage (seq 2, at routing's decision)."""
-    decision = route(submitted.category, submitted.region_code)
+    decision = with_overrides(route(submitted.category, submitted.region_code), overrides or {})
     doc = new_complaint(envelope, submitted, decision)
     correlation = envelope.correlation_id or envelope.event_id
     received = ComplaintReceived(
@@ -136,6 +140,11 @@ async def handle_submissions(
     rejected: list[Rejected] = []
     routed: dict[str, dict[str, Any]] = {}
     instant = now()
+    pemdas = set()
+    for e in batch:
+        if isinstance(e.payload, ComplaintSubmitted) and lookup(e.payload.region_code) is not None:
+            pemdas |= {pemda_of(e.payload.region_code), province_of(e.payload.region_code)}
+    overrides = await lifecycle.store.overrides(sorted(pemdas)) if pemdas else {}
     for envelope in batch:
         reason = _validate(envelope)
         if reason is None:
@@ -144,7 +153,7 @@ async def handle_submissions(
                 continue  # the same submission twice in one batch
             try:
                 routed[envelope.complaint_id] = route_submission(
-                    envelope, envelope.payload, instant, lifecycle
+                    envelope, envelope.payload, instant, lifecycle, overrides
                 )
             except UnknownCategory as exc:
                 reason = f"unknown category {exc}"

@@ -88,7 +88,7 @@ class Complaint:
     state: State
     pemda: str  # the pemda of the complaint's region: whose coordinator triages it
     region_code: str
-    category: str | None
+    category: str | None = None
     opd_id: str | None = None
     tier: Tier = "normatif"
     transfers: int = 0

@@ -54,11 +54,15 @@ class FakeStore:
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
+        self.rules: dict[tuple[str, str], str] = {}
 
     async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
         existing = {d["_id"] for d in docs if d["_id"] in self.docs}
         self.docs.update({d["_id"]: copy.deepcopy(d) for d in docs if d["_id"] not in existing})
         return existing
+
+    async def overrides(self, pemdas: Sequence[str]) -> dict[tuple[str, str], str]:
+        return {k: v for k, v in self.rules.items() if k[0] in pemdas}
 
     async def get(self, complaint_id: str) -> dict[str, Any] | None:
         doc = self.docs.get(complaint_id)
@@ -212,3 +216,20 @@ async def test_clock_events_set_the_queue_due_and_an_old_version_changes_nothing
     assert store.docs["C1"]["sla_due"] == due
     await handle_routing_batch([clock(1, due + timedelta(days=9))], lc)
     assert store.docs["C1"]["sla_due"] == due
+
+
+async def test_a_pemda_rule_override_decides_instead_of_the_table() -> None:
+    lc, store, _, sent = lifecycle()
+    store.rules[("33.74", "penerangan-jalan")] = "dinas-pupr"
+    await handle_submissions([submitted("C1", category="penerangan-jalan")], lc, now=lambda: NOW)
+    assigned = sent.decoded(COMPLAINTS_EVENTS)[1].payload
+    assert isinstance(assigned, ComplaintAssigned)
+    assert (assigned.opd_id, assigned.rule) == ("33.74/dinas-pupr", "override:33.74:penerangan-jalan")
+
+
+async def test_an_uncategorised_complaint_goes_to_triage_without_an_opd() -> None:
+    lc, store, feed, sent = lifecycle()
+    await handle_submissions([submitted("C1", category=None)], lc, now=lambda: NOW)
+    assert [e.type for e in sent.decoded(COMPLAINTS_EVENTS)] == ["ComplaintReceived", "ComplaintTriaged"]
+    assert (store.docs["C1"]["state"], store.docs["C1"]["opd_id"]) == ("triage", None)
+    assert feed.entries == {} and not [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]

@@ -1,0 +1,227 @@
+"""Routing end to end with the three services as processes on real Kafka and the real database:
+submit → assigned → claim → request info → the reporter replies → answer → resolve; a transfer
+path; coordinator triage; and the staff scope matrix (role × endpoint × own/other scope)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from devtools.infra import Endpoints
+from devtools.services import ServiceSet
+from shared.auth import mint
+from shared.envelope import new_event
+from shared.events import AddInformation
+from shared.kafka import Outgoing, durable_producer, publish
+from shared.topics import COMPLAINTS_COMMANDS
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+PUPR = "33.74/dinas-pupr"
+DISHUB = "33.74/dinas-perhubungan"
+SUBMISSION = {
+    "title": "Jalan berlubang di Jl. Pemuda",
+    "description": "Lubang besar di depan SD Negeri 2 Semarang, dua minggu membahayakan pengendara motor.",
+    "category": "jalan-jembatan",
+    "region_code": "33.74.01.1001",
+    "reporter": {"name": "Sari Wulandari", "phone": "0812-3456-7890"},
+}
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        yield session
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+HANDLER = mint("handler", opd=PUPR, sub="budi")
+HANDLER_2 = mint("handler", opd=PUPR, sub="ani")
+DISHUB_HANDLER = mint("handler", opd=DISHUB, sub="tono")
+COORDINATOR = mint("coordinator", pemda="33.74", sub="koor")
+OTHER_COORDINATOR = mint("coordinator", pemda="33.71", sub="koor-lain")
+SUPERVISOR = mint("supervisor", pemda="33.74", sub="kepala")
+
+
+async def submit(services: ServiceSet, http: aiohttp.ClientSession, **changes: Any) -> str:
+    async with http.post(services.url("intake") + "/api/v1/complaints", json={**SUBMISSION, **changes}) as r:
+        assert r.status == 202, await r.text()
+        complaint_id: str = (await r.json())["id"]
+        return complaint_id
+
+
+class Staff:
+    def __init__(self, services: ServiceSet, http: aiohttp.ClientSession, complaint_id: str) -> None:
+        self.base = services.url("routing") + f"/api/v1/staff/complaints/{complaint_id}"
+        self.http = http
+
+    async def get(self, token: str) -> tuple[int, dict[str, Any]]:
+        async with self.http.get(self.base, headers=auth(token)) as r:
+            return r.status, await r.json()
+
+    async def post(
+        self, action: str, token: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        async with self.http.post(f"{self.base}/{action}", headers=auth(token), json=body or {}) as r:
+            return r.status, await r.json()
+
+    async def state(self, token: str = COORDINATOR) -> str | None:
+        status, body = await self.get(token)
+        return body.get("status") if status == 200 else None
+
+    async def reach(self, state: str, token: str = COORDINATOR) -> None:
+        async def probe() -> bool:
+            return await self.state(token) == state
+
+        await eventually(probe, within=30, what=f"status {state}")
+
+
+async def test_submit_claim_ask_reply_answer_resolve(
+    services: ServiceSet, http: aiohttp.ClientSession, endpoints: Endpoints
+) -> None:
+    complaint_id = await submit(services, http)
+    staff = Staff(services, http, complaint_id)
+    await staff.reach("assigned", HANDLER)
+
+    # The OPD's queue lists it with its SLA due (from sla.events) once the clocks are open.
+    async def queued() -> dict[str, Any] | None:
+        url = services.url("routing") + f"/api/v1/opd/{PUPR}/queue?status=assigned"
+        async with http.get(url, headers=auth(HANDLER)) as r:
+            assert r.status == 200
+            items = (await r.json())["items"]
+        return next((i for i in items if i["id"] == complaint_id and i["sla_due"]), None)
+
+    item = await eventually(queued, what="the complaint in the OPD queue with its due")
+    assert "Sari" not in str(item) and "0812" not in str(item)  # identity stays in intake
+
+    status, body = await staff.post("claim", HANDLER)
+    assert (status, body["status"], body["claimed_by"]) == (200, "in_progress", "budi")
+    status, body = await staff.post("answer", HANDLER_2, {"message": "Kami cek."})
+    assert status == 409 and "budi" in body["detail"]  # the lease keeps a colleague off
+
+    status, body = await staff.post("request-info", HANDLER, {"message": "Mohon kirim foto lokasi."})
+    assert (status, body["status"]) == (200, "waiting_reporter")
+
+    # The reporter's reply arrives as a command (what intake sends on complaints.commands).
+    producer = durable_producer(endpoints.kafka_bootstrap)
+    await producer.start()
+    try:
+        reply = new_event(
+            AddInformation(message="Foto sudah saya kirim."), producer="intake", complaint_id=complaint_id
+        )
+        await publish(producer, [Outgoing.of(COMPLAINTS_COMMANDS, complaint_id, reply)])
+    finally:
+        await producer.stop()
+    await staff.reach("in_progress", HANDLER)
+
+    status, _ = await staff.post("answer", HANDLER, {"message": "Tim akan menambal besok."})
+    assert status == 200
+    status, body = await staff.post("resolve", HANDLER, {"answer": "Lubang sudah ditambal."})
+    assert (status, body["status"]) == (200, "resolved")
+    status, body = await staff.post("resolve", HANDLER, {"answer": "lagi"})
+    assert status == 409 and "resolved" in body["detail"]
+
+    # Internal notes: staff only.
+    async with http.post(
+        staff.base + "/notes", headers=auth(HANDLER), json={"text": "Koordinasi dengan UPT."}
+    ) as r:
+        assert r.status == 201
+    async with http.get(staff.base + "/notes", headers=auth(SUPERVISOR)) as r:
+        assert [n["text"] for n in (await r.json())["items"]] == ["Koordinasi dengan UPT."]
+
+
+async def test_transfer_moves_the_complaint_and_both_feeds_see_it(
+    services: ServiceSet, http: aiohttp.ClientSession
+) -> None:
+    complaint_id = await submit(services, http)
+    staff = Staff(services, http, complaint_id)
+    await staff.reach("assigned", HANDLER)
+    status, body = await staff.post(
+        "transfer", HANDLER, {"to_opd_id": "33.74/tidak-ada", "reason": "salah kirim"}
+    )
+    assert status == 409 and "katalog" in body["detail"]
+    status, body = await staff.post("transfer", HANDLER, {"to_opd_id": DISHUB, "reason": "Wewenang Dishub"})
+    assert (status, body["status"], body["opd_id"], body["transfers"]) == (200, "assigned", DISHUB, 1)
+    assert (await staff.get(HANDLER))[0] == 403  # no longer the old OPD's
+    assert (await staff.get(DISHUB_HANDLER))[0] == 200
+
+    async def feed(opd: str, token: str) -> list[str]:
+        url = services.url("routing") + f"/api/v1/opd/{opd}/feed?limit=200"
+        async with http.get(url, headers=auth(token)) as r:
+            assert r.status == 200
+            return [i["type"] for i in (await r.json())["items"] if i["complaint_id"] == complaint_id]
+
+    assert await feed(PUPR, HANDLER) == ["ComplaintAssigned", "ComplaintTransferred"]
+    assert await feed(DISHUB, DISHUB_HANDLER) == [
+        "ComplaintAssigned"
+    ]  # via=transfer, not the old OPD's story
+
+
+async def test_uncategorised_goes_to_triage_and_the_coordinator_disposes(
+    services: ServiceSet, http: aiohttp.ClientSession
+) -> None:
+    complaint_id = await submit(
+        services,
+        http,
+        category=None,
+        title="Keluhan warga",
+        description="Ada masalah di lingkungan kami yang perlu ditangani segera oleh pemda.",
+    )
+    staff = Staff(services, http, complaint_id)
+    await staff.reach("triage")
+
+    url = services.url("routing") + "/api/v1/pemda/33.74/triage?limit=200"
+    async with http.get(url, headers=auth(COORDINATOR)) as r:
+        assert complaint_id in [i["id"] for i in (await r.json())["items"]]
+    async with http.get(url, headers=auth(OTHER_COORDINATOR)) as r:
+        assert r.status == 403
+
+    status, body = await staff.post("dispose", COORDINATOR, {"opd_id": PUPR})
+    assert status == 409 and "kategori" in body["detail"]
+    status, body = await staff.post("dispose", COORDINATOR, {"opd_id": PUPR, "category": "jalan-jembatan"})
+    assert (status, body["status"], body["opd_id"]) == (200, "assigned", PUPR)
+
+
+@pytest.mark.parametrize(
+    ("token", "action", "expected"),
+    [
+        (None, "get", 401),
+        ("garbage.not.jwt", "get", 401),
+        (HANDLER, "get", 200),
+        (DISHUB_HANDLER, "get", 403),
+        (COORDINATOR, "get", 200),
+        (OTHER_COORDINATOR, "get", 403),
+        (SUPERVISOR, "get", 200),
+        (mint("supervisor", opd=DISHUB), "get", 403),
+        (mint("admin"), "get", 200),
+        (HANDLER, "claim", 200),
+        (DISHUB_HANDLER, "claim", 403),
+        (COORDINATOR, "claim", 403),
+        (SUPERVISOR, "claim", 403),
+        (HANDLER, "archive", 403),
+        (OTHER_COORDINATOR, "archive", 403),
+        (COORDINATOR, "archive", 409),  # in scope, but an assigned complaint cannot be archived
+    ],
+)
+async def test_staff_scope_matrix(
+    services: ServiceSet, http: aiohttp.ClientSession, token: str | None, action: str, expected: int
+) -> None:
+    complaint_id = await submit(services, http)
+    staff = Staff(services, http, complaint_id)
+    await staff.reach("assigned")
+    headers = auth(token) if token else {}
+    if action == "get":
+        async with http.get(staff.base, headers=headers) as r:
+            assert r.status == expected
+    else:
+        body = {"reason": "Spam berulang dari nomor yang sama"} if action == "archive" else {}
+        async with http.post(f"{staff.base}/{action}", headers=headers, json=body) as r:
+            assert r.status == expected, await r.text()
+            assert r.content_type == "application/problem+json" or expected == 200
