@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.routing import staff, webhooks
 from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
-from services.routing.domain import UnknownCategory, route, with_overrides
+from services.routing.domain import UnknownCategory, route_text, with_overrides
 from services.routing.handlers import handle_routing_batch
 from services.routing.service import Lifecycle
 from services.routing.settings import RoutingSettings
@@ -36,6 +36,8 @@ class ExplainRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     category: str | None = None
     region_code: str
+    title: str = ""
+    description: str = ""
 
 
 async def explain(request: web.Request) -> web.Response:
@@ -45,7 +47,7 @@ async def explain(request: web.Request) -> web.Response:
             422, errors=[FieldError(field="region_code", message="kode wilayah tidak dikenal")]
         )
     try:
-        decision = route(body.category, body.region_code)
+        decision = route_text(body.category, body.region_code, body.title, body.description)
         overrides = await request.app[LIFECYCLE].store.overrides(
             [decision.pemda, pemda_of(body.region_code), province_of(body.region_code)]
         )
@@ -57,7 +59,7 @@ async def explain(request: web.Request) -> web.Response:
     return json_response(
         {
             "category": decision.category,
-            "confidence": 1.0 if body.category else 0.0,
+            "confidence": round(decision.confidence, 3),
             "level": decision.level,
             "pemda": decision.pemda,
             "opd_id": decision.opd_id,

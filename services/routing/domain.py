@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from services.routing.classify import classify
 from shared.calendar import pemda_of, province_of
 from shared.categories import CATEGORIES, COORDINATOR_SLUG
 
@@ -22,6 +23,7 @@ class RouteDecision:
     opd_id: str
     rule: str
     triage_reason: str | None = None  # set when the coordinator must decide (no assignment)
+    confidence: float = 1.0  # 1.0 for a category the reporter chose; the classifier's otherwise
 
     @property
     def assigns(self) -> bool:
@@ -86,3 +88,23 @@ def with_overrides(decision: RouteDecision, overrides: Overrides) -> RouteDecisi
         opd_id=f"{decision.pemda}/{slug}",
         rule=f"override:{decision.pemda}:{decision.category}",
     )
+
+
+def route_text(category: str | None, region_code: str, title: str, description: str) -> RouteDecision:
+    """`route`, classifying an uncategorised complaint from its Indonesian text first: a
+    confident category routes like a chosen one (rule `classified:<category>`); below the
+    threshold the coordinator decides (`triage`), told what the classifier guessed."""
+    if category is not None:
+        return route(category, region_code)
+    guess = classify(title, description)
+    if guess.category is None:
+        decision = route(None, region_code)
+        hint = f" (tebakan: {guess.best}, keyakinan {guess.confidence:.2f})" if guess.best else ""
+        return replace(
+            decision,
+            confidence=guess.confidence,
+            rule="uncategorised:below-threshold",
+            triage_reason=f"klasifikasi otomatis kurang yakin{hint}",
+        )
+    decision = route(guess.category, region_code)
+    return replace(decision, confidence=guess.confidence, rule=f"classified:{decision.rule}")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from services.routing.adapters import NO_DUE
-from services.routing.domain import Overrides, RouteDecision, UnknownCategory, route, with_overrides
+from services.routing.domain import Overrides, RouteDecision, UnknownCategory, route_text, with_overrides
 from services.routing.service import Lifecycle
 from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload
@@ -85,7 +85,8 @@ def route_submission(
 ) -> dict[str, Any]:
     """The first two lifecycle events of a complaint: received (seq 1, at the submission
     instant), then assigned or triage (seq 2, at routing's decision)."""
-    decision = with_overrides(route(submitted.category, submitted.region_code), overrides or {})
+    decision = route_text(submitted.category, submitted.region_code, submitted.title, submitted.description)
+    decision = with_overrides(decision, overrides or {})
     doc = new_complaint(envelope, submitted, decision)
     correlation = envelope.correlation_id or envelope.event_id
     received = ComplaintReceived(

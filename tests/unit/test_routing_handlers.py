@@ -229,7 +229,20 @@ async def test_a_pemda_rule_override_decides_instead_of_the_table() -> None:
 
 async def test_an_uncategorised_complaint_goes_to_triage_without_an_opd() -> None:
     lc, store, feed, sent = lifecycle()
-    await handle_submissions([submitted("C1", category=None)], lc, now=lambda: NOW)
+    vague = "Mohon perhatian bapak ibu, keadaannya sudah lama seperti ini dan belum ada tindakan."
+    await handle_submissions(
+        [submitted("C1", category=None, description=vague, title="Keluhan")], lc, now=lambda: NOW
+    )
     assert [e.type for e in sent.decoded(COMPLAINTS_EVENTS)] == ["ComplaintReceived", "ComplaintTriaged"]
     assert (store.docs["C1"]["state"], store.docs["C1"]["opd_id"]) == ("triage", None)
     assert feed.entries == {} and not [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]
+
+
+async def test_an_uncategorised_complaint_with_clear_text_is_classified_and_assigned() -> None:
+    lc, store, _, sent = lifecycle()
+    await handle_submissions([submitted("C1", category=None)], lc, now=lambda: NOW)  # "Jalan rusak parah"
+    assigned = sent.decoded(COMPLAINTS_EVENTS)[1].payload
+    assert isinstance(assigned, ComplaintAssigned)
+    assert (assigned.category, assigned.opd_id) == ("jalan-jembatan", "33.74/dinas-pupr")
+    assert assigned.rule.startswith("classified:")
+    assert store.docs["C1"]["category"] == "jalan-jembatan"
