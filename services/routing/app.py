@@ -141,6 +141,10 @@ def create_app(settings: RoutingSettings) -> web.Application:
         [ConsumerSpec(ROUTING_GROUP, [COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS, SLA_EVENTS], build)],
         background=[("routing-relay", relay), ("routing-webhooks", push_webhooks)],
     )
+    OPENAPI["paths"].update(staff.openapi_paths())
+    OPENAPI.setdefault("components", {})["securitySchemes"] = {
+        "staffJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/routing/explain", explain)
     staff.add_routes(app)
