@@ -5,7 +5,8 @@ python -m devtools run     Kafka + database + the three services, topics, region
 python -m devtools test    installs the servers if needed and runs the whole test suite
                            (the fixtures start and stop their own servers on test ports).
 python -m devtools stop    stops servers a killed run left behind (by their PID files).
-python -m devtools install fetches Kafka's jars and builds secantusd-rs (cached).
+python -m devtools install fetches Kafka's jars and builds secantusd-rs (cached); `test` also
+                           installs Debian's chromium for the dashboard test when missing.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from devtools.services import RUN_HTTP_PORTS, SERVICES, start_services, wait_rea
 log = logging.getLogger("devtools")
 
 
-def install() -> None:
+def install(browser: bool = False) -> None:
     infra.ensure_kafka_jars()
     infra.ensure_secantus()
+    if browser:
+        infra.ensure_chromium()
 
 
 def run() -> int:
@@ -67,7 +70,7 @@ def run() -> int:
 
 def test(pytest_args: list[str]) -> int:
     """Static checks first (seconds), then every test tier; non-zero if anything failed."""
-    install()
+    install(browser=True)
     checks = [
         [sys.executable, "-m", "ruff", "check", "."],
         [sys.executable, "-m", "ruff", "format", "--check", "."],

@@ -87,6 +87,28 @@ def secantus_binary() -> Path:
     return cache_dir() / f"secantus-{SECANTUS_VERSION}" / "bin" / "secantusd-rs"
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> Path:
+    """Debian's chromium for the dashboard's browser test (DESIGN §7; `playwright install`
+    cannot download its own browser on these machines). Installed with apt when missing."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise InfraError(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    log.info("installing chromium with apt-get (once)")
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(
+            command, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        )
+        if done.returncode != 0:
+            raise InfraError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    if not CHROMIUM.exists():
+        raise InfraError(f"apt-get installed chromium but {CHROMIUM} is still missing")
+    return CHROMIUM
+
+
 def ensure_secantus() -> Path:
     """The `secantusd-rs` binary, built once with cargo (about 7–8 minutes on 2 cores)."""
     binary = secantus_binary()
