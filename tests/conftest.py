@@ -3,7 +3,8 @@ and end-to-end tiers, started once per session and only when a test asks for the
 
 Which servers, decided automatically, overridable with `PENGADUAN_TEST_INFRA`:
 - `native` (the default on a machine without Docker): the project's own Kafka 4.3.1 and
-  secantusd-rs, through `devtools.infra`, on the test ports with fresh data dirs under `.run/test` (`PENGADUAN_TEST_SLOT=N` moves both),
+  secantusd-rs, through `devtools.infra`, on the test ports with fresh data dirs under
+  `.run/test` (`PENGADUAN_TEST_SLOT=N` moves both),
   so it runs beside a `make run` stack;
 - `docker`: testcontainers (Kafka, MongoDB 8), chosen when a Docker engine answers;
 - `external`: servers already running at `PENGADUAN_TEST_KAFKA` and `PENGADUAN_TEST_MONGO`.
