@@ -60,6 +60,15 @@ def run_dir(profile: str) -> Path:
 # --- installation -----------------------------------------------------------------------------
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id (base64url of 16 random bytes). One starting with `-` would be read as
+    an option by StorageTool (about 1 start in 64), so draw again."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def ensure_kafka_jars() -> Path:
     """The broker's classpath folder, downloaded by Maven on first use (~45 jars, ~45 MB)."""
     lib = cache_dir() / f"kafka-{KAFKA_VERSION}" / "lib"
@@ -314,7 +323,7 @@ def start_kafka(profile: str, ports: Ports, heap: str = "768m") -> Server:
     classpath = f"{lib}/*"
     jvm = [java, "-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}"]
     if not (data / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         subprocess.run(
             [*jvm, "-cp", classpath, "kafka.tools.StorageTool", "format",
              "-t", cluster_id, "-c", str(props)],
