@@ -1,30 +1,51 @@
-"""Intake's process: the citizen API and the consumer that keeps the citizen's view current."""
+"""Intake's process: the citizen API and the consumer that keeps the citizen's view current.
+
+Where things are: submit and the status view here; the reporter's commands in `commands`;
+who is asking (reporter token, staff JWT, public) and the audited identity endpoint in `identity`;
+attachments in `attachments`; the view's rules in `views`; the database in `store`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
-from aiokafka.errors import KafkaError
+from pydantic import BaseModel
+from pymongo.errors import PyMongoError
 from ulid import ULID
 
-from services.intake import listing, open311, ratelimit
-from services.intake.models import ComplaintView, SubmitAccepted, SubmitComplaint
-from services.intake.settings import IntakeSettings
-from services.intake.store import ComplaintStore, ensure_indexes
-from services.intake.views import apply, render
+from services.intake import attachments, commands, identity, listing, open311, ratelimit
+from services.intake.commands import base_url, command_outcomes, publish_durably, replayed
+from services.intake.identity import caller_for, outgoing_text, redact_identity, token_hash
+from services.intake.models import (
+    AddInformationBody,
+    AttachmentInfo,
+    AttachmentList,
+    CommandAccepted,
+    CommandStatus,
+    ComplaintView,
+    FeedbackBody,
+    ReopenBody,
+    ReporterIdentity,
+    SubmitAccepted,
+    SubmitComplaint,
+    WithdrawBody,
+)
+from services.intake.settings import SETTINGS, IntakeSettings
+from services.intake.store import CALENDARS, STORE, ComplaintStore, ensure_indexes
+from services.intake.views import CalendarBook, apply, render
+from shared.auth import STAFF_AUTH, StaffAuth
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of
 from shared.envelope import Envelope, new_event
-from shared.events import ComplaintSubmitted
+from shared.events import CalendarChanged, ComplaintSubmitted, WithdrawComplaint
 from shared.http import (
-    FieldError,
     ProblemError,
     add_standard_routes,
     json_response,
@@ -33,31 +54,32 @@ from shared.http import (
     read_json,
 )
 from shared.kafka import BatchHandler, Outgoing, Rejected
-from shared.runtime import INFRA, Infra, with_consumer
-from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, INTAKE_GROUP, SLA_EVENTS
+from shared.runtime import ConsumerSpec, Infra, with_consumers
+from shared.topics import (
+    COMPLAINTS_COMMANDS,
+    COMPLAINTS_EVENTS,
+    COMPLAINTS_SUBMITTED,
+    SLA_EVENTS,
+)
 
 log = logging.getLogger(__name__)
 
-STORE = web.AppKey("store", ComplaintStore)
-SETTINGS = web.AppKey("settings", IntakeSettings)
+__all__ = ["SETTINGS", "STORE", "accept_submission", "create_app", "token_hash"]
+
 PRODUCER = "intake"
+Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
 
 @lru_cache(maxsize=1024)
 def pemda_calendar(pemda: str) -> WorkingCalendar:
+    """The shared calendar without announced extra dates (the app's CalendarBook has those)."""
     return calendar_for(pemda)
-
-
-def token_hash(token: str) -> str:
-    # Tokens carry 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def submit(request: web.Request) -> web.Response:
     await ratelimit.check_submit(request)
     body = await read_json(request, SubmitComplaint)
-    base = request.app[SETTINGS].public_base_url or f"{request.scheme}://{request.host}"
-    accepted = await accept_submission(request.app, body, _idempotency_key(request), base)
+    accepted = await accept_submission(request.app, body, _idempotency_key(request), base_url(request))
     return json_response(accepted, status=202)
 
 
@@ -67,27 +89,36 @@ async def accept_submission(
     """Store and publish one validated submission; the 202 answer once Kafka has it durably.
 
     Shared by the JSON API and Open311. With an Idempotency-Key, a retry gets the original answer
-    (or a problem: 422 other body, 409 still in flight); Kafka down → 503, nothing kept.
+    (or a problem: 422 other body, 409 still in flight); Kafka down → 503, nothing kept but a
+    tombstone of the id (no identity, no text) in case the message still reaches Kafka later.
     """
-    settings, store, infra = app[SETTINGS], app[STORE], app[INFRA]
+    store = app[STORE]
     complaint_id = str(ULID())
     token = secrets.token_urlsafe(32)
     reporter_ref = f"rep_{ULID()}" if body.reporter else None
     now = datetime.now(UTC)
+    reporter = body.reporter.model_dump() if body.reporter else None
     record: dict[str, Any] = {
         "_id": complaint_id,
         "token_hash": token_hash(token),
-        "reporter": body.reporter.model_dump() if body.reporter else None,
+        "reporter": reporter,
         "reporter_ref": reporter_ref,
         "anonymous": body.anonymous,
         "confidential": body.confidential,
         "category": body.category,
         "region_code": body.region_code,
+        "pemda": pemda_of(body.region_code),
         "title": body.title,
         "description": body.description,
+        # What staff and the public may be shown of the text: the reporter's identity taken out.
+        "staff_title": redact_identity(body.title, reporter),
+        "staff_description": redact_identity(body.description, reporter),
         "status": "received",
         "opd_id": None,
         "escalation_level": 0,
+        "escalations": [],
+        "reopened": False,
+        "resolved_at": None,
         "last_seq": 0,
         "deadlines": {},
         "timeline": [],
@@ -96,8 +127,9 @@ async def accept_submission(
     }
     event = new_event(
         ComplaintSubmitted(
-            title=body.title,
-            description=body.description,
+            # Identity never travels on Kafka (DESIGN §3), not even inside the reporter's own text.
+            title=outgoing_text(body.title, reporter, body.anonymous),
+            description=outgoing_text(body.description, reporter, body.anonymous),
             category=body.category,
             region_code=body.region_code,
             location=body.location,
@@ -116,97 +148,178 @@ async def accept_submission(
     accepted = SubmitAccepted(
         id=complaint_id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint_id}"
     )
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if key is not None:
         earlier = await store.claim_key(
             {
                 "_id": key,
-                "body_hash": hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
+                "body_hash": digest,
                 "response": accepted.model_dump(),
                 "done": False,
                 "created_at": now,
             }
         )
         if earlier is not None:
-            return _replay(earlier, body)
+            return SubmitAccepted.model_validate(replayed(earlier, digest))
     await store.insert(record)
-    try:
-        async with asyncio.timeout(settings.publish_timeout_seconds):
-            await infra.publish([Outgoing.of(COMPLAINTS_SUBMITTED, complaint_id, event)])
-    except (KafkaError, TimeoutError) as exc:
-        # Not durable, so no 2xx and no half-written record left behind.
-        log.warning("submit %s not published: %r", complaint_id, exc)
-        await store.delete(complaint_id)
+
+    async def undo() -> None:
+        # Not durable, so no 2xx and no complaint record left behind.
+        await store.abandon(complaint_id, now)
         if key is not None:
             await store.release_key(key)
-        raise ProblemError(
-            503, "Antrean pesan sedang tidak tersedia; coba lagi", headers={"Retry-After": "5"}
-        ) from exc
+
+    await publish_durably(app, [Outgoing.of(COMPLAINTS_SUBMITTED, complaint_id, event)], undo)
     if key is not None:
         await store.complete_key(key)
     return accepted
 
 
-def _idempotency_key(request: web.Request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 255 or not key.isprintable():
-        raise ProblemError(
-            422, errors=[FieldError(field="Idempotency-Key", message="1–255 karakter yang dapat dicetak")]
-        )
-    return key
-
-
-def _replay(earlier: dict[str, Any], body: SubmitComplaint) -> SubmitAccepted:
-    """The answer for a retried submit: the original one, never a second complaint."""
-    if earlier.get("body_hash") != hashlib.sha256(body.model_dump_json().encode()).hexdigest():
-        raise ProblemError(
-            422,
-            "Idempotency-Key ini sudah dipakai untuk pengaduan lain",
-            errors=[FieldError(field="Idempotency-Key", message="dipakai ulang dengan isi berbeda")],
-        )
-    if not earlier.get("done"):
-        raise ProblemError(409, "Pengiriman dengan kunci ini masih diproses", headers={"Retry-After": "1"})
-    return SubmitAccepted.model_validate(earlier["response"])
-
-
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+_idempotency_key = commands.idempotency_key
 
 
 async def get_complaint(request: web.Request) -> web.Response:
-    """The reporter's view with the access token; otherwise the public view of DESIGN §3."""
+    """The reporter's view with the access token, the staff view with a JWT in scope; otherwise
+    the public view of DESIGN §3 (404 for a confidential complaint)."""
     doc = await request.app[STORE].get(request.match_info["id"])
     if doc is None:
         raise ProblemError(404)
-    token = _bearer(request)
-    reporter = token is not None and hmac.compare_digest(token_hash(token), doc["token_hash"])
-    if not reporter and doc.get("confidential"):
+    caller = await caller_for(request, doc)
+    if caller.audience == "public" and doc.get("confidential"):
         raise ProblemError(404)  # a confidential complaint does not exist without its token
-    if token is not None and not reporter:
-        raise ProblemError(401, "Token akses tidak sah")
-    view: ComplaintView = render(doc, datetime.now(UTC), pemda_calendar)
-    if not reporter:
-        # The public sees where (kab/kota), not the reporter's street or village.
-        view = view.model_copy(update={"region_code": pemda_of(view.region_code)})
-    return json_response(view)
+    calendars = request.app[CALENDARS]
+    view: ComplaintView = render(doc, datetime.now(UTC), calendars.calendar_for, caller.audience)
+    return json_response(view, headers={"Cache-Control": "private, no-store"})
 
 
-async def handle_view_events(batch: list[Envelope], store: ComplaintStore) -> list[Rejected]:
+async def handle_view_events(
+    batch: list[Envelope],
+    store: ComplaintStore,
+    calendars: CalendarBook | None = None,
+    publish: Publish | None = None,
+) -> list[Rejected]:
+    """complaints.events + sla.events → the citizen's views, the outcome of the reporter's
+    commands, and the pemdas' calendars. Idempotent: a redelivered batch changes nothing."""
+    for event in batch:
+        if isinstance(event.payload, CalendarChanged):
+            p = event.payload
+            await store.save_calendar(p.pemda, p.revision, p.extra_dates)
+            if calendars is not None:
+                calendars.learn(p.pemda, p.revision, p.extra_dates)
     ids = sorted({e.complaint_id for e in batch if e.complaint_id})
     docs = await store.load_views(ids)
+    missing = [cid for cid in ids if cid not in docs]
+    abandoned = await store.abandoned(missing) if missing else {}
     changed: dict[str, dict[str, Any]] = {}
     rejected = []
     for event in batch:
-        doc = docs.get(event.complaint_id or "")
+        if event.complaint_id is None:
+            continue
+        doc = docs.get(event.complaint_id)
         if doc is None:
-            rejected.append(Rejected(event, "complaint unknown to intake"))
+            if event.complaint_id not in abandoned:
+                rejected.append(Rejected(event, "complaint unknown to intake"))
         elif apply(doc, event):
             changed[doc["_id"]] = doc
     await store.save_views(list(changed.values()))
+    await store.settle_commands(command_outcomes(batch))
+    await _withdraw_abandoned(store, abandoned, publish)
     return rejected
+
+
+async def _withdraw_abandoned(
+    store: ComplaintStore, abandoned: dict[str, dict[str, Any]], publish: Publish | None
+) -> None:
+    """A submission answered 503 that reached Kafka after all: nobody holds its token, so ask
+    the lifecycle owner to withdraw it (once)."""
+    pending = sorted(cid for cid, t in abandoned.items() if not t.get("withdrawn"))
+    if not pending or publish is None:
+        return
+    reason = "Pengiriman tidak dikonfirmasi ke pelapor (antrean pesan sempat tidak tersedia)"
+    await publish(
+        [
+            Outgoing.of(
+                COMPLAINTS_COMMANDS,
+                cid,
+                new_event(WithdrawComplaint(reason=reason), producer=PRODUCER, complaint_id=cid),
+            )
+            for cid in pending
+        ]
+    )
+    await store.mark_withdrawn(pending)
+
+
+async def _refresh_calendars(app: web.Application, store: ComplaintStore) -> None:
+    for pemda, revision, dates in await store.calendars():
+        app[CALENDARS].learn(pemda, revision, dates)
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    return {str(status): {"$ref": "#/components/responses/Problem"} for status in statuses}
+
+
+def _command_path(summary: str, body: type[BaseModel], example: dict[str, Any], when: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "description": (
+                f"{when} Dikirim ke pengelola alur pengaduan; hasilnya dapat dipantau di `status_url`. "
+                "Header `Idempotency-Key` membuat pengiriman ulang mendapat jawaban yang sama."
+            ),
+            "parameters": [_ID],
+            "security": [{"accessToken": []}],
+            "requestBody": {
+                "content": {"application/json": {"schema": body.model_json_schema(), "example": example}}
+            },
+            "responses": {
+                "202": {
+                    "description": "Permintaan diterima dan tersimpan di antrean",
+                    "content": {
+                        "application/json": {
+                            "schema": CommandAccepted.model_json_schema(),
+                            "example": {
+                                "command_id": "01JQ6Z8Y7X3V5T4R2P1N0M9K8J",
+                                "status_url": "http://127.0.0.1:8081/api/v1/complaints/01JQ6Z1D4QH3K6W8C2M5N7P9RT"
+                                "/commands/01JQ6Z8Y7X3V5T4R2P1N0M9K8J",
+                            },
+                        }
+                    },
+                },
+                **_problems(401, 403, 404, 409, 422, 503),
+            },
+        }
+    }
+
+
+_COMMAND_PATHS = {
+    "/api/v1/complaints/{id}/information": _command_path(
+        "Tambahkan informasi",
+        AddInformationBody,
+        {"message": "Lubangnya kini sekitar 1 meter; foto terbaru saya lampirkan."},
+        "Selama pengaduan ditangani OPD (termasuk saat OPD meminta informasi).",
+    ),
+    "/api/v1/complaints/{id}/feedback": _command_path(
+        "Beri penilaian atas penyelesaian",
+        FeedbackBody,
+        {"rating": 4, "comment": "Sudah ditambal, terima kasih."},
+        "Hanya setelah pengaduan diselesaikan OPD; menutup pengaduan.",
+    ),
+    "/api/v1/complaints/{id}/reopen": _command_path(
+        "Buka kembali pengaduan",
+        ReopenBody,
+        {"reason": "Tambalan sudah rusak lagi setelah hujan."},
+        "Hanya setelah diselesaikan, dalam 10 hari kerja, dan hanya sekali.",
+    ),
+    "/api/v1/complaints/{id}/withdraw": _command_path(
+        "Cabut pengaduan",
+        WithdrawBody,
+        {"reason": "Masalah sudah selesai sendiri."},
+        "Selama pengaduan masih terbuka.",
+    ),
+}
 
 
 OPENAPI = openapi_document(
@@ -273,6 +386,119 @@ OPENAPI = openapi_document(
                 },
             }
         },
+        **_COMMAND_PATHS,
+        "/api/v1/complaints/{id}/commands/{command_id}": {
+            "get": {
+                "summary": "Hasil permintaan pelapor (menunggu, diterima, ditolak beserta alasannya)",
+                "parameters": [
+                    _ID,
+                    {"name": "command_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "security": [{"accessToken": []}],
+                "responses": {
+                    "200": {
+                        "description": "Status permintaan",
+                        "content": {
+                            "application/json": {
+                                "schema": CommandStatus.model_json_schema(),
+                                "example": {
+                                    "command_id": "01JQ6Z8Y7X3V5T4R2P1N0M9K8J",
+                                    "command": "ReopenComplaint",
+                                    "status": "rejected",
+                                    "reason": "pengaduan hanya dapat dibuka kembali satu kali",
+                                    "submitted_at": "2026-03-16T03:12:00Z",
+                                },
+                            }
+                        },
+                    },
+                    **_problems(401, 403, 404),
+                },
+            }
+        },
+        "/api/v1/complaints/{id}/reporter": {
+            "get": {
+                "summary": "Identitas pelapor untuk petugas berwenang (setiap akses dicatat)",
+                "description": (
+                    "Pengaduan anonim: hanya Admin Koordinator pemda (dan admin). Lainnya: petugas OPD yang "
+                    "sedang menangani, Admin Koordinator pemda, dan supervisor dalam cakupan. Setiap "
+                    "pembacaan, diizinkan maupun ditolak, dicatat dalam audit."
+                ),
+                "parameters": [_ID],
+                "security": [{"staffJwt": []}],
+                "responses": {
+                    "200": {
+                        "description": "Identitas pelapor",
+                        "content": {
+                            "application/json": {
+                                "schema": ReporterIdentity.model_json_schema(),
+                                "example": {
+                                    "complaint_id": "01JQ6Z1D4QH3K6W8C2M5N7P9RT",
+                                    "reporter_ref": "rep_01JQ6Z1D4QH3K6W8C2M5N7P9RV",
+                                    "anonymous": False,
+                                    "name": "Sari Wulandari",
+                                    "phone": "+6281234567890",
+                                    "email": "sari@example.id",
+                                },
+                            }
+                        },
+                    },
+                    **_problems(401, 403, 404),
+                },
+            }
+        },
+        "/api/v1/complaints/{id}/attachments": {
+            "post": {
+                "summary": "Unggah lampiran (foto JPEG/PNG/WebP atau PDF)",
+                "description": (
+                    "multipart/form-data (bagian berkas pertama) atau isi mentah dengan Content-Type. Jenis "
+                    "berkas diperiksa dari isinya. Untuk pengaduan anonim metadata (EXIF dll.) dan nama "
+                    "berkas dihapus."
+                ),
+                "parameters": [_ID],
+                "security": [{"accessToken": []}],
+                "requestBody": {
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        },
+                        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                    }
+                },
+                "responses": {
+                    "201": {
+                        "description": "Lampiran tersimpan",
+                        "content": {"application/json": {"schema": AttachmentInfo.model_json_schema()}},
+                    },
+                    **_problems(401, 403, 404, 409, 413, 415, 422),
+                },
+            },
+            "get": {
+                "summary": "Daftar lampiran (pelapor, atau petugas yang menangani)",
+                "parameters": [_ID],
+                "security": [{"accessToken": []}, {"staffJwt": []}],
+                "responses": {
+                    "200": {
+                        "description": "Daftar lampiran",
+                        "content": {"application/json": {"schema": AttachmentList.model_json_schema()}},
+                    },
+                    **_problems(401, 403, 404),
+                },
+            },
+        },
+        "/api/v1/complaints/{id}/attachments/{aid}": {
+            "get": {
+                "summary": "Unduh lampiran",
+                "parameters": [
+                    _ID,
+                    {"name": "aid", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "security": [{"accessToken": []}, {"staffJwt": []}],
+                "responses": {"200": {"description": "Isi berkas"}, **_problems(401, 403, 404)},
+            }
+        },
     },
 )
 
@@ -280,24 +506,44 @@ OPENAPI = openapi_document(
 def create_app(settings: IntakeSettings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
+    app[STAFF_AUTH] = StaffAuth()
+    app[CALENDARS] = CalendarBook()
 
     async def build(infra: Infra) -> BatchHandler:
         await ensure_indexes(infra.db)
+        await attachments.ensure_indexes(infra.db)
         await listing.ensure_indexes(infra.db)
         store = ComplaintStore(infra.db)
         app[STORE] = store
+        app[attachments.ATTACHMENTS] = attachments.AttachmentStore(infra.db)
+        await _refresh_calendars(app, store)
 
         async def on_view_events(batch: list[Envelope]) -> list[Rejected]:
-            return await handle_view_events(batch, store)
+            return await handle_view_events(batch, store, app[CALENDARS], infra.publish)
 
         return on_view_events
 
-    ready = with_consumer(
-        app, settings, group=INTAKE_GROUP, topics=[COMPLAINTS_EVENTS, SLA_EVENTS], build=build
+    async def calendar_refresh(infra: Infra) -> None:
+        # Another instance may have consumed a CalendarChanged: reload what it stored.
+        while True:
+            await asyncio.sleep(settings.calendar_refresh_seconds)  # a period, not a wait for a condition
+            try:
+                await _refresh_calendars(app, app[STORE])
+            except PyMongoError as exc:
+                log.warning("calendar refresh failed: %r", exc)
+
+    ready = with_consumers(
+        app,
+        settings,
+        [ConsumerSpec(settings.consumer_group, [COMPLAINTS_EVENTS, SLA_EVENTS], build)],
+        background=[("calendar-refresh", calendar_refresh)],
     )
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/complaints", submit)
     app.router.add_get("/api/v1/complaints/{id}", get_complaint)
+    commands.add_routes(app)
+    identity.add_routes(app)
+    attachments.add_routes(app)
     listing.add_routes(app)
     open311.add_routes(app)
     return app

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from shared.calendar import WIT
 from shared.categories import CATEGORIES
@@ -107,9 +107,11 @@ class Deadline(BaseModel):
     clock: str
     opd_id: str | None
     started_at: datetime
-    due_at: datetime | None
-    remaining_seconds: int | None
+    due_at: datetime | None  # in the pemda's local offset; null while paused
+    remaining_seconds: int | None  # working time left (negative once overdue); null once stopped
     state: Literal["running", "paused", "met", "breached", "transferred", "cancelled"]
+    # The countdown for people: "sisa 2 hari kerja", "lewat 1 hari kerja", "dijeda, sisa 4 jam".
+    remaining_text: str | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -121,9 +123,81 @@ class TimelineEntry(BaseModel):
 class ComplaintView(BaseModel):
     id: str
     status: str
+    status_label: str | None = None
     category: str | None
     region_code: str
     opd_id: str | None
     escalation_level: int
+    # Level 3: the reporter may now take the complaint to the Ombudsman (DESIGN §5).
+    escalation_note: str | None = None
     deadlines: list[Deadline]
     timeline: list[TimelineEntry]
+    # The reporter's own text (masked for anonymous complaints); null in the public view.
+    title: str | None = None
+    description: str | None = None
+    anonymous: bool = False
+    confidential: bool = False
+
+
+# --- the reporter's commands (DESIGN §2, §6) ----------------------------------------------------
+
+
+class _CommandBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AddInformationBody(_CommandBody):
+    message: str = Field(min_length=1, max_length=4000)
+
+
+class FeedbackBody(_CommandBody):
+    rating: StrictInt = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class ReopenBody(_CommandBody):
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+class WithdrawBody(_CommandBody):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class CommandAccepted(BaseModel):
+    command_id: str
+    status_url: str
+
+
+class CommandStatus(BaseModel):
+    command_id: str
+    command: str
+    # pending: sent to the lifecycle owner; accepted: its lifecycle event arrived; rejected: see reason.
+    status: Literal["pending", "accepted", "rejected"]
+    reason: str | None = None
+    submitted_at: datetime
+
+
+# --- attachments and identity ---------------------------------------------------------------------
+
+
+class AttachmentInfo(BaseModel):
+    id: str
+    content_type: str
+    size: int
+    filename: str | None  # never kept for anonymous complaints
+    uploaded_at: datetime
+    url: str
+
+
+class AttachmentList(BaseModel):
+    items: list[AttachmentInfo]
+    next_cursor: str | None = None
+
+
+class ReporterIdentity(BaseModel):
+    complaint_id: str
+    reporter_ref: str | None
+    anonymous: bool
+    name: str | None
+    phone: str | None
+    email: str | None

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from aiohttp import web
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
+from shared.topics import INTAKE_GROUP
 
 PREFIX = "INTAKE_"
 
@@ -13,10 +15,21 @@ class IntakeSettings(BaseSettings):
     kafka_bootstrap: str = shared_env("KAFKA_BOOTSTRAP", PREFIX, DEFAULT_KAFKA)
     mongo_uri: str = shared_env("MONGO_URI", PREFIX, DEFAULT_MONGO)
     mongo_db: str = "intake"
+    # The view consumer's group (its dead-letter topic is `<group>.dlq`); tests run apps in their own.
+    consumer_group: str = INTAKE_GROUP
     http_host: str = "127.0.0.1"
     http_port: int = 8081
     # Base of the `status_url` given to citizens; empty = derived from the request's host.
     public_base_url: str = ""
-    # How long a submit waits for Kafka's acknowledgement before answering 503.
+    # How long a submit (or a reporter's command) waits for Kafka's acknowledgement before 503.
     publish_timeout_seconds: float = 10.0
+    # Attachments (photos, PDF): the largest accepted and how many one complaint may have.
+    attachment_max_bytes: int = 5 * 1024 * 1024
+    attachment_max_count: int = 10
+    # How often the working-day calendars (extra dates announced by sla) are reloaded, so every
+    # instance's countdowns follow a calendar change that another instance consumed.
+    calendar_refresh_seconds: float = 60.0
     log_level: str = "INFO"
+
+
+SETTINGS = web.AppKey("settings", IntakeSettings)

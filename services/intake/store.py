@@ -1,34 +1,70 @@
 """Intake's database: the complaint record (reporter identity lives only here, DESIGN §3) with
-the citizen's view maintained on it by the events consumer."""
+the citizen's view maintained on it by the events consumer; the reporter's commands and their
+outcome; the audit of identity reads; the pemdas' extra non-working dates."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from aiohttp import web
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.intake.views import CalendarBook
+from shared.kafka import TransientError
 from shared.mongo import GroupWriter
 
 # Never leaves intake's database through a view.
 IDENTITY_FIELDS = ("reporter",)
 # An Idempotency-Key replays its original answer for 24 h (DESIGN §3); the TTL index expires it.
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# A submission answered 503 may still reach Kafka later (an idempotent producer retries until the
+# broker takes it): its tombstone lets the consumer withdraw such a complaint when it shows up.
+ABANDONED_TTL_SECONDS = 30 * 24 * 3600
+# What the events consumer reads and writes of a complaint: the view, never identity or text.
+VIEW_FIELDS = (
+    "last_seq",
+    "deadlines",
+    "timeline",
+    "status",
+    "opd_id",
+    "category",
+    "region_code",
+    "pemda",
+    "anonymous",
+    "confidential",
+    "escalation_level",
+    "escalations",
+    "reopened",
+    "resolved_at",
+    "resolved_by",
+    "closed_outcome",
+    "rev",
+)
+CommandOutcome = tuple[str, str | None]  # ("accepted" | "rejected", reason)
 
 
-class ConcurrentUpdate(RuntimeError):
-    pass
+class ConcurrentUpdate(TransientError):
+    """A view changed between read and write: the consumer retries the batch (idempotent)."""
 
 
 class ComplaintStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._complaints = db["complaints"]
         self._idempotency = db["idempotency_keys"]
+        self._commands = db["commands"]
+        self._audit = db["identity_audit"]
+        self._abandoned = db["abandoned_submissions"]
+        self._calendars = db["calendars"]
         # Submits arrive concurrently: their writes are grouped into batches (group commit).
         self._complaint_writes = GroupWriter(self._complaints)
         self._key_writes = GroupWriter(self._idempotency)
+
+    # --- Idempotency-Key records (submit and commands) ---
 
     async def claim_key(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """Reserve an Idempotency-Key with the answer it will replay; the earlier record if taken."""
@@ -44,17 +80,37 @@ class ComplaintStore:
     async def release_key(self, key: str) -> None:
         await self._idempotency.delete_one({"_id": key, "done": False})
 
+    # --- complaints ---
+
     async def insert(self, doc: dict[str, Any]) -> None:
         await self._complaint_writes.insert(doc)
 
     async def delete(self, complaint_id: str) -> None:
         await self._complaints.delete_one({"_id": complaint_id})
 
+    async def abandon(self, complaint_id: str, at: datetime) -> None:
+        """Forget a submission that got no 2xx, leaving only a tombstone (no identity, no text)."""
+        await self._abandoned.update_one(
+            {"_id": complaint_id}, {"$setOnInsert": {"at": at, "withdrawn": False}}, upsert=True
+        )
+        await self._complaints.delete_one({"_id": complaint_id})
+
+    async def abandoned(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d async for d in self._abandoned.find({"_id": {"$in": list(ids)}})}
+
+    async def mark_withdrawn(self, ids: Sequence[str]) -> None:
+        await self._abandoned.update_many({"_id": {"$in": list(ids)}}, {"$set": {"withdrawn": True}})
+
     async def get(self, complaint_id: str) -> dict[str, Any] | None:
         return await self._complaints.find_one({"_id": complaint_id}, {f: 0 for f in IDENTITY_FIELDS})
 
+    async def identity_of(self, complaint_id: str) -> dict[str, Any] | None:
+        """The one read that returns identity: for the audited reporter endpoint only."""
+        fields = ("reporter", "reporter_ref", "anonymous", "confidential", "opd_id", "pemda", "region_code")
+        return await self._complaints.find_one({"_id": complaint_id}, dict.fromkeys(fields, 1))
+
     async def load_views(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        projection = {"last_seq": 1, "deadlines": 1, "timeline": 1, "status": 1, "opd_id": 1, "rev": 1}
+        projection = dict.fromkeys(VIEW_FIELDS, 1)
         return {d["_id"]: d async for d in self._complaints.find({"_id": {"$in": list(ids)}}, projection)}
 
     async def save_views(self, docs: Sequence[dict[str, Any]]) -> None:
@@ -71,10 +127,73 @@ class ComplaintStore:
         if result.matched_count != len(ops):
             raise ConcurrentUpdate(f"{len(ops) - result.matched_count} view(s) changed concurrently")
 
+    # --- the reporter's commands ---
+
+    async def insert_command(self, record: dict[str, Any]) -> None:
+        await self._commands.insert_one(record)
+
+    async def delete_command(self, command_id: str) -> None:
+        await self._commands.delete_one({"_id": command_id})
+
+    async def get_command(self, complaint_id: str, command_id: str) -> dict[str, Any] | None:
+        return await self._commands.find_one({"_id": command_id, "complaint_id": complaint_id})
+
+    async def settle_commands(self, outcomes: Mapping[str, CommandOutcome]) -> None:
+        """Record what the lifecycle owner made of pending commands; settled ones stay as they are."""
+        if not outcomes:
+            return
+        # Most correlation ids name no command (routing's own decisions): one read finds the few.
+        pending = {
+            d["_id"]
+            async for d in self._commands.find(
+                {"_id": {"$in": list(outcomes)}, "status": "pending"}, {"_id": 1}
+            )
+        }
+        ops = [
+            UpdateOne({"_id": cid, "status": "pending"}, {"$set": {"status": status, "reason": reason}})
+            for cid, (status, reason) in outcomes.items()
+            if cid in pending
+        ]
+        if ops:
+            await self._commands.bulk_write(ops, ordered=False)
+
+    # --- identity reads ---
+
+    async def audit_identity_read(self, record: dict[str, Any]) -> None:
+        await self._audit.insert_one(record)
+
+    # --- calendars ---
+
+    async def save_calendar(self, pemda: str, revision: int, extra_dates: Sequence[date]) -> None:
+        """Keep the highest revision of a pemda's extra dates."""
+        dates = sorted(d.isoformat() for d in extra_dates)
+        # A newer revision stored already makes the upsert collide on _id: nothing to do.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._calendars.update_one(
+                {"_id": pemda, "revision": {"$lt": revision}},
+                {"$set": {"revision": revision, "extra_dates": dates, "updated_at": datetime.now(UTC)}},
+                upsert=True,
+            )
+
+    async def calendars(self) -> list[tuple[str, int, list[date]]]:
+        return [
+            (d["_id"], d["revision"], [date.fromisoformat(x) for x in d.get("extra_dates", [])])
+            async for d in self._calendars.find({})
+        ]
+
+
+# Where the app keeps its store (set once the database is open).
+STORE = web.AppKey("store", ComplaintStore)
+# The working-day calendars countdowns are computed with (extra dates from sla.events).
+CALENDARS = web.AppKey("calendars", CalendarBook)
+
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db["idempotency_keys"].create_index("created_at", expireAfterSeconds=IDEMPOTENCY_TTL_SECONDS)
+    await db["abandoned_submissions"].create_index("at", expireAfterSeconds=ABANDONED_TTL_SECONDS)
     # Public listing (issue 4) pages by region and status, newest first.
     await db["complaints"].create_index(
         [("region_code", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)]
     )
+    await db["commands"].create_index([("complaint_id", ASCENDING), ("created_at", ASCENDING)])
+    await db["identity_audit"].create_index([("complaint_id", ASCENDING), ("at", DESCENDING)])

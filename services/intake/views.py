@@ -2,86 +2,460 @@
 reads no other service's database, DESIGN §6). Pure: the store loads and saves the documents.
 
 Idempotent by record: lifecycle events apply only above the view's `last_seq`; a clock event
-only above the stored clock's `version`.
+only above the stored clock's `version`; an escalation only once per event id.
+
+What is stored and what is shown are separate steps. `apply` keeps every lifecycle event as a
+timeline note with its text unmasked and who wrote it; `render` decides per audience:
+- `reporter` (access token): everything, including the `CommandRejected` notes (only the
+  reporter asked for those commands, so only the reporter is told why one was refused).
+- `staff` (JWT in scope): everything but those notes; full region code; no identity.
+- `public`: region at kab/kota, no title/description, and text only for the OPD's answers and
+  resolution (DESIGN §3: status changes and OPD answers); reporter-written text never.
+For an anonymous complaint every text shown, to every audience, goes through `mask_contacts`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, TypeVar
 
 from services.intake.models import ComplaintView, Deadline, TimelineEntry
-from shared.calendar import WorkingCalendar
-from shared.envelope import Envelope
-from shared.events import ClockEvent, ComplaintAssigned, ComplaintReceived, ComplaintTriaged
+from shared.calendar import WorkingCalendar, calendar_for, pemda_of
+from shared.envelope import Envelope, Payload
+from shared.events import (
+    CalendarChanged,
+    ClockEvent,
+    ClockStopped,
+    CommandRejected,
+    ComplaintAnswered,
+    ComplaintArchived,
+    ComplaintAssigned,
+    ComplaintClaimed,
+    ComplaintClosed,
+    ComplaintReceived,
+    ComplaintReopened,
+    ComplaintResolved,
+    ComplaintTransferred,
+    ComplaintTriaged,
+    ComplaintUpdated,
+    EscalationRaised,
+    EscalationRetracted,
+    InformationAdded,
+    InformationRequested,
+    TierChanged,
+)
+from shared.privacy import mask_contacts
 
+Doc = dict[str, Any]
+Audience = Literal["reporter", "staff", "public"]
 CalendarFor = Callable[[str], WorkingCalendar]
 
+STATUS_LABELS: dict[str, str] = {
+    "received": "Belum Terverifikasi",
+    "triage": "di Admin Koordinator",
+    "assigned": "Terdisposisi, belum ditindaklanjuti",
+    "in_progress": "Sedang diproses",
+    "waiting_reporter": "Menunggu tanggapan pelapor",
+    "resolved": "Terdisposisi selesai",
+    "closed": "Selesai",
+    "archived": "Arsip",
+}
+OPEN_STATES = frozenset({"received", "triage", "assigned", "in_progress", "waiting_reporter"})
+WITH_OPD = frozenset({"assigned", "in_progress", "waiting_reporter"})
+# Commands the reporter sends through intake: only their rejections are shown, to the reporter.
+REPORTER_COMMANDS: dict[str, str] = {
+    "AddInformation": "menambah informasi",
+    "GiveFeedback": "memberi penilaian",
+    "ReopenComplaint": "membuka kembali",
+    "WithdrawComplaint": "mencabut pengaduan",
+}
+OMBUDSMAN_NOTE = (
+    "Pengaduan ini belum selesai lebih dari 60 hari sejak diajukan meskipun sudah dieskalasi. "
+    "Anda dapat melaporkannya ke Ombudsman Republik Indonesia (ombudsman.go.id, telepon 137)."
+)
+_ESCALATION_SUMMARY = {
+    1: "Eskalasi tingkat 1: tenggat terlewati, diteruskan ke kepala OPD",
+    2: "Eskalasi tingkat 2: Inspektorat dan Admin Koordinator pemda dilibatkan",
+    3: "Eskalasi tingkat 3: pengaduan dapat dilaporkan ke Ombudsman RI",
+}
+_CLOSED_SUMMARY = {
+    "feedback": "Selesai setelah pelapor memberi penilaian",
+    "expired": "Selesai: batas waktu tanggapan pelapor (10 hari kerja) berakhir",
+    "withdrawn": "Dicabut oleh pelapor",
+}
+_DAY = 86400
+_HOUR = 3600
 
-def _lifecycle(event: Envelope) -> tuple[str, str | None, str] | None:
-    """(status, opd_id change or None, Indonesian summary) of a lifecycle event."""
-    payload = event.payload
-    if isinstance(payload, ComplaintReceived):
-        return "received", None, "Pengaduan diterima dan menunggu verifikasi"
-    if isinstance(payload, ComplaintAssigned):
-        return "assigned", payload.opd_id, f"Didisposisikan ke {payload.opd_id}"
-    if isinstance(payload, ComplaintTriaged):
-        return "triage", None, "Diteruskan ke Admin Koordinator untuk verifikasi"
-    return None
+
+# --- apply: events → the stored view ------------------------------------------------------------
+
+Author = Literal["system", "opd", "coordinator", "reporter"]
 
 
-def apply(doc: dict[str, Any], event: Envelope) -> bool:
+@dataclass(frozen=True)
+class Note:
+    """One timeline entry as stored: the summary without text, the text apart."""
+
+    summary: str
+    text: str | None = None
+    author: Author = "system"
+    public_text: bool = False  # may the public read `text` (the OPD's answers)?
+    reporter_only: bool = False
+
+
+P = TypeVar("P", bound=Payload)
+Step = Callable[[Doc, Any, datetime], Note | None]
+_STEPS: dict[type[Payload], Step] = {}
+
+
+def _on(cls: type[P]) -> Callable[[Callable[[Doc, P, datetime], Note | None]], Step]:
+    def deco(fn: Callable[[Doc, P, datetime], Note | None]) -> Step:
+        _STEPS[cls] = fn
+        return fn
+
+    return deco
+
+
+@_on(ComplaintReceived)
+def _received(doc: Doc, p: ComplaintReceived, at: datetime) -> Note:
+    doc["status"], doc["pemda"] = "received", p.pemda
+    return Note("Pengaduan diterima dan menunggu verifikasi")
+
+
+@_on(ComplaintAssigned)
+def _assigned(doc: Doc, p: ComplaintAssigned, at: datetime) -> Note:
+    doc["status"], doc["opd_id"], doc["category"] = "assigned", p.opd_id, p.category
+    summary = {
+        "routing": f"Didisposisikan ke {p.opd_id}",
+        "disposition": f"Didisposisikan oleh Admin Koordinator ke {p.opd_id}",
+        "transfer": f"Dialihkan ke {p.opd_id}",
+        "reopen": f"Dikembalikan ke {p.opd_id} untuk ditangani ulang",
+    }[p.via]
+    return Note(summary)
+
+
+@_on(ComplaintTriaged)
+def _triaged(doc: Doc, p: ComplaintTriaged, at: datetime) -> Note:
+    doc["status"], doc["opd_id"], doc["pemda"] = "triage", None, p.pemda
+    if p.category is not None:
+        doc["category"] = p.category
+    if p.via == "transfer":
+        return Note("Diteruskan ke Admin Koordinator setelah beberapa kali dialihkan")
+    return Note("Diteruskan ke Admin Koordinator untuk verifikasi")
+
+
+@_on(ComplaintUpdated)
+def _updated(doc: Doc, p: ComplaintUpdated, at: datetime) -> Note:
+    doc["category"], doc["region_code"], doc["pemda"] = p.category, p.region_code, p.pemda
+    # Flags only ever tighten (DESIGN §3), even if an event said otherwise.
+    doc["anonymous"] = bool(doc.get("anonymous")) or p.anonymous
+    doc["confidential"] = bool(doc.get("confidential")) or p.confidential
+    return Note("Data pengaduan diperbarui oleh Admin Koordinator")
+
+
+@_on(ComplaintClaimed)
+def _claimed(doc: Doc, p: ComplaintClaimed, at: datetime) -> Note:
+    doc["status"] = "in_progress"
+    return Note(f"Mulai ditangani oleh {p.opd_id}")
+
+
+@_on(ComplaintAnswered)
+def _answered(doc: Doc, p: ComplaintAnswered, at: datetime) -> Note:
+    doc["status"] = "in_progress"
+    return Note(f"Tanggapan dari {p.opd_id}", p.message, "opd", public_text=True)
+
+
+@_on(InformationRequested)
+def _info_requested(doc: Doc, p: InformationRequested, at: datetime) -> Note:
+    doc["status"] = "waiting_reporter"
+    return Note(f"{p.opd_id} meminta informasi tambahan dari pelapor", p.message, "opd")
+
+
+@_on(InformationAdded)
+def _info_added(doc: Doc, p: InformationAdded, at: datetime) -> Note:
+    if p.resumed:
+        doc["status"] = "in_progress"
+    return Note("Pelapor menambahkan informasi", p.message, "reporter")
+
+
+@_on(TierChanged)
+def _tier(doc: Doc, p: TierChanged, at: datetime) -> Note:
+    return Note(f"Tingkat penanganan diubah menjadi {p.tier}")
+
+
+@_on(ComplaintTransferred)
+def _transferred(doc: Doc, p: ComplaintTransferred, at: datetime) -> Note:
+    return Note(f"{p.from_opd_id} menyatakan bukan wewenangnya", p.reason, "opd")
+
+
+@_on(ComplaintResolved)
+def _resolved(doc: Doc, p: ComplaintResolved, at: datetime) -> Note:
+    doc["status"], doc["resolved_at"], doc["resolved_by"] = "resolved", at, p.opd_id
+    return Note(f"Diselesaikan oleh {p.opd_id}", p.answer, "opd", public_text=True)
+
+
+@_on(ComplaintReopened)
+def _reopened(doc: Doc, p: ComplaintReopened, at: datetime) -> Note:
+    doc["reopened"] = True
+    return Note("Dibuka kembali oleh pelapor", p.reason, "reporter")
+
+
+@_on(ComplaintClosed)
+def _closed(doc: Doc, p: ComplaintClosed, at: datetime) -> Note:
+    doc["status"], doc["closed_outcome"] = "closed", p.outcome
+    summary = _CLOSED_SUMMARY[p.outcome]
+    if p.rating is not None:
+        summary += f" ({p.rating}/5)"
+    return Note(summary, p.comment, "reporter")
+
+
+@_on(ComplaintArchived)
+def _archived(doc: Doc, p: ComplaintArchived, at: datetime) -> Note:
+    doc["status"] = "archived"
+    summary = "Diarsipkan oleh Admin Koordinator"
+    if p.forwarded_to:
+        summary += f"; diteruskan ke {p.forwarded_to}"
+    return Note(summary, p.reason, "coordinator")
+
+
+@_on(CommandRejected)
+def _rejected(doc: Doc, p: CommandRejected, at: datetime) -> Note | None:
+    action = REPORTER_COMMANDS.get(p.command)
+    if action is None:
+        return None  # another service's command (sla's auto-close): nothing to tell anyone
+    return Note(f"Permintaan {action} ditolak", p.reason, reporter_only=True)
+
+
+def is_lifecycle(payload: Payload) -> bool:
+    """An event of complaints.events (routing's), not one derived from it on sla.events."""
+    return type(payload) in _STEPS
+
+
+def apply(doc: Doc, event: Envelope) -> bool:
     """Apply one event to a view document in place; False when it changes nothing."""
     payload = event.payload
     if isinstance(payload, ClockEvent):
-        deadlines: dict[str, Any] = doc.setdefault("deadlines", {})
-        current = deadlines.get(payload.clock_id)
-        if current is not None and current["version"] >= payload.version:
-            return False
-        deadlines[payload.clock_id] = payload.model_dump(exclude={"clock_id"})
-        return True
+        return _apply_clock(doc, payload)
+    if isinstance(payload, EscalationRaised | EscalationRetracted):
+        return _apply_escalation(doc, event.event_id, payload)
+    if isinstance(payload, CalendarChanged):
+        return False  # pemda-wide, kept by the CalendarBook, not by a complaint's view
     if event.seq is None or event.seq <= doc.get("last_seq", 0):
         return False
     doc["last_seq"] = event.seq
-    change = _lifecycle(event)
-    if change is None:
-        return True
-    status, opd_id, summary = change
-    doc["status"] = status
-    if opd_id is not None:
-        doc["opd_id"] = opd_id
-    doc.setdefault("timeline", []).append({"at": event.occurred_at, "type": event.type, "summary": summary})
+    step = _STEPS.get(type(payload))
+    note = step(doc, payload, event.occurred_at) if step is not None else None
+    if note is not None:
+        doc.setdefault("timeline", []).append(
+            {
+                "at": event.occurred_at,
+                "type": event.type,
+                "summary": note.summary,
+                "text": note.text,
+                "author": note.author,
+                "public_text": note.public_text,
+                "reporter_only": note.reporter_only,
+            }
+        )
     return True
 
 
-def render(doc: dict[str, Any], now: datetime, calendar_for: CalendarFor) -> ComplaintView:
-    deadlines = []
-    for entry in sorted(doc.get("deadlines", {}).values(), key=lambda d: d["started_at"]):
-        calendar = calendar_for(entry["pemda"])
-        due = calendar.local(entry["due_at"]) if entry.get("due_at") else None
-        remaining = None
-        if entry["state"] == "running" and due is not None:
-            remaining = int(calendar.working_time(now, due).total_seconds())
-        elif entry["state"] == "paused":
-            remaining = entry.get("remaining_seconds")
-        deadlines.append(
-            Deadline(
-                clock=entry["clock"],
-                opd_id=entry.get("opd_id"),
-                started_at=calendar.local(entry["started_at"]),
-                due_at=due if entry["state"] != "paused" else None,
-                remaining_seconds=remaining,
-                state=entry["state"],
-            )
-        )
+def _apply_clock(doc: Doc, clock: ClockEvent) -> bool:
+    deadlines: dict[str, Any] = doc.setdefault("deadlines", {})
+    current = deadlines.get(clock.clock_id)
+    if current is not None and current["version"] >= clock.version:
+        return False
+    snapshot = clock.model_dump(exclude={"clock_id"})
+    # A clock never restarts (a new one gets a new id); a recompute may still reschedule a
+    # stopped clock, so "stopped" is sticky rather than read from the latest event's type.
+    snapshot["stopped"] = (
+        isinstance(clock, ClockStopped)
+        or bool(current and current.get("stopped"))
+        or clock.state in ("met", "transferred", "cancelled")
+    )
+    deadlines[clock.clock_id] = snapshot
+    return True
+
+
+def _apply_escalation(doc: Doc, event_id: str, p: EscalationRaised | EscalationRetracted) -> bool:
+    seen: list[str] = doc.setdefault("escalations", [])
+    if event_id in seen:
+        return False
+    seen.append(event_id)
+    level = doc.get("escalation_level", 0)
+    if isinstance(p, EscalationRaised):
+        doc["escalation_level"] = max(level, p.level)
+        summary = _ESCALATION_SUMMARY[p.level]
+    else:
+        doc["escalation_level"] = p.level
+        summary = f"Eskalasi dikoreksi menjadi tingkat {p.level} setelah perhitungan ulang kalender"
+    doc.setdefault("timeline", []).append(
+        {"at": p.at, "type": type(p).TYPE, "summary": summary, "text": None, "author": "system"}
+    )
+    return True
+
+
+# --- render: the stored view → what one audience sees --------------------------------------------
+
+
+def render(
+    doc: Doc, now: datetime, calendar_for: CalendarFor, audience: Audience = "public"
+) -> ComplaintView:
+    """The view for `audience`; the default is the most restricted one."""
+    anonymous = bool(doc.get("anonymous"))
+
+    def shown(text: str | None) -> str | None:
+        return mask_contacts(text) if anonymous and text is not None else text
+
+    timeline = []
+    for entry in sorted(doc.get("timeline", []), key=lambda t: t["at"]):
+        if entry.get("reporter_only") and audience != "reporter":
+            continue
+        text = entry.get("text")
+        if audience == "public" and not entry.get("public_text"):
+            text = None
+        summary = entry["summary"] if not text else f"{entry['summary']}: {shown(text)}"
+        timeline.append(TimelineEntry(at=entry["at"], type=entry["type"], summary=summary))
+    level = doc.get("escalation_level", 0)
+    status = doc.get("status", "received")
+    public = audience == "public"
     return ComplaintView(
         id=doc["_id"],
-        status=doc.get("status", "received"),
+        status=status,
+        status_label=STATUS_LABELS.get(status),
         category=doc.get("category"),
-        region_code=doc["region_code"],
+        # The public sees where (kab/kota), not the reporter's street or village.
+        region_code=pemda_of(doc["region_code"]) if public else doc["region_code"],
         opd_id=doc.get("opd_id"),
-        escalation_level=doc.get("escalation_level", 0),
-        deadlines=deadlines,
-        timeline=[TimelineEntry(**t) for t in doc.get("timeline", [])],
+        escalation_level=level,
+        escalation_note=OMBUDSMAN_NOTE if level >= 3 else None,
+        deadlines=render_deadlines(doc.get("deadlines", {}), now, calendar_for),
+        timeline=timeline,
+        title=None if public else shown(_text_for(doc, "title", audience)),
+        description=None if public else shown(_text_for(doc, "description", audience)),
+        anonymous=anonymous,
+        confidential=bool(doc.get("confidential")),
     )
+
+
+def _text_for(doc: Doc, field: str, audience: Audience) -> str | None:
+    """The reporter reads their own text; anyone else the copy without their identity."""
+    if audience == "reporter":
+        return doc.get(field)
+    redacted: str | None = doc.get(f"staff_{field}")
+    return redacted if redacted is not None else doc.get(field)
+
+
+def render_deadlines(snapshots: dict[str, Doc], now: datetime, calendar_for: CalendarFor) -> list[Deadline]:
+    result = []
+    for snap in sorted(snapshots.values(), key=lambda d: d["started_at"]):
+        calendar = calendar_for(snap["pemda"])
+        state = snap["state"]
+        due = calendar.local(snap["due_at"]) if snap.get("due_at") else None
+        remaining: int | None = None
+        if state == "paused":
+            due = None
+            remaining = snap.get("remaining_seconds")
+            text = f"dijeda, {countdown(remaining)}" if remaining is not None else "dijeda"
+        elif not snap.get("stopped") and due is not None:
+            remaining = signed_working_seconds(calendar, now, due)
+            text = countdown(remaining)
+        else:
+            text = _stopped_text(state, calendar, due, snap.get("at"))
+        result.append(
+            Deadline(
+                clock=snap["clock"],
+                opd_id=snap.get("opd_id"),
+                started_at=calendar.local(snap["started_at"]),
+                due_at=due,
+                remaining_seconds=remaining,
+                state=state,
+                remaining_text=text,
+            )
+        )
+    return result
+
+
+def signed_working_seconds(calendar: WorkingCalendar, now: datetime, due: datetime) -> int:
+    """Working time from now to the due; negative (how late) once it has passed."""
+    if now <= due:
+        return int(calendar.working_time(now, due).total_seconds())
+    return -int(calendar.working_time(due, now).total_seconds())
+
+
+def countdown(seconds: int) -> str:
+    """People's words for working time left: "sisa 2 hari kerja", "lewat 5 jam"."""
+    if seconds == 0:
+        return "jatuh tempo sekarang"
+    word, size = ("sisa", seconds) if seconds > 0 else ("lewat", -seconds)
+    if size >= _DAY:
+        return f"{word} {size // _DAY} hari kerja"
+    if size >= _HOUR:
+        return f"{word} {size // _HOUR} jam"
+    return f"{word} {max(1, size // 60)} menit"
+
+
+def _stopped_text(state: str, calendar: WorkingCalendar, due: datetime | None, at: datetime | None) -> str:
+    if state == "breached":
+        if due is not None and at is not None:
+            late = int(calendar.working_time(due, at).total_seconds())
+            if late > 0:
+                return f"terlambat, {countdown(-late)}"
+        return "terlambat"
+    return {"met": "terpenuhi tepat waktu", "transferred": "dialihkan", "cancelled": "dibatalkan"}.get(
+        state, state
+    )
+
+
+# --- working-day calendars with the pemda's extra dates (CalendarChanged on sla.events) ---------
+
+
+class CalendarBook:
+    """The shared calendar per pemda, with the extra dates sla announced. A kab/kota observes its
+    province's extra dates too (shared.calendar.calendar_for does the merge)."""
+
+    def __init__(self) -> None:
+        self._extra: dict[str, tuple[int, frozenset[date]]] = {}
+        self._cache: dict[str, WorkingCalendar] = {}
+
+    def calendar_for(self, pemda: str) -> WorkingCalendar:
+        code = pemda_of(pemda)
+        found = self._cache.get(code)
+        if found is None:
+            extra = {p: dates for p, (_, dates) in self._extra.items()}
+            found = self._cache[code] = calendar_for(code, extra)
+        return found
+
+    def learn(self, pemda: str, revision: int, extra_dates: list[date]) -> bool:
+        """Keep the highest revision of a pemda's extra dates; True when it changed."""
+        current = self._extra.get(pemda)
+        if current is not None and current[0] >= revision:
+            return False
+        self._extra[pemda] = (revision, frozenset(extra_dates))
+        self._cache.clear()
+        return True
+
+    def revisions(self) -> dict[str, int]:
+        return {p: rev for p, (rev, _) in self._extra.items()}
+
+
+def reopen_window_end(doc: Doc, calendar_for: CalendarFor, reporter_reply_hk: int = 10) -> datetime | None:
+    """End of the `reporter_reply` window: the running clock's due from sla, else (sla not heard
+    from yet) 10 HK from the resolution on the resolving OPD's calendar, as routing computes it."""
+    clocks = [
+        c
+        for c in doc.get("deadlines", {}).values()
+        if c["clock"] == "reporter_reply" and not c.get("stopped")
+    ]
+    if clocks:
+        latest = max(clocks, key=lambda c: c["started_at"])
+        if latest.get("due_at") is not None:
+            due: datetime = latest["due_at"]
+            return due
+    resolved_at = doc.get("resolved_at")
+    if resolved_at is None:
+        return None
+    pemda = str(doc.get("resolved_by") or doc.get("opd_id") or doc["region_code"]).split("/", 1)[0]
+    return calendar_for(pemda).due(resolved_at, reporter_reply_hk)

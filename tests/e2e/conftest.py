@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +23,9 @@ DB_PREFIX = "e2e_"
 def services(endpoints: infra.Endpoints) -> Iterator[ServiceSet]:
     # The same preparation `make run` does: topics, then the OPD catalog routing checks against.
     asyncio.run(prepare(endpoints.kafka_bootstrap, endpoints.mongo_uri, routing_db=f"{DB_PREFIX}routing"))
+    # The suite submits far more than a citizen would from one address; the limits themselves
+    # are tested in tests/integration/test_ratelimit.py.
+    os.environ.update(INTAKE_RATE_SUBMIT_PER_MINUTE="0", INTAKE_RATE_SUBMIT_PER_MINUTE_PER_KEY="0")
     logs = infra.run_dir(infra.test_profile()) / "services"
     running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX)
     try:

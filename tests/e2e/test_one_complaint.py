@@ -3,6 +3,7 @@ stored → the citizen's status shows the OPD and the deadlines; a redelivery ch
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -110,6 +111,8 @@ async def test_one_complaint_from_post_to_stored_clocks(
     assert response["due_at"] == semarang.due(started, 5).isoformat()
     assert response["due_at"].endswith("+07:00")
     assert 0 < response["remaining_seconds"] <= 6 * 86400
+    assert re.fullmatch(r"sisa [4-6] hari kerja", response["remaining_text"])
+    assert view["status_label"] == "Terdisposisi, belum ditindaklanjuti"
 
     stored = await mongo[f"{DB_PREFIX}sla"]["complaint_clocks"].find_one({"_id": complaint_id})
     assert stored is not None and stored["last_seq"] == 2

@@ -1,0 +1,174 @@
+"""Who is asking about a complaint, and the one endpoint that shows who reported it (DESIGN §3).
+
+A bearer credential is either the reporter's access token (random, stored hashed) or a staff
+JWT; they are told apart by shape (`looks_like_jwt`: a citizen token is URL-safe base64, no dots).
+
+- Reporter: the token matches the complaint's hash.
+- Staff in scope (`Staff.covers` of the complaint's current OPD and pemda): the staff view.
+- Staff out of scope see no more than the public (the public view, or 404 when confidential).
+- Anyone else: the public view; a wrong citizen token is a 401 (a 404 when confidential, so a
+  confidential complaint's existence is not confirmed).
+
+`GET /api/v1/complaints/{id}/reporter` returns the identity to staff who may read it: for an
+anonymous complaint only the coordinators of the complaint's pemda (and admins); otherwise staff
+in scope. Every attempt — allowed or refused, even for an unknown id — is written to the
+`identity_audit` collection before anything is answered; if the audit cannot be written, nothing is
+shown.
+
+Identity the reporter writes into their own text (their name, phone or e-mail in the description,
+in added information…) is replaced by `[identitas pelapor]` in every copy that leaves the reporter's
+own view: the messages on Kafka and the staff and public views. So the audited endpoint stays the
+only way staff learn who reported, whatever the reporter typed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from ulid import ULID
+
+from services.intake.models import ReporterIdentity
+from services.intake.store import STORE
+from services.intake.views import Audience
+from shared.auth import STAFF_AUTH, Staff, bearer, looks_like_jwt, require_staff
+from shared.calendar import pemda_of
+from shared.http import ProblemError, json_response
+from shared.privacy import mask_contacts
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+REDACTED = "[identitas pelapor]"
+_SEPARATORS = r"[\s.()\-]*"
+
+
+def redact_identity(text: str, reporter: Mapping[str, Any] | None) -> str:
+    """`text` without the reporter's own name, phone (in any usual writing) or e-mail."""
+    if not reporter:
+        return text
+    patterns = []
+    if reporter.get("email"):
+        patterns.append(re.escape(reporter["email"]))
+    phone = reporter.get("phone")
+    if phone and phone.startswith("+62"):
+        digits = _SEPARATORS.join(phone[3:])
+        patterns.append(rf"(?<!\d)(?:(?:\+?62|0){_SEPARATORS})?{digits}(?!\d)")
+    name = (reporter.get("name") or "").strip()
+    if name:
+        patterns.append(r"\s+".join(re.escape(part) for part in name.split()))
+        patterns += [rf"\b{re.escape(part)}\b" for part in name.split() if len(part) >= 3]
+    if not patterns:
+        return text
+    # One alternation, longest kinds first: an e-mail is replaced whole before a name inside it.
+    return re.sub("|".join(patterns), REDACTED, text, flags=re.IGNORECASE)
+
+
+def outgoing_text(text: str, reporter: Mapping[str, Any] | None, anonymous: bool) -> str:
+    """The reporter's text as it may leave intake: no identity; contacts masked when anonymous."""
+    redacted = redact_identity(text, reporter)
+    return mask_contacts(redacted) if anonymous else redacted
+
+
+def complaint_pemda(doc: dict[str, Any]) -> str:
+    return str(doc.get("pemda") or pemda_of(doc["region_code"]))
+
+
+@dataclass(frozen=True)
+class Caller:
+    audience: Audience
+    staff: Staff | None = None
+
+
+async def caller_for(request: web.Request, doc: dict[str, Any]) -> Caller:
+    """The audience a request gets for this complaint (401 for a bad credential)."""
+    token = bearer(request)
+    if token is None:
+        return Caller("public")
+    if looks_like_jwt(token):
+        staff = await request.app[STAFF_AUTH].verify(token)
+        in_scope = staff.covers(opd_id=doc.get("opd_id"), pemda=complaint_pemda(doc))
+        return Caller("staff" if in_scope else "public", staff)
+    if hmac.compare_digest(token_hash(token), doc["token_hash"]):
+        return Caller("reporter")
+    if doc.get("confidential"):
+        raise ProblemError(404)  # a confidential complaint does not exist without its token
+    raise ProblemError(401, "Token akses tidak sah", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def require_reporter(request: web.Request, doc: dict[str, Any], action: str) -> None:
+    """Only the reporter (access token) may `action`: 401 without it, 403 for staff."""
+    caller = await caller_for(request, doc)
+    if caller.audience == "reporter":
+        return
+    if caller.staff is not None:
+        raise ProblemError(403, f"Hanya pelapor (dengan token akses) yang dapat {action}")
+    if doc.get("confidential"):
+        raise ProblemError(404)
+    raise ProblemError(
+        401, f"Token akses pelapor diperlukan untuk {action}", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def may_read_identity(staff: Staff, doc: dict[str, Any] | None) -> tuple[bool, str]:
+    """(allowed, why) for one staff member and one complaint (DESIGN §3)."""
+    if doc is None:
+        return False, "pengaduan tidak ditemukan"
+    if staff.role == "admin":
+        return True, "admin"
+    pemda = complaint_pemda(doc)
+    if doc.get("anonymous"):
+        if staff.role == "coordinator" and staff.pemda == pemda:
+            return True, "admin koordinator pemda pengaduan anonim"
+        return False, "identitas pelapor anonim hanya dapat dibaca Admin Koordinator pemda"
+    if staff.covers(opd_id=doc.get("opd_id"), pemda=pemda):
+        return True, "dalam cakupan"
+    return False, "pengaduan di luar cakupan OPD/pemda Anda"
+
+
+async def reporter_identity(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    complaint_id = request.match_info["id"]
+    store = request.app[STORE]
+    doc = await store.identity_of(complaint_id)
+    allowed, reason = may_read_identity(staff, doc)
+    await store.audit_identity_read(
+        {
+            "_id": str(ULID()),
+            "complaint_id": complaint_id,
+            "who": staff.sub,
+            "role": staff.role,
+            "pemda": staff.pemda,
+            "opd": staff.opd,
+            "at": datetime.now(UTC),
+            "allowed": allowed,
+            "reason": reason,
+        }
+    )
+    if doc is None:
+        raise ProblemError(404)
+    if not allowed:
+        raise ProblemError(403, reason)
+    reporter = doc.get("reporter") or {}
+    identity = ReporterIdentity(
+        complaint_id=complaint_id,
+        reporter_ref=doc.get("reporter_ref"),
+        anonymous=bool(doc.get("anonymous")),
+        name=reporter.get("name"),
+        phone=reporter.get("phone"),
+        email=reporter.get("email"),
+    )
+    return json_response(identity, headers={"Cache-Control": "no-store"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/complaints/{id}/reporter", reporter_identity)

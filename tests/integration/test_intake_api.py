@@ -1,0 +1,422 @@
+"""Intake's HTTP edge in process, on the real broker and database: the reporter's commands
+(checked, durable on complaints.commands, their outcome read back), the staff view, the audited
+identity endpoint, and attachments in GridFS.
+
+The app runs in its own database and its own consumer group, so it never takes partitions from
+the e2e tier's intake. Where a test needs a state that only routing could produce, it writes the
+view document directly (with a high `last_seq`, so a real routing's events for the same complaint
+are ignored) — these tests are about intake, not about the lifecycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pymongo.asynchronous.database import AsyncDatabase
+from ulid import ULID
+
+from devtools.infra import Endpoints
+from services.intake.app import create_app
+from services.intake.settings import IntakeSettings
+from shared.auth import mint
+from shared.envelope import Envelope, decode, new_event
+from shared.events import CommandRejected
+from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
+from shared.mongo import mongo_client
+from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, TOPICS, TopicSpec, dlq
+from tests.unit.test_intake_attachments import (
+    DQT,
+    IDAT,
+    IEND,
+    IHDR,
+    JFIF,
+    PNG_SIGNATURE,
+    SCAN,
+    SOF,
+    SOS,
+    chunk,
+    seg,
+)
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+OPD = "33.74/dinas-pupr"
+ATTACHMENT_LIMIT = 64 * 1024
+SUBMISSION: dict[str, Any] = {
+    "title": "Jalan berlubang di depan SD",
+    "description": (
+        "Lubang besar di Jl. Pemuda depan SD Negeri 2, hubungi 0813-1111-2222 atau NIK 3374011203900004."
+    ),
+    "category": "jalan-jembatan",
+    "region_code": "33.74.01.1001",
+    "reporter": {"name": "Sari Wulandari", "phone": "0812-3456-7890", "email": "sari@example.id"},
+}
+
+
+@dataclass
+class Intake:
+    http: TestClient[aiohttp.web.Request, aiohttp.web.Application]
+    db: AsyncDatabase[dict[str, Any]]
+    bootstrap: str
+
+    async def submit(self, **changes: Any) -> tuple[str, str]:
+        resp = await self.http.post("/api/v1/complaints", json={**SUBMISSION, **changes})
+        assert resp.status == 202, await resp.text()
+        body = await resp.json()
+        return body["id"], body["access_token"]
+
+    async def force(self, complaint_id: str, **fields: Any) -> None:
+        """Put the view in a state routing would produce (its own later events are then stale)."""
+        await self.db["complaints"].update_one(
+            {"_id": complaint_id}, {"$set": {"last_seq": 100, **fields}, "$inc": {"rev": 1}}
+        )
+
+
+@pytest.fixture(scope="module")
+async def intake(endpoints: Endpoints) -> AsyncIterator[Intake]:
+    prefix = f"t{str(ULID()).lower()[-10:]}_"
+    group = f"{prefix}intake"
+    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
+    settings = IntakeSettings(
+        kafka_bootstrap=endpoints.kafka_bootstrap,
+        mongo_uri=endpoints.mongo_uri,
+        mongo_db=f"{prefix}intake",
+        consumer_group=group,
+        attachment_max_bytes=ATTACHMENT_LIMIT,
+    )
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    mongo = mongo_client(endpoints.mongo_uri)
+    try:
+        yield Intake(client, mongo[settings.mongo_db], endpoints.kafka_bootstrap)
+    finally:
+        await client.close()
+        await mongo.drop_database(settings.mongo_db)
+        await mongo.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def messages_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
+    """Every message on `topic` with this key, from the beginning up to the current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: list[Envelope] = []
+    try:
+        count = next(s.partitions for s in TOPICS if s.name == topic)
+        partitions = [TopicPartition(topic, p) for p in range(count)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                for msgs in (await consumer.getmany(tp, timeout_ms=500)).values():
+                    found += [
+                        decode(m.value or b"") for m in msgs if m.key == key.encode() and m.offset < ends[tp]
+                    ]
+    finally:
+        await consumer.stop()
+    return found
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+async def test_feedback_goes_durably_to_routing_once_per_idempotency_key(intake: Intake) -> None:
+    cid, token = await intake.submit()
+    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=datetime.now(UTC), resolved_by=OPD)
+    url = f"/api/v1/complaints/{cid}/feedback"
+    key = {"Idempotency-Key": str(ULID())}
+    first = await intake.http.post(
+        url, json={"rating": 4, "comment": "Sudah ditambal"}, headers=bearer(token) | key
+    )
+    assert first.status == 202
+    accepted = await first.json()
+    again = await intake.http.post(
+        url, json={"rating": 4, "comment": "Sudah ditambal"}, headers=bearer(token) | key
+    )
+    assert again.status == 202 and await again.json() == accepted
+    other = await intake.http.post(url, json={"rating": 1}, headers=bearer(token) | key)
+    assert other.status == 422 and (await other.json())["errors"][0]["field"] == "Idempotency-Key"
+
+    [command] = await messages_for(intake.bootstrap, COMPLAINTS_COMMANDS, cid)
+    assert command.type == "GiveFeedback" and command.seq is None and command.complaint_id == cid
+    assert command.event_id == command.correlation_id == accepted["command_id"]
+    assert command.payload.model_dump() == {"rating": 4, "comment": "Sudah ditambal"}
+    assert accepted["status_url"].endswith(f"/api/v1/complaints/{cid}/commands/{accepted['command_id']}")
+
+    status = await intake.http.get(
+        f"/api/v1/complaints/{cid}/commands/{accepted['command_id']}", headers=bearer(token)
+    )
+    assert (await status.json())["status"] == "pending"
+
+
+async def test_a_rejection_from_routing_reaches_the_command_status_and_the_reporters_timeline(
+    intake: Intake,
+) -> None:
+    cid, token = await intake.submit()
+    await intake.force(cid, status="in_progress", opd_id=OPD)
+    resp = await intake.http.post(
+        f"/api/v1/complaints/{cid}/information",
+        json={"message": "Foto terbaru terlampir"},
+        headers=bearer(token),
+    )
+    assert resp.status == 202
+    command_id = (await resp.json())["command_id"]
+    rejection = new_event(
+        CommandRejected(
+            command_id=command_id, command="AddInformation", state="closed", reason="sudah ditutup"
+        ),
+        producer="routing",
+        complaint_id=cid,
+        seq=101,
+        correlation_id=command_id,
+    )
+    producer = durable_producer(intake.bootstrap)
+    await producer.start()
+    try:
+        await publish(producer, [Outgoing.of(COMPLAINTS_EVENTS, cid, rejection)])
+    finally:
+        await producer.stop()
+
+    async def settled() -> dict[str, Any] | None:
+        got = await intake.http.get(f"/api/v1/complaints/{cid}/commands/{command_id}", headers=bearer(token))
+        body: dict[str, Any] = await got.json()
+        return body if body["status"] != "pending" else None
+
+    outcome = await eventually(settled, within=30, what="the rejection consumed")
+    assert outcome == {
+        **outcome,
+        "status": "rejected",
+        "reason": "sudah ditutup",
+        "command": "AddInformation",
+    }
+    mine = await (await intake.http.get(f"/api/v1/complaints/{cid}", headers=bearer(token))).json()
+    assert mine["timeline"][-1]["summary"] == "Permintaan menambah informasi ditolak: sudah ditutup"
+    public = await (await intake.http.get(f"/api/v1/complaints/{cid}")).json()
+    assert "ditolak" not in str(public["timeline"])
+
+
+async def test_a_command_the_state_does_not_allow_is_a_409_with_the_reason_and_sends_nothing(
+    intake: Intake,
+) -> None:
+    cid, token = await intake.submit()
+    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=datetime.now(UTC) - timedelta(days=60),
+                       resolved_by=OPD, reopened=False)  # fmt: skip
+    cases = [
+        ("withdraw", {}, "tidak dapat dicabut"),
+        ("information", {"message": "tambahan"}, "selama pengaduan ditangani OPD"),
+        ("reopen", {"reason": "rusak lagi setelah hujan"}, "sudah lewat"),
+    ]
+    for path, body, reason in cases:
+        resp = await intake.http.post(f"/api/v1/complaints/{cid}/{path}", json=body, headers=bearer(token))
+        assert resp.status == 409, path
+        problem = await resp.json()
+        assert resp.content_type == "application/problem+json" and reason in problem["detail"], problem
+    await intake.force(cid, reopened=True, resolved_at=datetime.now(UTC))
+    resp = await intake.http.post(
+        f"/api/v1/complaints/{cid}/reopen", json={"reason": "rusak lagi"}, headers=bearer(token)
+    )
+    assert resp.status == 409 and "sekali" in (await resp.json())["detail"]
+    await intake.force(cid, status="closed")
+    resp = await intake.http.post(
+        f"/api/v1/complaints/{cid}/feedback", json={"rating": 5}, headers=bearer(token)
+    )
+    assert resp.status == 409
+    assert await messages_for(intake.bootstrap, COMPLAINTS_COMMANDS, cid) == []
+
+
+async def test_bad_fields_and_bad_credentials_get_the_right_problems(intake: Intake) -> None:
+    cid, token = await intake.submit()
+    _, other_token = await intake.submit()
+    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=datetime.now(UTC), resolved_by=OPD)
+    url = f"/api/v1/complaints/{cid}/feedback"
+    for body, field in [({"rating": 6}, "rating"), ({"rating": "5"}, "rating"), ({"rating": True}, "rating"),
+                        ({"rating": 3, "nama": "x"}, "nama"), ({}, "rating")]:  # fmt: skip
+        resp = await intake.http.post(url, json=body, headers=bearer(token))
+        assert resp.status == 422, body
+        assert field in {e["field"] for e in (await resp.json())["errors"]}
+    resp = await intake.http.post(
+        f"/api/v1/complaints/{cid}/reopen", json={"reason": "   "}, headers=bearer(token)
+    )
+    assert resp.status == 422
+    assert (await intake.http.post(url, json={"rating": 3})).status == 401
+    assert (await intake.http.post(url, json={"rating": 3}, headers=bearer(other_token))).status == 401
+    staff = mint("coordinator", pemda="33.74")
+    assert (await intake.http.post(url, json={"rating": 3}, headers=bearer(staff))).status == 403
+    assert (await intake.http.post(f"/api/v1/complaints/{ULID()}/feedback", json={"rating": 3},
+                                   headers=bearer(token))).status == 404  # fmt: skip
+    secret_id, _ = await intake.submit(confidential=True)
+    resp = await intake.http.post(f"/api/v1/complaints/{secret_id}/withdraw", json={}, headers=bearer(token))
+    assert resp.status == 404  # a confidential complaint does not exist for a wrong token
+    assert await messages_for(intake.bootstrap, COMPLAINTS_COMMANDS, cid) == []
+
+
+# --- staff view and identity ---------------------------------------------------------------------
+
+
+async def test_staff_in_scope_see_the_complaint_without_identity_and_with_anonymous_text_masked(
+    intake: Intake,
+) -> None:
+    cid, _ = await intake.submit(anonymous=True, confidential=True)
+    await intake.force(cid, status="assigned", opd_id=OPD)
+    handler = mint("handler", opd=OPD)
+    resp = await intake.http.get(f"/api/v1/complaints/{cid}", headers=bearer(handler))
+    assert resp.status == 200
+    view = await resp.json()
+    text = str(view)
+    assert view["region_code"] == "33.74.01.1001" and view["description"] is not None
+    for secret in ("Sari", "sari@example.id", "3456", "0813-1111-2222", "1111", "3374011203900004"):
+        assert secret not in text, secret
+    assert "[nomor disamarkan]" in view["description"] and "[NIK disamarkan]" in view["description"]
+    elsewhere = mint("handler", opd="33.74/dlh")
+    assert (await intake.http.get(f"/api/v1/complaints/{cid}", headers=bearer(elsewhere))).status == 404
+    expired = mint("handler", opd=OPD, ttl_seconds=-60)
+    assert (await intake.http.get(f"/api/v1/complaints/{cid}", headers=bearer(expired))).status == 401
+
+    open_id, _ = await intake.submit()
+    public_for_staff = await (
+        await intake.http.get(f"/api/v1/complaints/{open_id}", headers=bearer(elsewhere))
+    ).json()
+    assert public_for_staff["region_code"] == "33.74" and public_for_staff["description"] is None
+
+
+async def test_identity_is_read_only_within_the_rules_and_every_attempt_is_audited(intake: Intake) -> None:
+    anonymous_id, token = await intake.submit(anonymous=True)
+    await intake.force(anonymous_id, status="assigned", opd_id=OPD)
+    url = f"/api/v1/complaints/{anonymous_id}/reporter"
+    attempts = [
+        (mint("handler", opd=OPD, sub="petugas-1"), 403),
+        (mint("supervisor", pemda="33.74", sub="kepala-1"), 403),
+        (mint("coordinator", pemda="33", sub="prov-1"), 403),
+        (mint("coordinator", pemda="33.74", sub="koord-1"), 200),
+        (mint("admin", sub="admin-1"), 200),
+    ]
+    for jwt, expected in attempts:
+        resp = await intake.http.get(url, headers=bearer(jwt))
+        assert resp.status == expected
+    identity = await (await intake.http.get(url, headers=bearer(attempts[3][0]))).json()
+    assert identity["name"] == "Sari Wulandari" and identity["phone"] == "+6281234567890"
+    assert identity["anonymous"] is True and identity["reporter_ref"].startswith("rep_")
+    assert (await intake.http.get(url)).status == 401
+    assert (
+        await intake.http.get(url, headers=bearer(token))
+    ).status == 401  # a citizen token is no staff JWT
+
+    audit = [a async for a in intake.db["identity_audit"].find({"complaint_id": anonymous_id}).sort("_id", 1)]
+    assert [(a["who"], a["role"], a["allowed"]) for a in audit] == [
+        ("petugas-1", "handler", False),
+        ("kepala-1", "supervisor", False),
+        ("prov-1", "coordinator", False),
+        ("koord-1", "coordinator", True),
+        ("admin-1", "admin", True),
+        ("koord-1", "coordinator", True),
+    ]
+    assert all(a["reason"] and a["at"] for a in audit)
+
+    named_id, _ = await intake.submit()
+    await intake.force(named_id, status="in_progress", opd_id=OPD)
+    named = f"/api/v1/complaints/{named_id}/reporter"
+    assert (await intake.http.get(named, headers=bearer(mint("handler", opd=OPD)))).status == 200
+    assert (await intake.http.get(named, headers=bearer(mint("handler", opd="33.74/dlh")))).status == 403
+    unknown = str(ULID())
+    assert (
+        await intake.http.get(f"/api/v1/complaints/{unknown}/reporter", headers=bearer(mint("admin")))
+    ).status == 404
+    assert await intake.db["identity_audit"].count_documents({"complaint_id": unknown, "allowed": False}) == 1
+
+
+# --- attachments -----------------------------------------------------------------------------------
+
+PHOTO = (
+    b"\xff\xd8" + JFIF + seg(0xE1, b"Exif\x00\x00GPS -6.9932,110.4203 Sari") + seg(0xFE, b"Sari")
+    + DQT + SOF + SOS + SCAN + b"\xff\xd9"
+)  # fmt: skip
+PNG = PNG_SIGNATURE + IHDR + chunk(b"tEXt", b"Author\x00Sari") + IDAT + IEND
+
+
+async def test_an_anonymous_reporters_photo_is_stored_without_exif_or_name_and_served_in_scope(
+    intake: Intake,
+) -> None:
+    cid, token = await intake.submit(anonymous=True)
+    await intake.force(cid, status="assigned", opd_id=OPD)
+    resp = await intake.http.post(
+        f"/api/v1/complaints/{cid}/attachments",
+        data=PHOTO,
+        headers=bearer(token) | {"Content-Type": "application/octet-stream",
+                                 "Content-Disposition": 'attachment; filename="rumah-sari.jpg"'},
+    )  # fmt: skip
+    assert resp.status == 201, await resp.text()
+    info = await resp.json()
+    assert info["content_type"] == "image/jpeg" and info["filename"] is None
+    expected = b"\xff\xd8" + JFIF + DQT + SOF + SOS + SCAN + b"\xff\xd9"
+    assert info["size"] == len(expected)
+    path = f"/api/v1/complaints/{cid}/attachments/{info['id']}"
+    for credential in (token, mint("handler", opd=OPD), mint("coordinator", pemda="33.74")):
+        got = await intake.http.get(path, headers=bearer(credential))
+        assert got.status == 200 and await got.read() == expected
+        assert got.content_type == "image/jpeg" and "Sari" not in got.headers["Content-Disposition"]
+    listing = await (
+        await intake.http.get(f"/api/v1/complaints/{cid}/attachments", headers=bearer(token))
+    ).json()
+    assert [i["id"] for i in listing["items"]] == [info["id"]] and "Sari" not in str(listing)
+    stored = await intake.db["attachments.files"].find_one({"_id": info["id"]})
+    assert (
+        stored is not None
+        and stored["metadata"]["original_name"] is None
+        and "sari" not in stored["filename"]
+    )
+
+    assert (await intake.http.get(path)).status == 401
+    assert (await intake.http.get(path, headers=bearer(mint("handler", opd="33.74/dlh")))).status == 403
+    as_staff = bearer(mint("handler", opd=OPD)) | {"Content-Type": "image/jpeg"}
+    staff_upload = await intake.http.post(
+        f"/api/v1/complaints/{cid}/attachments", data=PHOTO, headers=as_staff
+    )
+    assert staff_upload.status == 403
+
+
+async def test_a_named_reporters_pdf_and_png_keep_their_names_and_bad_uploads_are_refused(
+    intake: Intake,
+) -> None:
+    cid, token = await intake.submit()
+    form = aiohttp.FormData(quote_fields=False)  # as browsers send names: raw, in quotes
+    form.add_field("keterangan", "foto jalan")
+    form.add_field("file", PNG, filename="foto jalan.png", content_type="application/octet-stream")
+    resp = await intake.http.post(f"/api/v1/complaints/{cid}/attachments", data=form, headers=bearer(token))
+    assert resp.status == 201
+    info = await resp.json()
+    assert info["content_type"] == "image/png" and info["filename"] == "foto jalan.png"
+    got = await intake.http.get(f"/api/v1/complaints/{cid}/attachments/{info['id']}", headers=bearer(token))
+    assert await got.read() == PNG  # not anonymous: kept as sent
+    assert "foto%20jalan.png" in got.headers["Content-Disposition"]
+
+    url = f"/api/v1/complaints/{cid}/attachments"
+    not_a_photo = aiohttp.FormData()
+    not_a_photo.add_field(
+        "file", b"<script>alert(1)</script>", filename="foto.jpg", content_type="image/jpeg"
+    )
+    assert (await intake.http.post(url, data=not_a_photo, headers=bearer(token))).status == 415
+    big = b"%PDF-1.7\n" + b"0" * ATTACHMENT_LIMIT
+    assert (
+        await intake.http.post(url, data=big, headers=bearer(token) | {"Content-Type": "application/pdf"})
+    ).status == 413
+    big_form = aiohttp.FormData()
+    big_form.add_field("file", big, filename="laporan.pdf", content_type="application/pdf")
+    assert (await intake.http.post(url, data=big_form, headers=bearer(token))).status == 413
+    empty = await intake.http.post(url, data=b"", headers=bearer(token) | {"Content-Type": "image/png"})
+    assert empty.status == 422
+    assert (await intake.http.post(url, data=PNG, headers={"Content-Type": "image/png"})).status == 401
+
+    secret_id, _ = await intake.submit(confidential=True)
+    assert (await intake.http.get(f"/api/v1/complaints/{secret_id}/attachments")).status == 404
