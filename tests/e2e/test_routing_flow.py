@@ -10,13 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from devtools.infra import Endpoints
 from devtools.services import ServiceSet
 from shared.auth import mint
-from shared.envelope import new_event
-from shared.events import AddInformation
-from shared.kafka import Outgoing, durable_producer, publish
-from shared.topics import COMPLAINTS_COMMANDS
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -83,10 +78,14 @@ class Staff:
         await eventually(probe, within=30, what=f"status {state}")
 
 
-async def test_submit_claim_ask_reply_answer_resolve(
-    services: ServiceSet, http: aiohttp.ClientSession, endpoints: Endpoints
+async def test_submit_claim_ask_reply_answer_resolve_feedback(
+    services: ServiceSet, http: aiohttp.ClientSession
 ) -> None:
-    complaint_id = await submit(services, http)
+    async with http.post(services.url("intake") + "/api/v1/complaints", json=SUBMISSION) as r:
+        assert r.status == 202
+        accepted = await r.json()
+    complaint_id, token = accepted["id"], accepted["access_token"]
+    citizen_url = services.url("intake") + f"/api/v1/complaints/{complaint_id}"
     staff = Staff(services, http, complaint_id)
     await staff.reach("assigned", HANDLER)
 
@@ -109,16 +108,11 @@ async def test_submit_claim_ask_reply_answer_resolve(
     status, body = await staff.post("request-info", HANDLER, {"message": "Mohon kirim foto lokasi."})
     assert (status, body["status"]) == (200, "waiting_reporter")
 
-    # The reporter's reply arrives as a command (what intake sends on complaints.commands).
-    producer = durable_producer(endpoints.kafka_bootstrap)
-    await producer.start()
-    try:
-        reply = new_event(
-            AddInformation(message="Foto sudah saya kirim."), producer="intake", complaint_id=complaint_id
-        )
-        await publish(producer, [Outgoing.of(COMPLAINTS_COMMANDS, complaint_id, reply)])
-    finally:
-        await producer.stop()
+    # The reporter replies through intake, which sends the command routing decides on.
+    async with http.post(
+        f"{citizen_url}/information", headers=auth(token), json={"message": "Foto sudah saya kirim."}
+    ) as r:
+        assert r.status == 202, await r.text()
     await staff.reach("in_progress", HANDLER)
 
     status, _ = await staff.post("answer", HANDLER, {"message": "Tim akan menambal besok."})
@@ -127,6 +121,20 @@ async def test_submit_claim_ask_reply_answer_resolve(
     assert (status, body["status"]) == (200, "resolved")
     status, body = await staff.post("resolve", HANDLER, {"answer": "lagi"})
     assert status == 409 and "resolved" in body["detail"]
+
+    # The citizen's view follows: resolved, with the OPD's answers in the timeline; then the
+    # reporter's feedback closes it through routing.
+    async def citizen(status: str) -> dict[str, Any] | None:
+        async with http.get(citizen_url, headers=auth(token)) as r:
+            view: dict[str, Any] = await r.json()
+        return view if view["status"] == status else None
+
+    view = await eventually(lambda: citizen("resolved"), what="the citizen's view resolved")
+    assert "Lubang sudah ditambal." in str(view["timeline"])
+    async with http.post(f"{citizen_url}/feedback", headers=auth(token), json={"rating": 5}) as r:
+        assert r.status == 202, await r.text()
+    await staff.reach("closed", HANDLER)
+    await eventually(lambda: citizen("closed"), what="the citizen's view closed")
 
     # Internal notes: staff only.
     async with http.post(
