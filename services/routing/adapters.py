@@ -108,14 +108,17 @@ class MongoComplaintStore:
         )
         return result.matched_count == 1
 
-    async def set_dues(
-        self, complaint_id: str, rev: int, dues: dict[str, Any], sla_due: datetime | None
-    ) -> bool:
-        result = await self._complaints.update_one(
-            {"_id": complaint_id, "rev": rev},
-            {"$set": {"dues": dues, "sla_due": sla_due}, "$inc": {"rev": 1}},
-        )
-        return result.matched_count == 1
+    async def set_dues(self, updates: Sequence[tuple[str, int, dict[str, Any], datetime]]) -> int:
+        """Write (complaint id, rev read, dues, nearest due) in one bulk write, each guarded by its
+        rev; the number that found a newer rev (and were not written)."""
+        if not updates:
+            return 0
+        ops = [
+            UpdateOne({"_id": cid, "rev": rev}, {"$set": {"dues": dues, "sla_due": due}, "$inc": {"rev": 1}})
+            for cid, rev, dues, due in updates
+        ]
+        result = await self._complaints.bulk_write(ops, ordered=False)
+        return len(ops) - result.matched_count
 
     async def queue(
         self, *, field: str, value: str, states: Sequence[str], limit: int, after: tuple[datetime, str] | None

@@ -246,8 +246,10 @@ class Lifecycle:
         for d in pending:
             d["published"] = True
 
-    async def relay(self, interval: float = 1.0, grace: timedelta = timedelta(seconds=3)) -> None:
-        """Background: deliver outboxes a crash (or a Kafka outage) left unpublished."""
+    async def relay(self, interval: float = 2.0, grace: timedelta = timedelta(seconds=30)) -> None:
+        """Background: deliver outboxes a crash (or a Kafka outage) left unpublished. The grace is
+        long so that under load the relay does not race the normal path and send duplicates
+        (harmless — consumers dedupe by seq — but load where there is already too much)."""
         while True:
             try:
                 stale = await self.store.unpublished(datetime.now(UTC) - grace)
@@ -269,6 +271,7 @@ class Lifecycle:
             if e.complaint_id and isinstance(e.payload, ClockEvent):
                 by_complaint.setdefault(e.complaint_id, []).append(e.payload)
         docs = await self.store.load(sorted(by_complaint))
+        updates: list[tuple[str, int, dict[str, Any], datetime]] = []
         for complaint_id, clocks in by_complaint.items():
             doc = docs.get(complaint_id)
             if doc is None:
@@ -287,19 +290,19 @@ class Lifecycle:
                     "state": clock.state,
                     "v": clock.version,
                 }
-            if not changed:
-                continue
-            running = [
-                d["due"]
-                for d in dues.values()
-                if d["state"] in ("running", "breached")
-                and d["due"] is not None
-                and d["clock"] != "reporter_reply"
-            ]
-            if not await self.store.set_dues(
-                complaint_id, doc["rev"], dues, min(running) if running else NO_DUE
-            ):
-                raise ConcurrentUpdate(f"complaint {complaint_id} changed while its dues were updated")
+            if changed:
+                running = [
+                    d["due"]
+                    for d in dues.values()
+                    if d["state"] in ("running", "breached")
+                    and d["due"] is not None
+                    and d["clock"] != "reporter_reply"
+                ]
+                updates.append((complaint_id, doc["rev"], dues, min(running) if running else NO_DUE))
+        missed = await self.store.set_dues(updates)
+        if missed:
+            # A lifecycle write came in between: the whole batch is retried (versions dedupe it).
+            raise ConcurrentUpdate(f"{missed} complaint(s) changed while their dues were updated")
 
 
 def command_action(payload: Payload) -> Action:

@@ -84,11 +84,14 @@ class FakeStore:
             if self.docs[cid]["rev"] == rev:
                 self.docs[cid]["published"] = True
 
-    async def set_dues(self, cid: str, rev: int, dues: dict[str, Any], sla_due: datetime | None) -> bool:
-        if self.docs[cid]["rev"] != rev:
-            return False
-        self.docs[cid].update(dues=dues, sla_due=sla_due, rev=rev + 1)
-        return True
+    async def set_dues(self, updates: Sequence[tuple[str, int, dict[str, Any], datetime]]) -> int:
+        missed = 0
+        for cid, rev, dues, sla_due in updates:
+            if self.docs[cid]["rev"] != rev:
+                missed += 1
+                continue
+            self.docs[cid].update(dues=dues, sla_due=sla_due, rev=rev + 1)
+        return missed
 
 
 class FakeFeed:

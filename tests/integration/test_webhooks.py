@@ -1,0 +1,382 @@
+"""Webhook push to OPD systems (services/routing/webhooks.py) against the real database and Kafka,
+with a real HTTP receiver on 127.0.0.1: feed entries written by real lifecycle transitions are
+POSTed in order and signed; a failing or unreachable receiver keeps the cursor and backs off
+exponentially; the same entries go out once it recovers; no OPD ever receives another OPD's entry.
+
+`deliver_once` is called directly with explicit instants (`now`), so the backoff is checked
+without waiting for it. Webhooks are registered through routing's own HTTP route, in process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from ulid import ULID
+
+from devtools.infra import Endpoints
+from services.routing import lifecycle as lc
+from services.routing import staff
+from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
+from services.routing.handlers import handle_submissions
+from services.routing.service import Lifecycle
+from services.routing.webhooks import deliver_once
+from shared.auth import STAFF_AUTH, StaffAuth, mint
+from shared.envelope import new_event
+from shared.events import ComplaintSubmitted
+from shared.http import problem_middleware
+from shared.kafka import Outgoing, durable_producer, publish
+from shared.mongo import mongo_client
+
+pytestmark = pytest.mark.integration
+
+PUPR = "33.74/dinas-pupr"
+DISHUB = "33.74/dinas-perhubungan"
+SECRETS = {PUPR: "rahasia-pupr-0123456789", DISHUB: "rahasia-dishub-0123456789"}
+SIGNATURE = "X-Pengaduan-Signature"
+
+
+# --- the OPD systems' receiver ----------------------------------------------------------------
+
+
+@dataclass
+class Post:
+    opd_path: str
+    body: dict[str, Any]
+    signed: bool  # the signature header matched our own HMAC of the raw body with the OPD's secret
+    delivery: str
+    answered: int
+
+    @property
+    def ids(self) -> list[str]:
+        return [item["id"] for item in self.body["items"]]
+
+
+@dataclass
+class Receiver:
+    """An OPD's system: `POST /hooks/<pemda>/<slug>` checks the signature, records the post and
+    answers `answers[opd]` (200 unless set); a badly signed post gets 401."""
+
+    posts: list[Post] = field(default_factory=list)
+    answers: dict[str, int] = field(default_factory=dict)
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    async def hook(self, request: web.Request) -> web.Response:
+        opd = f"{request.match_info['pemda']}/{request.match_info['slug']}"
+        raw = await request.read()
+        expected = "sha256=" + hmac.new(SECRETS[opd].encode(), raw, hashlib.sha256).hexdigest()
+        signed = hmac.compare_digest(request.headers.get(SIGNATURE, ""), expected)
+        status = self.answers.get(opd, 200) if signed else 401
+        delivery = request.headers.get("X-Pengaduan-Delivery", "")
+        self.posts.append(Post(opd, json.loads(raw), signed, delivery, status))
+        return web.json_response({"diterima": signed}, status=status)
+
+    async def start(self, port: int = 0) -> None:
+        app = web.Application()
+        app.router.add_post("/hooks/{pemda}/{slug}", self.hook)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        self.port = self.runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    def url(self, opd: str) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/{opd}"
+
+    def to(self, opd: str) -> list[Post]:
+        return [p for p in self.posts if p.opd_path == opd]
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def db(endpoints: Endpoints, db_prefix: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = mongo_client(endpoints.mongo_uri)
+    database = client[f"{db_prefix}routing"]
+    await ensure_indexes(database)
+    yield database
+    await client.drop_database(database.name)
+    await client.close()
+
+
+@pytest.fixture
+async def producer(endpoints: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
+    p = durable_producer(endpoints.kafka_bootstrap)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+def lifecycle(db: AsyncDatabase[dict[str, Any]], producer: AIOKafkaProducer) -> Lifecycle:
+    async def publish_durably(messages: Sequence[Outgoing]) -> None:
+        await publish(producer, messages)
+
+    return Lifecycle(MongoComplaintStore(db), FeedStore(db), publish_durably)
+
+
+@pytest.fixture
+async def routing_api(lifecycle: Lifecycle) -> AsyncIterator[str]:
+    """Routing's staff routes (webhook registration, delivery log) served in process."""
+    app = web.Application(middlewares=[problem_middleware])
+    app[STAFF_AUTH] = StaffAuth()
+    app[staff.LIFECYCLE] = lifecycle
+    app[staff.FEED] = lifecycle.feed
+    staff.add_routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        yield session
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def token(opd: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint('handler', opd=opd, sub='it-' + opd.rsplit('/', 1)[1])}"}
+
+
+async def register(http: aiohttp.ClientSession, api: str, opd: str, url: str) -> None:
+    body = {"url": url, "secret": SECRETS[opd]}
+    async with http.put(f"{api}/api/v1/opd/{opd}/webhook", json=body, headers=token(opd)) as r:
+        assert r.status == 200, await r.text()
+        assert (await r.json()) == {"opd_id": opd, "url": url}
+
+
+async def submit(lifecycle: Lifecycle, *categories: str) -> list[str]:
+    """Route submissions (real routing decisions) in Semarang (33.74); their ids in order."""
+    envelopes = [
+        new_event(
+            ComplaintSubmitted(
+                title=f"Laporan warga nomor {n}",
+                description="Mohon segera ditindaklanjuti, kondisi ini sudah berlangsung dua minggu.",
+                category=category,
+                region_code="33.74.01.1001",
+                classification="pengaduan",
+                channel="web",
+            ),
+            producer="intake",
+            complaint_id=str(ULID()),
+        )
+        for n, category in enumerate(categories)
+    ]
+    assert await handle_submissions(envelopes, lifecycle) == []
+    return [e.complaint_id or "" for e in envelopes]
+
+
+async def hook_doc(db: AsyncDatabase[dict[str, Any]], opd: str) -> dict[str, Any]:
+    doc = await db["webhooks"].find_one({"_id": opd})
+    assert doc is not None
+    return doc
+
+
+async def log_rows(db: AsyncDatabase[dict[str, Any]], opd: str) -> list[dict[str, Any]]:
+    return [d async for d in db["webhook_deliveries"].find({"opd_id": opd}).sort("at", 1)]
+
+
+async def feed_ids(db: AsyncDatabase[dict[str, Any]], opd: str) -> list[str]:
+    return [d["_id"] async for d in db["opd_feed"].find({"opd_id": opd}).sort("_id", 1)]
+
+
+def start_instant() -> datetime:
+    """A whole second just after now: due for a webhook registered now, and exact in the database
+    (which keeps milliseconds), so stored instants compare equal to computed ones."""
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+
+async def test_entries_are_pushed_in_order_signed_and_retried_with_backoff_until_delivered(
+    db: AsyncDatabase[dict[str, Any]],
+    lifecycle: Lifecycle,
+    routing_api: str,
+    receiver: Receiver,
+    http: aiohttp.ClientSession,
+) -> None:
+    a, b, c = await submit(lifecycle, "jalan-jembatan", "jalan-jembatan", "transportasi")
+    for opd in (PUPR, DISHUB):
+        await register(http, routing_api, opd, receiver.url(opd))
+    feed = FeedStore(db)
+
+    # 1. Both OPDs get their assignments, signed, in feed order; the cursor moves to the last one.
+    t0 = start_instant()
+    assert await deliver_once(db, feed, http, t0) == 3
+    [pupr_first] = receiver.to(PUPR)
+    [dishub_first] = receiver.to(DISHUB)
+    assert pupr_first.signed and dishub_first.signed
+    assert pupr_first.body["opd_id"] == PUPR
+    assert pupr_first.ids == await feed_ids(db, PUPR) == sorted(pupr_first.ids)
+    assert {(i["complaint_id"], i["type"], i["seq"]) for i in pupr_first.body["items"]} == {
+        (a, "ComplaintAssigned", 2),
+        (b, "ComplaintAssigned", 2),
+    }
+    assert [(i["complaint_id"], i["type"]) for i in dishub_first.body["items"]] == [(c, "ComplaintAssigned")]
+    assert pupr_first.delivery == pupr_first.ids[-1]
+    hook = await hook_doc(db, PUPR)
+    assert (hook["cursor"], hook["failures"], hook["next_attempt"]) == (pupr_first.ids[-1], 0, t0)
+    [row] = await log_rows(db, PUPR)
+    assert (row["ok"], row["status"], row["entries"], row["first"], row["last"], row["error"]) == (
+        True,
+        200,
+        2,
+        pupr_first.ids[0],
+        pupr_first.ids[-1],
+        None,
+    )
+
+    # 2. More changes: A claimed; B transferred to Dishub — PUPR is told of the transfer, Dishub
+    #    gets only the new assignment (via=transfer), not the old OPD's story.
+    await lifecycle.act(a, lc.Claim("budi"))
+    await lifecycle.act(b, lc.Transfer("budi", DISHUB, "bukan wewenang PUPR: marka jalan"))
+    pending = [i for i in await feed_ids(db, PUPR) if i not in pupr_first.ids]
+    assert len(pending) == 2
+
+    # 3. PUPR's system answers 500: the cursor stays, failures grow, the next attempt backs off
+    #    2 s, 4 s, 8 s; no attempt happens before it is due; every attempt is logged. Dishub is
+    #    not held back by PUPR's failures.
+    receiver.answers[PUPR] = 500
+    now = t0 + timedelta(seconds=10)
+    expected_backoff = [2, 4, 8]
+    for attempt, backoff in enumerate(expected_backoff, start=1):
+        posts_before = len(receiver.to(PUPR))
+        delivered = await deliver_once(db, feed, http, now)
+        assert delivered == (1 if attempt == 1 else 0)  # Dishub's assignment of B, once
+        failed = receiver.to(PUPR)[posts_before:]
+        assert [(p.answered, p.ids, p.signed) for p in failed] == [(500, pending, True)]
+        hook = await hook_doc(db, PUPR)
+        assert (hook["cursor"], hook["failures"]) == (pupr_first.ids[-1], attempt)
+        assert hook["next_attempt"] == now + timedelta(seconds=backoff)
+        row = (await log_rows(db, PUPR))[-1]
+        assert (row["ok"], row["status"], row["attempt"], row["at"], row["first"], row["last"]) == (
+            False,
+            500,
+            attempt,
+            now,
+            pending[0],
+            pending[-1],
+        )
+        # Just before it is due: nothing is sent, nothing is logged.
+        assert await deliver_once(db, feed, http, hook["next_attempt"] - timedelta(milliseconds=1)) == 0
+        assert len(receiver.to(PUPR)) == posts_before + 1
+        assert len(await log_rows(db, PUPR)) == 1 + attempt
+        now = hook["next_attempt"]
+
+    # 4. PUPR's system recovers: at the due instant the same entries go out and are acknowledged.
+    receiver.answers[PUPR] = 200
+    assert await deliver_once(db, feed, http, now) == 2
+    recovered = receiver.to(PUPR)[-1]
+    assert (recovered.answered, recovered.ids, recovered.signed) == (200, pending, True)
+    hook = await hook_doc(db, PUPR)
+    assert (hook["cursor"], hook["failures"], hook["next_attempt"]) == (pending[-1], 0, now)
+    assert [(r["ok"], r["status"]) for r in await log_rows(db, PUPR)] == [
+        (True, 200),
+        (False, 500),
+        (False, 500),
+        (False, 500),
+        (True, 200),
+    ]
+
+    # 5. Nothing new: no post, no log row.
+    posts = len(receiver.posts)
+    assert await deliver_once(db, feed, http, now + timedelta(minutes=1)) == 0
+    assert len(receiver.posts) == posts and len(await log_rows(db, PUPR)) == 5
+
+    # 6. Each OPD's system received exactly its own feed, in order, each entry acknowledged once;
+    #    never an entry of the other OPD.
+    for opd in (PUPR, DISHUB):
+        posts_to = receiver.to(opd)
+        assert all(p.signed and p.body["opd_id"] == opd for p in posts_to)
+        assert all(item["opd_id"] == opd for p in posts_to for item in p.body["items"])
+        acknowledged = [i for p in posts_to if p.answered == 200 for i in p.ids]
+        assert acknowledged == await feed_ids(db, opd)
+    pupr_events = {
+        (i["complaint_id"], i["seq"], i["type"]) for p in receiver.to(PUPR) for i in p.body["items"]
+    }
+    assert pupr_events == {
+        (a, 2, "ComplaintAssigned"),
+        (a, 3, "ComplaintClaimed"),
+        (b, 2, "ComplaintAssigned"),
+        (b, 3, "ComplaintTransferred"),
+    }  # not B's assignment to Dishub (seq 4), nothing of C
+    dishub_items = [i for p in receiver.to(DISHUB) for i in p.body["items"]]
+    assert [(i["type"], i["seq"], i["data"]["via"]) for i in dishub_items if i["complaint_id"] == b] == [
+        ("ComplaintAssigned", 4, "transfer")
+    ]
+    assert all(i["complaint_id"] != a for i in dishub_items)
+
+    # 7. The delivery log through routing's API: newest first, and only for the OPD's own staff.
+    url = f"{routing_api}/api/v1/opd/{PUPR}/webhook/deliveries"
+    async with http.get(url, headers=token(PUPR)) as r:
+        assert r.status == 200
+        assert [i["ok"] for i in (await r.json())["items"]] == [True, False, False, False, True]
+    async with http.get(url, headers=token(DISHUB)) as r:
+        assert r.status == 403
+
+
+async def test_an_unreachable_receiver_is_retried_and_gets_the_entries_once_it_is_back(
+    db: AsyncDatabase[dict[str, Any]],
+    lifecycle: Lifecycle,
+    routing_api: str,
+    http: aiohttp.ClientSession,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on (yet)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = Receiver(port=port)
+    await register(http, routing_api, PUPR, down.url(PUPR))
+    [complaint] = await submit(lifecycle, "jalan-jembatan")
+    feed = FeedStore(db)
+
+    t0 = start_instant()
+    assert await deliver_once(db, feed, http, t0) == 0
+    hook = await hook_doc(db, PUPR)
+    assert (hook["cursor"], hook["failures"], hook["next_attempt"]) == (None, 1, t0 + timedelta(seconds=2))
+    [row] = await log_rows(db, PUPR)
+    assert (row["ok"], row["status"], row["attempt"]) == (False, None, 1)
+    assert "Connect" in row["error"]  # the connection error is recorded, not a status
+
+    await down.start(port)  # the OPD's system is back on the same address
+    try:
+        assert await deliver_once(db, feed, http, hook["next_attempt"]) == 1
+    finally:
+        await down.stop()
+    [post] = down.posts
+    assert post.signed and post.answered == 200
+    assert [(i["complaint_id"], i["type"]) for i in post.body["items"]] == [(complaint, "ComplaintAssigned")]
+    hook = await hook_doc(db, PUPR)
+    assert (hook["cursor"], hook["failures"]) == (post.ids[-1], 0)
+    assert [r["ok"] for r in await log_rows(db, PUPR)] == [False, True]
