@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +38,9 @@ def run() -> int:
     install()
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    # The local run's Open311 key (intake seeds it at start-up); a deployment issues its own with
+    # `python -m services.intake.apikeys issue --name <client>`.
+    os.environ.setdefault("OPEN311_API_KEY", "pengaduan-lokal-open311")
     with infra.native_stack("run", infra.RUN_PORTS) as ends:
         asyncio.run(prepare(ends.kafka_bootstrap, ends.mongo_uri))
         services = start_services(ends, RUN_HTTP_PORTS, infra.run_dir("run") / "services")
@@ -45,9 +49,13 @@ def run() -> int:
             print(
                 "\nPengaduan is running:\n"
                 f"  intake API      {services.url('intake')}/api/v1/complaints\n"
-                f"  intake OpenAPI  {services.url('intake')}/openapi.json\n"
+                f"  intake OpenAPI  {services.url('intake')}/openapi.json (browsable: /docs)\n"
+                f"  Open311         {services.url('intake')}/open311/v2/discovery.json"
+                f" (api_key {os.environ['OPEN311_API_KEY']})\n"
                 f"  routing         {services.url('routing')}/openapi.json\n"
                 f"  sla             {services.url('sla')}/openapi.json\n"
+                f"  dashboard       {services.url('sla')}/dashboard/ (token: python -m shared.auth mint"
+                " --role supervisor --pemda 33.74)\n"
                 f"  Kafka           {ends.kafka_bootstrap}\n"
                 f"  database        {ends.mongo_uri}\n"
                 f"  logs            {infra.run_dir('run')}\n"
