@@ -17,10 +17,11 @@ SLA_EVENTS = "sla.events"
 
 # Consumer groups; each has its dead-letter topic `<group>.dlq`.
 ROUTING_GROUP = "routing"
+ROUTING_DUES_GROUP = "routing-dues"  # sla.events → each OPD queue's nearest due, off the routing path
 SLA_GROUP = "sla"
 SLA_REPORTS_GROUP = "sla-reports"  # supervisor counters, built from sla.events + complaints.events
 INTAKE_GROUP = "intake"
-GROUPS = (ROUTING_GROUP, SLA_GROUP, SLA_REPORTS_GROUP, INTAKE_GROUP)
+GROUPS = (ROUTING_GROUP, ROUTING_DUES_GROUP, SLA_GROUP, SLA_REPORTS_GROUP, INTAKE_GROUP)
 
 
 def dlq(group: str) -> str:

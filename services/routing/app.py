@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from services.routing import staff, webhooks
 from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
 from services.routing.domain import UnknownCategory, route_text, with_overrides
-from services.routing.handlers import handle_routing_batch
+from services.routing.handlers import handle_dues_batch, handle_routing_batch
 from services.routing.service import Lifecycle
 from services.routing.settings import RoutingSettings
 from services.routing.staff import FEED, LIFECYCLE
@@ -27,7 +27,13 @@ from shared.http import (
 from shared.kafka import BatchHandler, Rejected
 from shared.regions import lookup
 from shared.runtime import ConsumerSpec, Infra, with_consumers
-from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_SUBMITTED, ROUTING_GROUP, SLA_EVENTS
+from shared.topics import (
+    COMPLAINTS_COMMANDS,
+    COMPLAINTS_SUBMITTED,
+    ROUTING_DUES_GROUP,
+    ROUTING_GROUP,
+    SLA_EVENTS,
+)
 
 
 class ExplainRequest(BaseModel):
@@ -129,6 +135,14 @@ def create_app(settings: RoutingSettings) -> web.Application:
 
         return on_batch
 
+    async def build_dues(infra: Infra) -> BatchHandler:
+        lifecycle = app[LIFECYCLE]
+
+        async def on_clock_events(batch: list[Envelope]) -> list[Rejected]:
+            return await handle_dues_batch(batch, lifecycle)
+
+        return on_clock_events
+
     async def relay(infra: Infra) -> None:
         await app[LIFECYCLE].relay()
 
@@ -138,7 +152,12 @@ def create_app(settings: RoutingSettings) -> web.Application:
     ready = with_consumers(
         app,
         settings,
-        [ConsumerSpec(ROUTING_GROUP, [COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS, SLA_EVENTS], build)],
+        [
+            ConsumerSpec(ROUTING_GROUP, [COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS], build),
+            # Clock events (several per complaint) in their own group, so keeping the queues'
+            # dues never delays routing a submission or deciding a command.
+            ConsumerSpec(ROUTING_DUES_GROUP, [SLA_EVENTS], build_dues),
+        ],
         background=[("routing-relay", relay), ("routing-webhooks", push_webhooks)],
     )
     OPENAPI["paths"].update(staff.openapi_paths())

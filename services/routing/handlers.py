@@ -172,8 +172,15 @@ async def handle_submissions(
     return rejected
 
 
+async def handle_dues_batch(batch: Sequence[Envelope], lifecycle: Lifecycle) -> list[Rejected]:
+    """Group `routing-dues`: sla's clock events set each complaint's nearest due (queue order);
+    sla's other announcements (escalations, calendar changes) are not routing's concern."""
+    await lifecycle.handle_clock_events([e for e in batch if isinstance(e.payload, ClockEvent)])
+    return []
+
+
 async def handle_routing_batch(batch: Sequence[Envelope], lifecycle: Lifecycle) -> list[Rejected]:
-    """Routing's one consumer group reads submissions, commands and sla's clock events."""
+    """Group `routing`: submissions and commands (and, if given, clock events)."""
     submissions = [e for e in batch if isinstance(e.payload, ComplaintSubmitted)]
     commands = [e for e in batch if isinstance(e.payload, COMMANDS)]
     clocks = [e for e in batch if isinstance(e.payload, ClockEvent)]
