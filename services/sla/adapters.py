@@ -1,17 +1,40 @@
-"""SLA's database: one document per complaint with its clocks (atomic per complaint), plus the
-earliest due of its running clocks (`next_due`, indexed) for breach detection."""
+"""SLA's database: one document per complaint (`complaint_clocks`) holding its clocks, the compact
+lifecycle facts they are rebuilt from, the escalation ladder and the per-OPD accountability —
+atomic per complaint, guarded by a revision.
+
+Indexed fields that keep every periodic job a range read, never a scan:
+- `next_check`: the earliest instant at which time alone changes the complaint (a warning, a due,
+  an escalation, the `reporter_reply` expiry); the detector reads `next_check <= now` in order.
+- `pending_since`: set while the document's `outbox` (the messages of its last change) is not
+  yet confirmed published; cleared after the publish. A crash in between leaves it set and the
+  detector's relay publishes it again (same event ids, so consumers see a duplicate at most).
+- `governing`: the pemdas (and their provinces) whose calendars compute the clocks: what a
+  calendar change recomputes. (`holidays_version`, what a new pinned `holidays` recomputes, is
+  read once per new pin, so it has no index.)
+
+A query on this database that matches many documents costs as many documents even with a sort
+and a limit on an indexed field, so every periodic read is bounded by its range (what is due now,
+what falls due within the next 250 ms), never "the smallest non-null".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
-from services.sla.domain import Clock, ComplaintClocks
+from services.sla.domain import Clock, ComplaintClocks, Escalation, EscalationStep, Fact, Holding
+from services.sla.handlers import Saved
+from shared.calendar import HOLIDAYS_VERSION
 from shared.kafka import Outgoing, TransientError
+
+COLLECTION = "complaint_clocks"
 
 
 class ConcurrentUpdate(TransientError):
@@ -23,73 +46,256 @@ class StoredClocks:
     clocks: ComplaintClocks
     outbox: list[Outgoing]
     rev: int
+    pending: bool = False  # the outbox is not yet confirmed published
+    write: str = ""  # the token of the write that stored this version
 
 
-def _to_doc(clocks: ComplaintClocks, outbox: list[Outgoing], rev: int) -> dict[str, Any]:
-    running = [c.due_at for c in clocks.clocks if c.state == "running"]
+# --- documents -------------------------------------------------------------------------------------
+
+
+_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _names(cls: type[Any]) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A domain dataclass as a document. Shallow on purpose (`asdict` deep-copies every datetime,
+    the bulk of a replay's time): the fields are immutable values, or a dict of them (targets)."""
+    return {name: getattr(obj, name) for name in _names(type(obj))}
+
+
+def _known(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    names = _names(cls)
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _clock_from(data: Mapping[str, Any]) -> Clock:
+    values = _known(Clock, data)
+    if "budget_ms" not in values:  # documents written before clocks kept milliseconds
+        values["budget_ms"] = int(data.get("budget_seconds", 0)) * 1000
+    return Clock(**values)
+
+
+def to_doc(
+    clocks: ComplaintClocks, outbox: Sequence[Outgoing], rev: int, *, pending_since: datetime | None = None
+) -> dict[str, Any]:
     return {
         "_id": clocks.complaint_id,
         "pemda": clocks.pemda,
         "last_seq": clocks.last_seq,
         "tier": clocks.tier,
-        "clocks": [asdict(c) for c in clocks.clocks],
-        "next_due": min(running) if running else None,
+        "category": clocks.category,
+        "submitted_at": clocks.submitted_at,
+        "status": clocks.status,
+        "unresolved_since": clocks.unresolved_since,
+        "clocks": [_plain(c) for c in clocks.clocks],
+        "history": [_plain(f) for f in clocks.history],
+        "checked_until": clocks.checked_until,
+        "escalation": {
+            "level": clocks.escalation.level,
+            "steps": [_plain(step) for step in clocks.escalation.steps],
+            "level_2_at": clocks.escalation.level_2_at,
+        },
+        "escalation_level": clocks.escalation.level,
+        "holder": clocks.holder,
+        "holder_pemda": clocks.holder_pemda,
+        "holdings": [_plain(h) for h in clocks.holdings],
+        "transfers": clocks.transfers,
+        "accountability": [_plain(a) for a in clocks.accountability()],
+        "next_check": clocks.next_check(),
+        "next_due": clocks.next_due(),
+        "governing": clocks.governing_pemdas(),
+        "holidays_version": HOLIDAYS_VERSION,
         "outbox": [{"topic": m.topic, "key": m.key, "value": m.value} for m in outbox],
+        "pending_since": pending_since,
         "rev": rev,
     }
 
 
-def _from_doc(doc: dict[str, Any]) -> StoredClocks:
+def from_doc(doc: Mapping[str, Any]) -> StoredClocks:
+    esc = doc.get("escalation") or {}
     clocks = ComplaintClocks(
         complaint_id=doc["_id"],
         pemda=doc.get("pemda"),
         last_seq=doc["last_seq"],
         tier=doc.get("tier", "normatif"),
-        clocks=[Clock(**c) for c in doc["clocks"]],
+        category=doc.get("category"),
+        submitted_at=doc.get("submitted_at"),
+        status=doc.get("status", "open"),
+        unresolved_since=doc.get("unresolved_since"),
+        clocks=[_clock_from(c) for c in doc.get("clocks", [])],
+        history=[Fact(**_known(Fact, f)) for f in doc.get("history", [])],
+        checked_until=doc.get("checked_until"),
+        escalation=Escalation(
+            level=esc.get("level", 0),
+            steps=[EscalationStep(**_known(EscalationStep, s)) for s in esc.get("steps", [])],
+            level_2_at=esc.get("level_2_at"),
+        ),
+        holder=doc.get("holder"),
+        holder_pemda=doc.get("holder_pemda"),
+        holdings=[Holding(**_known(Holding, h)) for h in doc.get("holdings", [])],
+        transfers=doc.get("transfers", 0),
     )
     outbox = [Outgoing(m["topic"], m["key"], bytes(m["value"])) for m in doc.get("outbox", [])]
-    return StoredClocks(clocks, outbox, doc["rev"])
+    return StoredClocks(
+        clocks, outbox, doc["rev"], doc.get("pending_since") is not None, doc.get("write", "")
+    )
+
+
+# --- the store -------------------------------------------------------------------------------------
 
 
 class MongoClockStore:
+    """One per task that writes (the lifecycle consumer, the detector, a recompute): it remembers
+    the revision each loaded document had, and a save is refused if that changed meanwhile."""
+
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        self._complaints = db["complaint_clocks"]
-        self._revs: dict[str, int] = {}
+        self._complaints = db[COLLECTION]
+        self._loaded: dict[str, tuple[int, list[Outgoing]]] = {}  # id → (rev, pending outbox)
+
+    def _remember(self, doc: Mapping[str, Any]) -> StoredClocks:
+        stored = from_doc(doc)
+        self._loaded[stored.clocks.complaint_id] = (stored.rev, stored.outbox if stored.pending else [])
+        return stored
 
     async def load(self, complaint_ids: Sequence[str]) -> dict[str, StoredClocks]:
         found = {}
         async for doc in self._complaints.find({"_id": {"$in": list(complaint_ids)}}):
-            stored = _from_doc(doc)
-            found[doc["_id"]] = stored
-            self._revs[doc["_id"]] = stored.rev
+            found[doc["_id"]] = self._remember(doc)
         for cid in complaint_ids:
             if cid not in found:
-                self._revs[cid] = 0
+                self._loaded[cid] = (0, [])
         return found
-
-    async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> None:
-        if not changed:
-            return
-        ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
-        replacements = 0
-        for clocks, outbox in changed:
-            rev = self._revs.pop(clocks.complaint_id, 0)
-            doc = _to_doc(clocks, outbox, rev + 1)
-            if rev == 0:
-                ops.append(InsertOne(doc))
-            else:
-                ops.append(ReplaceOne({"_id": clocks.complaint_id, "rev": rev}, doc))
-                replacements += 1
-        result = await self._complaints.bulk_write(ops, ordered=False)
-        if result.matched_count != replacements:
-            raise ConcurrentUpdate(f"{replacements - result.matched_count} complaint(s) changed concurrently")
 
     async def get(self, complaint_id: str) -> ComplaintClocks | None:
         doc = await self._complaints.find_one({"_id": complaint_id})
-        return _from_doc(doc).clocks if doc else None
+        return from_doc(doc).clocks if doc else None
+
+    async def due(self, now: datetime, limit: int) -> list[StoredClocks]:
+        """Complaints whose `next_check` has come, earliest first (an index range, not a scan)."""
+        cursor = (
+            self._complaints.find({"next_check": {"$lte": now}}).sort("next_check", ASCENDING).limit(limit)
+        )
+        return [self._remember(doc) async for doc in cursor]
+
+    async def unpublished(self, older_than: datetime, limit: int) -> list[StoredClocks]:
+        """Complaints whose last change was stored but not confirmed published by `older_than`."""
+        cursor = self._complaints.find({"pending_since": {"$lte": older_than}}).limit(limit)
+        return [self._remember(doc) async for doc in cursor]
+
+    async def governed(self, pemda: str, batch: int = 500) -> AsyncIterator[list[str]]:
+        """Ids of the complaints with a clock on `pemda`'s calendar (or a kab/kota's of this
+        province), in batches."""
+        ids: list[str] = []
+        async for doc in self._complaints.find({"governing": pemda}, {"_id": 1}).sort("_id", ASCENDING):
+            ids.append(doc["_id"])
+            if len(ids) >= batch:
+                yield ids
+                ids = []
+        if ids:
+            yield ids
+
+    async def with_old_holidays(self, batch: int = 500) -> AsyncIterator[list[str]]:
+        """Ids of the complaints computed with another pinned `holidays` version."""
+        ids: list[str] = []
+        query = {"holidays_version": {"$ne": HOLIDAYS_VERSION}}
+        async for doc in self._complaints.find(query, {"_id": 1}).sort("_id", ASCENDING):
+            ids.append(doc["_id"])
+            if len(ids) >= batch:
+                yield ids
+                ids = []
+        if ids:
+            yield ids
+
+    async def save(
+        self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]], *, skip_conflicts: bool = False
+    ) -> Saved:
+        """Store each complaint with the outbox of this change, after any outbox still pending.
+
+        A complaint changed by another writer since it was loaded is refused: ConcurrentUpdate,
+        or, with `skip_conflicts`, left out of what was saved (its caller retries later)."""
+        saved = Saved()
+        if not changed:
+            return saved
+        token = uuid.uuid4().hex
+        now = datetime.now(UTC)
+        ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
+        planned: dict[str, tuple[int, list[Outgoing]]] = {}
+        replacements = 0
+        for clocks, outbox in changed:
+            cid = clocks.complaint_id
+            rev, carried = self._loaded.pop(cid, (0, []))
+            messages = [*carried, *outbox]
+            doc = to_doc(clocks, messages, rev + 1, pending_since=now if messages else None)
+            doc["write"] = token
+            planned[cid] = (rev + 1, messages)
+            if rev == 0:
+                ops.append(InsertOne(doc))
+            else:
+                ops.append(ReplaceOne({"_id": cid, "rev": rev}, doc))
+                replacements += 1
+        conflict = False
+        try:
+            result = await self._complaints.bulk_write(ops, ordered=False)
+            conflict = result.matched_count != replacements
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors) or exc.details.get("writeConcernErrors"):
+                raise
+            conflict = True  # a concurrent first insert of the same complaint
+        written = set(planned)
+        if conflict:
+            if not skip_conflicts:
+                raise ConcurrentUpdate("a complaint's clocks changed concurrently")
+            written = {
+                d["_id"]
+                async for d in self._complaints.find(
+                    {"_id": {"$in": list(planned)}, "write": token}, {"_id": 1}
+                )
+            }
+        for cid in planned:
+            if cid in written:
+                _, messages = planned[cid]
+                saved.writes[cid] = token
+                saved.messages.extend(messages)
+        return saved
+
+    async def mark_published(self, writes: Mapping[str, str]) -> None:
+        """The outboxes of these writes are on Kafka: nothing left for the relay. One update per
+        write token (a whole batch shares one); a complaint rewritten since keeps its flag."""
+        by_token: dict[str, list[str]] = {}
+        for cid, token in writes.items():
+            by_token.setdefault(token, []).append(cid)
+        for token, ids in by_token.items():
+            await self._complaints.update_many(
+                {"_id": {"$in": ids}, "write": token}, {"$set": {"pending_since": None}}
+            )
+
+    async def insert_replayed(self, replayed: Iterable[ComplaintClocks], chunk: int = 1000) -> int:
+        """Bulk-insert complaints rebuilt by a replay into an empty database (nothing to announce)."""
+        count = 0
+        docs: list[dict[str, Any]] = []
+        for clocks in replayed:
+            docs.append(to_doc(clocks, [], 1))
+            if len(docs) >= chunk:
+                await self._complaints.insert_many(docs, ordered=False)
+                count += len(docs)
+                docs = []
+        if docs:
+            await self._complaints.insert_many(docs, ordered=False)
+            count += len(docs)
+        return count
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    # Breach detection asks for the earliest due first: an index, not a scan (DESIGN §5, issue 6).
-    await db["complaint_clocks"].create_index([("next_due", ASCENDING)])
-    await db["complaint_clocks"].create_index([("pemda", ASCENDING)])
+    complaints = db[COLLECTION]
+    # Detection reads the earliest next_check first: an index range, never a scan (issue 6 item 3).
+    await complaints.create_index([("next_check", ASCENDING)])
+    await complaints.create_index([("pending_since", ASCENDING)])
+    await complaints.create_index([("governing", ASCENDING)])
+    # No more: every index is one more entry to rewrite with each of the detector's writes.

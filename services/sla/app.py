@@ -1,16 +1,25 @@
-"""SLA's process: the lifecycle-events consumer and the HTTP API (calendar answers)."""
+"""SLA's process — the one place that wires it: the lifecycle-events consumer, the detector and
+recompute background loops, and the HTTP API (calendar answers, the admin calendar, supervisors).
+
+Every calendar in this process comes from one `SlaRules` (app key `RULES`): the shared working-day
+calendar with the pemda's extra dates, cached and invalidated when they change."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
-from functools import lru_cache
 
 from aiohttp import web
 
+from services.sla import recompute, supervisor
 from services.sla.adapters import MongoClockStore, ensure_indexes
+from services.sla.detector import DetectorSettings, run_detector
 from services.sla.handlers import handle_lifecycle
 from services.sla.settings import SlaSettings
-from shared.calendar import WorkingCalendar, calendar_for
+from services.sla.standards import RULES, SlaRules
+from shared.auth import STAFF_AUTH, StaffAuth
+from shared.calendar import WorkingCalendar
 from shared.envelope import Envelope
 from shared.http import (
     FieldError,
@@ -20,16 +29,12 @@ from shared.http import (
     openapi_document,
     problem_middleware,
 )
-from shared.kafka import BatchHandler, Rejected
+from shared.kafka import TRANSIENT, BatchHandler, Rejected
 from shared.regions import lookup
-from shared.runtime import Infra, with_consumer
-from shared.topics import COMPLAINTS_EVENTS, SLA_GROUP
+from shared.runtime import ConsumerSpec, Infra, with_consumers
+from shared.topics import COMPLAINTS_EVENTS
 
-
-@lru_cache(maxsize=1024)
-def pemda_calendar(pemda: str) -> WorkingCalendar:
-    # Per-pemda extra dates come from service-standard data (issue 6); none are configured yet.
-    return calendar_for(pemda)
+log = logging.getLogger(__name__)
 
 
 def _pemda(request: web.Request) -> WorkingCalendar:
@@ -37,7 +42,7 @@ def _pemda(request: web.Request) -> WorkingCalendar:
     region = lookup(code)
     if region is None or region.level > 2:
         raise ProblemError(404, f"pemda {code!r} tidak dikenal")
-    return pemda_calendar(code)
+    return request.app[RULES].calendar(code)
 
 
 def _instant(request: web.Request, name: str) -> datetime:
@@ -101,24 +106,64 @@ OPENAPI = openapi_document(
         "/api/v1/calendar/{pemda}/working-time": _calendar_op(
             "Waktu kerja (detik) di antara dua waktu", ["from", "to"], {"seconds": 86400}
         ),
+        **recompute.OPENAPI_PATHS,
     },
 )
 
 
-def create_app(settings: SlaSettings) -> web.Application:
+def create_app(settings: SlaSettings, *, reports: bool = True) -> web.Application:
+    """The sla service. `reports=False` leaves out the supervisor counters and API (tests of the
+    clocks alone)."""
     app = web.Application(middlewares=[problem_middleware])
+    rules = SlaRules()
+    app[RULES] = rules
 
     async def build(infra: Infra) -> BatchHandler:
         await ensure_indexes(infra.db)
+        await rules.refresh(infra.db)
         store = MongoClockStore(infra.db)
 
         async def on_lifecycle(batch: list[Envelope]) -> list[Rejected]:
-            return await handle_lifecycle(batch, store, infra.publish, pemda_calendar)
+            return await handle_lifecycle(batch, store, infra.publish, rules)
 
         return on_lifecycle
 
-    ready = with_consumer(app, settings, group=SLA_GROUP, topics=[COMPLAINTS_EVENTS], build=build)
+    async def detector(infra: Infra) -> None:
+        await run_detector(
+            infra.db,
+            infra.publish,
+            rules,
+            DetectorSettings(
+                batch=settings.detector_batch,
+                max_sleep=settings.detector_max_sleep,
+                relay_after=settings.relay_after,
+                refresh_every=settings.refresh_every,
+            ),
+        )
+
+    async def catch_up(infra: Infra) -> None:
+        backoff = 1.0
+        while True:  # a database or broker not yet reachable at start: try again
+            try:
+                await recompute.catch_up(infra.db, infra.publish, rules)
+                return
+            except TRANSIENT as exc:
+                log.warning("recompute catch-up: %r; retrying in %.0fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    app[STAFF_AUTH] = StaffAuth()
+    consumers = [ConsumerSpec(settings.consumer_group, [COMPLAINTS_EVENTS], build)]
+    if reports:
+        consumers += supervisor.consumer_specs(app)
+    ready = with_consumers(
+        app, settings, consumers, background=[("sla-detector", detector), ("sla-recompute", catch_up)]
+    )
+    OPENAPI["paths"].update(supervisor.openapi_paths())
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
+    if reports:
+        supervisor.add_routes(app)
+    recompute.add_routes(app)
     app.router.add_get("/api/v1/calendar/{pemda}/due", due)
     app.router.add_get("/api/v1/calendar/{pemda}/working-time", working_time)
     return app

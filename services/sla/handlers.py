@@ -1,44 +1,101 @@
-"""SLA's handler for lifecycle events: apply them to each complaint's clocks, store, announce.
+"""SLA's use cases: apply lifecycle events, apply time (detection), rebuild (recompute) — each
+loads the complaints' clocks, lets the domain decide, stores the result with its outbox, then
+publishes and confirms.
 
 Idempotency is a record: each complaint's document holds `last_seq`, so a redelivered or replayed
-event (seq <= last_seq) changes nothing. The document also keeps the clock events of its last
-change (`outbox`): if the process died after storing but before announcing, the redelivery
-announces them again, with the same event ids.
+event (seq <= last_seq) changes nothing. The document also keeps the messages of its last change
+(`outbox`), flagged pending until they are confirmed published: a redelivery announces them again
+with the same event ids, and so does the detector's relay after a crash between store and publish.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from services.sla.domain import CalendarFor, ComplaintClocks
-from shared.envelope import Envelope, new_event
+from services.sla.domain import CalendarFor, ComplaintClocks, Rules, as_rules
+from shared.envelope import Envelope, Payload, new_event
+from shared.events import ClockEvent, CloseExpired, EscalationRaised, EscalationRetracted
 from shared.kafka import Outgoing, Rejected
-from shared.topics import SLA_EVENTS
+from shared.topics import COMPLAINTS_COMMANDS, SLA_EVENTS
 
 PRODUCER = "sla"
 
 
 class Stored(Protocol):
-    clocks: ComplaintClocks
-    outbox: list[Outgoing]
+    @property
+    def clocks(self) -> ComplaintClocks: ...
+
+    @property
+    def outbox(self) -> list[Outgoing]: ...
+
+    @property
+    def rev(self) -> int: ...
+
+    @property
+    def pending(self) -> bool: ...
+
+    @property
+    def write(self) -> str: ...
+
+
+@dataclass
+class Saved:
+    """What a save wrote: the messages to publish now (an outbox still pending from an earlier
+    change, carried over, then the new ones) and, per complaint, the token of the write to confirm
+    once they are published."""
+
+    messages: list[Outgoing] = field(default_factory=list)
+    writes: dict[str, str] = field(default_factory=dict)
 
 
 class ClockStore(Protocol):
     async def load(self, complaint_ids: Sequence[str]) -> Mapping[str, Stored]: ...
 
-    async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> None:
+    async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> Saved:
         """Store each complaint's clocks with the outbox of this change (optimistic: a concurrent
         writer makes it raise, and the batch is retried)."""
+
+    async def mark_published(self, writes: Mapping[str, str]) -> None:
+        """The outboxes of these writes (complaint id → write token) are on Kafka."""
 
 
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
 
+def announce(
+    payloads: Sequence[Payload], complaint_id: str, seq: int | None, correlation_id: str | None = None
+) -> list[Outgoing]:
+    """The domain's payloads as messages: clock events and escalations on `sla.events` at their own
+    instant; `CloseExpired` as a command to routing (DESIGN §6: commands carry seq null)."""
+    messages = []
+    for payload in payloads:
+        if isinstance(payload, CloseExpired):
+            command = new_event(payload, producer=PRODUCER, complaint_id=complaint_id, seq=None)
+            messages.append(Outgoing.of(COMPLAINTS_COMMANDS, complaint_id, command))
+            continue
+        at: datetime | None = None
+        if isinstance(payload, ClockEvent | EscalationRaised | EscalationRetracted):
+            at = payload.at
+        event = new_event(
+            payload,
+            producer=PRODUCER,
+            complaint_id=complaint_id,
+            seq=seq,
+            occurred_at=at,
+            correlation_id=correlation_id,
+        )
+        messages.append(Outgoing.of(SLA_EVENTS, complaint_id, event))
+    return messages
+
+
 async def handle_lifecycle(
-    batch: Sequence[Envelope], store: ClockStore, publish: Publish, calendar_for: CalendarFor
+    batch: Sequence[Envelope], store: ClockStore, publish: Publish, rules: Rules | CalendarFor
 ) -> list[Rejected]:
+    rules = as_rules(rules)
     rejected: list[Rejected] = []
     by_complaint: dict[str, list[Envelope]] = defaultdict(list)
     for event in batch:
@@ -49,6 +106,7 @@ async def handle_lifecycle(
     stored = await store.load(list(by_complaint))
     changed: list[tuple[ComplaintClocks, list[Outgoing]]] = []
     replays: list[Outgoing] = []
+    replayed: dict[str, str] = {}
     for complaint_id, events in by_complaint.items():
         record = stored.get(complaint_id)
         clocks = record.clocks if record else ComplaintClocks(complaint_id)
@@ -59,20 +117,14 @@ async def handle_lifecycle(
             if clocks.already_applied(event.seq):
                 continue
             applied = True
-            for payload in clocks.apply(event, calendar_for):
-                announcement = new_event(
-                    payload,
-                    producer=PRODUCER,
-                    complaint_id=complaint_id,
-                    seq=event.seq,
-                    occurred_at=event.occurred_at,
-                    correlation_id=event.correlation_id,
-                )
-                outbox.append(Outgoing.of(SLA_EVENTS, complaint_id, announcement))
+            outbox += announce(clocks.apply(event, rules), complaint_id, event.seq, event.correlation_id)
         if applied:
             changed.append((clocks, outbox))
         elif record is not None:
-            replays.extend(record.outbox)  # nothing new: re-announce the last change
-    await store.save(changed)
-    await publish([m for _, outbox in changed for m in outbox] + replays)
+            replays.extend(record.outbox)  # nothing new: announce the last change again
+            if record.pending:
+                replayed[complaint_id] = record.write
+    saved = await store.save(changed)
+    await publish(saved.messages + replays)
+    await store.mark_published({**replayed, **saved.writes})
     return rejected

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
+from shared.topics import SLA_GROUP
 
 PREFIX = "SLA_"
 
@@ -16,3 +17,13 @@ class SlaSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8083
     log_level: str = "INFO"
+    # The lifecycle consumer's group (a replay into an empty database uses a fresh one).
+    consumer_group: str = SLA_GROUP
+    # Detection (services/sla/detector.py): complaints per pass, and the longest sleep between
+    # passes, which bounds how late a newly stored due is noticed.
+    detector_batch: int = 500
+    detector_max_sleep: float = 0.25
+    # Seconds an outbox may stay unconfirmed before the relay publishes it again.
+    relay_after: float = 10.0
+    # Seconds between reloads of the service standards and calendars (changes by other processes).
+    refresh_every: float = 5.0

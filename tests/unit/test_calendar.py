@@ -349,3 +349,53 @@ def test_working_time_is_bounded_and_offset_independent(
 def test_working_days_between_counts_like_stepping(cal: WorkingCalendar, start: date, days: int) -> None:
     expected = sum(cal.is_working_day(start + i * DAY) for i in range(max(days, 0)))
     assert cal.working_days_between(start, start + days * DAY) == expected
+
+
+# --- laws the SLA clocks rely on (issue 6) -------------------------------------------------------------
+
+
+@PROPERTY
+@given(cal=calendars, t=instants, x=amounts.filter(bool))
+def test_a_resumed_due_never_falls_inside_a_non_working_day(
+    cal: WorkingCalendar, t: datetime, x: timedelta
+) -> None:
+    # The last moment before the due is working time: a due is never pushed into a weekend or
+    # holiday, and a due at a local midnight ends a working day.
+    u = cal.add_working_time(t, x)
+    assert cal.is_working_day(cal.local(u - timedelta(microseconds=1)).date())
+
+
+@PROPERTY
+@given(
+    cal=calendars,
+    start=instants,
+    n=st.integers(min_value=1, max_value=40),
+    pause_share=st.floats(min_value=0, max_value=1),
+    gap=amounts,
+)
+def test_pause_and_resume_neither_gain_nor_lose_working_time(
+    cal: WorkingCalendar, start: datetime, n: int, pause_share: float, gap: timedelta
+) -> None:
+    due = cal.due(start, n)
+    paused = start + (due - start) * pause_share
+    remaining = cal.working_time(paused, due)
+    resumed = paused + gap
+    new_due = cal.add_working_time(resumed, remaining)
+    budget = cal.working_time(start, due)
+    assert cal.working_time(start, paused) + cal.working_time(resumed, new_due) == budget
+    assert new_due >= due
+
+
+@PROPERTY
+@given(
+    cal=calendars,
+    t=instants,
+    n=budgets,
+    extra=st.frozensets(st.dates(date(2024, 1, 1), date(2028, 12, 31)), max_size=8),
+)
+def test_extra_dates_never_bring_a_due_forward(
+    cal: WorkingCalendar, t: datetime, n: int, extra: frozenset[date]
+) -> None:
+    more = WorkingCalendar(cal.pemda, cal.tz, cal.extra_dates | extra)
+    assert more.due(t, n) >= cal.due(t, n)
+    assert more.working_time(t, cal.due(t, n)) <= cal.working_time(t, cal.due(t, n))

@@ -10,7 +10,6 @@ from typing import Any
 from services.intake.views import apply
 from services.routing.handlers import handle_submissions
 from services.routing.service import Lifecycle
-from services.sla.domain import ComplaintClocks
 from services.sla.handlers import handle_lifecycle
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, decode, new_event
@@ -18,6 +17,7 @@ from shared.events import ClockStarted, ClockStopped, ComplaintSubmitted
 from shared.kafka import Outgoing
 from shared.topics import COMPLAINTS_EVENTS
 from tests.unit.test_routing_handlers import FakeFeed, FakeStore
+from tests.unit.test_sla_handlers import FakeClockStore
 
 NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB, the DESIGN §5 example
 
@@ -47,24 +47,6 @@ class Sent:
 
     def decoded(self, topic: str) -> list[Envelope]:
         return [decode(m.value) for m in self.messages if m.topic == topic]
-
-
-@dataclass
-class StoredClocks:
-    clocks: ComplaintClocks
-    outbox: list[Outgoing]
-
-
-class FakeClockStore:
-    def __init__(self) -> None:
-        self.saved: dict[str, StoredClocks] = {}
-
-    async def load(self, ids: Sequence[str]) -> dict[str, StoredClocks]:
-        return {i: self.saved[i] for i in ids if i in self.saved}
-
-    async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> None:
-        for clocks, outbox in changed:
-            self.saved[clocks.complaint_id] = StoredClocks(clocks, outbox)
 
 
 async def _lifecycle_of(complaint_id: str) -> list[Envelope]:

@@ -1,0 +1,1066 @@
+"""Supervisor reports (issue 6 items 5 and 7): counters kept from published events only.
+
+Sources, consumed as group `sla-reports`: `sla.events` (every clock event carries the clock's whole
+snapshot; a reader keeps the highest `version`) and `complaints.events` (the lifecycle, numbered
+by `seq` per complaint). Nothing here reads the clock engine's own collections.
+
+How the counters stay exact under redelivery:
+- Each complaint and each clock has a small *record* of what we know of it. An event changes a
+  record only when it is new to it: a lifecycle `seq` above the record's `last_seq`, a clock
+  `version` above the stored one, an escalation `event_id` not seen yet.
+- A record's *contribution* to the counters (e.g. "+1 response breached for OPD X in week W",
+  "+1 open at OPD X assigned on date D") is a pure function of the record. The record stores the
+  contribution it has made; after a change the counters receive the difference. So retractions,
+  reschedules and transfers need no special bookkeeping: a breach retracted by a recompute simply
+  drops out of the new contribution.
+- The changed records, their projections (breach list, escalation list) and the counter
+  increments of one batch are written in one transaction, with an optimistic `rev` check on each
+  record: a crash can neither lose nor double a count, and a redelivered batch is a no-op.
+
+Counters are pre-aggregated per OPD and per pemda (the OPD id's prefix) per ISO week in the
+pemda's local time (`report_weekly`), and as current gauges per OPD and pemda (`report_gauges`:
+open, currently breached open clocks, escalated, open complaints by local assignment date for the
+aging buckets). A compliance answer reads O(OPDs × weeks) small documents, whatever the number of
+complaints.
+
+Attribution (DESIGN §5): a clock's met/breach belongs to the OPD holding the clock (`opd_id` of
+its snapshot; a `verification` clock to `<pemda>/admin-koordinator`). A breach counts in the week
+of its breach instant (the due) and stays with that OPD through a transfer; a met counts in the
+week it stopped. Transfers and misrouted working time (the time an OPD held a complaint it then
+transferred away) belong to the transferring OPD; a rating to the OPD that resolved it.
+
+Response working time (working seconds from the clock's start to its stop, for response clocks
+that stopped `met` or `breached`): a fixed histogram (`RT_EDGES`) per OPD and week, summed over
+the period; median and p90 interpolate linearly inside the bucket the rank falls in, so their
+error is below that bucket's width: ≤ 30 min up to 1 h, ≤ 2 h up to 6 h, ≤ 6 h up to 1 HK,
+≤ 12 h (0.5 HK) up to 10 HK, ≤ 2 HK up to 20 HK, ≤ 10 HK up to 60 HK; beyond 60 HK the answer is
+60 HK (a lower bound). The mean is exact (sum and count are kept too). The edges are part of the
+stored format: changing them needs a new field name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
+from typing import Any, Literal, Protocol
+
+from pymongo import ASCENDING, DESCENDING, DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.calendar import WorkingCalendar, calendar_for, zone_for
+from shared.envelope import Envelope, Payload
+from shared.events import (
+    BreachRetracted,
+    ClockEvent,
+    ClockStopped,
+    CommandRejected,
+    ComplaintAnswered,
+    ComplaintArchived,
+    ComplaintAssigned,
+    ComplaintClaimed,
+    ComplaintClosed,
+    ComplaintReceived,
+    ComplaintReopened,
+    ComplaintResolved,
+    ComplaintTransferred,
+    ComplaintTriaged,
+    ComplaintUpdated,
+    EscalationRaised,
+    EscalationRetracted,
+    InformationAdded,
+    InformationRequested,
+    SlaBreached,
+    TierChanged,
+)
+from shared.kafka import Rejected, TransientError
+
+Doc = dict[str, Any]
+HK = 86400  # working seconds in one working day (a whole local day counts, DESIGN §5)
+COORDINATOR = "admin-koordinator"
+
+# Response working time histogram: bucket i holds [RT_EDGES[i], RT_EDGES[i+1]); the last is open.
+RT_EDGES: tuple[int, ...] = (
+    0, 900, 1800, 3600, 2 * 3600, 4 * 3600, 6 * 3600, 12 * 3600, 18 * 3600,
+    *(int(k * HK / 2) for k in range(2, 21)),  # 1 HK … 10 HK by half days
+    *(k * HK for k in (12, 14, 16, 18, 20, 25, 30, 40, 50, 60)),
+)  # fmt: skip
+
+# Aging of open complaints, in working days since the assignment's local date.
+AGING: tuple[tuple[str, int, int | None], ...] = (
+    ("lt_3", 0, 3),
+    ("3_5", 3, 5),
+    ("5_10", 5, 11),
+    ("gt_10", 11, None),
+)
+AGING_LABELS = {"lt_3": "< 3 HK", "3_5": "3–4 HK", "5_10": "5–10 HK", "gt_10": "> 10 HK"}
+
+
+class ConcurrentUpdate(TransientError):
+    """Another writer changed a report record between our read and our write: retry the batch."""
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+@cache
+def pemda_calendar(pemda: str) -> WorkingCalendar:
+    """The shared calendar of a pemda (national holidays and cuti bersama; per-pemda extra dates
+    are the clock engine's data, which reports do not read: see `response_seconds`)."""
+    return calendar_for(pemda)
+
+
+def opd_pemda(opd_id: str) -> str:
+    return opd_id.split("/", 1)[0]
+
+
+def week_start(instant: datetime, pemda: str) -> date:
+    """Monday of the ISO week holding `instant` in the pemda's local time."""
+    local = instant.astimezone(zone_for(pemda)).date()
+    return local - timedelta(days=local.weekday())
+
+
+def week_label(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def local_date(instant: datetime, pemda: str) -> date:
+    return instant.astimezone(zone_for(pemda)).date()
+
+
+def _ms(instant: datetime) -> datetime:
+    """Instants at the database's precision (milliseconds, UTC), so a reloaded record computes
+    exactly what the original did."""
+    instant = instant.astimezone(UTC)
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
+def _ms_opt(instant: datetime | None) -> datetime | None:
+    return None if instant is None else _ms(instant)
+
+
+def rt_bucket(seconds: int) -> int:
+    return max(0, bisect_right(RT_EDGES, seconds) - 1)
+
+
+def percentile(histogram: Sequence[int], q: float) -> float | None:
+    """The q-quantile (0–1) of a `RT_EDGES` histogram, interpolated inside its bucket."""
+    total = sum(histogram)
+    if total == 0:
+        return None
+    rank = q * total
+    seen = 0
+    for i, count in enumerate(histogram):
+        if count and seen + count >= rank:
+            low = RT_EDGES[i]
+            if i + 1 >= len(RT_EDGES):
+                return float(low)  # open-ended last bucket: its lower bound
+            return low + (rank - seen) / count * (RT_EDGES[i + 1] - low)
+        seen += count
+    return float(RT_EDGES[-1])
+
+
+def aging_buckets(open_days: Mapping[str, int], pemda: str, today: date) -> dict[str, int]:
+    """Open complaints by age in working days: the working days after the local assignment date up
+    to and including `today` (assigned today → 0; assigned on a Friday → 1 on Monday)."""
+    result = {name: 0 for name, _, _ in AGING}
+    for day, count in open_days.items():
+        if count <= 0:
+            continue
+        age = _age_hk(pemda, day, today)
+        for name, low, high in AGING:
+            if age >= low and (high is None or age < high):
+                result[name] += count
+                break
+    return result
+
+
+@lru_cache(maxsize=65536)
+def _age_hk(pemda: str, day: str, today: date) -> int:
+    """Working days after local date `day` up to and including `today` (shared by a pemda's OPDs)."""
+    return pemda_calendar(pemda).working_days_between(
+        date.fromisoformat(day) + timedelta(days=1), today + timedelta(1)
+    )
+
+
+def _key_w(opd: str, instant: datetime, name: str) -> str:
+    return f"w|{opd}|{week_start(instant, opd_pemda(opd)).isoformat()}|{name}"
+
+
+def _key_g(opd: str, name: str) -> str:
+    return f"g|{opd}|{name}"
+
+
+def _key_d(opd: str, instant: datetime) -> str:
+    return f"d|{opd}|{local_date(instant, opd_pemda(opd)).isoformat()}"
+
+
+# --- records ------------------------------------------------------------------------------------
+
+OPEN_STATUSES = ("unknown", "received", "triage", "assigned", "reopened")
+
+
+@dataclass
+class Holding:
+    """One OPD's turn with a complaint: from its assignment until it transferred, resolved, or the
+    reporter withdrew. `seconds` is the working time held, on the holder's calendar."""
+
+    opd_id: str
+    pemda: str
+    start: datetime
+    end: datetime | None = None
+    ended_by: str | None = None  # transferred, resolved, withdrawn, reassigned
+    seconds: int | None = None
+
+
+@dataclass
+class EscalationStep:
+    kind: Literal["raised", "retracted"]
+    level: int
+    at: datetime
+    reason: str
+    opd_id: str | None
+
+
+@dataclass
+class ComplaintRecord:
+    complaint_id: str
+    last_seq: int = 0
+    pemda: str | None = None
+    submitted_at: datetime | None = None
+    status: str = "unknown"
+    holdings: list[Holding] = field(default_factory=list)
+    transfers: int = 0
+    resolved_by: str | None = None
+    closed_at: datetime | None = None
+    close_outcome: str | None = None
+    rating: int | None = None
+    level: int = 0
+    escalation_opd: str | None = None
+    escalations: list[EscalationStep] = field(default_factory=list)
+    seen_events: list[str] = field(default_factory=list)
+    contrib: dict[str, int] = field(default_factory=dict)
+    rev: int = 0
+
+    @property
+    def current(self) -> Holding | None:
+        return self.holdings[-1] if self.holdings and self.holdings[-1].end is None else None
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def to_doc(self) -> Doc:
+        current = self.current
+        return {
+            "_id": self.complaint_id,
+            "last_seq": self.last_seq,
+            "pemda": self.pemda,
+            "submitted_at": self.submitted_at,
+            "status": self.status,
+            "opd_id": current.opd_id if current else None,
+            "holdings": [vars(h) for h in self.holdings],
+            "transfers": self.transfers,
+            "resolved_by": self.resolved_by,
+            "closed_at": self.closed_at,
+            "close_outcome": self.close_outcome,
+            "rating": self.rating,
+            "level": self.level,
+            "escalation_opd": self.escalation_opd,
+            "escalations": [vars(e) for e in self.escalations],
+            "seen_events": self.seen_events,
+            "contrib": [[k, v] for k, v in sorted(self.contrib.items())],
+            "rev": self.rev,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> ComplaintRecord:
+        return cls(
+            complaint_id=doc["_id"],
+            last_seq=doc["last_seq"],
+            pemda=doc["pemda"],
+            submitted_at=doc["submitted_at"],
+            status=doc["status"],
+            holdings=[Holding(**h) for h in doc["holdings"]],
+            transfers=doc["transfers"],
+            resolved_by=doc["resolved_by"],
+            closed_at=doc["closed_at"],
+            close_outcome=doc["close_outcome"],
+            rating=doc["rating"],
+            level=doc["level"],
+            escalation_opd=doc["escalation_opd"],
+            escalations=[EscalationStep(**e) for e in doc["escalations"]],
+            seen_events=list(doc["seen_events"]),
+            contrib={k: v for k, v in doc["contrib"]},
+            rev=doc["rev"],
+        )
+
+
+@dataclass
+class ClockRecord:
+    """The latest snapshot of one clock, plus what reports must remember across snapshots: a
+    recorded breach stays (DESIGN §5) until a `BreachRetracted` says otherwise."""
+
+    clock_id: str
+    complaint_id: str
+    clock: str
+    opd_id: str | None
+    pemda: str
+    started_at: datetime
+    due_at: datetime | None
+    budget_seconds: int
+    remaining_seconds: int | None
+    state: str
+    at: datetime
+    version: int
+    breached: bool = False
+    breached_at: datetime | None = None
+    stopped_at: datetime | None = None
+    history: list[Doc] = field(default_factory=list)
+    contrib: dict[str, int] = field(default_factory=dict)
+    rev: int = 0
+
+    @property
+    def attributed_opd(self) -> str | None:
+        """The OPD this clock's outcome counts for; None for clocks no OPD answers for."""
+        if self.clock == "verification":
+            return f"{self.pemda}/{COORDINATOR}"
+        if self.clock in ("response", "resolution"):
+            return self.opd_id
+        return None
+
+    def to_doc(self) -> Doc:
+        doc = {k: v for k, v in vars(self).items() if k not in ("clock_id", "contrib")}
+        return {"_id": self.clock_id, **doc, "contrib": [[k, v] for k, v in sorted(self.contrib.items())]}
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> ClockRecord:
+        fields = {k: v for k, v in doc.items() if k not in ("_id", "contrib")}
+        return cls(clock_id=doc["_id"], contrib={k: v for k, v in doc["contrib"]}, **fields)
+
+
+# --- applying events ----------------------------------------------------------------------------
+
+
+def _end_holding(record: ComplaintRecord, at: datetime, ended_by: str) -> Holding | None:
+    current = record.current
+    if current is None:
+        return None
+    current.end, current.ended_by = at, ended_by
+    seconds = pemda_calendar(current.pemda).working_time(current.start, at).total_seconds()
+    current.seconds = int(seconds)
+    return current
+
+
+def apply_lifecycle(record: ComplaintRecord, event: Envelope) -> bool:
+    """Apply one `complaints.events` event; False when it was already applied (seq)."""
+    assert event.seq is not None
+    if event.seq <= record.last_seq:
+        return False
+    record.last_seq = event.seq
+    at, p = _ms(event.occurred_at), event.payload
+    if isinstance(p, ComplaintReceived):
+        record.pemda, record.submitted_at = p.pemda, _ms(p.submitted_at)
+        record.status = "received" if record.status == "unknown" else record.status
+    elif isinstance(p, ComplaintTriaged):
+        record.pemda, record.status = p.pemda, "triage"
+    elif isinstance(p, ComplaintUpdated):
+        record.pemda = p.pemda
+    elif isinstance(p, ComplaintAssigned):
+        _end_holding(record, at, "reassigned")
+        record.holdings.append(Holding(opd_id=p.opd_id, pemda=p.pemda, start=at))
+        record.status = "assigned"
+    elif isinstance(p, ComplaintTransferred):
+        _end_holding(record, at, "transferred")
+        record.transfers = max(record.transfers, p.transfers)
+        record.status = "triage" if p.to_opd_id is None else record.status
+    elif isinstance(p, ComplaintResolved):
+        _end_holding(record, at, "resolved")
+        record.resolved_by, record.status = p.opd_id, "resolved"
+    elif isinstance(p, ComplaintReopened):
+        record.status = "reopened"
+    elif isinstance(p, ComplaintClosed):
+        _end_holding(record, at, "withdrawn")
+        record.status, record.closed_at, record.close_outcome = "closed", at, p.outcome
+        record.rating = p.rating if p.outcome == "feedback" else None
+    elif isinstance(p, ComplaintArchived):
+        _end_holding(record, at, "withdrawn")
+        record.status = "archived"
+    return True
+
+
+def apply_escalation(record: ComplaintRecord, event: Envelope) -> bool:
+    """Apply an `EscalationRaised`/`EscalationRetracted`; False when its event id was seen."""
+    if event.event_id in record.seen_events:
+        return False
+    record.seen_events = [*record.seen_events, event.event_id][-32:]
+    p = event.payload
+    if isinstance(p, EscalationRaised):
+        current = record.current
+        if p.level >= record.level:
+            record.escalation_opd = p.opd_id or (current.opd_id if current else record.escalation_opd)
+        record.level = max(record.level, p.level)
+        record.escalations.append(EscalationStep("raised", p.level, _ms(p.at), p.reason, p.opd_id))
+    elif isinstance(p, EscalationRetracted):
+        record.level = p.level
+        record.escalations.append(EscalationStep("retracted", p.level, _ms(p.at), p.reason, None))
+    return True
+
+
+def apply_clock(record: ClockRecord | None, event: Envelope, complaint_id: str) -> ClockRecord | None:
+    """The clock's record after this snapshot, or None when the snapshot is not newer (version)."""
+    p = event.payload
+    assert isinstance(p, ClockEvent)
+    if record is not None and p.version <= record.version:
+        return None
+    if record is None:
+        record = ClockRecord(
+            clock_id=p.clock_id,
+            complaint_id=complaint_id,
+            clock=p.clock,
+            opd_id=p.opd_id,
+            pemda=p.pemda,
+            started_at=_ms(p.started_at),
+            due_at=_ms_opt(p.due_at),
+            budget_seconds=p.budget_seconds,
+            remaining_seconds=p.remaining_seconds,
+            state=p.state,
+            at=_ms(p.at),
+            version=p.version,
+        )
+    record.opd_id, record.pemda, record.started_at = p.opd_id, p.pemda, _ms(p.started_at)
+    record.due_at, record.budget_seconds = _ms_opt(p.due_at), p.budget_seconds
+    record.remaining_seconds, record.state, record.at, record.version = (
+        p.remaining_seconds,
+        p.state,
+        _ms(p.at),
+        p.version,
+    )
+    if isinstance(p, ClockStopped):
+        record.stopped_at = _ms(p.at)
+    elif p.state in ("running", "paused"):
+        record.stopped_at = None
+    if isinstance(p, BreachRetracted):
+        record.breached, record.breached_at = False, None
+    elif isinstance(p, SlaBreached) or p.state == "breached":
+        record.breached = True
+        record.breached_at = record.due_at or record.breached_at or record.at
+    record.history.append(
+        {
+            "type": event.type,
+            "state": p.state,
+            "at": record.at,
+            "due_at": record.due_at,
+            "remaining_seconds": p.remaining_seconds,
+            "version": p.version,
+        }
+    )
+    return record
+
+
+# --- contributions ------------------------------------------------------------------------------
+
+
+def complaint_contribution(record: ComplaintRecord) -> Counter[str]:
+    c: Counter[str] = Counter()
+    for h in record.holdings:
+        c[_key_w(h.opd_id, h.start, "assigned")] += 1
+        if h.ended_by == "transferred" and h.end is not None:
+            c[_key_w(h.opd_id, h.end, "transfers_out")] += 1
+            c[_key_w(h.opd_id, h.end, "misrouted_s")] += h.seconds or 0
+        if h.end is None:
+            c[_key_g(h.opd_id, "open")] += 1
+            c[_key_d(h.opd_id, h.start)] += 1
+    if record.rating is not None and record.resolved_by and record.closed_at is not None:
+        c[_key_w(record.resolved_by, record.closed_at, f"rating.{record.rating}")] += 1
+        c[_key_w(record.resolved_by, record.closed_at, "rating_n")] += 1
+        c[_key_w(record.resolved_by, record.closed_at, "rating_sum")] += record.rating
+    current = record.current
+    escalated_at = record.escalation_opd or (current.opd_id if current else None)
+    if record.level >= 1 and record.open and escalated_at:
+        c[_key_g(escalated_at, "escalated")] += 1
+        c[_key_g(escalated_at, f"level_{record.level}")] += 1
+    return +c
+
+
+def response_seconds(record: ClockRecord) -> int:
+    """Working time a stopped response clock ran: the engine's own figure (budget − remaining,
+    on the pemda's full calendar) when the snapshot gives it, else measured from start to stop on
+    the shared calendar (response clocks never pause: a request for information stops them)."""
+    assert record.stopped_at is not None
+    remaining = record.remaining_seconds
+    if remaining is not None and 0 <= remaining <= record.budget_seconds and record.state == "met":
+        return record.budget_seconds - remaining
+    return int(
+        pemda_calendar(record.pemda).working_time(record.started_at, record.stopped_at).total_seconds()
+    )
+
+
+def clock_contribution(record: ClockRecord) -> Counter[str]:
+    c: Counter[str] = Counter()
+    opd = record.attributed_opd
+    if opd is None:
+        return c
+    name = record.clock
+    stopped = record.stopped_at
+    if record.breached and record.breached_at is not None:
+        c[_key_w(opd, record.breached_at, f"{name}_breached")] += 1
+        if stopped is None:
+            c[_key_g(opd, f"breached_{name}")] += 1
+    elif stopped is not None and record.state == "met":
+        c[_key_w(opd, stopped, f"{name}_met")] += 1
+    if name == "response" and stopped is not None and record.state in ("met", "breached"):
+        used = response_seconds(record)
+        c[_key_w(opd, stopped, f"rt.{rt_bucket(used)}")] += 1
+        c[_key_w(opd, stopped, "rt_n")] += 1
+        c[_key_w(opd, stopped, "rt_sum")] += used
+    return +c
+
+
+def _rebase(contrib: dict[str, int], new: Counter[str], deltas: Counter[str]) -> dict[str, int]:
+    for key in set(contrib) | set(new):
+        diff = new.get(key, 0) - contrib.get(key, 0)
+        if diff:
+            deltas[key] += diff
+    return dict(new)
+
+
+# --- a batch ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReportChanges:
+    complaints: list[ComplaintRecord] = field(default_factory=list)
+    clocks: list[ClockRecord] = field(default_factory=list)
+    deltas: Counter[str] = field(default_factory=Counter)
+
+    def __bool__(self) -> bool:
+        return bool(self.complaints or self.clocks)
+
+
+# Every payload routing publishes on `complaints.events`: each advances the complaint's `seq`,
+# whether or not it moves a counter. Anything else (e.g. `CalendarChanged`) counts for nothing.
+LIFECYCLE_TYPES: tuple[type[Payload], ...] = (
+    ComplaintReceived,
+    ComplaintTriaged,
+    ComplaintUpdated,
+    ComplaintClaimed,
+    ComplaintAnswered,
+    InformationRequested,
+    InformationAdded,
+    TierChanged,
+    ComplaintAssigned,
+    ComplaintTransferred,
+    ComplaintResolved,
+    ComplaintReopened,
+    ComplaintClosed,
+    ComplaintArchived,
+    CommandRejected,
+)
+ESCALATION_TYPES = (EscalationRaised, EscalationRetracted)
+
+
+def _malformed(event: Envelope) -> str | None:
+    """Why keys or calendars could not be computed from this event's pemda/OPD codes, if so."""
+    for name in ("pemda", "opd_id", "from_opd_id"):
+        code = getattr(event.payload, name, None)
+        if not isinstance(code, str):
+            continue
+        pemda, slash, slug = code.partition("/")
+        try:
+            zone_for(pemda)
+        except ValueError:
+            return f"{name}: kode pemda tidak dikenal: {code!r}"
+        if slash and not slug:
+            return f"{name}: id OPD tanpa slug: {code!r}"
+    return None
+
+
+def wanted_ids(batch: Iterable[Envelope]) -> tuple[set[str], set[str]]:
+    """The complaint and clock records a batch needs loaded."""
+    complaints: set[str] = set()
+    clocks: set[str] = set()
+    for event in batch:
+        if isinstance(event.payload, ClockEvent):
+            clocks.add(event.payload.clock_id)
+        elif event.complaint_id and isinstance(event.payload, (*LIFECYCLE_TYPES, *ESCALATION_TYPES)):
+            complaints.add(event.complaint_id)
+    return complaints, clocks
+
+
+def fold(
+    batch: Sequence[Envelope],
+    complaints: Mapping[str, ComplaintRecord],
+    clocks: Mapping[str, ClockRecord],
+) -> tuple[ReportChanges, list[Rejected]]:
+    """Apply a batch to the loaded records: the changed records and the counter increments."""
+    rejected: list[Rejected] = []
+    records = dict(complaints)
+    clock_records = dict(clocks)
+    touched: dict[str, ComplaintRecord] = {}
+    touched_clocks: dict[str, ClockRecord] = {}
+    for event in batch:
+        p = event.payload
+        if not isinstance(p, (ClockEvent, *LIFECYCLE_TYPES, *ESCALATION_TYPES)):
+            continue
+        problem = _malformed(event)
+        if not event.complaint_id:
+            problem = "peristiwa tanpa complaint_id"
+        elif isinstance(p, LIFECYCLE_TYPES) and event.seq is None:
+            problem = "peristiwa siklus hidup tanpa seq"
+        if problem:
+            rejected.append(Rejected(event, problem))
+            continue
+        cid = event.complaint_id
+        assert cid is not None
+        if isinstance(p, ClockEvent):
+            changed = apply_clock(clock_records.get(p.clock_id), event, cid)
+            if changed is not None:
+                clock_records[p.clock_id] = touched_clocks[p.clock_id] = changed
+            continue
+        record = records.setdefault(cid, ComplaintRecord(cid))
+        applied = (
+            apply_escalation(record, event)
+            if isinstance(p, ESCALATION_TYPES)
+            else apply_lifecycle(record, event)
+        )
+        if applied:
+            touched[cid] = record
+    changes = ReportChanges()
+    for record in touched.values():
+        record.contrib = _rebase(record.contrib, complaint_contribution(record), changes.deltas)
+        changes.complaints.append(record)
+    for clock in touched_clocks.values():
+        clock.contrib = _rebase(clock.contrib, clock_contribution(clock), changes.deltas)
+        changes.clocks.append(clock)
+    changes.deltas = Counter({k: v for k, v in changes.deltas.items() if v})
+    return changes, rejected
+
+
+class ReportStore(Protocol):
+    async def load(
+        self, complaint_ids: Iterable[str], clock_ids: Iterable[str]
+    ) -> tuple[dict[str, ComplaintRecord], dict[str, ClockRecord]]: ...
+
+    async def commit(self, changes: ReportChanges) -> None:
+        """Write the records (optimistically), their projections and counter increments at once;
+        raise ConcurrentUpdate when a record changed since it was loaded."""
+
+
+async def handle_report_events(batch: Sequence[Envelope], store: ReportStore) -> list[Rejected]:
+    """The `sla-reports` consumer's handler: load, fold, commit."""
+    complaint_ids, clock_ids = wanted_ids(batch)
+    complaints, clocks = await store.load(complaint_ids, clock_ids)
+    changes, rejected = fold(batch, complaints, clocks)
+    if changes:
+        await store.commit(changes)
+    return rejected
+
+
+# --- counters as database writes ------------------------------------------------------------------
+
+
+@dataclass
+class CounterWrites:
+    """Counter increments grouped per document: `weekly[_id] = (set_on_insert, {field: n})`."""
+
+    weekly: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
+    gauges: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
+    emptied_days: set[tuple[str, str]] = field(default_factory=set)
+
+
+def counter_writes(deltas: Mapping[str, int]) -> CounterWrites:
+    out = CounterWrites()
+
+    def add(target: dict[str, tuple[Doc, Counter[str]]], doc_id: str, base: Doc, name: str, n: int) -> None:
+        if doc_id not in target:
+            target[doc_id] = (base, Counter())
+        target[doc_id][1][name] += n
+
+    for key, n in deltas.items():
+        kind, opd, rest = key.split("|", 2)
+        pemda = opd_pemda(opd)
+        for level, scope in (("opd", opd), ("pemda", pemda)):
+            if kind == "w":
+                week, name = rest.split("|", 1)
+                base = {"level": level, "scope": scope, "pemda": pemda, "week": week}
+                add(out.weekly, f"{scope}|{week}", base, name, n)
+            else:
+                base = {"level": level, "scope": scope, "pemda": pemda}
+                name = rest if kind == "g" else f"open_days.{rest}"
+                add(out.gauges, scope, base, name, n)
+                if kind == "d" and n < 0:
+                    out.emptied_days.add((scope, rest))
+    return out
+
+
+def apply_counter_writes(weekly: dict[str, Doc], gauges: dict[str, Doc], writes: CounterWrites) -> None:
+    """The in-memory equivalent of the database writes (for fakes and tests)."""
+    for target, grouped in ((weekly, writes.weekly), (gauges, writes.gauges)):
+        for doc_id, (base, incs) in grouped.items():
+            doc = target.setdefault(doc_id, {"_id": doc_id, **base})
+            for name, n in incs.items():
+                where = doc
+                *path, last = name.split(".")
+                for part in path:
+                    where = where.setdefault(part, {})
+                where[last] = where.get(last, 0) + n
+    for scope, day in writes.emptied_days:
+        days = gauges.get(scope, {}).get("open_days", {})
+        if days.get(day, 1) <= 0:
+            del days[day]
+
+
+# --- projections (the breach and escalation lists) -----------------------------------------------
+
+
+def breach_doc(clock: ClockRecord) -> Doc | None:
+    opd = clock.attributed_opd
+    if not clock.breached or clock.breached_at is None or opd is None:
+        return None
+    late_ms = None
+    if clock.stopped_at is not None:
+        late_ms = int((clock.stopped_at - clock.breached_at).total_seconds() * 1000)
+    return {
+        "_id": clock.clock_id,
+        "complaint_id": clock.complaint_id,
+        "clock": clock.clock,
+        "opd_id": opd,
+        "pemda": opd_pemda(opd),
+        "clock_pemda": clock.pemda,
+        "started_at": clock.started_at,
+        "due_at": clock.breached_at,
+        "stopped_at": clock.stopped_at,
+        "state": clock.state,
+        "open": clock.stopped_at is None,
+        "late_ms": late_ms,
+    }
+
+
+def escalation_doc(record: ComplaintRecord) -> Doc | None:
+    current = record.current
+    opd = record.escalation_opd or (current.opd_id if current else None)
+    if record.level < 1 or not record.open or opd is None:
+        return None
+    raised = [e for e in record.escalations if e.kind == "raised"]
+    reached = [e for e in raised if e.level <= record.level] or raised
+    last = reached[-1] if reached else None
+    return {
+        "_id": record.complaint_id,
+        "opd_id": opd,
+        "pemda": opd_pemda(opd),
+        "complaint_pemda": record.pemda,
+        "current_opd_id": current.opd_id if current else None,
+        "level": record.level,
+        "raised_at": last.at if last else None,
+        "reason": last.reason if last else None,
+        "submitted_at": record.submitted_at,
+        "transfers": record.transfers,
+    }
+
+
+# --- the Mongo store ----------------------------------------------------------------------------
+
+COMPLAINTS = "report_complaints"
+CLOCKS = "report_clocks"
+BREACHES = "report_breaches"
+ESCALATIONS = "report_escalations"
+WEEKLY = "report_weekly"
+GAUGES = "report_gauges"
+
+
+async def ensure_report_indexes(db: AsyncDatabase[Doc]) -> None:
+    """Every query the supervisor API serves has its matching index (DESIGN §7: a range+sort
+    without one falls to ~15–20 queries/s on the database we run)."""
+    await db[CLOCKS].create_index([("complaint_id", ASCENDING)])
+    await db[WEEKLY].create_index([("level", ASCENDING), ("pemda", ASCENDING), ("week", ASCENDING)])
+    await db[WEEKLY].create_index([("scope", ASCENDING), ("week", ASCENDING)])
+    await db[WEEKLY].create_index([("level", ASCENDING), ("week", ASCENDING)])
+    await db[GAUGES].create_index([("level", ASCENDING), ("pemda", ASCENDING)])
+    for prefix in ([], [("pemda", ASCENDING)], [("opd_id", ASCENDING)]):
+        await db[BREACHES].create_index(
+            [("open", ASCENDING), *prefix, ("due_at", ASCENDING), ("_id", ASCENDING)]
+        )
+        await db[BREACHES].create_index(
+            [("open", ASCENDING), *prefix, ("late_ms", DESCENDING), ("_id", ASCENDING)]
+        )
+        await db[ESCALATIONS].create_index(
+            [*prefix, ("level", DESCENDING), ("raised_at", ASCENDING), ("_id", ASCENDING)]
+        )
+
+
+@dataclass(frozen=True)
+class BreachFilter:
+    pemda: str | None = None
+    opd_id: str | None = None
+    clock: str | None = None
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Doc]
+    next_cursor: str | None
+
+
+def encode_cursor(data: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> dict[str, Any]:
+    """The cursor's data; ValueError when it is not one of ours."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("cursor tidak sah") from exc
+    if not isinstance(data, dict):
+        raise ValueError("cursor tidak sah")
+    return data
+
+
+def _epoch_ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class MongoReportStore:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._db = db
+
+    # write side
+
+    async def load(
+        self, complaint_ids: Iterable[str], clock_ids: Iterable[str]
+    ) -> tuple[dict[str, ComplaintRecord], dict[str, ClockRecord]]:
+        cids, kids = list(complaint_ids), list(clock_ids)
+        complaints = (
+            {
+                d["_id"]: ComplaintRecord.from_doc(d)
+                async for d in self._db[COMPLAINTS].find({"_id": {"$in": cids}})
+            }
+            if cids
+            else {}
+        )
+        clocks = (
+            {d["_id"]: ClockRecord.from_doc(d) async for d in self._db[CLOCKS].find({"_id": {"$in": kids}})}
+            if kids
+            else {}
+        )
+        return complaints, clocks
+
+    async def commit(self, changes: ReportChanges) -> None:
+        async with self._db.client.start_session() as session:
+            await session.with_transaction(lambda s: self._write(changes, s))
+
+    async def _write(self, changes: ReportChanges, session: AsyncClientSession) -> None:
+        await self._records(COMPLAINTS, [(r.rev, r.to_doc()) for r in changes.complaints], session)
+        await self._records(CLOCKS, [(c.rev, c.to_doc()) for c in changes.clocks], session)
+        breach_ops: list[ReplaceOne[Doc] | DeleteOne] = []
+        for clock in changes.clocks:
+            doc = breach_doc(clock)
+            breach_ops.append(
+                ReplaceOne({"_id": clock.clock_id}, doc, upsert=True)
+                if doc
+                else DeleteOne({"_id": clock.clock_id})
+            )
+        escalation_ops: list[ReplaceOne[Doc] | DeleteOne] = []
+        for record in changes.complaints:
+            doc = escalation_doc(record)
+            escalation_ops.append(
+                ReplaceOne({"_id": record.complaint_id}, doc, upsert=True)
+                if doc
+                else DeleteOne({"_id": record.complaint_id})
+            )
+        if breach_ops:
+            await self._db[BREACHES].bulk_write(breach_ops, ordered=False, session=session)
+        if escalation_ops:
+            await self._db[ESCALATIONS].bulk_write(escalation_ops, ordered=False, session=session)
+        writes = counter_writes(changes.deltas)
+        for name, grouped in ((WEEKLY, writes.weekly), (GAUGES, writes.gauges)):
+            ops: list[UpdateOne] = [
+                UpdateOne({"_id": doc_id}, {"$setOnInsert": base, "$inc": dict(incs)}, upsert=True)
+                for doc_id, (base, incs) in grouped.items()
+            ]
+            if name == GAUGES:
+                ops += [
+                    UpdateOne(
+                        {"_id": scope, f"open_days.{day}": {"$lte": 0}}, {"$unset": {f"open_days.{day}": ""}}
+                    )
+                    for scope, day in sorted(writes.emptied_days)
+                ]
+            if ops:
+                await self._db[name].bulk_write(ops, ordered=True, session=session)
+
+    async def _records(
+        self, collection: str, docs: list[tuple[int, Doc]], session: AsyncClientSession
+    ) -> None:
+        if not docs:
+            return
+        ops: list[InsertOne[Doc] | ReplaceOne[Doc]] = []
+        replaced = 0
+        for rev, doc in docs:
+            new = {**doc, "rev": rev + 1}
+            if rev == 0:
+                ops.append(InsertOne(new))
+            else:
+                ops.append(ReplaceOne({"_id": doc["_id"], "rev": rev}, new))
+                replaced += 1
+        try:
+            result = await self._db[collection].bulk_write(ops, ordered=False, session=session)
+        except (BulkWriteError, DuplicateKeyError) as exc:
+            raise ConcurrentUpdate(f"{collection}: a record was created concurrently") from exc
+        if result.matched_count != replaced:
+            raise ConcurrentUpdate(f"{collection}: a record changed since it was read")
+
+    # read side
+
+    async def weekly(
+        self, *, level: str, pemda: str | None, scope: str | None, weeks: tuple[date, date]
+    ) -> list[Doc]:
+        span = {"$gte": weeks[0].isoformat(), "$lte": weeks[1].isoformat()}
+        if scope is not None:
+            query: Doc = {"scope": scope, "week": span}
+        elif pemda is not None:
+            query = {"level": level, "pemda": pemda, "week": span}
+        else:
+            query = {"level": level, "week": span}
+        return [d async for d in self._db[WEEKLY].find(query) if d["level"] == level]
+
+    async def gauges(self, *, level: str, pemda: str | None, scope: str | None) -> list[Doc]:
+        if scope is not None:
+            doc = await self._db[GAUGES].find_one({"_id": scope})
+            return [doc] if doc else []
+        query: Doc = {"level": level, "pemda": pemda} if pemda is not None else {"level": level}
+        return [d async for d in self._db[GAUGES].find(query)]
+
+    async def breaches(self, where: BreachFilter, *, as_of: datetime, cursor: str | None, limit: int) -> Page:
+        """Breached clocks, the latest first: still-open breaches are late by `as_of − due`,
+        stopped ones by `stop − due`. Two index-ordered queries merged; the cursor pins `as_of`
+        so that paging through open breaches is stable."""
+        after: tuple[int, str] | None = None
+        if cursor is not None:
+            data = decode_cursor(cursor)
+            try:
+                as_of_ms, after = int(data["as_of"]), (int(data["late"]), str(data["id"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError("cursor tidak sah") from exc
+        else:
+            as_of_ms = _epoch_ms(as_of)
+        base: Doc = {}
+        if where.opd_id is not None:
+            base["opd_id"] = where.opd_id
+        elif where.pemda is not None:
+            base["pemda"] = where.pemda
+        if where.clock is not None:
+            base["clock"] = where.clock
+        due: Doc = {}
+        if where.due_from is not None:
+            due["$gte"] = where.due_from
+        if where.due_to is not None:
+            due["$lt"] = where.due_to
+        open_q: Doc = {"open": True, **base}
+        closed_q: Doc = {"open": False, **base}
+        if due:
+            open_q["due_at"] = dict(due)
+            closed_q["due_at"] = dict(due)
+        if after is not None:
+            late, last_id = after
+            pivot = _from_ms(as_of_ms - late)
+            open_q = {
+                "$and": [
+                    open_q,
+                    {"$or": [{"due_at": {"$gt": pivot}}, {"due_at": pivot, "_id": {"$gt": last_id}}]},
+                ]
+            }
+            closed_q = {
+                "$and": [
+                    closed_q,
+                    {"$or": [{"late_ms": {"$lt": late}}, {"late_ms": late, "_id": {"$gt": last_id}}]},
+                ]
+            }
+        open_docs = (
+            await self._db[BREACHES]
+            .find(open_q)
+            .sort([("due_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit + 1)
+            .to_list()
+        )
+        closed_docs = (
+            await self._db[BREACHES]
+            .find(closed_q)
+            .sort([("late_ms", DESCENDING), ("_id", ASCENDING)])
+            .limit(limit + 1)
+            .to_list()
+        )
+        for doc in open_docs:
+            doc["late_ms"] = as_of_ms - _epoch_ms(doc["due_at"])
+        merged = sorted(open_docs + closed_docs, key=lambda d: (-d["late_ms"], d["_id"]))
+        items = merged[:limit]
+        next_cursor = None
+        if len(merged) > limit and items:
+            last = items[-1]
+            next_cursor = encode_cursor({"as_of": as_of_ms, "late": last["late_ms"], "id": last["_id"]})
+        return Page(items, next_cursor)
+
+    async def escalations(
+        self, *, pemda: str | None, opd_id: str | None, cursor: str | None, limit: int
+    ) -> Page:
+        """Open escalated complaints, the highest level first, then the longest escalated."""
+        query: Doc = {}
+        if opd_id is not None:
+            query["opd_id"] = opd_id
+        elif pemda is not None:
+            query["pemda"] = pemda
+        if cursor is not None:
+            data = decode_cursor(cursor)
+            try:
+                level, raised, last_id = int(data["level"]), data["raised"], str(data["id"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError("cursor tidak sah") from exc
+            raised_at = _from_ms(int(raised)) if raised is not None else None
+            query = {
+                "$and": [
+                    query,
+                    {
+                        "$or": [
+                            {"level": {"$lt": level}},
+                            {"level": level, "raised_at": {"$gt": raised_at}},
+                            {"level": level, "raised_at": raised_at, "_id": {"$gt": last_id}},
+                        ]
+                    },
+                ]
+            }
+        docs = (
+            await self._db[ESCALATIONS]
+            .find(query)
+            .sort([("level", DESCENDING), ("raised_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit + 1)
+            .to_list()
+        )
+        items = docs[:limit]
+        next_cursor = None
+        if len(docs) > limit:
+            last = items[-1]
+            raised_ms = _epoch_ms(last["raised_at"]) if last["raised_at"] is not None else None
+            next_cursor = encode_cursor({"level": last["level"], "raised": raised_ms, "id": last["_id"]})
+        return Page(items, next_cursor)
+
+    async def complaint(self, complaint_id: str) -> tuple[ComplaintRecord | None, list[ClockRecord]]:
+        doc = await self._db[COMPLAINTS].find_one({"_id": complaint_id})
+        clocks = [
+            ClockRecord.from_doc(d)
+            async for d in self._db[CLOCKS].find({"complaint_id": complaint_id}).sort("started_at", ASCENDING)
+        ]
+        return (ComplaintRecord.from_doc(doc) if doc else None), clocks

@@ -1,0 +1,202 @@
+"""The supervisor dashboard in a real headless browser (Debian's chromium driven by Playwright):
+figures published as events on the real topics show on the page, the OPD filter works, nothing is
+fetched from outside the service, and a screenshot is saved under `.run/<profile>/screenshots/`.
+
+The reports part of the sla service runs in-process (its consumer, with a consumer group of this
+test's own, and its routes) against the real broker and database, so the test neither shares
+partitions with an `sla` process of another test nor depends on the clock engine's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright
+from ulid import ULID
+
+from devtools import infra
+from devtools.seed_reports import events_of, fixed_stories, outgoing
+from services.sla import supervisor
+from services.sla.settings import SlaSettings
+from shared.auth import STAFF_AUTH, StaffAuth, mint
+from shared.http import problem_middleware
+from shared.kafka import durable_producer, ensure_topics, publish
+from shared.mongo import mongo_client
+from shared.runtime import ConsumerSpec, with_consumers
+from shared.topics import TopicSpec, dlq
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+JAYAPURA = "91.71"
+PUPR, DLH, DUKCAPIL = (f"{JAYAPURA}/{slug}" for slug in ("dinas-pupr", "dlh", "disdukcapil"))
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, str]]:
+    """The reports app on a free port, fed by the seeded events; yields (base URL, complaint prefix).
+
+    One per module: a consumer group of its own reads the topics from their beginning, so a second
+    seeding of the same pemda in this session would add up with the first."""
+    suffix = str(ULID()).lower()[-10:]
+    group, db_name, prefix = f"sla-reports-e2e-{suffix}", f"e2e_{suffix}_sla", f"D{suffix[-4:].upper()}-"
+    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
+    app = web.Application(middlewares=[problem_middleware])
+    app[STAFF_AUTH] = StaffAuth()
+    [spec] = supervisor.consumer_specs(app)
+    settings = SlaSettings(
+        kafka_bootstrap=endpoints.kafka_bootstrap, mongo_uri=endpoints.mongo_uri, mongo_db=db_name
+    )
+    with_consumers(app, settings, [ConsumerSpec(group, spec.topics, spec.build)])
+    supervisor.add_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    producer = durable_producer(endpoints.kafka_bootstrap)
+    await producer.start()
+    try:
+        await publish(
+            producer, outgoing(events_of(fixed_stories(JAYAPURA, datetime.now(UTC), prefix=prefix)))
+        )
+    finally:
+        await producer.stop()
+    try:
+        yield f"http://127.0.0.1:{port}", prefix
+    finally:
+        await runner.cleanup()
+        client = mongo_client(endpoints.mongo_uri)
+        await client.drop_database(db_name)
+        await client.close()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def _seeded(base: str, token: str) -> bool:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{base}/api/v1/supervisor/compliance?pemda={JAYAPURA}",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp,
+    ):
+        body: dict[str, Any] = await resp.json()
+        rows = {row["scope"]: row for row in body.get("items", [])}
+        return (
+            DUKCAPIL in rows
+            and rows[DUKCAPIL]["resolution"]["met"] == 2
+            and rows.get(PUPR, {}).get("escalated") == 1
+        )
+
+
+async def _loaded(page: Page, times: int) -> None:
+    await page.wait_for_function(f"Number(document.body.dataset.loaded || 0) >= {times}", timeout=20000)
+
+
+async def _cells(page: Page, selector: str) -> list[list[str]]:
+    rows: list[list[str]] = await page.eval_on_selector_all(
+        f"{selector} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))"
+    )
+    return rows
+
+
+async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
+    dashboard_url: tuple[str, str], browser: Browser
+) -> None:
+    base, prefix = dashboard_url
+    token = mint("supervisor", pemda=JAYAPURA, sub="kepala-inspektorat")
+    await eventually(lambda: _seeded(base, token), within=60, what="the seeded events to be counted")
+
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="id-ID")
+    page = await context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(f"{base}/dashboard/#token={token}")
+    await _loaded(page, 1)
+    assert await page.is_hidden("#error"), await page.text_content("#error")
+    assert "#token" not in page.url  # the token leaves the address bar
+    assert "kepala-inspektorat" in (await page.text_content("#who") or "")
+
+    compliance = {row[0]: row for row in await _cells(page, "#compliance-table")}
+    assert (
+        compliance[PUPR][4] == "75 %" and compliance[DLH][4] == "0 %" and compliance[DUKCAPIL][4] == "100 %"
+    )
+    assert compliance[PUPR][9] == "1"  # escalated
+    assert compliance["Jumlah"][4] == "77,8 %"
+    assert await page.get_attribute("#compliance-chart svg", "data-rows") == "3"
+    tiles = await page.eval_on_selector_all(".tile", "ts => ts.map(t => t.textContent)")
+    assert "77,8 %Tepat waktu" in tiles
+
+    breaches = await _cells(page, "#breach-table")
+    assert [row[0] for row in breaches] == [f"{prefix}003", f"{prefix}004"]  # the latest first
+    assert breaches[0][4] == "terlambat, masih terbuka" and breaches[1][2] == DLH
+    escalations = await _cells(page, "#escalation-table")
+    assert escalations == [
+        [f"{prefix}003", "1 — Kepala OPD", PUPR, PUPR, escalations[0][4], "jam SLA melewati tenggat"]
+    ]
+    assert await page.get_attribute("#trend-chart svg", "data-weeks") == "12"
+    satisfaction = {row[0]: row for row in await _cells(page, "#satisfaction-table")}
+    assert satisfaction[DUKCAPIL][1:3] == ["2", "4,5"]
+
+    screenshots = infra.run_dir(infra.test_profile()) / "screenshots"
+    screenshots.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+
+    await page.select_option("#f-opd", DLH)
+    await page.click("#apply")
+    await _loaded(page, 2)
+    assert [row[0] for row in await _cells(page, "#compliance-table")] == [DLH]
+    assert [row[2] for row in await _cells(page, "#breach-table")] == [DLH]
+    assert (await _cells(page, "#escalation-table"))[0][0] == "Tidak ada pengaduan tereskalasi."
+    await page.screenshot(path=str(screenshots / "dashboard-opd.png"), full_page=True)
+
+    assert requested and all(url.startswith(base) for url in requested), "the page must work offline"
+    await context.close()
+
+
+async def test_a_pasted_token_is_kept_for_the_tab_and_out_of_scope_is_explained(
+    dashboard_url: tuple[str, str], browser: Browser
+) -> None:
+    base, _ = dashboard_url
+    await eventually(lambda: _seeded(base, mint("admin")), within=60, what="the seeded events to be counted")
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{base}/dashboard/")
+    await page.fill("#token", mint("supervisor", pemda="33.74"))
+    await page.fill("#f-pemda", JAYAPURA)
+    await page.click("#save-token")
+    await _loaded(page, 1)
+    assert "Di luar kewenangan" in (await page.text_content("#error") or "")
+
+    await page.fill("#token", mint("supervisor", opd=DLH))
+    await page.fill("#f-pemda", "")
+    await page.click("#save-token")
+    await _loaded(page, 2)
+    await page.reload()  # sessionStorage keeps the token for this tab
+    await _loaded(page, 1)
+    assert await page.is_hidden("#error")
+    assert await page.input_value("#f-pemda") == JAYAPURA
+    rows = await _cells(page, "#compliance-table")
+    assert [row[0] for row in rows] == [DLH]
+    await context.close()

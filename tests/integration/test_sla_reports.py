@@ -1,0 +1,408 @@
+"""Supervisor reports against the real broker and database: events published on the real topics
+become the API's figures; a redelivery changes nothing; poison goes to the dead-letter topic; the
+role × scope matrix; paging, filters and CSV exports; the Mongo store's write contract."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from devtools.infra import Endpoints
+from devtools.seed_reports import events_of, fixed_stories, outgoing, random_stories, reports_app, seed_store
+from services.sla import supervisor
+from services.sla.reports import (
+    GAUGES,
+    WEEKLY,
+    ConcurrentUpdate,
+    MongoReportStore,
+    ReportChanges,
+    ensure_report_indexes,
+    handle_report_events,
+)
+from services.sla.settings import SlaSettings
+from shared.auth import STAFF_AUTH, StaffAuth, mint
+from shared.envelope import new_event
+from shared.events import ComplaintAssigned
+from shared.http import problem_middleware
+from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
+from shared.mongo import mongo_client
+from shared.runtime import ConsumerSpec, with_consumers
+from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS, TopicSpec, dlq
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+SAMARINDA, BALIKPAPAN = "64.72", "64.71"
+PUPR, DLH, DUKCAPIL = (f"{SAMARINDA}/{slug}" for slug in ("dinas-pupr", "dlh", "disdukcapil"))
+NOW = datetime.now(UTC).replace(microsecond=0)
+Json = dict[str, Any]
+
+
+@pytest.fixture
+async def db(endpoints: Endpoints, db_prefix: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = mongo_client(endpoints.mongo_uri)
+    yield client[f"{db_prefix}sla"]
+    await client.drop_database(f"{db_prefix}sla")
+    await client.close()
+
+
+def bearer(role: str, **claims: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint(role, **claims)}"}  # type: ignore[arg-type]
+
+
+ADMIN = bearer("admin")
+SUPERVISOR = bearer("supervisor", pemda=SAMARINDA)
+
+
+async def get(client: TestClient[Any, Any], path: str, headers: dict[str, str], status: int = 200) -> Json:
+    async with client.get(f"/api/v1/supervisor/{path}", headers=headers) as resp:
+        body: Json = await resp.json(content_type=None)
+        assert resp.status == status, (path, body)
+        return body
+
+
+def by_scope(answer: Json) -> dict[str, Json]:
+    return {row["scope"]: row for row in answer["items"]}
+
+
+def stable(answer: Json) -> Json:
+    return {k: v for k, v in answer.items() if k != "as_of"}
+
+
+# --- through the real topics ----------------------------------------------------------------------
+
+
+async def _caught_up(bootstrap: str, group: str) -> bool:
+    """Has `group` committed everything now on the two topics it reads?"""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await probe.start()
+    await admin.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in (SLA_EVENTS, COMPLAINTS_EVENTS)
+            for p in probe.partitions_for_topic(topic) or ()
+        ]
+        ends = await probe.end_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(group)
+        return all(
+            ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in partitions
+        )
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def _dead_letters(
+    bootstrap: str, group: str, wanted: Callable[[bytes], bool], count: int
+) -> list[dict[str, bytes]]:
+    consumer = AIOKafkaConsumer(dlq(group), bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[dict[str, bytes]] = []
+    try:
+
+        async def probe() -> bool:
+            for messages in (await consumer.getmany(timeout_ms=200)).values():
+                found.extend(dict(m.headers) for m in messages if wanted(m.value or b""))
+            return len(found) >= count
+
+        await eventually(probe, within=30, what=f"{count} dead letters of {group}")
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_published_events_become_the_figures_and_a_redelivery_changes_nothing(
+    endpoints: Endpoints, db_prefix: str, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    # A group of its own (and its dead-letter topic), so no other consumer shares the partitions.
+    group = f"sla-reports-{db_prefix.rstrip('_')}"
+    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
+    app = web.Application(middlewares=[problem_middleware])
+    app[STAFF_AUTH] = StaffAuth()
+    [spec] = supervisor.consumer_specs(app)
+    assert spec.group == "sla-reports" and set(spec.topics) == {SLA_EVENTS, COMPLAINTS_EVENTS}
+    settings = SlaSettings(
+        kafka_bootstrap=endpoints.kafka_bootstrap, mongo_uri=endpoints.mongo_uri, mongo_db=db.name
+    )
+    with_consumers(app, settings, [ConsumerSpec(group, spec.topics, spec.build)])
+    supervisor.add_routes(app)
+    supervisor.reports_state(app).now = lambda: NOW
+
+    messages = outgoing(events_of(fixed_stories(SAMARINDA, NOW, prefix=db_prefix)))
+    producer = durable_producer(endpoints.kafka_bootstrap)
+    await producer.start()
+    try:
+        async with TestClient(TestServer(app)) as client:
+            await publish(producer, messages)
+
+            async def figures() -> Json | None:
+                answer = await get(client, f"compliance?pemda={SAMARINDA}", SUPERVISOR)
+                rows = by_scope(answer)
+                done = DUKCAPIL in rows and rows[DUKCAPIL]["resolution"]["met"] == 2 and PUPR in rows
+                return answer if done and rows[PUPR]["escalated"] == 1 else None
+
+            compliance = await eventually(figures, within=60, what="the seeded figures")
+            rows = by_scope(compliance)
+            assert [rows[o]["on_time_pct"] for o in (PUPR, DLH, DUKCAPIL)] == [75.0, 0.0, 100.0]
+            assert rows[PUPR]["response"]["answered"] == 3
+            assert (rows[PUPR]["assigned"], rows[PUPR]["open"], rows[PUPR]["breached_open"]) == (5, 5, 1)
+            assert (rows[DLH]["transfers_out"], rows[DLH]["misrouted_seconds"]) == (1, 86400)
+            assert compliance["total"]["on_time_pct"] == round(100 * 7 / 9, 1)
+            before = [
+                stable(await get(client, f"{path}?pemda={SAMARINDA}", SUPERVISOR))
+                for path in ("compliance", "breaches", "escalations", "satisfaction", "trend")
+            ]
+
+            # Redeliver everything, plus two poison messages: nothing changes, both are dead-lettered.
+            poison = b'{"not": "an envelope"}'
+            bad = new_event(
+                ComplaintAssigned(
+                    opd_id="99.99/tidak-ada", pemda="99.99", category="x", level="kabkota", rule="r"
+                ),
+                producer="routing",
+                complaint_id=f"{db_prefix}BAD",
+                seq=1,
+            )
+            await publish(
+                producer,
+                [
+                    *messages,
+                    Outgoing(COMPLAINTS_EVENTS, "x", poison),
+                    Outgoing.of(COMPLAINTS_EVENTS, "x", bad),
+                ],
+            )
+            dead = await _dead_letters(
+                endpoints.kafka_bootstrap, group, lambda v: v == poison or bad.event_id.encode() in v, 2
+            )
+            assert {h["dlq.reason"].decode()[:9] for h in dead} >= {"envelope "}
+            assert any(b"99.99" in h["dlq.reason"] for h in dead)
+            await eventually(
+                lambda: _caught_up(endpoints.kafka_bootstrap, group), within=60, what="the group to catch up"
+            )
+            after = [
+                stable(await get(client, f"{path}?pemda={SAMARINDA}", SUPERVISOR))
+                for path in ("compliance", "breaches", "escalations", "satisfaction", "trend")
+            ]
+            assert after == before
+    finally:
+        await producer.stop()
+
+
+# --- through the store (no broker): scope, paging, filters, exports --------------------------------
+
+
+@pytest.fixture
+async def seeded(
+    db: AsyncDatabase[dict[str, Any]],
+) -> AsyncIterator[TestClient[Any, Any]]:
+    stories = fixed_stories(SAMARINDA, NOW) + fixed_stories(BALIKPAPAN, NOW, prefix="B")
+    stories += random_stories(SAMARINDA, NOW, 150, seed=3)
+    await seed_store(db, events_of(stories))
+    app = reports_app(MongoReportStore(db))
+    supervisor.reports_state(app).now = lambda: NOW
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+LISTS = ("compliance", "breaches", "escalations", "satisfaction", "trend")
+
+
+async def test_who_may_read_what(seeded: TestClient[Any, Any]) -> None:
+    client = seeded
+    for path in LISTS:
+        await get(client, f"{path}?pemda={SAMARINDA}", {}, status=401)
+        await get(client, f"{path}?pemda={SAMARINDA}", bearer("handler", opd=PUPR), status=403)
+        await get(client, f"{path}?pemda={SAMARINDA}", bearer("supervisor", pemda=BALIKPAPAN), status=403)
+        await get(client, f"{path}?pemda={SAMARINDA}", bearer("coordinator", pemda="64"), status=403)
+        await get(client, f"{path}?pemda={SAMARINDA}", bearer("coordinator", pemda=SAMARINDA))
+        await get(client, f"{path}?pemda={SAMARINDA}", ADMIN)
+        own = await get(client, path, SUPERVISOR)  # the token's pemda by default
+        assert own["pemda"] == SAMARINDA
+        dlh_only = bearer("supervisor", opd=DLH)
+        await get(client, f"{path}?opd={PUPR}", dlh_only, status=403)
+        await get(client, f"{path}?pemda={BALIKPAPAN}", dlh_only, status=403)
+        scoped = await get(client, path, dlh_only)
+        assert scoped["opd"] == DLH
+        if path in ("compliance", "breaches", "escalations", "satisfaction"):
+            key = "scope" if path in ("compliance", "satisfaction") else "opd_id"
+            assert {row[key] for row in scoped["items"]} <= {DLH}
+    compliance = await get(client, f"compliance?pemda={SAMARINDA}", SUPERVISOR)
+    assert {PUPR, DLH, DUKCAPIL} <= set(by_scope(compliance))
+    assert all(row["pemda"] == SAMARINDA for row in compliance["items"])
+    assert list(by_scope(await get(client, "compliance", bearer("supervisor", opd=DLH)))) == [DLH]
+    national = by_scope(await get(client, "compliance", ADMIN))
+    assert {SAMARINDA, BALIKPAPAN} <= set(national)
+    assert national[BALIKPAPAN]["on_time_pct"] == round(100 * 7 / 9, 1)
+
+
+async def test_one_complaint_shows_its_clocks_to_those_it_concerns(seeded: TestClient[Any, Any]) -> None:
+    client = seeded
+    await get(client, "complaints/TIDAK-ADA/clocks", SUPERVISOR, status=404)
+    transferred = await get(client, "complaints/K005/clocks", SUPERVISOR)
+    assert [h["opd_id"] for h in transferred["holdings"]] == [DLH, PUPR]
+    assert transferred["holdings"][0]["working_seconds"] == 86400 and transferred["transfers"] == 1
+    assert {(c["clock"], c["state"]) for c in transferred["clocks"]} >= {("response", "transferred")}
+    assert transferred["opd_id"] == PUPR and transferred["misrouted_seconds"] == 86400
+    dlh_view = await get(client, "complaints/K005/clocks", bearer("supervisor", opd=DLH))
+    assert {c["opd_id"] for c in dlh_view["clocks"]} == {DLH} and len(dlh_view["holdings"]) == 1
+    await get(client, "complaints/K003/clocks", bearer("supervisor", opd=DLH), status=403)
+    await get(client, "complaints/K003/clocks", bearer("supervisor", pemda=BALIKPAPAN), status=403)
+    await get(client, "complaints/K003/clocks", bearer("handler", opd=PUPR), status=403)
+    late = await get(client, "complaints/K003/clocks", bearer("supervisor", opd=PUPR))
+    response = next(c for c in late["clocks"] if c["clock"] == "response")
+    assert [h["type"] for h in response["history"]] == ["ClockStarted", "SlaBreached"]
+    assert late["escalation_level"] == 1 and response["due_at"].endswith("+08:00")  # WITA
+
+
+async def test_breaches_come_latest_first_and_page_without_gaps(seeded: TestClient[Any, Any]) -> None:
+    client = seeded
+    everything = (await get(client, f"breaches?pemda={SAMARINDA}&limit=200", SUPERVISOR))["items"]
+    lateness = [b["late_seconds"] for b in everything]
+    assert len(everything) > 10 and lateness == sorted(lateness, reverse=True)
+    assert {b["open"] for b in everything} == {True, False}
+    paged: list[Json] = []
+    cursor = ""
+    while True:
+        page = await get(client, f"breaches?pemda={SAMARINDA}&limit=7{cursor}", SUPERVISOR)
+        paged += page["items"]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert [b["clock_id"] for b in paged] == [b["clock_id"] for b in everything]
+    resolution = (await get(client, f"breaches?pemda={SAMARINDA}&clock=resolution&limit=200", SUPERVISOR))[
+        "items"
+    ]
+    assert resolution and {b["clock"] for b in resolution} == {"resolution"}
+    only_dlh = (await get(client, f"breaches?opd={DLH}&limit=200", SUPERVISOR))["items"]
+    assert {b["opd_id"] for b in only_dlh} == {DLH}
+    day = everything[0]["due_at"][:10]
+    that_day = (await get(client, f"breaches?pemda={SAMARINDA}&from={day}&to={day}&limit=200", SUPERVISOR))[
+        "items"
+    ]
+    assert that_day and {b["due_at"][:10] for b in that_day} == {day}
+
+
+async def test_escalations_and_satisfaction(seeded: TestClient[Any, Any]) -> None:
+    client = seeded
+    escalations = (await get(client, f"escalations?pemda={SAMARINDA}&limit=200", SUPERVISOR))["items"]
+    assert "K003" in {e["complaint_id"] for e in escalations}
+    assert all(e["level"] >= 1 and e["level_label"] for e in escalations)
+    order = [(-e["level"], e["raised_at"]) for e in escalations]
+    assert order == sorted(order)
+    satisfaction = await get(
+        client, f"satisfaction?pemda={BALIKPAPAN}", bearer("supervisor", pemda=BALIKPAPAN)
+    )
+    rows = by_scope(satisfaction)
+    assert rows[f"{BALIKPAPAN}/disdukcapil"]["average"] == 4.5
+    assert rows[f"{BALIKPAPAN}/disdukcapil"]["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
+    trend = await get(client, f"trend?pemda={BALIKPAPAN}", bearer("supervisor", pemda=BALIKPAPAN))
+    assert len(trend["items"]) == 12
+    assert sum(w["met"] for w in trend["items"]) == 7 and sum(w["breached"] for w in trend["items"]) == 2
+
+
+async def test_every_list_exports_csv_with_indonesian_labels(seeded: TestClient[Any, Any]) -> None:
+    client = seeded
+    for path, first_label in (
+        ("compliance", "OPD/Pemda"),
+        ("breaches", "ID pengaduan"),
+        ("escalations", "ID pengaduan"),
+        ("satisfaction", "OPD/Pemda"),
+        ("trend", "Minggu"),
+    ):
+        as_json = await get(client, f"{path}?pemda={BALIKPAPAN}", ADMIN)
+        for query, headers in (("&format=csv", ADMIN), ("", {**ADMIN, "Accept": "text/csv"})):
+            async with client.get(
+                f"/api/v1/supervisor/{path}?pemda={BALIKPAPAN}{query}", headers=headers
+            ) as resp:
+                assert resp.status == 200 and resp.content_type == "text/csv"
+                rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+            assert rows[0][0] == first_label
+            assert len(rows) - 1 == len(as_json["items"])
+
+
+async def test_bad_parameters_are_named(seeded: TestClient[Any, Any]) -> None:
+    client = seeded
+    for query, field in (
+        ("compliance?pemda=xx", "pemda"),
+        ("compliance?pemda=33.74.01", "pemda"),
+        ("compliance?opd=dinas-pupr", "opd"),
+        (f"compliance?pemda={SAMARINDA}&opd=64.71/dlh", "opd"),
+        ("compliance?from=2026-13-01", "from"),
+        ("compliance?from=2026-03-10&to=2026-03-01", "to"),
+        ("compliance?from=2020-01-01&to=2026-01-01", "from"),
+        ("breaches?limit=0", "limit"),
+        ("breaches?limit=abc", "limit"),
+        ("breaches?cursor=bm9wZQ", "cursor"),
+        ("breaches?clock=tenggat", "clock"),
+        ("escalations?cursor=%%%", "cursor"),
+        ("satisfaction?format=xml", "format"),
+    ):
+        problem = await get(client, query, SUPERVISOR, status=422)
+        assert [e["field"] for e in problem["errors"]] == [field], query
+
+
+# --- the store's write contract --------------------------------------------------------------------
+
+
+async def _counters(db: AsyncDatabase[dict[str, Any]]) -> tuple[list[Json], list[Json]]:
+    weekly = await db[WEEKLY].find().sort("_id").to_list()
+    gauges = await db[GAUGES].find().sort("_id").to_list()
+    return weekly, gauges
+
+
+async def test_the_store_applies_a_batch_once(db: AsyncDatabase[dict[str, Any]]) -> None:
+    events = events_of(random_stories(SAMARINDA, NOW, 60, seed=11))
+    await seed_store(db, events, batch=97)
+    once = await _counters(db)
+    await seed_store(db, events[::-1], batch=500)
+    await seed_store(db, events[100:300], batch=13)
+    assert await _counters(db) == once
+    assert sum(d.get("assigned", 0) for d in once[0] if d["level"] == "opd") >= 60
+
+
+async def test_a_concurrent_writer_makes_the_commit_fail_and_leaves_nothing_half_done(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    await ensure_report_indexes(db)
+    [story] = [s for s in fixed_stories(SAMARINDA, NOW) if s.complaint_id == "K000"]
+    received, assigned = story.events[0], story.events[1]
+    store = MongoReportStore(db)
+    await handle_report_events([received], store)
+    complaints, _ = await store.load(["K000"], [])
+    await handle_report_events([assigned], store)  # another writer got there first
+    counters = await _counters(db)
+    stale = complaints["K000"]
+    stale.last_seq = 9
+    with pytest.raises(ConcurrentUpdate):
+        await store.commit(ReportChanges(complaints=[stale], deltas=Counter({"g|64.72/x|open": 1})))
+    assert await _counters(db) == counters  # the counter increment was rolled back with it
+
+
+async def test_the_period_picks_the_weeks_while_open_figures_stay_current(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    stories = fixed_stories(SAMARINDA, NOW - timedelta(days=90))  # older than the default 12 weeks
+    await seed_store(db, events_of(stories))
+    app = reports_app(MongoReportStore(db))
+    supervisor.reports_state(app).now = lambda: NOW
+    async with TestClient(TestServer(app)) as client:
+        recent = await get(client, f"compliance?pemda={SAMARINDA}", SUPERVISOR)
+        assert all(row["met"] == 0 and row["breached"] == 0 for row in recent["items"])
+        assert by_scope(recent)[PUPR]["open"] == 5  # what is open is open, whatever the period
+        start = (NOW - timedelta(days=120)).date().isoformat()
+        older = await get(client, f"compliance?pemda={SAMARINDA}&from={start}", SUPERVISOR)
+        assert by_scope(older)[PUPR]["on_time_pct"] == 75.0

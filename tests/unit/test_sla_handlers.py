@@ -1,0 +1,152 @@
+"""SLA's lifecycle handler with in-memory fakes: what goes where, and the outbox guarantees."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+
+from services.sla.domain import ComplaintClocks
+from services.sla.handlers import Saved, announce, handle_lifecycle
+from services.sla.standards import SlaRules
+from shared.envelope import Envelope, decode
+from shared.events import CloseExpired, ComplaintAssigned
+from shared.kafka import Outgoing
+from shared.topics import COMPLAINTS_COMMANDS, SLA_EVENTS
+from tests.unit.test_sla_domain import Story, wib
+
+
+@dataclass
+class StoredClocks:
+    clocks: ComplaintClocks
+    outbox: list[Outgoing]
+    rev: int = 1
+    pending: bool = True
+
+    @property
+    def write(self) -> str:
+        return str(self.rev)
+
+
+class FakeClockStore:
+    """The sla store's contract in memory: a pending outbox is carried into the next save."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, StoredClocks] = {}
+
+    async def load(self, ids: Sequence[str]) -> dict[str, StoredClocks]:
+        return {i: copy.deepcopy(self.saved[i]) for i in ids if i in self.saved}
+
+    async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> Saved:
+        saved = Saved()
+        for clocks, outbox in changed:
+            before = self.saved.get(clocks.complaint_id)
+            carried = before.outbox if before is not None and before.pending else []
+            rev = before.rev + 1 if before is not None else 1
+            self.saved[clocks.complaint_id] = StoredClocks(copy.deepcopy(clocks), [*carried, *outbox], rev)
+            saved.messages += [*carried, *outbox]
+            saved.writes[clocks.complaint_id] = str(rev)
+        return saved
+
+    async def mark_published(self, writes: Mapping[str, str]) -> None:
+        for cid, token in writes.items():
+            if self.saved[cid].write == token:
+                self.saved[cid].pending = False
+
+
+@dataclass
+class Sent:
+    messages: list[Outgoing] = field(default_factory=list)
+
+    async def __call__(self, messages: Sequence[Outgoing]) -> None:
+        self.messages.extend(messages)
+
+    def decoded(self, topic: str) -> list[Envelope]:
+        return [decode(m.value) for m in self.messages if m.topic == topic]
+
+
+class Flaky(Sent):
+    """A broker that fails the first publish (the process 'dies' between store and publish)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def __call__(self, messages: Sequence[Outgoing]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("broker gone")
+        await super().__call__(messages)
+
+
+async def test_an_unpublished_change_is_carried_into_the_next_one_with_its_event_ids() -> None:
+    s = Story()
+    s.received(wib(2026, 2, 2, 10))
+    s.assigned(wib(2026, 2, 2, 11))
+    store, broker = FakeClockStore(), Flaky()
+    with pytest.raises(ConnectionError):
+        await handle_lifecycle(s.events[:1], store, broker, SlaRules())
+    assert store.saved["C1"].pending  # stored, not announced
+    first = list(store.saved["C1"].outbox)
+    await handle_lifecycle(s.events[1:], store, broker, SlaRules())
+    assert broker.messages[: len(first)] == first  # the earlier change first, same event ids
+    types = [decode(m.value).type for m in broker.messages]
+    assert types == ["ClockStarted", "ClockStopped", "ClockStarted", "ClockStarted"]
+    assert not store.saved["C1"].pending
+
+
+async def test_events_out_of_order_in_a_batch_are_applied_by_seq_and_duplicates_once() -> None:
+    s = Story()
+    s.received(wib(2026, 2, 2, 10))
+    s.assigned(wib(2026, 2, 2, 11))
+    s.answered(wib(2026, 2, 3, 11))
+    store, sent = FakeClockStore(), Sent()
+    batch = [s.events[2], s.events[0], s.events[1], s.events[0]]
+    assert await handle_lifecycle(batch, store, sent, SlaRules()) == []
+    assert store.saved["C1"].clocks.last_seq == 3
+    states = [(p.payload.clock, p.payload.state) for p in sent.decoded(SLA_EVENTS)]  # type: ignore[attr-defined]
+    assert states == [
+        ("verification", "running"),
+        ("verification", "met"),
+        ("response", "running"),
+        ("resolution", "running"),
+        ("response", "met"),
+    ]
+
+
+async def test_an_event_without_complaint_or_seq_is_rejected_with_a_reason() -> None:
+    s = Story()
+    s.received(wib(2026, 2, 2, 10))
+    orphan = s.events[0].model_copy(update={"seq": None})
+    [rejected] = await handle_lifecycle([orphan], FakeClockStore(), Sent(), SlaRules())
+    assert rejected.reason == "lifecycle event without complaint_id or seq"
+
+
+def test_clock_events_go_to_sla_events_at_their_own_instant_and_close_expired_is_a_command() -> None:
+    s = Story()
+    s.received(wib(2026, 2, 2, 10))
+    s.assigned(wib(2026, 2, 2, 10))
+    s.resolved(wib(2026, 2, 3, 10))
+    out = s.time(wib(2026, 3, 1))
+    messages = announce(out, "C1", seq=3)
+    [stopped, command] = [(m.topic, m.key, decode(m.value)) for m in messages]
+    assert stopped[0] == SLA_EVENTS and stopped[2].occurred_at == wib(2026, 2, 20) and stopped[2].seq == 3
+    assert command[:2] == (COMPLAINTS_COMMANDS, "C1")
+    assert command[2].seq is None and command[2].complaint_id == "C1" and command[2].producer == "sla"
+    assert isinstance(command[2].payload, CloseExpired)
+
+
+def test_escalations_carry_their_instant_and_the_opd() -> None:
+    s = Story()
+    s.received(wib(2026, 2, 2, 10))
+    s.assigned(wib(2026, 2, 2, 10))
+    out = s.time(wib(2026, 2, 10) + timedelta(minutes=1))
+    escalation = next(
+        decode(m.value) for m in announce(out, "C1", 2) if decode(m.value).type == "EscalationRaised"
+    )
+    assert escalation.occurred_at == wib(2026, 2, 10)
+    assert escalation.payload.opd_id == s.clock("response").opd_id  # type: ignore[attr-defined]
+    assert isinstance(s.events[1].payload, ComplaintAssigned)
