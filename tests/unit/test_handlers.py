@@ -12,30 +12,14 @@ from services.routing.handlers import handle_submissions
 from services.routing.service import Lifecycle
 from services.sla.handlers import handle_lifecycle
 from shared.calendar import calendar_for
-from shared.envelope import Envelope, decode, new_event
-from shared.events import ClockStarted, ClockStopped, ComplaintSubmitted
+from shared.envelope import Envelope, decode
+from shared.events import ClockStarted, ClockStopped
 from shared.kafka import Outgoing
 from shared.topics import COMPLAINTS_EVENTS
-from tests.unit.test_routing_handlers import FakeFeed, FakeStore
+from tests.unit.test_routing_handlers import FakeFeed, FakeStore, submitted
 from tests.unit.test_sla_handlers import FakeClockStore
 
 NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB, the DESIGN §5 example
-
-
-def submitted(complaint_id: str, **changes: Any) -> Envelope:
-    fields: dict[str, Any] = dict(
-        title="Jalan rusak parah",
-        description="Jalan desa rusak parah, hubungi saya di 0812-3456-7890 untuk detail.",
-        category="jalan-jembatan",
-        region_code="33.74.01.1001",
-        classification="pengaduan",
-        channel="web",
-        reporter_ref="rep_1",
-    )
-    fields.update(changes)
-    return new_event(
-        ComplaintSubmitted(**fields), producer="intake", complaint_id=complaint_id, occurred_at=NOW
-    )
 
 
 @dataclass
