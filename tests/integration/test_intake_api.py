@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
@@ -26,11 +25,12 @@ from devtools.infra import Endpoints
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from shared.auth import mint
-from shared.envelope import Envelope, decode, new_event
+from shared.envelope import new_event
 from shared.events import CommandRejected
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
-from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, TOPICS, TopicSpec, dlq
+from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, TopicSpec, dlq
+from tests.topics import messages_for
 from tests.unit.test_intake_attachments import (
     DQT,
     IDAT,
@@ -105,28 +105,6 @@ async def intake(endpoints: Endpoints) -> AsyncIterator[Intake]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-async def messages_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
-    """Every message on `topic` with this key, from the beginning up to the current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    found: list[Envelope] = []
-    try:
-        count = next(s.partitions for s in TOPICS if s.name == topic)
-        partitions = [TopicPartition(topic, p) for p in range(count)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            while await consumer.position(tp) < ends[tp]:
-                for msgs in (await consumer.getmany(tp, timeout_ms=500)).values():
-                    found += [
-                        decode(m.value or b"") for m in msgs if m.key == key.encode() and m.offset < ends[tp]
-                    ]
-    finally:
-        await consumer.stop()
-    return found
 
 
 # --- commands -------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
@@ -33,7 +32,8 @@ from shared.calendar import calendar_for
 from shared.envelope import Envelope, decode
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
-from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, SLA_EVENTS, TOPICS, TopicSpec, dlq
+from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, SLA_EVENTS, TopicSpec, dlq
+from tests.topics import messages_for
 from tests.unit.test_sla_domain import DINKES, PUPR, Story, wib
 from tests.waiting import eventually
 
@@ -104,28 +104,6 @@ async def send(bootstrap: str, events: Sequence[Envelope], topic: str = COMPLAIN
         await publish(producer, [Outgoing.of(topic, e.complaint_id or "", e) for e in events])
     finally:
         await producer.stop()
-
-
-async def messages_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
-    """Every message on `topic` with this key, from the beginning up to the current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    found: list[Envelope] = []
-    try:
-        count = next(s.partitions for s in TOPICS if s.name == topic)
-        partitions = [TopicPartition(topic, p) for p in range(count)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            while await consumer.position(tp) < ends[tp]:
-                for msgs in (await consumer.getmany(tp, timeout_ms=500)).values():
-                    found += [
-                        decode(m.value or b"") for m in msgs if m.key == key.encode() and m.offset < ends[tp]
-                    ]
-    finally:
-        await consumer.stop()
-    return found
 
 
 def outcome(clock: Clock) -> tuple[Any, ...]:

@@ -1,0 +1,30 @@
+"""Reading a topic back in tests: what a real consumer would see, from the beginning to now."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.envelope import Envelope, decode
+from shared.topics import TOPICS
+
+
+async def messages_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
+    """Every message on `topic` with this key, from the beginning up to the current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: list[Envelope] = []
+    try:
+        count = next(s.partitions for s in TOPICS if s.name == topic)
+        partitions = [TopicPartition(topic, p) for p in range(count)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                for msgs in (await consumer.getmany(tp, timeout_ms=500)).values():
+                    found += [
+                        decode(m.value or b"") for m in msgs if m.key == key.encode() and m.offset < ends[tp]
+                    ]
+    finally:
+        await consumer.stop()
+    return found
