@@ -24,6 +24,11 @@ What it does, for each size in `--sizes` (default 10,000 then 1,000,000):
 5. **Burst**: the same with `--burst` complaints (default 1,000) all due at one instant, as dues
    are at a local midnight: the lag of the last breach is the time the detector needs to drain it.
 
+6. **Compliance summary** (`bench/summary.py`, after the phases above): the supervisor
+   reports seeded through the `sla-reports` handler up to `--summary-sizes` complaints (default
+   10,000 then 1,000,000), and the compliance summary read over HTTP: p50/p95/max for a pemda
+   supervisor and for an admin across pemdas.
+
 Dues inside the run come out of the domain's own rules: each slice complaint was asked for
 information just before its resolution due on an earlier working day (leaving R seconds of working
 time), and the reporter answered now, so the resumed due is now + R — a mid-day due, in a zone where
@@ -35,6 +40,7 @@ ports 39392/39393/38317, data under `.run/bench-sla`, wiped first), stopped at t
 
     .venv/bin/python -m bench.sla                       # 10k then 1M (the 1M load takes minutes)
     .venv/bin/python -m bench.sla --sizes 10000,100000  # a shorter run
+    .venv/bin/python -m bench.sla --sizes '' --summary-sizes 10000,1000000  # the summary alone
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bson.raw_bson import RawBSONDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bench.summary import report as summary_report
+from bench.summary import run_summary
 from devtools import infra
 from services.sla.adapters import COLLECTION, MongoClockStore, ensure_indexes, to_doc
 from services.sla.detector import DetectorSettings, detect_once, next_check_at, run_detector
@@ -72,6 +80,7 @@ from shared.topics import COMPLAINT_PARTITIONS, SLA_EVENTS
 PROFILE = "bench-sla"
 PORTS = infra.Ports(kafka=39392, kafka_controller=39393, mongo=38317)
 DB = "bench_sla"
+REPORTS_DB = "bench_sla_reports"  # the supervisor counters, apart from the clocks
 PEMDAS = ("33.74", "31.71", "64.01", "73.71", "94.71")  # WIB, WIB, WITA, WITA, WIT
 ZONE_PEMDAS = ("33.74", "64.01", "94.71")
 FAST_OPD_SLUG = "bench-kilat"  # the fallback: a 0-HK response standard for this OPD
@@ -403,11 +412,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,1000000", help="open complaints per phase, ascending")
     parser.add_argument("--slice", type=int, default=300, help="complaints falling due during each lag run")
     parser.add_argument("--burst", type=int, default=1000, help="complaints due at one instant")
+    parser.add_argument(
+        "--summary-sizes", default="10000,1000000", help="complaints per summary phase ('' skips)"
+    )
+    parser.add_argument("--reads", type=int, default=200, help="compliance summary reads per phase")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    summary_sizes = [int(s) for s in args.summary_sizes.split(",") if s]
     with infra.native_stack(PROFILE, PORTS, fresh=True) as ends:
-        phases = asyncio.run(run(ends, sizes, args.slice, args.burst))
-    report(phases)
+        phases = asyncio.run(run(ends, sizes, args.slice, args.burst)) if sizes else []
+        summaries = asyncio.run(run_summary(ends.mongo_uri, REPORTS_DB, summary_sizes, args.reads))
+    if phases:
+        report(phases)
+    if summaries:
+        summary_report(summaries)
 
 
 if __name__ == "__main__":
