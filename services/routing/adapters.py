@@ -8,6 +8,7 @@ left unpublished (consumers recognise duplicates by seq).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,10 @@ from shared.kafka import Outgoing, TransientError
 DUPLICATE_KEY = 11000
 # `sla_due` of a complaint without a running clock: sorts last, keeps the queue index total.
 NO_DUE = datetime(9999, 1, 1, tzinfo=UTC)
+# The per-pemda rule overrides are re-read at most this often (a read per batch cost a database
+# round trip on every submission batch). A change through this process's admin API is seen at
+# once; another routing process sees it within this many seconds.
+RULES_TTL_SECONDS = 1.0
 
 
 class ConcurrentUpdate(TransientError):
@@ -39,6 +44,8 @@ class MongoComplaintStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
         self._complaints = db["complaints"]
+        self._rules: dict[tuple[str, str], str] | None = None
+        self._rules_read_at = 0.0
 
     async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
         if not docs:
@@ -60,9 +67,19 @@ class MongoComplaintStore:
         return [m for cid in ids for m in outbox_messages(found.get(cid, []))]
 
     async def overrides(self, pemdas: Sequence[str]) -> dict[tuple[str, str], str]:
-        """Per-pemda rule overrides, read per batch: a change takes effect without a restart."""
-        found = self.db["rules"].find({"pemda": {"$in": list(pemdas)}})
-        return {(r["pemda"], r["category"]): r["opd_slug"] async for r in found}
+        """Per-pemda rule overrides (a few per pemda at most, all held in memory), re-read when
+        older than `RULES_TTL_SECONDS`: a change takes effect without a restart."""
+        if self._rules is None or time.monotonic() - self._rules_read_at > RULES_TTL_SECONDS:
+            read_at = time.monotonic()
+            found = self.db["rules"].find({}, {"pemda": 1, "category": 1, "opd_slug": 1})
+            self._rules = {(r["pemda"], r["category"]): r["opd_slug"] async for r in found}
+            self._rules_read_at = read_at
+        wanted = set(pemdas)
+        return {key: slug for key, slug in self._rules.items() if key[0] in wanted}
+
+    def forget_rules(self) -> None:
+        """The rules changed (admin API): the next batch reads them again."""
+        self._rules = None
 
     async def get(self, complaint_id: str) -> dict[str, Any] | None:
         return await self._complaints.find_one({"_id": complaint_id})

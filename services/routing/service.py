@@ -235,13 +235,15 @@ class Lifecycle:
         return Outgoing.of(COMPLAINTS_ASSIGNED, assigned.opd_id, notice)
 
     async def deliver(self, docs: Sequence[dict[str, Any]]) -> None:
-        """Feed entries, then Kafka, then `published` — each step idempotent, so the relay may
-        repeat what a crash interrupted."""
+        """Feed entries and Kafka (side by side), then `published` — each step idempotent, so
+        the relay may repeat what a crash or an outage interrupted."""
         pending = [d for d in docs if not d.get("published", True)]
         if not pending:
             return
-        await self.feed.add([e for d in pending for e in d.get("feed_outbox") or []])
-        await self._publish([m for d in pending for m in outbox_messages(d["outbox"])])
+        await asyncio.gather(
+            self.feed.add([e for d in pending for e in d.get("feed_outbox") or []]),
+            self._publish([m for d in pending for m in outbox_messages(d["outbox"])]),
+        )
         await self.store.mark_published({d["_id"]: d["rev"] for d in pending})
         for d in pending:
             d["published"] = True

@@ -402,6 +402,7 @@ async def put_rule(request: web.Request) -> web.Response:
         {"$set": {"opd_slug": body.opd_slug, "note": body.note, "by": staff.sub, "at": now}},
         upsert=True,
     )
+    request.app[LIFECYCLE].store.forget_rules()
     await _audit(
         request, staff, "rule.put", {"pemda": pemda, "category": category, "opd_slug": body.opd_slug}
     )
@@ -416,6 +417,7 @@ async def delete_rule(request: web.Request) -> web.Response:
     if staff.role != "admin" and staff.pemda != pemda:
         raise ProblemError(403, "pemda ini di luar kewenangan Anda")
     result = await request.app[LIFECYCLE].store.db["rules"].delete_one({"pemda": pemda, "category": category})
+    request.app[LIFECYCLE].store.forget_rules()
     if result.deleted_count == 0:
         raise ProblemError(404)
     await _audit(request, staff, "rule.delete", {"pemda": pemda, "category": category})

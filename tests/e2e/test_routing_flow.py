@@ -10,8 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from devtools import infra
 from devtools.services import ServiceSet
 from shared.auth import mint
+from shared.mongo import mongo_client
+from tests.e2e.conftest import DB_PREFIX
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -233,3 +236,41 @@ async def test_staff_scope_matrix(
         async with http.post(f"{staff.base}/{action}", headers=headers, json=body) as r:
             assert r.status == expected, await r.text()
             assert r.content_type == "application/problem+json" or expected == 200
+
+
+async def test_a_rule_override_takes_effect_at_once_and_is_audited(
+    services: ServiceSet, http: aiohttp.ClientSession, endpoints: infra.Endpoints
+) -> None:
+    """A coordinator's override (data, not code) routes the next submission without a restart;
+    removing it restores DESIGN §4's rule."""
+    routing = services.url("routing")
+    rule_url = f"{routing}/api/v1/admin/rules/33.74/jalan-jembatan"
+    probe = {"category": "jalan-jembatan", "region_code": SUBMISSION["region_code"]}
+
+    async def explained() -> dict[str, Any]:
+        async with http.post(f"{routing}/api/v1/routing/explain", json=probe) as r:
+            assert r.status == 200
+            body: dict[str, Any] = await r.json()
+            return body
+
+    assert (await explained())["opd_id"] == PUPR
+    async with http.put(
+        rule_url, headers=auth(COORDINATOR), json={"opd_slug": "dinas-perhubungan", "note": "uji coba"}
+    ) as r:
+        assert r.status == 200, await r.text()
+    try:
+        explanation = await explained()
+        assert (explanation["opd_id"], explanation["rule"]) == (DISHUB, "override:33.74:jalan-jembatan")
+        complaint_id = await submit(services, http)
+        await Staff(services, http, complaint_id).reach("assigned", DISHUB_HANDLER)
+    finally:
+        async with http.delete(rule_url, headers=auth(COORDINATOR)) as r:
+            assert r.status == 204
+    assert (await explained())["opd_id"] == PUPR
+    client = mongo_client(endpoints.mongo_uri)
+    try:
+        audit = client[f"{DB_PREFIX}routing"]["audit"]
+        trail = [d["what"] async for d in audit.find({"data.category": "jalan-jembatan", "by": "koor"})]
+    finally:
+        await client.close()
+    assert trail[-2:] == ["rule.put", "rule.delete"]
