@@ -23,7 +23,7 @@ from ulid import ULID
 
 from services.intake import attachments, commands, identity, listing, open311, ratelimit
 from services.intake.commands import base_url, command_outcomes, publish_durably, replayed
-from services.intake.identity import caller_for, outgoing_text, redact_identity, token_hash
+from services.intake.identity import caller_for, identity_pattern, leaving_intake, redact_with, token_hash
 from services.intake.models import (
     AddInformationBody,
     AttachmentInfo,
@@ -98,6 +98,12 @@ async def accept_submission(
     reporter_ref = f"rep_{ULID()}" if body.reporter else None
     now = datetime.now(UTC)
     reporter = body.reporter.model_dump() if body.reporter else None
+    # What staff and the public may be shown of the text: the reporter's identity taken out.
+    identity = identity_pattern(reporter)
+    staff_title, staff_description = (
+        redact_with(identity, body.title),
+        redact_with(identity, body.description),
+    )
     record: dict[str, Any] = {
         "_id": complaint_id,
         "token_hash": token_hash(token),
@@ -110,9 +116,8 @@ async def accept_submission(
         "pemda": pemda_of(body.region_code),
         "title": body.title,
         "description": body.description,
-        # What staff and the public may be shown of the text: the reporter's identity taken out.
-        "staff_title": redact_identity(body.title, reporter),
-        "staff_description": redact_identity(body.description, reporter),
+        "staff_title": staff_title,
+        "staff_description": staff_description,
         "status": "received",
         "opd_id": None,
         "escalation_level": 0,
@@ -128,8 +133,8 @@ async def accept_submission(
     event = new_event(
         ComplaintSubmitted(
             # Identity never travels on Kafka (DESIGN §3), not even inside the reporter's own text.
-            title=outgoing_text(body.title, reporter, body.anonymous),
-            description=outgoing_text(body.description, reporter, body.anonymous),
+            title=leaving_intake(staff_title, body.anonymous),
+            description=leaving_intake(staff_description, body.anonymous),
             category=body.category,
             region_code=body.region_code,
             location=body.location,
@@ -148,8 +153,8 @@ async def accept_submission(
     accepted = SubmitAccepted(
         id=complaint_id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint_id}"
     )
-    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if key is not None:
+        digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
         earlier = await store.claim_key(
             {
                 "_id": key,

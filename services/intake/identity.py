@@ -52,10 +52,11 @@ REDACTED = "[identitas pelapor]"
 _SEPARATORS = r"[\s.()\-]*"
 
 
-def redact_identity(text: str, reporter: Mapping[str, Any] | None) -> str:
-    """`text` without the reporter's own name, phone (in any usual writing) or e-mail."""
+def identity_pattern(reporter: Mapping[str, Any] | None) -> re.Pattern[str] | None:
+    """One compiled pattern for the reporter's own name, phone (in any usual writing) and e-mail;
+    None when there is nothing to look for. Compile once, apply to every text of a submission."""
     if not reporter:
-        return text
+        return None
     patterns = []
     if reporter.get("email"):
         patterns.append(re.escape(reporter["email"]))
@@ -68,15 +69,28 @@ def redact_identity(text: str, reporter: Mapping[str, Any] | None) -> str:
         patterns.append(r"\s+".join(re.escape(part) for part in name.split()))
         patterns += [rf"\b{re.escape(part)}\b" for part in name.split() if len(part) >= 3]
     if not patterns:
-        return text
+        return None
     # One alternation, longest kinds first: an e-mail is replaced whole before a name inside it.
-    return re.sub("|".join(patterns), REDACTED, text, flags=re.IGNORECASE)
+    return re.compile("|".join(patterns), flags=re.IGNORECASE)
+
+
+def redact_identity(text: str, reporter: Mapping[str, Any] | None) -> str:
+    """`text` without the reporter's own name, phone (in any usual writing) or e-mail."""
+    return redact_with(identity_pattern(reporter), text)
+
+
+def redact_with(pattern: re.Pattern[str] | None, text: str) -> str:
+    return text if pattern is None else pattern.sub(REDACTED, text)
+
+
+def leaving_intake(redacted: str, anonymous: bool) -> str:
+    """Already-redacted text as it may leave intake: contacts masked too when anonymous."""
+    return mask_contacts(redacted) if anonymous else redacted
 
 
 def outgoing_text(text: str, reporter: Mapping[str, Any] | None, anonymous: bool) -> str:
     """The reporter's text as it may leave intake: no identity; contacts masked when anonymous."""
-    redacted = redact_identity(text, reporter)
-    return mask_contacts(redacted) if anonymous else redacted
+    return leaving_intake(redact_identity(text, reporter), anonymous)
 
 
 def complaint_pemda(doc: dict[str, Any]) -> str:
