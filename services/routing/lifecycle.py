@@ -99,6 +99,9 @@ class Complaint:
     resolved_opd: str | None = None
     claimed_by: str | None = None
     lease_until: datetime | None = None
+    # The current `reporter_reply` clock's due as sla announced it (sla's calendar has the pemda's
+    # extra non-working dates); None until sla has spoken.
+    reply_due: datetime | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -262,8 +265,11 @@ def check_lease(complaint: Complaint, handler: str, at: datetime) -> None:
 
 
 def reopen_window_end(complaint: Complaint) -> datetime | None:
+    """sla's `reporter_reply` due when known, else 10 HK from the resolution (national calendar)."""
     if complaint.resolved_at is None:
         return None
+    if complaint.reply_due is not None and complaint.reply_due > complaint.resolved_at:
+        return complaint.reply_due
     pemda = (complaint.resolved_opd or complaint.opd_id or complaint.pemda).split("/", 1)[0]
     return calendar_for(pemda).due(complaint.resolved_at, REPORTER_REPLY_HK)
 

@@ -57,7 +57,20 @@ HANDLED_KEPT = 100  # command ids remembered per complaint (a complaint sees a h
 
 def as_complaint(doc: dict[str, Any]) -> Complaint:
     values = {f: doc[f] for f in COMPLAINT_FIELDS if doc.get(f) is not None}
-    return Complaint(id=doc["_id"], **values)
+    return Complaint(id=doc["_id"], reply_due=reply_due(doc), **values)
+
+
+def reply_due(doc: dict[str, Any]) -> datetime | None:
+    """The current `reporter_reply` clock's due from sla's clock events (kept in `dues`)."""
+    current = [
+        d["due"]
+        for d in (doc.get("dues") or {}).values()
+        if d.get("clock") == "reporter_reply" and d.get("state") in ("running", "breached")
+    ]
+    if not current:
+        return None
+    due: datetime = max(current)
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
 def _store_complaint(doc: dict[str, Any], complaint: Complaint) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from services.routing import lifecycle as lc
 from services.routing.lifecycle import Complaint, Refused, decide, evolve
+from services.routing.service import reply_due
 from shared.envelope import Payload
 
 AT = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Mon 10:00 WIB
@@ -174,6 +175,34 @@ def test_auto_close_waits_for_the_window_to_end() -> None:
         decide(complaint("resolved"), ACTIONS["close_expired"], AT + timedelta(days=1))
     [closed] = decide(complaint("resolved"), ACTIONS["close_expired"], AT + timedelta(days=15))
     assert closed.model_dump()["outcome"] == "expired"
+
+
+def test_the_window_follows_slas_reporter_reply_due_when_known() -> None:
+    """sla's due has the pemda's extra non-working dates (say the pemda closed two days): routing
+    then keeps the window open until that due, not the national-calendar one."""
+    later = AT + timedelta(days=17)  # sla's due, two working days past the national one
+    resolved = complaint("resolved", reply_due=later)
+    assert types(decide(resolved, ACTIONS["reopen"], AT + timedelta(days=16))) == [
+        "ComplaintReopened",
+        "ComplaintAssigned",
+    ]
+    with pytest.raises(Refused, match="belum berakhir"):
+        decide(resolved, ACTIONS["close_expired"], AT + timedelta(days=16))
+    with pytest.raises(Refused, match="lewat"):
+        decide(resolved, ACTIONS["reopen"], later + timedelta(minutes=1))
+
+
+def test_reply_due_is_the_current_reporter_reply_clock_in_dues() -> None:
+    old, new = AT + timedelta(days=14), AT + timedelta(days=30)
+    doc = {
+        "dues": {
+            "C_resolution_1": {"clock": "resolution", "due": AT, "state": "met", "v": 3},
+            "C_reporter_reply_1": {"clock": "reporter_reply", "due": old, "state": "cancelled", "v": 2},
+            "C_reporter_reply_2": {"clock": "reporter_reply", "due": new, "state": "running", "v": 1},
+        }
+    }
+    assert reply_due(doc) == new
+    assert reply_due({"dues": {}}) is None and reply_due({}) is None
 
 
 def test_privacy_flags_can_be_tightened_never_loosened() -> None:
