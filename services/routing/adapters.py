@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
+from ulid import ULID
 
 from shared.kafka import Outgoing, TransientError
 
@@ -160,25 +161,94 @@ class MongoComplaintStore:
         return items[:limit]
 
 
-class FeedStore:
-    """Per-OPD feed entries (`_id` = `<event_id>:<opd_id>`, so writing one twice is a no-op)."""
+# Feed entries become readable this long after they were stamped, so that a reader never pages
+# past an entry whose write was still in flight (see FeedStore).
+FEED_SETTLE = timedelta(seconds=2)
+_POS_END = "~"  # sorts after every character of an entry id
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+
+def feed_pos(at: datetime, entry_id: str) -> str:
+    """An entry's place in its OPD's feed: write instant (ms) first, then its id."""
+    return f"{int(at.timestamp() * 1000):013d}:{entry_id}"
+
+
+def _legacy_pos(entry_id: str) -> str:
+    """The place of an entry written before positions existed: its event's own instant."""
+    try:
+        ms = ULID.from_str(entry_id.split(":", 1)[0]).milliseconds
+    except ValueError:
+        ms = 0
+    return f"{ms:013d}:{entry_id}"
+
+
+class FeedStore:
+    """Per-OPD feed entries (`_id` = `<event_id>:<opd_id>`, so writing one twice is a no-op).
+
+    Readers page by `pos` (write instant, then id), not by the event id: an entry created earlier
+    but written later (a concurrent transition, the relay) gets a later position instead of one
+    behind a reader's cursor. Only entries stamped at least `settle` ago are read, and a write
+    that took longer than half of that is stamped again after it, so a reader never passes an
+    entry that was not yet there; the price is that a reader may, rarely, see an entry twice.
+    """
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], settle: timedelta = FEED_SETTLE) -> None:
         self._feed = db["opd_feed"]
+        self._settle = settle
 
     async def add(self, entries: Sequence[dict[str, Any]]) -> None:
-        if entries:
+        if not entries:
+            return
+        began = datetime.now(UTC)
+        await self._feed.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": e["_id"]},
+                    {"$setOnInsert": {**e, "written_at": began, "pos": feed_pos(began, e["_id"])}},
+                    upsert=True,
+                )
+                for e in entries
+            ],
+            ordered=False,
+        )
+        if datetime.now(UTC) - began > self._settle / 2:
+            again = datetime.now(UTC)
             await self._feed.bulk_write(
-                [UpdateOne({"_id": e["_id"]}, {"$setOnInsert": e}, upsert=True) for e in entries],
+                [
+                    UpdateOne(
+                        {"_id": e["_id"]}, {"$set": {"written_at": again, "pos": feed_pos(again, e["_id"])}}
+                    )
+                    for e in entries
+                ],
                 ordered=False,
             )
 
-    async def after(self, opd_id: str, cursor: str | None, limit: int) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"opd_id": opd_id}
+    async def after(
+        self, opd_id: str, cursor: str | None, limit: int, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` settled entries of the OPD after `cursor` (a `pos`; an entry id, the
+        cursor format before positions, is accepted too)."""
+        upper = feed_pos((now or datetime.now(UTC)) - self._settle, _POS_END)
+        window: dict[str, Any] = {"$lte": upper}
         if cursor:
-            query["_id"] = {"$gt": cursor}
-        found = self._feed.find(query).sort([("opd_id", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-        return [d async for d in found]
+            window["$gt"] = await self._position(cursor)
+        found = self._feed.find({"opd_id": opd_id, "pos": window})
+        return [d async for d in found.sort([("opd_id", ASCENDING), ("pos", ASCENDING)]).limit(limit)]
+
+    async def _position(self, cursor: str) -> str:
+        if len(cursor) > 14 and cursor[:13].isdigit() and cursor[13] == ":":
+            return cursor
+        entry = await self._feed.find_one({"_id": cursor}, {"pos": 1})
+        return str(entry["pos"]) if entry and entry.get("pos") else _legacy_pos(cursor)
+
+    async def backfill_positions(self) -> int:
+        """Give entries written before positions existed their event's instant as position."""
+        ops = [
+            UpdateOne({"_id": d["_id"]}, {"$set": {"pos": _legacy_pos(d["_id"])}})
+            async for d in self._feed.find({"pos": {"$exists": False}}, {"_id": 1})
+        ]
+        for i in range(0, len(ops), 500):
+            await self._feed.bulk_write(ops[i : i + 500], ordered=False)
+        return len(ops)
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -192,7 +262,8 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
         [("pemda", ASCENDING), ("state", ASCENDING), ("sla_due", ASCENDING), ("_id", ASCENDING)]
     )
     await complaints.create_index([("published", ASCENDING), ("updated_at", ASCENDING)])
-    await db["opd_feed"].create_index([("opd_id", ASCENDING), ("_id", ASCENDING)])
+    await db["opd_feed"].create_index([("opd_id", ASCENDING), ("pos", ASCENDING)])
+    await FeedStore(db).backfill_positions()
     await db["notes"].create_index([("complaint_id", ASCENDING), ("at", ASCENDING)])
     await db["webhook_deliveries"].create_index([("opd_id", ASCENDING), ("at", DESCENDING)])
     await db["opds"].create_index([("pemda", ASCENDING), ("slug", ASCENDING)], unique=True)

@@ -335,14 +335,15 @@ def _opd_scope(staff: Staff, request: web.Request) -> str:
 
 
 async def feed(request: web.Request) -> web.Response:
-    """Assignments and later lifecycle changes of this OPD's complaints, oldest first; the
-    cursor is the last entry's id (entries are never rewritten)."""
+    """Assignments and later lifecycle changes of this OPD's complaints in the order they were
+    written, from about two seconds ago back (FeedStore); `next_cursor` continues after the last
+    one. An entry may, rarely, come twice: its `id` tells."""
     staff = await require_staff(request)
     opd_id = _opd_scope(staff, request)
     limit = _limit(request)
     entries = await request.app[FEED].after(opd_id, request.query.get("cursor"), limit)
-    items = [{**{k: v for k, v in e.items() if k != "_id"}, "id": e["_id"]} for e in entries]
-    return json_response({"items": items, "next_cursor": entries[-1]["_id"] if entries else None})
+    items = [{**{k: v for k, v in e.items() if k not in ("_id", "pos")}, "id": e["_id"]} for e in entries]
+    return json_response({"items": items, "next_cursor": entries[-1]["pos"] if entries else None})
 
 
 async def put_webhook(request: web.Request) -> web.Response:

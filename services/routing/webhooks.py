@@ -32,7 +32,11 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def _jsonable(entry: dict[str, Any]) -> dict[str, Any]:
-    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in entry.items() if k != "_id"}
+    out = {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in entry.items()
+        if k not in ("_id", "pos")
+    }
     out["id"] = entry["_id"]
     return out
 
@@ -43,7 +47,7 @@ async def deliver_once(
     """One pass over the webhooks that are due; the number of entries delivered."""
     delivered = 0
     async for hook in db["webhooks"].find({"next_attempt": {"$lte": now}}):
-        entries = await feed.after(hook["_id"], hook.get("cursor"), BATCH)
+        entries = await feed.after(hook["_id"], hook.get("cursor"), BATCH, now)
         if not entries:
             continue
         body = json.dumps({"opd_id": hook["_id"], "items": [_jsonable(e) for e in entries]}).encode()
@@ -64,7 +68,7 @@ async def deliver_once(
         backoff = min(timedelta(seconds=2**failures), MAX_BACKOFF) if failures else timedelta(0)
         update: dict[str, Any] = {"failures": failures, "next_attempt": now + backoff}
         if ok:
-            update["cursor"] = entries[-1]["_id"]
+            update["cursor"] = entries[-1]["pos"]
             delivered += len(entries)
         await db["webhooks"].update_one({"_id": hook["_id"]}, {"$set": update})
         await db["webhook_deliveries"].insert_one(

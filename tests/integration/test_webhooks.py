@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ from ulid import ULID
 from devtools.infra import Endpoints
 from services.routing import lifecycle as lc
 from services.routing import staff
-from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
+from services.routing.adapters import FEED_SETTLE, FeedStore, MongoComplaintStore, ensure_indexes
 from services.routing.handlers import handle_submissions
 from services.routing.service import Lifecycle
 from services.routing.webhooks import deliver_once
@@ -208,7 +209,14 @@ async def log_rows(db: AsyncDatabase[dict[str, Any]], opd: str) -> list[dict[str
 
 
 async def feed_ids(db: AsyncDatabase[dict[str, Any]], opd: str) -> list[str]:
-    return [d["_id"] async for d in db["opd_feed"].find({"opd_id": opd}).sort("_id", 1)]
+    return [d["_id"] async for d in db["opd_feed"].find({"opd_id": opd}).sort("pos", 1)]
+
+
+async def pos_of(db: AsyncDatabase[dict[str, Any]], entry_id: str) -> str:
+    """The feed position of an entry: what a webhook's cursor holds once it was delivered."""
+    entry = await db["opd_feed"].find_one({"_id": entry_id})
+    assert entry is not None
+    return str(entry["pos"])
 
 
 def start_instant() -> datetime:
@@ -230,7 +238,7 @@ async def test_entries_are_pushed_in_order_signed_and_retried_with_backoff_until
     a, b, c = await submit(lifecycle, "jalan-jembatan", "jalan-jembatan", "transportasi")
     for opd in (PUPR, DISHUB):
         await register(http, routing_api, opd, receiver.url(opd))
-    feed = FeedStore(db)
+    feed = FeedStore(db, settle=timedelta(0))  # settling: test_a_late_written_entry_is_not_skipped
 
     # 1. Both OPDs get their assignments, signed, in feed order; the cursor moves to the last one.
     t0 = start_instant()
@@ -247,7 +255,11 @@ async def test_entries_are_pushed_in_order_signed_and_retried_with_backoff_until
     assert [(i["complaint_id"], i["type"]) for i in dishub_first.body["items"]] == [(c, "ComplaintAssigned")]
     assert pupr_first.delivery == pupr_first.ids[-1]
     hook = await hook_doc(db, PUPR)
-    assert (hook["cursor"], hook["failures"], hook["next_attempt"]) == (pupr_first.ids[-1], 0, t0)
+    assert (hook["cursor"], hook["failures"], hook["next_attempt"]) == (
+        await pos_of(db, pupr_first.ids[-1]),
+        0,
+        t0,
+    )
     [row] = await log_rows(db, PUPR)
     assert (row["ok"], row["status"], row["entries"], row["first"], row["last"], row["error"]) == (
         True,
@@ -278,7 +290,7 @@ async def test_entries_are_pushed_in_order_signed_and_retried_with_backoff_until
         failed = receiver.to(PUPR)[posts_before:]
         assert [(p.answered, p.ids, p.signed) for p in failed] == [(500, pending, True)]
         hook = await hook_doc(db, PUPR)
-        assert (hook["cursor"], hook["failures"]) == (pupr_first.ids[-1], attempt)
+        assert (hook["cursor"], hook["failures"]) == (await pos_of(db, pupr_first.ids[-1]), attempt)
         assert hook["next_attempt"] == now + timedelta(seconds=backoff)
         row = (await log_rows(db, PUPR))[-1]
         assert (row["ok"], row["status"], row["attempt"], row["at"], row["first"], row["last"]) == (
@@ -301,7 +313,7 @@ async def test_entries_are_pushed_in_order_signed_and_retried_with_backoff_until
     recovered = receiver.to(PUPR)[-1]
     assert (recovered.answered, recovered.ids, recovered.signed) == (200, pending, True)
     hook = await hook_doc(db, PUPR)
-    assert (hook["cursor"], hook["failures"], hook["next_attempt"]) == (pending[-1], 0, now)
+    assert (hook["cursor"], hook["failures"], hook["next_attempt"]) == (await pos_of(db, pending[-1]), 0, now)
     assert [(r["ok"], r["status"]) for r in await log_rows(db, PUPR)] == [
         (True, 200),
         (False, 500),
@@ -359,7 +371,7 @@ async def test_an_unreachable_receiver_is_retried_and_gets_the_entries_once_it_i
     down = Receiver(port=port)
     await register(http, routing_api, PUPR, down.url(PUPR))
     [complaint] = await submit(lifecycle, "jalan-jembatan")
-    feed = FeedStore(db)
+    feed = FeedStore(db, settle=timedelta(0))  # settling: test_a_late_written_entry_is_not_skipped
 
     t0 = start_instant()
     assert await deliver_once(db, feed, http, t0) == 0
@@ -378,5 +390,43 @@ async def test_an_unreachable_receiver_is_retried_and_gets_the_entries_once_it_i
     assert post.signed and post.answered == 200
     assert [(i["complaint_id"], i["type"]) for i in post.body["items"]] == [(complaint, "ComplaintAssigned")]
     hook = await hook_doc(db, PUPR)
-    assert (hook["cursor"], hook["failures"]) == (post.ids[-1], 0)
+    assert (hook["cursor"], hook["failures"]) == (await pos_of(db, post.ids[-1]), 0)
     assert [r["ok"] for r in await log_rows(db, PUPR)] == [False, True]
+
+
+async def test_a_late_written_entry_is_not_skipped_and_entries_are_read_once_settled(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    """An entry created before another but written after it (two transitions in flight at once,
+    or the relay) comes after it in the feed: a reader whose cursor passed the first still gets
+    it. Paging by event id, as the feed first did, lost it."""
+    feed = FeedStore(db)
+    opd = f"33.74/uji-feed-{ULID()}"
+    early = f"{ULID.from_timestamp(time.time() - 60)}:{opd}"  # its event is a minute old
+    late = f"{ULID()}:{opd}"
+
+    def entry(entry_id: str) -> dict[str, Any]:
+        return {"_id": entry_id, "opd_id": opd, "type": "ComplaintAssigned", "complaint_id": entry_id[:26]}
+
+    await feed.add([entry(late)])
+    written = datetime.now(UTC)
+    assert await feed.after(opd, None, 10, now=written) == []  # not settled yet
+    [first] = await feed.after(opd, None, 10, now=written + FEED_SETTLE)
+    assert first["_id"] == late and early < late
+
+    await feed.add([entry(early)])  # written only now
+    settled = datetime.now(UTC) + FEED_SETTLE
+    assert [e["_id"] for e in await feed.after(opd, first["pos"], 10, now=settled)] == [early]
+    # A cursor from before positions existed (an entry id) is still understood.
+    assert [e["_id"] for e in await feed.after(opd, late, 10, now=settled)] == [early]
+
+
+async def test_entries_written_before_positions_get_their_events_instant(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    opd = f"33.74/uji-feed-{ULID()}"
+    old = ULID.from_timestamp(time.time() - 3600)
+    await db["opd_feed"].insert_one({"_id": f"{old}:{opd}", "opd_id": opd, "type": "ComplaintAssigned"})
+    assert await FeedStore(db).backfill_positions() >= 1
+    [entry] = await FeedStore(db).after(opd, None, 10)
+    assert entry["pos"] == f"{old.milliseconds:013d}:{old}:{opd}"
