@@ -2,9 +2,12 @@
 with HMAC-SHA256 over the body (`X-Pengaduan-Signature: sha256=<hex>`), retried with exponential
 backoff (capped at 10 minutes), every attempt logged in `webhook_deliveries`.
 
-One loop per routing process walks the registered webhooks whose `next_attempt` has come; with
-several routing processes a webhook could be pushed twice at once — receivers dedupe by the
-entry ids in the body (stable, `<event_id>:<opd_id>`). A lease per webhook is the next step.
+One loop per routing process walks the registered webhooks whose `next_attempt` has come. Each
+push first takes the webhook's lease (`lease_until`, released when the attempt is recorded), so
+with several routing processes one webhook is pushed by one of them at a time, in order; a process
+that dies mid-push leaves the lease to run out (`LEASE`). Receivers still see an entry twice when
+a push succeeded but its acknowledgement was lost: they dedupe by the stable entry ids
+(`<event_id>:<opd_id>`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.routing.adapters import FeedStore
@@ -25,6 +29,7 @@ from services.routing.adapters import FeedStore
 log = logging.getLogger(__name__)
 BATCH = 50
 MAX_BACKOFF = timedelta(minutes=10)
+LEASE = timedelta(seconds=60)  # longer than a push can take (10 s timeout) plus its bookkeeping
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -46,9 +51,21 @@ async def deliver_once(
 ) -> int:
     """One pass over the webhooks that are due; the number of entries delivered."""
     delivered = 0
-    async for hook in db["webhooks"].find({"next_attempt": {"$lte": now}}):
+    async for due in db["webhooks"].find({"next_attempt": {"$lte": now}}, {"_id": 1}):
+        hook = await db["webhooks"].find_one_and_update(
+            {
+                "_id": due["_id"],
+                "next_attempt": {"$lte": now},
+                "$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}],
+            },
+            {"$set": {"lease_until": now + LEASE}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if hook is None:
+            continue  # another routing process is pushing it
         entries = await feed.after(hook["_id"], hook.get("cursor"), BATCH, now)
         if not entries:
+            await db["webhooks"].update_one({"_id": hook["_id"]}, {"$set": {"lease_until": None}})
             continue
         body = json.dumps({"opd_id": hook["_id"], "items": [_jsonable(e) for e in entries]}).encode()
         headers = {
@@ -66,7 +83,7 @@ async def deliver_once(
         ok = status is not None and 200 <= status < 300
         failures = 0 if ok else hook.get("failures", 0) + 1
         backoff = min(timedelta(seconds=2**failures), MAX_BACKOFF) if failures else timedelta(0)
-        update: dict[str, Any] = {"failures": failures, "next_attempt": now + backoff}
+        update: dict[str, Any] = {"failures": failures, "next_attempt": now + backoff, "lease_until": None}
         if ok:
             update["cursor"] = entries[-1]["pos"]
             delivered += len(entries)

@@ -9,6 +9,7 @@ without waiting for it. Webhooks are registered through routing's own HTTP route
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -430,3 +431,26 @@ async def test_entries_written_before_positions_get_their_events_instant(
     assert await FeedStore(db).backfill_positions() >= 1
     [entry] = await FeedStore(db).after(opd, None, 10)
     assert entry["pos"] == f"{old.milliseconds:013d}:{old}:{opd}"
+
+
+async def test_two_routing_processes_never_push_one_webhook_at_once(
+    db: AsyncDatabase[dict[str, Any]],
+    lifecycle: Lifecycle,
+    routing_api: str,
+    receiver: Receiver,
+    http: aiohttp.ClientSession,
+) -> None:
+    """Two delivery passes at the same instant (two routing processes): the webhook's lease lets
+    one of them push; the entries arrive once, and the lease is released after the attempt."""
+    await register(http, routing_api, PUPR, receiver.url(PUPR))
+    [complaint] = await submit(lifecycle, "jalan-jembatan")
+    t0 = start_instant()
+    one, other = FeedStore(db, settle=timedelta(0)), FeedStore(db, settle=timedelta(0))
+    assert sorted(
+        await asyncio.gather(deliver_once(db, one, http, t0), deliver_once(db, other, http, t0))
+    ) == [0, 1]
+    [post] = receiver.to(PUPR)
+    assert [i["complaint_id"] for i in post.body["items"]] == [complaint]
+    hook = await hook_doc(db, PUPR)
+    assert hook["lease_until"] is None
+    assert len(await log_rows(db, PUPR)) == 1
