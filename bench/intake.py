@@ -8,7 +8,9 @@ a warm-up of 3 s (1 s with `--quick`), not counted: connection pools fill, the b
 new topics' leaders settle. Then `--seconds` (10; 3 with `--quick`) of measured load.
 
 - bare             An aiohttp handler that parses the JSON body and answers 202: the HTTP ceiling of
-                   one Python process here. A subprocess server, like `bench.ceilings`' bare handler.
+                   one Python process here. A subprocess server, like `bench.ceilings`' bare handler;
+                   on uvloop, the services' event loop (`shared.runtime.new_event_loop`), as the
+                   next one is.
 - minimal durable  An aiohttp handler that writes the raw body to Kafka through
                    `shared.kafka.durable_producer` (idempotent, acks=all) and answers 202 after the
                    ack. Into its own topic with the partition count of `complaints.submitted`.
@@ -67,6 +69,7 @@ from devtools.services import ServiceSet, service_env, wait_ready
 from services.intake.models import SubmitComplaint
 from shared.categories import CATEGORIES
 from shared.kafka import durable_producer, ensure_topics
+from shared.runtime import new_event_loop
 from shared.topics import COMPLAINT_PARTITIONS, TopicSpec
 
 log = logging.getLogger("bench.intake")
@@ -472,7 +475,9 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve:
-        asyncio.run(serve(args.serve, args.bootstrap))
+        # On the services' own event loop (shared.runtime), so the ratios compare like with like.
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve(args.serve, args.bootstrap))
         return 0
     signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")

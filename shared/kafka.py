@@ -188,7 +188,11 @@ class BatchConsumer:
                 failures += 0 if transient else 1
                 if failures >= MAX_HANDLER_FAILURES:
                     break
-                log.exception("%s: batch of %d failed; retrying in %.1fs", self._group, len(good), backoff)
+                what = (self._group, len(good), backoff)
+                if transient:  # a conflict or an outage: expected now and then, no stack trace
+                    log.warning("%s: batch of %d: %s; retrying in %.1fs", *what[:2], error, backoff)
+                else:
+                    log.exception("%s: batch of %d failed; retrying in %.1fs", *what)
                 await asyncio.sleep(backoff)  # backoff before retrying the same batch
                 backoff = min(backoff * 2, 10.0)
         if len(good) == 1:
