@@ -102,13 +102,14 @@ class MongoComplaintStore:
         for doc in docs:
             doc["rev"] += 1
 
-    async def mark_published(self, revs: dict[str, int]) -> None:
-        """The outbox of these complaints (at these revs) is in Kafka. A newer rev means a newer
-        outbox that its own writer publishes, so the guard keeps that one pending."""
-        if not revs:
+    async def mark_published(self, seqs: dict[str, int]) -> None:
+        """The outbox of these complaints (ending at these seqs) is in Kafka. Guarded by `seq`, not
+        `rev`: a dues update (sla.events) changes `rev` but not the outbox, while a newer outbox
+        (a later transition, which its own writer publishes) has a higher seq and stays pending."""
+        if not seqs:
             return
         await self._complaints.bulk_write(
-            [UpdateOne({"_id": cid, "rev": rev}, {"$set": {"published": True}}) for cid, rev in revs.items()],
+            [UpdateOne({"_id": cid, "seq": seq}, {"$set": {"published": True}}) for cid, seq in seqs.items()],
             ordered=False,
         )
 

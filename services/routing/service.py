@@ -257,7 +257,7 @@ class Lifecycle:
             self.feed.add([e for d in pending for e in d.get("feed_outbox") or []]),
             self._publish([m for d in pending for m in outbox_messages(d["outbox"])]),
         )
-        await self.store.mark_published({d["_id"]: d["rev"] for d in pending})
+        await self.store.mark_published({d["_id"]: d["seq"] for d in pending})
         for d in pending:
             d["published"] = True
 
@@ -280,44 +280,55 @@ class Lifecycle:
 
     # --- sla.events: the queue's "nearest due" ----------------------------------------------------
 
-    async def handle_clock_events(self, events: Sequence[Envelope]) -> None:
+    async def handle_clock_events(self, events: Sequence[Envelope], attempts: int = 5) -> None:
         by_complaint: dict[str, list[ClockEvent]] = {}
         for e in events:
             if e.complaint_id and isinstance(e.payload, ClockEvent):
                 by_complaint.setdefault(e.complaint_id, []).append(e.payload)
-        docs = await self.store.load(sorted(by_complaint))
-        updates: list[tuple[str, int, dict[str, Any], datetime]] = []
-        for complaint_id, clocks in by_complaint.items():
-            doc = docs.get(complaint_id)
-            if doc is None:
+        for _ in range(attempts):
+            docs = await self.store.load(sorted(by_complaint))
+            missed = await self.store.set_dues(dues_updates(by_complaint, docs))
+            if not missed:
+                return
+            # A lifecycle write came in between: read again; what is written already is skipped
+            # (clock versions), so only the missed complaints are written again.
+        raise ConcurrentUpdate(f"{missed} complaint(s) kept changing while their dues were updated")
+
+
+def dues_updates(
+    by_complaint: dict[str, list[ClockEvent]], docs: dict[str, dict[str, Any]]
+) -> list[tuple[str, int, dict[str, Any], datetime]]:
+    """(complaint id, rev read, dues, nearest running due) of the complaints the clock snapshots
+    change; each clock's newest version wins."""
+    updates: list[tuple[str, int, dict[str, Any], datetime]] = []
+    for complaint_id, clocks in by_complaint.items():
+        doc = docs.get(complaint_id)
+        if doc is None:
+            continue
+        dues: dict[str, Any] = dict(doc.get("dues") or {})
+        changed = False
+        for clock in clocks:
+            key = clock.clock_id.replace(".", "_")  # field names must not contain dots
+            if dues.get(key, {}).get("v", 0) >= clock.version:
                 continue
-            dues: dict[str, Any] = dict(doc.get("dues") or {})
-            changed = False
-            for clock in clocks:
-                key = clock.clock_id.replace(".", "_")  # field names must not contain dots
-                if dues.get(key, {}).get("v", 0) >= clock.version:
-                    continue
-                changed = True
-                dues[key] = {
-                    "clock": clock.clock,
-                    "opd_id": clock.opd_id,
-                    "due": clock.due_at,
-                    "state": clock.state,
-                    "v": clock.version,
-                }
-            if changed:
-                running = [
-                    d["due"]
-                    for d in dues.values()
-                    if d["state"] in ("running", "breached")
-                    and d["due"] is not None
-                    and d["clock"] != "reporter_reply"
-                ]
-                updates.append((complaint_id, doc["rev"], dues, min(running) if running else NO_DUE))
-        missed = await self.store.set_dues(updates)
-        if missed:
-            # A lifecycle write came in between: the whole batch is retried (versions dedupe it).
-            raise ConcurrentUpdate(f"{missed} complaint(s) changed while their dues were updated")
+            changed = True
+            dues[key] = {
+                "clock": clock.clock,
+                "opd_id": clock.opd_id,
+                "due": clock.due_at,
+                "state": clock.state,
+                "v": clock.version,
+            }
+        if changed:
+            running = [
+                d["due"]
+                for d in dues.values()
+                if d["state"] in ("running", "breached")
+                and d["due"] is not None
+                and d["clock"] != "reporter_reply"
+            ]
+            updates.append((complaint_id, doc["rev"], dues, min(running) if running else NO_DUE))
+    return updates
 
 
 def command_action(payload: Payload) -> Action:

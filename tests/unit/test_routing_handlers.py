@@ -79,9 +79,9 @@ class FakeStore:
             doc["rev"] += 1
             self.docs[doc["_id"]] = copy.deepcopy(doc)
 
-    async def mark_published(self, revs: dict[str, int]) -> None:
-        for cid, rev in revs.items():
-            if self.docs[cid]["rev"] == rev:
+    async def mark_published(self, seqs: dict[str, int]) -> None:
+        for cid, seq in seqs.items():
+            if self.docs[cid]["seq"] == seq:
                 self.docs[cid]["published"] = True
 
     async def set_dues(self, updates: Sequence[tuple[str, int, dict[str, Any], datetime]]) -> int:
@@ -219,6 +219,56 @@ async def test_clock_events_set_the_queue_due_and_an_old_version_changes_nothing
     assert store.docs["C1"]["sla_due"] == due
     await handle_routing_batch([clock(1, due + timedelta(days=9))], lc)
     assert store.docs["C1"]["sla_due"] == due
+
+
+def started(complaint_id: str, version: int = 1) -> Envelope:
+    payload = ClockStarted(
+        clock_id=f"{complaint_id}/response/1",
+        clock="response",
+        opd_id="33.74/dinas-pupr",
+        pemda="33.74",
+        started_at=NOW,
+        due_at=NOW + timedelta(days=7),
+        budget_seconds=5 * 86400,
+        state="running",
+        at=NOW,
+        version=version,
+    )
+    return new_event(payload, producer="sla", complaint_id=complaint_id, seq=2, occurred_at=NOW)
+
+
+async def test_a_dues_update_between_publish_and_mark_published_leaves_the_outbox_published() -> None:
+    """sla's ClockStarted can be handled (routing-dues group) while the assignment is being
+    published: that write changes `rev`, not the outbox, so the outbox is still marked published
+    and the relay has nothing to send again."""
+    sent = Sent()
+    lc, store, _, _ = lifecycle(sent)
+
+    async def publish_then_dues(messages: Sequence[Outgoing]) -> None:
+        await sent(messages)
+        await lc.handle_clock_events([started("C1")])  # lands before mark_published
+
+    lc._publish = publish_then_dues  # type: ignore[method-assign]
+    await handle_submissions([submitted("C1")], lc, now=lambda: NOW)
+    assert store.docs["C1"]["sla_due"] == NOW + timedelta(days=7)
+    assert store.docs["C1"]["published"] is True
+
+
+async def test_dues_are_written_again_for_the_complaints_a_lifecycle_write_overtook() -> None:
+    lc, store, _, _ = lifecycle()
+    await handle_submissions([submitted("C1"), submitted("C2")], lc, now=lambda: NOW)
+    real_set_dues = store.set_dues
+    overtaken = []
+
+    async def set_dues_overtaken_once(updates: Sequence[tuple[str, int, dict[str, Any], datetime]]) -> int:
+        if not overtaken:  # a lifecycle write of C1 lands between the read and this write
+            overtaken.append(True)
+            store.docs["C1"]["rev"] += 1
+        return await real_set_dues(updates)
+
+    store.set_dues = set_dues_overtaken_once  # type: ignore[method-assign]
+    await lc.handle_clock_events([started("C1"), started("C2")])
+    assert store.docs["C1"]["sla_due"] == store.docs["C2"]["sla_due"] == NOW + timedelta(days=7)
 
 
 async def test_a_pemda_rule_override_decides_instead_of_the_table() -> None:
