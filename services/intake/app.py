@@ -451,6 +451,54 @@ OPENAPI = openapi_document(
                 },
             }
         },
+        "/api/v1/complaints/{id}/reporter/audit": {
+            "get": {
+                "summary": "Audit pembacaan identitas pelapor",
+                "description": (
+                    "Setiap upaya membaca identitas pelapor pengaduan ini, terbaru dulu (paling banyak 200): "
+                    "siapa, peran dan cakupannya, kapan, diizinkan atau tidak, dan alasannya. Untuk admin, "
+                    "serta Admin Koordinator dan supervisor pemda pengaduan."
+                ),
+                "parameters": [_ID],
+                "security": [{"staffJwt": []}],
+                "responses": {
+                    "200": {
+                        "description": "Catatan audit",
+                        "content": {
+                            "application/json": {
+                                "example": {
+                                    "complaint_id": "01JQ6Z1D4QH3K6W8C2M5N7P9RT",
+                                    "items": [
+                                        {
+                                            "who": "koord-semarang",
+                                            "role": "coordinator",
+                                            "pemda": "33.74",
+                                            "opd": None,
+                                            "at": "2026-03-02T03:15:00Z",
+                                            "allowed": True,
+                                            "reason": "admin koordinator pemda pengaduan anonim",
+                                        },
+                                        {
+                                            "who": "petugas-pupr",
+                                            "role": "handler",
+                                            "pemda": "33.74",
+                                            "opd": "33.74/dinas-pupr",
+                                            "at": "2026-03-02T03:10:00Z",
+                                            "allowed": False,
+                                            "reason": (
+                                                "identitas pelapor anonim hanya dapat dibaca Admin "
+                                                "Koordinator pemda"
+                                            ),
+                                        },
+                                    ],
+                                }
+                            }
+                        },
+                    },
+                    **_problems(401, 403, 404),
+                },
+            }
+        },
         "/api/v1/complaints/{id}/attachments": {
             "post": {
                 "summary": "Unggah lampiran (foto JPEG/PNG/WebP atau PDF)",

@@ -184,5 +184,32 @@ async def reporter_identity(request: web.Request) -> web.Response:
     return json_response(identity, headers={"Cache-Control": "no-store"})
 
 
+def may_read_audit(staff: Staff, doc: dict[str, Any]) -> bool:
+    """Who may see who read a reporter's identity: admins, and the coordinators and supervisors
+    of the complaint's pemda (never a handler: the audit is how they are watched)."""
+    if staff.role == "admin":
+        return True
+    return staff.role in ("coordinator", "supervisor") and staff.pemda == complaint_pemda(doc)
+
+
+async def identity_audit(request: web.Request) -> web.Response:
+    """`GET …/reporter/audit`: every attempt to read this complaint's reporter identity, newest
+    first (at most 200): who, their role and scope, when, allowed or not, and why."""
+    staff = await require_staff(request)
+    complaint_id = request.match_info["id"]
+    store = request.app[STORE]
+    doc = await store.identity_of(complaint_id)
+    if doc is None:
+        raise ProblemError(404)
+    if not may_read_audit(staff, doc):
+        raise ProblemError(403, "Audit identitas hanya untuk admin, Admin Koordinator, dan supervisor pemda")
+    fields = ("who", "role", "pemda", "opd", "at", "allowed", "reason")
+    items = [{k: r.get(k) for k in fields} for r in await store.identity_reads(complaint_id)]
+    return json_response(
+        {"complaint_id": complaint_id, "items": items}, headers={"Cache-Control": "no-store"}
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/complaints/{id}/reporter", reporter_identity)
+    app.router.add_get("/api/v1/complaints/{id}/reporter/audit", identity_audit)

@@ -162,6 +162,11 @@ class ComplaintStore:
     async def audit_identity_read(self, record: dict[str, Any]) -> None:
         await self._audit.insert_one(record)
 
+    async def identity_reads(self, complaint_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The audit of one complaint's identity reads, newest first."""
+        found = self._audit.find({"complaint_id": complaint_id}).sort([("complaint_id", 1), ("at", -1)])
+        return [d async for d in found.limit(limit)]
+
     # --- calendars ---
 
     async def save_calendar(self, pemda: str, revision: int, extra_dates: Sequence[date]) -> None:
