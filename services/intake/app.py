@@ -153,20 +153,32 @@ async def accept_submission(
     accepted = SubmitAccepted(
         id=complaint_id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint_id}"
     )
-    if key is not None:
+    if key is None:
+        await store.insert(record)
+    else:
         digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-        earlier = await store.claim_key(
-            {
-                "_id": key,
-                "body_hash": digest,
-                "response": accepted.model_dump(),
-                "done": False,
-                "created_at": now,
-            }
+        claim = {
+            "_id": key,
+            "body_hash": digest,
+            "response": accepted.model_dump(),
+            "done": False,
+            "created_at": now,
+        }
+        # The key's claim and the record go to the database side by side (one round trip, not
+        # two); whichever of them did not work undoes the other.
+        outcomes: tuple[dict[str, Any] | BaseException | None, BaseException | None] = await asyncio.gather(
+            store.claim_key(claim), store.insert(record), return_exceptions=True
         )
-        if earlier is not None:
+        earlier, stored = outcomes
+        if isinstance(earlier, BaseException) or earlier is not None:
+            if not isinstance(stored, BaseException):
+                await store.delete(complaint_id)  # a retry (or no claim): this record is not needed
+            if isinstance(earlier, BaseException):
+                raise earlier
             return SubmitAccepted.model_validate(replayed(earlier, digest))
-    await store.insert(record)
+        if isinstance(stored, BaseException):
+            await store.release_key(key)
+            raise stored
 
     async def undo() -> None:
         # Not durable, so no 2xx and no complaint record left behind.
