@@ -106,12 +106,15 @@ class MongoComplaintStore:
         """The outbox of these complaints (ending at these seqs) is in Kafka. Guarded by `seq`, not
         `rev`: a dues update (sla.events) changes `rev` but not the outbox, while a newer outbox
         (a later transition, which its own writer publishes) has a higher seq and stays pending."""
-        if not seqs:
-            return
-        await self._complaints.bulk_write(
-            [UpdateOne({"_id": cid, "seq": seq}, {"$set": {"published": True}}) for cid, seq in seqs.items()],
-            ordered=False,
-        )
+        by_seq: dict[int, list[str]] = {}
+        for cid, seq in seqs.items():
+            by_seq.setdefault(seq, []).append(cid)
+        # One update per distinct seq (a batch of new submissions is all seq 2): several times
+        # cheaper on this database server than one update per complaint.
+        for seq, ids in by_seq.items():
+            await self._complaints.update_many(
+                {"_id": {"$in": ids}, "seq": seq}, {"$set": {"published": True}}
+            )
 
     async def unpublished(self, older_than: datetime, limit: int = 200) -> list[dict[str, Any]]:
         cursor = self._complaints.find(
@@ -200,17 +203,17 @@ class FeedStore:
         if not entries:
             return
         began = datetime.now(UTC)
-        await self._feed.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": e["_id"]},
-                    {"$setOnInsert": {**e, "written_at": began, "pos": feed_pos(began, e["_id"])}},
-                    upsert=True,
-                )
-                for e in entries
-            ],
-            ordered=False,
-        )
+        try:
+            # Inserts, not upserts: on this database server an insert costs a fraction of an
+            # upsert; an entry written before (the relay repeating a delivery) is a duplicate key.
+            await self._feed.insert_many(
+                [{**e, "written_at": began, "pos": feed_pos(began, e["_id"])} for e in entries], ordered=False
+            )
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+            if exc.details.get("writeConcernErrors"):
+                raise
         if datetime.now(UTC) - began > self._settle / 2:
             again = datetime.now(UTC)
             await self._feed.bulk_write(
