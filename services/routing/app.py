@@ -126,6 +126,7 @@ def create_app(settings: RoutingSettings) -> web.Application:
             infra.publish,
             max_transfers=settings.max_transfers,
             lease_minutes=settings.lease_minutes,
+            finish_later=True,
         )
         app[LIFECYCLE] = lifecycle
         app[FEED] = lifecycle.feed
@@ -146,6 +147,9 @@ def create_app(settings: RoutingSettings) -> web.Application:
     async def relay(infra: Infra) -> None:
         await app[LIFECYCLE].relay()
 
+    async def finisher(infra: Infra) -> None:
+        await app[LIFECYCLE].finisher()
+
     async def push_webhooks(infra: Infra) -> None:
         await webhooks.run(infra.db, settings.webhook_interval_seconds)
 
@@ -158,7 +162,11 @@ def create_app(settings: RoutingSettings) -> web.Application:
             # dues never delays routing a submission or deciding a command.
             ConsumerSpec(ROUTING_DUES_GROUP, [SLA_EVENTS], build_dues),
         ],
-        background=[("routing-relay", relay), ("routing-webhooks", push_webhooks)],
+        background=[
+            ("routing-relay", relay),
+            ("routing-finisher", finisher),
+            ("routing-webhooks", push_webhooks),
+        ],
     )
     OPENAPI["paths"].update(staff.openapi_paths())
     OPENAPI.setdefault("components", {})["securitySchemes"] = {

@@ -109,9 +109,15 @@ class Lifecycle:
         *,
         max_transfers: int = 3,
         lease_minutes: int = 30,
+        finish_later: bool = False,
     ) -> None:
         self.store, self.feed, self._publish = store, feed, publish
         self.max_transfers, self.lease_minutes = max_transfers, lease_minutes
+        # The service hands the feed entries and the published marks of a delivery to `finisher`
+        # (a background task) and goes on once Kafka has the events; tests finish inline.
+        self.finish_later = finish_later
+        self._unfinished: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
 
     # --- one action (HTTP) ---------------------------------------------------------------------
 
@@ -248,18 +254,47 @@ class Lifecycle:
         return Outgoing.of(COMPLAINTS_ASSIGNED, assigned.opd_id, notice)
 
     async def deliver(self, docs: Sequence[dict[str, Any]]) -> None:
-        """Feed entries and Kafka (side by side), then `published` — each step idempotent, so
-        the relay may repeat what a crash or an outage interrupted."""
+        """Kafka, the feed entries, then `published` — each step idempotent, so the relay may
+        repeat what a crash or an outage interrupted. With `finish_later` only Kafka is awaited
+        here: the assignment is out as soon as the broker has it, and the feed and the marks
+        follow in `finisher`, off the consumer's path."""
         pending = [d for d in docs if not d.get("published", True)]
         if not pending:
             return
-        await asyncio.gather(
-            self.feed.add([e for d in pending for e in d.get("feed_outbox") or []]),
-            self._publish([m for d in pending for m in outbox_messages(d["outbox"])]),
-        )
-        await self.store.mark_published({d["_id"]: d["seq"] for d in pending})
+        messages = [m for d in pending for m in outbox_messages(d["outbox"])]
+        if self.finish_later:
+            await self._publish(messages)
+            self._unfinished += [
+                {"_id": d["_id"], "seq": d["seq"], "feed_outbox": d.get("feed_outbox") or []} for d in pending
+            ]
+            self._wake.set()
+        else:
+            await asyncio.gather(self._publish(messages), self._finish_feed(pending))
+            await self.store.mark_published({d["_id"]: d["seq"] for d in pending})
         for d in pending:
             d["published"] = True
+
+    async def _finish_feed(self, delivered: Sequence[dict[str, Any]]) -> None:
+        await self.feed.add([e for d in delivered for e in d["feed_outbox"] or []])
+
+    async def finisher(self) -> None:
+        """Background: feed entries, then published marks, of what `deliver` sent, in batches
+        (all that piled up since the last pass). A failure keeps them for the next pass; a crash
+        leaves them to the relay (the outbox stays unpublished)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._unfinished:
+                batch, self._unfinished = self._unfinished, []
+                try:
+                    await self._finish_feed(batch)
+                    await self.store.mark_published({d["_id"]: d["seq"] for d in batch})
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("finishing %d delivered outbox(es) failed; retrying", len(batch))
+                    self._unfinished = batch + self._unfinished
+                    await asyncio.sleep(1.0)  # backoff before the database is tried again
 
     async def relay(self, interval: float = 2.0, grace: timedelta = timedelta(seconds=30)) -> None:
         """Background: deliver outboxes a crash (or a Kafka outage) left unpublished. The grace is

@@ -3,6 +3,7 @@ the outbox, the OPD feed and what goes to the dead-letter topic."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from shared.events import (
 )
 from shared.kafka import Outgoing
 from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS
+from tests.waiting import eventually
 
 NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB
 
@@ -269,6 +271,27 @@ async def test_dues_are_written_again_for_the_complaints_a_lifecycle_write_overt
     store.set_dues = set_dues_overtaken_once  # type: ignore[method-assign]
     await lc.handle_clock_events([started("C1"), started("C2")])
     assert store.docs["C1"]["sla_due"] == store.docs["C2"]["sla_due"] == NOW + timedelta(days=7)
+
+
+async def test_finishing_later_sends_first_then_writes_the_feed_and_the_marks_in_the_background() -> None:
+    """The service's mode: the consumer goes on once Kafka has the events; the feed entries and
+    the published marks follow from the finisher task."""
+    lc, store, feed, sent = lifecycle()
+    lc.finish_later = True
+    await handle_submissions([submitted("C1"), submitted("C2")], lc, now=lambda: NOW)
+    assert len(sent.decoded(COMPLAINTS_EVENTS)) == 4  # on Kafka before the handler returned
+    assert not feed.entries and store.docs["C1"]["published"] is False
+    finisher = asyncio.create_task(lc.finisher())
+    try:
+
+        async def finished() -> bool:
+            return all(store.docs[c]["published"] for c in ("C1", "C2")) and len(feed.entries) == 2
+
+        await eventually(finished, within=5, what="feed entries and published marks")
+    finally:
+        finisher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await finisher
 
 
 async def test_a_pemda_rule_override_decides_instead_of_the_table() -> None:
