@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.intake.views import CalendarBook
 from shared.kafka import TransientError
@@ -196,9 +196,9 @@ CALENDARS = web.AppKey("calendars", CalendarBook)
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db["idempotency_keys"].create_index("created_at", expireAfterSeconds=IDEMPOTENCY_TTL_SECONDS)
     await db["abandoned_submissions"].create_index("at", expireAfterSeconds=ABANDONED_TTL_SECONDS)
-    # Public listing (issue 4) pages by region and status, newest first.
-    await db["complaints"].create_index(
-        [("region_code", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)]
-    )
+    # An early index no query used (the listing's own are in listing.ensure_indexes); every index
+    # costs each submit and each status change a write, so a database that has it drops it.
+    with contextlib.suppress(OperationFailure):
+        await db["complaints"].drop_index("region_code_1_status_1__id_1")
     await db["commands"].create_index([("complaint_id", ASCENDING), ("created_at", ASCENDING)])
     await db["identity_audit"].create_index([("complaint_id", ASCENDING), ("at", DESCENDING)])
