@@ -11,8 +11,8 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -150,6 +150,7 @@ async def accept_submission(
         complaint_id=complaint_id,
         occurred_at=now,
     )
+    submitted = Outgoing.of(COMPLAINTS_SUBMITTED, complaint_id, event)
     accepted = SubmitAccepted(
         id=complaint_id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint_id}"
     )
@@ -163,6 +164,10 @@ async def accept_submission(
             "response": accepted.model_dump(),
             "done": False,
             "created_at": now,
+            # What goes on Kafka (no identity): a retry can publish it again if this request
+            # stops between storing and confirming (see _replay_submission).
+            "complaint_id": complaint_id,
+            "event": submitted.value,
         }
         # The key's claim and the record go to the database side by side (one round trip, not
         # two); whichever of them did not work undoes the other.
@@ -175,7 +180,7 @@ async def accept_submission(
                 await store.delete(complaint_id)  # a retry (or no claim): this record is not needed
             if isinstance(earlier, BaseException):
                 raise earlier
-            return SubmitAccepted.model_validate(replayed(earlier, digest))
+            return SubmitAccepted.model_validate(await _replay_submission(app, key, earlier, digest))
         if isinstance(stored, BaseException):
             await store.release_key(key)
             raise stored
@@ -186,10 +191,69 @@ async def accept_submission(
         if key is not None:
             await store.release_key(key)
 
-    await publish_durably(app, [Outgoing.of(COMPLAINTS_SUBMITTED, complaint_id, event)], undo)
+    await publish_durably(app, [submitted], undo)
     if key is not None:
-        await store.complete_key(key)
+        # Confirmed after the answer, not before. A retry meanwhile gets the answer from this
+        # process, or from another one a 409 for a moment; a confirmation that never lands is
+        # healed by the next retry (see _replay_submission).
+        _confirm_later(key, store.complete_key(key))
     return accepted
+
+
+# Keys whose submission is in Kafka and whose confirmation is being written, in this process: a
+# retry arriving meanwhile gets the answer at once.
+_CONFIRMING: dict[str, asyncio.Task[None]] = {}
+
+
+def _confirm_later(key: str, write: Coroutine[Any, Any, None]) -> None:
+    """Write the key's confirmation without holding the answer; a failure is logged (and healed
+    by `_replay_submission` when a retry comes)."""
+    task = asyncio.create_task(write)
+    _CONFIRMING[key] = task
+
+    def done(finished: asyncio.Task[None]) -> None:
+        if _CONFIRMING.get(key) is finished:
+            del _CONFIRMING[key]
+        if not finished.cancelled() and finished.exception() is not None:
+            log.warning("confirming an Idempotency-Key failed: %r", finished.exception())
+
+    task.add_done_callback(done)
+
+
+async def _replay_submission(
+    app: web.Application, key: str, earlier: dict[str, Any], digest: str
+) -> dict[str, Any]:
+    """The answer for a retried submit. A key still unconfirmed well after the publish timeout
+    means its request stopped between storing and confirming (a crash, a lost write): if the
+    complaint is stored, its event is published again (consumers recognise the same event and
+    complaint) and the original answer is given; if not, the key is freed for the next retry."""
+    if key in _CONFIRMING and earlier.get("body_hash") == digest:
+        return dict(earlier["response"])  # published by this process; confirmation on its way
+    settings = app[SETTINGS]
+    stale_after = timedelta(seconds=settings.publish_timeout_seconds + 5)
+    created = earlier.get("created_at")
+    stale = created is not None and datetime.now(UTC) - _aware(created) > stale_after
+    if earlier.get("body_hash") == digest and not earlier.get("done") and stale and earlier.get("event"):
+        store = app[STORE]
+        complaint_id = str(earlier["complaint_id"])
+        if await store.get(complaint_id) is None:
+            await store.release_key(key)
+            raise ProblemError(
+                409, "Permintaan dengan kunci ini tidak selesai; kirim ulang", headers={"Retry-After": "1"}
+            )
+
+        async def nothing_to_undo() -> None:
+            return None
+
+        again = Outgoing(COMPLAINTS_SUBMITTED, complaint_id, bytes(earlier["event"]))
+        await publish_durably(app, [again], nothing_to_undo)
+        await store.complete_key(key)
+        return dict(earlier["response"])
+    return replayed(earlier, digest)
+
+
+def _aware(instant: datetime) -> datetime:
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 _idempotency_key = commands.idempotency_key

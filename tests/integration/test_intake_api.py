@@ -29,7 +29,7 @@ from shared.envelope import new_event
 from shared.events import CommandRejected
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
-from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, TopicSpec, dlq
+from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, TopicSpec, dlq
 from tests.topics import messages_for
 from tests.unit.test_intake_attachments import (
     DQT,
@@ -431,3 +431,68 @@ async def test_every_intake_route_is_in_the_openapi_document(intake: Intake) -> 
         (method, path) for method, path in served - documented if not path.startswith("/open311/v2/")
     }
     assert undocumented <= {("GET", "/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz")}, undocumented
+
+
+# --- Idempotency-Key: the confirmation is written after the answer ----------------------------------
+
+
+async def _submit_keyed(
+    intake: Intake, key: str, body: dict[str, Any] | None = None
+) -> aiohttp.ClientResponse:
+    return await intake.http.post(
+        "/api/v1/complaints", json=body or SUBMISSION, headers={"Idempotency-Key": key}
+    )
+
+
+async def _lose_confirmation(intake: Intake, key: str) -> None:
+    """As if the request had stopped after publishing, an hour ago, before confirming its key."""
+
+    async def confirmed() -> bool:
+        doc = await intake.db["idempotency_keys"].find_one({"_id": key})
+        return bool(doc and doc["done"])
+
+    await eventually(confirmed, within=10, what="the key confirmed after the answer")
+    await intake.db["idempotency_keys"].update_one(
+        {"_id": key}, {"$set": {"done": False, "created_at": datetime.now(UTC) - timedelta(hours=1)}}
+    )
+
+
+async def test_a_retry_at_once_gets_the_same_answer_and_one_complaint(intake: Intake) -> None:
+    key = str(ULID())
+    first = await _submit_keyed(intake, key)
+    again = await _submit_keyed(intake, key)  # before the confirmation may have landed
+    assert (first.status, again.status) == (202, 202)
+    answer = await first.json()
+    assert await again.json() == answer
+    assert len(await messages_for(intake.bootstrap, COMPLAINTS_SUBMITTED, answer["id"])) == 1
+
+
+async def test_a_retry_after_a_lost_confirmation_publishes_the_same_event_again_and_answers(
+    intake: Intake,
+) -> None:
+    key = str(ULID())
+    first = await _submit_keyed(intake, key)
+    assert first.status == 202
+    answer = await first.json()
+    await _lose_confirmation(intake, key)
+
+    again = await _submit_keyed(intake, key)
+    assert again.status == 202 and await again.json() == answer
+    assert (await intake.db["idempotency_keys"].find_one({"_id": key}) or {})["done"] is True
+    sent = await messages_for(intake.bootstrap, COMPLAINTS_SUBMITTED, answer["id"])
+    assert len(sent) == 2 and sent[0].event_id == sent[1].event_id  # the same event: consumers dedupe
+    assert "Sari" not in str([e.payload for e in sent])  # still no identity on Kafka
+
+
+async def test_a_lost_confirmation_of_a_complaint_never_stored_frees_the_key(intake: Intake) -> None:
+    key = str(ULID())
+    first = await _submit_keyed(intake, key)
+    answer = await first.json()
+    await _lose_confirmation(intake, key)
+    await intake.db["complaints"].delete_one({"_id": answer["id"]})  # as if its record never landed
+
+    refused = await _submit_keyed(intake, key)
+    assert refused.status == 409 and refused.headers["Retry-After"] == "1"
+    assert await intake.db["idempotency_keys"].find_one({"_id": key}) is None
+    fresh = await _submit_keyed(intake, key)
+    assert fresh.status == 202 and (await fresh.json())["id"] != answer["id"]
