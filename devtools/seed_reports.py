@@ -27,7 +27,8 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.sla import supervisor
-from services.sla.reports import MongoReportStore, ensure_report_indexes, handle_report_events
+from services.sla.report_store import MongoReportStore, ensure_report_indexes
+from services.sla.reports import handle_report_events
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, Payload, new_event

@@ -22,15 +22,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from devtools.infra import Endpoints
 from devtools.seed_reports import events_of, fixed_stories, outgoing, random_stories, reports_app, seed_store
 from services.sla import supervisor
-from services.sla.reports import (
-    GAUGES,
-    WEEKLY,
-    ConcurrentUpdate,
-    MongoReportStore,
-    ReportChanges,
-    ensure_report_indexes,
-    handle_report_events,
-)
+from services.sla.report_store import GAUGES, WEEKLY, MongoReportStore, ensure_report_indexes
+from services.sla.reports import ConcurrentUpdate, ReportChanges, handle_report_events
 from services.sla.settings import SlaSettings
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.envelope import new_event

@@ -12,13 +12,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from pymongo import AsyncMongoClient
 
 from devtools.seed_reports import reports_app
+from services.sla.report_store import MongoReportStore
 from services.sla.reports import (
     HK,
     RT_EDGES,
     ClockRecord,
     ComplaintRecord,
     ConcurrentUpdate,
-    MongoReportStore,
     ReportChanges,
     aging_buckets,
     apply_counter_writes,
