@@ -62,6 +62,7 @@ P = TypeVar("P", bound=type[Payload])
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 _payloads: dict[tuple[str, int], type[Payload]] = {}
+_latest: dict[str, int] = {}  # type → its newest registered version (read on every decode)
 _upcasters: dict[tuple[str, int], Upcaster] = {}
 
 
@@ -71,6 +72,7 @@ def register(cls: P) -> P:
     if key in _payloads:
         raise ValueError(f"payload {key} registered twice")
     _payloads[key] = cls
+    _latest[cls.TYPE] = max(cls.VERSION, _latest.get(cls.TYPE, cls.VERSION))
     return cls
 
 
@@ -85,10 +87,10 @@ def upcaster(type_: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
 
 
 def current_version(type_: str) -> int:
-    versions = [v for (t, v) in _payloads if t == type_]
-    if not versions:
+    latest = _latest.get(type_)
+    if latest is None:
         raise DecodeError(f"unknown message type {type_!r}")
-    return max(versions)
+    return latest
 
 
 def new_event(
