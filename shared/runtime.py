@@ -152,8 +152,8 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """The services' event loop: uvloop's (measured in bench/intake.py, whose reference servers
-    run on it too)."""
+    """The services' event loop: uvloop's (bench/intake.py runs its reference servers on it too,
+    so its ratios compare like with like)."""
     return uvloop.new_event_loop()
 
 
