@@ -32,6 +32,7 @@ from services.sla.reports import (
     breach_doc,
     counter_writes,
     escalation_doc,
+    ever_breached,
 )
 
 # The collections (their names and document shapes are the stored format).
@@ -101,6 +102,29 @@ def _from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def projection_writes(
+    changes: ReportChanges,
+) -> tuple[list[ReplaceOne[Doc] | DeleteOne], list[ReplaceOne[Doc] | DeleteOne]]:
+    """The writes to the breach and escalation lists for one batch's changed records. An entry
+    is removed only where one can exist — a clock that was ever breached, a complaint that was
+    ever escalated — not for every other change (that cost a remove per record per batch)."""
+    breach_ops: list[ReplaceOne[Doc] | DeleteOne] = []
+    for clock in changes.clocks:
+        doc = breach_doc(clock)
+        if doc:
+            breach_ops.append(ReplaceOne({"_id": clock.clock_id}, doc, upsert=True))
+        elif ever_breached(clock):
+            breach_ops.append(DeleteOne({"_id": clock.clock_id}))
+    escalation_ops: list[ReplaceOne[Doc] | DeleteOne] = []
+    for record in changes.complaints:
+        doc = escalation_doc(record)
+        if doc:
+            escalation_ops.append(ReplaceOne({"_id": record.complaint_id}, doc, upsert=True))
+        elif record.escalations:
+            escalation_ops.append(DeleteOne({"_id": record.complaint_id}))
+    return breach_ops, escalation_ops
+
+
 class MongoReportStore:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._db = db
@@ -133,22 +157,7 @@ class MongoReportStore:
     async def _write(self, changes: ReportChanges, session: AsyncClientSession) -> None:
         await self._records(COMPLAINTS, [(r.rev, r.to_doc()) for r in changes.complaints], session)
         await self._records(CLOCKS, [(c.rev, c.to_doc()) for c in changes.clocks], session)
-        breach_ops: list[ReplaceOne[Doc] | DeleteOne] = []
-        for clock in changes.clocks:
-            doc = breach_doc(clock)
-            breach_ops.append(
-                ReplaceOne({"_id": clock.clock_id}, doc, upsert=True)
-                if doc
-                else DeleteOne({"_id": clock.clock_id})
-            )
-        escalation_ops: list[ReplaceOne[Doc] | DeleteOne] = []
-        for record in changes.complaints:
-            doc = escalation_doc(record)
-            escalation_ops.append(
-                ReplaceOne({"_id": record.complaint_id}, doc, upsert=True)
-                if doc
-                else DeleteOne({"_id": record.complaint_id})
-            )
+        breach_ops, escalation_ops = projection_writes(changes)
         if breach_ops:
             await self._db[BREACHES].bulk_write(breach_ops, ordered=False, session=session)
         if escalation_ops:

@@ -717,6 +717,13 @@ def apply_counter_writes(weekly: dict[str, Doc], gauges: dict[str, Doc], writes:
 # --- projections (the breach and escalation lists) -----------------------------------------------
 
 
+def ever_breached(clock: ClockRecord) -> bool:
+    """Whether this clock has been breached at some version (a retraction clears `breached`)."""
+    return clock.breached or any(
+        h.get("type") == "SlaBreached" or h.get("state") == "breached" for h in clock.history
+    )
+
+
 def breach_doc(clock: ClockRecord) -> Doc | None:
     opd = clock.attributed_opd
     if not clock.breached or clock.breached_at is None or opd is None:

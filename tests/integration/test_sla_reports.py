@@ -27,7 +27,14 @@ from services.sla.reports import ConcurrentUpdate, ReportChanges, handle_report_
 from services.sla.settings import SlaSettings
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.envelope import new_event
-from shared.events import ComplaintAssigned
+from shared.events import (
+    BreachRetracted,
+    ClockStarted,
+    ClockStopped,
+    ComplaintAssigned,
+    EscalationRaised,
+    SlaBreached,
+)
 from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
@@ -399,3 +406,47 @@ async def test_the_period_picks_the_weeks_while_open_figures_stay_current(
         start = (NOW - timedelta(days=120)).date().isoformat()
         older = await get(client, f"compliance?pemda={SAMARINDA}&from={start}", SUPERVISOR)
         assert by_scope(older)[PUPR]["on_time_pct"] == 75.0
+
+
+async def test_retracted_breaches_and_ended_escalations_leave_the_stored_lists(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    """The MongoDB store removes a breach (or escalation) entry when it no longer holds."""
+    from tests.unit.test_reports import PUPR, WIB_MON, Complaint, day
+
+    await ensure_report_indexes(db)
+    store = MongoReportStore(db)
+    k, calm = Complaint("RB1"), Complaint("RB2")
+    due = day(7)
+    raised = new_event(
+        EscalationRaised(level=1, opd_id=PUPR, reason="respons terlambat", at=day(8)),
+        producer="sla",
+        complaint_id="RB1",
+        seq=2,
+        occurred_at=day(8),
+    )
+    first = [
+        k.received(),
+        k.assigned(PUPR, WIB_MON),
+        k.clock(ClockStarted, "resolution", PUPR, WIB_MON, WIB_MON, "running"),
+        k.clock(SlaBreached, "resolution", PUPR, WIB_MON, due, "breached"),
+        raised,
+        calm.received(),
+        calm.assigned(PUPR, WIB_MON),
+        calm.clock(ClockStarted, "resolution", PUPR, WIB_MON, WIB_MON, "running"),
+    ]
+    assert await handle_report_events(first, store) == []
+    assert [d["_id"] async for d in db["report_breaches"].find({})] == ["RB1/resolution/1"]
+    assert [d["_id"] async for d in db["report_escalations"].find({})] == ["RB1"]
+
+    second = [
+        k.clock(
+            BreachRetracted, "resolution", PUPR, WIB_MON, due, "running", hk=6, reason="kalender berubah"
+        ),
+        k.resolved(PUPR, day(9)),
+        calm.clock(ClockStopped, "resolution", PUPR, WIB_MON, day(3), "met"),
+        calm.resolved(PUPR, day(3)),
+    ]
+    assert await handle_report_events(second, store) == []
+    assert await db["report_breaches"].count_documents({}) == 0
+    assert await db["report_escalations"].count_documents({}) == 0

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, DeleteOne
 
 from devtools.seed_reports import reports_app
-from services.sla.report_store import MongoReportStore
+from services.sla.report_store import MongoReportStore, projection_writes
 from services.sla.reports import (
     HK,
     RT_EDGES,
@@ -70,6 +70,7 @@ class FakeReportStore:
         self.breaches: dict[str, dict[str, Any]] = {}
         self.escalations: dict[str, dict[str, Any]] = {}
         self.commits = 0
+        self.last_changes: ReportChanges | None = None
 
     async def load(
         self, complaint_ids: Iterable[str], clock_ids: Iterable[str]
@@ -80,6 +81,7 @@ class FakeReportStore:
         )
 
     async def commit(self, changes: ReportChanges) -> None:
+        self.last_changes = changes
         for record in changes.complaints:
             stored = self.complaints.get(record.complaint_id)
             if (stored.rev if stored else 0) != record.rev:
@@ -326,6 +328,41 @@ async def test_a_retracted_breach_leaves_the_counters_and_the_breach_list() -> N
     assert store.week(PUPR, "2026-03-09")["resolution_met"] == 1
     assert store.gauge(PUPR)["breached_resolution"] == 0
     assert "K1/resolution/1" not in store.breaches
+
+
+async def test_the_stored_lists_are_written_only_where_an_entry_exists_or_may_exist() -> None:
+    """MongoDB side: a retracted breach is removed; a clock never breached and a complaint never
+    escalated get no write to the lists at all."""
+    store = FakeReportStore()
+    k, calm = Complaint("K1"), Complaint("K2")
+    due = CAL.due(WIB_MON, 5)
+    await run(
+        store,
+        [
+            k.received(),
+            k.assigned(PUPR, WIB_MON),
+            k.clock(ClockStarted, "resolution", PUPR, WIB_MON, WIB_MON, "running"),
+            k.clock(SlaBreached, "resolution", PUPR, WIB_MON, due, "breached"),
+            calm.received(),
+            calm.assigned(PUPR, WIB_MON),
+            calm.clock(ClockStarted, "resolution", PUPR, WIB_MON, WIB_MON, "running"),
+        ],
+    )
+    assert store.last_changes is not None
+    breaches, escalations = projection_writes(store.last_changes)
+    assert [type(op).__name__ for op in breaches] == ["ReplaceOne"] and escalations == []
+    await run(
+        store,
+        [
+            k.clock(
+                BreachRetracted, "resolution", PUPR, WIB_MON, due, "running", hk=6, reason="kalender berubah"
+            ),
+            calm.clock(ClockStopped, "resolution", PUPR, WIB_MON, day(2), "met"),
+        ],
+    )
+    assert store.last_changes is not None
+    breaches, escalations = projection_writes(store.last_changes)
+    assert breaches == [DeleteOne({"_id": "K1/resolution/1"})] and escalations == []
 
 
 async def test_verification_clocks_count_for_the_pemda_coordinator() -> None:
