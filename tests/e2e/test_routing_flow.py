@@ -279,7 +279,8 @@ async def test_a_rule_override_takes_effect_at_once_and_is_audited(
     client = mongo_client(endpoints.mongo_uri)
     try:
         audit = client[f"{DB_PREFIX}routing"]["audit"]
-        trail = [d["what"] async for d in audit.find({"data.category": "jalan-jembatan", "by": "koor"})]
+        found = audit.find({"data.category": "jalan-jembatan", "by": "koor"}).sort("at", 1)
+        trail = [d["what"] async for d in found]
     finally:
         await client.close()
     assert trail[-2:] == ["rule.put", "rule.delete"]
