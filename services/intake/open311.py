@@ -23,43 +23,58 @@ categories of DESIGN §4. What this server adds to the spec, announced in `disco
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiMapping
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake import apikeys, docs, listing, ratelimit
 from services.intake.commands import base_url
-from services.intake.models import SubmitComplaint
+from services.intake.open311_docs import OPENAPI_PATHS
+from services.intake.open311_format import Open311Error, Reply, endpoint, error_reply, to_xml
+from services.intake.open311_forms import derive_title, submission_from_form
+from services.intake.open311_services import BASE, CHANGESET, SPECIFICATION, service_definition, service_list
 from services.intake.store import CALENDARS
 from services.intake.views import STATUS_LABELS, CalendarFor
 from shared.calendar import pemda_of
-from shared.categories import CATEGORIES, CLASSIFICATIONS
-from shared.http import ProblemError
+from shared.categories import CATEGORIES
 from shared.runtime import INFRA
 
-SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
-CHANGESET = "2026-11-23T00:00:00Z"
-FORMATS = {"json": "application/json", "xml": "text/xml"}
-BASE = "/open311/v2"
+# The names used from outside (intake's app, the tests); some live in the open311_* modules:
+# open311_format (JSON/XML and the spec's errors), open311_services (the service list and
+# definitions), open311_forms (the POST form as a submission), open311_docs (the OpenAPI paths).
+__all__ = [
+    "SETTINGS",
+    "Open311Error",
+    "Open311Settings",
+    "Reply",
+    "add_routes",
+    "derive_title",
+    "discovery",
+    "endpoint",
+    "error_reply",
+    "parse_request_query",
+    "request_item",
+    "service_definition",
+    "service_list",
+    "submission_from_form",
+    "to_xml",
+]
+
 TOKENS = "open311_tokens"
 CLOSED_STATES = ("resolved", "closed", "archived")
 OPEN_STATES = tuple(s for s in STATUS_LABELS if s not in CLOSED_STATES)
 MAX_FORM_BYTES = 64 * 1024
 MAX_IDS = 100
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-_TITLE_WORDS = 12
 
 
 class Open311Settings(BaseSettings):
@@ -81,183 +96,7 @@ class Open311Settings(BaseSettings):
 SETTINGS = web.AppKey("open311_settings", Open311Settings)
 
 
-# --- errors and rendering --------------------------------------------------------------------
-
-
-@dataclass
-class Open311Error(Exception):
-    """Answered as the spec's error list; `status` is also each error's `code`."""
-
-    status: int
-    descriptions: list[str]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Reply:
-    root: str  # the XML root element; JSON is `data` itself
-    data: Any
-    status: int = 200
-
-
-# A JSON list inside an XML element: the element name of each item (the spec's names).
-ITEM_TAGS = {
-    "services": "service",
-    "service_requests": "request",
-    "errors": "error",
-    "endpoints": "endpoint",
-    "formats": "format",
-    "attributes": "attribute",
-    "values": "value",
-    "extensions": "extension",
-}
-
-
-def to_xml(root: str, data: Any) -> bytes:
-    element = ET.Element(root)
-    _fill(element, data)
-    document: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=True)
-    return document
-
-
-def _fill(element: ET.Element, value: Any) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _fill(ET.SubElement(element, key), item)
-    elif isinstance(value, list):
-        for item in value:
-            _fill(ET.SubElement(element, ITEM_TAGS[element.tag]), item)
-    elif isinstance(value, bool):
-        element.text = "true" if value else "false"
-    elif isinstance(value, datetime):
-        element.text = value.isoformat()
-    elif value is not None:
-        element.text = str(value)
-
-
-def render(fmt: str, reply: Reply, headers: Mapping[str, str] | None = None) -> web.Response:
-    body = to_xml(reply.root, reply.data) if fmt == "xml" else _dumps(reply.data).encode()
-    return web.Response(
-        body=body, status=reply.status, content_type=FORMATS[fmt], charset="utf-8", headers=headers
-    )
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, default=lambda v: v.isoformat())
-
-
-def error_reply(status: int, descriptions: list[str]) -> Reply:
-    return Reply("errors", [{"code": status, "description": d} for d in descriptions], status)
-
-
-def from_problem(exc: ProblemError) -> Open311Error:
-    """A problem raised by shared code (rate limit, idempotency, Kafka down) in the spec's shape."""
-    descriptions = [f"{e.field}: {e.message}" for e in exc.errors] if exc.errors else [exc.detail or str(exc)]
-    return Open311Error(exc.status, descriptions, dict(exc.headers))
-
-
-Handler = Callable[[web.Request], Awaitable[Reply]]
-
-
-def endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def respond(request: web.Request) -> web.Response:
-        fmt = request.match_info.get("fmt", "json")
-        if fmt not in FORMATS:
-            return render(
-                "json", error_reply(404, [f"format '{fmt}' tidak didukung; gunakan .json atau .xml"])
-            )
-        try:
-            return render(fmt, await handler(request))
-        except ProblemError as exc:
-            error = from_problem(exc)
-        except Open311Error as exc:
-            error = exc
-        return render(fmt, error_reply(error.status, error.descriptions), error.headers)
-
-    return respond
-
-
 # --- services --------------------------------------------------------------------------------
-
-_LEVEL_GROUP = {"kabkota": "Urusan kabupaten/kota", "provinsi": "Urusan provinsi"}
-
-
-def service_list() -> list[dict[str, Any]]:
-    return [
-        {
-            "service_code": c.code,
-            "service_name": c.name,
-            "description": f"{c.name}: {c.covers}",
-            "metadata": True,  # the attributes below, region_code required
-            "type": "realtime",
-            "keywords": c.covers,
-            "group": _LEVEL_GROUP[c.level],
-        }
-        for c in CATEGORIES.values()
-    ]
-
-
-_YES_NO = [{"key": "false", "name": "Tidak"}, {"key": "true", "name": "Ya"}]
-
-
-def _attribute(
-    order: int,
-    code: str,
-    description: str,
-    *,
-    datatype: str = "singlevaluelist",
-    required: bool = False,
-    datatype_description: str | None = None,
-    values: list[dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    found = {
-        "variable": True,
-        "code": code,
-        "datatype": datatype,
-        "required": required,
-        "datatype_description": datatype_description,
-        "order": order,
-        "description": description,
-    }
-    return found | ({"values": values} if values else {})
-
-
-def service_definition(code: str) -> dict[str, Any]:
-    classifications = [{"key": c, "name": c.replace("-", " ").capitalize()} for c in CLASSIFICATIONS]
-    attributes = [
-        _attribute(
-            1,
-            "region_code",
-            "Wilayah lokasi masalah: provinsi, kab/kota, kecamatan atau desa/kelurahan",
-            datatype="string",
-            required=True,
-            datatype_description="Kode wilayah Kemendagri bertitik, contoh 33.74.01.1001",
-        ),
-        _attribute(2, "classification", "Jenis laporan (bawaan: pengaduan)", values=classifications),
-        _attribute(
-            3,
-            "anonymous",
-            "Anonim: identitas pelapor tidak pernah ditunjukkan kepada OPD maupun publik",
-            values=_YES_NO,
-        ),
-        _attribute(
-            4,
-            "confidential",
-            "Rahasia: pengaduan tidak pernah tampil di daftar atau status publik",
-            values=_YES_NO,
-        ),
-        _attribute(
-            5,
-            "incident_date",
-            "Tanggal kejadian",
-            datatype="string",
-            datatype_description="Tanggal YYYY-MM-DD, tidak di masa depan",
-        ),
-    ]
-    return {"service_code": code, "attributes": attributes}
-
-
-ATTRIBUTES = ("region_code", "classification", "anonymous", "confidential", "incident_date")
 
 
 async def discovery(request: web.Request) -> Reply:
@@ -324,131 +163,6 @@ async def get_service_definition(request: web.Request) -> Reply:
 
 
 # --- POST requests -----------------------------------------------------------------------------
-
-# The spec's POST parameters (grouped as it describes them), and our extension `region_code`.
-_REQUEST = ("jurisdiction_id", "api_key", "service_code", "description", "media_url")
-_LOCATION = ("lat", "long", "address_string", "address_id")
-_PERSON = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
-POST_PARAMS = frozenset((*_REQUEST, *_LOCATION, *_PERSON, "region_code"))
-# Where a SubmitComplaint field came from in the form, to name it in an error.
-FORM_NAMES = {
-    "title": "description",
-    "category": "service_code",
-    "location": "lat",
-    "location.lat": "lat",
-    "location.lon": "long",
-    "address": "address_string",
-    "reporter.name": "first_name",
-    "reporter.phone": "phone",
-    "reporter.email": "email",
-    **{a: f"attribute[{a}]" for a in ("classification", "anonymous", "confidential", "incident_date")},
-}
-
-
-def derive_title(category_name: str, description: str) -> str:
-    """The spec has no title: the service name and the description's first words (≤ 150 chars)."""
-    words = description.split()
-    head = " ".join(words[:_TITLE_WORDS])
-    if len(words) > _TITLE_WORDS:
-        head += "…"
-    title = f"{category_name}: {head}" if head else category_name
-    return title if len(title) <= 150 else title[:149].rstrip() + "…"
-
-
-def _flag(name: str, value: str | None, errors: list[str]) -> bool:
-    if value is None or value == "":
-        return False
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    errors.append(f"attribute[{name}]: isi dengan true atau false")
-    return False
-
-
-def _number(name: str, value: str, errors: list[str]) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        errors.append(f"{name}: harus berupa angka desimal")
-        return None
-
-
-def submission_from_form(form: Mapping[str, str]) -> SubmitComplaint:
-    """A spec GeoReport v2 POST as intake's submission, or Open311Error(400) naming each bad field."""
-    errors: list[str] = []
-    attributes: dict[str, str] = {}
-    for name, value in form.items():
-        match = re.fullmatch(r"attribute\[([^\]]+)\]", name)
-        if match:
-            if match.group(1) in ATTRIBUTES:
-                attributes[match.group(1)] = value.strip()
-            else:
-                errors.append(f"{name}: atribut tidak dikenal; lihat services/{{service_code}}")
-        elif name not in POST_PARAMS:
-            errors.append(f"{name}: parameter tidak dikenal")
-
-    def text(name: str) -> str | None:
-        value = form.get(name, "").strip()
-        return value or None
-
-    service_code = text("service_code")
-    category = CATEGORIES.get(service_code or "")
-    if service_code is None:
-        errors.append("service_code: wajib diisi")
-    elif category is None:
-        errors.append(f"service_code: '{service_code}' tidak dikenal; lihat services.json")
-
-    lat, long = text("lat"), text("long")
-    location = None
-    if (lat is None) != (long is None):
-        errors.append(f"{'long' if lat else 'lat'}: lat dan long harus diisi berdua")
-    elif lat is not None and long is not None:
-        lat_value, long_value = _number("lat", lat, errors), _number("long", long, errors)
-        if lat_value is not None and long_value is not None:
-            location = {"lat": lat_value, "lon": long_value}
-    if lat is None and text("address_string") is None and text("address_id") is None:
-        errors.append("lat: lokasi wajib: lat dan long, address_string, atau address_id")
-
-    region_top, region_attr = text("region_code"), attributes.get("region_code") or None
-    if region_top and region_attr and region_top != region_attr:
-        errors.append("region_code: berbeda dengan attribute[region_code]")
-    region = region_top or region_attr
-    if region is None:
-        errors.append("region_code: wajib diisi (ekstensi: kode wilayah Kemendagri, mis. 33.74.01.1001)")
-
-    description = text("description") or ""
-    full_name = " ".join(p for p in (text("first_name"), text("last_name")) if p) or None
-    reporter = {
-        k: v for k, v in (("name", full_name), ("phone", text("phone")), ("email", text("email"))) if v
-    }
-    submission: dict[str, Any] = {
-        "title": derive_title(category.name if category else "Pengaduan", description),
-        "description": description,
-        "category": service_code,
-        "region_code": region or "",
-        "location": location,
-        "address": text("address_string"),
-        "incident_date": attributes.get("incident_date") or None,
-        "classification": attributes.get("classification") or "pengaduan",
-        "anonymous": _flag("anonymous", attributes.get("anonymous"), errors),
-        "confidential": _flag("confidential", attributes.get("confidential"), errors),
-        "reporter": reporter or None,
-        "channel": "open311",
-    }
-    try:
-        body = SubmitComplaint.model_validate(submission)
-    except ValidationError as exc:
-        reported = {e.split(":", 1)[0] for e in errors}
-        for err in exc.errors(include_url=False):
-            path = ".".join(str(p) for p in err["loc"])
-            form_name = FORM_NAMES.get(path, FORM_NAMES.get(path.split(".")[0], path))
-            if form_name in reported:
-                continue
-            reported.add(form_name)
-            errors.append(f"{form_name}: {err['msg'].removeprefix('Value error, ')}")
-        raise Open311Error(400, errors) from exc
-    if errors:
-        raise Open311Error(400, errors)
-    return body
 
 
 async def _read_form(request: web.Request) -> dict[str, str]:
@@ -722,154 +436,3 @@ def add_routes(app: web.Application) -> None:
     for method, path, handler in routes:
         app.router.add_route(method, BASE + path, endpoint(handler))
     docs.document(app, OPENAPI_PATHS)
-
-
-# --- OpenAPI --------------------------------------------------------------------------------------
-
-
-def _param(name: str, where: str, description: str, example: str | None = None) -> dict[str, Any]:
-    found = {
-        "name": name,
-        "in": where,
-        "required": where == "path",
-        "description": description,
-        "schema": {"type": "string"},
-    }
-    return found | ({"example": example} if example is not None else {})
-
-
-_FMT = _param("fmt", "path", "Format jawaban: json atau xml", "json") | {
-    "schema": {"type": "string", "enum": ["json", "xml"]}
-}
-_ID = "01KDVDNA00Y1HZ1G6WHQ1ZZJPH"
-_ERRORS = {
-    "description": "Kesalahan (daftar {code, description} sesuai spesifikasi)",
-    "content": {
-        "application/json": {"example": [{"code": 400, "description": "service_code: wajib diisi"}]},
-        "text/xml": {
-            "example": "<?xml version='1.0' encoding='utf-8'?>\n<errors><error><code>400</code>"
-            "<description>service_code: wajib diisi</description></error></errors>"
-        },
-    },
-}
-_EXAMPLE_REQUEST = {
-    "service_request_id": _ID,
-    "status": "open",
-    "status_notes": "Didisposisikan ke 33.74/dinas-pupr",
-    "service_name": "Jalan dan Jembatan",
-    "service_code": "jalan-jembatan",
-    "description": None,
-    "agency_responsible": "33.74/dinas-pupr",
-    "service_notice": None,
-    "requested_datetime": "2026-03-02T10:14:58+07:00",
-    "updated_datetime": "2026-03-02T10:15:00+07:00",
-    "expected_datetime": "2026-03-10T00:00:00+07:00",
-    "address": None,
-    "address_id": None,
-    "zipcode": None,
-    "lat": None,
-    "long": None,
-    "media_url": None,
-    "region_code": "33.74",
-}
-_EXAMPLE_FORM = (
-    "api_key=o311_contoh&service_code=jalan-jembatan&lat=-6.9932&long=110.4203"
-    "&address_string=Jl.+Pemuda+No.+12,+Semarang&region_code=33.74.01.1001"
-    "&description=Lubang+besar+di+depan+SD+Negeri+2+sudah+dua+minggu+membahayakan+motor"
-    "&first_name=Sari&last_name=Wulandari&phone=0812-3456-7890"
-)
-_EXAMPLE_CREATED = {
-    "service_request_id": _ID,
-    "token": "k3J9c2VjcmV0LXRva2Vu",
-    "account_id": None,
-    "service_notice": "Pengaduan diterima dan segera diverifikasi (tenggat 3 hari kerja).",
-    "access_token": "rahasia-pelapor",
-    "status_url": f"http://127.0.0.1:8081/api/v1/complaints/{_ID}",
-}
-
-
-def _operation(summary: str, description: str, status: str, example: Any, *params: dict[str, Any]) -> Any:
-    return {
-        "tags": ["Open311 GeoReport v2"],
-        "summary": summary,
-        "description": description,
-        "parameters": [_FMT, *params],
-        "responses": {
-            status: {"description": "OK", "content": {"application/json": {"example": example}}},
-            **{code: _ERRORS for code in ("400", "404")},
-        },
-    }
-
-
-_POST = _operation(
-    "Open311: kirim pengaduan (form, dengan api_key)",
-    "Form application/x-www-form-urlencoded sesuai spesifikasi. Ekstensi: region_code wajib. Judul "
-    "diturunkan dari layanan dan deskripsi. Header Idempotency-Key didukung.",
-    "201",
-    [_EXAMPLE_CREATED],
-)
-_POST["requestBody"] = {"content": {"application/x-www-form-urlencoded": {"example": _EXAMPLE_FORM}}}
-_POST["responses"] |= {code: _ERRORS for code in ("403", "413", "415", "429", "503")}
-
-OPENAPI_PATHS: dict[str, Any] = {
-    BASE + "/discovery.{fmt}": {
-        "get": _operation(
-            "Open311: penemuan layanan (discovery)",
-            "Titik akhir, format dan ekstensi server ini (region_code, access_token).",
-            "200",
-            {"changeset": CHANGESET, "endpoints": [{"specification": SPECIFICATION, "type": "production"}]},
-        )
-    },
-    BASE + "/services.{fmt}": {
-        "get": _operation(
-            "Open311: daftar layanan (kategori pengaduan)",
-            "Setiap kategori DESIGN §4 adalah satu service_code.",
-            "200",
-            service_list()[:1],
-        )
-    },
-    BASE + "/services/{code}.{fmt}": {
-        "get": _operation(
-            "Open311: definisi layanan dan atributnya",
-            "Atribut attribute[region_code] wajib; lainnya opsional.",
-            "200",
-            service_definition("jalan-jembatan"),
-            _param("code", "path", "service_code", "kependudukan"),
-        )
-    },
-    BASE + "/requests.{fmt}": {
-        "get": _operation(
-            "Open311: cari pengaduan publik",
-            "Hanya data publik; pengaduan rahasia tidak pernah tampil. Terbaru lebih dulu, paling banyak "
-            "200, rentang tanggal paling lama 90 hari (bawaan: 90 hari terakhir).",
-            "200",
-            [_EXAMPLE_REQUEST],
-            _param("service_request_id", "query", "Id dipisah koma (mengabaikan filter lain)", _ID),
-            _param("service_code", "query", "Kategori, dipisah koma", "jalan-jembatan,air-minum"),
-            _param(
-                "start_date", "query", "Waktu paling awal (W3C, dengan zona)", "2026-03-01T00:00:00+07:00"
-            ),
-            _param("end_date", "query", "Waktu paling akhir (W3C, dengan zona)", "2026-03-31T23:59:59+07:00"),
-            _param("status", "query", "open atau closed, dipisah koma", "open"),
-        ),
-        "post": _POST,
-    },
-    BASE + "/requests/{id}.{fmt}": {
-        "get": _operation(
-            "Open311: satu pengaduan publik",
-            "Pengaduan rahasia menjawab 404.",
-            "200",
-            [_EXAMPLE_REQUEST],
-            _param("id", "path", "service_request_id", _ID),
-        )
-    },
-    BASE + "/tokens/{token}.{fmt}": {
-        "get": _operation(
-            "Open311: token → service_request_id",
-            "Menukar token dari jawaban POST dengan id pengaduan.",
-            "200",
-            [{"service_request_id": _ID, "token": "k3J9c2VjcmV0LXRva2Vu"}],
-            _param("token", "path", "token dari jawaban POST", "k3J9c2VjcmV0LXRva2Vu"),
-        )
-    },
-}
