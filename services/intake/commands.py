@@ -38,14 +38,7 @@ from services.intake.models import (
 )
 from services.intake.settings import SETTINGS
 from services.intake.store import CALENDARS, STORE, CommandOutcome
-from services.intake.views import (
-    OPEN_STATES,
-    STATUS_LABELS,
-    WITH_OPD,
-    CalendarFor,
-    is_lifecycle,
-    reopen_window_end,
-)
+from services.intake.views import CalendarFor, is_lifecycle, reopen_window_end
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     AddInformation,
@@ -57,6 +50,7 @@ from shared.events import (
 from shared.http import FieldError, ProblemError, json_response, read_json
 from shared.kafka import Outgoing
 from shared.runtime import INFRA
+from shared.states import OPEN_STATES, STATE_LABELS, WITH_OPD
 from shared.topics import COMPLAINTS_COMMANDS
 
 log = logging.getLogger(__name__)
@@ -79,7 +73,7 @@ class NotAllowed(Exception):
 def check(doc: dict[str, Any], command: Payload, now: datetime, calendar_for: CalendarFor) -> None:
     """Raise NotAllowed when `command` cannot apply to the complaint as intake sees it now."""
     status = doc.get("status", "received")
-    label = f"status pengaduan sekarang: {STATUS_LABELS.get(status, status)}"
+    label = f"status pengaduan sekarang: {STATE_LABELS.get(status, status)}"
     if isinstance(command, AddInformation):
         if status not in WITH_OPD:
             raise NotAllowed(

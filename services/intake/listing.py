@@ -43,11 +43,12 @@ from ulid import ULID
 from services.intake import docs
 from services.intake.models import ComplaintView
 from services.intake.store import CALENDARS
-from services.intake.views import STATUS_LABELS, CalendarFor, render
+from services.intake.views import CalendarFor, render
 from shared.categories import CATEGORIES
 from shared.http import FieldError, ProblemError, json_response
 from shared.regions import lookup
 from shared.runtime import INFRA
+from shared.states import STATE_LABELS
 
 # What a public view is built from: never the reporter, the token hash, the text or the location.
 PUBLIC_FIELDS = {
@@ -221,10 +222,10 @@ def parse_query(query: MultiMapping[str], settings: ListingSettings) -> ListQuer
             )
         )
     status = values.get("status") or None
-    if status is not None and status not in STATUS_LABELS:
+    if status is not None and status not in STATE_LABELS:
         errors.append(
             FieldError(
-                field="status", message=f"status tidak dikenal; pilih salah satu: {', '.join(STATUS_LABELS)}"
+                field="status", message=f"status tidak dikenal; pilih salah satu: {', '.join(STATE_LABELS)}"
             )
         )
     limit = settings.default_limit
@@ -364,7 +365,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "name": "status",
                     "in": "query",
                     "description": "Status siklus pengaduan",
-                    "schema": {"type": "string", "enum": list(STATUS_LABELS)},
+                    "schema": {"type": "string", "enum": list(STATE_LABELS)},
                     "example": "in_progress",
                 },
                 {

@@ -43,10 +43,11 @@ from services.intake.open311_format import Open311Error, Reply, endpoint, error_
 from services.intake.open311_forms import derive_title, submission_from_form
 from services.intake.open311_services import BASE, CHANGESET, SPECIFICATION, service_definition, service_list
 from services.intake.store import CALENDARS
-from services.intake.views import STATUS_LABELS, CalendarFor
+from services.intake.views import CalendarFor
 from shared.calendar import pemda_of
 from shared.categories import CATEGORIES
 from shared.runtime import INFRA
+from shared.states import STATE_LABELS
 
 # The names used from outside (intake's app, the tests); some live in the open311_* modules:
 # open311_format (JSON/XML and the spec's errors), open311_services (the service list and
@@ -71,7 +72,7 @@ __all__ = [
 
 TOKENS = "open311_tokens"
 CLOSED_STATES = ("resolved", "closed", "archived")
-OPEN_STATES = tuple(s for s in STATUS_LABELS if s not in CLOSED_STATES)
+OPEN_STATES = tuple(s for s in STATE_LABELS if s not in CLOSED_STATES)
 MAX_FORM_BYTES = 64 * 1024
 MAX_IDS = 100
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")

@@ -47,23 +47,12 @@ from shared.events import (
     TierChanged,
 )
 from shared.privacy import mask_contacts
+from shared.states import STATE_LABELS
 
 Doc = dict[str, Any]
 Audience = Literal["reporter", "staff", "public"]
 CalendarFor = Callable[[str], WorkingCalendar]
 
-STATUS_LABELS: dict[str, str] = {
-    "received": "Belum Terverifikasi",
-    "triage": "di Admin Koordinator",
-    "assigned": "Terdisposisi, belum ditindaklanjuti",
-    "in_progress": "Sedang diproses",
-    "waiting_reporter": "Menunggu tanggapan pelapor",
-    "resolved": "Terdisposisi selesai",
-    "closed": "Selesai",
-    "archived": "Arsip",
-}
-OPEN_STATES = frozenset({"received", "triage", "assigned", "in_progress", "waiting_reporter"})
-WITH_OPD = frozenset({"assigned", "in_progress", "waiting_reporter"})
 # Commands the reporter sends through intake: only their rejections are shown, to the reporter.
 REPORTER_COMMANDS: dict[str, str] = {
     "AddInformation": "menambah informasi",
@@ -324,7 +313,7 @@ def render(
     return ComplaintView(
         id=doc["_id"],
         status=status,
-        status_label=STATUS_LABELS.get(status),
+        status_label=STATE_LABELS.get(status),
         category=doc.get("category"),
         # The public sees where (kab/kota), not the reporter's street or village.
         region_code=pemda_of(doc["region_code"]) if public else doc["region_code"],

@@ -43,33 +43,9 @@ from shared.events import (
     TierChanged,
     Via,
 )
+from shared.states import OPEN_STATES, STATE_LABELS, WITH_OPD, State
 
-State = Literal[
-    "received", "triage", "assigned", "in_progress", "waiting_reporter", "resolved", "closed", "archived"
-]
-STATES: tuple[State, ...] = (
-    "received",
-    "triage",
-    "assigned",
-    "in_progress",
-    "waiting_reporter",
-    "resolved",
-    "closed",
-    "archived",
-)
-OPEN_STATES = frozenset({"received", "triage", "assigned", "in_progress", "waiting_reporter"})
-WITH_OPD = frozenset({"assigned", "in_progress", "waiting_reporter"})
 REPORTER_REPLY_HK = 10
-STATE_LABELS: dict[str, str] = {
-    "received": "Belum Terverifikasi",
-    "triage": "di Admin Koordinator",
-    "assigned": "Terdisposisi, belum ditindaklanjuti",
-    "in_progress": "Sedang diproses",
-    "waiting_reporter": "Menunggu tanggapan pelapor",
-    "resolved": "Terdisposisi selesai",
-    "closed": "Selesai",
-    "archived": "Arsip",
-}
 
 
 class Refused(Exception):

@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.routing import lifecycle as lc
 from services.routing.adapters import NO_DUE, FeedStore
-from services.routing.lifecycle import STATES, Refused
+from services.routing.lifecycle import Refused
 from services.routing.service import Lifecycle, shown_text
 from shared.auth import Staff, require_staff
 from shared.categories import CATEGORIES
 from shared.events import Tier
 from shared.http import FieldError, ProblemError, json_response, read_json
 from shared.regions import lookup
+from shared.states import STATE_LABELS, STATES
 
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 FEED = web.AppKey("feed", FeedStore)
@@ -92,7 +93,7 @@ def staff_view(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": doc["_id"],
         "status": doc["state"],
-        "status_label": lc.STATE_LABELS[doc["state"]],
+        "status_label": STATE_LABELS[doc["state"]],
         "seq": doc["seq"],
         "title": shown_text(doc["title"], anonymous),
         "description": shown_text(doc["description"], anonymous),

@@ -10,7 +10,6 @@ import pytest
 
 from services.intake.commands import NotAllowed, check, command_outcomes
 from services.intake.identity import REDACTED, may_read_identity, outgoing_text
-from services.intake.views import STATUS_LABELS
 from shared.auth import Staff
 from shared.calendar import calendar_for
 from shared.envelope import Payload, new_event
@@ -24,6 +23,7 @@ from shared.events import (
     ReopenComplaint,
     WithdrawComplaint,
 )
+from shared.states import STATE_LABELS
 
 WIB = timezone(timedelta(hours=7))
 RESOLVED_AT = datetime(2026, 4, 6, 3, 0, tzinfo=UTC)  # Mon 10:00 WIB
@@ -60,7 +60,7 @@ def view(status: str, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.TYPE)
-@pytest.mark.parametrize("status", list(STATUS_LABELS))
+@pytest.mark.parametrize("status", list(STATE_LABELS))
 def test_each_command_is_allowed_exactly_in_its_states(command: Payload, status: str) -> None:
     now = RESOLVED_AT + timedelta(hours=1)
     if status in ALLOWED[command.TYPE]:
@@ -68,7 +68,7 @@ def test_each_command_is_allowed_exactly_in_its_states(command: Payload, status:
     else:
         with pytest.raises(NotAllowed) as refused:
             check(view(status), command, now, calendar_for)
-        assert STATUS_LABELS[status] in refused.value.reason  # the reporter is told the state
+        assert STATE_LABELS[status] in refused.value.reason  # the reporter is told the state
 
 
 def _reply_clock(due: datetime, state: str = "running") -> dict[str, Any]:

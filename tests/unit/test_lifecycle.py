@@ -10,6 +10,7 @@ from services.routing import lifecycle as lc
 from services.routing.lifecycle import Complaint, Refused, decide, evolve
 from services.routing.service import reply_due
 from shared.envelope import Payload
+from shared.states import STATES
 
 AT = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Mon 10:00 WIB
 
@@ -101,7 +102,7 @@ def complaint(state: str, **changes: object) -> Complaint:
     return c
 
 
-PAIRS = [(state, name) for state in lc.STATES for name in ACTIONS]
+PAIRS = [(state, name) for state in STATES for name in ACTIONS]
 
 
 @pytest.mark.parametrize(("state", "name"), PAIRS, ids=[f"{s}-{n}" for s, n in PAIRS])
