@@ -17,19 +17,17 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings
 from shared.auth import mint
 from shared.envelope import new_event
 from shared.events import CommandRejected
-from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
-from shared.mongo import mongo_client
-from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, TopicSpec, dlq
+from shared.kafka import Outgoing, durable_producer, publish
+from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED
+from tests.intake_app import running_intake
 from tests.topics import messages_for
 from tests.unit.test_intake_attachments import (
     DQT,
@@ -82,25 +80,8 @@ class Intake:
 
 @pytest.fixture(scope="module")
 async def intake(endpoints: Endpoints) -> AsyncIterator[Intake]:
-    prefix = f"t{str(ULID()).lower()[-10:]}_"
-    group = f"{prefix}intake"
-    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
-    settings = IntakeSettings(
-        kafka_bootstrap=endpoints.kafka_bootstrap,
-        mongo_uri=endpoints.mongo_uri,
-        mongo_db=f"{prefix}intake",
-        consumer_group=group,
-        attachment_max_bytes=ATTACHMENT_LIMIT,
-    )
-    client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    mongo = mongo_client(endpoints.mongo_uri)
-    try:
-        yield Intake(client, mongo[settings.mongo_db], endpoints.kafka_bootstrap)
-    finally:
-        await client.close()
-        await mongo.drop_database(settings.mongo_db)
-        await mongo.close()
+    async with running_intake(endpoints, attachment_max_bytes=ATTACHMENT_LIMIT) as (client, db):
+        yield Intake(client, db, endpoints.kafka_bootstrap)
 
 
 def bearer(token: str) -> dict[str, str]:

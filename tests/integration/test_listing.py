@@ -17,16 +17,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints, ensure_chromium
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings
-from shared.kafka import ensure_topics
-from shared.mongo import mongo_client
-from shared.topics import TopicSpec, dlq
+from tests.intake_app import running_intake
 
 pytestmark = pytest.mark.integration
 
@@ -99,24 +95,8 @@ class Intake:
 
 @pytest.fixture(scope="module")
 async def intake(endpoints: Endpoints) -> AsyncIterator[Intake]:
-    prefix = f"t{str(ULID()).lower()[-10:]}_"
-    group = f"{prefix}intake"
-    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
-    settings = IntakeSettings(
-        kafka_bootstrap=endpoints.kafka_bootstrap,
-        mongo_uri=endpoints.mongo_uri,
-        mongo_db=f"{prefix}intake",
-        consumer_group=group,
-    )
-    client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    mongo = mongo_client(endpoints.mongo_uri)
-    try:
-        yield Intake(client, mongo[settings.mongo_db])
-    finally:
-        await client.close()
-        await mongo.drop_database(settings.mongo_db)
-        await mongo.close()
+    async with running_intake(endpoints) as (client, db):
+        yield Intake(client, db)
 
 
 async def test_confidential_complaints_are_never_listed(intake: Intake) -> None:

@@ -12,17 +12,13 @@ from typing import Any
 import aiohttp
 import pytest
 import xmltodict
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
 from services.intake import apikeys
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings
-from shared.kafka import ensure_topics
-from shared.mongo import mongo_client
-from shared.topics import TopicSpec, dlq
+from tests.intake_app import running_intake
 from tests.integration.test_listing import SUBMISSION
 
 pytestmark = pytest.mark.integration
@@ -48,24 +44,8 @@ class Intake:
 async def intake(endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Intake]:
     monkeypatch.setenv("INTAKE_RATE_SUBMIT_PER_MINUTE", str(LIMIT))
     monkeypatch.setenv("OPEN311_API_KEY", API_KEY)
-    prefix = f"t{str(ULID()).lower()[-10:]}_"
-    group = f"{prefix}intake"
-    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
-    settings = IntakeSettings(
-        kafka_bootstrap=endpoints.kafka_bootstrap,
-        mongo_uri=endpoints.mongo_uri,
-        mongo_db=f"{prefix}intake",
-        consumer_group=group,
-    )
-    client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    mongo = mongo_client(endpoints.mongo_uri)
-    try:
-        yield Intake(client, mongo[settings.mongo_db])
-    finally:
-        await client.close()
-        await mongo.drop_database(settings.mongo_db)
-        await mongo.close()
+    async with running_intake(endpoints) as (client, db):
+        yield Intake(client, db)
 
 
 async def test_the_submit_after_the_limit_gets_429_with_retry_after_and_stores_nothing(
