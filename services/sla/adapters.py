@@ -191,19 +191,16 @@ class MongoClockStore:
     async def governed(self, pemda: str, batch: int = 500) -> AsyncIterator[list[str]]:
         """Ids of the complaints with a clock on `pemda`'s calendar (or a kab/kota's of this
         province), in batches."""
-        ids: list[str] = []
-        async for doc in self._complaints.find({"governing": pemda}, {"_id": 1}).sort("_id", ASCENDING):
-            ids.append(doc["_id"])
-            if len(ids) >= batch:
-                yield ids
-                ids = []
-        if ids:
+        async for ids in self._ids_in_batches({"governing": pemda}, batch):
             yield ids
 
     async def with_old_holidays(self, batch: int = 500) -> AsyncIterator[list[str]]:
         """Ids of the complaints computed with another pinned `holidays` version."""
+        async for ids in self._ids_in_batches({"holidays_version": {"$ne": HOLIDAYS_VERSION}}, batch):
+            yield ids
+
+    async def _ids_in_batches(self, query: dict[str, Any], batch: int) -> AsyncIterator[list[str]]:
         ids: list[str] = []
-        query = {"holidays_version": {"$ne": HOLIDAYS_VERSION}}
         async for doc in self._complaints.find(query, {"_id": 1}).sort("_id", ASCENDING):
             ids.append(doc["_id"])
             if len(ids) >= batch:
