@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,25 +10,13 @@ from services.routing.handlers import handle_submissions
 from services.routing.service import Lifecycle
 from services.sla.handlers import handle_lifecycle
 from shared.calendar import calendar_for
-from shared.envelope import Envelope, decode
+from shared.envelope import Envelope
 from shared.events import ClockStarted, ClockStopped
-from shared.kafka import Outgoing
 from shared.topics import COMPLAINTS_EVENTS
 from tests.unit.test_routing_handlers import FakeFeed, FakeStore, submitted
-from tests.unit.test_sla_handlers import FakeClockStore
+from tests.unit.test_sla_handlers import FakeClockStore, Sent
 
 NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB, the DESIGN §5 example
-
-
-@dataclass
-class Sent:
-    messages: list[Outgoing] = field(default_factory=list)
-
-    async def __call__(self, messages: Sequence[Outgoing]) -> None:
-        self.messages.extend(messages)
-
-    def decoded(self, topic: str) -> list[Envelope]:
-        return [decode(m.value) for m in self.messages if m.topic == topic]
 
 
 async def _lifecycle_of(complaint_id: str) -> list[Envelope]:
