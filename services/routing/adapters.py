@@ -267,7 +267,12 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     )
     await complaints.create_index([("published", ASCENDING), ("updated_at", ASCENDING)])
     await db["opd_feed"].create_index([("opd_id", ASCENDING), ("pos", ASCENDING)])
-    await FeedStore(db).backfill_positions()
+    # Once per database, not at every start: entries written before feed positions existed.
+    if await db["migrations"].find_one({"_id": "feed-positions"}) is None:
+        await FeedStore(db).backfill_positions()
+        await db["migrations"].update_one(
+            {"_id": "feed-positions"}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
+        )
     await db["notes"].create_index([("complaint_id", ASCENDING), ("at", ASCENDING)])
     await db["webhook_deliveries"].create_index([("opd_id", ASCENDING), ("at", DESCENDING)])
     await db["opds"].create_index([("pemda", ASCENDING), ("slug", ASCENDING)], unique=True)
