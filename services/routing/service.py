@@ -275,7 +275,7 @@ class Lifecycle:
             d["published"] = True
 
     async def _finish_feed(self, delivered: Sequence[dict[str, Any]]) -> None:
-        await self.feed.add([e for d in delivered for e in d["feed_outbox"] or []])
+        await self.feed.add([e for d in delivered for e in d.get("feed_outbox") or []])
 
     async def finisher(self) -> None:
         """Background: feed entries, then published marks, of what `deliver` sent, in batches
