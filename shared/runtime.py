@@ -153,7 +153,7 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """The services' event loop: uvloop's (bench/intake.py runs its reference servers on it too,
-    so its ratios compare like with like)."""
+    so its ratios compare like with like; the benchmarks' load generators use it as well)."""
     return uvloop.new_event_loop()
 
 

@@ -85,8 +85,10 @@ class MongoComplaintStore:
     async def get(self, complaint_id: str) -> dict[str, Any] | None:
         return await self._complaints.find_one({"_id": complaint_id})
 
-    async def load(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return {d["_id"]: d async for d in self._complaints.find({"_id": {"$in": list(ids)}})}
+    async def load(self, ids: Sequence[str], fields: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+        """The complaints with these ids; only `fields` (and `_id`) of each when given."""
+        projection = dict.fromkeys(fields, 1) if fields else None
+        return {d["_id"]: d async for d in self._complaints.find({"_id": {"$in": list(ids)}}, projection)}
 
     async def replace(self, docs: Sequence[dict[str, Any]]) -> None:
         """Write changed documents, each guarded by the `rev` it was read at (then +1)."""

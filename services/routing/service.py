@@ -321,7 +321,8 @@ class Lifecycle:
             if e.complaint_id and isinstance(e.payload, ClockEvent):
                 by_complaint.setdefault(e.complaint_id, []).append(e.payload)
         for _ in range(attempts):
-            docs = await self.store.load(sorted(by_complaint))
+            # Only what the dues need: the whole document (outbox, text) is several times larger.
+            docs = await self.store.load(sorted(by_complaint), fields=("dues", "rev"))
             missed = await self.store.set_dues(dues_updates(by_complaint, docs))
             if not missed:
                 return

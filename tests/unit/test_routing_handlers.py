@@ -70,8 +70,11 @@ class FakeStore:
         doc = self.docs.get(complaint_id)
         return copy.deepcopy(doc) if doc else None
 
-    async def load(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return {i: copy.deepcopy(self.docs[i]) for i in ids if i in self.docs}
+    async def load(self, ids: Sequence[str], fields: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+        docs = {i: copy.deepcopy(self.docs[i]) for i in ids if i in self.docs}
+        if fields:  # as the database projects: `_id` and the fields asked for
+            return {i: {k: v for k, v in d.items() if k == "_id" or k in fields} for i, d in docs.items()}
+        return docs
 
     async def replace(self, docs: Sequence[dict[str, Any]]) -> None:
         for doc in docs:
