@@ -38,6 +38,8 @@ def run() -> int:
     install()
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    # Ctrl-C, also when started in the background (where a shell sets SIGINT to be ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # The local run's Open311 key (intake seeds it at start-up); a deployment issues its own with
     # `python -m services.intake.apikeys issue --name <client>`.
     os.environ.setdefault("OPEN311_API_KEY", "pengaduan-lokal-open311")
@@ -109,7 +111,11 @@ def main() -> int:
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.command == "run":
-        return run()
+        try:
+            return run()
+        except infra.InfraError as exc:  # e.g. the stack is already running: say so, no traceback
+            print(f"make run: {exc}", file=sys.stderr)
+            return 2
     if args.command == "test":
         return test(args.pytest_args)
     if args.command == "install":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -426,11 +427,46 @@ def stop_stale(profile: str) -> None:
 
 
 @contextlib.contextmanager
+def stack_lock(profile: str) -> Iterator[None]:
+    """Hold the profile's stack for this process; InfraError if a live process holds it.
+
+    Without it a second `make run` (or benchmark) of the same profile would take the first one's
+    servers for the leftovers of a killed run — their PID files look the same — stop them and
+    start its own under the running services. An flock dies with its process, so a killed run
+    never blocks the next one."""
+    path = run_dir(profile) / "stack.lock"
+    with path.open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            owner = lock.read().strip() or "?"
+            raise InfraError(
+                f"the {profile!r} stack is already running (pid {owner}): stop that one first"
+                " (Ctrl-C in its terminal), or use it as it is"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def native_stack(profile: str, ports: Ports, fresh: bool = False) -> Iterator[Endpoints]:
     """Start Kafka and the database, yield their endpoints once both answer, stop both after.
 
-    `fresh` wipes the profile's data first (the test stack always starts empty).
+    `fresh` wipes the profile's data first (the test stack always starts empty). One live stack
+    per profile (`stack_lock`).
     """
+    with stack_lock(profile):
+        yield from _native_stack(profile, ports, fresh)
+
+
+def _native_stack(profile: str, ports: Ports, fresh: bool) -> Iterator[Endpoints]:
     if fresh:
         stop_stale(profile)
         for sub in ("kafka", "secantus"):
