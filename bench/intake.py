@@ -4,9 +4,9 @@ same run on the same machine, so the service's cost can be read as a fraction of
 Three targets, each loaded the same way: an aiohttp client (on uvloop) keeps `--connections` (64)
 keep-alive connections busy with `POST`s of valid Indonesian complaint bodies (a few titles,
 categories and regions, some with a reporter, some anonymous), half of them with a unique
-`Idempotency-Key`. First
-a warm-up of 3 s (1 s with `--quick`), not counted: connection pools fill, the broker's JIT and the
-new topics' leaders settle. Then `--seconds` (10; 3 with `--quick`) of measured load.
+`Idempotency-Key`. First a warm-up of 3 s (1 s with `--quick`), not counted: connection pools
+fill, the broker's JIT and the new topics' leaders settle. Then `--seconds` (10; 3 with `--quick`)
+of measured load.
 
 - bare             An aiohttp handler that parses the JSON body and answers 202: the HTTP ceiling of
                    one Python process here. A subprocess server, like `bench.ceilings`' bare handler;

@@ -26,11 +26,11 @@ except infra.InfraError as exc:
 """
 
 HOLD_LOCK = """
-import sys, time
+import sys
 from devtools import infra
 with infra.stack_lock(sys.argv[1]):
     print("holding", flush=True)
-    time.sleep(60)  # held until the test kills this process
+    sys.stdin.read()  # held until the test kills this process
 """
 
 
@@ -56,12 +56,16 @@ def test_a_second_owner_is_refused_while_the_first_holds_the_stack(profile: str)
 
 
 def test_a_killed_owner_leaves_the_stack_free(profile: str) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, profile], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, profile], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "holding"  # blocks until the lock is held
         assert "already running" in other_process_tries(profile)
     finally:
-        holder.send_signal(signal.SIGKILL)
+        holder.send_signal(signal.SIGKILL)  # no clean exit: the lock must go with the process
         holder.wait(timeout=30)
+        assert holder.stdin is not None
+        holder.stdin.close()
     assert other_process_tries(profile) == "acquired"
