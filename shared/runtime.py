@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -157,7 +158,26 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+# The collector's first threshold once a service has started (CPython's default is 700). Most
+# objects here (events, documents, requests) die by reference count before a young collection
+# would see them, so a larger threshold mostly saves walks.
+GC_YOUNG_THRESHOLD = 20_000
+
+
 def serve(app: web.Application, host: str, port: int, log_level: str) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    app.on_startup.append(settle_gc)  # the last start-up step: after the stores and data are loaded
     web.run_app(app, host=host, port=port, print=None, access_log=None, loop=new_event_loop())
+
+
+async def settle_gc(app: web.Application) -> None:
+    """Freeze what start-up loaded (region data, OPD catalog, lexicons, modules: about 75k objects
+    per service), so that full collections stop walking it, and raise the young threshold.
+
+    Measured under bench/routing at 300/s: full collections paused each service's event loop for
+    up to 100–210 ms, and collections of all generations took 3–10 % of a service's CPU; frozen,
+    full collections took 3–25 ms. Objects created later are collected as usual."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
