@@ -70,7 +70,7 @@ from devtools.services import ServiceSet, service_env, wait_ready
 from services.intake.models import SubmitComplaint
 from shared.categories import CATEGORIES
 from shared.kafka import durable_producer, ensure_topics
-from shared.runtime import new_event_loop
+from shared.runtime import freeze_loaded_objects, new_event_loop
 from shared.topics import COMPLAINT_PARTITIONS, TopicSpec
 
 log = logging.getLogger("bench.intake")
@@ -478,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         # On the services' own event loop (shared.runtime), so the ratios compare like with like.
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            freeze_loaded_objects()  # and the services' collector settings (shared.runtime.settle_gc)
             runner.run(serve(args.serve, args.bootstrap))
         return 0
     signal.signal(signal.SIGTERM, _interrupt)
@@ -495,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         infra.native_stack(PROFILE, PORTS, fresh=True) as ends,
         asyncio.Runner(loop_factory=new_event_loop) as runner,
     ):
+        freeze_loaded_objects()  # as the services do: no long collector pauses in the client
         report, results = runner.run(measure_all(ends, sizes))
     print_failures(results)
     report.print(sizes)

@@ -81,7 +81,7 @@ from devtools.prepare import prepare
 from devtools.services import ServiceSet, start_services, wait_ready
 from shared.categories import CATEGORIES
 from shared.regions import all_pemda, lookup
-from shared.runtime import new_event_loop
+from shared.runtime import freeze_loaded_objects, new_event_loop
 from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, GROUPS, TOPICS
 
 log = logging.getLogger("bench.routing")
@@ -741,6 +741,7 @@ def main(argv: list[str] | None = None) -> int:
             # The load generator on the services' event loop (uvloop): it shares the machine
             # with what it measures, so the less CPU it takes the better.
             with running_services(ends) as services, asyncio.Runner(loop_factory=new_event_loop) as runner:
+                freeze_loaded_objects()  # as the services do: no long collector pauses in the client
                 result = runner.run(bench(ends, services, plan))
     except KeyboardInterrupt:
         print("interrupted: every process this run started has been stopped", file=sys.stderr)

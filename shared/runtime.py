@@ -178,6 +178,11 @@ async def settle_gc(app: web.Application) -> None:
     Measured under bench/routing at 300/s: full collections paused each service's event loop for
     up to 100–210 ms, and collections of all generations took 3–10 % of a service's CPU; frozen,
     full collections took 3–25 ms. Objects created later are collected as usual."""
+    freeze_loaded_objects()
+
+
+def freeze_loaded_objects() -> None:
+    """`settle_gc` for any long-running process (the benchmarks' load generators use it too)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
