@@ -17,18 +17,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from ulid import ULID
 
 from devtools import infra
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings
 from shared.envelope import new_event
 from shared.events import ComplaintReceived
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
-from shared.mongo import mongo_client
 from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS
 from tests.e2e.test_one_complaint import SUBMISSION
+from tests.intake_app import running_intake
 from tests.integration.test_intake_api import messages_for
 from tests.waiting import eventually
 
@@ -72,22 +69,13 @@ async def lone_kafka() -> AsyncIterator[tuple[str, str, infra.Server]]:
 
 
 async def test_submit_is_503_while_kafka_is_down_and_works_again_when_it_is_back(
-    lone_kafka: tuple[str, str, infra.Server], endpoints: infra.Endpoints, db_prefix: str
+    lone_kafka: tuple[str, str, infra.Server], endpoints: infra.Endpoints
 ) -> None:
     profile, bootstrap, kafka = lone_kafka
-    settings = IntakeSettings(
-        kafka_bootstrap=bootstrap,
-        mongo_uri=endpoints.mongo_uri,
-        mongo_db=f"{db_prefix}intake",
-        publish_timeout_seconds=PUBLISH_TIMEOUT,
-    )
-    client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    mongo = mongo_client(endpoints.mongo_uri)
-    db = mongo[settings.mongo_db]
     # A hang fails the request at this bound instead of passing: the answer must come first.
     bounded = aiohttp.ClientTimeout(total=PUBLISH_TIMEOUT + 10)
-    try:
+    lone = infra.Endpoints(kafka_bootstrap=bootstrap, mongo_uri=endpoints.mongo_uri)
+    async with running_intake(lone, publish_timeout_seconds=PUBLISH_TIMEOUT) as (client, db):
         before = await client.post("/api/v1/complaints", json=SUBMISSION, timeout=bounded)
         assert before.status == 202
 
@@ -157,7 +145,3 @@ async def test_submit_is_503_while_kafka_is_down_and_works_again_when_it_is_back
         [command] = await eventually(withdrawn, within=60, what="intake withdrawing the abandoned complaint")
         assert command.type == "WithdrawComplaint" and command.seq is None
         assert await db["complaints"].count_documents({"_id": ghost}) == 0
-    finally:
-        await client.close()
-        await mongo.drop_database(settings.mongo_db)
-        await mongo.close()
