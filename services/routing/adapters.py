@@ -87,6 +87,8 @@ class MongoComplaintStore:
 
     async def load(self, ids: Sequence[str], fields: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
         """The complaints with these ids; only `fields` (and `_id`) of each when given."""
+        if not ids:
+            return {}  # not a database round trip for nothing (a batch without commands)
         projection = dict.fromkeys(fields, 1) if fields else None
         return {d["_id"]: d async for d in self._complaints.find({"_id": {"$in": list(ids)}}, projection)}
 

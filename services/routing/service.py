@@ -164,6 +164,8 @@ class Lifecycle:
 
     async def handle_commands(self, commands: Sequence[Envelope]) -> list[Envelope]:
         """Apply commands in order; the ones about unknown complaints are returned (dead letters)."""
+        if not commands:
+            return []
         ids = sorted({c.complaint_id for c in commands if c.complaint_id})
         docs = await self.store.load(ids)
         changed: dict[str, dict[str, Any]] = {}
@@ -320,6 +322,8 @@ class Lifecycle:
         for e in events:
             if e.complaint_id and isinstance(e.payload, ClockEvent):
                 by_complaint.setdefault(e.complaint_id, []).append(e.payload)
+        if not by_complaint:
+            return
         for _ in range(attempts):
             # Only what the dues need: the whole document (outbox, text) is several times larger.
             docs = await self.store.load(sorted(by_complaint), fields=("dues", "rev"))

@@ -57,6 +57,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.rules: dict[tuple[str, str], str] = {}
+        self.loads: list[list[str]] = []  # the ids of every load, in order
 
     async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
         existing = {d["_id"] for d in docs if d["_id"] in self.docs}
@@ -71,6 +72,7 @@ class FakeStore:
         return copy.deepcopy(doc) if doc else None
 
     async def load(self, ids: Sequence[str], fields: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+        self.loads.append(list(ids))
         docs = {i: copy.deepcopy(self.docs[i]) for i in ids if i in self.docs}
         if fields:  # as the database projects: `_id` and the fields asked for
             return {i: {k: v for k, v in d.items() if k == "_id" or k in fields} for i, d in docs.items()}
@@ -138,6 +140,15 @@ async def test_routing_records_received_then_assigned_with_seq_1_and_2() -> None
     assert notice.key == "33.74/dinas-pupr"
     assert store.docs["C1"]["state"] == "assigned" and store.docs["C1"]["published"] is True
     assert [e["type"] for e in feed.entries.values()] == ["ComplaintAssigned"]
+
+
+async def test_a_batch_of_new_submissions_reads_nothing_back_from_the_store() -> None:
+    # Every read is a database round trip on the routing consumer's path: a batch without
+    # commands or clock events must not load anything for them.
+    lc, store, _, sent = lifecycle()
+    assert await handle_routing_batch([submitted("C1"), submitted("C2")], lc) == []
+    assert store.loads == []
+    assert {e.complaint_id for e in sent.decoded(COMPLAINTS_EVENTS)} == {"C1", "C2"}
 
 
 async def test_a_redelivered_submission_decides_nothing_new_and_sends_nothing_twice() -> None:
