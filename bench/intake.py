@@ -1,7 +1,7 @@
 """Submit throughput and latency of the real intake service, next to two references measured in the
 same run on the same machine, so the service's cost can be read as a fraction of what it must do.
 
-Three targets, each loaded the same way: an aiohttp client (on uvloop) keeps `--connections` (64)
+Four targets, each loaded the same way: an aiohttp client (on uvloop) keeps `--connections` (64)
 keep-alive connections busy with `POST`s of valid Indonesian complaint bodies (a few titles,
 categories and regions, some with a reporter, some anonymous), half of them with a unique
 `Idempotency-Key`. First a warm-up of 3 s (1 s with `--quick`), not counted: connection pools
@@ -15,6 +15,13 @@ of measured load.
 - minimal durable  An aiohttp handler that writes the raw body to Kafka through
                    `shared.kafka.durable_producer` (idempotent, acks=all) and answers 202 after the
                    ack. Into its own topic with the partition count of `complaints.submitted`.
+- durable + database
+                   The least an intake that keeps the complaint (the reporter's identity lives only
+                   in intake's database, DESIGN §3) must do: parse the JSON, write it to Kafka as the
+                   minimal handler does and insert it into secantusd-rs through
+                   `shared.mongo.GroupWriter` (the grouped insert intake uses), both at once, 202
+                   after both. Database `bench_reference`. Its ratio to the minimal durable handler
+                   is the ceiling of the real intake's ratio on this machine.
 - real intake      `python -m services.intake` as a process (validation, Idempotency-Key, grouped
                    database insert, durable publish, 202), on a fresh Kafka and secantusd-rs started
                    with `devtools.infra.native_stack` (profile `bench-intake`, ports 39192/39193/
@@ -26,7 +33,8 @@ only; for the real intake also split by with/without Idempotency-Key), anything 
 count by status, and the first answers printed), and the CPU used meanwhile, in % of one core: by
 the client (this process — near 100 % means the load generator was the limit), the server process,
 the broker and the database, and the whole machine (in % of all its cores: near 100 % means the
-machine, shared by all of them, was the limit). Then real / minimal durable and real / bare.
+machine, shared by all of them, was the limit). Then real / minimal durable, real / bare, and
+durable + database / minimal durable (the ceiling) and real / durable + database.
 
 Targets, printed next to the figures, never asserted: real ≥ 80 % of minimal durable; real p99 ≤ 50 ms.
 The last line of output is all figures as JSON (the `bench.ceilings` layout).
@@ -70,6 +78,7 @@ from devtools.services import ServiceSet, service_env, wait_ready
 from services.intake.models import SubmitComplaint
 from shared.categories import CATEGORIES
 from shared.kafka import durable_producer, ensure_topics
+from shared.mongo import GroupWriter, mongo_client
 from shared.runtime import freeze_loaded_objects, new_event_loop
 from shared.topics import COMPLAINT_PARTITIONS, TopicSpec
 
@@ -79,6 +88,7 @@ PROFILE = "bench-intake"
 PORTS = infra.Ports(kafka=39192, kafka_controller=39193, mongo=38117)
 DB_PREFIX = "bench_"  # the intake service's database is `bench_intake`
 DURABLE_TOPIC = "bench.intake.durable"
+REFERENCE_DB = "bench_reference"
 SUBMIT_PATH = "/api/v1/complaints"
 MAX_REQUESTS = 2_000_000  # per load, whatever its duration
 REQUEST_TIMEOUT_S = 30.0  # one request; the load's own end is its duration
@@ -298,7 +308,7 @@ async def _bare(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "fields": len(body)}, status=202)
 
 
-async def serve(kind: str, bootstrap: str | None) -> None:
+async def serve(kind: str, bootstrap: str | None, mongo_uri: str | None = None) -> None:
     """The subprocess side: listen on a free port, print it, serve until stdin closes."""
     async with contextlib.AsyncExitStack() as stack:
         app = web.Application(client_max_size=1024 * 1024)
@@ -318,7 +328,23 @@ async def serve(kind: str, bootstrap: str | None) -> None:
                 await ack
                 return web.json_response({"ok": True}, status=202)
 
-            app.router.add_post(SUBMIT_PATH, durable)
+            handler = durable
+            if kind == "durable-db":
+                assert mongo_uri is not None
+                client = mongo_client(mongo_uri)
+                stack.push_async_callback(client.close)
+                writer = GroupWriter(client[REFERENCE_DB]["complaints"])
+
+                async def durable_db(request: web.Request) -> web.Response:
+                    body = await request.json()
+                    key = b"complaint-%d" % next(keys)
+                    value = json.dumps(body).encode()
+                    sent = await producer.send(DURABLE_TOPIC, value=value, key=key)
+                    await asyncio.gather(writer.insert({"_id": key.decode(), **body}), sent)
+                    return web.json_response({"ok": True}, status=202)
+
+                handler = durable_db
+            app.router.add_post(SUBMIT_PATH, handler)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -397,6 +423,15 @@ def add_verdicts(report: Report) -> None:
     """Ratios and targets, from the rows measured (a missing one leaves its verdict out)."""
     values = {row.key: row.value for row in report.rows}
     real, durable, bare = (values.get(f"{k}_req_s") for k in ("real", "durable", "bare"))
+    durable_db = values.get("durable_db_req_s")
+    if durable_db is not None and durable:
+        pct = round(100 * durable_db / durable, 1)
+        detail = "the most any intake that also stores the complaint could reach"
+        label = "durable + database / minimal durable"
+        report.rows.append(Row("durable_db_vs_durable_pct", label, pct, "%", detail, 1))
+    if real is not None and durable_db:
+        pct = round(100 * real / durable_db, 1)
+        report.rows.append(Row("real_vs_durable_db_pct", "real / durable + database", pct, "%", "", 1))
     if real is not None and durable:
         pct = round(100 * real / durable, 1)
         verdict = "met" if pct >= TARGET_RATIO * 100 else "MISSED"
@@ -437,6 +472,12 @@ async def measure_all(ends: infra.Endpoints, sizes: Sizes) -> tuple[Report, dict
             label = "minimal durable: body to Kafka, 202"
             pids = {"server": pid, **infra_pids}
             results["durable"] = await measure(report, "durable", label, url, pids, traffic, sizes)
+    with report.stage("durable_db"):
+        args = ("durable-db", "--bootstrap", ends.kafka_bootstrap, "--mongo-uri", ends.mongo_uri)
+        async with reference_server(*args) as (url, pid):
+            label = "durable + database: Kafka and a grouped insert, 202"
+            pids = {"server": pid, **infra_pids}
+            results["durable_db"] = await measure(report, "durable_db", label, url, pids, traffic, sizes)
     with report.stage("real"):
         await prepare(ends.kafka_bootstrap, ends.mongo_uri, routing_db=f"{DB_PREFIX}routing")
         async with intake_service(ends) as (url, pid):
@@ -464,8 +505,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--connections", type=int, help=f"concurrent connections (default {FULL.connections})"
     )
-    parser.add_argument("--serve", choices=("bare", "durable"), help=argparse.SUPPRESS)  # the subprocess
+    parser.add_argument("--serve", choices=("bare", "durable", "durable-db"), help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    parser.add_argument("--mongo-uri", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -479,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         # On the services' own event loop (shared.runtime), so the ratios compare like with like.
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             freeze_loaded_objects()  # and the services' collector settings (shared.runtime.settle_gc)
-            runner.run(serve(args.serve, args.bootstrap))
+            runner.run(serve(args.serve, args.bootstrap, args.mongo_uri))
         return 0
     signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
