@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,42 @@ async def test_events_out_of_order_in_a_batch_are_applied_by_seq_and_duplicates_
         ("resolution", "running"),
         ("response", "met"),
     ]
+
+
+async def test_a_large_batch_lets_other_tasks_run_while_it_is_applied() -> None:
+    # The fakes never suspend, so without handing the loop back the whole batch would run
+    # before anything else (in the service: the supervisors' HTTP requests).
+    batch = []
+    for i in range(120):
+        s = Story(complaint_id=f"C{i}")
+        s.received(wib(2026, 2, 2, 10))
+        batch += s.events
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    store = FakeClockStore()
+    seen_at_save: list[int] = []
+    save = store.save
+
+    async def save_and_note(changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> Saved:
+        seen_at_save.append(ticks)
+        return await save(changed)
+
+    store.save = save_and_note  # type: ignore[method-assign]
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    try:
+        assert await handle_lifecycle(batch, store, Sent(), SlaRules()) == []
+    finally:
+        task.cancel()
+    assert seen_at_save[0] - before >= 2  # one turn per 50 complaints
+    assert len(store.saved) == 120
 
 
 async def test_an_event_without_complaint_or_seq_is_rejected_with_a_reason() -> None:
