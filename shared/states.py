@@ -3,21 +3,12 @@ routing, which decides the transitions, and intake, which shows them to citizens
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 State = Literal[
     "received", "triage", "assigned", "in_progress", "waiting_reporter", "resolved", "closed", "archived"
 ]
-STATES: tuple[State, ...] = (
-    "received",
-    "triage",
-    "assigned",
-    "in_progress",
-    "waiting_reporter",
-    "resolved",
-    "closed",
-    "archived",
-)
+STATES: tuple[State, ...] = get_args(State)  # in the order above
 OPEN_STATES = frozenset({"received", "triage", "assigned", "in_progress", "waiting_reporter"})
 WITH_OPD = frozenset({"assigned", "in_progress", "waiting_reporter"})
 STATE_LABELS: dict[str, str] = {
