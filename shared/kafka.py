@@ -9,10 +9,17 @@ import contextlib
 import functools
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
@@ -133,10 +140,17 @@ FETCH_MAX_WAIT_MS = 50
 # A consumer shares its service's event loop with the HTTP API: a batch of 500 messages took up to
 # 60 ms to decode under load, so decoding hands the loop back every this many messages.
 YIELD_EVERY = 100
+# Offsets of handled batches are committed at most this often while messages keep coming, and at
+# once when the consumer goes idle, before its partitions are revoked and when it stops. A commit
+# per batch was one more broker request per batch for every group (at 300 complaints/s, dozens a
+# second each) and a round trip in the way of the next batch. A crash loses at most this much of
+# commits: those messages are delivered again, and every handler is idempotent.
+COMMIT_EVERY_S = 1.0
 
 
 class BatchConsumer:
-    """Consume `topics` in batches as `group`; hand decoded envelopes to `handler`; commit after.
+    """Consume `topics` in batches as `group`; hand decoded envelopes to `handler`; commit after
+    (at most every `COMMIT_EVERY_S` while busy, at once when idle, on revocation and on stop).
 
     - A message that does not decode goes to `<group>.dlq` with the reason; the loop carries on.
     - A `Rejected` result goes to the DLQ the same way.
@@ -164,7 +178,6 @@ class BatchConsumer:
         self._producer = producer
         self._max_records = max_records
         self._consumer = AIOKafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap,
             group_id=group,
             enable_auto_commit=False,
@@ -172,6 +185,9 @@ class BatchConsumer:
             isolation_level="read_committed",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
+        self._consumer.subscribe(list(topics), listener=_CommitBeforeRevoke(self))
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed_at = time.monotonic()
         self.processed = 0
 
     async def run(self) -> None:
@@ -181,8 +197,30 @@ class BatchConsumer:
                 records = await self._consumer.getmany(timeout_ms=500, max_records=self._max_records)
                 if records:
                     await self._process(records)
+                if self._uncommitted and (
+                    not records or time.monotonic() - self._committed_at >= COMMIT_EVERY_S
+                ):
+                    await self.commit()
         finally:
-            await self._consumer.stop()
+            try:
+                await self.commit()  # what was handled before the stop is not delivered again
+            except KafkaError as exc:  # the broker went first: those messages come again
+                log.warning("%s: no commit on stop: %r", self._group, exc)
+            finally:
+                await self._consumer.stop()
+
+    async def commit(self) -> None:
+        """Commit the offsets of the batches handled so far, for the partitions still assigned."""
+        offsets = {tp: o for tp, o in self._uncommitted.items() if tp in self._consumer.assignment()}
+        self._uncommitted = {}
+        self._committed_at = time.monotonic()
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            # The group rebalanced meanwhile: another member will see these again; idempotent.
+            log.warning("%s: commit failed after a rebalance; those messages come again", self._group)
 
     async def _process(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         good: list[Envelope] = []
@@ -197,12 +235,7 @@ class BatchConsumer:
                 if (len(good) + len(dead)) % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let the service's HTTP handlers in between
         await self._handle(good, dead)
-        offsets = {tp: messages[-1].offset + 1 for tp, messages in records.items()}
-        try:
-            await self._consumer.commit(offsets)
-        except CommitFailedError:
-            # The group rebalanced mid-batch: another member will see these again; idempotent.
-            log.warning("%s: commit failed after a rebalance; the batch will be redelivered", self._group)
+        self._uncommitted.update({tp: messages[-1].offset + 1 for tp, messages in records.items()})
         self.processed += len(good)
 
     async def _handle(self, good: list[Envelope], dead: list[tuple[bytes, str, str]]) -> None:
@@ -249,3 +282,16 @@ class BatchConsumer:
             headers = [("dlq.reason", reason.encode()), ("dlq.origin", origin.encode())]
             pending.append(await self._producer.send(topic, value=value, headers=headers))
         await asyncio.gather(*pending)
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commit what the consumer has handled before its partitions go to another member."""
+
+    def __init__(self, consumer: BatchConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._consumer.commit()
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return None

@@ -4,12 +4,14 @@ dead-lettering with the reason, and retry (no commit) when the handler fails."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from ulid import ULID
 
+import shared.kafka
 from devtools.infra import Endpoints
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintTriaged
@@ -131,3 +133,40 @@ async def test_offsets_are_committed_only_after_the_handler_succeeds(
     async with running(second, "it-consumer"):
         await eventually(lambda: _done(again, 1), what="the new message after restart")
     assert again == ["C99"]
+
+
+async def test_a_consumer_with_nothing_new_commits_what_it_has_handled(
+    endpoints: Endpoints, producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offsets are committed at most every COMMIT_EVERY_S while busy; once the consumer runs out of
+    messages it commits at once (here the interval is an hour: only the idle commit can do it)."""
+    monkeypatch.setattr(shared.kafka, "COMMIT_EVERY_S", 3600.0)
+    topic, group = await _topic_and_group(endpoints)
+    handled: list[str] = []
+
+    async def record(batch: list[Envelope]) -> list[Rejected]:
+        handled.extend(e.complaint_id or "" for e in batch)
+        return []
+
+    await publish(producer, [Outgoing.of(topic, f"K{n}", _event(n)) for n in range(6)])
+    consumer = BatchConsumer(
+        bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=record, producer=producer
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    await admin.start()
+
+    async def committed() -> int:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return sum(meta.offset for meta in offsets.values() if meta.offset > 0)
+
+    try:
+        async with running(consumer, "it-consumer"):
+            await eventually(lambda: _done(handled, 6), what="six messages handled")
+            await eventually(lambda: _equals(committed, 6), what="all six committed while still running")
+    finally:
+        await admin.close()
+    assert sorted(handled) == [f"C{n}" for n in range(6)]
+
+
+async def _equals(read: Callable[[], Awaitable[int]], expected: int) -> bool:
+    return await read() == expected
