@@ -46,9 +46,15 @@ def key_partitioner(key: bytes | None, all_partitions: list[int], available: lis
 
 
 def durable_producer(
-    bootstrap: str, *, linger_ms: int = 5, request_timeout_ms: int = 10000
+    bootstrap: str, *, linger_ms: int = 0, request_timeout_ms: int = 10000
 ) -> AIOKafkaProducer:
-    """Idempotent, acks=all: a completed send means the broker has the message durably."""
+    """Idempotent, acks=all: a completed send means the broker has the message durably.
+
+    No linger: a batch's messages are queued together anyway (`publish` queues them all before
+    the sender runs), and while a request to a partition is in flight the next messages gather
+    behind it, so batches still grow under load. A linger of 5 ms was 5 ms added to each hop:
+    bench/routing at 300/s, two interleaved pairs of 30 s runs, p50 97/71 ms against 114/111 and
+    p99 314/317 ms against 391/338, the broker's CPU unchanged."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         enable_idempotence=True,
