@@ -51,6 +51,7 @@ Run from the repository root:
     .venv/bin/python -m bench.routing                 # full run: 10–15 minutes (steps wait for backlogs)
     .venv/bin/python -m bench.routing --quick         # short steps, a smoke run (about 3 minutes)
     .venv/bin/python -m bench.routing --rate 200 --seconds 30 --no-search
+    .venv/bin/python -m bench.routing --no-search --series /tmp/routing   # + per-complaint TSV files
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class Plan:
     warmup_seconds: float
     warmup_rate: float
     max_rate: float
+    series: Path | None = None  # --series: per-complaint timings of every step, as TSV files
 
 
 FULL = Plan(
@@ -453,6 +455,7 @@ async def run_step(
     rate: float,
     seconds: float,
     grace: float,
+    series: Path | None = None,
 ) -> Step:
     step = Step(label, rate, seconds)
     count = min(int(rate * seconds), MAX_REQUESTS)
@@ -507,6 +510,8 @@ async def run_step(
             step.to_submitted.append(on_topic - at)
             if seen is not None:
                 step.routed.append(seen - on_topic)
+    if series is not None:
+        write_series(series, step, scheduled, t0, watch)
     step.latencies.sort()
     step.to_submitted.sort()
     step.routed.sort()
@@ -514,6 +519,27 @@ async def run_step(
     step.answered.sort()
     step.send_lag_p99 = percentile(send_lags, 0.99) if send_lags else 0.0
     return step
+
+
+def write_series(
+    prefix: Path, step: Step, scheduled: dict[str, float], t0: float, watch: AssignmentWatch
+) -> None:
+    """One row per complaint answered 202, in send order: when it was due to be sent (seconds
+    into the step), then when it was seen on complaints.submitted and its assignment on
+    complaints.events (seconds after that; empty if never seen). Shows whether a tail is spread
+    over the step or comes in episodes."""
+    path = prefix.with_name(f"{prefix.name}-{step.label.replace(' ', '')}-{step.rate:.0f}.tsv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def after(seen: float | None, at: float) -> str:
+        return f"{seen - at:.4f}" if seen is not None else ""
+
+    with path.open("w") as out:
+        out.write("due_s\tsubmitted_after_s\tassigned_after_s\n")
+        for cid, at in sorted(scheduled.items(), key=lambda item: item[1]):
+            out.write(
+                f"{at - t0:.4f}\t{after(watch.submitted.get(cid), at)}\t{after(watch.seen.get(cid), at)}\n"
+            )
 
 
 # --- phases ---------------------------------------------------------------------------------------
@@ -575,7 +601,7 @@ async def bench(ends: infra.Endpoints, services: ServiceSet, plan: Plan) -> dict
 
             async def step(label: str, rate: float, seconds: float, every_group: bool = False) -> Step:
                 done = await run_step(
-                    session, url, bodies, watch, pids, label, rate, seconds, plan.grace_seconds
+                    session, url, bodies, watch, pids, label, rate, seconds, plan.grace_seconds, plan.series
                 )
                 done.lag_after = await drain(admin, watch.consumer, DRAIN_MAX_S, every_group)
                 if any(done.lag_after.values()):
@@ -694,6 +720,11 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     )
     parser.add_argument("--quick", action="store_true", help="short steps: a smoke run")
     parser.add_argument("--max-rate", type=float, help="the search never goes above this (default 3000)")
+    parser.add_argument(
+        "--series",
+        type=Path,
+        help="write each step's per-complaint timings to <SERIES>-<step>-<rate>.tsv (see write_series)",
+    )
     args = parser.parse_args(argv)
     base = QUICK if args.quick else FULL
     plan = Plan(
@@ -706,6 +737,7 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
         warmup_seconds=base.warmup_seconds,
         warmup_rate=base.warmup_rate,
         max_rate=args.max_rate or base.max_rate,
+        series=args.series,
     )
     if not 0 < plan.rate <= 10_000 or not 0 < plan.seconds <= 600:
         raise SystemExit("--rate must be in (0, 10000] and --seconds in (0, 600]")
