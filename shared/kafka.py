@@ -149,8 +149,8 @@ YIELD_EVERY = 100
 # Offsets of handled batches are committed at most this often while messages keep coming, and at
 # once when the consumer goes idle, before its partitions are revoked and when it stops. A commit
 # per batch was one more broker request per batch for every group (at 300 complaints/s, dozens a
-# second each) and a round trip in the way of the next batch. A crash loses at most this much of
-# commits: those messages are delivered again, and every handler is idempotent.
+# second each) and a round trip in the way of the next batch. A crash loses at most this long a
+# stretch of commits: those messages are delivered again, and every handler is idempotent.
 COMMIT_EVERY_S = 1.0
 
 
