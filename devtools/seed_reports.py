@@ -20,7 +20,8 @@ import statistics
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.sla import supervisor
 from services.sla.report_store import MongoReportStore, ensure_report_indexes
 from services.sla.reports import handle_report_events
+from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, Payload, new_event
@@ -212,6 +214,17 @@ class Story:
         return self
 
 
+def working_morning(pemda: str, near: datetime, *, forward: bool = False) -> datetime:
+    """10:00 local on the working day of `near` in the pemda's calendar, or the nearest one before
+    it (after it with `forward`)."""
+    calendar = calendar_for(pemda)
+    day = calendar.local(near).date()
+    step = timedelta(days=1 if forward else -1)
+    while not calendar.is_working_day(day):
+        day += step
+    return datetime.combine(day, dt_time(10), tzinfo=calendar.tz)
+
+
 def fixed_stories(pemda: str, now: datetime, prefix: str = "K") -> list[Story]:
     """A small scenario with figures a test can state by hand (response clocks, last 12 weeks):
 
@@ -223,9 +236,14 @@ def fixed_stories(pemda: str, now: datetime, prefix: str = "K") -> list[Story]:
       satisfaction 4.5.
 
     Breaches, the latest first: the open PUPR one (due ~10 days ago), then the DLH one.
+
+    The story starts at 10:00 local on the latest working day at least 21 days before `now`, and
+    "after 1 day" means the next working day at the same hour: one working day (86,400 s) whatever
+    day `now` is (a weekend, Idul Fitri's cuti bersama, a year end).
     """
     pupr, dlh, dukcapil = f"{pemda}/dinas-pupr", f"{pemda}/dlh", f"{pemda}/disdukcapil"
-    start = now - timedelta(days=21)
+    start = working_morning(pemda, now - timedelta(days=21))
+    next_day = working_morning(pemda, start + timedelta(days=1), forward=True)
     stories: list[Story] = []
 
     def story(n: int) -> Story:
@@ -240,9 +258,9 @@ def fixed_stories(pemda: str, now: datetime, prefix: str = "K") -> list[Story]:
     late.escalated(1, pupr, late.clocks["response"].due_at)
     answered_late = story(4).received(start).assigned(dlh, start).breach("response")
     answered_late.answered(dlh, answered_late.clocks["response"].due_at + timedelta(days=1))
-    story(5).received(start).assigned(dlh, start).transferred(dlh, pupr, start + timedelta(days=1))
+    story(5).received(start).assigned(dlh, start).transferred(dlh, pupr, next_day)
     for i, rating in ((6, 5), (7, 4)):
-        at = start + timedelta(days=1)
+        at = next_day
         s = story(i).received(at).assigned(dukcapil, at).answered(dukcapil, at + timedelta(hours=3))
         s.resolved(dukcapil, at + timedelta(hours=4)).closed(at + timedelta(days=1), rating)
     return stories
@@ -350,7 +368,7 @@ async def _main(args: argparse.Namespace) -> None:
     client = mongo_client(args.mongo_uri)
     try:
         db = client[args.db]
-        now = datetime.now(UTC)
+        now = clock.now()
         began = time.perf_counter()
         events = events_of(random_stories(args.pemda, now, args.complaints, seed=args.seed))
         await seed_store(db, events)
@@ -374,6 +392,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--measure", action="store_true")
     parser.add_argument("--reads", type=int, default=200)
+    clock.install_from_environment()
     asyncio.run(_main(parser.parse_args()))
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import time
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import jwt
 from aiohttp import web
 
+from shared import clock
 from shared.http import ProblemError
 
 Role = Literal["handler", "coordinator", "supervisor", "admin"]
@@ -118,7 +118,7 @@ def mint(
     """A signed HS256 development token (the local secret)."""
     if opd and not pemda:
         pemda = opd.split("/", 1)[0]
-    now = int(time.time())
+    now = int(clock.wall().timestamp())  # token lifetimes are wall time (PyJWT checks them so)
     claims: dict[str, Any] = {"sub": sub, "role": role, "iss": ISSUER, "iat": now, "exp": now + ttl_seconds}
     if pemda:
         claims["pemda"] = pemda

@@ -23,6 +23,8 @@ from pydantic import (
 )
 from ulid import ULID
 
+from shared import clock
+
 
 class Payload(BaseModel):
     """Base of every message payload. Subclasses set `TYPE` and `VERSION` and are registered."""
@@ -107,7 +109,7 @@ def new_event(
         event_id=event_id or str(ULID()),
         type=payload.TYPE,
         schema_version=payload.VERSION,
-        occurred_at=occurred_at or datetime.now(UTC),
+        occurred_at=occurred_at or clock.now(),
         complaint_id=complaint_id,
         seq=seq,
         producer=producer,

@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from ulid import ULID
 
 from devtools import infra
+from shared import clock
 
 
 def _docker_engine_answers() -> bool:
@@ -79,3 +82,34 @@ def endpoints() -> Iterator[infra.Endpoints]:
 def db_prefix() -> str:
     """A database-name prefix of one test, so tests never see each other's data."""
     return f"t{str(ULID()).lower()[-10:]}_"
+
+
+# --- the days a date-sensitive test runs on ------------------------------------------------------
+
+WIB = ZoneInfo("Asia/Jakarta")
+# Each is the instant the process clock (shared/clock.py) starts at; it ticks on from there. No
+# test takes the wall clock's day for what it asserts (tests/unit/test_clock.py).
+DAYS = {
+    "saturday": datetime(2026, 6, 13, 10, tzinfo=WIB),
+    # Idul Fitri 1448 H: Wed 10 Mar 2027, inside the cuti bersama of 9-15 Mar (holidays 0.108).
+    "idul-fitri": datetime(2027, 3, 10, 10, tzinfo=WIB),
+    # 22:30 WIB on 31 Dec is already 1 Jan 00:30 in WIT (Papua): two pemda, two different days.
+    "year-end": datetime(2026, 12, 31, 22, 30, tzinfo=WIB),
+    "new-year": datetime(2027, 1, 1, 9, tzinfo=WIB),  # a national holiday, then a weekend
+}
+
+
+@pytest.fixture(params=list(DAYS))
+def day(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    """Run the test once on each of DAYS: the process clock starts at that instant, which is
+    returned (microseconds zero, WIB)."""
+    start: datetime = DAYS[request.param]
+    with clock.pinned(start):
+        yield start
+
+
+@pytest.fixture
+def one_day() -> Iterator[datetime]:
+    """One chosen day, for tests whose subject is not the calendar (DAYS' Saturday)."""
+    with clock.pinned(DAYS["saturday"]):
+        yield DAYS["saturday"]

@@ -1,6 +1,8 @@
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
+from shared import clock
 from shared.runtime import serve
 
 settings = IntakeSettings()
+clock.install_from_setting(settings.clock_start, settings.clock_start_wall)
 serve(create_app(settings), settings.http_host, settings.http_port, settings.log_level)

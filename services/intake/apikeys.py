@@ -16,10 +16,11 @@ import asyncio
 import hashlib
 import secrets
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+
+from shared import clock
 
 COLLECTION = "api_keys"
 KEY_PREFIX = "o311_"
@@ -37,7 +38,7 @@ async def issue(db: AsyncDatabase[dict[str, Any]], name: str) -> str:
     """A new active key for client `name`; only its hash is kept."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     await db[COLLECTION].insert_one(
-        {"_id": key_hash(key), "name": name, "active": True, "created_at": datetime.now(UTC)}
+        {"_id": key_hash(key), "name": name, "active": True, "created_at": clock.now()}
     )
     return key
 
@@ -46,7 +47,7 @@ async def seed(db: AsyncDatabase[dict[str, Any]], key: str, name: str = "OPEN311
     """Make `key` valid (idempotent: every start-up seeds the same key)."""
     await db[COLLECTION].update_one(
         {"_id": key_hash(key)},
-        {"$set": {"active": True}, "$setOnInsert": {"name": name, "created_at": datetime.now(UTC)}},
+        {"$set": {"active": True}, "$setOnInsert": {"name": name, "created_at": clock.now()}},
         upsert=True,
     )
 

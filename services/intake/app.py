@@ -41,6 +41,7 @@ from services.intake.models import (
 from services.intake.settings import SETTINGS, IntakeSettings
 from services.intake.store import CALENDARS, STORE, ComplaintStore, ensure_indexes
 from services.intake.views import CalendarBook, apply, render
+from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of
 from shared.envelope import Envelope, new_event
@@ -93,10 +94,11 @@ async def accept_submission(
     tombstone of the id (no identity, no text) in case the message still reaches Kafka later.
     """
     store = app[STORE]
-    complaint_id = str(ULID())
+    now = clock.now()
+    # The id's time part is the submission instant: listings page by id windows (listing.py).
+    complaint_id = str(ULID.from_datetime(now))
     token = secrets.token_urlsafe(32)
     reporter_ref = f"rep_{ULID()}" if body.reporter else None
-    now = datetime.now(UTC)
     reporter = body.reporter.model_dump() if body.reporter else None
     # What staff and the public may be shown of the text: the reporter's identity taken out.
     identity = identity_pattern(reporter)
@@ -163,7 +165,7 @@ async def accept_submission(
             "body_hash": digest,
             "response": accepted.model_dump(),
             "done": False,
-            "created_at": now,
+            "created_at": clock.wall(),  # expired by a TTL index: the database's clock
             # What goes on Kafka (no identity): a retry can publish it again if this request
             # stops between storing and confirming (see _replay_submission).
             "complaint_id": complaint_id,
@@ -187,7 +189,7 @@ async def accept_submission(
 
     async def undo() -> None:
         # Not durable, so no 2xx and no complaint record left behind.
-        await store.abandon(complaint_id, now)
+        await store.abandon(complaint_id, clock.wall())
         if key is not None:
             await store.release_key(key)
 
@@ -232,7 +234,7 @@ async def _replay_submission(
     settings = app[SETTINGS]
     stale_after = timedelta(seconds=settings.publish_timeout_seconds + 5)
     created = earlier.get("created_at")
-    stale = created is not None and datetime.now(UTC) - _aware(created) > stale_after
+    stale = created is not None and clock.wall() - _aware(created) > stale_after
     if earlier.get("body_hash") == digest and not earlier.get("done") and stale and earlier.get("event"):
         store = app[STORE]
         complaint_id = str(earlier["complaint_id"])
@@ -269,7 +271,7 @@ async def get_complaint(request: web.Request) -> web.Response:
     if caller.audience == "public" and doc.get("confidential"):
         raise ProblemError(404)  # a confidential complaint does not exist without its token
     calendars = request.app[CALENDARS]
-    view: ComplaintView = render(doc, datetime.now(UTC), calendars.calendar_for, caller.audience)
+    view: ComplaintView = render(doc, clock.now(), calendars.calendar_for, caller.audience)
     return json_response(view, headers={"Cache-Control": "private, no-store"})
 
 

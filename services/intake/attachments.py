@@ -23,7 +23,7 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +38,7 @@ from services.intake.identity import caller_for
 from services.intake.models import AttachmentInfo, AttachmentList
 from services.intake.settings import SETTINGS
 from services.intake.store import STORE
+from shared import clock
 from shared.http import FieldError, ProblemError, json_response
 
 BUCKET = "attachments"
@@ -283,7 +284,7 @@ class AttachmentStore:
                 "sha256": hashlib.sha256(data).hexdigest(),
             },
         )
-        return Stored(attachment_id, content_type, len(data), filename, datetime.now(UTC), stripped)
+        return Stored(attachment_id, content_type, len(data), filename, clock.now(), stripped)
 
     async def count(self, complaint_id: str) -> int:
         return await self._files.count_documents({"metadata.complaint_id": complaint_id})

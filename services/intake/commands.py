@@ -19,7 +19,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -39,6 +39,7 @@ from services.intake.models import (
 from services.intake.settings import SETTINGS
 from services.intake.store import CALENDARS, STORE, CommandOutcome
 from services.intake.views import CalendarFor, is_lifecycle, reopen_window_end
+from shared import clock
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     AddInformation,
@@ -202,7 +203,7 @@ async def _send(
     key = idempotency_key(request)
     owner = await store.identity_of(complaint_id) or {}
     command = build(body, _Texts(owner.get("reporter"), bool(doc.get("anonymous"))))
-    now = datetime.now(UTC)
+    now = clock.now()
     command_id = str(ULID())
     accepted = CommandAccepted(
         command_id=command_id,
@@ -213,7 +214,7 @@ async def _send(
     if scoped_key is not None:
         earlier = await store.claim_key(
             {"_id": scoped_key, "body_hash": digest, "response": accepted.model_dump(), "done": False,
-             "created_at": now}
+             "created_at": clock.wall()}
         )  # fmt: skip
         if earlier is not None:
             return json_response(CommandAccepted.model_validate(replayed(earlier, digest)), status=202)

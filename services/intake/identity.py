@@ -28,7 +28,6 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +36,7 @@ from ulid import ULID
 from services.intake.models import ReporterIdentity
 from services.intake.store import STORE
 from services.intake.views import Audience
+from shared import clock
 from shared.auth import STAFF_AUTH, Staff, bearer, looks_like_jwt, require_staff
 from shared.calendar import pemda_of
 from shared.http import ProblemError, json_response
@@ -163,7 +163,7 @@ async def reporter_identity(request: web.Request) -> web.Response:
             "role": staff.role,
             "pemda": staff.pemda,
             "opd": staff.opd,
-            "at": datetime.now(UTC),
+            "at": clock.now(),
             "allowed": allowed,
             "reason": reason,
         }

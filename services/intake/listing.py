@@ -44,6 +44,7 @@ from services.intake import docs
 from services.intake.models import ComplaintView
 from services.intake.store import CALENDARS
 from services.intake.views import CalendarFor, render
+from shared import clock
 from shared.categories import CATEGORIES
 from shared.http import FieldError, ProblemError, json_response
 from shared.regions import lookup
@@ -264,8 +265,9 @@ def public_conditions(
 async def list_complaints(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     query = parse_query(request.query, settings)
-    now = datetime.now(UTC)
-    below: datetime | str = now + timedelta(minutes=1)  # ids are minted by other processes' clocks too
+    now = clock.now()
+    # Complaint ids are ULIDs of the submission instant (intake's clock, also other processes').
+    below: datetime | str = now + timedelta(minutes=1)
     first_window = timedelta(seconds=settings.first_window_seconds)
     if query.cursor is not None:
         below, first_window = query.cursor

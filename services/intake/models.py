@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from shared import clock
 from shared.calendar import WIT
 from shared.categories import CATEGORIES
 from shared.events import Channel, Classification, GeoPoint
@@ -92,7 +93,7 @@ class SubmitComplaint(BaseModel):
     @classmethod
     def _not_future(cls, value: date | None) -> date | None:
         # Compared with the latest calendar date anywhere in Indonesia (WIT, UTC+9).
-        if value is not None and value > datetime.now(WIT).date():
+        if value is not None and value > clock.now().astimezone(WIT).date():
             raise ValueError("tanggal kejadian tidak boleh di masa depan")
         return value
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -44,6 +44,7 @@ from services.intake.open311_forms import derive_title, submission_from_form
 from services.intake.open311_services import BASE, CHANGESET, SPECIFICATION, service_definition, service_list
 from services.intake.store import CALENDARS
 from services.intake.views import CalendarFor
+from shared import clock
 from shared.calendar import pemda_of
 from shared.categories import CATEGORIES
 from shared.runtime import INFRA
@@ -230,7 +231,7 @@ async def _token_for(db: AsyncDatabase[dict[str, Any]], request_id: str) -> str:
             "$setOnInsert": {
                 "_id": secrets.token_urlsafe(16),
                 "service_request_id": request_id,
-                "created_at": datetime.now(UTC),
+                "created_at": clock.now(),
             }
         },
         upsert=True,
@@ -347,7 +348,7 @@ def request_item(doc: dict[str, Any], now: datetime, calendar_for: CalendarFor) 
 
 async def get_requests(request: web.Request) -> Reply:
     settings = request.app[SETTINGS]
-    now = datetime.now(UTC)
+    now = clock.now()
     query = parse_request_query(request.query, now, settings.max_days)
     complaints = request.app[INFRA].db["complaints"]
     if query.ids:
@@ -385,9 +386,7 @@ async def get_request(request: web.Request) -> Reply:
     )
     if doc is None:
         raise Open311Error(404, [f"service_request_id '{request_id}' tidak ditemukan"])
-    return Reply(
-        "service_requests", [request_item(doc, datetime.now(UTC), request.app[CALENDARS].calendar_for)]
-    )
+    return Reply("service_requests", [request_item(doc, clock.now(), request.app[CALENDARS].calendar_for)])
 
 
 async def get_token(request: web.Request) -> Reply:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import AwareDatetime
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
@@ -14,6 +15,12 @@ class IntakeSettings(BaseSettings):
 
     kafka_bootstrap: str = shared_env("KAFKA_BOOTSTRAP", PREFIX, DEFAULT_KAFKA)
     mongo_uri: str = shared_env("MONGO_URI", PREFIX, DEFAULT_MONGO)
+    # Run on a chosen day: the process's clock starts at this instant (RFC 3339 with an offset) and
+    # ticks on from there (shared/clock.py). Unset: the wall clock.
+    clock_start: AwareDatetime | None = shared_env("CLOCK_START", PREFIX, None)
+    # The wall instant CLOCK_START refers to (default: this process's start), so that several
+    # processes started one after another share one clock.
+    clock_start_wall: AwareDatetime | None = shared_env("CLOCK_START_WALL", PREFIX, None)
     mongo_db: str = "intake"
     # The view consumer's group (its dead-letter topic is `<group>.dlq`); tests run apps in their own.
     consumer_group: str = INTAKE_GROUP

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.intake.views import CalendarBook
+from shared import clock
 from shared.kafka import TransientError
 from shared.mongo import GroupWriter
 
@@ -176,7 +177,7 @@ class ComplaintStore:
         with contextlib.suppress(DuplicateKeyError):
             await self._calendars.update_one(
                 {"_id": pemda, "revision": {"$lt": revision}},
-                {"$set": {"revision": revision, "extra_dates": dates, "updated_at": datetime.now(UTC)}},
+                {"$set": {"revision": revision, "extra_dates": dates, "updated_at": clock.now()}},
                 upsert=True,
             )
 

@@ -1,6 +1,8 @@
 from services.routing.app import create_app
 from services.routing.settings import RoutingSettings
+from shared import clock
 from shared.runtime import serve
 
 settings = RoutingSettings()
+clock.install_from_setting(settings.clock_start, settings.clock_start_wall)
 serve(create_app(settings), settings.http_host, settings.http_port, settings.log_level)

@@ -18,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 from ulid import ULID
 
+from shared import clock
 from shared.kafka import Outgoing, TransientError
 
 DUPLICATE_KEY = 11000
@@ -206,7 +207,7 @@ class FeedStore:
     async def add(self, entries: Sequence[dict[str, Any]]) -> None:
         if not entries:
             return
-        began = datetime.now(UTC)
+        began = clock.wall()
         try:
             # Inserts, not upserts: on this database server an insert costs a fraction of an
             # upsert; an entry written before (the relay repeating a delivery) is a duplicate key.
@@ -218,8 +219,8 @@ class FeedStore:
                 raise
             if exc.details.get("writeConcernErrors"):
                 raise
-        if datetime.now(UTC) - began > self._settle / 2:
-            again = datetime.now(UTC)
+        if clock.wall() - began > self._settle / 2:
+            again = clock.wall()
             await self._feed.bulk_write(
                 [
                     UpdateOne(
@@ -235,7 +236,7 @@ class FeedStore:
     ) -> list[dict[str, Any]]:
         """Up to `limit` settled entries of the OPD after `cursor` (a `pos`; an entry id, the
         cursor format before positions, is accepted too)."""
-        upper = feed_pos((now or datetime.now(UTC)) - self._settle, _POS_END)
+        upper = feed_pos((now or clock.wall()) - self._settle, _POS_END)
         window: dict[str, Any] = {"$lte": upper}
         if cursor:
             window["$gt"] = await self._position(cursor)
@@ -275,7 +276,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     if await db["migrations"].find_one({"_id": "feed-positions"}) is None:
         await FeedStore(db).backfill_positions()
         await db["migrations"].update_one(
-            {"_id": "feed-positions"}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
+            {"_id": "feed-positions"}, {"$set": {"at": clock.wall()}}, upsert=True
         )
     await db["notes"].create_index([("complaint_id", ASCENDING), ("at", ASCENDING)])
     await db["webhook_deliveries"].create_index([("opd_id", ASCENDING), ("at", DESCENDING)])

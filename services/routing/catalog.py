@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.routing.adapters import ensure_indexes
 from services.routing.settings import RoutingSettings
+from shared import clock
 from shared.mongo import mongo_client
 from shared.regions import all_pemda
 
@@ -68,7 +69,7 @@ def catalog_operations(now: datetime) -> tuple[list[UpdateOne], list[UpdateOne]]
 
 async def load_catalog(db: AsyncDatabase[dict[str, Any]], chunk: int = 500) -> dict[str, int]:
     await ensure_indexes(db)
-    pemda_ops, opd_ops = catalog_operations(datetime.now(UTC))
+    pemda_ops, opd_ops = catalog_operations(clock.now())
     for collection, ops in (("pemda", pemda_ops), ("opds", opd_ops)):
         for start in range(0, len(ops), chunk):
             await db[collection].bulk_write(ops[start : start + chunk], ordered=False)
@@ -87,4 +88,5 @@ async def _main() -> None:
 
 
 if __name__ == "__main__":
+    clock.install_from_environment()
     asyncio.run(_main())

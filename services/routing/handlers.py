@@ -9,12 +9,13 @@ ids, same seq), which downstream consumers recognise by seq.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from services.routing.adapters import NO_DUE
 from services.routing.domain import Overrides, RouteDecision, UnknownCategory, route_text, with_overrides
 from services.routing.service import Lifecycle
+from shared import clock
 from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload
 from shared.events import (
@@ -136,7 +137,7 @@ def _validate(envelope: Envelope) -> str | None:
 
 
 async def handle_submissions(
-    batch: Sequence[Envelope], lifecycle: Lifecycle, now: Now = lambda: datetime.now(UTC)
+    batch: Sequence[Envelope], lifecycle: Lifecycle, now: Now = clock.now
 ) -> list[Rejected]:
     rejected: list[Rejected] = []
     routed: dict[str, dict[str, Any]] = {}

@@ -20,6 +20,7 @@ from services.routing.adapters import (
     outbox_messages,
 )
 from services.routing.lifecycle import Action, Complaint, Refused, decide, evolve, lease
+from shared import clock
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     ClockEvent,
@@ -135,7 +136,7 @@ class Lifecycle:
             doc = await self.store.get(complaint_id)
             if doc is None:
                 raise LookupError(complaint_id)
-            instant = at or datetime.now(UTC)
+            instant = at or clock.now()
             complaint = as_complaint(doc)
             payloads = decide(
                 complaint, action, instant, max_transfers=self.max_transfers, known_opd=known_opd
@@ -304,7 +305,7 @@ class Lifecycle:
         (harmless — consumers dedupe by seq — but load where there is already too much)."""
         while True:
             try:
-                stale = await self.store.unpublished(datetime.now(UTC) - grace)
+                stale = await self.store.unpublished(clock.now() - grace)
                 if stale:
                     full = await self.store.load([d["_id"] for d in stale])
                     await self.deliver([d for d in full.values() if not d.get("published", True)])
@@ -347,17 +348,17 @@ def dues_updates(
             continue
         dues: dict[str, Any] = dict(doc.get("dues") or {})
         changed = False
-        for clock in clocks:
-            key = clock.clock_id.replace(".", "_")  # field names must not contain dots
-            if dues.get(key, {}).get("v", 0) >= clock.version:
+        for snap in clocks:
+            key = snap.clock_id.replace(".", "_")  # field names must not contain dots
+            if dues.get(key, {}).get("v", 0) >= snap.version:
                 continue
             changed = True
             dues[key] = {
-                "clock": clock.clock,
-                "opd_id": clock.opd_id,
-                "due": clock.due_at,
-                "state": clock.state,
-                "v": clock.version,
+                "clock": snap.clock,
+                "opd_id": snap.opd_id,
+                "due": snap.due_at,
+                "state": snap.state,
+                "v": snap.version,
             }
         if changed:
             running = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +17,7 @@ from services.routing import lifecycle as lc
 from services.routing.adapters import NO_DUE, FeedStore
 from services.routing.lifecycle import Refused
 from services.routing.service import Lifecycle, shown_text
+from shared import clock
 from shared.auth import Staff, require_staff
 from shared.categories import CATEGORIES
 from shared.events import Tier
@@ -238,7 +239,7 @@ async def add_note(request: web.Request) -> web.Response:
         "by": staff.sub,
         "role": staff.role,
         "text": body.text,
-        "at": datetime.now(UTC),
+        "at": clock.now(),
     }
     await request.app[LIFECYCLE].store.db["notes"].insert_one(note)
     return json_response(_note(note), status=201)
@@ -356,9 +357,10 @@ async def put_webhook(request: web.Request) -> web.Response:
         "url": str(body.url),
         "secret": body.secret,
         "by": staff.sub,
-        "updated_at": datetime.now(UTC),
+        "updated_at": clock.now(),
         "failures": 0,
-        "next_attempt": datetime.now(UTC),
+        # Deliveries are scheduled on the wall clock: they read the feed by its positions (ULIDs).
+        "next_attempt": clock.wall(),
     }
     await db["webhooks"].update_one(
         {"_id": opd_id}, {"$set": doc, "$setOnInsert": {"cursor": None}}, upsert=True
@@ -398,7 +400,7 @@ async def put_rule(request: web.Request) -> web.Response:
     opd_id = f"{pemda}/{body.opd_slug}"
     if await db["opds"].find_one({"_id": opd_id}) is None:
         raise ProblemError(422, errors=[FieldError(field="opd_slug", message=f"OPD {opd_id} tidak ada")])
-    now = datetime.now(UTC)
+    now = clock.now()
     await db["rules"].update_one(
         {"pemda": pemda, "category": category},
         {"$set": {"opd_slug": body.opd_slug, "note": body.note, "by": staff.sub, "at": now}},
@@ -458,9 +460,7 @@ async def _audit(request: web.Request, staff: Staff, what: str, data: dict[str, 
     await (
         request.app[LIFECYCLE]
         .store.db["audit"]
-        .insert_one(
-            {"what": what, "by": staff.sub, "role": staff.role, "at": datetime.now(UTC), "data": data}
-        )
+        .insert_one({"what": what, "by": staff.sub, "role": staff.role, "at": clock.now(), "data": data})
     )
 
 

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,6 +25,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.routing.adapters import FeedStore
+from shared import clock
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -111,7 +112,7 @@ async def run(db: AsyncDatabase[dict[str, Any]], interval: float = 1.0) -> None:
     async with aiohttp.ClientSession(timeout=timeout) as session:
         while True:
             try:
-                await deliver_once(db, feed, session, datetime.now(UTC))
+                await deliver_once(db, feed, session, clock.wall())  # the feed's time
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -1,6 +1,8 @@
 from services.sla.app import create_app
 from services.sla.settings import SlaSettings
+from shared import clock
 from shared.runtime import serve
 
 settings = SlaSettings()
+clock.install_from_setting(settings.clock_start, settings.clock_start_wall)
 serve(create_app(settings), settings.http_host, settings.http_port, settings.log_level)

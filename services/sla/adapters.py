@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, InsertOne, ReplaceOne
@@ -31,6 +31,7 @@ from pymongo.errors import BulkWriteError
 
 from services.sla.domain import Clock, ComplaintClocks, Escalation, EscalationStep, Fact, Holding
 from services.sla.handlers import Saved
+from shared import clock
 from shared.calendar import HOLIDAYS_VERSION
 from shared.kafka import Outgoing, TransientError
 
@@ -220,7 +221,7 @@ class MongoClockStore:
         if not changed:
             return saved
         token = uuid.uuid4().hex
-        now = datetime.now(UTC)
+        now = clock.now()
         ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
         planned: dict[str, tuple[int, list[Outgoing]]] = {}
         replacements = 0

@@ -19,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
@@ -31,15 +30,12 @@ from services.sla.adapters import COLLECTION, MongoClockStore, StoredClocks
 from services.sla.domain import ComplaintClocks
 from services.sla.handlers import Publish, announce
 from services.sla.standards import SlaRules
+from shared import clock
 from shared.kafka import TRANSIENT, Outgoing
 
 log = logging.getLogger(__name__)
 
-Now = Callable[[], datetime]
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
+Now = clock.Now
 
 
 @dataclass(frozen=True)
@@ -119,7 +115,7 @@ async def run_detector(
     publish: Publish,
     rules: SlaRules,
     settings: DetectorSettings = DetectorSettings(),
-    now: Now = wall_clock,
+    now: Now = clock.now,
 ) -> None:
     """The background loop (wired in app.py); runs until cancelled."""
     store = MongoClockStore(db)

@@ -27,7 +27,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +40,7 @@ from services.sla.adapters import ConcurrentUpdate, MongoClockStore
 from services.sla.domain import ComplaintClocks, ms
 from services.sla.handlers import Publish, announce
 from services.sla.standards import CALENDARS, RULES, SlaRules
+from shared import clock
 from shared.auth import Staff, require_staff
 from shared.calendar import HOLIDAYS_VERSION
 from shared.envelope import new_event
@@ -136,7 +137,7 @@ async def recompute_pemda(
 ) -> Recomputed:
     """Announce the pemda's calendar revision and recompute what it governs; idempotent."""
     dates = sorted(rules.calendars.extra_dates(pemda))
-    at = ms(datetime.now(UTC))
+    at = ms(clock.now())
     await publish([_calendar_changed(pemda, dates, revision, at)])
     result = await recompute_ids(
         db,
@@ -163,7 +164,7 @@ async def set_extra_dates(
     reason: str | None = None,
 ) -> tuple[int, Recomputed]:
     """Store a pemda's extra dates as a new revision (audited), then recompute."""
-    at = datetime.now(UTC)
+    at = clock.now()
     wanted = sorted(set(dates))
     before = await db[CALENDARS].find_one({"_id": pemda})
     stored = await db[CALENDARS].find_one_and_update(
@@ -204,7 +205,7 @@ async def recompute_holidays(
         rules,
         MongoClockStore(db).with_old_holidays(),
         reason=f"versi data hari libur berganti ke {HOLIDAYS_VERSION}",
-        at=ms(datetime.now(UTC)),
+        at=ms(clock.now()),
         rewrite_all=True,
     )
 
@@ -352,6 +353,7 @@ def main() -> None:
     sub.add_parser("holidays", help="rebuild every complaint computed with another pinned holidays version")
     one = sub.add_parser("pemda", help="rebuild the complaints a pemda's calendar governs")
     one.add_argument("pemda")
+    clock.install_from_environment()
     asyncio.run(_main(parser.parse_args()))
 
 

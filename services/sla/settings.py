@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import AwareDatetime
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
@@ -13,6 +14,12 @@ class SlaSettings(BaseSettings):
 
     kafka_bootstrap: str = shared_env("KAFKA_BOOTSTRAP", PREFIX, DEFAULT_KAFKA)
     mongo_uri: str = shared_env("MONGO_URI", PREFIX, DEFAULT_MONGO)
+    # Run on a chosen day: the process's clock starts at this instant (RFC 3339 with an offset) and
+    # ticks on from there (shared/clock.py). Unset: the wall clock.
+    clock_start: AwareDatetime | None = shared_env("CLOCK_START", PREFIX, None)
+    # The wall instant CLOCK_START refers to (default: this process's start), so that several
+    # processes started one after another share one clock.
+    clock_start_wall: AwareDatetime | None = shared_env("CLOCK_START_WALL", PREFIX, None)
     mongo_db: str = "sla"
     http_host: str = "127.0.0.1"
     http_port: int = 8083

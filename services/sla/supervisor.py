@@ -45,6 +45,7 @@ from services.sla.reports import (
 )
 from services.sla.supervisor_docs import API
 from services.sla.supervisor_docs import openapi_paths as openapi_paths  # re-exported for app.py
+from shared import clock
 from shared.auth import Staff, require_staff
 from shared.calendar import WIB, zone_for
 from shared.envelope import Envelope
@@ -68,7 +69,7 @@ class Reports:
     `now` is the reading instant for aging and the lateness of open breaches (tests pin it)."""
 
     store: MongoReportStore | None = None
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    now: Callable[[], datetime] = field(default=clock.now)
 
 
 REPORTS = web.AppKey("sla_reports", Reports)

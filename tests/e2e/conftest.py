@@ -5,27 +5,44 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
 from devtools import infra
 from devtools.prepare import prepare
 from devtools.services import ServiceSet, start_services, wait_ready
+from shared import clock
+from tests.conftest import DAYS
 
 E2E_PORTS = {
     name: port + 10 * infra.test_slot()
     for name, port in {"intake": 18081, "routing": 18082, "sla": 18083}.items()
 }
 DB_PREFIX = "e2e_"
+# The stack runs on Idul Fitri 2027 (inside the cuti bersama), given to the processes as a setting;
+# this process shares their clock (the same CLOCK_START and CLOCK_START_WALL).
+E2E_DAY = DAYS["idul-fitri"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def e2e_clock() -> Iterator[datetime]:
+    """Every e2e test runs on E2E_DAY; returns the wall instant the day's clock starts from."""
+    anchor = clock.wall()
+    before = clock.current()
+    clock.install(clock.starting_at(E2E_DAY, when=anchor))
+    yield anchor
+    clock.install(before)
 
 
 @pytest.fixture(scope="session")
-def services(endpoints: infra.Endpoints) -> Iterator[ServiceSet]:
+def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[ServiceSet]:
     # The same preparation `make run` does: topics, then the OPD catalog routing checks against.
     asyncio.run(prepare(endpoints.kafka_bootstrap, endpoints.mongo_uri, routing_db=f"{DB_PREFIX}routing"))
     # The suite submits far more than a citizen would from one address; the limits themselves
     # are tested in tests/integration/test_ratelimit.py.
     os.environ.update(INTAKE_RATE_SUBMIT_PER_MINUTE="0", INTAKE_RATE_SUBMIT_PER_MINUTE_PER_KEY="0")
+    os.environ.update(CLOCK_START=E2E_DAY.isoformat(), CLOCK_START_WALL=e2e_clock.isoformat())
     logs = infra.run_dir(infra.test_profile()) / "services"
     running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX)
     try:
@@ -33,3 +50,5 @@ def services(endpoints: infra.Endpoints) -> Iterator[ServiceSet]:
         yield running
     finally:
         running.stop()
+        for name in ("CLOCK_START", "CLOCK_START_WALL"):
+            os.environ.pop(name, None)

@@ -10,7 +10,6 @@ partitions with an `sla` process of another test nor depends on the clock engine
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -23,6 +22,7 @@ from devtools import infra
 from devtools.seed_reports import events_of, fixed_stories, outgoing
 from services.sla import supervisor
 from services.sla.settings import SlaSettings
+from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.http import problem_middleware
 from shared.kafka import durable_producer, ensure_topics, publish
@@ -71,9 +71,7 @@ async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, 
     producer = durable_producer(endpoints.kafka_bootstrap)
     await producer.start()
     try:
-        await publish(
-            producer, outgoing(events_of(fixed_stories(JAYAPURA, datetime.now(UTC), prefix=prefix)))
-        )
+        await publish(producer, outgoing(events_of(fixed_stories(JAYAPURA, clock.now(), prefix=prefix))))
     finally:
         await producer.stop()
     try:

@@ -20,7 +20,7 @@ from shared.calendar import calendar_for
 from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
 from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, TOPICS
-from tests.e2e.conftest import DB_PREFIX
+from tests.e2e.conftest import DB_PREFIX, E2E_DAY
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -109,6 +109,11 @@ async def test_one_complaint_from_post_to_stored_clocks(
     response = next(d for d in view["deadlines"] if d["clock"] == "response")
     started = semarang.local(datetime.fromisoformat(response["started_at"]))
     assert response["due_at"] == semarang.due(started, 5).isoformat()
+    # The stack runs on Idul Fitri 2027 (its CLOCK_START setting): Wed 10 Mar is a holiday inside
+    # the cuti bersama of 9-15 Mar, so 5 HK are Tue 16 to Mon 22 Mar (worked out by hand).
+    assert started.date() == E2E_DAY.date()
+    assert response["due_at"] == "2027-03-23T00:00:00+07:00"
+    assert response["remaining_seconds"] == 5 * 86400  # no working time has passed on a holiday
     assert response["due_at"].endswith("+07:00")
     assert 0 < response["remaining_seconds"] <= 6 * 86400
     assert re.fullmatch(r"sisa [4-6] hari kerja", response["remaining_text"])

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -22,6 +22,7 @@ from ulid import ULID
 
 from devtools.infra import Endpoints
 from devtools.services import ServiceSet
+from shared import clock
 from shared.categories import CATEGORIES
 from shared.mongo import mongo_client
 from tests.e2e.conftest import DB_PREFIX
@@ -106,7 +107,7 @@ async def test_the_georeport_client_lists_services_and_reads_back_a_posted_reque
         assert read["service_code"] == "jalan-jembatan"
         assert read["status"] == "open"
         assert read["region_code"] == "33.74"
-        assert datetime.fromisoformat(read["requested_datetime"]) <= datetime.now(UTC)
+        assert datetime.fromisoformat(read["requested_datetime"]) <= clock.now()
         by_id = await asyncio.to_thread(client.get_service_requests, service_request_id=request_id)
         items = by_id if isinstance(by_id, list) else [by_id]
         assert [i["service_request_id"] for i in items] == [request_id]
@@ -114,7 +115,7 @@ async def test_the_georeport_client_lists_services_and_reads_back_a_posted_reque
             client.get_service_requests,
             service_code="jalan-jembatan,air-minum",
             status="open",
-            start_date=(datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+            start_date=(clock.now() - timedelta(hours=1)).isoformat(),
         )
         found = found if isinstance(found, list) else [found]
         assert request_id in {i["service_request_id"] for i in found}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
+from shared import clock
 from shared.auth import mint
 from shared.envelope import new_event
 from shared.events import CommandRejected
@@ -44,7 +45,7 @@ from tests.unit.test_intake_attachments import (
 )
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_day")]
 
 OPD = "33.74/dinas-pupr"
 ATTACHMENT_LIMIT = 64 * 1024
@@ -93,7 +94,7 @@ def bearer(token: str) -> dict[str, str]:
 
 async def test_feedback_goes_durably_to_routing_once_per_idempotency_key(intake: Intake) -> None:
     cid, token = await intake.submit()
-    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=datetime.now(UTC), resolved_by=OPD)
+    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=clock.now(), resolved_by=OPD)
     url = f"/api/v1/complaints/{cid}/feedback"
     key = {"Idempotency-Key": str(ULID())}
     first = await intake.http.post(
@@ -172,7 +173,7 @@ async def test_a_command_the_state_does_not_allow_is_a_409_with_the_reason_and_s
     intake: Intake,
 ) -> None:
     cid, token = await intake.submit()
-    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=datetime.now(UTC) - timedelta(days=60),
+    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=clock.now() - timedelta(days=60),
                        resolved_by=OPD, reopened=False)  # fmt: skip
     cases = [
         ("withdraw", {}, "tidak dapat dicabut"),
@@ -184,7 +185,7 @@ async def test_a_command_the_state_does_not_allow_is_a_409_with_the_reason_and_s
         assert resp.status == 409, path
         problem = await resp.json()
         assert resp.content_type == "application/problem+json" and reason in problem["detail"], problem
-    await intake.force(cid, reopened=True, resolved_at=datetime.now(UTC))
+    await intake.force(cid, reopened=True, resolved_at=clock.now())
     resp = await intake.http.post(
         f"/api/v1/complaints/{cid}/reopen", json={"reason": "rusak lagi"}, headers=bearer(token)
     )
@@ -200,7 +201,7 @@ async def test_a_command_the_state_does_not_allow_is_a_409_with_the_reason_and_s
 async def test_bad_fields_and_bad_credentials_get_the_right_problems(intake: Intake) -> None:
     cid, token = await intake.submit()
     _, other_token = await intake.submit()
-    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=datetime.now(UTC), resolved_by=OPD)
+    await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=clock.now(), resolved_by=OPD)
     url = f"/api/v1/complaints/{cid}/feedback"
     for body, field in [({"rating": 6}, "rating"), ({"rating": "5"}, "rating"), ({"rating": True}, "rating"),
                         ({"rating": 3, "nama": "x"}, "nama"), ({}, "rating")]:  # fmt: skip
@@ -434,7 +435,7 @@ async def _lose_confirmation(intake: Intake, key: str) -> None:
 
     await eventually(confirmed, within=10, what="the key confirmed after the answer")
     await intake.db["idempotency_keys"].update_one(
-        {"_id": key}, {"$set": {"done": False, "created_at": datetime.now(UTC) - timedelta(hours=1)}}
+        {"_id": key}, {"$set": {"done": False, "created_at": clock.wall() - timedelta(hours=1)}}
     )
 
 

@@ -22,9 +22,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints, ensure_chromium
+from shared import clock
 from tests.intake_app import running_intake
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_day")]
 
 Http = TestClient[aiohttp.web.Request, aiohttp.web.Application]
 REPORTER = {"name": "Sari Wulandari", "phone": "0812-3456-7890", "email": "sari@example.id"}
@@ -125,7 +126,7 @@ async def test_no_identity_and_no_text_of_any_complaint_is_listed(intake: Intake
 
 
 async def test_pages_follow_the_cursor_newest_first_across_sparse_history(intake: Intake) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     ages = [
         timedelta(minutes=5),
         timedelta(hours=3),
@@ -148,7 +149,7 @@ async def test_pages_follow_the_cursor_newest_first_across_sparse_history(intake
 
 
 async def test_filters_by_province_kab_kota_category_and_status(intake: Intake) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     in_city = await intake.seed(now, region_code="52.71.01.1001", pemda="52.71", status="resolved")
     in_regency = await intake.seed(now, region_code="52.01", pemda="52.01", category="air-minum")
     on_province = await intake.seed(now, region_code="52", pemda="52", category="pajak-kendaraan")

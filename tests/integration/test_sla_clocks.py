@@ -27,6 +27,7 @@ from services.sla.app import create_app
 from services.sla.domain import Clock, ComplaintClocks
 from services.sla.settings import SlaSettings
 from services.sla.standards import RULES
+from shared import clock
 from shared.auth import mint
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, decode
@@ -61,7 +62,7 @@ class Sla:
             if doc is None or doc["last_seq"] < len(story.events) or doc.get("pending_since") is not None:
                 return None
             due = doc.get("next_check")
-            if due is not None and due <= datetime.now(UTC):
+            if due is not None and due <= clock.now():
                 return None
             return from_doc(doc).clocks
 
@@ -131,7 +132,9 @@ def new_story(**changes: Any) -> Story:
 # --- detection ---------------------------------------------------------------------------------------
 
 
-async def test_lifecycle_events_become_clocks_and_a_past_due_is_breached_and_escalated(sla: Sla) -> None:
+async def test_lifecycle_events_become_clocks_and_a_past_due_is_breached_and_escalated(
+    day: datetime, sla: Sla
+) -> None:
     s = new_story()
     s.received(wib(2026, 2, 2, 10))
     s.assigned(wib(2026, 2, 2, 10))
@@ -153,7 +156,7 @@ async def test_lifecycle_events_become_clocks_and_a_past_due_is_breached_and_esc
     warnings = [e for e in announced if e.type == "SlaWarning"]
     assert {e.payload.clock for e in warnings} == {"response", "resolution"}  # type: ignore[attr-defined]
     # The stored clocks are exactly what the domain computes from the same events.
-    s.time(datetime.now(UTC))
+    s.time(clock.now())
     assert [outcome(c) for c in stored.clocks] == [outcome(c) for c in s.clocks.clocks]
     assert stored.escalation.level == 3 and [f.kind for f in stored.history] == [
         "ComplaintReceived",
@@ -172,7 +175,7 @@ async def test_lifecycle_events_become_clocks_and_a_past_due_is_breached_and_esc
         assert all(len(ids) == 1 for ids in by_version.values()), (clock_id, by_version)
 
 
-async def test_a_due_in_the_near_past_is_breached_at_its_own_instant(sla: Sla) -> None:
+async def test_a_due_in_the_near_past_is_breached_at_its_own_instant(day: datetime, sla: Sla) -> None:
     await sla.db["service_standards"].insert_one({"clock": "response", "hk": 0, "opd_id": FAST_OPD})
     rules = sla.http.server.app[RULES]
 
@@ -183,7 +186,7 @@ async def test_a_due_in_the_near_past_is_breached_at_its_own_instant(sla: Sla) -
 
     await eventually(standard_loaded, what="the service standard reloaded")
     s = new_story()
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     s.received(now - timedelta(seconds=2))
     s.assigned(now - timedelta(seconds=1), opd=FAST_OPD)
     await send(sla.bootstrap, s.events)
@@ -200,7 +203,7 @@ async def test_a_due_in_the_near_past_is_breached_at_its_own_instant(sla: Sla) -
     assert stored.clocks[2].clock == "resolution" and stored.clocks[2].state == "running"
 
 
-async def test_an_expired_reporters_window_asks_routing_to_close(sla: Sla) -> None:
+async def test_an_expired_reporters_window_asks_routing_to_close(day: datetime, sla: Sla) -> None:
     s = new_story()
     s.received(wib(2026, 2, 2, 10))
     s.assigned(wib(2026, 2, 2, 10))
@@ -226,15 +229,15 @@ async def test_an_expired_reporters_window_asks_routing_to_close(sla: Sla) -> No
     sla_events = await messages_for(sla.bootstrap, SLA_EVENTS, s.complaint_id)
     assert not [e for e in sla_events if e.type in ("SlaBreached", "EscalationRaised")]
     # routing's close arrives as the next lifecycle event: nothing more moves, nothing is sent again.
-    s.closed(datetime.now(UTC), "expired")
+    s.closed(clock.now(), "expired")
     await send(sla.bootstrap, s.events[-1:])
     await sla.settled(s)
     assert len(await messages_for(sla.bootstrap, COMPLAINTS_COMMANDS, s.complaint_id)) == 1
 
 
-async def test_an_unconfirmed_outbox_is_published_again_by_the_relay(sla: Sla) -> None:
+async def test_an_unconfirmed_outbox_is_published_again_by_the_relay(one_day: datetime, sla: Sla) -> None:
     s = new_story()
-    s.received(datetime.now(UTC))  # nothing due for days: only the relay will touch it
+    s.received(clock.now())  # nothing due for days: only the relay will touch it
     store = MongoClockStore(sla.db)
     clocks = ComplaintClocks(s.complaint_id)
     [started] = clocks.apply(s.events[0], calendar_for)
@@ -276,14 +279,14 @@ def _stories() -> list[Story]:
     b.info_requested(datetime(2026, 6, 2, 3, tzinfo=UTC), opd="64.01/dinas-pupr")
     b.closed(datetime(2026, 6, 3, 3, tzinfo=UTC), "withdrawn")
     c = new_story()  # answered on time, still open
-    c.received(datetime.now(UTC) - timedelta(hours=2))
-    c.assigned(datetime.now(UTC) - timedelta(hours=1))
-    c.answered(datetime.now(UTC) - timedelta(minutes=30))
+    c.received(clock.now() - timedelta(hours=2))
+    c.assigned(clock.now() - timedelta(hours=1))
+    c.answered(clock.now() - timedelta(minutes=30))
     return [a, b, c]
 
 
 async def test_replay_into_an_empty_database_and_a_restart_mid_stream_give_the_same_clocks(
-    sla: Sla, endpoints: Endpoints
+    day: datetime, sla: Sla, endpoints: Endpoints
 ) -> None:
     stories = _stories()
     half = {s.complaint_id: len(s.events) // 2 for s in stories}
@@ -316,7 +319,7 @@ async def test_replay_into_an_empty_database_and_a_restart_mid_stream_give_the_s
             assert replayed.accountability() == original.accountability()
             assert replayed.history == original.history
             # And both are what the domain computes in memory from the same events.
-            s.time(datetime.now(UTC))
+            s.time(clock.now())
             assert [outcome(c) for c in original.clocks] == [outcome(c) for c in s.clocks.clocks]
     finally:
         await client.close()
@@ -355,10 +358,11 @@ def _working_days_back(day: date, n: int) -> date:
 
 
 async def test_an_admins_extra_date_moves_dues_retracts_a_breach_and_removing_it_brings_it_back(
+    day: datetime,
     sla: Sla,
 ) -> None:
     # A complaint whose 5-HK dues ended at the latest working day's midnight: breached by now.
-    last = _latest_working_day_before_today(datetime.now(UTC))
+    last = _latest_working_day_before_today(clock.now())
     start = _working_days_back(last, 5)
     s = new_story()
     s.received(datetime.combine(start, datetime.min.time(), tzinfo=SEMARANG.tz) + timedelta(hours=10))
@@ -370,23 +374,26 @@ async def test_an_admins_extra_date_moves_dues_retracts_a_breach_and_removing_it
 
     admin = {"Authorization": f"Bearer {mint('admin', sub='admin-1')}"}
     url = "/api/v1/admin/calendar/33/extra-dates"  # the province's day off binds Semarang too
+    current = await sla.http.get(url, headers=admin)  # the module's app: an earlier day's test changed it
+    revision = (await current.json())["revision"]
+    assert (await current.json())["extra_dates"] == []
     resp = await sla.http.put(url, json={"dates": [last.isoformat()], "reason": "cuti daerah"}, headers=admin)
     assert resp.status == 200, await resp.text()
     body = await resp.json()
-    assert body["revision"] == 1 and body["extra_dates"] == [last.isoformat()]
+    assert body["revision"] == revision + 1 and body["extra_dates"] == [last.isoformat()]
     assert body["recomputed"]["complaints"] >= 1 and body["recomputed"]["corrected"] >= 1
 
     after = await sla.clocks(s.complaint_id)
     assert after is not None and after.clocks[1].breached_at is None and after.escalation.level == 0
-    assert after.clocks[1].due_at is not None and after.clocks[1].due_at > datetime.now(UTC)
+    assert after.clocks[1].due_at is not None and after.clocks[1].due_at > clock.now()
     announced = await messages_for(sla.bootstrap, SLA_EVENTS, s.complaint_id)
     assert [e.payload.clock for e in announced if e.type == "BreachRetracted"] == ["response", "resolution"]  # type: ignore[attr-defined]
     assert [e.payload.level for e in announced if e.type == "EscalationRetracted"] == [0]  # type: ignore[attr-defined]
-    [changed] = [
-        e for e in await messages_for(sla.bootstrap, SLA_EVENTS, "33") if e.type == "CalendarChanged"
-    ]
+    changes = [e for e in await messages_for(sla.bootstrap, SLA_EVENTS, "33") if e.type == "CalendarChanged"]
+    assert len(changes) == revision + 1  # one per revision (earlier days' runs made the others)
+    changed = changes[-1]
     assert changed.payload.extra_dates == [last] and changed.complaint_id is None  # type: ignore[attr-defined]
-    audit = await sla.db["audit"].find_one({"target": "33"})
+    audit = await sla.db["audit"].find_one({"target": "33", "after": [last.isoformat()]})
     assert audit is not None and audit["who"]["sub"] == "admin-1" and audit["after"] == [last.isoformat()]
     # The calendar answers over HTTP include the extra date now.
     due = await sla.http.get(
@@ -396,7 +403,7 @@ async def test_an_admins_extra_date_moves_dues_retracts_a_breach_and_removing_it
 
     # Removing the date again: the breaches come back at their original instants.
     resp = await sla.http.put(url, json={"dates": []}, headers=admin)
-    assert resp.status == 200 and (await resp.json())["revision"] == 2
+    assert resp.status == 200 and (await resp.json())["revision"] == revision + 2
     again = await sla.clocks(s.complaint_id)
     assert again is not None and again.clocks[1].breached_at == before.clocks[1].breached_at
     assert again.escalation.level == 1
@@ -418,7 +425,9 @@ async def test_the_admin_calendar_api_checks_role_pemda_and_body(sla: Sla) -> No
     assert read.status == 200 and (await read.json())["extra_dates"] == []
 
 
-async def test_a_new_holidays_pin_recomputes_what_was_computed_with_the_old_one(sla: Sla) -> None:
+async def test_a_new_holidays_pin_recomputes_what_was_computed_with_the_old_one(
+    one_day: datetime, sla: Sla
+) -> None:
     from services.sla.recompute import recompute_holidays
     from shared.calendar import HOLIDAYS_VERSION
 

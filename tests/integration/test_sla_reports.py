@@ -8,7 +8,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -39,15 +39,17 @@ from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
 from shared.runtime import ConsumerSpec, with_consumers
-from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS, TopicSpec, dlq
+from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS, TOPICS, TopicSpec, dlq
+from tests.conftest import DAYS
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 SAMARINDA, BALIKPAPAN = "64.72", "64.71"
 PUPR, DLH, DUKCAPIL = (f"{SAMARINDA}/{slug}" for slug in ("dinas-pupr", "dlh", "disdukcapil"))
-NOW = datetime.now(UTC).replace(microsecond=0)
 Json = dict[str, Any]
+# Four kab/kota in the three time zones (Jayapura is the e2e dashboard's).
+PEMDA_OF_DAY = dict(zip(DAYS.values(), ("64.72", "33.74", "91.05", "51.71"), strict=True))
 
 
 @pytest.fixture
@@ -91,10 +93,12 @@ async def _caught_up(bootstrap: str, group: str) -> bool:
     await probe.start()
     await admin.start()
     try:
+        # Every partition the project creates (the probe's own metadata may not know them yet).
         partitions = [
-            TopicPartition(topic, p)
-            for topic in (SLA_EVENTS, COMPLAINTS_EVENTS)
-            for p in probe.partitions_for_topic(topic) or ()
+            TopicPartition(spec.name, p)
+            for spec in TOPICS
+            if spec.name in (SLA_EVENTS, COMPLAINTS_EVENTS)
+            for p in range(spec.partitions)
         ]
         ends = await probe.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(group)
@@ -126,7 +130,7 @@ async def _dead_letters(
 
 
 async def test_published_events_become_the_figures_and_a_redelivery_changes_nothing(
-    endpoints: Endpoints, db_prefix: str, db: AsyncDatabase[dict[str, Any]]
+    day: datetime, endpoints: Endpoints, db_prefix: str, db: AsyncDatabase[dict[str, Any]]
 ) -> None:
     # A group of its own (and its dead-letter topic), so no other consumer shares the partitions.
     group = f"sla-reports-{db_prefix.rstrip('_')}"
@@ -140,30 +144,34 @@ async def test_published_events_become_the_figures_and_a_redelivery_changes_noth
     )
     with_consumers(app, settings, [ConsumerSpec(group, spec.topics, spec.build)])
     supervisor.add_routes(app)
-    supervisor.reports_state(app).now = lambda: NOW
+    supervisor.reports_state(app).now = lambda: day
+    # Each day's run seeds a pemda of its own: the groups of the other days' runs read the same
+    # topics from the beginning, and a pemda's figures must be this run's alone.
+    pemda = PEMDA_OF_DAY[day]
+    pupr, dlh, dukcapil = (f"{pemda}/{slug}" for slug in ("dinas-pupr", "dlh", "disdukcapil"))
+    supervisor_ = bearer("supervisor", pemda=pemda)
 
-    messages = outgoing(events_of(fixed_stories(SAMARINDA, NOW, prefix=db_prefix)))
+    messages = outgoing(events_of(fixed_stories(pemda, day, prefix=db_prefix)))
     producer = durable_producer(endpoints.kafka_bootstrap)
     await producer.start()
     try:
         async with TestClient(TestServer(app)) as client:
             await publish(producer, messages)
 
-            async def figures() -> Json | None:
-                answer = await get(client, f"compliance?pemda={SAMARINDA}", SUPERVISOR)
-                rows = by_scope(answer)
-                done = DUKCAPIL in rows and rows[DUKCAPIL]["resolution"]["met"] == 2 and PUPR in rows
-                return answer if done and rows[PUPR]["escalated"] == 1 else None
-
-            compliance = await eventually(figures, within=60, what="the seeded figures")
+            # Every event applied: the group has committed all of both topics (it commits only
+            # after its database write). Figures read before that are partial.
+            await eventually(
+                lambda: _caught_up(endpoints.kafka_bootstrap, group), within=60, what="the seeded figures"
+            )
+            compliance = await get(client, f"compliance?pemda={pemda}", supervisor_)
             rows = by_scope(compliance)
-            assert [rows[o]["on_time_pct"] for o in (PUPR, DLH, DUKCAPIL)] == [75.0, 0.0, 100.0]
-            assert rows[PUPR]["response"]["answered"] == 3
-            assert (rows[PUPR]["assigned"], rows[PUPR]["open"], rows[PUPR]["breached_open"]) == (5, 5, 1)
-            assert (rows[DLH]["transfers_out"], rows[DLH]["misrouted_seconds"]) == (1, 86400)
+            assert [rows[o]["on_time_pct"] for o in (pupr, dlh, dukcapil)] == [75.0, 0.0, 100.0]
+            assert rows[pupr]["response"]["answered"] == 3
+            assert (rows[pupr]["assigned"], rows[pupr]["open"], rows[pupr]["breached_open"]) == (5, 5, 1)
+            assert (rows[dlh]["transfers_out"], rows[dlh]["misrouted_seconds"]) == (1, 86400)
             assert compliance["total"]["on_time_pct"] == round(100 * 7 / 9, 1)
             before = [
-                stable(await get(client, f"{path}?pemda={SAMARINDA}", SUPERVISOR))
+                stable(await get(client, f"{path}?pemda={pemda}", supervisor_))
                 for path in ("compliance", "breaches", "escalations", "satisfaction", "trend")
             ]
 
@@ -194,7 +202,7 @@ async def test_published_events_become_the_figures_and_a_redelivery_changes_noth
                 lambda: _caught_up(endpoints.kafka_bootstrap, group), within=60, what="the group to catch up"
             )
             after = [
-                stable(await get(client, f"{path}?pemda={SAMARINDA}", SUPERVISOR))
+                stable(await get(client, f"{path}?pemda={pemda}", supervisor_))
                 for path in ("compliance", "breaches", "escalations", "satisfaction", "trend")
             ]
             assert after == before
@@ -207,13 +215,14 @@ async def test_published_events_become_the_figures_and_a_redelivery_changes_noth
 
 @pytest.fixture
 async def seeded(
+    day: datetime,
     db: AsyncDatabase[dict[str, Any]],
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    stories = fixed_stories(SAMARINDA, NOW) + fixed_stories(BALIKPAPAN, NOW, prefix="B")
-    stories += random_stories(SAMARINDA, NOW, 150, seed=3)
+    stories = fixed_stories(SAMARINDA, day) + fixed_stories(BALIKPAPAN, day, prefix="B")
+    stories += random_stories(SAMARINDA, day, 150, seed=3)
     await seed_store(db, events_of(stories))
     app = reports_app(MongoReportStore(db))
-    supervisor.reports_state(app).now = lambda: NOW
+    supervisor.reports_state(app).now = lambda: day
     async with TestClient(TestServer(app)) as client:
         yield client
 
@@ -364,8 +373,8 @@ async def _counters(db: AsyncDatabase[dict[str, Any]]) -> tuple[list[Json], list
     return weekly, gauges
 
 
-async def test_the_store_applies_a_batch_once(db: AsyncDatabase[dict[str, Any]]) -> None:
-    events = events_of(random_stories(SAMARINDA, NOW, 60, seed=11))
+async def test_the_store_applies_a_batch_once(day: datetime, db: AsyncDatabase[dict[str, Any]]) -> None:
+    events = events_of(random_stories(SAMARINDA, day, 60, seed=11))
     await seed_store(db, events, batch=97)
     once = await _counters(db)
     await seed_store(db, events[::-1], batch=500)
@@ -375,10 +384,11 @@ async def test_the_store_applies_a_batch_once(db: AsyncDatabase[dict[str, Any]])
 
 
 async def test_a_concurrent_writer_makes_the_commit_fail_and_leaves_nothing_half_done(
+    day: datetime,
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
     await ensure_report_indexes(db)
-    [story] = [s for s in fixed_stories(SAMARINDA, NOW) if s.complaint_id == "K000"]
+    [story] = [s for s in fixed_stories(SAMARINDA, day) if s.complaint_id == "K000"]
     received, assigned = story.events[0], story.events[1]
     store = MongoReportStore(db)
     await handle_report_events([received], store)
@@ -393,17 +403,18 @@ async def test_a_concurrent_writer_makes_the_commit_fail_and_leaves_nothing_half
 
 
 async def test_the_period_picks_the_weeks_while_open_figures_stay_current(
+    day: datetime,
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    stories = fixed_stories(SAMARINDA, NOW - timedelta(days=90))  # older than the default 12 weeks
+    stories = fixed_stories(SAMARINDA, day - timedelta(days=90))  # older than the default 12 weeks
     await seed_store(db, events_of(stories))
     app = reports_app(MongoReportStore(db))
-    supervisor.reports_state(app).now = lambda: NOW
+    supervisor.reports_state(app).now = lambda: day
     async with TestClient(TestServer(app)) as client:
         recent = await get(client, f"compliance?pemda={SAMARINDA}", SUPERVISOR)
         assert all(row["met"] == 0 and row["breached"] == 0 for row in recent["items"])
         assert by_scope(recent)[PUPR]["open"] == 5  # what is open is open, whatever the period
-        start = (NOW - timedelta(days=120)).date().isoformat()
+        start = (day - timedelta(days=120)).date().isoformat()
         older = await get(client, f"compliance?pemda={SAMARINDA}&from={start}", SUPERVISOR)
         assert by_scope(older)[PUPR]["on_time_pct"] == 75.0
 

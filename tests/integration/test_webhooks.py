@@ -14,10 +14,9 @@ import hashlib
 import hmac
 import json
 import socket
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -35,6 +34,7 @@ from services.routing.adapters import FEED_SETTLE, FeedStore, MongoComplaintStor
 from services.routing.handlers import handle_submissions
 from services.routing.service import Lifecycle
 from services.routing.webhooks import deliver_once
+from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.envelope import new_event
 from shared.events import ComplaintSubmitted
@@ -223,7 +223,7 @@ async def pos_of(db: AsyncDatabase[dict[str, Any]], entry_id: str) -> str:
 def start_instant() -> datetime:
     """A whole second just after now: due for a webhook registered now, and exact in the database
     (which keeps milliseconds), so stored instants compare equal to computed ones."""
-    return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    return clock.wall().replace(microsecond=0) + timedelta(seconds=1)  # deliveries run on wall time
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -403,20 +403,20 @@ async def test_a_late_written_entry_is_not_skipped_and_entries_are_read_once_set
     it. Paging by event id, as the feed first did, lost it."""
     feed = FeedStore(db)
     opd = f"33.74/uji-feed-{ULID()}"
-    early = f"{ULID.from_timestamp(time.time() - 60)}:{opd}"  # its event is a minute old
+    early = f"{ULID.from_datetime(clock.wall() - timedelta(minutes=1))}:{opd}"  # its event is a minute old
     late = f"{ULID()}:{opd}"
 
     def entry(entry_id: str) -> dict[str, Any]:
         return {"_id": entry_id, "opd_id": opd, "type": "ComplaintAssigned", "complaint_id": entry_id[:26]}
 
     await feed.add([entry(late)])
-    written = datetime.now(UTC)
+    written = clock.wall()  # feed positions are wall time (event ids are ULIDs)
     assert await feed.after(opd, None, 10, now=written) == []  # not settled yet
     [first] = await feed.after(opd, None, 10, now=written + FEED_SETTLE)
     assert first["_id"] == late and early < late
 
     await feed.add([entry(early)])  # written only now
-    settled = datetime.now(UTC) + FEED_SETTLE
+    settled = clock.wall() + FEED_SETTLE
     assert [e["_id"] for e in await feed.after(opd, first["pos"], 10, now=settled)] == [early]
     # A cursor from before positions existed (an entry id) is still understood.
     assert [e["_id"] for e in await feed.after(opd, late, 10, now=settled)] == [early]
@@ -426,7 +426,7 @@ async def test_entries_written_before_positions_get_their_events_instant(
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
     opd = f"33.74/uji-feed-{ULID()}"
-    old = ULID.from_timestamp(time.time() - 3600)
+    old = ULID.from_datetime(clock.wall() - timedelta(hours=1))
     await db["opd_feed"].insert_one({"_id": f"{old}:{opd}", "opd_id": opd, "type": "ComplaintAssigned"})
     assert await FeedStore(db).backfill_positions() >= 1
     [entry] = await FeedStore(db).after(opd, None, 10)
