@@ -99,6 +99,14 @@ DAYS = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_day() -> Iterator[datetime]:
+    """Every test runs on a chosen day, never the wall clock's: DAYS' Saturday unless it asks for
+    `day` (each of DAYS) or, in the e2e tier, the stack's day (tests/e2e/conftest.py)."""
+    with clock.pinned(DAYS["saturday"]):
+        yield DAYS["saturday"]
+
+
 @pytest.fixture(params=list(DAYS))
 def day(request: pytest.FixtureRequest) -> Iterator[datetime]:
     """Run the test once on each of DAYS: the process clock starts at that instant, which is

@@ -97,3 +97,7 @@ def test_installing_from_an_unset_setting_keeps_the_current_clock() -> None:
     before = clock.current()
     clock.install_from_setting(None)
     assert clock.current() is before
+
+
+def test_a_test_that_asks_for_no_day_runs_on_the_sessions_day() -> None:
+    assert timedelta(0) <= clock.now() - DAYS["saturday"] < timedelta(hours=2)
