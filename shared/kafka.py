@@ -23,9 +23,9 @@ from aiokafka import (
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
-from pymongo.errors import ConnectionFailure
 
 from shared.envelope import DecodeError, Envelope, decode
+from shared.faults import is_transient
 from shared.topics import TOPICS, TopicSpec, dlq
 
 log = logging.getLogger(__name__)
@@ -118,17 +118,6 @@ class Rejected:
     reason: str
 
 
-class TransientError(RuntimeError):
-    """Raise (or subclass) for a failure that a retry of the same batch can cure."""
-
-
-TRANSIENT: tuple[type[BaseException], ...] = (
-    TransientError,
-    ConnectionFailure,
-    KafkaError,
-    OSError,
-    TimeoutError,
-)
 MAX_HANDLER_FAILURES = 3
 
 BatchHandler = Callable[[list[Envelope]], Awaitable[list[Rejected]]]
@@ -160,9 +149,11 @@ class BatchConsumer:
 
     - A message that does not decode goes to `<group>.dlq` with the reason; the loop carries on.
     - A `Rejected` result goes to the DLQ the same way.
-    - A transient exception from the handler (database or broker unreachable, a concurrent
-      update) retries the batch after a backoff, forever: nothing is committed meanwhile.
-      Handlers are idempotent, so a redelivered event changes nothing.
+    - A fault of the infrastructure (`shared.faults.is_transient`: database or broker unreachable,
+      a timeout, an unmet write concern, a full disk, a concurrent update) retries the batch with
+      capped backoff, forever: nothing is committed or dead-lettered meanwhile, and `stalled`
+      says since when and why (the service's /readyz shows it). Handlers are idempotent, so a
+      redelivered event changes nothing.
     - Any other exception three times in a row: the batch is retried one message at a time and
       the message that still fails is dead-lettered with the error, so one bad message never
       stalls the group.
@@ -195,6 +186,13 @@ class BatchConsumer:
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committed_at = time.monotonic()
         self.processed = 0
+        # (monotonic instant, error) of the infrastructure fault the current batch waits on.
+        self.stalled: tuple[float, str] | None = None
+        self._origins: dict[str, Origin] = {}
+
+    @property
+    def group(self) -> str:
+        return self._group
 
     async def run(self) -> None:
         try:
@@ -230,21 +228,28 @@ class BatchConsumer:
 
     async def _process(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         good: list[Envelope] = []
-        dead: list[tuple[bytes, str, str]] = []  # value, reason, origin
+        dead: list[DeadLetter] = []
+        self._origins = {}  # event id → where it was read (the dead-letter headers)
         for tp, messages in records.items():
             for msg in messages:
-                origin = f"{tp.topic}/{tp.partition}@{msg.offset}"
+                origin = Origin(tp.topic, tp.partition, msg.offset)
                 try:
-                    good.append(decode(msg.value or b""))
+                    envelope = decode(msg.value or b"")
+                    good.append(envelope)
+                    self._origins[envelope.event_id] = origin
                 except DecodeError as exc:
-                    dead.append((msg.value or b"", str(exc), origin))
+                    dead.append(DeadLetter(msg.value or b"", str(exc), origin, 1))
                 if (len(good) + len(dead)) % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let the service's HTTP handlers in between
         await self._handle(good, dead)
         self._uncommitted.update({tp: messages[-1].offset + 1 for tp, messages in records.items()})
         self.processed += len(good)
 
-    async def _handle(self, good: list[Envelope], dead: list[tuple[bytes, str, str]]) -> None:
+    def _dead(self, envelope: Envelope, reason: str, attempts: int) -> DeadLetter:
+        origin = self._origins.get(envelope.event_id, Origin("", -1, -1))
+        return DeadLetter(envelope.to_bytes(), reason, origin, attempts, envelope.event_id)
+
+    async def _handle(self, good: list[Envelope], dead: list[DeadLetter]) -> None:
         """Run the handler until it succeeds. Transient faults retry forever with backoff; a batch
         that keeps failing otherwise (a bug, a message the handler cannot cope with) is retried one
         message at a time, and the message that still fails goes to the dead-letter topic."""
@@ -252,14 +257,19 @@ class BatchConsumer:
         while True:
             try:
                 rejected = await self._handler(good) if good else []
-                refused = [(r.envelope.to_bytes(), r.reason, r.envelope.event_id) for r in rejected]
+                refused = [self._dead(r.envelope, r.reason, 1) for r in rejected]
                 await self._dead_letter(dead + refused)  # a retry recomputes, never doubles, these
+                if self.stalled is not None:
+                    log.warning("%s: recovered after %.1fs", self._group, time.monotonic() - self.stalled[0])
+                    self.stalled = None
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                transient, error = isinstance(exc, TRANSIENT), repr(exc)
+                transient, error = is_transient(exc), repr(exc)
                 failures += 0 if transient else 1
+                if transient:
+                    self.stalled = (self.stalled[0] if self.stalled else time.monotonic(), error[:300])
                 if failures >= MAX_HANDLER_FAILURES:
                     break
                 what = (self._group, len(good), backoff)
@@ -272,22 +282,58 @@ class BatchConsumer:
         if len(good) == 1:
             [envelope] = good
             reason = f"handler failed {failures} times: {error}"[:500]
-            await self._dead_letter([*dead, (envelope.to_bytes(), reason, envelope.event_id)])
+            await self._dead_letter([*dead, self._dead(envelope, reason, failures)])
             return
         await self._dead_letter(dead)
         for envelope in good:  # isolate the message that fails
             await self._handle([envelope], [])
 
-    async def _dead_letter(self, dead: list[tuple[bytes, str, str]]) -> None:
+    async def _dead_letter(self, dead: list[DeadLetter]) -> None:
         if not dead:
             return
         topic = dlq(self._group)
         pending = []
-        for value, reason, origin in dead:
-            log.warning("%s: dead-lettering %s: %s", self._group, origin, reason)
-            headers = [("dlq.reason", reason.encode()), ("dlq.origin", origin.encode())]
-            pending.append(await self._producer.send(topic, value=value, headers=headers))
+        for letter in dead:
+            log.warning("%s: dead-lettering %s: %s", self._group, letter.where, letter.reason)
+            pending.append(
+                await self._producer.send(topic, value=letter.value, headers=letter.headers(self._group))
+            )
         await asyncio.gather(*pending)
+
+
+@dataclass(frozen=True)
+class Origin:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message on its way to `<group>.dlq`, with what an operator needs to judge and replay it:
+    the reason, where it was read (topic, partition, offset), how many attempts failed, the group."""
+
+    value: bytes
+    reason: str
+    origin: Origin
+    attempts: int
+    event_id: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.origin.topic}/{self.origin.partition}@{self.origin.offset}"
+
+    def headers(self, group: str) -> list[tuple[str, bytes]]:
+        fields = {
+            "dlq.reason": self.reason,
+            "dlq.origin": self.event_id or self.where,
+            "dlq.topic": self.origin.topic,
+            "dlq.partition": str(self.origin.partition),
+            "dlq.offset": str(self.origin.offset),
+            "dlq.attempts": str(self.attempts),
+            "dlq.group": group,
+        }
+        return [(name, value.encode()) for name, value in fields.items()]
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -7,8 +7,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
+import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import uvloop
@@ -51,17 +54,51 @@ async def open_infra(*, kafka_bootstrap: str, mongo_uri: str, db_name: str) -> A
         await mongo.close()
 
 
+# A consumer waiting this long on an infrastructure fault turns /readyz to 503.
+STALL_GRACE_S = 10.0
+
+
+@dataclass
+class Health:
+    """What a process's /readyz adds to its connections: its consumers' stalls and its dead tasks.
+
+    A consumer or background task that dies is not hidden: /readyz turns 503 at once and
+    `on_dead` is called (`serve` makes it stop the process, so that the supervisor or an
+    orchestrator starts a fresh one; the process then exits non-zero)."""
+
+    consumers: list[BatchConsumer] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    on_dead: Callable[[str], None] | None = None
+
+    def checks(self) -> dict[str, bool]:
+        now = time.monotonic()
+        stalled = [c for c in self.consumers if c.stalled and now - c.stalled[0] >= STALL_GRACE_S]
+        return {"consumers": not stalled, "tasks": not self.dead}
+
+    def task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or (error := task.exception()) is None:
+            return
+        log.error("task %s stopped; the process must be restarted", task.get_name(), exc_info=error)
+        self.dead.append(task.get_name())
+        if self.on_dead is not None:
+            self.on_dead(task.get_name())
+
+
+HEALTH = web.AppKey("health", Health)
+
+
 @contextlib.asynccontextmanager
-async def running(consumer: BatchConsumer, name: str) -> AsyncIterator[asyncio.Task[None]]:
+async def running(
+    consumer: BatchConsumer, name: str, health: Health | None = None
+) -> AsyncIterator[asyncio.Task[None]]:
     """Run a consumer as a background task; cancel and await it on shutdown."""
     task = asyncio.create_task(consumer.run(), name=name)
-    task.add_done_callback(_report_crash)
+    task.add_done_callback(health.task_done if health else _report_crash)
     try:
         yield task
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait([task])  # a task that died was reported already: no second raise
 
 
 class InfraSettings(Protocol):
@@ -94,6 +131,7 @@ def with_consumers(
 ) -> ReadyCheck:
     """Give `app` its infrastructure, its consumer groups and background loops (e.g. a deadline
     watcher) for its lifetime. The returned check is the service's /readyz."""
+    health = app[HEALTH] = Health()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_infra(
@@ -110,13 +148,14 @@ def with_consumers(
                         handler=handler,
                         producer=infra.producer,
                     )
-                    await stack.enter_async_context(running(consumer, f"{spec.group}-consumer"))
+                    health.consumers.append(consumer)
+                    await stack.enter_async_context(running(consumer, f"{spec.group}-consumer", health))
                 for name, loop in background:
-                    await stack.enter_async_context(_background(loop(infra), name))
+                    await stack.enter_async_context(_background(loop(infra), name, health))
                 yield
 
     async def ready() -> dict[str, bool]:
-        return await app[INFRA].ready()
+        return {**await app[INFRA].ready(), **health.checks()}
 
     app.cleanup_ctx.append(lifecycle)
     return ready
@@ -135,16 +174,17 @@ def with_consumer(
 
 
 @contextlib.asynccontextmanager
-async def _background(coro: Awaitable[None], name: str) -> AsyncIterator[None]:
+async def _background(coro: Awaitable[None], name: str, health: Health) -> AsyncIterator[None]:
     task: asyncio.Task[None] = asyncio.ensure_future(coro)
     task.set_name(name)
-    task.add_done_callback(_report_crash)
+    task.add_done_callback(
+        lambda t: None if not t.cancelled() and t.exception() is None else health.task_done(t)
+    )
     try:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait([task])  # a task that died was reported already: no second raise
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
@@ -168,7 +208,15 @@ def serve(app: web.Application, host: str, port: int, log_level: str) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     app.on_startup.append(settle_gc)  # the last start-up step: after the stores and data are loaded
+    health = app.get(HEALTH)
+    if health is not None:
+        # A dead consumer or loop: stop gracefully (SIGTERM is run_app's own shutdown path), then
+        # exit non-zero so that whatever supervises the process starts it again.
+        health.on_dead = lambda name: signal.raise_signal(signal.SIGTERM)
     web.run_app(app, host=host, port=port, print=None, access_log=None, loop=new_event_loop())
+    if health is not None and health.dead:
+        log.error("stopped because these tasks died: %s", ", ".join(health.dead))
+        sys.exit(70)  # EX_SOFTWARE
 
 
 async def settle_gc(app: web.Application) -> None:

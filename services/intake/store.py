@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.intake.views import CalendarBook
 from shared import clock
-from shared.kafka import TransientError
+from shared.faults import TransientError
 from shared.mongo import GroupWriter
 
 # Never leaves intake's database through a view.

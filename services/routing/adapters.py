@@ -19,7 +19,8 @@ from pymongo.errors import BulkWriteError
 from ulid import ULID
 
 from shared import clock
-from shared.kafka import Outgoing, TransientError
+from shared.faults import TransientError
+from shared.kafka import Outgoing
 
 DUPLICATE_KEY = 11000
 # `sla_due` of a complaint without a running clock: sorts last, keeps the queue index total.

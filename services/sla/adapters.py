@@ -33,7 +33,8 @@ from services.sla.domain import Clock, ComplaintClocks, Escalation, EscalationSt
 from services.sla.handlers import Saved
 from shared import clock
 from shared.calendar import HOLIDAYS_VERSION
-from shared.kafka import Outgoing, TransientError
+from shared.faults import TransientError
+from shared.kafka import Outgoing
 
 COLLECTION = "complaint_clocks"
 

@@ -21,6 +21,7 @@ from services.sla.standards import RULES, SlaRules
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.calendar import WorkingCalendar
 from shared.envelope import Envelope
+from shared.faults import is_transient
 from shared.http import (
     FieldError,
     ProblemError,
@@ -29,7 +30,7 @@ from shared.http import (
     openapi_document,
     problem_middleware,
 )
-from shared.kafka import TRANSIENT, BatchHandler, Rejected
+from shared.kafka import BatchHandler, Rejected
 from shared.regions import lookup
 from shared.runtime import ConsumerSpec, Infra, with_consumers
 from shared.topics import COMPLAINTS_EVENTS
@@ -147,7 +148,9 @@ def create_app(settings: SlaSettings, *, reports: bool = True) -> web.Applicatio
             try:
                 await recompute.catch_up(infra.db, infra.publish, rules)
                 return
-            except TRANSIENT as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise  # a bug: the task dies, /readyz turns 503 and the process restarts
                 log.warning("recompute catch-up: %r; retrying in %.0fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)

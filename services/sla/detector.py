@@ -31,7 +31,8 @@ from services.sla.domain import ComplaintClocks
 from services.sla.handlers import Publish, announce
 from services.sla.standards import SlaRules
 from shared import clock
-from shared.kafka import TRANSIENT, Outgoing
+from shared.faults import is_transient
+from shared.kafka import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +149,11 @@ async def run_detector(
             await asyncio.sleep(pause)
         except asyncio.CancelledError:
             raise
-        except TRANSIENT as exc:
-            log.warning("detector: %r; retrying in %.1fs", exc, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
-        except Exception:
-            # A bug must not stop detection for every other complaint: log it loudly, go on.
-            log.exception("detector pass failed; retrying in %.1fs", backoff)
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning("detector: %r; retrying in %.1fs", exc, backoff)
+            else:
+                # A bug must not stop detection for every other complaint: log it loudly, go on.
+                log.exception("detector pass failed; retrying in %.1fs", backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)

@@ -75,7 +75,8 @@ from shared.events import (
     SlaBreached,
     TierChanged,
 )
-from shared.kafka import Rejected, TransientError
+from shared.faults import TransientError
+from shared.kafka import Rejected
 
 Doc = dict[str, Any]
 HK = 86400  # working seconds in one working day (a whole local day counts, DESIGN §5)

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient, WriteConcern
 from ulid import ULID
 
 import shared.kafka
+import shared.runtime
 from devtools.infra import Endpoints
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintTriaged
 from shared.kafka import BatchConsumer, Outgoing, Rejected, durable_producer, ensure_topics, publish
-from shared.runtime import running
+from shared.mongo import mongo_client
+from shared.runtime import Health, _background, running
 from shared.topics import TopicSpec, dlq
 from tests.waiting import eventually
 
@@ -91,6 +95,11 @@ async def test_consumer_handles_good_messages_dead_letters_bad_ones_and_carries_
     assert seen == ["C1", "C2", "C3"]  # order within the key's partition, the bad one skipped
     reasons = sorted(h["dlq.reason"].decode() for _, h in dead)
     assert reasons[0].startswith("not JSON") and reasons[1] == "refused by handler"
+    # Each dead letter says where it was read, after how many attempts, by which group.
+    where = sorted((h["dlq.topic"], int(h["dlq.partition"]), int(h["dlq.offset"])) for _, h in dead)
+    partition = where[0][1]
+    assert where == [(topic.encode(), partition, 1), (topic.encode(), partition, 2)]
+    assert {(h["dlq.attempts"], h["dlq.group"]) for _, h in dead} == {(b"1", group.encode())}
 
 
 async def _done(seen: list[str], n: int) -> bool:
@@ -170,3 +179,81 @@ async def test_a_consumer_with_nothing_new_commits_what_it_has_handled(
 
 async def _equals(read: Callable[[], Awaitable[int]], expected: int) -> bool:
     return await read() == expected
+
+
+async def test_an_infrastructure_fault_of_the_database_pauses_the_consumer_and_loses_nothing(
+    endpoints: Endpoints, producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write concern the real database cannot meet (an operation failure, not a lost connection)
+    is the infrastructure's fault: the consumer retries the batch, says it is stalled, dead-letters
+    nothing, and applies it once the fault is fixed. Before, after three tries the batch went to
+    the dead-letter topic and was committed: accepted complaints silently dropped."""
+    monkeypatch.setattr(shared.runtime, "STALL_GRACE_S", 0.0)
+    topic, group = await _topic_and_group(endpoints)
+    client: AsyncMongoClient[dict[str, Any]] = mongo_client(endpoints.mongo_uri)
+    collection = client[f"it_{group.replace('-', '_')}"]["applied"]
+    concern = {"w": 2}  # a single-node server cannot meet it: UnsatisfiableWriteConcern (code 100)
+    attempts: list[int] = []
+
+    async def store(batch: list[Envelope]) -> list[Rejected]:
+        attempts.append(len(batch))
+        writer = collection.with_options(write_concern=WriteConcern(**concern))  # type: ignore[arg-type]
+        for e in batch:
+            await writer.update_one({"_id": e.event_id}, {"$set": {"c": e.complaint_id}}, upsert=True)
+        return []
+
+    await publish(producer, [Outgoing.of(topic, "K", _event(n)) for n in range(3)])
+    consumer = BatchConsumer(
+        bootstrap=endpoints.kafka_bootstrap, group=group, topics=[topic], handler=store, producer=producer
+    )
+    health = Health(consumers=[consumer])
+    try:
+        async with running(consumer, "it-consumer", health):
+            retries = shared.kafka.MAX_HANDLER_FAILURES + 2
+            await eventually(lambda: _done_n(attempts, retries), what="retries past the old limit")
+            assert consumer.stalled is not None and "Not enough data-bearing nodes" in consumer.stalled[1]
+            assert health.checks() == {"consumers": False, "tasks": True}
+            concern["w"] = 1  # the operator fixes the replica set
+            await eventually(lambda: _count(collection, 3), what="the batch applied after the fix")
+            assert consumer.stalled is None and health.checks() == {"consumers": True, "tasks": True}
+        assert await _dlq_count(endpoints, group) == 0
+    finally:
+        await client.drop_database(collection.database.name)
+        await client.close()
+
+
+async def _done_n(items: list[int], n: int) -> bool:
+    return len(items) >= n
+
+
+async def _count(collection: Any, n: int) -> bool:
+    return int(await collection.count_documents({})) == n
+
+
+async def _dlq_count(endpoints: Endpoints, group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=endpoints.kafka_bootstrap)
+    await admin.start()
+    await probe.start()
+    try:
+        ends = await probe.end_offsets([TopicPartition(dlq(group), 0)])
+        return sum(ends.values())
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def test_a_background_task_that_dies_turns_readiness_off_and_asks_for_a_restart() -> None:
+    stopped: list[str] = []
+    health = Health(on_dead=stopped.append)
+
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    async def finished() -> None:
+        return None  # a catch-up that completes is not dead
+
+    async with _background(finished(), "catch-up", health), _background(broken(), "detector", health):
+        await eventually(lambda: _done_n(stopped, 1), what="the dead task reported")  # type: ignore[arg-type]
+    assert stopped == ["detector"] and health.dead == ["detector"]
+    assert health.checks() == {"consumers": True, "tasks": False}
