@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -21,8 +22,10 @@ import sys
 import threading
 
 from devtools import infra
+from devtools.ops import status_path
 from devtools.prepare import prepare
-from devtools.services import RUN_HTTP_PORTS, SERVICES, start_services, wait_ready
+from devtools.services import RUN_HTTP_PORTS, SERVICES, start_service, start_services, wait_ready
+from devtools.supervise import Supervisor
 
 log = logging.getLogger("devtools")
 
@@ -32,6 +35,18 @@ def install(browser: bool = False) -> None:
     infra.ensure_secantus()
     if browser:
         infra.ensure_chromium()
+
+
+def _mongo() -> infra.Server:
+    return infra.start_mongo("run", infra.RUN_PORTS)
+
+
+def _kafka() -> infra.Server:
+    return infra.start_kafka("run", infra.RUN_PORTS)
+
+
+def _service(name: str, ends: infra.Endpoints) -> infra.Server:
+    return start_service(name, ends, RUN_HTTP_PORTS[name], infra.run_dir("run") / "services")
 
 
 def run() -> int:
@@ -46,7 +61,14 @@ def run() -> int:
     with infra.native_stack("run", infra.RUN_PORTS) as ends:
         asyncio.run(prepare(ends.kafka_bootstrap, ends.mongo_uri))
         services = start_services(ends, RUN_HTTP_PORTS, infra.run_dir("run") / "services")
+        supervisor = Supervisor(status_path("run"))
         try:
+            # Kafka and the database were started (and awaited) by native_stack; from here on
+            # the supervisor starts whatever dies again, the rest staying up.
+            supervisor.adopt("database", infra.mongo_server("run"), _mongo)
+            supervisor.adopt("kafka", infra.kafka_server("run"), _kafka)
+            for name in SERVICES:
+                supervisor.adopt(name, services.servers[name], functools.partial(_service, name, ends))
             asyncio.run(wait_ready(services))
             print(
                 "\nPengaduan is running:\n"
@@ -61,19 +83,18 @@ def run() -> int:
                 f"  Kafka           {ends.kafka_bootstrap}\n"
                 f"  database        {ends.mongo_uri}\n"
                 f"  logs            {infra.run_dir('run')}\n"
+                "A process that dies is started again; `.venv/bin/pengaduan status` shows them.\n"
                 "Ctrl-C stops everything.\n",
                 flush=True,
             )
             try:
                 while not stop_requested.wait(0.5):
-                    for name in SERVICES:
-                        if not services.servers[name].alive():
-                            log.error("service %s stopped; see its log", name)
-                            return 1
+                    supervisor.tick()
             except KeyboardInterrupt:
                 pass
         finally:
             print("stopping…", flush=True)
+            supervisor.stop_all()
             services.stop()
     return 0
 

@@ -309,6 +309,18 @@ logger.kafka.level = info
 """
 
 
+def kafka_server(profile: str) -> Server:
+    """The profile's broker, by its PID and log files (started or not)."""
+    base = run_dir(profile) / "kafka"
+    return Server("kafka", base / "kafka.pid", base / "stdout.log")
+
+
+def mongo_server(profile: str) -> Server:
+    """The profile's database server, by its PID and log files (started or not)."""
+    base = run_dir(profile) / "secantus"
+    return Server("secantusd-rs", base / "secantusd.pid", base / "server.log")
+
+
 def start_kafka(profile: str, ports: Ports, heap: str = "768m") -> Server:
     lib = ensure_kafka_jars()
     java = shutil.which("java")
@@ -330,7 +342,7 @@ def start_kafka(profile: str, ports: Ports, heap: str = "768m") -> Server:
              "-t", cluster_id, "-c", str(props)],
             check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
-    server = Server("kafka", base / "kafka.pid", base / "stdout.log")
+    server = kafka_server(profile)
     _spawn(server, [*jvm, "-cp", classpath, "kafka.Kafka", str(props)], [ports.kafka, ports.kafka_controller])
     return server
 
@@ -340,7 +352,7 @@ def start_mongo(profile: str, ports: Ports, cache_size: str = "1G") -> Server:
     base = run_dir(profile) / "secantus"
     storage = base / "data"
     storage.mkdir(parents=True, exist_ok=True)
-    server = Server("secantusd-rs", base / "secantusd.pid", base / "server.log")
+    server = mongo_server(profile)
     argv = [
         str(binary),
         "--host",

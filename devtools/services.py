@@ -46,24 +46,29 @@ def service_env(name: str, ends: Endpoints, port: int, db_prefix: str) -> dict[s
     return env
 
 
-def start_services(ends: Endpoints, ports: dict[str, int], logs: Path, db_prefix: str = "") -> ServiceSet:
-    """Spawn `python -m services.<name>` for each service; its log goes to `logs/<name>.log`."""
+def start_service(name: str, ends: Endpoints, port: int, logs: Path, db_prefix: str = "") -> Server:
+    """Spawn `python -m services.<name>`; its log goes to `logs/<name>.log` (appended)."""
     logs.mkdir(parents=True, exist_ok=True)
+    server = Server(name, logs / f"{name}.pid", logs / f"{name}.log")
+    server.stop()
+    with server.logfile.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            env=service_env(name, ends, port, db_prefix),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    server.pidfile.write_text(str(proc.pid))
+    return server
+
+
+def start_services(ends: Endpoints, ports: dict[str, int], logs: Path, db_prefix: str = "") -> ServiceSet:
+    """Spawn every service (`start_service`)."""
     result = ServiceSet(ports)
     for name in SERVICES:
-        server = Server(name, logs / f"{name}.pid", logs / f"{name}.log")
-        server.stop()
-        with server.logfile.open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"],
-                env=service_env(name, ends, ports[name], db_prefix),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        server.pidfile.write_text(str(proc.pid))
-        result.servers[name] = server
+        result.servers[name] = start_service(name, ends, ports[name], logs, db_prefix)
     return result
 
 
