@@ -633,7 +633,8 @@ def openapi_paths() -> dict[str, Any]:
         },
         "/api/v1/opd/{pemda}/{slug}/webhook": {
             "put": _op(
-                "Daftarkan webhook OPD (ditandatangani HMAC-SHA256)",
+                "Daftarkan webhook OPD (ditandatangani HMAC-SHA256 dan Standard Webhooks; alamat internal "
+                "ditolak kecuali jaringannya diizinkan)",
                 body=WebhookBody,
                 example={
                     "url": "https://opd.example.go.id/pengaduan",
