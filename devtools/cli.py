@@ -57,7 +57,10 @@ def run() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     # The local run's Open311 key (intake seeds it at start-up); a deployment issues its own with
     # `python -m services.intake.apikeys issue --name <client>`.
-    os.environ.setdefault("OPEN311_API_KEY", "pengaduan-lokal-open311")
+    # It listens on 127.0.0.1 only, where development secrets are allowed (shared/startup.py).
+    from services.intake.open311 import DEV_API_KEY
+
+    os.environ.setdefault("OPEN311_API_KEY", DEV_API_KEY)
     with infra.native_stack("run", infra.RUN_PORTS) as ends:
         asyncio.run(prepare(ends.kafka_bootstrap, ends.mongo_uri))
         services = start_services(ends, RUN_HTTP_PORTS, infra.run_dir("run") / "services")

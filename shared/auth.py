@@ -2,7 +2,10 @@
 checked on every staff endpoint, and the scope rules every service applies to what it shows.
 
 - Locally: HS256 with the secret in `STAFF_JWT_SECRET` (the dev default is for `make run` and the
-  tests only; a deployment sets its own). Deployments: RS256 with keys from `STAFF_JWKS_URL`.
+  tests only: a service listening beyond loopback refuses to start with it, shared/startup.py).
+  Deployments: their own secret of at least 32 bytes, or RS256 with keys from `STAFF_JWKS_URL`
+  (an OIDC provider such as Keycloak: claim names, issuer, audience and the longest lifetime are
+  settings, see `StaffAuthSettings`).
 - Roles: `handler` (one OPD: `opd` claim), `coordinator` (one pemda), `supervisor` (one OPD when
   `opd` is set, else one pemda), `admin` (everything).
 - `python -m shared.auth mint --role handler --opd 33.74/disdukcapil` prints a development token.
@@ -12,15 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import jwt
 from aiohttp import web
+from jwt.types import Options
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import clock
 from shared.http import ProblemError
+from shared.startup import Secret, register_secret
 
 Role = Literal["handler", "coordinator", "supervisor", "admin"]
 ROLES: tuple[Role, ...] = ("handler", "coordinator", "supervisor", "admin")
@@ -49,28 +55,111 @@ class Staff:
         return self.pemda is not None and self.pemda in (pemda, opd_pemda)
 
 
+class StaffAuthSettings(BaseSettings):
+    """`STAFF_*` variables, shared by the three services."""
+
+    model_config = SettingsConfigDict(env_prefix="STAFF_", extra="ignore")
+
+    # HS256 secret (`STAFF_JWT_SECRET`); empty: the development default, refused beyond loopback
+    # (shared/startup.py). Unused when keys come from `STAFF_JWKS_URL` (RS256).
+    jwt_secret: str = ""
+    jwks_url: str = ""
+    # Checked when set: the token's `iss` and `aud` (an OIDC provider's realm URL and client id).
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    # Longest accepted lifetime (`exp` - `iat`, so `iat` is required); 0 = no limit.
+    jwt_max_lifetime_seconds: int = Field(default=24 * 3600, ge=0)
+    # Where the claims are: a name or a dotted path into nested claims. A list value (Keycloak's
+    # `realm_access.roles`, a multivalued attribute) must hold exactly one of the known values.
+    jwt_role_claim: str = "role"
+    jwt_pemda_claim: str = "pemda"
+    jwt_opd_claim: str = "opd"
+    # JWKS: the key set is cached this long; a token with an unknown `kid` makes at most one
+    # re-fetch per `jwks_refetch_seconds` (PyJWKClient's cooldown), so random kids cannot make
+    # every request fetch the key set.
+    jwks_lifespan_seconds: float = Field(default=300.0, gt=0)
+    jwks_refetch_seconds: float = Field(default=60.0, ge=0)
+
+
+@register_secret
+def _staff_jwt_secret() -> Secret | None:
+    settings = StaffAuthSettings()
+    if settings.jwks_url:
+        return None  # RS256 keys from the provider; the HS256 secret is not used
+    value = settings.jwt_secret
+    return Secret("STAFF_JWT_SECRET", value, is_default=value in ("", DEV_SECRET))
+
+
 class StaffAuth:
     """Verifies bearer tokens; one per process (the JWKS client caches keys)."""
 
-    def __init__(self, secret: str | None = None, jwks_url: str | None = None) -> None:
-        self._secret = secret or os.environ.get("STAFF_JWT_SECRET") or DEV_SECRET
-        url = jwks_url or os.environ.get("STAFF_JWKS_URL")
-        self._jwks = jwt.PyJWKClient(url, cache_keys=True) if url else None
+    def __init__(
+        self,
+        secret: str | None = None,
+        jwks_url: str | None = None,
+        settings: StaffAuthSettings | None = None,
+    ) -> None:
+        self.settings = settings or StaffAuthSettings()
+        self._secret = secret or self.settings.jwt_secret or DEV_SECRET
+        url = jwks_url or self.settings.jwks_url
+        self._jwks = (
+            jwt.PyJWKClient(
+                url,
+                cache_keys=True,
+                lifespan=self.settings.jwks_lifespan_seconds,
+                cooldown_duration=self.settings.jwks_refetch_seconds,
+                timeout=10,
+            )
+            if url
+            else None
+        )
 
     async def verify(self, token: str) -> Staff:
+        s = self.settings
+        required = ["exp", *(["iat"] if s.jwt_max_lifetime_seconds else [])]
+        required += [*(["iss"] if s.jwt_issuer else []), *(["aud"] if s.jwt_audience else [])]
+        # Without an audience setting, a provider's `aud` (e.g. Keycloak's "account") is not checked.
+        options: Options = {"require": required, "verify_aud": bool(s.jwt_audience)}
+        checks: dict[str, Any] = {"issuer": s.jwt_issuer or None, "audience": s.jwt_audience or None}
         try:
             if self._jwks is not None:
                 key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-                claims = jwt.decode(token, key.key, algorithms=["RS256"], options={"require": ["exp"]})
+                claims = jwt.decode(token, key.key, algorithms=["RS256"], options=options, **checks)
             else:
-                claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"require": ["exp"]})
+                claims = jwt.decode(token, self._secret, algorithms=["HS256"], options=options, **checks)
         except jwt.PyJWTError as exc:
             raise ProblemError(401, f"token staf tidak sah: {exc}") from None
-        return _staff(claims)
+        if s.jwt_max_lifetime_seconds and claims["exp"] - claims["iat"] > s.jwt_max_lifetime_seconds:
+            raise ProblemError(
+                401, f"masa berlaku token staf melebihi batas ({s.jwt_max_lifetime_seconds} detik)"
+            )
+        return _staff(claims, s)
 
 
-def _staff(claims: dict[str, Any]) -> Staff:
-    role, pemda, opd = claims.get("role"), claims.get("pemda"), claims.get("opd")
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _one(value: Any, name: str, known: tuple[str, ...] | None = None) -> str | None:
+    """A claim's single string value; a list gives its one (known) member."""
+    if isinstance(value, list):
+        members = [v for v in value if isinstance(v, str) and (known is None or v in known)]
+        if len(members) > 1:
+            raise ProblemError(401, f"klaim {name} token staf berisi lebih dari satu nilai")
+        value = members[0] if members else None
+    return value if isinstance(value, str) and value else None
+
+
+def _staff(claims: dict[str, Any], settings: StaffAuthSettings | None = None) -> Staff:
+    s = settings or StaffAuthSettings()
+    role = _one(_claim(claims, s.jwt_role_claim), s.jwt_role_claim, ROLES)
+    pemda = _one(_claim(claims, s.jwt_pemda_claim), s.jwt_pemda_claim)
+    opd = _one(_claim(claims, s.jwt_opd_claim), s.jwt_opd_claim)
     if role not in ROLES:
         raise ProblemError(401, "token staf tanpa peran yang dikenal")
     if role != "admin" and not pemda:
@@ -79,7 +168,7 @@ def _staff(claims: dict[str, Any]) -> Staff:
         raise ProblemError(401, "token petugas OPD tanpa klaim opd")
     if opd and pemda and not str(opd).startswith(f"{pemda}/"):
         raise ProblemError(401, "klaim opd tidak berada di pemda token")
-    return Staff(sub=str(claims.get("sub") or "?"), role=cast(Role, role), pemda=pemda, opd=opd)
+    return Staff(sub=str(claims.get("sub") or "?"), role=role, pemda=pemda, opd=opd)
 
 
 STAFF_AUTH = web.AppKey("staff_auth", StaffAuth)
@@ -124,7 +213,7 @@ def mint(
         claims["pemda"] = pemda
     if opd:
         claims["opd"] = opd
-    return jwt.encode(claims, secret or os.environ.get("STAFF_JWT_SECRET") or DEV_SECRET, algorithm="HS256")
+    return jwt.encode(claims, secret or StaffAuthSettings().jwt_secret or DEV_SECRET, algorithm="HS256")
 
 
 def main() -> None:

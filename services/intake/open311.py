@@ -48,6 +48,7 @@ from shared import clock
 from shared.calendar import pemda_of
 from shared.categories import CATEGORIES
 from shared.runtime import INFRA
+from shared.startup import Secret, register_secret
 from shared.states import STATE_LABELS
 
 # The names used from outside (intake's app, the tests); some live in the open311_* modules:
@@ -96,6 +97,13 @@ class Open311Settings(BaseSettings):
 
 
 SETTINGS = web.AppKey("open311_settings", Open311Settings)
+DEV_API_KEY = "pengaduan-lokal-open311"  # what `make run` seeds (devtools/cli.py)
+
+
+@register_secret
+def _seeded_api_key() -> Secret | None:
+    key = Open311Settings().api_key
+    return Secret("OPEN311_API_KEY", key, is_default=key == DEV_API_KEY) if key else None
 
 
 # --- services --------------------------------------------------------------------------------

@@ -117,6 +117,8 @@ OPENAPI = openapi_document(
 def create_app(settings: RoutingSettings) -> web.Application:
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
+    guard = webhooks.TargetGuard(webhooks.parse_networks(settings.webhook_allowed_networks))
+    app[webhooks.GUARD] = guard
 
     async def build(infra: Infra) -> BatchHandler:
         await ensure_indexes(infra.db)
@@ -151,7 +153,7 @@ def create_app(settings: RoutingSettings) -> web.Application:
         await app[LIFECYCLE].finisher()
 
     async def push_webhooks(infra: Infra) -> None:
-        await webhooks.run(infra.db, settings.webhook_interval_seconds)
+        await webhooks.run(infra.db, guard, settings.webhook_interval_seconds)
 
     ready = with_consumers(
         app,

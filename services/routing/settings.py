@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.routing.webhooks import parse_networks
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
 
 PREFIX = "ROUTING_"
@@ -26,3 +27,13 @@ class RoutingSettings(BaseSettings):
     max_transfers: int = 3  # the N-th transfer goes to the coordinator (DESIGN §5)
     lease_minutes: int = 30  # a claim keeps other clerks off a complaint this long
     webhook_interval_seconds: float = 1.0
+    # Networks webhooks may reach although they are not public (an OPD system on the pemda's
+    # intranet): CIDRs separated by commas, e.g. `10.20.0.0/16,192.168.5.0/24`. Empty: only
+    # public addresses (services/routing/webhooks.py).
+    webhook_allowed_networks: str = ""
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails at start-up, not at the first registration
+        return value

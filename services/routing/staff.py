@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 from services.routing import lifecycle as lc
 from services.routing.adapters import NO_DUE, FeedStore
 from services.routing.lifecycle import Refused
 from services.routing.service import Lifecycle, shown_text
+from services.routing.webhooks import GUARD, TargetGuard, TargetRefused, standard_headers
 from shared import clock
 from shared.auth import Staff, require_staff
 from shared.categories import CATEGORIES
@@ -27,6 +29,7 @@ from shared.states import STATE_LABELS, STATES
 
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 FEED = web.AppKey("feed", FeedStore)
+DEFAULT_GUARD = TargetGuard()  # no allow-listed networks: an app built without create_app
 
 HANDLER_STATES = ("assigned", "in_progress", "waiting_reporter")
 
@@ -74,8 +77,22 @@ class NoteBody(_Body):
 
 
 class WebhookBody(_Body):
+    # A public http(s) address (or one in ROUTING_WEBHOOK_ALLOWED_NETWORKS): every address its
+    # name resolves to is checked here and again at each delivery (services/routing/webhooks.py).
     url: HttpUrl
+    # HMAC key of `X-Pengaduan-Signature` and of the Standard Webhooks `webhook-signature`
+    # (a `whsec_<base64>` secret is used as Standard Webhooks libraries read it).
     secret: str = Field(min_length=16, max_length=200)
+
+    @field_validator("secret")
+    @classmethod
+    def _usable(cls, value: str) -> str:
+        if value.startswith("whsec_"):
+            try:
+                standard_headers(value, "uji", b"", clock.wall())
+            except (ValueError, binascii.Error, EmptyWebhookSecretError):
+                raise ValueError("secret whsec_ harus berisi base64 yang sah") from None
+        return value
 
 
 class RuleBody(_Body):
@@ -352,6 +369,11 @@ async def put_webhook(request: web.Request) -> web.Response:
     staff = await require_staff(request, "handler", "coordinator", "admin")
     opd_id = _opd_scope(staff, request)
     body = await read_json(request, WebhookBody)
+    try:
+        await request.app.get(GUARD, DEFAULT_GUARD).check_url(str(body.url))
+    except TargetRefused as exc:
+        refused = [FieldError(field="url", message=str(exc))]
+        raise ProblemError(422, "URL webhook ditolak", errors=refused) from None
     db = request.app[LIFECYCLE].store.db
     doc = {
         "url": str(body.url),
@@ -611,7 +633,8 @@ def openapi_paths() -> dict[str, Any]:
         },
         "/api/v1/opd/{pemda}/{slug}/webhook": {
             "put": _op(
-                "Daftarkan webhook OPD (ditandatangani HMAC-SHA256)",
+                "Daftarkan webhook OPD (ditandatangani HMAC-SHA256 dan Standard Webhooks; alamat internal "
+                "ditolak kecuali jaringannya diizinkan)",
                 body=WebhookBody,
                 example={
                     "url": "https://opd.example.go.id/pengaduan",

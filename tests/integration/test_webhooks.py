@@ -3,6 +3,12 @@ with a real HTTP receiver on 127.0.0.1: feed entries written by real lifecycle t
 POSTed in order and signed; a failing or unreachable receiver keeps the cursor and backs off
 exponentially; the same entries go out once it recovers; no OPD ever receives another OPD's entry.
 
+Webhooks cannot reach inside: every test sends traffic to 127.0.0.1 only. Without an allow-list a
+loopback target is refused at registration and at delivery; with `127.0.0.0/8` allowed it is
+delivered; a redirect is not followed; a name re-pointed to 127.0.0.1 after registration (a DNS
+server this file starts on 127.0.0.1) is refused when the delivery connects. Receivers verify the
+Standard Webhooks signature with the `standardwebhooks` package.
+
 `deliver_once` is called directly with explicit instants (`now`), so the backoff is checked
 without waiting for it. Webhooks are registered through routing's own HTTP route, in process.
 """
@@ -14,7 +20,9 @@ import hashlib
 import hmac
 import json
 import socket
+import socket as socketlib
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,9 +30,12 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiokafka import AIOKafkaProducer
+from dnslib import QTYPE, RR, A, DNSRecord
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from ulid import ULID
 
 from devtools.infra import Endpoints
@@ -33,7 +44,7 @@ from services.routing import staff
 from services.routing.adapters import FEED_SETTLE, FeedStore, MongoComplaintStore, ensure_indexes
 from services.routing.handlers import handle_submissions
 from services.routing.service import Lifecycle
-from services.routing.webhooks import deliver_once
+from services.routing.webhooks import GUARD, TargetGuard, deliver_once, parse_networks, standard_headers
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.envelope import new_event
@@ -48,6 +59,7 @@ PUPR = "33.74/dinas-pupr"
 DISHUB = "33.74/dinas-perhubungan"
 SECRETS = {PUPR: "rahasia-pupr-0123456789", DISHUB: "rahasia-dishub-0123456789"}
 SIGNATURE = "X-Pengaduan-Signature"
+LOOPBACK_ALLOWED = TargetGuard(parse_networks("127.0.0.0/8"))
 
 
 # --- the OPD systems' receiver ----------------------------------------------------------------
@@ -60,6 +72,8 @@ class Post:
     signed: bool  # the signature header matched our own HMAC of the raw body with the OPD's secret
     delivery: str
     answered: int
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
 
     @property
     def ids(self) -> list[str]:
@@ -80,15 +94,29 @@ class Receiver:
         opd = f"{request.match_info['pemda']}/{request.match_info['slug']}"
         raw = await request.read()
         expected = "sha256=" + hmac.new(SECRETS[opd].encode(), raw, hashlib.sha256).hexdigest()
-        signed = hmac.compare_digest(request.headers.get(SIGNATURE, ""), expected)
+        headers = dict(request.headers)
+        try:  # an off-the-shelf Standard Webhooks verifier, key = the registered secret's bytes
+            Webhook(SECRETS[opd].encode()).verify(raw, headers)
+            standard = True
+        except WebhookVerificationError:
+            standard = False
+        signed = hmac.compare_digest(request.headers.get(SIGNATURE, ""), expected) and standard
         status = self.answers.get(opd, 200) if signed else 401
         delivery = request.headers.get("X-Pengaduan-Delivery", "")
-        self.posts.append(Post(opd, json.loads(raw), signed, delivery, status))
-        return web.json_response({"diterima": signed}, status=status)
+        self.posts.append(Post(opd, json.loads(raw), signed, delivery, status, headers, raw))
+        return web.json_response({"diterima": signed, "rahasia": "isi-balasan-penerima"}, status=status)
+
+    async def redirect(self, request: web.Request) -> web.Response:
+        """An OPD address answering with a redirect to an inside one (here: this receiver)."""
+        target = (
+            f"http://127.0.0.1:{self.port}/hooks/{request.match_info['pemda']}/{request.match_info['slug']}"
+        )
+        raise web.HTTPTemporaryRedirect(target, text="isi-balasan-penerima")
 
     async def start(self, port: int = 0) -> None:
         app = web.Application()
         app.router.add_post("/hooks/{pemda}/{slug}", self.hook)
+        app.router.add_post("/redirect/{pemda}/{slug}", self.redirect)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", port).start()
@@ -135,19 +163,30 @@ def lifecycle(db: AsyncDatabase[dict[str, Any]], producer: AIOKafkaProducer) -> 
     return Lifecycle(MongoComplaintStore(db), FeedStore(db), publish_durably)
 
 
-@pytest.fixture
-async def routing_api(lifecycle: Lifecycle) -> AsyncIterator[str]:
-    """Routing's staff routes (webhook registration, delivery log) served in process."""
+@asynccontextmanager
+async def serve_routing(lifecycle: Lifecycle, guard: TargetGuard) -> AsyncIterator[str]:
+    """Routing's staff routes (webhook registration, delivery log) served in process, with the
+    deployment's webhook target guard."""
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
     app[staff.LIFECYCLE] = lifecycle
     app[staff.FEED] = lifecycle.feed
+    app[GUARD] = guard
     staff.add_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def routing_api(lifecycle: Lifecycle) -> AsyncIterator[str]:
+    """The staff routes of a deployment that allow-lists 127.0.0.0/8 (where the receivers are)."""
+    async with serve_routing(lifecycle, LOOPBACK_ALLOWED) as api:
+        yield api
 
 
 @pytest.fixture
@@ -160,7 +199,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+    """Calls the API and pushes deliveries: the guarded session of a deployment that allow-lists
+    127.0.0.0/8."""
+    async with LOOPBACK_ALLOWED.session() as session:
         yield session
 
 
@@ -380,7 +421,7 @@ async def test_an_unreachable_receiver_is_retried_and_gets_the_entries_once_it_i
     assert (hook["cursor"], hook["failures"], hook["next_attempt"]) == (None, 1, t0 + timedelta(seconds=2))
     [row] = await log_rows(db, PUPR)
     assert (row["ok"], row["status"], row["attempt"]) == (False, None, 1)
-    assert "Connect" in row["error"]  # the connection error is recorded, not a status
+    assert row["error"] == "koneksi gagal"  # a short reason, not a status, not the details
 
     await down.start(port)  # the OPD's system is back on the same address
     try:
@@ -454,3 +495,221 @@ async def test_two_routing_processes_never_push_one_webhook_at_once(
     hook = await hook_doc(db, PUPR)
     assert hook["lease_until"] is None
     assert len(await log_rows(db, PUPR)) == 1
+
+
+# --- webhooks cannot reach inside -------------------------------------------------------------
+
+
+@dataclass
+class DnsServer:
+    """A tiny authoritative DNS server on 127.0.0.1 (UDP): `answers[name]` is the A record it
+    gives now (no AAAA); every question is recorded."""
+
+    answers: dict[str, str] = field(default_factory=dict)
+    questions: list[str] = field(default_factory=list)
+    transport: asyncio.DatagramTransport | None = None
+    port: int = 0
+
+    async def start(self) -> None:
+        server = self
+
+        class Protocol(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                query = DNSRecord.parse(data)
+                name = str(query.q.qname).rstrip(".")
+                server.questions.append(f"{name}/{QTYPE[query.q.qtype]}")
+                reply = query.reply()
+                if query.q.qtype == QTYPE.A and name in server.answers:
+                    reply.add_answer(RR(query.q.qname, QTYPE.A, rdata=A(server.answers[name]), ttl=0))
+                assert server.transport is not None
+                server.transport.sendto(reply.pack(), addr)
+
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(Protocol, local_addr=("127.0.0.1", 0))
+        self.transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
+
+    def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class DnsClient(AbstractResolver):
+    """aiohttp's resolver interface over real DNS queries to the test's server (A records)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socketlib.AddressFamily = socketlib.AF_INET
+    ) -> list[ResolveResult]:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
+
+        class Protocol(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                if not answer.done():
+                    answer.set_result(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Protocol, remote_addr=("127.0.0.1", self.port))
+        try:
+            transport.sendto(DNSRecord.question(host, "A").pack())
+            reply = DNSRecord.parse(await asyncio.wait_for(answer, 5))
+        finally:
+            transport.close()
+        addresses = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
+        if not addresses:
+            raise OSError(f"{host}: tidak ada jawaban DNS")
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socketlib.AF_INET,
+                "proto": 0,
+                "flags": socketlib.AI_NUMERICHOST,
+            }
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+async def dns() -> AsyncIterator[DnsServer]:
+    server = DnsServer()
+    await server.start()
+    yield server
+    server.stop()
+
+
+async def test_without_an_allow_list_loopback_targets_are_refused_at_registration_and_at_delivery(
+    db: AsyncDatabase[dict[str, Any]],
+    lifecycle: Lifecycle,
+    receiver: Receiver,
+    http: aiohttp.ClientSession,
+) -> None:
+    """A deployment with no allow-listed network: every spelling of 127.0.0.1 and a name that
+    resolves to it are refused with a problem naming `url`; nothing is stored. A webhook stored
+    while loopback was allowed is refused when the delivery connects: the receiver gets nothing."""
+    port = receiver.port
+    async with serve_routing(lifecycle, TargetGuard()) as api:
+        for url in (
+            receiver.url(PUPR),
+            f"http://localhost:{port}/hooks/{PUPR}",
+            f"http://2130706433:{port}/hooks/{PUPR}",
+            f"http://0x7f.1:{port}/hooks/{PUPR}",
+            f"http://[::ffff:127.0.0.1]:{port}/hooks/{PUPR}",
+        ):
+            body = {"url": url, "secret": SECRETS[PUPR]}
+            async with http.put(f"{api}/api/v1/opd/{PUPR}/webhook", json=body, headers=token(PUPR)) as r:
+                assert r.status == 422, url
+                assert r.content_type == "application/problem+json"
+                [error] = (await r.json())["errors"]
+                assert error["field"] == "url" and "tidak diizinkan" in error["message"], url
+        assert await db["webhooks"].count_documents({}) == 0
+
+    # Registered where loopback is allowed; delivered by a process whose deployment does not allow it.
+    async with serve_routing(lifecycle, LOOPBACK_ALLOWED) as allowed_api:
+        await register(http, allowed_api, PUPR, receiver.url(PUPR))
+    await submit(lifecycle, "jalan-jembatan")
+    feed = FeedStore(db, settle=timedelta(0))
+    t0 = start_instant()
+    async with TargetGuard().session() as strict:
+        assert await deliver_once(db, feed, strict, t0) == 0
+    assert receiver.posts == []
+    [row] = await log_rows(db, PUPR)
+    assert (row["ok"], row["status"], row["error"]) == (False, None, "alamat tujuan tidak diizinkan")
+    # The same webhook from a deployment that allows 127.0.0.0/8: delivered.
+    assert await deliver_once(db, feed, http, (await hook_doc(db, PUPR))["next_attempt"]) == 1
+    assert [p.signed for p in receiver.to(PUPR)] == [True]
+
+
+async def test_a_redirect_is_not_followed_and_the_log_shows_no_receiver_text(
+    db: AsyncDatabase[dict[str, Any]],
+    lifecycle: Lifecycle,
+    routing_api: str,
+    receiver: Receiver,
+    http: aiohttp.ClientSession,
+) -> None:
+    await register(http, routing_api, PUPR, f"http://127.0.0.1:{receiver.port}/redirect/{PUPR}")
+    await submit(lifecycle, "jalan-jembatan")
+    feed = FeedStore(db, settle=timedelta(0))
+    assert await deliver_once(db, feed, http, start_instant()) == 0
+    assert receiver.posts == []  # the redirect's target was never posted to
+    [row] = await log_rows(db, PUPR)
+    assert (row["ok"], row["status"], row["error"], row["attempt"]) == (
+        False,
+        307,
+        "HTTP 307: pengalihan tidak diikuti",
+        1,
+    )
+    assert (await hook_doc(db, PUPR))["cursor"] is None
+    async with http.get(f"{routing_api}/api/v1/opd/{PUPR}/webhook/deliveries", headers=token(PUPR)) as r:
+        shown = await r.text()
+    assert r.status == 200 and "isi-balasan-penerima" not in shown
+
+
+async def test_a_name_rebound_to_loopback_after_registration_is_refused_when_the_delivery_connects(
+    db: AsyncDatabase[dict[str, Any]],
+    lifecycle: Lifecycle,
+    receiver: Receiver,
+    dns: DnsServer,
+    http: aiohttp.ClientSession,
+) -> None:
+    """DNS rebinding: the OPD's name answers a public address when it is registered, then
+    127.0.0.1 (where the receiver listens). The delivery resolves it again and refuses to connect.
+    The public address is only resolved, never connected to."""
+    name = "sistem-opd.contoh-pemda.id"
+    dns.answers[name] = "93.184.215.14"
+    resolver = DnsClient(dns.port)
+    guard = TargetGuard(resolver=resolver)  # no allow-listed network
+    url = f"http://{name}:{receiver.port}/hooks/{PUPR}"
+    async with serve_routing(lifecycle, guard) as api:
+        await register(http, api, PUPR, url)
+    assert dns.questions == [f"{name}/A"]  # registration resolved the name
+
+    dns.answers[name] = "127.0.0.1"  # re-pointed inside
+    await submit(lifecycle, "jalan-jembatan")
+    feed = FeedStore(db, settle=timedelta(0))
+    t0 = start_instant()
+    async with guard.session() as pusher:
+        assert await deliver_once(db, feed, pusher, t0) == 0
+    assert dns.questions == [f"{name}/A", f"{name}/A"]  # resolved again at delivery
+    assert receiver.posts == []
+    [row] = await log_rows(db, PUPR)
+    assert (row["ok"], row["status"], row["error"]) == (False, None, "alamat tujuan tidak diizinkan")
+
+    # The same name and answer with 127.0.0.0/8 allow-listed: the resolver path really delivers.
+    allowing = TargetGuard(parse_networks("127.0.0.0/8"), resolver=resolver)
+    async with allowing.session() as pusher:
+        assert await deliver_once(db, feed, pusher, (await hook_doc(db, PUPR))["next_attempt"]) == 1
+    assert [p.signed for p in receiver.to(PUPR)] == [True]
+
+
+async def test_standard_webhooks_signatures_refuse_tampering_and_replays(
+    db: AsyncDatabase[dict[str, Any]],
+    lifecycle: Lifecycle,
+    routing_api: str,
+    receiver: Receiver,
+    http: aiohttp.ClientSession,
+) -> None:
+    await register(http, routing_api, PUPR, receiver.url(PUPR))
+    await submit(lifecycle, "jalan-jembatan")
+    t0 = start_instant()
+    assert await deliver_once(db, FeedStore(db, settle=timedelta(0)), http, t0) == 1
+    [post] = receiver.to(PUPR)
+    headers = {k.lower(): v for k, v in post.headers.items()}
+    assert headers["webhook-id"] == post.delivery == post.ids[-1]  # stable across retries
+    assert headers["webhook-timestamp"] == str(int(t0.timestamp()))
+    webhook = Webhook(SECRETS[PUPR].encode())
+    assert webhook.verify(post.raw, headers) == post.body
+    with pytest.raises(WebhookVerificationError):  # another timestamp: the signature no longer holds
+        webhook.verify(post.raw, {**headers, "webhook-timestamp": str(int(t0.timestamp()) + 1)})
+    with pytest.raises(WebhookVerificationError):  # a tampered body
+        webhook.verify(post.raw.replace(b"ComplaintAssigned", b"ComplaintClosed"), headers)
+    # A delivery captured ten minutes ago and sent again: correctly signed, refused as too old.
+    old = standard_headers(SECRETS[PUPR], headers["webhook-id"], post.raw, t0 - timedelta(minutes=10))
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        webhook.verify(post.raw, old)
