@@ -1,21 +1,35 @@
 """`pengaduan`: the operators' command line (a console script of the package).
 
-    pengaduan status     each process of the local stack (`make run`): state, pid, uptime, restarts
+    pengaduan status                       each process of the local stack (`make run`): state,
+                                           pid, uptime, restarts
+    pengaduan dlq list [GROUP]             dead letters of every group (or one): offset, when,
+                                           where from, attempts, reason
+    pengaduan dlq show GROUP OFFSET        one dead letter: headers and the event
+    pengaduan dlq replay GROUP (OFFSET… | --all)
+                                           hand them, after a fix, to that group's handler only
+                                           (never back onto the topic); each at most once
 
-More commands join it as operations need them (dead letters, backups).
+The dlq commands read the services' settings from the environment (KAFKA_BOOTSTRAP, MONGO_URI,
+the services' prefixes), as the services do. More commands join as operations need them.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from devtools import infra
 from shared import clock
+from shared.deadletters import read_letters, replay_group
+from shared.runtime import InfraSettings
+from shared.topics import GROUPS, INTAKE_GROUP, ROUTING_DUES_GROUP, ROUTING_GROUP, dlq
 
 
 def status_path(profile: str = "run") -> Path:
@@ -68,15 +82,108 @@ def status(profile: str = "run") -> int:
     return 1 if any(r["state"] != "running" for r in current["processes"]) else 0
 
 
+def _service_app(group: str) -> tuple[web.Application, InfraSettings]:
+    """The service app (not started) whose consumer group is `group`, with its settings."""
+    if group in (ROUTING_GROUP, ROUTING_DUES_GROUP):
+        from services.routing.app import create_app as routing_app
+        from services.routing.settings import RoutingSettings
+
+        routing = RoutingSettings()
+        return routing_app(routing), routing
+    if group == INTAKE_GROUP:
+        from services.intake.app import create_app as intake_app
+        from services.intake.settings import IntakeSettings
+
+        intake = IntakeSettings()
+        return intake_app(intake), intake
+    from services.sla.app import create_app as sla_app
+    from services.sla.settings import SlaSettings
+
+    sla = SlaSettings()
+    return sla_app(sla), sla
+
+
+def _bootstrap() -> str:
+    from shared.settings import DEFAULT_KAFKA
+
+    return os.environ.get("KAFKA_BOOTSTRAP", DEFAULT_KAFKA)
+
+
+def _one_line(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+async def dlq_list(groups: list[str]) -> int:
+    total = 0
+    for group in groups:
+        letters = await read_letters(_bootstrap(), group)
+        total += len(letters)
+        print(f"{dlq(group)}: {len(letters)} dead letter(s)")
+        for letter in letters:
+            envelope = letter.envelope()
+            what = f"{envelope.type} {envelope.complaint_id or '-'}" if envelope else "(not an envelope)"
+            print(
+                f"  {letter.offset:>6}  {letter.at:%Y-%m-%d %H:%M:%S}Z  {letter.origin:<28} "
+                f"x{letter.headers.get('dlq.attempts', '?'):<2} {what}: {_one_line(letter.reason)}"
+            )
+    return 0 if total == 0 else 1
+
+
+async def dlq_show(group: str, offset: int) -> int:
+    letters = await read_letters(_bootstrap(), group, [offset])
+    if not letters:
+        print(f"no dead letter at offset {offset} of {dlq(group)}")
+        return 3
+    [letter] = letters
+    for name, value in sorted(letter.headers.items()):
+        print(f"{name}: {value}")
+    envelope = letter.envelope()
+    body = envelope.model_dump_json(indent=1) if envelope else letter.value[:2000].decode(errors="replace")
+    print(body)
+    return 0
+
+
+async def dlq_replay(group: str, offsets: list[int] | None) -> int:
+    app, settings = _service_app(group)
+    result = await replay_group(app, settings, group, offsets)
+    print(
+        f"{dlq(group)}: replayed {len(result.replayed)}, already replayed {len(result.skipped)}, "
+        f"still refused {len(result.refused)}, not an event {len(result.unreadable)}"
+    )
+    for key, reason in result.refused:
+        print(f"  still refused {key}: {_one_line(reason)}")
+    return 1 if result.refused else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pengaduan", description="Operate a pengaduan stack.")
     sub = parser.add_subparsers(dest="command", required=True)
     show = sub.add_parser("status", help="the local stack's processes: state, pid, uptime, restarts")
     show.add_argument("--profile", default="run", help=argparse.SUPPRESS)
+    letters = sub.add_parser("dlq", help="dead letters: list, show, replay").add_subparsers(
+        dest="action", required=True
+    )
+    listing = letters.add_parser("list", help="dead letters of every group, or of one")
+    listing.add_argument("group", nargs="?", choices=GROUPS)
+    one = letters.add_parser("show", help="one dead letter")
+    one.add_argument("group", choices=GROUPS)
+    one.add_argument("offset", type=int)
+    again = letters.add_parser("replay", help="into that group's handler, each at most once")
+    again.add_argument("group", choices=GROUPS)
+    chosen = again.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("offsets", nargs="*", type=int, default=[])
+    chosen.add_argument("--all", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "status":
         return status(args.profile)
-    return 2
+    if args.action == "list":
+        return asyncio.run(dlq_list([args.group] if args.group else list(GROUPS)))
+    if args.action == "show":
+        return asyncio.run(dlq_show(args.group, args.offset))
+    if not args.all and not args.offsets:
+        parser.error("dlq replay: name the offsets, or --all")
+    return asyncio.run(dlq_replay(args.group, None if args.all else args.offsets))
 
 
 if __name__ == "__main__":

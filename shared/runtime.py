@@ -85,6 +85,7 @@ class Health:
 
 
 HEALTH = web.AppKey("health", Health)
+CONSUMER_SPECS: web.AppKey[list[ConsumerSpec]] = web.AppKey("consumer_specs", list)
 
 
 @contextlib.asynccontextmanager
@@ -132,6 +133,7 @@ def with_consumers(
     """Give `app` its infrastructure, its consumer groups and background loops (e.g. a deadline
     watcher) for its lifetime. The returned check is the service's /readyz."""
     health = app[HEALTH] = Health()
+    app[CONSUMER_SPECS] = list(consumers)  # also what `pengaduan dlq replay` hands dead letters to
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_infra(

@@ -1,0 +1,152 @@
+"""Dead letters come back (DESIGN §6, Delivery): read `<group>.dlq`, and replay what an operator
+chose into that group's handler only.
+
+A replay never goes back onto the original topic: that would reorder the complaint's events and
+reach every other group, which handled them already. It hands the envelopes to the same handler
+the group's consumer uses, and records each replayed dead letter in the service's database
+(`dlq_replays`, keyed by group and dead-letter offset), so a second replay of the same letter is
+a no-op. Handlers are idempotent, so a crash between the handler and the record changes nothing
+either. A letter the handler still refuses stays dead (not recorded) and its new reason is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from shared import clock
+from shared.envelope import DecodeError, Envelope, decode
+from shared.kafka import BatchHandler
+from shared.runtime import CONSUMER_SPECS, InfraSettings, open_infra
+from shared.topics import dlq
+
+REPLAYS = "dlq_replays"
+
+
+@dataclass(frozen=True)
+class Letter:
+    group: str
+    offset: int  # in `<group>.dlq`
+    at: datetime  # when it was dead-lettered
+    headers: dict[str, str]
+    value: bytes
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}:{self.offset}"
+
+    @property
+    def reason(self) -> str:
+        return self.headers.get("dlq.reason", "")
+
+    @property
+    def origin(self) -> str:
+        topic, partition, offset = (
+            self.headers.get(f"dlq.{k}", "?") for k in ("topic", "partition", "offset")
+        )
+        return f"{topic}/{partition}@{offset}"
+
+    def envelope(self) -> Envelope | None:
+        try:
+            return decode(self.value)
+        except DecodeError:
+            return None
+
+
+async def read_letters(bootstrap: str, group: str, offsets: Sequence[int] | None = None) -> list[Letter]:
+    """The dead letters of `group` (all, or those at `offsets`), oldest first."""
+    partition = TopicPartition(dlq(group), 0)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        end = (await consumer.end_offsets([partition]))[partition]
+        wanted = set(offsets) if offsets is not None else None
+        letters: list[Letter] = []
+        seen = -1
+        async with asyncio.timeout(60):  # a broker that stops answering midway: give up, loudly
+            while seen < end - 1:
+                batch = await consumer.getmany(partition, timeout_ms=1000, max_records=500)
+                for message in batch.get(partition, []):
+                    seen = message.offset
+                    if message.offset < end and (wanted is None or message.offset in wanted):
+                        headers = {k: v.decode(errors="replace") for k, v in message.headers}
+                        at = datetime.fromtimestamp(message.timestamp / 1000, UTC)
+                        letters.append(Letter(group, message.offset, at, headers, message.value or b""))
+        return letters
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class ReplayResult:
+    replayed: list[str] = field(default_factory=list)  # letter keys handled now
+    skipped: list[str] = field(default_factory=list)  # replayed before
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (key, reason): still dead
+    unreadable: list[str] = field(default_factory=list)  # not an envelope: nothing to hand over
+
+
+async def replay(
+    letters: Sequence[Letter], handler: BatchHandler, db: AsyncDatabase[dict[str, Any]]
+) -> ReplayResult:
+    """Hand the letters' envelopes to the group's `handler`, each letter at most once."""
+    result = ReplayResult()
+    done = {d["_id"] async for d in db[REPLAYS].find({"_id": {"$in": [letter.key for letter in letters]}})}
+    todo: dict[str, Letter] = {}
+    envelopes: list[Envelope] = []
+    for letter in letters:
+        if letter.key in done:
+            result.skipped.append(letter.key)
+            continue
+        envelope = letter.envelope()
+        if envelope is None:
+            result.unreadable.append(letter.key)
+            continue
+        todo[envelope.event_id] = letter
+        envelopes.append(envelope)
+    if not envelopes:
+        return result
+    rejected = {r.envelope.event_id: r.reason for r in await handler(envelopes)}
+    for event_id, letter in todo.items():
+        if event_id in rejected:
+            result.refused.append((letter.key, rejected[event_id]))
+        else:
+            result.replayed.append(letter.key)
+    if result.replayed:
+        records = [
+            {"_id": key, "event_id": event_id, "at": clock.wall()}
+            for event_id, letter in todo.items()
+            if (key := letter.key) in result.replayed
+        ]
+        try:
+            await db[REPLAYS].insert_many(records, ordered=False)
+        except BulkWriteError as exc:  # a concurrent replay recorded some first: the same outcome
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+    return result
+
+
+async def replay_group(
+    app: web.Application, settings: InfraSettings, group: str, offsets: Sequence[int] | None = None
+) -> ReplayResult:
+    """Replay `group`'s dead letters (all, or those at `offsets`) into the handler its consumer
+    uses in `app` (a service app as `create_app` builds it; its consumers are not started)."""
+    specs = {spec.group: spec for spec in app[CONSUMER_SPECS]}
+    if group not in specs:
+        raise LookupError(f"no consumer group {group!r} in this service (it has: {', '.join(specs)})")
+    letters = await read_letters(settings.kafka_bootstrap, group, offsets)
+    async with open_infra(
+        kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
+    ) as infra:
+        handler = await specs[group].build(infra)
+        return await replay(letters, handler, infra.db)
