@@ -21,8 +21,8 @@ from shared.envelope import Envelope, new_event
 from shared.events import ComplaintTriaged
 from shared.kafka import BatchHandler, Outgoing, Rejected, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
-from shared.runtime import ConsumerSpec, Infra, with_consumers
-from shared.topics import TopicSpec, dlq
+from shared.runtime import CONSUMER_SPECS, ConsumerSpec, Infra, with_consumers
+from shared.topics import GROUPS, TopicSpec, dlq
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -136,3 +136,10 @@ async def _topic_size(endpoints: Endpoints, topic: str) -> int:
         return sum((await consumer.end_offsets(partitions)).values())
     finally:
         await consumer.stop()
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_group_replays_into_its_own_services_handler(group: str) -> None:
+    app, settings = ops._service_app(group)
+    assert group in {spec.group for spec in app[CONSUMER_SPECS]}
+    assert settings.mongo_db == {"routing-dues": "routing", "sla-reports": "sla"}.get(group, group)
