@@ -21,6 +21,7 @@ from aiokafka import (
     TopicPartition,
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
@@ -67,18 +68,67 @@ def durable_producer(
 
 
 async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> list[str]:
-    """Create the project's topics with their partition counts; existing ones are left alone."""
+    """Create the project's topics with their partition counts and configs; an existing topic
+    whose required configs differ (e.g. a broker's default 7-day retention on an event topic) is
+    corrected. Returns the names of the topics created."""
+    specs = list(specs)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(s.name, s.partitions, 1) for s in specs if s.name not in existing]
+        missing = [
+            NewTopic(s.name, s.partitions, 1, topic_configs=dict(s.config) or None)
+            for s in specs
+            if s.name not in existing
+        ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        wrong = await _config_differences(admin, [s for s in specs if s.name in existing and s.config])
+        if wrong:
+            resources = [
+                ConfigResource(ConfigResourceType.TOPIC, name, configs=dict(wanted))
+                for name, wanted in wrong.items()
+            ]
+            await admin.alter_configs(resources)
+            for name, wanted in wrong.items():
+                log.warning("topic %s: config corrected to %s", name, dict(wanted))
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def topic_problems(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> list[str]:
+    """What is wrong with the project's topics on this broker (missing, or a required config
+    differs): a service checks this at start-up and says so loudly."""
+    specs = list(specs)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        problems = [f"topic {s.name} is missing" for s in specs if s.name not in existing]
+        wrong = await _config_differences(admin, [s for s in specs if s.name in existing and s.config])
+        problems += [f"topic {name} needs {dict(wanted)}" for name, wanted in wrong.items()]
+        return problems
+    finally:
+        await admin.close()
+
+
+async def _config_differences(
+    admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    if not specs:
+        return {}
+    resources = [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs]
+    current: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for _code, _message, _type, name, entries in response.resources:
+            current[name] = {entry[0]: entry[1] for entry in entries}
+    return {
+        s.name: s.config
+        for s in specs
+        if any(current.get(s.name, {}).get(key) != value for key, value in s.config)
+    }
 
 
 async def kafka_reachable(producer: AIOKafkaProducer, timeout: float = 2.0) -> bool:

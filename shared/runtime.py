@@ -17,11 +17,20 @@ from typing import Any, Protocol
 import uvloop
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.http import ReadyCheck
-from shared.kafka import BatchConsumer, BatchHandler, Outgoing, durable_producer, kafka_reachable, publish
+from shared.kafka import (
+    BatchConsumer,
+    BatchHandler,
+    Outgoing,
+    durable_producer,
+    kafka_reachable,
+    publish,
+    topic_problems,
+)
 from shared.mongo import mongo_client, mongo_reachable
 
 log = logging.getLogger(__name__)
@@ -69,11 +78,12 @@ class Health:
     consumers: list[BatchConsumer] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
     on_dead: Callable[[str], None] | None = None
+    topic_problems: list[str] = field(default_factory=list)  # found at start-up
 
     def checks(self) -> dict[str, bool]:
         now = time.monotonic()
         stalled = [c for c in self.consumers if c.stalled and now - c.stalled[0] >= STALL_GRACE_S]
-        return {"consumers": not stalled, "tasks": not self.dead}
+        return {"consumers": not stalled, "tasks": not self.dead, "topics": not self.topic_problems}
 
     def task_done(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled() or (error := task.exception()) is None:
@@ -140,6 +150,7 @@ def with_consumers(
             kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
         ) as infra:
             app[INFRA] = infra
+            await _check_topics(settings.kafka_bootstrap, health)
             async with contextlib.AsyncExitStack() as stack:
                 for spec in consumers:
                     handler = await spec.build(infra)
@@ -173,6 +184,19 @@ def with_consumer(
 ) -> ReadyCheck:
     """`with_consumers` for a service with one consumer group."""
     return with_consumers(app, settings, [ConsumerSpec(group, topics, build)])
+
+
+async def _check_topics(bootstrap: str, health: Health) -> None:
+    """The project's topics exist with the configs it needs (event topics keep everything): a
+    replay from the beginning must be complete. What is wrong is logged and fails /readyz;
+    `python -m devtools.prepare` (make run, compose's init job) corrects it."""
+    try:
+        health.topic_problems = await topic_problems(bootstrap)
+    except KafkaError as exc:  # the consumers will wait for the broker; readiness shows it too
+        log.warning("topics not checked at start-up: %r", exc)
+        return
+    for problem in health.topic_problems:
+        log.error("%s: run `python -m devtools.prepare` or fix the broker's topic", problem)
 
 
 @contextlib.asynccontextmanager

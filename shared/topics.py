@@ -32,15 +32,21 @@ def dlq(group: str) -> str:
 class TopicSpec:
     name: str
     partitions: int
+    # Topic configs the project requires (applied at creation, checked and corrected after).
+    config: tuple[tuple[str, str], ...] = ()
+
+
+# The event topics keep everything (DESIGN §6): a replay from the beginning is always complete.
+KEEP_FOREVER = (("retention.ms", "-1"), ("retention.bytes", "-1"))
 
 
 COMPLAINT_PARTITIONS = 6
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(COMPLAINTS_SUBMITTED, COMPLAINT_PARTITIONS),
-    TopicSpec(COMPLAINTS_COMMANDS, COMPLAINT_PARTITIONS),
-    TopicSpec(COMPLAINTS_EVENTS, COMPLAINT_PARTITIONS),
+    TopicSpec(COMPLAINTS_SUBMITTED, COMPLAINT_PARTITIONS, KEEP_FOREVER),
+    TopicSpec(COMPLAINTS_COMMANDS, COMPLAINT_PARTITIONS, KEEP_FOREVER),
+    TopicSpec(COMPLAINTS_EVENTS, COMPLAINT_PARTITIONS, KEEP_FOREVER),
     TopicSpec(COMPLAINTS_ASSIGNED, COMPLAINT_PARTITIONS),
-    TopicSpec(SLA_EVENTS, COMPLAINT_PARTITIONS),
+    TopicSpec(SLA_EVENTS, COMPLAINT_PARTITIONS, KEEP_FOREVER),
     *(TopicSpec(dlq(group), 1) for group in GROUPS),
 )

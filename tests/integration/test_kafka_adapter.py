@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, WriteConcern
 from ulid import ULID
 
@@ -18,10 +18,18 @@ import shared.runtime
 from devtools.infra import Endpoints
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintTriaged
-from shared.kafka import BatchConsumer, Outgoing, Rejected, durable_producer, ensure_topics, publish
+from shared.kafka import (
+    BatchConsumer,
+    Outgoing,
+    Rejected,
+    durable_producer,
+    ensure_topics,
+    publish,
+    topic_problems,
+)
 from shared.mongo import mongo_client
 from shared.runtime import Health, _background, running
-from shared.topics import TopicSpec, dlq
+from shared.topics import KEEP_FOREVER, TOPICS, TopicSpec, dlq
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -212,10 +220,14 @@ async def test_an_infrastructure_fault_of_the_database_pauses_the_consumer_and_l
             retries = shared.kafka.MAX_HANDLER_FAILURES + 2
             await eventually(lambda: _done_n(attempts, retries), what="retries past the old limit")
             assert consumer.stalled is not None and "Not enough data-bearing nodes" in consumer.stalled[1]
-            assert health.checks() == {"consumers": False, "tasks": True}
+            assert health.checks() == {"consumers": False, "tasks": True, "topics": True}
             concern["w"] = 1  # the operator fixes the replica set
             await eventually(lambda: _count(collection, 3), what="the batch applied after the fix")
-            assert consumer.stalled is None and health.checks() == {"consumers": True, "tasks": True}
+            assert consumer.stalled is None and health.checks() == {
+                "consumers": True,
+                "tasks": True,
+                "topics": True,
+            }
         assert await _dlq_count(endpoints, group) == 0
     finally:
         await client.drop_database(collection.database.name)
@@ -256,4 +268,25 @@ async def test_a_background_task_that_dies_turns_readiness_off_and_asks_for_a_re
     async with _background(finished(), "catch-up", health), _background(broken(), "detector", health):
         await eventually(lambda: _done_n(stopped, 1), what="the dead task reported")  # type: ignore[arg-type]
     assert stopped == ["detector"] and health.dead == ["detector"]
-    assert health.checks() == {"consumers": True, "tasks": False}
+    assert health.checks() == {"consumers": True, "tasks": False, "topics": True}
+
+
+async def test_an_event_topic_that_would_forget_is_found_and_corrected(endpoints: Endpoints) -> None:
+    """A topic created elsewhere with a broker's usual 7-day retention: a replay after a week would
+    silently miss events. The start-up check names it; ensure_topics (make run, the init job)
+    corrects it; the project's own event topics keep everything."""
+    name = f"it.retention.{str(ULID()).lower()}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    await admin.start()
+    try:
+        week = {"retention.ms": str(7 * 86400 * 1000)}
+        await admin.create_topics([NewTopic(name, 1, 1, topic_configs=week)])
+    finally:
+        await admin.close()
+    spec = TopicSpec(name, 1, KEEP_FOREVER)
+    assert await topic_problems(endpoints.kafka_bootstrap, [spec]) == [
+        f"topic {name} needs {{'retention.ms': '-1', 'retention.bytes': '-1'}}"
+    ]
+    assert await ensure_topics(endpoints.kafka_bootstrap, [spec]) == []  # existed: corrected, not created
+    assert await topic_problems(endpoints.kafka_bootstrap, [spec]) == []
+    assert await topic_problems(endpoints.kafka_bootstrap, [s for s in TOPICS if s.config]) == []
