@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,8 @@ class StoredClocks:
     rev: int
     pending: bool = False  # the outbox is not yet confirmed published
     write: str = ""  # the token of the write that stored this version
+    # Lifecycle events that came after a gap in `seq`, held until it fills (encoded envelopes).
+    parked: list[bytes] = field(default_factory=list)
 
 
 # --- documents -------------------------------------------------------------------------------------
@@ -84,7 +86,12 @@ def _clock_from(data: Mapping[str, Any]) -> Clock:
 
 
 def to_doc(
-    clocks: ComplaintClocks, outbox: Sequence[Outgoing], rev: int, *, pending_since: datetime | None = None
+    clocks: ComplaintClocks,
+    outbox: Sequence[Outgoing],
+    rev: int,
+    *,
+    pending_since: datetime | None = None,
+    parked: Sequence[bytes] = (),
 ) -> dict[str, Any]:
     return {
         "_id": clocks.complaint_id,
@@ -115,6 +122,8 @@ def to_doc(
         "holidays_version": HOLIDAYS_VERSION,
         "outbox": [{"topic": m.topic, "key": m.key, "value": m.value} for m in outbox],
         "pending_since": pending_since,
+        "parked": list(parked),
+        "parked_count": len(parked),
         "rev": rev,
     }
 
@@ -144,8 +153,9 @@ def from_doc(doc: Mapping[str, Any]) -> StoredClocks:
         transfers=doc.get("transfers", 0),
     )
     outbox = [Outgoing(m["topic"], m["key"], bytes(m["value"])) for m in doc.get("outbox", [])]
+    parked = [bytes(value) for value in doc.get("parked") or []]
     return StoredClocks(
-        clocks, outbox, doc["rev"], doc.get("pending_since") is not None, doc.get("write", "")
+        clocks, outbox, doc["rev"], doc.get("pending_since") is not None, doc.get("write", ""), parked
     )
 
 
@@ -158,11 +168,13 @@ class MongoClockStore:
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._complaints = db[COLLECTION]
-        self._loaded: dict[str, tuple[int, list[Outgoing]]] = {}  # id → (rev, pending outbox)
+        # id → (rev, pending outbox, parked events) as loaded: a save carries the last two over.
+        self._loaded: dict[str, tuple[int, list[Outgoing], list[bytes]]] = {}
 
     def _remember(self, doc: Mapping[str, Any]) -> StoredClocks:
         stored = from_doc(doc)
-        self._loaded[stored.clocks.complaint_id] = (stored.rev, stored.outbox if stored.pending else [])
+        pending = stored.outbox if stored.pending else []
+        self._loaded[stored.clocks.complaint_id] = (stored.rev, pending, stored.parked)
         return stored
 
     async def load(self, complaint_ids: Sequence[str]) -> dict[str, StoredClocks]:
@@ -171,7 +183,7 @@ class MongoClockStore:
             found[doc["_id"]] = self._remember(doc)
         for cid in complaint_ids:
             if cid not in found:
-                self._loaded[cid] = (0, [])
+                self._loaded[cid] = (0, [], [])
         return found
 
     async def get(self, complaint_id: str) -> ComplaintClocks | None:
@@ -212,9 +224,14 @@ class MongoClockStore:
             yield ids
 
     async def save(
-        self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]], *, skip_conflicts: bool = False
+        self,
+        changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]],
+        *,
+        skip_conflicts: bool = False,
+        parked: Mapping[str, list[bytes]] | None = None,
     ) -> Saved:
         """Store each complaint with the outbox of this change, after any outbox still pending.
+        Its parked events are `parked[id]` when given, else those it had when loaded.
 
         A complaint changed by another writer since it was loaded is refused: ConcurrentUpdate,
         or, with `skip_conflicts`, left out of what was saved (its caller retries later)."""
@@ -228,9 +245,11 @@ class MongoClockStore:
         replacements = 0
         for clocks, outbox in changed:
             cid = clocks.complaint_id
-            rev, carried = self._loaded.pop(cid, (0, []))
+            rev, carried, held = self._loaded.pop(cid, (0, [], []))
+            if parked is not None and cid in parked:
+                held = parked[cid]
             messages = [*carried, *outbox]
-            doc = to_doc(clocks, messages, rev + 1, pending_since=now if messages else None)
+            doc = to_doc(clocks, messages, rev + 1, pending_since=now if messages else None, parked=held)
             doc["write"] = token
             planned[cid] = (rev + 1, messages)
             if rev == 0:
@@ -297,4 +316,8 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await complaints.create_index([("next_check", ASCENDING)])
     await complaints.create_index([("pending_since", ASCENDING)])
     await complaints.create_index([("governing", ASCENDING)])
+    # Complaints waiting for a missing lifecycle event (`pengaduan status`): few, so a partial index.
+    await complaints.create_index(
+        [("parked_count", ASCENDING)], partialFilterExpression={"parked_count": {"$gt": 0}}
+    )
     # No more: every index is one more entry to rewrite with each of the detector's writes.

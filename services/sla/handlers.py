@@ -11,6 +11,7 @@ with the same event ids, and so does the detector's relay after a crash between 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +19,12 @@ from datetime import datetime
 from typing import Protocol
 
 from services.sla.domain import CalendarFor, ComplaintClocks, Rules, as_rules
-from shared.envelope import Envelope, Payload, new_event
+from shared.envelope import Envelope, Payload, decode, new_event
 from shared.events import ClockEvent, CloseExpired, EscalationRaised, EscalationRetracted
 from shared.kafka import Outgoing, Rejected
 from shared.topics import COMPLAINTS_COMMANDS, SLA_EVENTS
+
+log = logging.getLogger(__name__)
 
 PRODUCER = "sla"
 YIELD_EVERY_COMPLAINTS = 10
@@ -43,6 +46,9 @@ class Stored(Protocol):
     @property
     def write(self) -> str: ...
 
+    @property
+    def parked(self) -> list[bytes]: ...
+
 
 @dataclass
 class Saved:
@@ -57,9 +63,15 @@ class Saved:
 class ClockStore(Protocol):
     async def load(self, complaint_ids: Sequence[str]) -> Mapping[str, Stored]: ...
 
-    async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> Saved:
-        """Store each complaint's clocks with the outbox of this change (optimistic: a concurrent
-        writer makes it raise, and the batch is retried)."""
+    async def save(
+        self,
+        changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]],
+        *,
+        parked: Mapping[str, list[bytes]] | None = None,
+    ) -> Saved:
+        """Store each complaint's clocks with the outbox of this change and, where given, the
+        events it holds after a gap (optimistic: a concurrent writer makes it raise, and the batch
+        is retried)."""
 
     async def mark_published(self, writes: Mapping[str, str]) -> None:
         """The outboxes of these writes (complaint id → write token) are on Kafka."""
@@ -107,6 +119,7 @@ async def handle_lifecycle(
             by_complaint[event.complaint_id].append(event)
     stored = await store.load(list(by_complaint))
     changed: list[tuple[ComplaintClocks, list[Outgoing]]] = []
+    parked: dict[str, list[bytes]] = {}
     replays: list[Outgoing] = []
     replayed: dict[str, str] = {}
     for n, (complaint_id, events) in enumerate(by_complaint.items(), 1):
@@ -117,21 +130,35 @@ async def handle_lifecycle(
             await asyncio.sleep(0)
         record = stored.get(complaint_id)
         clocks = record.clocks if record else ComplaintClocks(complaint_id)
+        # Never past a hole in `seq`: events after a gap wait, stored with the complaint, until the
+        # missing one arrives (a redelivery, or a dead letter replayed after a fix).
+        held = [decode(value) for value in record.parked] if record else []
+        waiting = {e.seq: e for e in held if e.seq is not None}
+        for event in events:
+            assert event.seq is not None
+            if not clocks.already_applied(event.seq):
+                waiting.setdefault(event.seq, event)
         outbox: list[Outgoing] = []
         applied = False
-        for event in sorted(events, key=lambda e: e.seq or 0):
-            assert event.seq is not None
-            if clocks.already_applied(event.seq):
-                continue
+        while clocks.last_seq + 1 in waiting:
+            event = waiting.pop(clocks.last_seq + 1)
             applied = True
             outbox += announce(clocks.apply(event, rules), complaint_id, event.seq, event.correlation_id)
-        if applied:
+        still = [waiting[seq] for seq in sorted(waiting) if seq > clocks.last_seq]
+        if [e.event_id for e in still] != [e.event_id for e in held]:
+            parked[complaint_id] = [e.to_bytes() for e in still]
+            if still:
+                log.warning(
+                    "complaint %s: seq %d missing; %d later event(s) held until it arrives",
+                    complaint_id, clocks.last_seq + 1, len(still),
+                )  # fmt: skip
+        if applied or complaint_id in parked:
             changed.append((clocks, outbox))
         elif record is not None:
             replays.extend(record.outbox)  # nothing new: announce the last change again
             if record.pending:
                 replayed[complaint_id] = record.write
-    saved = await store.save(changed)
+    saved = await store.save(changed, parked=parked)
     await publish(saved.messages + replays)
     await store.mark_published({**replayed, **saved.writes})
     return rejected

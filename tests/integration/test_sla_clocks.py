@@ -447,3 +447,29 @@ async def test_a_new_holidays_pin_recomputes_what_was_computed_with_the_old_one(
     doc = await sla.db[COLLECTION].find_one({"_id": s.complaint_id})
     assert doc is not None and doc["holidays_version"] == HOLIDAYS_VERSION
     assert from_doc(doc).clocks.clocks == before.clocks
+
+
+async def test_events_after_a_missing_seq_wait_in_the_database_until_it_arrives(
+    one_day: datetime, sla: Sla
+) -> None:
+    s = new_story()
+    s.received(wib(2026, 2, 2, 10))
+    s.assigned(wib(2026, 2, 2, 11))
+    s.info_requested(wib(2026, 2, 3, 9))
+    s.info_added(wib(2026, 2, 4, 9))
+    await send(sla.bootstrap, [s.events[0], s.events[2], s.events[3]])  # seq 2 dead-lettered upstream
+
+    async def waiting() -> dict[str, Any] | None:
+        doc = await sla.db[COLLECTION].find_one({"_id": s.complaint_id})
+        return doc if doc is not None and doc.get("parked_count") == 2 else None
+
+    doc = await eventually(waiting, what="two events held after the gap")
+    assert doc["last_seq"] == 1 and [decode(bytes(v)).seq for v in doc["parked"]] == [3, 4]
+    assert await sla.db[COLLECTION].count_documents({"parked_count": {"$gt": 0}}) >= 1
+
+    await send(sla.bootstrap, [s.events[1]])  # the missing one, e.g. replayed from the dead letters
+    stored = await sla.settled(s)
+    s.time(clock.now())
+    assert [outcome(c) for c in stored.clocks] == [outcome(c) for c in s.clocks.clocks]
+    after = await sla.db[COLLECTION].find_one({"_id": s.complaint_id})
+    assert after is not None and after["parked"] == [] and after["parked_count"] == 0

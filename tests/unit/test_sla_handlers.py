@@ -7,6 +7,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ class StoredClocks:
     outbox: list[Outgoing]
     rev: int = 1
     pending: bool = True
+    parked: list[bytes] = field(default_factory=list)
 
     @property
     def write(self) -> str:
@@ -41,13 +43,20 @@ class FakeClockStore:
     async def load(self, ids: Sequence[str]) -> dict[str, StoredClocks]:
         return {i: copy.deepcopy(self.saved[i]) for i in ids if i in self.saved}
 
-    async def save(self, changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> Saved:
+    async def save(
+        self,
+        changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]],
+        *,
+        parked: Mapping[str, list[bytes]] | None = None,
+    ) -> Saved:
         saved = Saved()
         for clocks, outbox in changed:
-            before = self.saved.get(clocks.complaint_id)
+            cid = clocks.complaint_id
+            before = self.saved.get(cid)
             carried = before.outbox if before is not None and before.pending else []
             rev = before.rev + 1 if before is not None else 1
-            self.saved[clocks.complaint_id] = StoredClocks(copy.deepcopy(clocks), [*carried, *outbox], rev)
+            held = (parked or {}).get(cid, before.parked if before is not None else [])
+            self.saved[cid] = StoredClocks(copy.deepcopy(clocks), [*carried, *outbox], rev, parked=list(held))
             saved.messages += [*carried, *outbox]
             saved.writes[clocks.complaint_id] = str(rev)
         return saved
@@ -118,6 +127,30 @@ async def test_events_out_of_order_in_a_batch_are_applied_by_seq_and_duplicates_
     ]
 
 
+async def test_events_after_a_gap_wait_until_it_fills_and_never_apply_past_it() -> None:
+    s = Story()
+    s.received(wib(2026, 2, 2, 10))
+    s.assigned(wib(2026, 2, 2, 11))
+    s.info_requested(wib(2026, 2, 3, 9))
+    s.info_added(wib(2026, 2, 4, 9))
+    store, sent = FakeClockStore(), Sent()
+    # seq 2 was dead-lettered: 1 applies, 3 and 4 wait with the complaint.
+    assert await handle_lifecycle([s.events[0], s.events[2], s.events[3]], store, sent, SlaRules()) == []
+    stored = store.saved["C1"]
+    assert stored.clocks.last_seq == 1
+    assert [decode(v).seq for v in stored.parked] == [3, 4]
+    assert {e.payload.clock for e in sent.decoded(SLA_EVENTS)} == {"verification"}  # type: ignore[attr-defined]
+    # A redelivery of a waiting event changes nothing.
+    assert await handle_lifecycle([s.events[3]], store, Sent(), SlaRules()) == []
+    assert store.saved["C1"].clocks.last_seq == 1 and len(store.saved["C1"].parked) == 2
+    # seq 2 arrives (replayed after a fix): 2, 3 and 4 apply in order, nothing waits any more.
+    late = Sent()
+    assert await handle_lifecycle([s.events[1]], store, late, SlaRules()) == []
+    assert store.saved["C1"].clocks.last_seq == 4 and store.saved["C1"].parked == []
+    s.time(wib(2026, 2, 4, 9))
+    assert store.saved["C1"].clocks.clocks == s.clocks.clocks  # as if nothing had been missing
+
+
 async def test_a_large_batch_lets_other_tasks_run_while_it_is_applied() -> None:
     # The fakes never suspend, so without handing the loop back the whole batch would run
     # before anything else (in the service: the supervisors' HTTP requests).
@@ -138,9 +171,11 @@ async def test_a_large_batch_lets_other_tasks_run_while_it_is_applied() -> None:
     seen_at_save: list[int] = []
     save = store.save
 
-    async def save_and_note(changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]]) -> Saved:
+    async def save_and_note(
+        changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]], *, parked: Any = None
+    ) -> Saved:
         seen_at_save.append(ticks)
-        return await save(changed)
+        return await save(changed, parked=parked)
 
     store.save = save_and_note  # type: ignore[method-assign]
     task = asyncio.create_task(ticker())
