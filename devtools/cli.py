@@ -5,6 +5,9 @@ python -m devtools run     Kafka + database + the three services, topics, region
 python -m devtools test    installs the servers if needed and runs the whole test suite
                            (the fixtures start and stop their own servers on test ports).
 python -m devtools stop    stops servers a killed run left behind (by their PID files).
+python -m devtools audit   pip-audit of the installed (pinned) set: prints known vulnerabilities;
+                           advisory only, never part of `test` (tomorrow's advisory must not
+                           turn today's commit red).
 python -m devtools install fetches Kafka's jars and builds secantusd-rs (cached); `test` also
                            installs Debian's chromium for the dashboard test when missing.
 """
@@ -85,12 +88,27 @@ def test(pytest_args: list[str]) -> int:
         [sys.executable, "-m", "ruff", "check", "."],
         [sys.executable, "-m", "ruff", "format", "--check", "."],
         [sys.executable, "-m", "mypy"],
+        # Security lint; configured in pyproject's [tool.bandit]. Only high-severity findings fail.
+        [sys.executable, "-m", "bandit", "-q", "-c", "pyproject.toml", "-r", ".", "--severity-level", "high"],
     ]
     failed = [" ".join(c[2:]) for c in checks if subprocess.run(c).returncode != 0]
     result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args])
     if failed:
         print(f"static checks failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    return result.returncode
+
+
+def audit() -> int:
+    """Known vulnerabilities of the installed dependencies (the pinned set, the project itself
+    excluded), from PyPI's vulnerability data. Prints the findings; returns 0 whatever they are,
+    and non-zero only when the audit could not run (e.g. the vulnerability service unreachable)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip_audit", "--skip-editable", "--progress-spinner", "off", "--desc", "on"]
+    )
+    if result.returncode == 1:  # pip-audit: 1 = vulnerabilities found (printed above)
+        print("make audit: findings above (advisory, not a gate)", file=sys.stderr)
+        return 0
     return result.returncode
 
 
@@ -107,6 +125,7 @@ def main() -> int:
     sub.add_parser("run")
     sub.add_parser("install")
     sub.add_parser("stop")
+    sub.add_parser("audit")
     test_parser = sub.add_parser("test")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
@@ -118,6 +137,8 @@ def main() -> int:
             return 2
     if args.command == "test":
         return test(args.pytest_args)
+    if args.command == "audit":
+        return audit()
     if args.command == "install":
         install()
         return 0
