@@ -196,14 +196,14 @@ async def seed_complaint(apps: Apps, bootstrap: str, *, category: str, region_co
         opd: str | None = (await r.json()).get("opd_id") if r.status == 200 else None
         return opd
 
-    opd_id = await eventually(assigned_in_intake, within=60, what=f"{complaint_id} assigned in intake")
+    opd_id = await eventually(assigned_in_intake, within=120, what=f"{complaint_id} assigned in intake")
     admin = _bearer(mint("admin"))
 
     async def known_to_sla() -> bool:
         r = await apps.sla.get(f"/api/v1/supervisor/complaints/{complaint_id}/clocks", headers=admin)
         return r.status == 200
 
-    await eventually(known_to_sla, within=60, what=f"{complaint_id} in sla's reports")
+    await eventually(known_to_sla, within=120, what=f"{complaint_id} in sla's reports")
     return Seeded(complaint_id, token, opd_id)
 
 
