@@ -5,10 +5,10 @@ fuzzer (tests/integration/test_fuzz_openapi.py) and the authorisation matrix
 
 - intake: `tests/intake_app.py`'s `running_intake`.
 - sla: `create_app(settings)` with its supervisor reports, its groups renamed to fresh ones.
-- routing: `create_app(settings)` with its stores, relay, finisher and webhook loop but without its
-  Kafka consumers: its groups are fixed names (`routing`, `routing-dues`), and a fresh group would
-  route every submission other tests ever published. The test feeds it what it needs through
-  `handle_routing_batch`, as its consumer would.
+- routing: `create_app(settings)` with its stores, relay and finisher, but without its webhook
+  pusher (see NOT_RUN) and its Kafka consumers: its groups are fixed names (`routing`,
+  `routing-dues`), and a fresh group would route every submission other tests ever published.
+  The test feeds it what it needs through `handle_routing_batch`, as its consumer would.
 """
 
 from __future__ import annotations
@@ -60,6 +60,11 @@ def _prefix() -> str:
     return f"t{str(ULID()).lower()[-10:]}_"
 
 
+# The webhook pusher is not run: the fuzzer registers webhooks at addresses it makes up, and tests
+# send traffic to loopback only (tests/integration/test_webhooks.py covers deliveries).
+NOT_RUN = {"routing-webhooks"}
+
+
 def _without_consumers(
     app: web.Application,
     settings: Any,
@@ -67,7 +72,7 @@ def _without_consumers(
     background: Sequence[tuple[str, Background]] = (),
 ) -> Any:
     """`with_consumers` that builds each consumer's stores and runs the background loops, but
-    starts no consumer."""
+    starts no consumer (and leaves out the loops in NOT_RUN)."""
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_infra(
@@ -77,8 +82,9 @@ def _without_consumers(
             for spec in consumers:
                 await spec.build(infra)
             async with contextlib.AsyncExitStack() as stack:
-                for _name, loop in background:
-                    await stack.enter_async_context(_cancelling(loop(infra)))
+                for name, loop in background:
+                    if name not in NOT_RUN:
+                        await stack.enter_async_context(_cancelling(loop(infra)))
                 yield
 
     async def ready() -> dict[str, bool]:
@@ -107,7 +113,6 @@ async def running_apps(endpoints: Endpoints) -> AsyncIterator[Apps]:
         kafka_bootstrap=endpoints.kafka_bootstrap,
         mongo_uri=endpoints.mongo_uri,
         mongo_db=f"{prefix}routing",
-        webhook_interval_seconds=5.0,
     )
     with mock.patch.object(routing_app, "with_consumers", _without_consumers):
         routing = routing_app.create_app(routing_settings)
