@@ -20,6 +20,8 @@ ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 READY_CHECK = web.AppKey("ready_check", object)
 OPENAPI = web.AppKey("openapi", dict)
+# The document as served (`hoist_defs`), made once at start-up.
+SERVED_OPENAPI = web.AppKey("served_openapi", dict)
 
 _TITLES = {
     400: "Permintaan tidak dapat dibaca",
@@ -154,13 +156,19 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    # Hoisted when served: some modules add their paths to the document after the app is built.
-    return json_response(hoist_defs(request.app[OPENAPI]))
+    served = request.app.get(SERVED_OPENAPI) or hoist_defs(request.app[OPENAPI])
+    return json_response(served)
+
+
+async def _serve_openapi(app: web.Application) -> None:
+    # At start-up, not when the routes are added: some modules add their paths after that.
+    app[SERVED_OPENAPI] = hoist_defs(app[OPENAPI])
 
 
 def add_standard_routes(app: web.Application, *, ready_check: ReadyCheck, openapi: dict[str, Any]) -> None:
     app[READY_CHECK] = ready_check
     app[OPENAPI] = openapi
+    app.on_startup.append(_serve_openapi)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/openapi.json", _openapi)
