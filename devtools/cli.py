@@ -5,6 +5,9 @@ python -m devtools run     Kafka + database + the three services, topics, region
 python -m devtools test    installs the servers if needed and runs the whole test suite
                            (the fixtures start and stop their own servers on test ports).
 python -m devtools stop    stops servers a killed run left behind (by their PID files).
+python -m devtools audit   pip-audit of the installed (pinned) set: prints known vulnerabilities;
+                           advisory only, never part of `test` (tomorrow's advisory must not
+                           turn today's commit red); extra arguments go to pip-audit.
 python -m devtools install fetches Kafka's jars and builds secantusd-rs (cached); `test` also
                            installs Debian's chromium for the dashboard test when missing.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import json
 import logging
 import os
 import signal
@@ -109,6 +113,8 @@ def test(pytest_args: list[str]) -> int:
         [sys.executable, "-m", "ruff", "check", "."],
         [sys.executable, "-m", "ruff", "format", "--check", "."],
         [sys.executable, "-m", "mypy"],
+        # Security lint; configured in pyproject's [tool.bandit]. Only high-severity findings fail.
+        [sys.executable, "-m", "bandit", "-q", "-c", "pyproject.toml", "-r", ".", "--severity-level", "high"],
     ]
     failed = [" ".join(c[2:]) for c in checks if subprocess.run(c).returncode != 0]
     result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args])
@@ -116,6 +122,38 @@ def test(pytest_args: list[str]) -> int:
         print(f"static checks failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return result.returncode
+
+
+def audit(extra: list[str]) -> int:
+    """Known vulnerabilities of the installed dependencies (the pinned set; the project itself is
+    skipped), from PyPI's vulnerability data (`--vulnerability-service osv` among `extra` for
+    OSV's). Prints each finding and each dependency that could not be checked; returns 0 whatever
+    the findings (advisory), 2 when nothing could be checked (the service unreachable, or it knows
+    none of the pinned versions), so that "no findings" is never said of an audit that did not run."""
+    command = [sys.executable, "-m", "pip_audit", "--skip-editable", "--progress-spinner", "off"]
+    result = subprocess.run([*command, "--format", "json", *extra], capture_output=True, text=True)
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        print(result.stdout + result.stderr, file=sys.stderr)
+        print(f"make audit: pip-audit did not report (exit {result.returncode})", file=sys.stderr)
+        return 2
+    dependencies = report.get("dependencies", [])
+    skipped = [d for d in dependencies if "skip_reason" in d]
+    audited = [d for d in dependencies if "skip_reason" not in d]
+    findings = [(d, v) for d in audited for v in d.get("vulns", [])]
+    for dep, vuln in findings:
+        fixed = ", ".join(vuln.get("fix_versions", [])) or "no fixed version"
+        aliases = f" ({', '.join(vuln['aliases'])})" if vuln.get("aliases") else ""
+        print(f"{dep['name']} {dep['version']}: {vuln['id']}{aliases}; fixed in {fixed}")
+        print(f"    {(vuln.get('description') or '').strip()[:300]}")
+    for dep in skipped:
+        print(f"not checked: {dep['name']}: {dep['skip_reason']}")
+    print(
+        f"make audit: {len(audited)} dependencies checked, {len(findings)} known vulnerabilities,"
+        f" {len(skipped)} not checked (advisory, not a gate)"
+    )
+    return 0 if audited or not dependencies else 2
 
 
 def stop() -> int:
@@ -131,9 +169,12 @@ def main() -> int:
     sub.add_parser("run")
     sub.add_parser("install")
     sub.add_parser("stop")
+    sub.add_parser("audit")  # unknown arguments go to pip-audit
     test_parser = sub.add_parser("test")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    args, unknown = parser.parse_known_args()
+    if unknown and args.command != "audit":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "run":
         try:
             return run()
@@ -142,6 +183,8 @@ def main() -> int:
             return 2
     if args.command == "test":
         return test(args.pytest_args)
+    if args.command == "audit":
+        return audit(unknown)
     if args.command == "install":
         install()
         return 0

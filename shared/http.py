@@ -20,6 +20,8 @@ ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 READY_CHECK = web.AppKey("ready_check", object)
 OPENAPI = web.AppKey("openapi", dict)
+# The document as served (`hoist_defs`), made once at start-up.
+SERVED_OPENAPI = web.AppKey("served_openapi", dict)
 
 _TITLES = {
     400: "Permintaan tidak dapat dibaca",
@@ -154,15 +156,59 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    return json_response(request.app[OPENAPI])
+    served = request.app.get(SERVED_OPENAPI) or hoist_defs(request.app[OPENAPI])
+    return json_response(served)
+
+
+async def _serve_openapi(app: web.Application) -> None:
+    # At start-up, not when the routes are added: some modules add their paths after that.
+    app[SERVED_OPENAPI] = hoist_defs(app[OPENAPI])
 
 
 def add_standard_routes(app: web.Application, *, ready_check: ReadyCheck, openapi: dict[str, Any]) -> None:
     app[READY_CHECK] = ready_check
     app[OPENAPI] = openapi
+    app.on_startup.append(_serve_openapi)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/openapi.json", _openapi)
+
+
+def hoist_defs(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` with every inlined pydantic schema's `$defs` moved to `components/schemas`.
+
+    `Model.model_json_schema()` refers to its nested models as `#/$defs/<Name>`, which inside an
+    OpenAPI document resolves against the document's root, where there is no `$defs`: a client
+    (or schemathesis) cannot resolve them and drops the whole request body. Two models defining
+    the same name differently is an error here, not a silent overwrite."""
+    found: dict[str, Any] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$defs" and isinstance(value, dict):
+                for name, schema in value.items():
+                    schema = walk(schema)
+                    if found.setdefault(name, schema) != schema:
+                        raise ValueError(f"OpenAPI: two different schemas named {name!r}")
+            elif key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+                out[key] = "#/components/schemas/" + value.removeprefix("#/$defs/")
+            else:
+                out[key] = walk(value)
+        return out
+
+    hoisted: dict[str, Any] = walk(document)
+    if found:
+        components = hoisted.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        for name, schema in found.items():
+            if schemas.setdefault(name, schema) != schema:
+                raise ValueError(f"OpenAPI: components/schemas/{name} is already another schema")
+    return hoisted
 
 
 def openapi_document(title: str, version: str, description: str, paths: dict[str, Any]) -> dict[str, Any]:
