@@ -41,15 +41,18 @@ entries, so it is never returned: a complaint that fits nothing goes to triage i
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import re2
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory  # type: ignore[import-untyped]
 
 from shared.categories import CATEGORIES
@@ -80,13 +83,18 @@ class Classification:
 
 # --- normalisation ---------------------------------------------------------------------------------
 
-_URL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\S+")
+# Linear time on any text (issue 15). The one pattern with overlapping quantifiers (an e-mail's
+# ``\S+@\S+\.\S+`` backtracked cubically: 44 s on ``"@" * 4000``) runs on google-re2, which has
+# no backtracking. The others have no nested or overlapping quantifiers (each ``\s*`` is followed by
+# a literal that cannot be whitespace), so Python's engine is linear on them, and faster than
+# RE2's binding on texts with many matches; RE2 has no look-around or backreference anyway.
+_URL = re2.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\S+")
 _PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
-        (r"\b(?:e\s*[-.]?\s*ktp|ktp\s*[-.]?\s*el(?:ektronik)?)\b", " ktp "),
-        (r"\bak\s*[-/.]?\s*1\b", " kartu kuning "),
-        (r"\bpbb\s*[-.]?\s*p2\b", " pbb "),
+        (r"\b(?:e\s*(?:[-.]\s*)?ktp|ktp\s*(?:[-.]\s*)?el(?:ektronik)?)\b", " ktp "),
+        (r"\bak\s*(?:[-/.]\s*)?1\b", " kartu kuning "),
+        (r"\bpbb\s*(?:[-.]\s*)?p2\b", " pbb "),
         (r"\bkelas\s*(?:7|8|9|vii|viii|ix)\b", " kelas smp "),
         (r"\bkelas\s*(?:10|11|12|x|xi|xii)\b", " kelas sma "),
         # Courtesy, not a permit: "mohon izin bertanya", "izin melapor".
@@ -97,7 +105,31 @@ _PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
 _REDUP_DIGIT = re.compile(r"\b([a-z]{2,})2\b")  # sampah2, anak2
 _HYPHENATED = re.compile(r"\b([a-z]+)-([a-z]+)\b")  # gorong-gorong, berbulan-bulan, kedap-kedip
 _NON_LETTER = re.compile(r"[^a-z]+")
-_REPEATS = re.compile(r"([a-z])\1{2,}")
+# A text is stemmed word by word: at most this many distinct words per text go through Sastrawi
+# (uncached, a word costs up to a millisecond); further new words count as written. Complaints use
+# a few hundred distinct words at most (the labelled set: 160).
+MAX_STEMMED_WORDS: Final = 400
+# Longer "words" are no Indonesian word (the longest, with affixes, has about 30 letters): they
+# are kept as written, never handed to Sastrawi's patterns.
+MAX_WORD: Final = 40
+
+
+def collapse_repeats(text: str) -> str:
+    """Letters repeated 3+ times written once (``bangeeet`` → ``banget``): one pass, linear."""
+    out: list[str] = []
+    previous, run = "", 0
+    for char in text:
+        if char == previous:
+            run += 1
+        else:
+            previous, run = char, 1
+        if run == 3 and char.isalpha():
+            del out[-2:]  # the first two of the run go; the run is written once
+            out.append(char)
+        elif run < 3 or not char.isalpha():
+            out.append(char)
+    return "".join(out)
+
 
 SLANG: Final[Mapping[str, str]] = {
     # negation
@@ -220,7 +252,7 @@ def normalise(text: str) -> str:
         text = pattern.sub(replacement, text)
     text = _REDUP_DIGIT.sub(r"\1", text)
     text = _HYPHENATED.sub(_fold_hyphen, text)
-    text = _REPEATS.sub(r"\1", _NON_LETTER.sub(" ", text))
+    text = collapse_repeats(_NON_LETTER.sub(" ", text))
     words: list[str] = []
     for word in text.split():
         mapped = SLANG.get(word, word)
@@ -244,9 +276,37 @@ def stem(word: str) -> str:
     return stemmed or word
 
 
-def stems(text: str) -> list[str]:
-    """Normalised, stemmed words of a text."""
-    return [stem(word) for word in normalise(text).split()]
+class TooCostly(Exception):
+    """A text took more CPU to classify than its budget: a content fault, not a transient one."""
+
+
+@dataclass
+class Budget:
+    """CPU time (of the thread that classifies) one complaint's classification may use."""
+
+    seconds: float
+    started: float = field(default_factory=time.thread_time)
+
+    def check(self) -> None:
+        used = time.thread_time() - self.started
+        if used > self.seconds:
+            raise TooCostly(f"klasifikasi melebihi batas CPU {self.seconds:.2f} s ({used:.2f} s)")
+
+
+def stems(text: str, budget: Budget | None = None) -> list[str]:
+    """Normalised, stemmed words of a text: at most `MAX_STEMMED_WORDS` distinct words go through
+    the stemmer, none longer than `MAX_WORD`; the others count as written."""
+    found: dict[str, str] = {}
+    result = []
+    for word in normalise(text).split():
+        stemmed = found.get(word)
+        if stemmed is None:
+            stemmed = stem(word) if len(found) < MAX_STEMMED_WORDS and len(word) <= MAX_WORD else word
+            found[word] = stemmed
+            if budget is not None:
+                budget.check()
+        result.append(stemmed)
+    return result
 
 
 # --- lexicon ---------------------------------------------------------------------------------------
@@ -325,23 +385,25 @@ def _occurrences(term: tuple[str, ...], positions: Mapping[str, Sequence[int]]) 
     for start in first:
         found = [start]
         for word in term[1:]:
-            nxt = next(
-                (p for p in positions.get(word, ()) if found[-1] < p <= found[-1] + 1 + MAX_GAP),
-                None,
-            )
-            if nxt is None:
+            # Positions are ascending: the first one after the previous word, by bisection (a
+            # scan of every position per start was quadratic on a text repeating one word).
+            after = positions.get(word, ())
+            index = bisect.bisect_right(after, found[-1])
+            if index == len(after) or after[index] > found[-1] + 1 + MAX_GAP:
                 break
-            found.append(nxt)
+            found.append(after[index])
         else:
             yield tuple(found)
 
 
-def score(title: str, description: str, lex: Lexicon | None = None) -> tuple[dict[str, float], list[Term]]:
+def score(
+    title: str, description: str, lex: Lexicon | None = None, budget: Budget | None = None
+) -> tuple[dict[str, float], list[Term]]:
     """Category scores and the terms that counted (longest first) for one complaint."""
     lex = lex or lexicon()
-    title_words = stems(title)
+    title_words = stems(title, budget)
     # The separator keeps a multi-word term from spanning the title and the description.
-    words = [*title_words, *([""] * (MAX_GAP + 1)), *stems(description)]
+    words = [*title_words, *([""] * (MAX_GAP + 1)), *stems(description, budget)]
     positions: dict[str, list[int]] = {}
     for i, word in enumerate(words):
         if word:
@@ -357,6 +419,8 @@ def score(title: str, description: str, lex: Lexicon | None = None) -> tuple[dic
             covered |= pending
             pending = set()
             length = len(term.stems)
+        if budget is not None:
+            budget.check()
         live = [occ for occ in _occurrences(term.stems, positions) if not covered.issuperset(occ)]
         if not live:
             continue
@@ -385,9 +449,10 @@ def confidence_of(scores: Mapping[str, float]) -> tuple[str | None, float]:
     return top, 1.0 / denominator
 
 
-def classify(title: str, description: str) -> Classification:
-    """The category of a complaint from its text, or None (triage) below THRESHOLD."""
-    scores, matched = score(title, description)
+def classify(title: str, description: str, budget: Budget | None = None) -> Classification:
+    """The category of a complaint from its text, or None (triage) below THRESHOLD. With a
+    budget, `TooCostly` once the classification has used more CPU than it allows."""
+    scores, matched = score(title, description, budget=budget)
     best, confidence = confidence_of(scores)
     # Explainability: the best category's terms first, then the others (each group longest first).
     matched.sort(key=lambda term: best not in term.categories)
