@@ -23,10 +23,11 @@ only way staff learn who reported, whatever the reporter typed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ from aiohttp import web
 from ulid import ULID
 
 from services.intake.models import ReporterIdentity
-from services.intake.store import STORE
+from services.intake.store import STORE, ComplaintStore
 from services.intake.views import Audience
 from shared import clock
 from shared.auth import STAFF_AUTH, Staff, bearer, looks_like_jwt, require_staff
@@ -104,6 +105,13 @@ def redact_identity(text: str, reporter: Mapping[str, Any] | None) -> str:
 def redact_with(redactor: Redactor | None, text: str) -> str:
     """`text` without the reporter's identity; NIK-shaped numbers are taken out even without one."""
     return redactor(text) if redactor is not None else mask_nik(text)
+
+
+async def redactors(store: ComplaintStore, ids: Iterable[str | None]) -> dict[str, Callable[[str], str]]:
+    """For each complaint, the function that takes its reporter's identity out of a text."""
+    wanted = sorted(i for i in ids if i)
+    found = await store.reporters(wanted) if wanted else {}
+    return {cid: functools.partial(redact_with, identity_pattern(found.get(cid))) for cid in wanted}
 
 
 def leaving_intake(redacted: str, anonymous: bool) -> str:
