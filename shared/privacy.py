@@ -36,7 +36,9 @@ NIK_GROUPINGS: Final = frozenset({(16,), (4, 4, 4, 4), (6, 6, 4), (2, 2, 2, 6, 4
 NIK_MASK: Final = "[NIK disamarkan]"
 PHONE_MASK: Final = "[nomor disamarkan]"
 
-_NIK_PREFIXES: Final = frozenset(g[:k] for g in NIK_GROUPINGS for k in range(1, len(g) + 1))
+_NIK_BY_FIRST: Final = {
+    first: tuple(g for g in NIK_GROUPINGS if g[0] == first) for first in {g[0] for g in NIK_GROUPINGS}
+}
 
 # What to do with a phone number found (its national number → the replacement, or None to keep it).
 OnPhone = Callable[[str], str | None]
@@ -53,39 +55,49 @@ def national_phone(digits: str) -> str | None:
     return None
 
 
-def replace_numbers(text: str, *, nik: str | None = None, phone: OnPhone | None = None) -> str:
+def replace_numbers(
+    text: str, *, nik: str | None = None, phone: OnPhone | None = None, only: str | None = None
+) -> str:
     """`text` with NIK-shaped numbers replaced by `nik` (if given) and phone numbers by what
-    `phone` answers for their national number; at each start the longest number wins."""
+    `phone` answers for their national number; at each start the longest number wins (a NIK over
+    a phone of the same extent). `only`, a national number, limits the phones looked at to that
+    one (written with ``0`` or ``62``): a candidate is dropped as soon as its digits stop
+    spelling it."""
     runs = [m.span() for m in _DIGIT_RUNS.finditer(text)]
     count = len(runs)
+    sizes = [end - start for start, end in runs]
     # joined[j]: run j continues the number of run j - 1 (a short gap of separators only).
     joined = [False] * count
     for j in range(1, count):
         gap_start, gap_end = runs[j - 1][1], runs[j][0]
         joined[j] = gap_end - gap_start <= MAX_GAP and _SEPARATORS.issuperset(text[gap_start:gap_end])
+    spellings = ("", "") if only is None else (f"0{only}", f"62{only}")
     out: list[str] = []
     pos = i = 0
     while i < count:
         best: tuple[int, str] | None = None
+        if nik is not None:
+            for grouping in _NIK_BY_FIRST.get(sizes[i], ()):
+                last = i + len(grouping) - 1
+                if tuple(sizes[i : last + 1]) == grouping and all(joined[i + 1 : last + 1]):
+                    best = (last, nik)
+                    break
         first = text[runs[i][0] : runs[i][1]]
-        phone_like = phone is not None and (first == "62" or (len(first) >= 3 and first[0] in "06"))
-        lengths: tuple[int, ...] = ()
-        total, j = 0, i
-        while j < count and (j == i or joined[j]):
-            size = runs[j][1] - runs[j][0]
-            total += size
-            lengths += (size,)
-            nik_like = nik is not None and lengths in _NIK_PREFIXES
-            if total > MAX_DIGITS or not (nik_like or phone_like):
-                break
-            if nik_like and lengths in NIK_GROUPINGS:
-                best = (j, str(nik))
-            elif phone_like and 9 <= total <= 14 and phone is not None:
-                national = national_phone("".join(text[a:b] for a, b in runs[i : j + 1]))
-                replacement = phone(national) if national is not None else None
-                if replacement is not None:
-                    best = (j, replacement)
-            j += 1
+        if phone is not None and (first == "62" or (sizes[i] >= 3 and first[0] in "06")):
+            digits, j = "", i
+            while j < count and (j == i or joined[j]):
+                digits += text[runs[j][0] : runs[j][1]]
+                if len(digits) > 14 or (
+                    only is not None
+                    and not (spellings[0].startswith(digits) or spellings[1].startswith(digits))
+                ):
+                    break
+                if len(digits) >= 9 and (best is None or j > best[0]):
+                    national = national_phone(digits)
+                    replacement = phone(national) if national is not None else None
+                    if replacement is not None:
+                        best = (j, replacement)
+                j += 1
         if best is None:
             i += 1
             continue

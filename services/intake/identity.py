@@ -74,7 +74,7 @@ class Redactor:
             text = self.words.sub(REDACTED, text)
         phone = self.phone
         own = None if phone is None else (lambda national: REDACTED if national == phone else None)
-        return replace_numbers(text, nik=NIK_MASK, phone=own)
+        return replace_numbers(text, nik=NIK_MASK, phone=own, only=phone)
 
 
 def identity_pattern(reporter: Mapping[str, Any] | None) -> Redactor | None:

@@ -2,8 +2,9 @@
 
 Pure: no I/O beyond reading the packaged lexicon once. The pipeline, in order:
 
-1. **Normalisation** (`normalise`): lowercase; URLs and e-mail addresses dropped; a few multi-token
-   forms folded first (``e-ktp``/``ktp-el`` → ``ktp``, ``ak/1`` → ``kartu kuning``, ``pbb-p2`` → ``pbb``,
+1. **Normalisation** (`normalise`, linear in the text): lowercase; URLs and e-mail addresses
+   dropped; a few multi-token forms folded first (``e-ktp``/``ktp-el`` → ``ktp``, ``ak/1`` →
+   ``kartu kuning``, ``pbb-p2`` → ``pbb``,
    ``kelas 7``–``9`` → ``kelas smp``, ``kelas 10``–``12``/``xi`` → ``kelas sma``, the courtesy
    ``mohon izin``/``izin bertanya`` without its ``izin``, which is not a permit); reduplication
    written ``sampah2`` or ``gorong-gorong`` (also ``berbulan-bulan``) → one word; other hyphens split;
@@ -52,7 +53,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import re2
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory  # type: ignore[import-untyped]
 
 from shared.categories import CATEGORIES
@@ -83,12 +83,32 @@ class Classification:
 
 # --- normalisation ---------------------------------------------------------------------------------
 
-# Linear time on any text (issue 15). The one pattern with overlapping quantifiers (an e-mail's
-# ``\S+@\S+\.\S+`` backtracked cubically: 44 s on ``"@" * 4000``) runs on google-re2, which has
-# no backtracking. The others have no nested or overlapping quantifiers (each ``\s*`` is followed by
-# a literal that cannot be whitespace), so Python's engine is linear on them, and faster than
-# RE2's binding on texts with many matches; RE2 has no look-around or backreference anyway.
-_URL = re2.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\S+")
+# Linear time on any text (issue 15). E-mail addresses and links are dropped by a scan of the
+# whitespace-separated tokens (`drop_links`): the pattern it replaces, ``\S+@\S+\.\S+``, backtracked
+# cubically (44 s on ``"@" * 4000``), and google-re2, linear, still costs about 10 µs a match in
+# Python (15 ms on ``"a@b.c " * 666``). The patterns below have no nested or overlapping
+# quantifiers (each ``\s*`` is followed by a literal that cannot be whitespace), so Python's engine
+# is linear on them.
+_LINK_STARTS: Final = ("http://", "https://", "www.")
+
+
+def drop_links(text: str) -> str:
+    r"""`text` without e-mail addresses and links, as ``(?:https?://|www\.)\S+|\S+@\S+\.\S+``
+    replaced by a space: a token with an ``@`` after its first character and a ``.`` after the
+    character following it, but before its last, goes whole; otherwise a token loses everything
+    from its first ``http://``, ``https://`` or ``www.`` that something follows. Whitespace
+    between tokens becomes one space (nothing after this step tells them apart)."""
+    kept = []
+    for token in text.split():
+        at = token.find("@", 1)
+        if at != -1 and token.find(".", at + 2, len(token) - 1) != -1:
+            continue
+        found = ((token.find(start), len(start)) for start in _LINK_STARTS)
+        starts = [i for i, size in found if i != -1 and i + size < len(token)]  # a link has a rest
+        kept.append(token[: min(starts)] if starts else token)
+    return " ".join(kept)
+
+
 _PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
@@ -247,7 +267,7 @@ def _fold_hyphen(match: re.Match[str]) -> str:
 
 def normalise(text: str) -> str:
     """Lowercased, cleaned text with slang and typos mapped to standard Indonesian words."""
-    text = _URL.sub(" ", text.lower())
+    text = drop_links(text.lower())
     for pattern, replacement in _PHRASES:
         text = pattern.sub(replacement, text)
     text = _REDUP_DIGIT.sub(r"\1", text)

@@ -22,6 +22,7 @@ from services.routing.classify import (
     TooCostly,
     classify,
     collapse_repeats,
+    drop_links,
     normalise,
     stems,
 )
@@ -186,6 +187,15 @@ def test_collapse_repeats_is_what_the_backreference_said(text: str) -> None:
     import re  # the old pattern, as the reference
 
     assert collapse_repeats(text) == re.sub(r"([a-z])\1{2,}", r"\1", text)
+
+
+@given(st.text(alphabet="a@.:/ \nhtpsw", max_size=40))
+@settings(max_examples=500, deadline=None)
+def test_drop_links_is_what_the_old_pattern_said(text: str) -> None:
+    import re  # the old pattern, as the reference (it backtracks only on long input)
+
+    old = re.sub(r"(?:https?://|www\.)\S+|\S+@\S+\.\S+", " ", text)
+    assert drop_links(text).split() == old.split()
 
 
 def test_normalisation_is_right_on_adversarial_input_at_the_largest_length() -> None:
