@@ -59,7 +59,7 @@ UNITS = [
     "1 ", "1.", "0 ", "0-", "08 ", "62 ", "062 ", "+0", "(0", "0812 ", "0812 3456 7890; ", "3374 ",
     "3374 0115 0590 0001 ", "33.74.01.", "e ", "e-", "ktp ", "ak ", "ak/", "pbb ", "kelas ", "izin ",
     "mohon ", "sampah2 ", "a-b ", "a-", "aaab", "ab", "ab ", "Sari ", "sari", "Sari Wulandari ",
-    "sari@example.id ", "é1 ",
+    "sari@example.id ", "é1 ", "a ",
 ]  # fmt: skip
 
 
@@ -121,6 +121,11 @@ def patterns() -> Iterable[tuple[str, str, int, Callable[[str], object]]]:
         DESCRIPTION,
         lambda t: privacy.replace_numbers(t, phone=lambda n: "x" if n == "81234567890" else None),
     )
+    # A name of 60 one-letter parts, the last one different: the whole name almost matches at
+    # every word of a text of those letters.
+    long_name = identity_pattern({"name": "a " * 59 + "b"})
+    assert long_name is not None
+    yield "identity redaction", "60-part name 'a … a b'", DESCRIPTION, long_name
     yield "intake models", "_EMAIL (re2)", EMAIL, lambda t: models._EMAIL.match(t)
     yield "intake models", "_PHONE_SEPARATORS", PHONE, lambda t: models._PHONE_SEPARATORS.sub("", t)
     yield "intake models", "_PHONE", PHONE, lambda t: models._PHONE.match(t)

@@ -92,6 +92,11 @@ async def test_an_opd_answer_quoting_the_reporter_is_shown_without_their_identit
     [for_reporter] = [s for s in await _summaries(intake, cid, bearer(token)) if s.startswith("Tanggapan")]
     assert "Sari Wulandari" in for_reporter and "0812 3456 78 90" in for_reporter
 
+    resp = await intake.http.get("/api/v1/complaints?region=33.74&limit=100")
+    assert resp.status == 200, await resp.text()
+    [listed] = [item for item in (await resp.json())["items"] if item["id"] == cid]
+    assert shown in [entry["summary"] for entry in listed["timeline"]]
+
     resp = await intake.http.get(f"/open311/v2/requests/{cid}.json")
     assert resp.status == 200, await resp.text()
     [record] = await resp.json()

@@ -267,3 +267,33 @@ async def test_a_submission_over_its_cpu_budget_is_dead_lettered_with_the_reason
     assert rejected.envelope.complaint_id == "C1"
     assert rejected.reason.startswith("content fault: klasifikasi melebihi batas CPU")
     assert "C1" not in store.docs and "C2" in store.docs
+
+
+# --- what intake renders without the token --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("audience", "shows_identity"), [("reporter", True), ("staff", False), ("public", False)]
+)
+def test_an_opd_answer_quoting_the_reporter_is_redacted_for_all_but_the_reporter(
+    audience: str, shows_identity: bool
+) -> None:
+    from services.intake.identity import redact_with
+    from services.intake.views import apply, render
+    from shared.calendar import calendar_for
+    from shared.events import ComplaintResolved
+    from tests.unit.test_intake_views import OPD, T0, assigned, doc, received
+    from tests.unit.test_intake_views import lifecycle as event
+
+    redactor = identity_pattern(REPORTER)
+    answer = "Bu Sari Wulandari (0812 3456 78 90), jalan sudah ditambal. Info: (024) 351 5871."
+    view = doc()
+    payloads = [received(), assigned(), ComplaintResolved(opd_id=OPD, handler="h", answer=answer)]
+    for seq, payload in enumerate(payloads, start=1):
+        apply(view, event(seq, payload, minutes=seq), lambda text: redact_with(redactor, text))
+    [shown] = [
+        e.summary for e in render(view, T0, calendar_for, audience).timeline if "ditambal" in e.summary
+    ]  # type: ignore[arg-type]
+    assert ("Sari Wulandari" in shown and "0812 3456 78 90" in shown) is shows_identity
+    assert ("Sari" in shown or "3456" in shown) is shows_identity
+    assert "(024) 351 5871" in shown  # the OPD's own number stays
