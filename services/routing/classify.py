@@ -286,7 +286,9 @@ def normalise(text: str) -> str:
 
 @functools.cache
 def _stemmer() -> Any:
-    return StemmerFactory().create_stemmer()
+    # Sastrawi's own stemmer without its result cache: that cache is a dict that keeps every word
+    # ever seen (a stranger sending random words would grow it without end); `stem`'s LRU bounds it.
+    return StemmerFactory().create_stemmer().delegatedStemmer
 
 
 @functools.lru_cache(maxsize=65536)
