@@ -297,3 +297,22 @@ def test_an_opd_answer_quoting_the_reporter_is_redacted_for_all_but_the_reporter
     assert ("Sari Wulandari" in shown and "0812 3456 78 90" in shown) is shows_identity
     assert ("Sari" in shown or "3456" in shown) is shows_identity
     assert "(024) 351 5871" in shown  # the OPD's own number stays
+
+
+async def test_explain_classifies_on_its_own_thread_within_its_budget() -> None:
+    threads: list[str] = []
+    original = deciding.decide
+
+    def spy(text: deciding.Text, cpu_seconds: float = deciding.CPU_SECONDS) -> deciding.RouteDecision:
+        threads.append(threading.current_thread().name)
+        return original(text, cpu_seconds)
+
+    deciding.decide = spy  # type: ignore[assignment]
+    try:
+        decision = await deciding.decide_off_loop((None, "33.74.01.1001", "Tolong", "@" * DESCRIPTION_MAX))
+        with pytest.raises(TooCostly):
+            await deciding.decide_off_loop((None, "33.74.01.1001", "Jalan rusak", "jalan"), cpu_seconds=-1.0)
+    finally:
+        deciding.decide = original  # type: ignore[assignment]
+    assert decision.category is None and decision.rule == "uncategorised:below-threshold"
+    assert threads and all(name.startswith("routing-explain") for name in threads)
