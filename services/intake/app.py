@@ -23,6 +23,7 @@ from ulid import ULID
 
 from services.intake import attachments, commands, identity, listing, open311, ratelimit
 from services.intake.commands import base_url, command_outcomes, publish_durably, replayed
+from services.intake.idempotency import seal, unseal
 from services.intake.identity import caller_for, identity_pattern, leaving_intake, redact_with, token_hash
 from services.intake.models import (
     AddInformationBody,
@@ -40,7 +41,7 @@ from services.intake.models import (
 )
 from services.intake.settings import SETTINGS, IntakeSettings
 from services.intake.store import CALENDARS, STORE, ComplaintStore, ensure_indexes
-from services.intake.views import CalendarBook, apply, render
+from services.intake.views import CalendarBook, apply, is_lifecycle, render
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of
@@ -140,7 +141,10 @@ async def accept_submission(
             category=body.category,
             region_code=body.region_code,
             location=body.location,
-            address=body.address,
+            # The place stays; the reporter's identity (and, anonymous, any phone or NIK) goes.
+            address=None
+            if body.address is None
+            else leaving_intake(redact_with(identity, body.address), body.anonymous),
             incident_date=body.incident_date,
             classification=body.classification,
             anonymous=body.anonymous,
@@ -163,7 +167,7 @@ async def accept_submission(
         claim = {
             "_id": key,
             "body_hash": digest,
-            "response": accepted.model_dump(),
+            "response": seal(accepted.model_dump(), key, app[SETTINGS].idempotency_secret),
             "done": False,
             "created_at": clock.wall(),  # expired by a TTL index: the database's clock
             # What goes on Kafka (no identity): a retry can publish it again if this request
@@ -182,7 +186,8 @@ async def accept_submission(
                 await store.delete(complaint_id)  # a retry (or no claim): this record is not needed
             if isinstance(earlier, BaseException):
                 raise earlier
-            return SubmitAccepted.model_validate(await _replay_submission(app, key, earlier, digest))
+            replay = await _replay_submission(app, key, earlier, digest)
+            return SubmitAccepted.model_validate(unseal(replay, key, app[SETTINGS].idempotency_secret))
         if isinstance(stored, BaseException):
             await store.release_key(key)
             raise stored
@@ -295,6 +300,10 @@ async def handle_view_events(
     abandoned = await store.abandoned(missing) if missing else {}
     changed: dict[str, dict[str, Any]] = {}
     rejected = []
+    # Notes' texts are kept with a copy without the reporter's identity (views.apply).
+    redactors = await identity.redactors(
+        store, {e.complaint_id for e in batch if e.complaint_id in docs and is_lifecycle(e.payload)}
+    )
     for event in batch:
         if event.complaint_id is None:
             continue
@@ -302,7 +311,7 @@ async def handle_view_events(
         if doc is None:
             if event.complaint_id not in abandoned:
                 rejected.append(Rejected(event, "complaint unknown to intake"))
-        elif apply(doc, event):
+        elif apply(doc, event, redactors.get(event.complaint_id)):
             changed[doc["_id"]] = doc
     await store.save_views(list(changed.values()))
     await store.settle_commands(command_outcomes(batch))

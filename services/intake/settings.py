@@ -37,6 +37,9 @@ class IntakeSettings(BaseSettings):
     # instance's countdowns follow a calendar change that another instance consumed.
     calendar_refresh_seconds: float = 60.0
     log_level: str = "INFO"
+    # Seals the access token an Idempotency-Key record keeps for its replay (services/intake/
+    # idempotency.py), with the raw key. The default is for development only: set your own.
+    idempotency_secret: str = "development-only-idempotency-secret-do-not-deploy"
 
 
 SETTINGS = web.AppKey("settings", IntakeSettings)

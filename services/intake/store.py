@@ -14,6 +14,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from services.intake.idempotency import key_id
 from services.intake.views import CalendarBook
 from shared import clock
 from shared.faults import TransientError
@@ -67,8 +68,12 @@ class ComplaintStore:
 
     # --- Idempotency-Key records (submit and commands) ---
 
+    # The raw key never reaches the database: records are found by its hash (idempotency.key_id).
+
     async def claim_key(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Reserve an Idempotency-Key with the answer it will replay; the earlier record if taken."""
+        """Reserve an Idempotency-Key (`_id`: the raw key) with the answer it will replay; the
+        earlier record if taken."""
+        record = {**record, "_id": key_id(record["_id"])}
         try:
             await self._key_writes.insert(record)
             return None
@@ -76,10 +81,10 @@ class ComplaintStore:
             return await self._idempotency.find_one({"_id": record["_id"]}) or {}
 
     async def complete_key(self, key: str) -> None:
-        await self._key_writes.update_one({"_id": key}, {"$set": {"done": True}})
+        await self._key_writes.update_one({"_id": key_id(key)}, {"$set": {"done": True}})
 
     async def release_key(self, key: str) -> None:
-        await self._idempotency.delete_one({"_id": key, "done": False})
+        await self._idempotency.delete_one({"_id": key_id(key), "done": False})
 
     # --- complaints ---
 
@@ -109,6 +114,11 @@ class ComplaintStore:
         """The one read that returns identity: for the audited reporter endpoint only."""
         fields = ("reporter", "reporter_ref", "anonymous", "confidential", "opd_id", "pemda", "region_code")
         return await self._complaints.find_one({"_id": complaint_id}, dict.fromkeys(fields, 1))
+
+    async def reporters(self, ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The reporters' identity of these complaints, for redacting texts (never shown)."""
+        found = self._complaints.find({"_id": {"$in": list(ids)}}, {"reporter": 1})
+        return {d["_id"]: d.get("reporter") async for d in found}
 
     async def load_views(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         projection = dict.fromkeys(VIEW_FIELDS, 1)

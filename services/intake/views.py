@@ -11,6 +11,9 @@ timeline note with its text unmasked and who wrote it; `render` decides per audi
 - `staff` (JWT in scope): everything but those notes; full region code; no identity.
 - `public`: region at kab/kota, no title/description, and text only for the OPD's answers and
   resolution (DESIGN §3: status changes and OPD answers); reporter-written text never.
+Every audience but the reporter reads a note's text without the reporter's identity (`shown`,
+made by `apply`'s `redact` when the event arrives): an OPD answer quoting the reporter's name or
+phone shows neither; the OPD's own numbers stay.
 For an anonymous complaint every text shown, to every audience, goes through `mask_contacts`.
 """
 
@@ -222,8 +225,13 @@ def is_lifecycle(payload: Payload) -> bool:
     return type(payload) in _STEPS
 
 
-def apply(doc: Doc, event: Envelope) -> bool:
-    """Apply one event to a view document in place; False when it changes nothing."""
+Redact = Callable[[str], str]
+
+
+def apply(doc: Doc, event: Envelope, redact: Redact | None = None) -> bool:
+    """Apply one event to a view document in place; False when it changes nothing. `redact` takes
+    the reporter's identity out of a text: the copy kept beside it (`shown`) is what every
+    audience but the reporter reads, OPD answers included (DESIGN §3)."""
     payload = event.payload
     if isinstance(payload, ClockEvent):
         return _apply_clock(doc, payload)
@@ -243,6 +251,7 @@ def apply(doc: Doc, event: Envelope) -> bool:
                 "type": event.type,
                 "summary": note.summary,
                 "text": note.text,
+                "shown": None if note.text is None or redact is None else redact(note.text),
                 "author": note.author,
                 "public_text": note.public_text,
                 "reporter_only": note.reporter_only,
@@ -303,6 +312,8 @@ def render(
         if entry.get("reporter_only") and audience != "reporter":
             continue
         text = entry.get("text")
+        if audience != "reporter" and entry.get("shown") is not None:
+            text = entry["shown"]  # without the reporter's identity
         if audience == "public" and not entry.get("public_text"):
             text = None
         summary = entry["summary"] if not text else f"{entry['summary']}: {shown(text)}"

@@ -7,7 +7,9 @@ from pydantic import BaseModel, ConfigDict
 
 from services.routing import staff, webhooks
 from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
-from services.routing.domain import UnknownCategory, route_text, with_overrides
+from services.routing.classify import TooCostly
+from services.routing.deciding import decide_off_loop
+from services.routing.domain import UnknownCategory, with_overrides
 from services.routing.handlers import handle_dues_batch, handle_routing_batch
 from services.routing.service import Lifecycle
 from services.routing.settings import RoutingSettings
@@ -53,7 +55,8 @@ async def explain(request: web.Request) -> web.Response:
             422, errors=[FieldError(field="region_code", message="kode wilayah tidak dikenal")]
         )
     try:
-        decision = route_text(body.category, body.region_code, body.title, body.description)
+        # Off the event loop, within a CPU budget (services/routing/deciding.py).
+        decision = await decide_off_loop((body.category, body.region_code, body.title, body.description))
         overrides = await request.app[LIFECYCLE].store.overrides(
             [decision.pemda, pemda_of(body.region_code), province_of(body.region_code)]
         )
@@ -61,6 +64,10 @@ async def explain(request: web.Request) -> web.Response:
     except UnknownCategory:
         raise ProblemError(
             422, errors=[FieldError(field="category", message="kategori tidak dikenal")]
+        ) from None
+    except TooCostly:
+        raise ProblemError(
+            422, errors=[FieldError(field="description", message="teks terlalu berat untuk diklasifikasi")]
         ) from None
     return json_response(
         {

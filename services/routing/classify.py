@@ -2,8 +2,9 @@
 
 Pure: no I/O beyond reading the packaged lexicon once. The pipeline, in order:
 
-1. **Normalisation** (`normalise`): lowercase; URLs and e-mail addresses dropped; a few multi-token
-   forms folded first (``e-ktp``/``ktp-el`` → ``ktp``, ``ak/1`` → ``kartu kuning``, ``pbb-p2`` → ``pbb``,
+1. **Normalisation** (`normalise`, linear in the text): lowercase; URLs and e-mail addresses
+   dropped; a few multi-token forms folded first (``e-ktp``/``ktp-el`` → ``ktp``, ``ak/1`` →
+   ``kartu kuning``, ``pbb-p2`` → ``pbb``,
    ``kelas 7``–``9`` → ``kelas smp``, ``kelas 10``–``12``/``xi`` → ``kelas sma``, the courtesy
    ``mohon izin``/``izin bertanya`` without its ``izin``, which is not a permit); reduplication
    written ``sampah2`` or ``gorong-gorong`` (also ``berbulan-bulan``) → one word; other hyphens split;
@@ -41,12 +42,14 @@ entries, so it is never returned: a complaint that fits nothing goes to triage i
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -80,13 +83,38 @@ class Classification:
 
 # --- normalisation ---------------------------------------------------------------------------------
 
-_URL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\S+")
+# Linear time on any text (issue 15). E-mail addresses and links are dropped by a scan of the
+# whitespace-separated tokens (`drop_links`): the pattern it replaces, ``\S+@\S+\.\S+``, backtracked
+# cubically (44 s on ``"@" * 4000``), and google-re2, linear, still costs about 10 µs a match in
+# Python (15 ms on ``"a@b.c " * 666``). The patterns below have no nested or overlapping
+# quantifiers (each ``\s*`` is followed by a literal that cannot be whitespace), so Python's engine
+# is linear on them.
+_LINK_STARTS: Final = ("http://", "https://", "www.")
+
+
+def drop_links(text: str) -> str:
+    r"""`text` without e-mail addresses and links, as ``(?:https?://|www\.)\S+|\S+@\S+\.\S+``
+    replaced by a space: a token with an ``@`` after its first character and a ``.`` after the
+    character following it, but before its last, goes whole; otherwise a token loses everything
+    from its first ``http://``, ``https://`` or ``www.`` that something follows. Whitespace
+    between tokens becomes one space (nothing after this step tells them apart)."""
+    kept = []
+    for token in text.split():
+        at = token.find("@", 1)
+        if at != -1 and token.find(".", at + 2, len(token) - 1) != -1:
+            continue
+        found = ((token.find(start), len(start)) for start in _LINK_STARTS)
+        starts = [i for i, size in found if i != -1 and i + size < len(token)]  # a link has a rest
+        kept.append(token[: min(starts)] if starts else token)
+    return " ".join(kept)
+
+
 _PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
-        (r"\b(?:e\s*[-.]?\s*ktp|ktp\s*[-.]?\s*el(?:ektronik)?)\b", " ktp "),
-        (r"\bak\s*[-/.]?\s*1\b", " kartu kuning "),
-        (r"\bpbb\s*[-.]?\s*p2\b", " pbb "),
+        (r"\b(?:e\s*(?:[-.]\s*)?ktp|ktp\s*(?:[-.]\s*)?el(?:ektronik)?)\b", " ktp "),
+        (r"\bak\s*(?:[-/.]\s*)?1\b", " kartu kuning "),
+        (r"\bpbb\s*(?:[-.]\s*)?p2\b", " pbb "),
         (r"\bkelas\s*(?:7|8|9|vii|viii|ix)\b", " kelas smp "),
         (r"\bkelas\s*(?:10|11|12|x|xi|xii)\b", " kelas sma "),
         # Courtesy, not a permit: "mohon izin bertanya", "izin melapor".
@@ -97,7 +125,31 @@ _PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
 _REDUP_DIGIT = re.compile(r"\b([a-z]{2,})2\b")  # sampah2, anak2
 _HYPHENATED = re.compile(r"\b([a-z]+)-([a-z]+)\b")  # gorong-gorong, berbulan-bulan, kedap-kedip
 _NON_LETTER = re.compile(r"[^a-z]+")
-_REPEATS = re.compile(r"([a-z])\1{2,}")
+# A text is stemmed word by word: at most this many distinct words per text go through Sastrawi
+# (uncached, a word costs up to a millisecond); further new words count as written. Complaints use
+# a few hundred distinct words at most (the labelled set: 160).
+MAX_STEMMED_WORDS: Final = 400
+# Longer "words" are no Indonesian word (the longest, with affixes, has about 30 letters): they
+# are kept as written, never handed to Sastrawi's patterns.
+MAX_WORD: Final = 40
+
+
+def collapse_repeats(text: str) -> str:
+    """Letters repeated 3+ times written once (``bangeeet`` → ``banget``): one pass, linear."""
+    out: list[str] = []
+    previous, run = "", 0
+    for char in text:
+        if char == previous:
+            run += 1
+        else:
+            previous, run = char, 1
+        if run == 3 and char.isalpha():
+            del out[-2:]  # the first two of the run go; the run is written once
+            out.append(char)
+        elif run < 3 or not char.isalpha():
+            out.append(char)
+    return "".join(out)
+
 
 SLANG: Final[Mapping[str, str]] = {
     # negation
@@ -215,12 +267,12 @@ def _fold_hyphen(match: re.Match[str]) -> str:
 
 def normalise(text: str) -> str:
     """Lowercased, cleaned text with slang and typos mapped to standard Indonesian words."""
-    text = _URL.sub(" ", text.lower())
+    text = drop_links(text.lower())
     for pattern, replacement in _PHRASES:
         text = pattern.sub(replacement, text)
     text = _REDUP_DIGIT.sub(r"\1", text)
     text = _HYPHENATED.sub(_fold_hyphen, text)
-    text = _REPEATS.sub(r"\1", _NON_LETTER.sub(" ", text))
+    text = collapse_repeats(_NON_LETTER.sub(" ", text))
     words: list[str] = []
     for word in text.split():
         mapped = SLANG.get(word, word)
@@ -234,7 +286,9 @@ def normalise(text: str) -> str:
 
 @functools.cache
 def _stemmer() -> Any:
-    return StemmerFactory().create_stemmer()
+    # Sastrawi's own stemmer without its result cache: that cache is a dict that keeps every word
+    # ever seen (a stranger sending random words would grow it without end); `stem`'s LRU bounds it.
+    return StemmerFactory().create_stemmer().delegatedStemmer
 
 
 @functools.lru_cache(maxsize=65536)
@@ -244,9 +298,37 @@ def stem(word: str) -> str:
     return stemmed or word
 
 
-def stems(text: str) -> list[str]:
-    """Normalised, stemmed words of a text."""
-    return [stem(word) for word in normalise(text).split()]
+class TooCostly(Exception):
+    """A text took more CPU to classify than its budget: a content fault, not a transient one."""
+
+
+@dataclass
+class Budget:
+    """CPU time (of the thread that classifies) one complaint's classification may use."""
+
+    seconds: float
+    started: float = field(default_factory=time.thread_time)
+
+    def check(self) -> None:
+        used = time.thread_time() - self.started
+        if used > self.seconds:
+            raise TooCostly(f"klasifikasi melebihi batas CPU {self.seconds:.2f} s ({used:.2f} s)")
+
+
+def stems(text: str, budget: Budget | None = None) -> list[str]:
+    """Normalised, stemmed words of a text: at most `MAX_STEMMED_WORDS` distinct words go through
+    the stemmer, none longer than `MAX_WORD`; the others count as written."""
+    found: dict[str, str] = {}
+    result = []
+    for word in normalise(text).split():
+        stemmed = found.get(word)
+        if stemmed is None:
+            stemmed = stem(word) if len(found) < MAX_STEMMED_WORDS and len(word) <= MAX_WORD else word
+            found[word] = stemmed
+            if budget is not None:
+                budget.check()
+        result.append(stemmed)
+    return result
 
 
 # --- lexicon ---------------------------------------------------------------------------------------
@@ -325,23 +407,25 @@ def _occurrences(term: tuple[str, ...], positions: Mapping[str, Sequence[int]]) 
     for start in first:
         found = [start]
         for word in term[1:]:
-            nxt = next(
-                (p for p in positions.get(word, ()) if found[-1] < p <= found[-1] + 1 + MAX_GAP),
-                None,
-            )
-            if nxt is None:
+            # Positions are ascending: the first one after the previous word, by bisection (a
+            # scan of every position per start was quadratic on a text repeating one word).
+            after = positions.get(word, ())
+            index = bisect.bisect_right(after, found[-1])
+            if index == len(after) or after[index] > found[-1] + 1 + MAX_GAP:
                 break
-            found.append(nxt)
+            found.append(after[index])
         else:
             yield tuple(found)
 
 
-def score(title: str, description: str, lex: Lexicon | None = None) -> tuple[dict[str, float], list[Term]]:
+def score(
+    title: str, description: str, lex: Lexicon | None = None, budget: Budget | None = None
+) -> tuple[dict[str, float], list[Term]]:
     """Category scores and the terms that counted (longest first) for one complaint."""
     lex = lex or lexicon()
-    title_words = stems(title)
+    title_words = stems(title, budget)
     # The separator keeps a multi-word term from spanning the title and the description.
-    words = [*title_words, *([""] * (MAX_GAP + 1)), *stems(description)]
+    words = [*title_words, *([""] * (MAX_GAP + 1)), *stems(description, budget)]
     positions: dict[str, list[int]] = {}
     for i, word in enumerate(words):
         if word:
@@ -357,6 +441,8 @@ def score(title: str, description: str, lex: Lexicon | None = None) -> tuple[dic
             covered |= pending
             pending = set()
             length = len(term.stems)
+        if budget is not None:
+            budget.check()
         live = [occ for occ in _occurrences(term.stems, positions) if not covered.issuperset(occ)]
         if not live:
             continue
@@ -385,9 +471,10 @@ def confidence_of(scores: Mapping[str, float]) -> tuple[str | None, float]:
     return top, 1.0 / denominator
 
 
-def classify(title: str, description: str) -> Classification:
-    """The category of a complaint from its text, or None (triage) below THRESHOLD."""
-    scores, matched = score(title, description)
+def classify(title: str, description: str, budget: Budget | None = None) -> Classification:
+    """The category of a complaint from its text, or None (triage) below THRESHOLD. With a
+    budget, `TooCostly` once the classification has used more CPU than it allows."""
+    scores, matched = score(title, description, budget=budget)
     best, confidence = confidence_of(scores)
     # Explainability: the best category's terms first, then the others (each group longest first).
     matched.sort(key=lambda term: best not in term.categories)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from services.routing.classify import classify
+from services.routing.classify import Budget, classify
 from shared.calendar import pemda_of, province_of
 from shared.categories import CATEGORIES, COORDINATOR_SLUG
 
@@ -90,13 +90,15 @@ def with_overrides(decision: RouteDecision, overrides: Overrides) -> RouteDecisi
     )
 
 
-def route_text(category: str | None, region_code: str, title: str, description: str) -> RouteDecision:
+def route_text(
+    category: str | None, region_code: str, title: str, description: str, budget: Budget | None = None
+) -> RouteDecision:
     """`route`, classifying an uncategorised complaint from its Indonesian text first: a
     confident category routes like a chosen one (rule `classified:<category>`); below the
     threshold the coordinator decides (`triage`), told what the classifier guessed."""
     if category is not None:
         return route(category, region_code)
-    guess = classify(title, description)
+    guess = classify(title, description, budget)
     if guess.category is None:
         decision = route(None, region_code)
         hint = f" (tebakan: {guess.best}, keyakinan {guess.confidence:.2f})" if guess.best else ""

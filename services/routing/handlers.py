@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.routing.adapters import NO_DUE
-from services.routing.domain import Overrides, RouteDecision, UnknownCategory, route_text, with_overrides
+from services.routing.deciding import CPU_SECONDS, Text, decide_batch
+from services.routing.domain import Overrides, RouteDecision, route_text, with_overrides
 from services.routing.service import Lifecycle
 from shared import clock
 from shared.calendar import pemda_of, province_of
@@ -83,10 +84,14 @@ def route_submission(
     now: datetime,
     lifecycle: Lifecycle,
     overrides: Overrides | None = None,
+    decision: RouteDecision | None = None,
 ) -> dict[str, Any]:
     """The first two lifecycle events of a complaint: received (seq 1, at the submission
-    instant), then assigned or triage (seq 2, at routing's decision)."""
-    decision = route_text(submitted.category, submitted.region_code, submitted.title, submitted.description)
+    instant), then assigned or triage (seq 2, at routing's decision; computed here if not given)."""
+    if decision is None:
+        decision = route_text(
+            submitted.category, submitted.region_code, submitted.title, submitted.description
+        )
     decision = with_overrides(decision, overrides or {})
     doc = new_complaint(envelope, submitted, decision)
     correlation = envelope.correlation_id or envelope.event_id
@@ -137,30 +142,39 @@ def _validate(envelope: Envelope) -> str | None:
 
 
 async def handle_submissions(
-    batch: Sequence[Envelope], lifecycle: Lifecycle, now: Now = clock.now
+    batch: Sequence[Envelope], lifecycle: Lifecycle, now: Now = clock.now, cpu_seconds: float = CPU_SECONDS
 ) -> list[Rejected]:
+    """Route new submissions. Their classification runs on the classifier thread (`deciding`); a
+    text that exceeds its CPU budget, like an unknown category, is dead-lettered with the reason."""
     rejected: list[Rejected] = []
     routed: dict[str, dict[str, Any]] = {}
     instant = now()
     pemdas = set()
-    for e in batch:
-        if isinstance(e.payload, ComplaintSubmitted) and lookup(e.payload.region_code) is not None:
-            pemdas |= {pemda_of(e.payload.region_code), province_of(e.payload.region_code)}
-    overrides = await lifecycle.store.overrides(sorted(pemdas)) if pemdas else {}
+    valid: dict[str, Envelope] = {}
     for envelope in batch:
         reason = _validate(envelope)
-        if reason is None:
-            assert isinstance(envelope.payload, ComplaintSubmitted) and envelope.complaint_id
-            if envelope.complaint_id in routed:
-                continue  # the same submission twice in one batch
-            try:
-                routed[envelope.complaint_id] = route_submission(
-                    envelope, envelope.payload, instant, lifecycle, overrides
-                )
-            except UnknownCategory as exc:
-                reason = f"unknown category {exc}"
         if reason is not None:
             rejected.append(Rejected(envelope, reason))
+            continue
+        assert isinstance(envelope.payload, ComplaintSubmitted) and envelope.complaint_id
+        region = envelope.payload.region_code
+        pemdas |= {pemda_of(region), province_of(region)}
+        valid.setdefault(envelope.complaint_id, envelope)  # the same submission twice in one batch
+    overrides = await lifecycle.store.overrides(sorted(pemdas)) if pemdas else {}
+    texts: list[Text] = []
+    for envelope in valid.values():
+        assert isinstance(envelope.payload, ComplaintSubmitted)
+        p = envelope.payload
+        texts.append((p.category, p.region_code, p.title, p.description))
+    decisions = await decide_batch(texts, cpu_seconds)
+    for (complaint_id, envelope), decided in zip(valid.items(), decisions, strict=True):
+        assert isinstance(envelope.payload, ComplaintSubmitted)
+        if isinstance(decided, str):
+            rejected.append(Rejected(envelope, decided))
+            continue
+        routed[complaint_id] = route_submission(
+            envelope, envelope.payload, instant, lifecycle, overrides, decided
+        )
     if not routed:
         return rejected
     existing = await lifecycle.store.insert_new(list(routed.values()))

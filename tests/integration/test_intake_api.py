@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
+from services.intake.idempotency import key_id
 from shared import clock
 from shared.auth import mint
 from shared.envelope import new_event
@@ -430,12 +431,12 @@ async def _lose_confirmation(intake: Intake, key: str) -> None:
     """As if the request had stopped after publishing, an hour ago, before confirming its key."""
 
     async def confirmed() -> bool:
-        doc = await intake.db["idempotency_keys"].find_one({"_id": key})
+        doc = await intake.db["idempotency_keys"].find_one({"_id": key_id(key)})
         return bool(doc and doc["done"])
 
     await eventually(confirmed, within=10, what="the key confirmed after the answer")
     await intake.db["idempotency_keys"].update_one(
-        {"_id": key}, {"$set": {"done": False, "created_at": clock.wall() - timedelta(hours=1)}}
+        {"_id": key_id(key)}, {"$set": {"done": False, "created_at": clock.wall() - timedelta(hours=1)}}
     )
 
 
@@ -460,7 +461,7 @@ async def test_a_retry_after_a_lost_confirmation_publishes_the_same_event_again_
 
     again = await _submit_keyed(intake, key)
     assert again.status == 202 and await again.json() == answer
-    assert (await intake.db["idempotency_keys"].find_one({"_id": key}) or {})["done"] is True
+    assert (await intake.db["idempotency_keys"].find_one({"_id": key_id(key)}) or {})["done"] is True
     sent = await messages_for(intake.bootstrap, COMPLAINTS_SUBMITTED, answer["id"])
     assert len(sent) == 2 and sent[0].event_id == sent[1].event_id  # the same event: consumers dedupe
     assert "Sari" not in str([e.payload for e in sent])  # still no identity on Kafka
@@ -475,6 +476,6 @@ async def test_a_lost_confirmation_of_a_complaint_never_stored_frees_the_key(int
 
     refused = await _submit_keyed(intake, key)
     assert refused.status == 409 and refused.headers["Retry-After"] == "1"
-    assert await intake.db["idempotency_keys"].find_one({"_id": key}) is None
+    assert await intake.db["idempotency_keys"].find_one({"_id": key_id(key)}) is None
     fresh = await _submit_keyed(intake, key)
     assert fresh.status == 202 and (await fresh.json())["id"] != answer["id"]

@@ -200,6 +200,8 @@ def test_the_reporters_own_identity_written_in_their_text_never_leaves_intake(wr
 
 def test_other_numbers_in_the_text_are_masked_only_for_anonymous_complaints() -> None:
     text = "Pak RT di 0813-1111-2222 atau (0813) 9876543, NIK 3374 0112 0390 0004"
-    assert outgoing_text(text, REPORTER, anonymous=False) == text
+    # A NIK is identity (DESIGN §3) whoever wrote it: never shown; other people's phones are.
+    expected = "Pak RT di 0813-1111-2222 atau (0813) 9876543, NIK [NIK disamarkan]"
+    assert outgoing_text(text, REPORTER, anonymous=False) == expected
     masked = outgoing_text(text, REPORTER, anonymous=True)
     assert "1111" not in masked and "9876" not in masked and "0390" not in masked
