@@ -5,9 +5,13 @@ from pydantic import AwareDatetime
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
+from shared.startup import Secret, register_secret
 from shared.topics import INTAKE_GROUP
 
 PREFIX = "INTAKE_"
+
+
+DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret-do-not-deploy"
 
 
 class IntakeSettings(BaseSettings):
@@ -39,7 +43,14 @@ class IntakeSettings(BaseSettings):
     log_level: str = "INFO"
     # Seals the access token an Idempotency-Key record keeps for its replay (services/intake/
     # idempotency.py), with the raw key. The default is for development only: set your own.
-    idempotency_secret: str = "development-only-idempotency-secret-do-not-deploy"
+    idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
 
 
 SETTINGS = web.AppKey("settings", IntakeSettings)
+
+
+@register_secret
+def _idempotency_secret() -> Secret:
+    """Beyond loopback, the secret that keeps a replay's access token unreadable must be real."""
+    value = IntakeSettings().idempotency_secret
+    return Secret(f"{PREFIX}IDEMPOTENCY_SECRET", value, is_default=value == DEV_IDEMPOTENCY_SECRET)

@@ -24,7 +24,10 @@ UNREACHABLE = Endpoints(
 
 def start(name: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = service_env(name, UNREACHABLE, port=0, db_prefix="startup-")
-    for var in ("STAFF_JWT_SECRET", "STAFF_JWKS_URL", "OPEN311_API_KEY", "INTAKE_OPEN311_API_KEY"):
+    for var in (
+        "STAFF_JWT_SECRET", "STAFF_JWKS_URL", "OPEN311_API_KEY", "INTAKE_OPEN311_API_KEY",
+        "INTAKE_IDEMPOTENCY_SECRET",
+    ):  # fmt: skip
         environment.pop(var, None)
     environment.update({f"{name.upper()}_HTTP_HOST": "0.0.0.0", **env})
     return subprocess.run(
@@ -49,6 +52,17 @@ def test_intake_with_the_seeded_development_open311_key_refuses_to_start() -> No
     done = start("intake", STAFF_JWT_SECRET=STRONG, OPEN311_API_KEY=DEV_API_KEY)
     assert done.returncode == 2, done.stderr
     assert "OPEN311_API_KEY" in done.stderr and "STAFF_JWT_SECRET" not in done.stderr
+    assert "INTAKE_IDEMPOTENCY_SECRET: masih nilai bawaan" in done.stderr
+
+
+def test_intake_with_its_own_secrets_passes_the_check() -> None:
+    done = start(
+        "intake",
+        STAFF_JWT_SECRET=STRONG,
+        OPEN311_API_KEY=STRONG + "-open311",
+        INTAKE_IDEMPOTENCY_SECRET=STRONG,
+    )
+    assert done.returncode != 2 and "menolak berjalan" not in done.stderr  # it then fails to reach Kafka
 
 
 def test_a_short_secret_is_refused_too() -> None:
