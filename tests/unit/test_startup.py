@@ -50,7 +50,8 @@ def test_the_staff_secret_registers_itself(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("STAFF_JWKS_URL", raising=False)
     monkeypatch.delenv("OPEN311_API_KEY", raising=False)
     monkeypatch.delenv("INTAKE_OPEN311_API_KEY", raising=False)
-    [unset] = startup.registered_secrets()
+    monkeypatch.setenv("INTAKE_IDEMPOTENCY_SECRET", GOOD)  # intake's own secret: its own test below
+    [unset] = [s for s in startup.registered_secrets() if s.name != "INTAKE_IDEMPOTENCY_SECRET"]
     assert (unset.name, unset.is_default) == ("STAFF_JWT_SECRET", True)
     monkeypatch.setenv("STAFF_JWT_SECRET", auth.DEV_SECRET)
     assert startup.registered_secrets()[0].is_default
@@ -62,11 +63,12 @@ def test_the_staff_secret_registers_itself(monkeypatch: pytest.MonkeyPatch) -> N
     ]
     # Keys from an OIDC provider: the HS256 secret is not used, so not checked.
     monkeypatch.setenv("STAFF_JWKS_URL", "https://sso.contoh.id/realms/pemda/protocol/openid-connect/certs")
-    assert startup.registered_secrets() == []
+    assert [s.name for s in startup.registered_secrets()] == ["INTAKE_IDEMPOTENCY_SECRET"]
 
 
 def test_the_seeded_open311_key_registers_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STAFF_JWT_SECRET", GOOD)
+    monkeypatch.setenv("INTAKE_IDEMPOTENCY_SECRET", GOOD)
     monkeypatch.setenv("OPEN311_API_KEY", services.intake.open311.DEV_API_KEY)
     assert named("0.0.0.0") == ["OPEN311_API_KEY"]
     monkeypatch.setenv("OPEN311_API_KEY", "k" * 40)
@@ -80,3 +82,14 @@ def test_refusal_exits_with_status_2_naming_the_variables(capsys: pytest.Capture
     err = capsys.readouterr().err
     assert "STAFF_JWT_SECRET" in err and "Traceback" not in err
     refuse_insecure_start("127.0.0.1", [Secret("STAFF_JWT_SECRET", "", is_default=True)])  # returns
+
+
+def test_the_idempotency_secret_registers_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAFF_JWT_SECRET", GOOD)
+    monkeypatch.setenv("OPEN311_API_KEY", "k" * 40)
+    monkeypatch.delenv("INTAKE_IDEMPOTENCY_SECRET", raising=False)
+    assert named("0.0.0.0") == ["INTAKE_IDEMPOTENCY_SECRET"]
+    monkeypatch.setenv("INTAKE_IDEMPOTENCY_SECRET", "pendek")
+    assert named("0.0.0.0") == ["INTAKE_IDEMPOTENCY_SECRET"]
+    monkeypatch.setenv("INTAKE_IDEMPOTENCY_SECRET", GOOD)
+    assert named("0.0.0.0") == []
