@@ -109,7 +109,11 @@ async def _seeded(base: str, token: str) -> bool:
 
 
 async def _loaded(page: Page, times: int) -> None:
-    await page.wait_for_function(f"Number(document.body.dataset.loaded || 0) >= {times}", timeout=20000)
+    # A function, not an expression: Playwright would `eval` an expression, which the page's
+    # Content-Security-Policy forbids.
+    await page.wait_for_function(
+        "(times) => Number(document.body.dataset.loaded || 0) >= times", arg=times, timeout=20000
+    )
 
 
 async def _cells(page: Page, selector: str) -> list[list[str]]:
