@@ -246,7 +246,7 @@ async def test_explain_is_rate_limited_per_address_and_xff_from_an_untrusted_pee
 
 @pytest.fixture
 async def intake(endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Intake]:
-    for name in ("LISTING", "OPEN311_READ"):
+    for name in ("LISTING", "OPEN311_READ", "COMMAND", "UPLOAD"):
         monkeypatch.setenv(f"INTAKE_RATE_{name}_PER_MINUTE", str(LIMIT))
     async with running_intake(endpoints) as (client, db):
         yield Intake(client, db)
@@ -279,6 +279,17 @@ async def test_listing_and_open311_reads_are_rate_limited(intake: Intake) -> Non
     refused = await http.get("/open311/v2/services.xml")
     assert refused.status == 429 and int(refused.headers["Retry-After"]) >= 1
     assert xmltodict.parse(await refused.read())["errors"]["error"]["code"] == "429"
+
+
+async def test_reporter_commands_and_uploads_are_rate_limited(intake: Intake) -> None:
+    complaint = await intake.submit()
+    base = f"/api/v1/complaints/{complaint}"
+    for path, next_path in (("withdraw", "information"), ("attachments", "attachments")):
+        # Every attempt counts, also one refused for its credential or its body.
+        answers = [(await intake.http.post(f"{base}/{path}", json={})).status for _ in range(LIMIT)]
+        assert 429 not in answers and 500 not in answers, (path, answers)
+        # The reporter commands share one limit; uploads have their own.
+        await problem(await intake.http.post(f"{base}/{next_path}", json={}), 429)
 
 
 async def test_xff_counts_only_from_a_trusted_proxy(
