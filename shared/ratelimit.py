@@ -13,6 +13,8 @@ optionally the credential it presents. `X-Forwarded-For` is honoured only when t
 the trusted proxies (`<PREFIX>_RATE_TRUSTED_PROXIES`, or `TRUSTED_PROXIES` for all services; CIDRs):
 the client is then the right-most address in it that is not itself a trusted proxy (what our own
 proxies appended; anything left of it is the client's word). A limit of 0 is no limit.
+With `<PREFIX>_RATE_SHARED=true` the processes of a service count together in the database
+(`SharedWindows`, PyMongo async) instead.
 
 Each service names its groups and their settings; a middleware (`middleware`) applies them by
 route, so a handler needs no code of its own.
@@ -22,18 +24,29 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
+from shared import clock
 from shared.http import ProblemError
+from shared.runtime import INFRA
+
+log = logging.getLogger(__name__)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Clock = Callable[[], float]
+Database = Callable[[], "AsyncDatabase[dict[str, Any]] | None"]
 # Limits are in requests per second of the monotonic clock; never domain time (shared.clock).
 MONOTONIC: Clock = time.monotonic
 
@@ -100,8 +113,55 @@ def too_many(wait: float, detail: str) -> ProblemError:
     return ProblemError(429, detail, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
+TOO_MANY = "Terlalu banyak permintaan dalam waktu singkat; coba lagi nanti"
+SHARED_COLLECTION = "rate_limits"
+WINDOW = timedelta(minutes=1)
+
+
+class SharedWindows:
+    """Counters several processes share through the database (`<PREFIX>_RATE_SHARED=true`): one
+    document per group, client and wall-clock minute (`$inc`, upserted; a TTL index removes old
+    ones). A fixed window, so a client may send up to twice the limit across a minute's edge —
+    the price of one round trip per request and no coordination between processes. When the
+    database does not answer, the process's own buckets decide (a limit is no reason to fail)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._indexed = False
+
+    async def wait(self, group: str, address: str, per_minute: int) -> float | None:
+        """Seconds until `address` may send again (0: now; the request is counted), or None when
+        the database cannot say."""
+        db = self._database()
+        if db is None:
+            return None
+        # The window by domain time, which a service's processes share (CLOCK_START); the
+        # document's expiry by the wall clock the database's TTL monitor reads.
+        now = clock.now()
+        start = now.replace(second=0, microsecond=0)
+        key = f"{group}|{address}|{start:%Y%m%dT%H%M}"
+        try:
+            collection = db[SHARED_COLLECTION]
+            if not self._indexed:
+                await collection.create_index("expires", expireAfterSeconds=0)
+                self._indexed = True
+            doc = await collection.find_one_and_update(
+                {"_id": key},
+                {"$inc": {"n": 1}, "$setOnInsert": {"expires": clock.wall() + 2 * WINDOW}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except PyMongoError as exc:
+            log.warning("shared rate limit unavailable (%r): this process's own limits apply", exc)
+            return None
+        if doc is None or int(doc.get("n", 0)) <= per_minute:
+            return 0.0
+        return (start + WINDOW - now).total_seconds()
+
+
 class RateLimits:
-    """Named groups of endpoints, each with its own buckets per client address."""
+    """Named groups of endpoints, each with its own buckets per client address (and, when
+    `shared`, counters shared with the service's other processes)."""
 
     def __init__(
         self,
@@ -110,20 +170,41 @@ class RateLimits:
         proxies: tuple[IpNetwork, ...] = (),
         max_clients: int = 100_000,
         clock: Clock = MONOTONIC,
+        shared: SharedWindows | None = None,
     ) -> None:
         self.proxies = proxies
+        self.per_minute = dict(per_minute)
         self.groups = {name: TokenBuckets(n, max_clients, clock) for name, n in per_minute.items()}
+        self.shared = shared
 
     def check(self, group: str, address: str) -> None:
         """Count one request of `group` from `address`, or raise the 429 problem (counting nothing)."""
         buckets = self.groups[group]
         wait = buckets.wait(address)
         if wait > 0:
-            raise too_many(wait, "Terlalu banyak permintaan dalam waktu singkat; coba lagi nanti")
+            raise too_many(wait, TOO_MANY)
         buckets.take(address)
 
     async def check_request(self, group: str, request: web.Request) -> None:
-        self.check(group, client_address(request, self.proxies))
+        address = client_address(request, self.proxies)
+        limit = self.per_minute[group]
+        if self.shared is not None and limit > 0:
+            wait = await self.shared.wait(group, address, limit)
+            if wait is not None:
+                if wait > 0:
+                    raise too_many(wait, TOO_MANY)
+                return
+        self.check(group, address)
+
+
+def app_database(app: web.Application) -> Database:
+    """The service's database once its infrastructure is open (None before)."""
+
+    def database() -> AsyncDatabase[dict[str, Any]] | None:
+        infra = app.get(INFRA)
+        return infra.db if infra is not None else None
+
+    return database
 
 
 RATE_LIMITS = web.AppKey("rate_limits", RateLimits)

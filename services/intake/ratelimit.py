@@ -17,9 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import ratelimit as shared
 from shared.ratelimit import (
+    Database,
     IpNetwork,
     RateLimits,
+    SharedWindows,
     TokenBuckets,
+    app_database,
     bearer,
     client_address,
     credential_key,
@@ -53,6 +56,8 @@ class RateLimitSettings(BaseSettings):
     )
     # Buckets kept at most per limit; beyond it, full (idle) buckets go first, then the least recently used.
     max_clients: int = 100_000
+    # Count in the database, together with the service's other processes (see shared/ratelimit.py).
+    shared: bool = False
 
     @cached_property
     def proxies(self) -> tuple[IpNetwork, ...]:
@@ -87,7 +92,9 @@ ROUTES = {
 }
 
 
-def install(app: web.Application, settings: RateLimitSettings | None = None) -> None:
+def install(
+    app: web.Application, settings: RateLimitSettings | None = None, *, database: Database | None = None
+) -> None:
     """Give `app` its submit limits and the per-route ones (called while the app is built, from
     `open311.add_routes`)."""
     settings = settings or RateLimitSettings()
@@ -101,6 +108,7 @@ def install(app: web.Application, settings: RateLimitSettings | None = None) -> 
         },
         proxies=settings.proxies,
         max_clients=settings.max_clients,
+        shared=SharedWindows(database or app_database(app)) if settings.shared else None,
     )
     shared.install(app, limits, ROUTES)
 

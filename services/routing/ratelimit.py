@@ -11,7 +11,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import ratelimit
-from shared.ratelimit import IpNetwork, RateLimits, parse_networks
+from shared.ratelimit import Database, IpNetwork, RateLimits, SharedWindows, app_database, parse_networks
 
 
 class RoutingRateSettings(BaseSettings):
@@ -24,6 +24,8 @@ class RoutingRateSettings(BaseSettings):
         default="", validation_alias=AliasChoices("ROUTING_RATE_TRUSTED_PROXIES", "TRUSTED_PROXIES")
     )
     max_clients: int = 100_000
+    # Count in the database, together with the service's other processes (see shared/ratelimit.py).
+    shared: bool = False
 
     @cached_property
     def proxies(self) -> tuple[IpNetwork, ...]:
@@ -33,9 +35,15 @@ class RoutingRateSettings(BaseSettings):
 ROUTES = {("POST", "/api/v1/routing/explain"): "explain"}
 
 
-def install(app: web.Application, settings: RoutingRateSettings | None = None) -> None:
+def install(
+    app: web.Application, settings: RoutingRateSettings | None = None, *, database: Database | None = None
+) -> None:
+    """Limit explain; `database` is where shared counters live (by default the service's own)."""
     settings = settings or RoutingRateSettings()
     limits = RateLimits(
-        {"explain": settings.explain_per_minute}, proxies=settings.proxies, max_clients=settings.max_clients
+        {"explain": settings.explain_per_minute},
+        proxies=settings.proxies,
+        max_clients=settings.max_clients,
+        shared=SharedWindows(database or app_database(app)) if settings.shared else None,
     )
     ratelimit.install(app, limits, ROUTES)

@@ -11,7 +11,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import ratelimit
-from shared.ratelimit import IpNetwork, RateLimits, parse_networks
+from shared.ratelimit import Database, IpNetwork, RateLimits, SharedWindows, app_database, parse_networks
 
 
 class SlaRateSettings(BaseSettings):
@@ -24,6 +24,8 @@ class SlaRateSettings(BaseSettings):
         default="", validation_alias=AliasChoices("SLA_RATE_TRUSTED_PROXIES", "TRUSTED_PROXIES")
     )
     max_clients: int = 100_000
+    # Count in the database, together with the service's other processes (see shared/ratelimit.py).
+    shared: bool = False
 
     @cached_property
     def proxies(self) -> tuple[IpNetwork, ...]:
@@ -36,9 +38,15 @@ ROUTES = {
 }
 
 
-def install(app: web.Application, settings: SlaRateSettings | None = None) -> None:
+def install(
+    app: web.Application, settings: SlaRateSettings | None = None, *, database: Database | None = None
+) -> None:
+    """Limit the calendar; `database` is where shared counters live (by default the service's own)."""
     settings = settings or SlaRateSettings()
     limits = RateLimits(
-        {"calendar": settings.calendar_per_minute}, proxies=settings.proxies, max_clients=settings.max_clients
+        {"calendar": settings.calendar_per_minute},
+        proxies=settings.proxies,
+        max_clients=settings.max_clients,
+        shared=SharedWindows(database or app_database(app)) if settings.shared else None,
     )
     ratelimit.install(app, limits, ROUTES)

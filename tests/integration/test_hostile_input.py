@@ -11,6 +11,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -373,3 +374,31 @@ async def test_calendar_ranges_are_bounded_and_rate_limited(sla_http: Http) -> N
     refused = await http.get(due, params={"from": "2027-01-01T00:00:00+07:00", "hk": "3"})
     await problem(refused, 429)
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def test_processes_with_shared_limits_count_together_in_the_database(routing: Routing) -> None:
+    """Two routing processes (two servers) with `ROUTING_RATE_SHARED`: the client's requests to
+    either count against one limit, kept in the real database."""
+    settings = RoutingRateSettings(explain_per_minute=LIMIT, shared=True)
+    clients = []
+    for _ in range(2):
+        app = web.Application(middlewares=[problem_middleware])
+        app[staff.LIFECYCLE] = routing.lifecycle
+        app.router.add_post("/api/v1/routing/explain", explain)
+        routing_ratelimit.install(app, settings, database=lambda: routing.db)
+        clients.append(TestClient(TestServer(app)))
+    first, second = clients
+    # Windows are minutes of domain time: pinned 20 s into one, the refusals say "in 40 s".
+    minute = clock.now().replace(second=20, microsecond=0)
+    async with first, second:
+        with clock.pinned(minute, tick=False):
+            assert (await first.post("/api/v1/routing/explain", json=EXPLAIN)).status == 200
+            assert (await second.post("/api/v1/routing/explain", json=EXPLAIN)).status == 200
+            for client in (first, second):
+                refused = await client.post("/api/v1/routing/explain", json=EXPLAIN)
+                await problem(refused, 429)
+                assert refused.headers["Retry-After"] == "40"
+        # The next minute is a new window.
+        with clock.pinned(minute + timedelta(minutes=1), tick=False):
+            assert (await second.post("/api/v1/routing/explain", json=EXPLAIN)).status == 200
+    assert await routing.db["rate_limits"].count_documents({}) == 2
