@@ -41,7 +41,7 @@ from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
 from shared.ratelimit import RATE_LIMITS
 from tests.intake_app import running_intake
-from tests.integration.test_listing import Intake
+from tests.integration.test_listing import SUBMISSION, Intake
 from tests.integration.test_sla_clocks import start_sla
 
 pytestmark = pytest.mark.integration
@@ -255,6 +255,19 @@ async def intake(endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch) -> Async
 
 def cursor_of(last_id: str, window: int = 3600) -> str:
     return base64.urlsafe_b64encode(f"{last_id}.{window}".encode()).decode().rstrip("=")
+
+
+async def test_dates_and_numbers_out_of_range_in_a_submission_are_422(intake: Intake) -> None:
+    for changes, field in (
+        ({"incident_date": "0001-01-01"}, "incident_date"),
+        ({"location": {"lat": 1e300, "lon": 110.4}}, "location"),
+    ):
+        resp = await intake.http.post("/api/v1/complaints", json={**SUBMISSION, **changes})
+        body = await problem(resp, 422)
+        assert any(f.startswith(field) for f in fields(body)), body
+    huge = json.dumps(SUBMISSION)[:-1] + ', "incident_date": ' + "9" * 5000 + "}"
+    await problem(await raw_post(intake.http, "/api/v1/complaints", huge), 422)
+    assert await intake.db["complaints"].count_documents({}) == 0
 
 
 async def test_forged_listing_cursors_are_422_naming_the_cursor(endpoints: Endpoints) -> None:
