@@ -192,5 +192,17 @@ _DOCS_PATH = {
             "description": "Menampilkan dokumen /openapi.json ini: setiap jalur, parameter dan contoh.",
             "responses": {"200": {"description": "Halaman HTML", "content": {"text/html": {}}}},
         }
-    }
+    },
+    "/docs/docs.js": {
+        "get": {
+            "summary": "Skrip halaman dokumentasi (tanpa skrip sebaris: Content-Security-Policy)",
+            "responses": {"200": {"description": "JavaScript", "content": {"text/javascript": {}}}},
+        }
+    },
+    "/docs/docs.css": {
+        "get": {
+            "summary": "Gaya halaman dokumentasi",
+            "responses": {"200": {"description": "CSS", "content": {"text/css": {}}}},
+        }
+    },
 }
