@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import web
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared import clock
 from shared.http import ProblemError
@@ -145,12 +145,15 @@ class SharedWindows:
             if not self._indexed:
                 await collection.create_index("expires", expireAfterSeconds=0)
                 self._indexed = True
-            doc = await collection.find_one_and_update(
-                {"_id": key},
-                {"$inc": {"n": 1}, "$setOnInsert": {"expires": clock.wall() + 2 * WINDOW}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
+            update = {"$inc": {"n": 1}, "$setOnInsert": {"expires": clock.wall() + 2 * WINDOW}}
+            try:
+                doc = await collection.find_one_and_update(
+                    {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+                )
+            except DuplicateKeyError:  # another process inserted the window first: count in it
+                doc = await collection.find_one_and_update(
+                    {"_id": key}, update, return_document=ReturnDocument.AFTER
+                )
         except PyMongoError as exc:
             log.warning("shared rate limit unavailable (%r): this process's own limits apply", exc)
             return None
