@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ import xmltodict
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
@@ -415,3 +417,29 @@ async def test_processes_with_shared_limits_count_together_in_the_database(routi
         with clock.pinned(minute + timedelta(minutes=1), tick=False):
             assert (await second.post("/api/v1/routing/explain", json=EXPLAIN)).status == 200
     assert await routing.db["rate_limits"].count_documents({}) == 2
+
+
+async def test_shared_limits_fall_back_to_the_process_when_the_database_does_not_answer() -> None:
+    """No database on the other end (a closed port on loopback): the process's own buckets still
+    refuse the request over the limit, and nothing answers 500."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=300
+    )
+    app = web.Application(middlewares=[problem_middleware])
+
+    async def answered(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app.router.add_post("/api/v1/routing/explain", answered)
+    settings = RoutingRateSettings(explain_per_minute=LIMIT, shared=True)
+    routing_ratelimit.install(app, settings, database=lambda: mongo["nowhere"])
+    try:
+        async with TestClient(TestServer(app)) as http:
+            for _ in range(LIMIT):
+                assert (await http.post("/api/v1/routing/explain", json=EXPLAIN)).status == 200
+            await problem(await http.post("/api/v1/routing/explain", json=EXPLAIN), 429)
+    finally:
+        await mongo.close()
