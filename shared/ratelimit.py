@@ -125,13 +125,21 @@ class SharedWindows:
     the price of one round trip per request and no coordination between processes. When the
     database does not answer, the process's own buckets decide (a limit is no reason to fail)."""
 
-    def __init__(self, database: Database) -> None:
+    # After a failure the database is left alone this long: a limit must not make every request
+    # wait out the driver's server-selection timeout.
+    PAUSE_AFTER_FAILURE = 10.0
+
+    def __init__(self, database: Database, monotonic: Clock = MONOTONIC) -> None:
         self._database = database
         self._indexed = False
+        self._monotonic = monotonic
+        self._paused_until = 0.0
 
     async def wait(self, group: str, address: str, per_minute: int) -> float | None:
         """Seconds until `address` may send again (0: now; the request is counted), or None when
         the database cannot say."""
+        if self._monotonic() < self._paused_until:
+            return None
         db = self._database()
         if db is None:
             return None
@@ -156,6 +164,7 @@ class SharedWindows:
                 )
         except PyMongoError as exc:
             log.warning("shared rate limit unavailable (%r): this process's own limits apply", exc)
+            self._paused_until = self._monotonic() + self.PAUSE_AFTER_FAILURE
             return None
         if doc is None or int(doc.get("n", 0)) <= per_minute:
             return 0.0

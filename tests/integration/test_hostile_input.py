@@ -435,11 +435,18 @@ async def test_shared_limits_fall_back_to_the_process_when_the_database_does_not
 
     app.router.add_post("/api/v1/routing/explain", answered)
     settings = RoutingRateSettings(explain_per_minute=LIMIT, shared=True)
-    routing_ratelimit.install(app, settings, database=lambda: mongo["nowhere"])
+    attempts: list[int] = []
+
+    def nowhere() -> AsyncDatabase[dict[str, Any]]:
+        attempts.append(1)
+        return mongo["nowhere"]
+
+    routing_ratelimit.install(app, settings, database=nowhere)
     try:
         async with TestClient(TestServer(app)) as http:
             for _ in range(LIMIT):
                 assert (await http.post("/api/v1/routing/explain", json=EXPLAIN)).status == 200
             await problem(await http.post("/api/v1/routing/explain", json=EXPLAIN), 429)
+        assert attempts == [1], "after a failure the database is left alone for a while"
     finally:
         await mongo.close()
