@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -95,6 +96,63 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     return result
 
 
+# Bounds on what a JSON body may hold: nothing in our contracts nests deeper or needs a number
+# beyond a signed 64-bit integer or a finite double.
+MAX_JSON_DEPTH = 32
+MAX_JSON_INT_DIGITS = 19
+
+
+class _NumberError(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise _NumberError(f"bilangan bulat {text[:24]}… terlalu besar")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NumberError(f"bilangan {text[:24]} di luar jangkauan")
+    return value
+
+
+def _parse_constant(text: str) -> float:
+    raise _NumberError(f"{text} bukan bilangan JSON")
+
+
+def _depth_over(data: Any, limit: int) -> bool:
+    """Whether `data` nests containers deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """`raw` as JSON, or a 400/422 problem: not JSON, nested deeper than MAX_JSON_DEPTH, or a
+    number no field of ours can hold (an integer of more than 19 digits, 1e400, NaN, Infinity)."""
+    try:
+        data = json.loads(raw, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+    except _NumberError as exc:
+        raise ProblemError(422, errors=[FieldError(field="(body)", message=str(exc))]) from None
+    except RecursionError:
+        raise ProblemError(400, f"JSON bersarang lebih dari {MAX_JSON_DEPTH} tingkat") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProblemError(400, f"JSON tidak valid: {str(exc)[:200]}") from None
+    if _depth_over(data, MAX_JSON_DEPTH):
+        raise ProblemError(400, f"JSON bersarang lebih dari {MAX_JSON_DEPTH} tingkat")
+    return data
+
+
 async def read_json(request: web.Request, model: type[M], *, max_bytes: int = 64 * 1024) -> M:
     """The request body as `model`, or a ProblemError with the right status (400/413/415/422)."""
     if request.content_type != "application/json":
@@ -104,10 +162,7 @@ async def read_json(request: web.Request, model: type[M], *, max_bytes: int = 64
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise ProblemError(413, f"Maksimal {max_bytes} byte")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProblemError(400, f"JSON tidak valid: {exc}") from exc
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ProblemError(422, "Isi permintaan harus berupa objek JSON", errors=[])
     try:
@@ -133,6 +188,17 @@ async def problem_middleware(
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500)
+
+
+def browser_headers(csp: str) -> dict[str, str]:
+    """Headers of a page a browser renders (and of the files it loads): the page's policy, no
+    framing, no referrer leaving the site, no type sniffing."""
+    return {
+        "Content-Security-Policy": csp,
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

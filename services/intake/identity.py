@@ -217,9 +217,12 @@ async def reporter_identity(request: web.Request) -> web.Response:
 
 def may_read_audit(staff: Staff, doc: dict[str, Any]) -> bool:
     """Who may see who read a reporter's identity: admins, and the coordinators and supervisors
-    of the complaint's pemda (never a handler: the audit is how they are watched)."""
+    of the complaint's pemda (never a handler: the audit is how they are watched); a supervisor of
+    one OPD (an `opd` claim) only for that OPD's complaints."""
     if staff.role == "admin":
         return True
+    if staff.role == "supervisor" and staff.opd:
+        return doc.get("opd_id") == staff.opd
     return staff.role in ("coordinator", "supervisor") and staff.pemda == complaint_pemda(doc)
 
 

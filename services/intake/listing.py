@@ -144,8 +144,16 @@ def encode_cursor(last_id: str, window: timedelta) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[str, timedelta]:
-    """(last id, window); ValueError when it is not one of ours."""
+MAX_CURSOR = 64  # characters: base64 of a ULID, a dot and a window in seconds
+
+
+def decode_cursor(
+    cursor: str, *, floor: datetime | None = None, latest: datetime | None = None
+) -> tuple[str, timedelta]:
+    """(last id, window); ValueError when it is not one of ours, or (a forged one) names an
+    instant before `floor` or after `latest`, which no page can continue from."""
+    if len(cursor) > MAX_CURSOR:
+        raise ValueError("kursor tidak valid; gunakan next_cursor dari halaman sebelumnya")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         last_id, _, seconds = raw.partition(".")
@@ -155,6 +163,12 @@ def decode_cursor(cursor: str) -> tuple[str, timedelta]:
         raise ValueError("kursor tidak valid; gunakan next_cursor dari halaman sebelumnya") from exc
     if len(last_id) != 26 or last_id != last_id.upper() or not 1 <= window <= MAX_WINDOW.total_seconds():
         raise ValueError("kursor tidak valid; gunakan next_cursor dari halaman sebelumnya")
+    try:
+        instant = id_time(last_id)
+    except (ValueError, OverflowError):  # a ULID past year 9999: no id of ours
+        raise ValueError("kursor tidak valid; gunakan next_cursor dari halaman sebelumnya") from None
+    if (floor is not None and instant < floor) or (latest is not None and instant > latest):
+        raise ValueError("kursor di luar rentang pengaduan; gunakan next_cursor dari halaman sebelumnya")
     return last_id, timedelta(seconds=window)
 
 
@@ -189,7 +203,9 @@ class ListQuery:
     cursor: tuple[str, timedelta] | None
 
 
-def parse_query(query: MultiMapping[str], settings: ListingSettings) -> ListQuery:
+def parse_query(
+    query: MultiMapping[str], settings: ListingSettings, now: datetime | None = None
+) -> ListQuery:
     """The listing's filters, or a 422 problem naming every bad one."""
     errors: list[FieldError] = []
     values: dict[str, str] = {}
@@ -240,7 +256,8 @@ def parse_query(query: MultiMapping[str], settings: ListingSettings) -> ListQuer
     cursor = None
     if values.get("cursor"):
         try:
-            cursor = decode_cursor(values["cursor"])
+            latest = (now or clock.now()) + timedelta(minutes=1)
+            cursor = decode_cursor(values["cursor"], floor=settings.floor, latest=latest)
         except ValueError as exc:
             errors.append(FieldError(field="cursor", message=str(exc)))
     if errors:
@@ -264,8 +281,8 @@ def public_conditions(
 
 async def list_complaints(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    query = parse_query(request.query, settings)
     now = clock.now()
+    query = parse_query(request.query, settings, now)
     # Complaint ids are ULIDs of the submission instant (intake's clock, also other processes').
     below: datetime | str = now + timedelta(minutes=1)
     first_window = timedelta(seconds=settings.first_window_seconds)

@@ -98,6 +98,8 @@ class SubmitComplaint(BaseModel):
         # Compared with the latest calendar date anywhere in Indonesia (WIT, UTC+9).
         if value is not None and value > clock.now().astimezone(WIT).date():
             raise ValueError("tanggal kejadian tidak boleh di masa depan")
+        if value is not None and value < date(1900, 1, 1):
+            raise ValueError("tanggal kejadian paling awal 1900-01-01")
         return value
 
 

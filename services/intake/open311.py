@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -39,7 +39,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.intake import apikeys, docs, listing, ratelimit
 from services.intake.commands import base_url
 from services.intake.open311_docs import OPENAPI_PATHS
-from services.intake.open311_format import Open311Error, Reply, endpoint, error_reply, to_xml
+from services.intake.open311_format import Handler, Open311Error, Reply, endpoint, error_reply, to_xml
 from services.intake.open311_forms import derive_title, submission_from_form
 from services.intake.open311_services import BASE, CHANGESET, SPECIFICATION, service_definition, service_list
 from services.intake.store import CALENDARS
@@ -261,9 +261,17 @@ def _known_params(query: MultiMapping[str], known: set[str]) -> None:
         raise Open311Error(400, [f"{name}: parameter tidak dikenal" for name in unknown])
 
 
+MAX_LISTED = 100  # raw values of one filter (repeated and/or comma delimited)
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2100, 12, 31, tzinfo=UTC)
+
+
 def _listed(query: MultiMapping[str], name: str) -> list[str]:
-    """A filter that may be comma delimited and/or repeated (the spec allows both)."""
-    return [v.strip() for value in query.getall(name, []) for v in value.split(",") if v.strip()]
+    """A filter that may be comma delimited and/or repeated (the spec allows both), de-duplicated;
+    more than MAX_LISTED values is a 400."""
+    values = [v.strip() for value in query.getall(name, []) for v in value.split(",") if v.strip()]
+    if len(values) > MAX_LISTED:
+        raise Open311Error(400, [f"{name}: paling banyak {MAX_LISTED} nilai"])
+    return list(dict.fromkeys(values))
 
 
 def _instant(query: MultiMapping[str], name: str, errors: list[str]) -> datetime | None:
@@ -277,6 +285,13 @@ def _instant(query: MultiMapping[str], name: str, errors: list[str]) -> datetime
         return None
     if parsed.tzinfo is None:
         errors.append(f"{name}: sertakan zona waktu (Z atau +07:00)")
+        return None
+    try:
+        inside = EARLIEST <= parsed <= LATEST
+    except OverflowError:  # an offset that pushes the instant past year 1 or 9999
+        inside = False
+    if not inside:
+        errors.append(f"{name}: harus antara tahun 1900 dan 2100")
         return None
     return parsed
 
@@ -424,6 +439,16 @@ async def _prepare(app: web.Application) -> None:
     await ensure_indexes(app[INFRA].db)
 
 
+def _read_limited(handler: Handler) -> Handler:
+    """`handler` behind the Open311 read limit (writes count against the submit limit)."""
+
+    async def limited(request: web.Request) -> Reply:
+        await ratelimit.check_open311_read(request)
+        return await handler(request)
+
+    return limited
+
+
 def add_routes(app: web.Application) -> None:
     """Register this module's routes on intake's app (and the submit rate limits); its indexes and
     the seeded key are made at start-up."""
@@ -442,5 +467,6 @@ def add_routes(app: web.Application) -> None:
         ("POST", "/{tail:.*}", unknown_resource),
     ]
     for method, path, handler in routes:
-        app.router.add_route(method, BASE + path, endpoint(handler))
+        limited = _read_limited(handler) if method == "GET" else handler
+        app.router.add_route(method, BASE + path, endpoint(limited))
     docs.document(app, OPENAPI_PATHS)

@@ -1,36 +1,36 @@
-"""Rate limits on submit per client address and per credential (issue 4 item 8).
-
-Token buckets in process memory: each client may send a burst of `per_minute` submits, refilled
-continuously at `per_minute / 60` a second; the next one gets `429` with `Retry-After` (whole
-seconds until a token is back). Why memory and not the database: submit is the hot path, and a
-database round trip per request would cost the throughput the benchmark holds intake to. The price:
-N intake processes behind a balancer each hold their own buckets, so a client spread over them
-gets up to N times the limit — set the limit per process accordingly (or pin clients to a process).
-
-Who the client is: the peer address (IPv6 by its /64, which one host usually holds whole), and
-separately the credential it presents (a bearer token on the JSON API, the api_key on Open311).
-`X-Forwarded-For` is honoured only when the peer is one of `trusted_proxies`: the client is then
-the right-most address in it that is not itself a trusted proxy (what our own proxies appended;
-anything left of it is the client's word). Limits are settings (`INTAKE_RATE_*`); 0 = unlimited.
+"""Rate limits of intake (issue 4 item 8, issue 15 item 9): submit per client address and per
+credential, and every other public endpoint per client address — listing, Open311 reads, uploads
+and reporter commands. The buckets, the client address behind trusted proxies and the 429 problem
+are shared/ratelimit.py's; this module holds intake's settings (`INTAKE_RATE_*`; 0 = unlimited)
+and which route counts against which limit.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 
 from aiohttp import web
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.http import ProblemError
+from shared import ratelimit as shared
+from shared.ratelimit import (
+    Database,
+    IpNetwork,
+    RateLimits,
+    SharedWindows,
+    TokenBuckets,
+    app_database,
+    bearer,
+    client_address,
+    credential_key,
+    parse_networks,
+    too_many,
+)
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+__all__ = ["RateLimitSettings", "SubmitLimits", "TokenBuckets", "check_submit", "client_address", "install"]
 
 
 class RateLimitSettings(BaseSettings):
@@ -41,71 +41,27 @@ class RateLimitSettings(BaseSettings):
     submit_per_minute: int = 60
     # Submits per minute per credential (bearer token, Open311 api_key): a gateway relays many people.
     submit_per_minute_per_key: int = 600
-    # Comma-separated addresses or networks of our reverse proxies, e.g. "10.0.0.0/8,127.0.0.1".
-    trusted_proxies: str = ""
-    # Buckets kept at most; beyond it, full (idle) buckets go first, then the least recently used.
+    # Pages of the public listing per minute from one address.
+    listing_per_minute: int = 120
+    # Open311 GET requests (discovery, services, requests, one request, tokens) per minute.
+    open311_read_per_minute: int = 120
+    # Attachment uploads per minute from one address.
+    upload_per_minute: int = 30
+    # Reporter commands (information, feedback, reopen, withdraw) per minute from one address.
+    command_per_minute: int = 30
+    # Comma-separated addresses or networks of our reverse proxies, e.g. "10.0.0.0/8,127.0.0.1";
+    # `TRUSTED_PROXIES` without the prefix applies to every service.
+    trusted_proxies: str = Field(
+        default="", validation_alias=AliasChoices("INTAKE_RATE_TRUSTED_PROXIES", "TRUSTED_PROXIES")
+    )
+    # Buckets kept at most per limit; beyond it, full (idle) buckets go first, then the least recently used.
     max_clients: int = 100_000
+    # Count in the database, together with the service's other processes (see shared/ratelimit.py).
+    shared: bool = False
 
     @cached_property
     def proxies(self) -> tuple[IpNetwork, ...]:
-        return tuple(
-            ipaddress.ip_network(p.strip(), strict=False)
-            for p in self.trusted_proxies.split(",")
-            if p.strip()
-        )
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-class TokenBuckets:
-    """One bucket per key; `capacity` tokens, refilled at `capacity / 60` per second."""
-
-    def __init__(self, per_minute: int, max_keys: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.max_keys = max_keys
-        self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-
-    def wait(self, key: str) -> float:
-        """Seconds until `key` may send again; 0 when it may now (nothing is taken)."""
-        if self.capacity <= 0:
-            return 0.0
-        bucket = self._refilled(key)
-        return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate
-
-    def take(self, key: str) -> None:
-        if self.capacity > 0:
-            self._refilled(key).tokens -= 1.0
-
-    def _refilled(self, key: str) -> _Bucket:
-        now = self._clock()
-        bucket = self._buckets.pop(key, None)
-        if bucket is None:
-            bucket = _Bucket(self.capacity, now)
-            if len(self._buckets) >= self.max_keys:
-                self._evict(now)
-        else:
-            bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.at) * self.rate)
-            bucket.at = now
-        self._buckets[key] = bucket  # re-inserted last: the dict is in least-recently-used order
-        return bucket
-
-    def _evict(self, now: float) -> None:
-        # A bucket that has refilled is the same as no bucket: forgetting it changes nothing.
-        for key in [
-            k for k, b in self._buckets.items() if b.tokens + (now - b.at) * self.rate >= self.capacity
-        ]:
-            del self._buckets[key]
-        while len(self._buckets) >= self.max_keys:
-            del self._buckets[next(iter(self._buckets))]
-
-    def __len__(self) -> int:
-        return len(self._buckets)
+        return parse_networks(self.trusted_proxies)
 
 
 class SubmitLimits:
@@ -116,46 +72,45 @@ class SubmitLimits:
 
     def check(self, address: str, credential: str | None) -> None:
         """Count one submit, or raise the 429 problem (counting nothing)."""
-        key = f"key:{hashlib.sha256(credential.encode()).hexdigest()}" if credential else None
+        key = credential_key(credential) if credential else None
         wait = max(self.by_address.wait(address), self.by_key.wait(key) if key else 0.0)
         if wait > 0:
-            raise ProblemError(
-                429,
-                "Terlalu banyak pengaduan dikirim dalam waktu singkat; coba lagi nanti",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
+            raise too_many(wait, "Terlalu banyak pengaduan dikirim dalam waktu singkat; coba lagi nanti")
         self.by_address.take(address)
         if key:
             self.by_key.take(key)
 
 
 LIMITS = web.AppKey("submit_limits", SubmitLimits)
+COMMAND_BASE = "/api/v1/complaints/{id}"
+COMMANDS = ("information", "feedback", "reopen", "withdraw")
+# (method, route) → the limit it counts against; Open311 reads are limited in open311.add_routes.
+ROUTES = {
+    ("GET", "/api/v1/complaints"): "listing",
+    ("POST", f"{COMMAND_BASE}/attachments"): "upload",
+    **{("POST", f"{COMMAND_BASE}/{name}"): "command" for name in COMMANDS},
+}
 
 
-def install(app: web.Application, settings: RateLimitSettings | None = None) -> None:
-    """Give `app` its submit limits (called while the app is built, from `open311.add_routes`)."""
-    app[LIMITS] = SubmitLimits(settings or RateLimitSettings())
-
-
-def client_address(request: web.Request, trusted: tuple[IpNetwork, ...]) -> str:
-    """The client's address as a bucket key (see the module docstring)."""
-    peer = _parse(request.remote or "")
-    if peer is not None and trusted and _within(peer, trusted):
-        for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-            hop = hop.strip()
-            if not hop:
-                continue
-            address = _parse(hop)
-            if address is None:
-                return f"unparsed:{hop[:64]}"
-            if not _within(address, trusted):
-                return _key(address)
-    return _key(peer) if peer is not None else f"unparsed:{request.remote}"
-
-
-def bearer(request: web.Request) -> str | None:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+def install(
+    app: web.Application, settings: RateLimitSettings | None = None, *, database: Database | None = None
+) -> None:
+    """Give `app` its submit limits and the per-route ones (called while the app is built, from
+    `open311.add_routes`)."""
+    settings = settings or RateLimitSettings()
+    app[LIMITS] = SubmitLimits(settings)
+    limits = RateLimits(
+        {
+            "listing": settings.listing_per_minute,
+            "open311_read": settings.open311_read_per_minute,
+            "upload": settings.upload_per_minute,
+            "command": settings.command_per_minute,
+        },
+        proxies=settings.proxies,
+        max_clients=settings.max_clients,
+        shared=SharedWindows(database or app_database(app)) if settings.shared else None,
+    )
+    shared.install(app, limits, ROUTES)
 
 
 async def check_submit(request: web.Request, *, credential: str | None = None) -> None:
@@ -168,20 +123,5 @@ async def check_submit(request: web.Request, *, credential: str | None = None) -
     limits.check(address, credential if credential is not None else bearer(request))
 
 
-def _parse(text: str) -> IpAddress | None:
-    try:
-        return ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-def _within(address: IpAddress, networks: tuple[IpNetwork, ...]) -> bool:
-    return any(address.version == n.version and address in n for n in networks)
-
-
-def _key(address: IpAddress) -> str:
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+async def check_open311_read(request: web.Request) -> None:
+    await request.app[shared.RATE_LIMITS].check_request("open311_read", request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from services.routing import staff, webhooks
+from services.routing import ratelimit, staff, webhooks
 from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
 from services.routing.classify import TooCostly
 from services.routing.deciding import decide_off_loop
@@ -183,5 +183,6 @@ def create_app(settings: RoutingSettings) -> web.Application:
     }
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/routing/explain", explain)
+    ratelimit.install(app)
     staff.add_routes(app)
     return app

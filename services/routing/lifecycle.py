@@ -198,7 +198,7 @@ ALLOWED: dict[type, frozenset[str]] = {
     Transfer: WITH_OPD,
     Dispose: frozenset({"triage"}),
     Archive: frozenset({"received", "triage"}),
-    Update: frozenset({"triage"}),
+    Update: OPEN_STATES,  # privacy tightening in any open state; category/region only in triage
     AddInfo: WITH_OPD,
     Feedback: frozenset({"resolved"}),
     Reopen: frozenset({"resolved"}),
@@ -375,6 +375,11 @@ def _dispose(complaint: Complaint, action: Dispose, known_opd: frozenset[str] | 
 
 
 def _update(complaint: Complaint, action: Update) -> ComplaintUpdated:
+    moves = (action.category is not None and action.category != complaint.category) or (
+        action.region_code is not None and action.region_code != complaint.region_code
+    )
+    if moves and complaint.state != "triage":
+        raise Refused("kategori dan wilayah hanya dapat diubah saat triage")
     if action.anonymous is False and complaint.anonymous:
         raise Refused("status anonim yang dipilih pelapor tidak boleh dilonggarkan")
     if action.confidential is False and complaint.confidential:

@@ -145,6 +145,29 @@ async def _complaint(request: web.Request, staff: Staff) -> dict[str, Any]:
     return doc
 
 
+def reachable_pemdas(region_code: str) -> frozenset[str]:
+    """The pemdas whose OPDs may take a complaint of `region_code` (DESIGN §4 levels): its
+    kab/kota and its province, in either direction; never another pemda's."""
+    province = region_code[:2]
+    return frozenset({province, region_code[:5]} if len(region_code) >= 5 else {province})
+
+
+def _within_reach(doc: dict[str, Any], opd_id: str, field: str) -> None:
+    pemda = opd_id.split("/", 1)[0]
+    allowed = reachable_pemdas(doc["region_code"])
+    if pemda not in allowed:
+        places = " atau ".join(sorted(allowed))
+        raise ProblemError(
+            422,
+            errors=[
+                FieldError(
+                    field=field,
+                    message=f"OPD harus milik pemda wilayah pengaduan ({places}), bukan pemda {pemda}",
+                )
+            ],
+        )
+
+
 async def _known_opd(request: web.Request, opd_id: str) -> frozenset[str]:
     found = await request.app[LIFECYCLE].store.db["opds"].find_one({"_id": opd_id}, {"_id": 1})
     return frozenset({opd_id}) if found else frozenset()
@@ -206,6 +229,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     staff, doc = await _handler_doc(request)
     body = await read_json(request, TransferBody)
+    _within_reach(doc, body.to_opd_id, "to_opd_id")
     known = await _known_opd(request, body.to_opd_id)
     return await _act(request, doc, lc.Transfer(staff.sub, body.to_opd_id, body.reason), known_opd=known)
 
@@ -219,6 +243,7 @@ async def _coordinator_doc(request: web.Request) -> tuple[Staff, dict[str, Any]]
 async def dispose(request: web.Request) -> web.Response:
     staff, doc = await _coordinator_doc(request)
     body = await read_json(request, DisposeBody)
+    _within_reach(doc, body.opd_id, "opd_id")
     known = await _known_opd(request, body.opd_id)
     return await _act(request, doc, lc.Dispose(staff.sub, body.opd_id, body.category), known_opd=known)
 
@@ -276,22 +301,40 @@ def _note(note: dict[str, Any]) -> dict[str, Any]:
 # --- queues --------------------------------------------------------------------------------------
 
 
+MAX_CURSOR = 200  # characters of a queue cursor: an ISO instant and a complaint id, base64
+MAX_STATUS_VALUES = 20  # raw values of `status` (repeated and/or comma-separated) before de-duplication
+
+
+def _one(request: web.Request, name: str) -> str | None:
+    """The single value of query parameter `name`, or a 422 when it is repeated."""
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise ProblemError(422, errors=[FieldError(field=name, message="hanya boleh satu nilai")])
+    return values[0] if values else None
+
+
 def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+    raw = _one(request, "limit") or "50"
+    if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= 200:
         raise ProblemError(422, errors=[FieldError(field="limit", message="bilangan 1–200")])
     return int(raw)
 
 
 def _cursor(request: web.Request) -> tuple[datetime, str] | None:
-    raw = request.query.get("cursor")
+    raw = _one(request, "cursor")
     if not raw:
         return None
+    bad = ProblemError(422, errors=[FieldError(field="cursor", message="kursor tidak valid")])
+    if len(raw) > MAX_CURSOR:
+        raise bad
     try:
         due, _, last = base64.urlsafe_b64decode(raw.encode()).decode().partition("|")
-        return datetime.fromisoformat(due), last
+        instant = datetime.fromisoformat(due)
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ProblemError(422, errors=[FieldError(field="cursor", message="kursor tidak valid")]) from None
+        raise bad from None
+    if instant.tzinfo is None or not last:
+        raise bad
+    return instant, last
 
 
 def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
@@ -305,13 +348,19 @@ def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
 
 
 def _states(request: web.Request, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    raw = request.query.get("status")
+    """The wanted states: `status` repeated and/or comma-separated, de-duplicated, at most
+    MAX_STATUS_VALUES values in all (each state is one database range read)."""
+    raw = [s.strip() for value in request.query.getall("status", []) for s in value.split(",") if s.strip()]
     if not raw:
         return allowed
-    wanted = tuple(s for s in raw.split(",") if s)
+    if len(raw) > MAX_STATUS_VALUES:
+        message = f"paling banyak {MAX_STATUS_VALUES} nilai"
+        raise ProblemError(422, errors=[FieldError(field="status", message=message)])
+    wanted = tuple(dict.fromkeys(raw))
     bad = [s for s in wanted if s not in STATES]
     if bad:
-        raise ProblemError(422, errors=[FieldError(field="status", message=f"status tidak dikenal: {bad}")])
+        message = f"status tidak dikenal: {', '.join(b[:40] for b in bad[:5])}"
+        raise ProblemError(422, errors=[FieldError(field="status", message=message)])
     return wanted
 
 
@@ -334,6 +383,8 @@ async def opd_queue(request: web.Request) -> web.Response:
 async def triage_queue(request: web.Request) -> web.Response:
     staff = await require_staff(request, "coordinator", "supervisor", "admin")
     pemda = request.match_info["pemda"]
+    if staff.role == "supervisor" and staff.opd:
+        raise ProblemError(403, "antrean triage pemda bukan untuk supervisor satu OPD")
     if staff.role != "admin" and staff.pemda != pemda:
         raise ProblemError(403, "pemda ini di luar kewenangan Anda")
     limit = _limit(request)
@@ -360,7 +411,10 @@ async def feed(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     opd_id = _opd_scope(staff, request)
     limit = _limit(request)
-    entries = await request.app[FEED].after(opd_id, request.query.get("cursor"), limit)
+    cursor = _one(request, "cursor")
+    if cursor is not None and len(cursor) > MAX_CURSOR:
+        raise ProblemError(422, errors=[FieldError(field="cursor", message="kursor tidak valid")])
+    entries = await request.app[FEED].after(opd_id, cursor, limit)
     items = [{**{k: v for k, v in e.items() if k not in ("_id", "pos")}, "id": e["_id"]} for e in entries]
     return json_response({"items": items, "next_cursor": entries[-1]["pos"] if entries else None})
 
@@ -553,7 +607,7 @@ def openapi_paths() -> dict[str, Any]:
         base: {
             "get": _op("Detail pengaduan untuk petugas (tanpa identitas pelapor)", params=idp),
             "patch": _op(
-                "Koordinator: ubah kategori/wilayah atau perketat status privasi (hanya saat triage)",
+                "Koordinator: ubah kategori/wilayah (saat triage) atau perketat privasi (selama terbuka)",
                 body=UpdateBody,
                 example={"category": "jalan-jembatan", "confidential": True},
                 params=idp,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from services.sla import recompute, supervisor
+from services.sla import ratelimit, recompute, supervisor
 from services.sla.adapters import MongoClockStore, ensure_indexes
 from services.sla.detector import DetectorSettings, run_detector
 from services.sla.handlers import handle_lifecycle
@@ -46,16 +46,33 @@ def _pemda(request: web.Request) -> WorkingCalendar:
     return request.app[RULES].calendar(code)
 
 
+# What the calendar answers may span: a working-day calendar is walked day by day, so a range of
+# 10,000 years would hold the event loop for minutes (issue 15 item 8).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 12, 31, tzinfo=UTC)
+MAX_SPAN = timedelta(days=5 * 366)
+MAX_HK = 365
+
+
 def _instant(request: web.Request, name: str) -> datetime:
-    raw = request.query.get(name)
-    if raw is None:
+    values = request.query.getall(name, [])
+    if not values:
         raise ProblemError(422, errors=[FieldError(field=name, message="wajib diisi")])
+    if len(values) > 1:
+        raise ProblemError(422, errors=[FieldError(field=name, message="hanya boleh satu nilai")])
     try:
-        value = datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(values[0])
     except ValueError:
         raise ProblemError(422, errors=[FieldError(field=name, message="bukan waktu RFC 3339")]) from None
     if value.tzinfo is None:
         raise ProblemError(422, errors=[FieldError(field=name, message="waktu harus memuat offset zona")])
+    try:
+        inside = EARLIEST <= value <= LATEST
+    except OverflowError:  # an offset that pushes the instant past year 1 or 9999
+        inside = False
+    if not inside:
+        message = "waktu harus antara tahun 1900 dan 2100"
+        raise ProblemError(422, errors=[FieldError(field=name, message=message)])
     return value
 
 
@@ -63,11 +80,12 @@ async def due(request: web.Request) -> web.Response:
     calendar = _pemda(request)
     start = _instant(request, "from")
     try:
-        hk = int(request.query.get("hk", ""))
+        raw = request.query.getall("hk", [])
+        hk = int(raw[0]) if len(raw) == 1 and len(raw[0]) <= 4 else -1
     except ValueError:
         hk = -1
-    if not 0 <= hk <= 365:
-        raise ProblemError(422, errors=[FieldError(field="hk", message="bilangan bulat 0–365")])
+    if not 0 <= hk <= MAX_HK:
+        raise ProblemError(422, errors=[FieldError(field="hk", message=f"bilangan bulat 0–{MAX_HK}")])
     return json_response({"due": calendar.due(start, hk).isoformat()})
 
 
@@ -76,6 +94,8 @@ async def working_time(request: web.Request) -> web.Response:
     start, end = _instant(request, "from"), _instant(request, "to")
     if end < start:
         raise ProblemError(422, errors=[FieldError(field="to", message="tidak boleh sebelum 'from'")])
+    if end - start > MAX_SPAN:
+        raise ProblemError(422, errors=[FieldError(field="to", message="paling lama 5 tahun setelah 'from'")])
     return json_response({"seconds": int(calendar.working_time(start, end).total_seconds())})
 
 
@@ -169,4 +189,5 @@ def create_app(settings: SlaSettings, *, reports: bool = True) -> web.Applicatio
     recompute.add_routes(app)
     app.router.add_get("/api/v1/calendar/{pemda}/due", due)
     app.router.add_get("/api/v1/calendar/{pemda}/working-time", working_time)
+    ratelimit.install(app)
     return app

@@ -31,7 +31,7 @@ from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
@@ -236,6 +236,14 @@ class ExtraDates(BaseModel):
 
     dates: list[date] = Field(max_length=366)
     reason: str | None = Field(default=None, max_length=500)
+
+    @field_validator("dates")
+    @classmethod
+    def _within_calendar(cls, dates: list[date]) -> list[date]:
+        # The working-day calendar is kept for 1900–2100 (the calendar API's bounds too).
+        if any(not date(1900, 1, 1) <= d <= date(2100, 12, 31) for d in dates):
+            raise ValueError("tanggal harus antara tahun 1900 dan 2100")
+        return dates
 
 
 def _pemda(request: web.Request) -> str:

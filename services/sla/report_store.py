@@ -83,11 +83,18 @@ def encode_cursor(data: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+MAX_CURSOR = 512  # characters; ours are about 100
+MAX_MS = 10**14  # epoch milliseconds a cursor may carry (year 5138): datetime and BSON hold them
+
+
 def decode_cursor(raw: str) -> dict[str, Any]:
-    """The cursor's data; ValueError when it is not one of ours."""
+    """The cursor's data; ValueError when it is not one of ours (too long, not base64 JSON,
+    nested, or a number no instant can be)."""
+    if len(raw) > MAX_CURSOR:
+        raise ValueError("cursor tidak sah")
     try:
         data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError("cursor tidak sah") from exc
     if not isinstance(data, dict):
         raise ValueError("cursor tidak sah")
@@ -96,6 +103,17 @@ def decode_cursor(raw: str) -> dict[str, Any]:
 
 def _epoch_ms(instant: datetime) -> int:
     return int(instant.timestamp() * 1000)
+
+
+def _cursor_ms(value: Any) -> int:
+    """An epoch-millisecond (or duration) field of a cursor; ValueError when no instant is it."""
+    try:
+        ms = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError("cursor tidak sah") from exc
+    if isinstance(value, bool) or not -MAX_MS <= ms <= MAX_MS:
+        raise ValueError("cursor tidak sah")
+    return ms
 
 
 def _from_ms(ms: int) -> datetime:
@@ -228,7 +246,7 @@ class MongoReportStore:
         if cursor is not None:
             data = decode_cursor(cursor)
             try:
-                as_of_ms, after = int(data["as_of"]), (int(data["late"]), str(data["id"]))
+                as_of_ms, after = _cursor_ms(data["as_of"]), (_cursor_ms(data["late"]), str(data["id"]))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError("cursor tidak sah") from exc
         else:
@@ -301,10 +319,10 @@ class MongoReportStore:
         if cursor is not None:
             data = decode_cursor(cursor)
             try:
-                level, raised, last_id = int(data["level"]), data["raised"], str(data["id"])
+                level, raised, last_id = _cursor_ms(data["level"]), data["raised"], str(data["id"])
+                raised_at = _from_ms(_cursor_ms(raised)) if raised is not None else None
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError("cursor tidak sah") from exc
-            raised_at = _from_ms(int(raised)) if raised is not None else None
             query = {
                 "$and": [
                     query,

@@ -49,7 +49,7 @@ from shared import clock
 from shared.auth import Staff, require_staff
 from shared.calendar import WIB, zone_for
 from shared.envelope import Envelope
-from shared.http import FieldError, ProblemError, json_response
+from shared.http import FieldError, ProblemError, browser_headers, json_response
 from shared.kafka import BatchHandler, Rejected
 from shared.regions import lookup
 from shared.runtime import ConsumerSpec, Infra
@@ -61,6 +61,7 @@ MAX_WEEKS = 106
 OPD_ID = re.compile(r"^\d{2}(\.\d{2})?/[a-z0-9][a-z0-9-]*$")
 CLOCKS = ("response", "resolution", "verification")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2100, 12, 31)
 
 
 @dataclass
@@ -110,6 +111,21 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/dashboard", _to_dashboard)
     app.router.add_get("/dashboard/", dashboard)
     app.router.add_static("/dashboard/static/", STATIC_DIR, append_version=False)
+    app.on_response_prepare.append(_dashboard_headers)
+
+
+# The dashboard runs only its own files (no inline script or style), talks only to this service,
+# and may not be framed; the token it sends is pasted, never taken from the address.
+DASHBOARD_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DASHBOARD_HEADERS = browser_headers(DASHBOARD_CSP)
+
+
+async def _dashboard_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith("/dashboard"):
+        response.headers.update(DASHBOARD_HEADERS)
 
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -197,9 +213,12 @@ def _date_param(request: web.Request, name: str) -> date | None:
     try:
         if not DATE.match(raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise _field(name, "tanggal harus berformat YYYY-MM-DD") from None
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise _field(name, "tanggal harus antara tahun 1900 dan 2100")
+    return value
 
 
 def _period(request: web.Request, scope: Scope, now: datetime) -> tuple[date, date]:
@@ -416,6 +435,17 @@ def _wants_csv(request: web.Request) -> bool:
     return fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("Accept", ""))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text, never runs: text starting like a formula gets a `'`
+    (OWASP CSV injection). Numbers stay numbers (a negative one is no formula)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(
     name: str, columns: Sequence[Column], rows: Iterable[dict[str, Any]], next_cursor: str | None
 ) -> web.Response:
@@ -423,7 +453,7 @@ def _csv(
     writer = csv.writer(out)
     writer.writerow([label for label, _ in columns])
     for row in rows:
-        writer.writerow(["" if (v := get(row)) is None else v for _, get in columns])
+        writer.writerow(["" if (v := get(row)) is None else csv_cell(v) for _, get in columns])
     headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor

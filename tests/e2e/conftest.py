@@ -35,13 +35,27 @@ def e2e_clock() -> Iterator[datetime]:
     clock.install(before)
 
 
+def rate_limit_variables() -> list[str]:
+    """The environment variables of every service's per-minute rate limits."""
+    from services.intake.ratelimit import RateLimitSettings
+    from services.routing.ratelimit import RoutingRateSettings
+    from services.sla.ratelimit import SlaRateSettings
+
+    return [
+        f"{cls.model_config.get('env_prefix', '')}{name}".upper()
+        for cls in (RateLimitSettings, RoutingRateSettings, SlaRateSettings)
+        for name in cls.model_fields
+        if "per_minute" in name
+    ]
+
+
 @pytest.fixture(scope="session")
 def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[ServiceSet]:
     # The same preparation `make run` does: topics, then the OPD catalog routing checks against.
     asyncio.run(prepare(endpoints.kafka_bootstrap, endpoints.mongo_uri, routing_db=f"{DB_PREFIX}routing"))
-    # The suite submits far more than a citizen would from one address; the limits themselves
-    # are tested in tests/integration/test_ratelimit.py.
-    os.environ.update(INTAKE_RATE_SUBMIT_PER_MINUTE="0", INTAKE_RATE_SUBMIT_PER_MINUTE_PER_KEY="0")
+    # The suite sends far more than a citizen would from one address: every per-minute limit of
+    # every service is off (0); the limits themselves are tested in tests/integration/test_ratelimit.py.
+    os.environ.update(dict.fromkeys(rate_limit_variables(), "0"))
     os.environ.update(CLOCK_START=E2E_DAY.isoformat(), CLOCK_START_WALL=e2e_clock.isoformat())
     logs = infra.run_dir(infra.test_profile()) / "services"
     running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX)

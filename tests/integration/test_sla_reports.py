@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -461,3 +462,46 @@ async def test_retracted_breaches_and_ended_escalations_leave_the_stored_lists(
     assert await handle_report_events(second, store) == []
     assert await db["report_breaches"].count_documents({}) == 0
     assert await db["report_escalations"].count_documents({}) == 0
+
+
+async def test_csv_cells_that_look_like_formulas_are_exported_as_text(
+    seeded: TestClient[Any, Any], db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    """A spreadsheet opening the export must not run a cell (CSV injection): text starting with
+    `=`, `+`, `-` or `@` gets a leading `'`; the JSON answer keeps the text as it is."""
+    formulas = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)"]
+    escalated = await db["report_escalations"].find_one({"pemda": SAMARINDA})
+    assert escalated is not None
+    await db["report_escalations"].insert_many(
+        [{**escalated, "_id": f"{escalated['_id']}-{n}", "reason": f} for n, f in enumerate(formulas)]
+    )
+    as_json = await get(seeded, f"escalations?pemda={SAMARINDA}", ADMIN)
+    assert set(formulas) <= {row["reason"] for row in as_json["items"]}
+    async with seeded.get(
+        f"/api/v1/supervisor/escalations?pemda={SAMARINDA}&format=csv", headers=ADMIN
+    ) as resp:
+        rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    reasons = {row[rows[0].index("Alasan")] for row in rows[1:]}
+    assert {"'" + f for f in formulas} <= reasons
+    assert not any(r.startswith(("=", "+", "-", "@")) for r in reasons)
+
+
+async def test_the_dashboard_page_runs_no_inline_script_and_sends_its_policy(
+    seeded: TestClient[Any, Any],
+) -> None:
+    for path in ("/dashboard/", "/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css"):
+        async with seeded.get(path) as resp:
+            assert resp.status == 200, path
+            policy = resp.headers["Content-Security-Policy"]
+            assert "script-src 'self'" in policy and "unsafe-inline" not in policy, path
+            assert "frame-ancestors 'none'" in policy, path
+            assert resp.headers["X-Content-Type-Options"] == "nosniff", path
+            assert resp.headers["Referrer-Policy"] == "no-referrer", path
+    async with seeded.get("/dashboard/") as resp:
+        page = await resp.text()
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="static/dashboard.js">']
+    assert "<style" not in page and not re.search(r"\son[a-z]+\s*=", page)  # no inline handlers either
+    # The script takes no token from the address (history, logs and Referer keep it).
+    async with seeded.get("/dashboard/static/dashboard.js") as resp:
+        text = await resp.text()
+    assert "location" not in text

@@ -35,6 +35,7 @@ ACTIONS: dict[str, lc.Action] = {
 TABLE: dict[str, dict[str, tuple[list[str], str]]] = {
     "received": {
         "archive": (["ComplaintArchived"], "archived"),
+        "update": (["ComplaintUpdated"], "received"),
         "withdraw": (["ComplaintClosed"], "closed"),
     },
     "triage": {
@@ -51,6 +52,7 @@ TABLE: dict[str, dict[str, tuple[list[str], str]]] = {
         "resolve": (["ComplaintResolved"], "resolved"),
         "transfer": (["ComplaintTransferred", "ComplaintAssigned"], "assigned"),
         "add_info": (["InformationAdded"], "assigned"),
+        "update": (["ComplaintUpdated"], "assigned"),
         "withdraw": (["ComplaintClosed"], "closed"),
     },
     "in_progress": {
@@ -61,6 +63,7 @@ TABLE: dict[str, dict[str, tuple[list[str], str]]] = {
         "resolve": (["ComplaintResolved"], "resolved"),
         "transfer": (["ComplaintTransferred", "ComplaintAssigned"], "assigned"),
         "add_info": (["InformationAdded"], "in_progress"),
+        "update": (["ComplaintUpdated"], "in_progress"),
         "withdraw": (["ComplaintClosed"], "closed"),
     },
     "waiting_reporter": {
@@ -69,6 +72,7 @@ TABLE: dict[str, dict[str, tuple[list[str], str]]] = {
         "resolve": (["ComplaintResolved"], "resolved"),
         "transfer": (["ComplaintTransferred", "ComplaintAssigned"], "assigned"),
         "add_info": (["InformationAdded"], "in_progress"),
+        "update": (["ComplaintUpdated"], "waiting_reporter"),
         "withdraw": (["ComplaintClosed"], "closed"),
     },
     "resolved": {
@@ -212,6 +216,20 @@ def test_privacy_flags_can_be_tightened_never_loosened() -> None:
         decide(c, lc.Update("k1", anonymous=False), AT)
     [updated] = decide(c, lc.Update("k1", confidential=True), AT)
     assert updated.model_dump()["anonymous"] and updated.model_dump()["confidential"]
+
+
+def test_privacy_flags_tighten_in_any_open_state_but_routing_data_changes_only_in_triage() -> None:
+    for state in ("received", "assigned", "in_progress", "waiting_reporter"):
+        c = complaint(state)
+        [updated] = decide(c, lc.Update("k1", anonymous=True), AT)
+        assert updated.model_dump()["anonymous"], state
+        with pytest.raises(Refused, match="triage"):
+            decide(c, lc.Update("k1", category="kesehatan", confidential=True), AT)
+        with pytest.raises(Refused, match="triage"):
+            decide(c, lc.Update("k1", region_code="33.74.02.1001"), AT)
+    for state in ("resolved", "closed", "archived"):
+        with pytest.raises(Refused):
+            decide(complaint(state), lc.Update("k1", confidential=True), AT)
 
 
 def test_dispose_needs_a_category_and_a_real_opd() -> None:

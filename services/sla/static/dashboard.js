@@ -1,4 +1,6 @@
 // Dasbor pengawasan SLA: reads the supervisor API with the staff token kept in sessionStorage.
+// The token is pasted into the form, never taken from the address (it would stay in the history,
+// in logs and in Referer headers).
 // No external libraries or fonts: the charts are hand-written SVG, so the page works offline.
 "use strict";
 
@@ -17,14 +19,6 @@
 
   function token() {
     return sessionStorage.getItem(TOKEN_KEY) || "";
-  }
-
-  function takeTokenFromHash() {
-    const match = location.hash.match(/(?:^#|&)token=([^&]+)/);
-    if (match) {
-      sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
-      history.replaceState(null, "", location.pathname + location.search);
-    }
   }
 
   function claims(tok) {
@@ -394,7 +388,6 @@
   }
 
   function start() {
-    takeTokenFromHash();
     $("#token").value = token();
     showWho();
     $("#save-token").addEventListener("click", () => {
