@@ -74,14 +74,20 @@ def heavy_png() -> bytes:
 
 
 def pdf(pages: int = 1, *, object_streams: bool = True) -> bytes:
-    """A PDF with the reporter's name in its document info and XMP, a comment annotation signed
-    with it, a form field, an embedded file (also as a file-attachment annotation), document
-    JavaScript, a JavaScript open action and page additional actions."""
+    """A PDF with the reporter's name in its document info and XMP, in the EXIF of a photo on its
+    page, a comment annotation signed with it, a form field, an embedded file (also as a
+    file-attachment annotation), document JavaScript, a JavaScript open action and page
+    additional actions."""
     doc = pikepdf.new()
     for _ in range(pages):
         doc.add_blank_page(page_size=(200, 200))
     first = doc.pages[0]
     first.obj.Contents = doc.make_stream(b"BT /F1 12 Tf 20 100 Td (Jalan berlubang) Tj ET")
+    picture = doc.make_stream(
+        photo(), Type=Name.XObject, Subtype=Name.Image, Width=64, Height=48, ColorSpace=Name.DeviceRGB,
+        BitsPerComponent=8, Filter=Name.DCTDecode,
+    )  # fmt: skip
+    first.obj.Resources = Dictionary(XObject=Dictionary(Im0=picture))
     doc.docinfo["/Author"] = NAME
     doc.docinfo["/Producer"] = f"Word ({NAME})"
     with doc.open_metadata(set_pikepdf_as_editor=False) as meta:
@@ -137,9 +143,17 @@ def pdf_leftovers(data: bytes) -> list[str]:
                 found.append(f"annotation author {obj.T}")
             if obj.get("/Type") == Name.Metadata:
                 found.append("XMP stream")
-            if isinstance(obj, pikepdf.Stream) and NAME.encode() in obj.read_bytes():
+            if isinstance(obj, pikepdf.Stream) and NAME.encode() in _stream_bytes(obj):
                 found.append("name in a stream")
     return found
+
+
+def _stream_bytes(stream: pikepdf.Stream) -> bytes:
+    """Decoded as far as qpdf can (a JPEG image stays as it is stored)."""
+    try:
+        return stream.read_bytes(decode_level=pikepdf.StreamDecodeLevel.generalized)
+    except pikepdf.PdfError:
+        return stream.read_raw_bytes()
 
 
 def pdf_text(data: bytes) -> tuple[int, bytes, list[str]]:
@@ -147,6 +161,14 @@ def pdf_text(data: bytes) -> tuple[int, bytes, list[str]]:
     with pikepdf.open(io.BytesIO(data)) as doc:
         fields = [str(f.T) for f in doc.Root.AcroForm.Fields] if "/AcroForm" in doc.Root else []
         return len(doc.pages), doc.pages[0].Contents.read_bytes(), fields
+
+
+def pdf_photo_pixels(data: bytes) -> bytes:
+    """The pixels of the photo on the first page (decoded by Pillow)."""
+    with pikepdf.open(io.BytesIO(data)) as doc:
+        raw = doc.pages[0].Resources.XObject.Im0.read_raw_bytes()
+    with Image.open(io.BytesIO(raw)) as im:
+        return im.tobytes()
 
 
 # The PDF scrubber's old patterns were quadratic on these (80 KB took seconds).

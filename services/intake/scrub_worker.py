@@ -16,7 +16,8 @@ that overruns its time.
 - PDFs are rewritten by qpdf: the document info, every XMP stream, annotation authors (`/T` on
   non-widget annotations), embedded and associated files, file-attachment annotations, document
   JavaScript, open and additional actions, script-running actions and XFA forms go; compressed
-  object streams are read natively. Streams are copied without decoding (no decompression bomb).
+  object streams are read natively. Streams are copied without decoding (no decompression bomb),
+  except that JPEG images lose their EXIF, XMP and comment segments (their image data unchanged).
   The trailer's `/ID` is regenerated (it can link the file to its author's other documents).
 """
 
@@ -206,6 +207,16 @@ def _scrub(pdf: pikepdf.Pdf) -> None:
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream | pikepdf.Array):
             _scrub_object(obj)
+        if isinstance(obj, pikepdf.Stream) and obj.get("/Filter") in (_DCT, _DCT_ONLY):
+            raw = obj.read_raw_bytes()
+            stripped = _jpeg_without_metadata(raw)
+            parms = obj.get("/DecodeParms")
+            if stripped is not None and stripped != raw:
+                obj.write(
+                    stripped,
+                    filter=_DCT,
+                    decode_parms=parms if isinstance(parms, pikepdf.Dictionary | pikepdf.Array) else None,
+                )
 
 
 def _drop(d: pikepdf.Object, keys: tuple[str, ...]) -> None:
@@ -244,3 +255,42 @@ def _scrub_object(obj: pikepdf.Object) -> None:
 
 def _direct_container(v: pikepdf.Object) -> bool:
     return isinstance(v, pikepdf.Dictionary | pikepdf.Array) and not v.is_indirect
+
+
+# --- JPEG images inside a PDF -------------------------------------------------------------------
+
+_DCT = pikepdf.Name.DCTDecode
+_DCT_ONLY = pikepdf.Array([_DCT])
+_SOS, _APP14 = 0xDA, 0xEE
+
+
+def _jpeg_without_metadata(data: bytes) -> bytes | None:
+    """A JPEG image stream of a PDF (a photo "printed" to PDF keeps its EXIF, GPS included) with
+    the metadata segments before its first scan dropped: APP0–APP13, APP15 and comments. The
+    image data are kept byte for byte (encoding them again could change colours the PDF's own
+    colour space and /Decode describe); APP14 "Adobe" stays, it says how to read the colours.
+    None when the header is not well formed (the stream is then left as it is).
+
+    No library drops JPEG segments without decoding the image, hence this short loop; it reads
+    each header segment once (linear time)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out = bytearray(b"\xff\xd8")
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # a fill byte
+            i += 1
+            continue
+        if marker == _SOS:
+            out += data[i:]
+            return bytes(out)
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > n:
+            return None
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE) or marker == _APP14:
+            out += data[i : i + 2 + length]
+        i += 2 + length
+    return None

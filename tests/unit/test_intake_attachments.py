@@ -17,11 +17,15 @@ from tests.attachment_files import (
     OLD_CRAFTED,
     pdf,
     pdf_leftovers,
+    pdf_photo_pixels,
     pdf_text,
     photo,
     png_declaring,
     png_with_text,
 )
+
+# As in a worker process (init_worker): Pillow's own pixel check refuses.
+pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 
 LIMITS = Limits(max_pixels=1_000_000, max_pages=5, cpu_seconds=10)
 
@@ -96,8 +100,9 @@ def test_a_pdf_loses_info_xmp_annotation_authors_embedded_files_and_scripts() ->
         data = cleaned(original, "application/pdf")
         assert pdf_leftovers(data) == []
         assert NAME.encode() not in data and b"3374011203900004" not in data
-        # The page, its text and the form field (its /T is its name, not an author) stay.
+        # The page, its text, its photo and the form field (its /T is its name, not an author) stay.
         assert pdf_text(data) == (1, b"BT /F1 12 Tf 20 100 Td (Jalan berlubang) Tj ET", ["alamat"])
+        assert pdf_photo_pixels(data) == pdf_photo_pixels(original)
 
 
 def test_a_pdf_over_the_page_limit_is_refused() -> None:
