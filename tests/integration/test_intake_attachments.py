@@ -294,5 +294,20 @@ async def test_a_worker_past_its_time_is_killed_and_the_next_upload_works(endpoi
         assert after.status == 201, await after.text()
 
 
+async def test_a_worker_past_its_memory_limit_gives_a_problem_and_the_next_upload_works(
+    endpoints: Endpoints,
+) -> None:
+    # A worker's libraries take about 100 MB of address space; the heavy file's pixels 160 MB more.
+    async with running_intake(endpoints, attachment_memory_bytes=192 * 1024 * 1024, attachment_workers=1) as (
+        client,
+        db,
+    ):
+        intake = Intake(client, db)
+        cid, token = await intake.submit(anonymous=True)
+        assert "memori" in await refusal(await intake.upload(cid, token, heavy_png()), 422)
+        after = await intake.upload(cid, token, photo())
+        assert after.status == 201, await after.text()
+
+
 async def _true(value: bool) -> bool:
     return value
