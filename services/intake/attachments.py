@@ -67,6 +67,7 @@ def sniff(data: bytes) -> str | None:
 # --- the workers --------------------------------------------------------------------------------
 
 _UNPROCESSABLE = "berkas tidak dapat diproses"
+_START_SECONDS = 60.0
 
 
 class Scrubber:
@@ -101,7 +102,15 @@ class Scrubber:
     async def start(self) -> None:
         """Starts the workers (off the event loop) before the first upload needs them."""
         future = await asyncio.to_thread(self._pool.schedule, scrub_worker.warm)
-        await asyncio.wrap_future(future)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), _START_SECONDS)
+        except (TimeoutError, ProcessExpired) as exc:
+            # A worker that cannot start (e.g. an address-space limit below what the libraries
+            # need) would be restarted forever: the service does not start instead.
+            await self.stop()
+            raise RuntimeError(
+                "attachment workers did not start; is INTAKE_ATTACHMENT_MEMORY_BYTES too small?"
+            ) from exc
 
     async def stop(self) -> None:
         self._pool.stop()  # type: ignore[no-untyped-call]
