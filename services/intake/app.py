@@ -591,8 +591,9 @@ OPENAPI = openapi_document(
                 "summary": "Unggah lampiran (foto JPEG/PNG/WebP atau PDF)",
                 "description": (
                     "multipart/form-data (bagian berkas pertama) atau isi mentah dengan Content-Type. Jenis "
-                    "berkas diperiksa dari isinya. Untuk pengaduan anonim metadata (EXIF dll.) dan nama "
-                    "berkas dihapus."
+                    "berkas diperiksa dari isinya dan berkas dibuka dengan batas piksel, halaman dan waktu "
+                    "(422 bila melewatinya, 503 bila antrean penuh). Untuk pengaduan anonim metadata (EXIF, "
+                    "XMP, info dokumen, penulis anotasi, berkas sisipan, skrip) dan nama berkas dihapus."
                 ),
                 "parameters": [_ID],
                 "security": [{"accessToken": []}],
@@ -612,7 +613,7 @@ OPENAPI = openapi_document(
                         "description": "Lampiran tersimpan",
                         "content": {"application/json": {"schema": AttachmentInfo.model_json_schema()}},
                     },
-                    **_problems(401, 403, 404, 409, 413, 415, 422),
+                    **_problems(401, 403, 404, 409, 413, 415, 422, 503),
                 },
             },
             "get": {
@@ -636,7 +637,7 @@ OPENAPI = openapi_document(
                     {"name": "aid", "in": "path", "required": True, "schema": {"type": "string"}},
                 ],
                 "security": [{"accessToken": []}, {"staffJwt": []}],
-                "responses": {"200": {"description": "Isi berkas"}, **_problems(401, 403, 404)},
+                "responses": {"200": {"description": "Isi berkas"}, **_problems(401, 403, 404, 422, 503)},
             }
         },
     },

@@ -4,24 +4,25 @@ current OPD.
 
 - The type is decided by the bytes (magic numbers), never by the name or the declared type:
   anything else is a 415. Larger than `attachment_max_bytes` is a 413.
-- Anonymous complaints: metadata is removed before the file is stored, and the file name is not
-  kept. JPEG: APP1–APP13, APP15 (EXIF, XMP, ICC, IPTC/Photoshop, MPF …) and COM segments are
-  dropped, APP0 only kept as a plain JFIF header without thumbnail, APP14 "Adobe" kept (colour
-  transform only, needed to decode CMYK files); bytes after EOI are dropped. PNG: only the chunks
-  that describe pixels are kept (text, eXIf, tIME and unknown chunks go). WebP: EXIF and XMP
-  chunks go and the VP8X flags say so. PDF: Info-dictionary strings and XMP packets are blanked in
-  place (same length, so the cross-reference table stays valid); a PDF whose metadata sits in
-  compressed streams cannot be cleaned without rewriting it, so it is refused (422) for an
-  anonymous complaint. No imaging library is needed.
+- Every upload is opened by Pillow or pikepdf in a worker process (services/intake/scrub_worker.py)
+  under pixel, page, CPU, memory and time limits: a forged or truncated file, too many pixels or
+  pages, or a worker killed at its limits is a 422 naming the field; all workers busy and the
+  queue full is a 503 with Retry-After. The event loop only waits.
+- Anonymous complaints: the stored file is the rewritten one (photos encoded again from their
+  pixels, PDFs rewritten by qpdf without document info, XMP, annotation authors, embedded files
+  or scripts), and the file name is not kept. Other reporters' files are kept as sent.
 - A complaint made anonymous later by a coordinator: stored files are cleaned when served, and
   their names are no longer shown.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import math
+import multiprocessing
 import re
-import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,13 +31,15 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from gridfs import AsyncGridFSBucket, NoFile
+from pebble import ProcessExpired, ProcessPool
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
+from services.intake import scrub_worker
 from services.intake.commands import base_url
 from services.intake.identity import caller_for
 from services.intake.models import AttachmentInfo, AttachmentList
-from services.intake.settings import SETTINGS
+from services.intake.settings import SETTINGS, IntakeSettings
 from services.intake.store import STORE
 from shared import clock
 from shared.http import FieldError, ProblemError, json_response
@@ -46,14 +49,6 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "ap
 _CHUNK = 64 * 1024
 # Room for a multipart envelope (boundaries, part headers) around the file itself.
 _MULTIPART_OVERHEAD = 16 * 1024
-
-
-class Unreadable(ValueError):
-    """The bytes claim a type (by their magic) but are not a well-formed file of it."""
-
-
-class CannotClean(ValueError):
-    """Metadata may remain and cannot be removed without rewriting the file."""
 
 
 def sniff(data: bytes) -> str | None:
@@ -69,185 +64,114 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def strip_metadata(data: bytes, content_type: str) -> bytes:
-    if content_type == "image/jpeg":
-        return strip_jpeg(data)
-    if content_type == "image/png":
-        return strip_png(data)
-    if content_type == "image/webp":
-        return strip_webp(data)
-    if content_type == "application/pdf":
-        return scrub_pdf(data)
-    raise ValueError(content_type)
+# --- the workers --------------------------------------------------------------------------------
+
+_UNPROCESSABLE = "berkas tidak dapat diproses"
+_START_SECONDS = 60.0
 
 
-# --- JPEG ---------------------------------------------------------------------------------------
+class Scrubber:
+    """A small fixed pool of worker processes (pebble: a task past its time is killed with its
+    worker, a crashed worker is replaced, and only that task fails) and a bound on how many
+    uploads may wait for them."""
 
-_SOS, _EOI, _COM, _APP0, _APP14 = 0xDA, 0xD9, 0xFE, 0xE0, 0xEE
+    def __init__(self, settings: IntakeSettings) -> None:
+        self._limits = scrub_worker.Limits(
+            max_pixels=settings.attachment_max_pixels,
+            max_pages=settings.attachment_max_pages,
+            cpu_seconds=settings.attachment_cpu_seconds,
+        )
+        self._timeout = settings.attachment_timeout_seconds
+        self._workers = max(1, settings.attachment_workers)
+        self._capacity = self._workers + max(0, settings.attachment_queue_limit)
+        # Waiting behind every queued task, then this task's own time, then pebble's kill.
+        self._deadline = self._timeout * (1 + math.ceil(self._capacity / self._workers)) + 10
+        self._busy = 0
+        # Not fork: the service's threads and sockets must not be copied into the workers. The
+        # fork server has the libraries loaded, so a killed worker is replaced quickly.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["services.intake.scrub_worker"])
+        self._pool = ProcessPool(
+            max_workers=self._workers,
+            max_tasks=200,  # a fresh process now and then: no fragmentation piles up
+            initializer=scrub_worker.init_worker,
+            initargs=(settings.attachment_memory_bytes,),
+            context=context,
+        )
 
-
-def _keep_jpeg_segment(marker: int, body: bytes) -> bool:
-    if marker == _COM:
-        return False
-    if marker == _APP0:
-        # A plain JFIF header without a thumbnail (a thumbnail can show the uncropped photo).
-        return body.startswith(b"JFIF\x00") and len(body) >= 14 and body[12] == 0 and body[13] == 0
-    if marker == _APP14:
-        return body.startswith(b"Adobe")
-    return not 0xE1 <= marker <= 0xEF
-
-
-def strip_jpeg(data: bytes) -> bytes:
-    """The JPEG without metadata segments; every image segment and scan kept byte for byte."""
-    if not data.startswith(b"\xff\xd8"):
-        raise Unreadable("no SOI")
-    out = bytearray(b"\xff\xd8")
-    i, n = 2, len(data)
-    while True:
-        if i >= n or data[i] != 0xFF:
-            raise Unreadable(f"marker expected at {i}")
-        while i < n and data[i] == 0xFF:  # fill bytes
-            i += 1
-        if i >= n:
-            raise Unreadable("truncated marker")
-        marker = data[i]
-        i += 1
-        if marker == _EOI:
-            out += b"\xff\xd9"
-            return bytes(out)  # anything appended after the image is dropped
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            out += bytes((0xFF, marker))
-            continue
-        if i + 2 > n:
-            raise Unreadable("truncated segment length")
-        length = int.from_bytes(data[i : i + 2], "big")
-        if length < 2 or i + length > n:
-            raise Unreadable(f"bad segment length at {i}")
-        body = data[i + 2 : i + length]
-        if _keep_jpeg_segment(marker, body):
-            out += bytes((0xFF, marker)) + data[i : i + length]
-        i += length
-        if marker == _SOS:
-            # Entropy-coded data runs to the next marker that is neither a stuffed 0xFF00 nor RSTn.
-            j = i
-            while True:
-                j = data.find(b"\xff", j)
-                if j < 0 or j + 1 >= n:
-                    raise Unreadable("scan without end")
-                following = data[j + 1]
-                if following == 0x00 or 0xD0 <= following <= 0xD7:
-                    j += 2
-                    continue
-                break
-            out += data[i:j]
-            i = j
-
-
-# --- PNG ----------------------------------------------------------------------------------------
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Chunks that describe the pixels (and APNG frames); everything else, text and eXIf included, goes.
-_PNG_KEEP = frozenset(
-    {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
-     b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT", b"cICP", b"mDCV", b"cLLI"}
-)  # fmt: skip
-
-
-def strip_png(data: bytes) -> bytes:
-    if not data.startswith(_PNG_SIGNATURE):
-        raise Unreadable("no PNG signature")
-    out = bytearray(_PNG_SIGNATURE)
-    i, n = len(_PNG_SIGNATURE), len(data)
-    while i + 8 <= n:
-        length = int.from_bytes(data[i : i + 4], "big")
-        kind = data[i + 4 : i + 8]
-        end = i + 12 + length
-        if end > n:
-            raise Unreadable(f"chunk {kind!r} runs past the end")
-        if kind in _PNG_KEEP:
-            out += data[i:end]
-        if kind == b"IEND":
-            return bytes(out)
-        i = end
-    raise Unreadable("no IEND")
-
-
-# --- WebP ---------------------------------------------------------------------------------------
-
-_WEBP_DROP = frozenset({b"EXIF", b"XMP "})
-_VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
-
-
-def strip_webp(data: bytes) -> bytes:
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        raise Unreadable("no RIFF/WEBP header")
-    end = min(len(data), 8 + int.from_bytes(data[4:8], "little"))
-    body = bytearray()
-    i = 12
-    while i + 8 <= end:
-        kind = data[i : i + 4]
-        size = int.from_bytes(data[i + 4 : i + 8], "little")
-        stop = i + 8 + size + (size & 1)
-        if i + 8 + size > end:
-            raise Unreadable(f"chunk {kind!r} runs past the end")
-        if kind == b"VP8X" and size >= 1:
-            chunk = bytearray(data[i:stop])
-            chunk[8] &= ~(_VP8X_EXIF | _VP8X_XMP) & 0xFF
-            body += chunk
-        elif kind not in _WEBP_DROP:
-            body += data[i:stop]
-        i = stop
-    return b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WEBP" + bytes(body)
-
-
-# --- PDF ----------------------------------------------------------------------------------------
-
-_INFO_KEY = re.compile(rb"/(?:Author|Creator|Producer|Title|Subject|Keywords)\s*([(<])")
-_XMP_PACKET = re.compile(rb"<\?xpacket begin=.*?<\?xpacket end=[^>]*>", re.S)
-_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
-_HIDDEN_METADATA = re.compile(rb"/(?:Author|Creator|Producer)\s*[(<]|xmpmeta|xpacket")
-
-
-def _string_end(data: bytes, start: int) -> int:
-    """Index just past the PDF string opening at `start` (`(` literal with nesting, or `<` hex)."""
-    if data[start : start + 1] == b"<":
-        end = data.find(b">", start)
-        if end < 0:
-            raise Unreadable("unterminated hex string")
-        return end + 1
-    depth, i = 0, start
-    while i < len(data):
-        c = data[i]
-        if c == 0x5C:  # backslash escapes the next byte
-            i += 2
-            continue
-        if c == 0x28:
-            depth += 1
-        elif c == 0x29:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise Unreadable("unterminated string")
-
-
-def scrub_pdf(data: bytes) -> bytes:
-    out = bytearray(data)
-    for match in _INFO_KEY.finditer(data):
-        start = match.start(1)
-        end = _string_end(data, start)
-        filler = b" " if data[start : start + 1] == b"(" else b"0"
-        out[start + 1 : end - 1] = filler * (end - 1 - (start + 1))
-    for match in _XMP_PACKET.finditer(data):
-        out[match.start() : match.end()] = b" " * (match.end() - match.start())
-    for match in _STREAM.finditer(bytes(out)):
+    async def start(self) -> None:
+        """Starts the workers (off the event loop) before the first upload needs them."""
+        future = await asyncio.to_thread(self._pool.schedule, scrub_worker.warm)
         try:
-            inflated = zlib.decompressobj().decompress(match.group(1), 16 * 1024 * 1024)
-        except zlib.error:
-            continue  # not Flate (an image, or already plain): the plain text was scrubbed above
-        if _HIDDEN_METADATA.search(inflated):
-            raise CannotClean("metadata inside a compressed stream")
-    return bytes(out)
+            await asyncio.wait_for(asyncio.wrap_future(future), _START_SECONDS)
+        except (TimeoutError, ProcessExpired) as exc:
+            # A worker that cannot start (e.g. an address-space limit below what the libraries
+            # need) would be restarted forever: the service does not start instead.
+            await self.stop()
+            raise RuntimeError(
+                "attachment workers did not start; is INTAKE_ATTACHMENT_MEMORY_BYTES too small?"
+            ) from exc
+
+    async def stop(self) -> None:
+        self._pool.stop()  # type: ignore[no-untyped-call]
+        await asyncio.to_thread(self._pool.join)
+
+    @property
+    def busy(self) -> int:
+        """Uploads being processed or waiting for a worker."""
+        return self._busy
+
+    async def check(self, data: bytes, content_type: str, *, clean: bool) -> bytes:
+        """The upload as it is to be stored: checked, and with `clean` rewritten without metadata."""
+        if self._busy >= self._capacity:
+            raise ProblemError(
+                503,
+                "Terlalu banyak lampiran sedang diproses; coba lagi sebentar lagi",
+                headers={"Retry-After": str(max(1, math.ceil(self._timeout)))},
+            )
+        self._busy += 1
+        try:
+            future = self._pool.schedule(
+                scrub_worker.run, args=(data, content_type, clean, self._limits), timeout=self._timeout
+            )
+            outcome = await asyncio.wait_for(asyncio.wrap_future(future), self._deadline)
+        except TimeoutError:
+            raise _refused(f"{_UNPROCESSABLE}: melewati batas waktu pemrosesan") from None
+        except ProcessExpired:
+            raise _refused(f"{_UNPROCESSABLE}: melewati batas CPU atau memori") from None
+        finally:
+            self._busy -= 1
+        if outcome.problem is not None:
+            raise _refused(self._message(outcome))
+        return data if outcome.data is None else outcome.data
+
+    def _message(self, outcome: scrub_worker.Outcome) -> str:
+        if outcome.problem == "pixels":
+            size = f" ({outcome.detail} piksel)" if outcome.detail else ""
+            return f"gambar terlalu besar{size}; maksimal {self._limits.max_pixels} piksel"
+        if outcome.problem == "pages":
+            pages = self._limits.max_pages
+            return f"PDF terlalu panjang ({outcome.detail} halaman); maksimal {pages} halaman"
+        if outcome.problem == "encrypted":
+            return f"{_UNPROCESSABLE}: PDF dikunci dengan kata sandi"
+        if outcome.problem == "memory":
+            return f"{_UNPROCESSABLE}: melewati batas memori"
+        return f"{_UNPROCESSABLE}: berkas rusak, tidak lengkap atau bukan jenis yang diakui"
+
+
+def _refused(message: str) -> ProblemError:
+    return ProblemError(422, errors=[FieldError(field="file", message=message)])
+
+
+SCRUBBER = web.AppKey("attachment_scrubber", Scrubber)
+
+
+async def _scrubber_ctx(app: web.Application) -> AsyncIterator[None]:
+    scrubber = Scrubber(app[SETTINGS])
+    await scrubber.start()
+    app[SCRUBBER] = scrubber
+    yield
+    await scrubber.stop()
 
 
 # --- storage ------------------------------------------------------------------------------------
@@ -421,32 +345,11 @@ async def upload(request: web.Request) -> web.Response:
     if content_type is None:
         raise ProblemError(415, "Lampiran harus berupa foto (JPEG, PNG, WebP) atau PDF")
     anonymous = bool(doc.get("anonymous"))
-    if anonymous:
-        data = _cleaned(data, content_type)
+    data = await request.app[SCRUBBER].check(data, content_type, clean=anonymous)
     stored = await store.put(
         doc["_id"], data, content_type, None if anonymous else _clean_name(filename), anonymous
     )
     return json_response(_info(request, doc["_id"], stored, anonymous), status=201)
-
-
-def _cleaned(data: bytes, content_type: str) -> bytes:
-    try:
-        return strip_metadata(data, content_type)
-    except Unreadable as exc:
-        raise ProblemError(
-            422, errors=[FieldError(field="file", message=f"berkas rusak atau tidak lengkap ({exc})")]
-        ) from None
-    except CannotClean:
-        raise ProblemError(
-            422,
-            errors=[
-                FieldError(
-                    field="file",
-                    message="metadata PDF ini tidak dapat dihapus; untuk pengaduan anonim kirim foto "
-                    "atau cetak ulang PDF tanpa properti dokumen",
-                )
-            ],
-        ) from None
 
 
 async def list_attachments(request: web.Request) -> web.Response:
@@ -466,7 +369,8 @@ async def download(request: web.Request) -> web.Response:
     item, data = found
     anonymous = bool(doc.get("anonymous"))
     if anonymous and not item.stripped:
-        data = _cleaned(data, item.content_type)  # made anonymous after the upload
+        # Made anonymous after the upload.
+        data = await request.app[SCRUBBER].check(data, item.content_type, clean=True)
     name = f"lampiran-{item.id}.{EXTENSIONS[item.content_type]}"
     if item.filename and not anonymous:
         name = item.filename
@@ -483,6 +387,7 @@ async def download(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app.cleanup_ctx.append(_scrubber_ctx)
     base = "/api/v1/complaints/{id}/attachments"
     app.router.add_post(base, upload)
     app.router.add_get(base, list_attachments)

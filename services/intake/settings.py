@@ -37,6 +37,18 @@ class IntakeSettings(BaseSettings):
     # Attachments (photos, PDF): the largest accepted and how many one complaint may have.
     attachment_max_bytes: int = 5 * 1024 * 1024
     attachment_max_count: int = 10
+    # Every upload is opened (and for anonymous complaints rewritten) in worker processes: photos up
+    # to this many pixels, PDFs up to this many pages (more is a 422).
+    attachment_max_pixels: int = 40_000_000
+    attachment_max_pages: int = 300
+    # The workers: how many, how many uploads may wait for one (more is a 503 with Retry-After),
+    # and each task's limits (wall time, CPU seconds, address space); a worker past them is killed
+    # and replaced, and the upload is a 422.
+    attachment_workers: int = 2
+    attachment_queue_limit: int = 8
+    attachment_timeout_seconds: float = 20.0
+    attachment_cpu_seconds: int = 10
+    attachment_memory_bytes: int = 1024 * 1024 * 1024
     # How often the working-day calendars (extra dates announced by sla) are reloaded, so every
     # instance's countdowns follow a calendar change that another instance consumed.
     calendar_refresh_seconds: float = 60.0

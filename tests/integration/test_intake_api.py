@@ -1,6 +1,6 @@
 """Intake's HTTP edge in process, on the real broker and database: the reporter's commands
 (checked, durable on complaints.commands, their outcome read back), the staff view, the audited
-identity endpoint, and attachments in GridFS.
+identity endpoint (attachments: test_intake_attachments.py).
 
 The app runs in its own database and its own consumer group, so it never takes partitions from
 the e2e tier's intake. Where a test needs a state that only routing could produce, it writes the
@@ -31,19 +31,6 @@ from shared.kafka import Outgoing, durable_producer, publish
 from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED
 from tests.intake_app import running_intake
 from tests.topics import messages_for
-from tests.unit.test_intake_attachments import (
-    DQT,
-    IDAT,
-    IEND,
-    IHDR,
-    JFIF,
-    PNG_SIGNATURE,
-    SCAN,
-    SOF,
-    SOS,
-    chunk,
-    seg,
-)
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_day")]
@@ -313,92 +300,6 @@ async def test_identity_is_read_only_within_the_rules_and_every_attempt_is_audit
         await intake.http.get(f"/api/v1/complaints/{unknown}/reporter", headers=bearer(mint("admin")))
     ).status == 404
     assert await intake.db["identity_audit"].count_documents({"complaint_id": unknown, "allowed": False}) == 1
-
-
-# --- attachments -----------------------------------------------------------------------------------
-
-PHOTO = (
-    b"\xff\xd8" + JFIF + seg(0xE1, b"Exif\x00\x00GPS -6.9932,110.4203 Sari") + seg(0xFE, b"Sari")
-    + DQT + SOF + SOS + SCAN + b"\xff\xd9"
-)  # fmt: skip
-PNG = PNG_SIGNATURE + IHDR + chunk(b"tEXt", b"Author\x00Sari") + IDAT + IEND
-
-
-async def test_an_anonymous_reporters_photo_is_stored_without_exif_or_name_and_served_in_scope(
-    intake: Intake,
-) -> None:
-    cid, token = await intake.submit(anonymous=True)
-    await intake.force(cid, status="assigned", opd_id=OPD)
-    resp = await intake.http.post(
-        f"/api/v1/complaints/{cid}/attachments",
-        data=PHOTO,
-        headers=bearer(token) | {"Content-Type": "application/octet-stream",
-                                 "Content-Disposition": 'attachment; filename="rumah-sari.jpg"'},
-    )  # fmt: skip
-    assert resp.status == 201, await resp.text()
-    info = await resp.json()
-    assert info["content_type"] == "image/jpeg" and info["filename"] is None
-    expected = b"\xff\xd8" + JFIF + DQT + SOF + SOS + SCAN + b"\xff\xd9"
-    assert info["size"] == len(expected)
-    path = f"/api/v1/complaints/{cid}/attachments/{info['id']}"
-    for credential in (token, mint("handler", opd=OPD), mint("coordinator", pemda="33.74")):
-        got = await intake.http.get(path, headers=bearer(credential))
-        assert got.status == 200 and await got.read() == expected
-        assert got.content_type == "image/jpeg" and "Sari" not in got.headers["Content-Disposition"]
-    listing = await (
-        await intake.http.get(f"/api/v1/complaints/{cid}/attachments", headers=bearer(token))
-    ).json()
-    assert [i["id"] for i in listing["items"]] == [info["id"]] and "Sari" not in str(listing)
-    stored = await intake.db["attachments.files"].find_one({"_id": info["id"]})
-    assert (
-        stored is not None
-        and stored["metadata"]["original_name"] is None
-        and "sari" not in stored["filename"]
-    )
-
-    assert (await intake.http.get(path)).status == 401
-    assert (await intake.http.get(path, headers=bearer(mint("handler", opd="33.74/dlh")))).status == 403
-    as_staff = bearer(mint("handler", opd=OPD)) | {"Content-Type": "image/jpeg"}
-    staff_upload = await intake.http.post(
-        f"/api/v1/complaints/{cid}/attachments", data=PHOTO, headers=as_staff
-    )
-    assert staff_upload.status == 403
-
-
-async def test_a_named_reporters_pdf_and_png_keep_their_names_and_bad_uploads_are_refused(
-    intake: Intake,
-) -> None:
-    cid, token = await intake.submit()
-    form = aiohttp.FormData(quote_fields=False)  # as browsers send names: raw, in quotes
-    form.add_field("keterangan", "foto jalan")
-    form.add_field("file", PNG, filename="foto jalan.png", content_type="application/octet-stream")
-    resp = await intake.http.post(f"/api/v1/complaints/{cid}/attachments", data=form, headers=bearer(token))
-    assert resp.status == 201
-    info = await resp.json()
-    assert info["content_type"] == "image/png" and info["filename"] == "foto jalan.png"
-    got = await intake.http.get(f"/api/v1/complaints/{cid}/attachments/{info['id']}", headers=bearer(token))
-    assert await got.read() == PNG  # not anonymous: kept as sent
-    assert "foto%20jalan.png" in got.headers["Content-Disposition"]
-
-    url = f"/api/v1/complaints/{cid}/attachments"
-    not_a_photo = aiohttp.FormData()
-    not_a_photo.add_field(
-        "file", b"<script>alert(1)</script>", filename="foto.jpg", content_type="image/jpeg"
-    )
-    assert (await intake.http.post(url, data=not_a_photo, headers=bearer(token))).status == 415
-    big = b"%PDF-1.7\n" + b"0" * ATTACHMENT_LIMIT
-    assert (
-        await intake.http.post(url, data=big, headers=bearer(token) | {"Content-Type": "application/pdf"})
-    ).status == 413
-    big_form = aiohttp.FormData()
-    big_form.add_field("file", big, filename="laporan.pdf", content_type="application/pdf")
-    assert (await intake.http.post(url, data=big_form, headers=bearer(token))).status == 413
-    empty = await intake.http.post(url, data=b"", headers=bearer(token) | {"Content-Type": "image/png"})
-    assert empty.status == 422
-    assert (await intake.http.post(url, data=PNG, headers={"Content-Type": "image/png"})).status == 401
-
-    secret_id, _ = await intake.submit(confidential=True)
-    assert (await intake.http.get(f"/api/v1/complaints/{secret_id}/attachments")).status == 404
 
 
 async def test_every_intake_route_is_in_the_openapi_document(intake: Intake) -> None:
