@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from gridfs import AsyncGridFSBucket, NoFile
 from pebble import ProcessExpired, ProcessPool
@@ -301,13 +302,18 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[bytes, str | N
     if request.content_type.startswith("multipart/"):
         if declared is not None and declared > limit + _MULTIPART_OVERHEAD:
             raise ProblemError(413, f"Lampiran maksimal {limit} byte")
-        reader = await request.multipart()
-        while True:
-            part = await reader.next()
-            if part is None:
-                raise ProblemError(422, errors=[FieldError(field="file", message="berkas tidak ada")])
-            if isinstance(part, BodyPartReader) and (part.filename is not None or part.name == "file"):
-                return await _read_bounded(part.read_chunk, limit), part.filename
+        try:
+            reader = await request.multipart()
+            while True:
+                part = await reader.next()
+                if part is None:
+                    raise ProblemError(422, errors=[FieldError(field="file", message="berkas tidak ada")])
+                if isinstance(part, BodyPartReader) and (part.filename is not None or part.name == "file"):
+                    return await _read_bounded(part.read_chunk, limit), part.filename
+        except (HttpProcessingError, ValueError, AssertionError, RuntimeError) as exc:
+            # aiohttp's multipart reader on a malformed body (a part without headers, a bad
+            # boundary, a truncated part): the client's fault, said so, never a 500.
+            raise ProblemError(400, f"Isi multipart tidak dapat dibaca: {type(exc).__name__}") from None
     if declared is not None and declared > limit:
         raise ProblemError(413, f"Lampiran maksimal {limit} byte")
     name = None

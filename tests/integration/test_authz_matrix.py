@@ -146,19 +146,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
 }
 
 # Cells where the service does not (yet) do what the table says; each names its issue item.
-ITEM_6 = "issue 15 item 6 (scope holes, another engineer's area): an OPD-scoped supervisor"
-KNOWN_HOLES: dict[tuple[str, str, str, str, str], str] = {
-    ("routing", "GET", "/api/v1/pemda/{pemda}/triage", "supervisor-opd", scope): f"{ITEM_6} sees the triage"
-    for scope in ("own-opd", "other-opd")
-} | {
-    (
-        "intake",
-        "GET",
-        "/api/v1/complaints/{id}/reporter/audit",
-        "supervisor-opd",
-        "other-opd",
-    ): f"{ITEM_6} sees other OPDs' identity audit",
-}
+KNOWN_HOLES: dict[tuple[str, str, str, str, str], str] = {}
 
 
 def expected(row: Row, role: str, scope: Scope) -> Expected:

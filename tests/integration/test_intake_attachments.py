@@ -243,6 +243,19 @@ async def test_bad_uploads_are_refused_with_a_problem_naming_the_file(intake: In
     assert (await intake.db["attachments.files"].count_documents({"metadata.complaint_id": cid})) == 0
 
 
+async def test_a_malformed_multipart_body_is_a_400_problem(intake: Intake) -> None:
+    """Found by the fuzzer: a part without headers made aiohttp's reader raise out of the handler."""
+    cid, token = await intake.submit()
+    url = f"/api/v1/complaints/{cid}/attachments"
+    for body in (b"--b\r\n[]--b--", b"--b\r\nContent-Disposition: form-data; name=file\r\n", b"--x--"):
+        resp = await intake.http.post(
+            url, data=body, headers=bearer(token) | {"Content-Type": "multipart/form-data; boundary=b"}
+        )
+        assert resp.status in (400, 422), (body, await resp.text())
+        assert resp.content_type == "application/problem+json"
+    assert (await intake.db["attachments.files"].count_documents({"metadata.complaint_id": cid})) == 0
+
+
 @pytest.mark.parametrize("anonymous", [False, True])
 async def test_a_decompression_bomb_is_refused_for_its_pixels(intake: Intake, anonymous: bool) -> None:
     cid, token = await intake.submit(anonymous=anonymous)
