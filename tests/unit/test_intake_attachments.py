@@ -5,6 +5,7 @@ tests/integration/test_intake_attachments.py."""
 from __future__ import annotations
 
 import io
+import resource
 
 import pikepdf
 import pytest
@@ -151,3 +152,11 @@ def test_garbage_that_claims_a_type_is_unreadable(data: bytes, content_type: str
 )
 def test_the_type_is_read_from_the_bytes(data: bytes, expected: str | None) -> None:
     assert sniff(data) == expected
+
+
+def test_running_a_task_outside_a_worker_puts_no_cpu_limit_on_this_process() -> None:
+    """Only a worker limits its own CPU: in any other process the kernel would end the whole
+    process (SIGXCPU) once it had used the limit — this once killed the test run half-way."""
+    before = resource.getrlimit(resource.RLIMIT_CPU)
+    run(b"\xff\xd8\xff\xe0" + b"\x00" * 50, "image/jpeg", False, LIMITS)
+    assert resource.getrlimit(resource.RLIMIT_CPU) == before
