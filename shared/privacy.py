@@ -76,13 +76,15 @@ def replace_numbers(
     pos = i = 0
     while i < count:
         best: tuple[int, str] | None = None
-        if nik is not None:
+        first = text[runs[i][0] : runs[i][1]]
+        # A NIK starts with its province code (11–94), never 0: a number starting with 0 is read as
+        # a phone, so two phones in a row ("0812-3456-7890 0811-2222-3333") are not one "NIK".
+        if nik is not None and first[0] != "0":
             for grouping in _NIK_BY_FIRST.get(sizes[i], ()):
                 last = i + len(grouping) - 1
                 if tuple(sizes[i : last + 1]) == grouping and all(joined[i + 1 : last + 1]):
                     best = (last, nik)
                     break
-        first = text[runs[i][0] : runs[i][1]]
         if phone is not None and (first == "62" or (sizes[i] >= 3 and first[0] in "06")):
             digits, j = "", i
             while j < count and (j == i or joined[j]):

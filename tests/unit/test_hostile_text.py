@@ -65,6 +65,9 @@ MASKED = [
     ("kantor (024) 351 5871.", f"kantor {PHONE_MASK}."),
     ("kantor +62 (24) 3515871", f"kantor {PHONE_MASK}"),
     ("a 0813-1111-2222, b 0813 9876 5432", f"a {PHONE_MASK}, b {PHONE_MASK}"),
+    # Two phones in a row are two phones, not a "NIK" of the first and a piece of the second.
+    ("hp 0812-3456-7890 0811-2222-3333", f"hp {PHONE_MASK} {PHONE_MASK}"),
+    ("NIK 3374011505900001 0812 3456 7890", f"NIK {NIK_MASK} {PHONE_MASK}"),
 ]
 KEPT = [
     "RT 03 RW 05 No. 12",
@@ -84,6 +87,12 @@ def test_nik_and_phones_are_masked_in_their_usual_spellings(text: str, expected:
 @pytest.mark.parametrize("text", KEPT)
 def test_other_numbers_are_kept(text: str) -> None:
     assert mask_contacts(text) == text
+
+
+def test_the_reporters_own_phone_written_twice_is_removed_both_times() -> None:
+    reporter = {"name": "Sari", "phone": "+6281234567890", "email": None}
+    shown = redact_identity("Telp 0812-3456-7890 / 0812-3456-7890", reporter)
+    assert "3456" not in shown and "7890" not in shown
 
 
 def test_a_date_before_a_phone_is_not_taken_into_it() -> None:
