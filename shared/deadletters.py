@@ -12,6 +12,7 @@ either. A letter the handler still refuses stays dead (not recorded) and its new
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,12 +21,13 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 from shared.envelope import DecodeError, Envelope, decode
+from shared.faults import is_transient
 from shared.kafka import BatchHandler
-from shared.runtime import CONSUMER_SPECS, InfraSettings, open_infra
+from shared.runtime import CONSUMER_SPECS, REPLAYING, InfraSettings, open_infra
 from shared.topics import dlq
 
 REPLAYS = "dlq_replays"
@@ -99,11 +101,11 @@ class ReplayResult:
 async def replay(
     letters: Sequence[Letter], handler: BatchHandler, db: AsyncDatabase[dict[str, Any]]
 ) -> ReplayResult:
-    """Hand the letters' envelopes to the group's `handler`, each letter at most once."""
+    """Hand the letters' envelopes to the group's `handler`, one letter at a time, each at most
+    once. A fault of the infrastructure stops the replay (run it again: what was recorded is
+    skipped); a letter the handler refuses or fails on stays dead with the reason."""
     result = ReplayResult()
     done = {d["_id"] async for d in db[REPLAYS].find({"_id": {"$in": [letter.key for letter in letters]}})}
-    todo: dict[str, Letter] = {}
-    envelopes: list[Envelope] = []
     for letter in letters:
         if letter.key in done:
             result.skipped.append(letter.key)
@@ -112,27 +114,22 @@ async def replay(
         if envelope is None:
             result.unreadable.append(letter.key)
             continue
-        todo[envelope.event_id] = letter
-        envelopes.append(envelope)
-    if not envelopes:
-        return result
-    rejected = {r.envelope.event_id: r.reason for r in await handler(envelopes)}
-    for event_id, letter in todo.items():
-        if event_id in rejected:
-            result.refused.append((letter.key, rejected[event_id]))
-        else:
-            result.replayed.append(letter.key)
-    if result.replayed:
-        records = [
-            {"_id": key, "event_id": event_id, "at": clock.wall()}
-            for event_id, letter in todo.items()
-            if (key := letter.key) in result.replayed
-        ]
         try:
-            await db[REPLAYS].insert_many(records, ordered=False)
-        except BulkWriteError as exc:  # a concurrent replay recorded some first: the same outcome
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            rejected = await handler([envelope])
+        except Exception as exc:
+            if is_transient(exc):
                 raise
+            result.refused.append((letter.key, f"handler failed: {exc!r}"[:500]))
+            continue
+        if rejected:
+            result.refused.append((letter.key, rejected[0].reason))
+            continue
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent replay recorded it first
+            await db[REPLAYS].insert_one(
+                {"_id": letter.key, "event_id": envelope.event_id, "at": clock.wall()}
+            )
+        done.add(letter.key)
+        result.replayed.append(letter.key)
     return result
 
 
@@ -145,6 +142,8 @@ async def replay_group(
     if group not in specs:
         raise LookupError(f"no consumer group {group!r} in this service (it has: {', '.join(specs)})")
     letters = await read_letters(settings.kafka_bootstrap, group, offsets)
+    if not app.frozen:  # an app that ran already has its handlers' state; a fresh one is told
+        app[REPLAYING] = True
     async with open_infra(
         kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
     ) as infra:

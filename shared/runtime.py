@@ -96,6 +96,9 @@ class Health:
 
 HEALTH = web.AppKey("health", Health)
 CONSUMER_SPECS: web.AppKey[list[ConsumerSpec]] = web.AppKey("consumer_specs", list)
+# Set on an app whose handlers are built for a dead-letter replay (shared/deadletters.py), not for
+# its running consumers: no background task will finish deferred work.
+REPLAYING = web.AppKey("replaying", bool)
 
 
 @contextlib.asynccontextmanager

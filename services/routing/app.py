@@ -28,7 +28,7 @@ from shared.http import (
 )
 from shared.kafka import BatchHandler, Rejected
 from shared.regions import lookup
-from shared.runtime import ConsumerSpec, Infra, with_consumers
+from shared.runtime import REPLAYING, ConsumerSpec, Infra, with_consumers
 from shared.topics import (
     COMPLAINTS_COMMANDS,
     COMPLAINTS_SUBMITTED,
@@ -127,18 +127,25 @@ def create_app(settings: RoutingSettings) -> web.Application:
     guard = webhooks.TargetGuard(webhooks.parse_networks(settings.webhook_allowed_networks))
     app[webhooks.GUARD] = guard
 
+    async def lifecycle_of(infra: Infra) -> Lifecycle:
+        """The one Lifecycle both groups use. A dead-letter replay (no finisher task running)
+        finishes each change at once instead of handing it to the finisher."""
+        if LIFECYCLE not in app:
+            await ensure_indexes(infra.db)
+            lifecycle = Lifecycle(
+                MongoComplaintStore(infra.db),
+                FeedStore(infra.db),
+                infra.publish,
+                max_transfers=settings.max_transfers,
+                lease_minutes=settings.lease_minutes,
+                finish_later=not app.get(REPLAYING, False),
+            )
+            app[LIFECYCLE] = lifecycle
+            app[FEED] = lifecycle.feed
+        return app[LIFECYCLE]
+
     async def build(infra: Infra) -> BatchHandler:
-        await ensure_indexes(infra.db)
-        lifecycle = Lifecycle(
-            MongoComplaintStore(infra.db),
-            FeedStore(infra.db),
-            infra.publish,
-            max_transfers=settings.max_transfers,
-            lease_minutes=settings.lease_minutes,
-            finish_later=True,
-        )
-        app[LIFECYCLE] = lifecycle
-        app[FEED] = lifecycle.feed
+        lifecycle = await lifecycle_of(infra)
 
         async def on_batch(batch: list[Envelope]) -> list[Rejected]:
             return await handle_routing_batch(batch, lifecycle)
@@ -146,7 +153,7 @@ def create_app(settings: RoutingSettings) -> web.Application:
         return on_batch
 
     async def build_dues(infra: Infra) -> BatchHandler:
-        lifecycle = app[LIFECYCLE]
+        lifecycle = await lifecycle_of(infra)
 
         async def on_clock_events(batch: list[Envelope]) -> list[Rejected]:
             return await handle_dues_batch(batch, lifecycle)

@@ -16,6 +16,7 @@ from ulid import ULID
 
 from devtools import ops
 from devtools.infra import Endpoints
+from services.routing.staff import LIFECYCLE
 from shared.deadletters import read_letters, replay_group
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintTriaged
@@ -139,7 +140,23 @@ async def _topic_size(endpoints: Endpoints, topic: str) -> int:
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_every_group_replays_into_its_own_services_handler(group: str) -> None:
+async def test_every_group_replays_into_its_own_services_handler(
+    group: str, endpoints: Endpoints, db_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's way: the group's service app, its consumer's handler built for a replay (no
+    background task finishes deferred work), its dead letters handed over (none here)."""
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", endpoints.kafka_bootstrap)
+    monkeypatch.setenv("MONGO_URI", endpoints.mongo_uri)
+    for prefix in ("INTAKE", "ROUTING", "SLA"):
+        monkeypatch.setenv(f"{prefix}_MONGO_DB", f"{db_prefix}{prefix.lower()}")
     app, settings = ops._service_app(group)
     assert group in {spec.group for spec in app[CONSUMER_SPECS]}
-    assert settings.mongo_db == {"routing-dues": "routing", "sla-reports": "sla"}.get(group, group)
+    try:
+        result = await replay_group(app, settings, group)
+        assert result.skipped == []  # a fresh database: nothing was replayed into it before
+        if LIFECYCLE in app:
+            assert app[LIFECYCLE].finish_later is False
+    finally:
+        client = mongo_client(endpoints.mongo_uri)
+        await client.drop_database(settings.mongo_db)
+        await client.close()
