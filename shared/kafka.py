@@ -87,12 +87,12 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> 
         wrong = await _config_differences(admin, [s for s in specs if s.name in existing and s.config])
         if wrong:
             resources = [
-                ConfigResource(ConfigResourceType.TOPIC, name, configs=dict(wanted))
-                for name, wanted in wrong.items()
+                ConfigResource(ConfigResourceType.TOPIC, name, configs=configs)
+                for name, configs in wrong.items()
             ]
             await admin.alter_configs(resources)
-            for name, wanted in wrong.items():
-                log.warning("topic %s: config corrected to %s", name, dict(wanted))
+            for name, configs in wrong.items():
+                log.warning("topic %s: configs corrected, now %s", name, configs)
         return [t.name for t in missing]
     finally:
         await admin.close()
@@ -108,7 +108,8 @@ async def topic_problems(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) ->
         existing = set(await admin.list_topics())
         problems = [f"topic {s.name} is missing" for s in specs if s.name not in existing]
         wrong = await _config_differences(admin, [s for s in specs if s.name in existing and s.config])
-        problems += [f"topic {name} needs {dict(wanted)}" for name, wanted in wrong.items()]
+        required = {s.name: dict(s.config) for s in specs}
+        problems += [f"topic {name} needs {required[name]}" for name in wrong]
         return problems
     finally:
         await admin.close()
@@ -116,16 +117,27 @@ async def topic_problems(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) ->
 
 async def _config_differences(
     admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]
-) -> dict[str, tuple[tuple[str, str], ...]]:
+) -> dict[str, dict[str, str]]:
+    """Per topic whose required configs differ: the whole set to write — the configs set on the
+    topic now, with the required ones over them. (The broker's AlterConfigs replaces a topic's
+    configs: what is not sent goes back to the broker's default, e.g. an operator's
+    `min.insync.replicas`.)"""
     if not specs:
         return {}
     resources = [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs]
     current: dict[str, dict[str, str]] = {}
+    own: dict[str, dict[str, str]] = {}  # set on the topic itself (not a broker default)
     for response in await admin.describe_configs(resources):
+        version = response.API_VERSION
         for _code, _message, _type, name, entries in response.resources:
             current[name] = {entry[0]: entry[1] for entry in entries}
+            own[name] = {
+                entry[0]: entry[1]
+                for entry in entries
+                if not entry[2] and ((not entry[3]) if version == 0 else entry[3] == 1)  # DYNAMIC_TOPIC
+            }
     return {
-        s.name: s.config
+        s.name: {**own.get(s.name, {}), **dict(s.config)}
         for s in specs
         if any(current.get(s.name, {}).get(key) != value for key, value in s.config)
     }

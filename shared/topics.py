@@ -48,5 +48,6 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(COMPLAINTS_EVENTS, COMPLAINT_PARTITIONS, KEEP_FOREVER),
     TopicSpec(COMPLAINTS_ASSIGNED, COMPLAINT_PARTITIONS),
     TopicSpec(SLA_EVENTS, COMPLAINT_PARTITIONS, KEEP_FOREVER),
-    *(TopicSpec(dlq(group), 1) for group in GROUPS),
+    # A dead letter is the only record of a message its group committed past: kept until replayed.
+    *(TopicSpec(dlq(group), 1, KEEP_FOREVER) for group in GROUPS),
 )

@@ -131,7 +131,7 @@ class TargetGuard:
             try:
                 async with asyncio.timeout(RESOLVE_TIMEOUT):
                     answers = await resolver.resolve(host, port, socket.AF_UNSPEC)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError, ValueError):  # ValueError: IDNA refuses the name (UnicodeError)
                 raise TargetRefused(f"nama host {host} tidak dapat di-resolve") from None
             finally:
                 if self.resolver is None:

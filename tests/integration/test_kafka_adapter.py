@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pymongo import AsyncMongoClient, WriteConcern
 from ulid import ULID
 
@@ -279,14 +280,34 @@ async def test_an_event_topic_that_would_forget_is_found_and_corrected(endpoints
     admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
     await admin.start()
     try:
-        week = {"retention.ms": str(7 * 86400 * 1000)}
-        await admin.create_topics([NewTopic(name, 1, 1, topic_configs=week)])
+        # A week's retention, and a setting of the operator's own that the correction must keep.
+        week = {"retention.ms": str(7 * 86400 * 1000), "max.message.bytes": "2000000"}
+        created = await admin.create_topics([NewTopic(name, 1, 1, topic_configs=week)])
+        assert [error for _, error, *_ in created.topic_errors] == [0], created
     finally:
         await admin.close()
     spec = TopicSpec(name, 1, KEEP_FOREVER)
-    assert await topic_problems(endpoints.kafka_bootstrap, [spec]) == [
+
+    async def listed() -> list[str]:  # a new topic reaches the brokers' metadata a moment later
+        problems = await topic_problems(endpoints.kafka_bootstrap, [spec])
+        return [] if problems == [f"topic {name} is missing"] else problems
+
+    assert await eventually(listed, what="the topic listed") == [
         f"topic {name} needs {{'retention.ms': '-1', 'retention.bytes': '-1'}}"
     ]
     assert await ensure_topics(endpoints.kafka_bootstrap, [spec]) == []  # existed: corrected, not created
     assert await topic_problems(endpoints.kafka_bootstrap, [spec]) == []
+    kept = await _topic_config(endpoints, name)
+    assert (kept["max.message.bytes"], kept["retention.ms"]) == ("2000000", "-1")
     assert await topic_problems(endpoints.kafka_bootstrap, [s for s in TOPICS if s.config]) == []
+
+
+async def _topic_config(endpoints: Endpoints, name: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+        [(_code, _message, _type, _name, entries)] = response.resources
+        return {entry[0]: entry[1] for entry in entries}
+    finally:
+        await admin.close()

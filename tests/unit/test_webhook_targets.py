@@ -66,6 +66,14 @@ async def test_odd_spellings_of_inside_addresses_are_refused(url: str) -> None:
         await TargetGuard().check_url(normalised)
 
 
+async def test_a_name_idna_cannot_encode_is_refused_not_a_500() -> None:
+    """A label over 63 characters passes URL validation; resolving it raised UnicodeError (a 500).
+    IDNA refuses it before any lookup: no query leaves the machine."""
+    url = str(TypeAdapter(HttpUrl).validate_python("http://" + "a" * 64 + ".com/x"))
+    with pytest.raises(TargetRefused, match="tidak dapat di-resolve"):
+        await TargetGuard().check_url(url)
+
+
 def test_allow_listed_networks_open_only_themselves() -> None:
     guard = TargetGuard(parse_networks("10.20.0.0/16, 192.168.5.0/24"))
     guard.check_address("10.20.3.4")
