@@ -11,7 +11,14 @@ handler refuses) goes to `<group>.dlq`.
 
 from __future__ import annotations
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidMessageError,
+    InvalidTimestampError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from pymongo.errors import (
     BulkWriteError,
     ConnectionFailure,
@@ -79,8 +86,20 @@ _ALWAYS = (
 )
 
 
+# Kafka's refusals of a message for what it is: retrying the same message cannot cure them.
+KAFKA_CONTENT_ERRORS = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidMessageError,
+    InvalidTimestampError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Is `exc` a fault of the infrastructure (retry the same work) rather than of the work?"""
+    if isinstance(exc, KAFKA_CONTENT_ERRORS):
+        return False
     if isinstance(exc, _ALWAYS):
         return True
     if isinstance(exc, PyMongoError) and any(exc.has_error_label(label) for label in RETRYABLE_LABELS):

@@ -344,11 +344,28 @@ class BatchConsumer:
         if len(good) == 1:
             [envelope] = good
             reason = f"handler failed {failures} times: {error}"[:500]
-            await self._dead_letter([*dead, self._dead(envelope, reason, failures)])
+            await self._dead_letter_durably([*dead, self._dead(envelope, reason, failures)])
+            self.stalled = None  # the message that kept failing is set aside: not waiting any more
             return
-        await self._dead_letter(dead)
+        await self._dead_letter_durably(dead)
         for envelope in good:  # isolate the message that fails
             await self._handle([envelope], [])
+
+    async def _dead_letter_durably(self, dead: list[DeadLetter]) -> None:
+        """Dead-letter, retrying (with backoff, visibly) while the broker does not take them: the
+        offsets are committed only after, so a dead letter is never lost."""
+        backoff = 0.2
+        while True:
+            try:
+                await self._dead_letter(dead)
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self.stalled = (self.stalled[0] if self.stalled else time.monotonic(), repr(exc)[:300])
+                log.warning("%s: dead letters not sent: %r; retrying in %.1fs", self._group, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     async def _dead_letter(self, dead: list[DeadLetter]) -> None:
         if not dead:

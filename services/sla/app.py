@@ -170,7 +170,10 @@ def create_app(settings: SlaSettings, *, reports: bool = True) -> web.Applicatio
                 return
             except Exception as exc:
                 if not is_transient(exc):
-                    raise  # a bug: the task dies, /readyz turns 503 and the process restarts
+                    # A bug in a one-off catch-up must not take the clocks down with it (a restart
+                    # would meet it again): said loudly, and left for the recompute command.
+                    log.exception("recompute catch-up failed; after a fix: python -m services.sla.recompute")
+                    return
                 log.warning("recompute catch-up: %r; retrying in %.0fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
