@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
 from devtools import infra
 from shared import clock
@@ -79,7 +80,38 @@ def status(profile: str = "run") -> int:
         print(f"make run is not running (last status written {path})")
         return 3
     print(render_status(current, clock.wall().timestamp()))
-    return 1 if any(r["state"] != "running" for r in current["processes"]) else 0
+    parked = asyncio.run(parked_complaints())
+    if parked is None:
+        print("complaints held after a gap in seq: unknown (the database does not answer)")
+    else:
+        count, some = parked
+        listed = f" (e.g. {', '.join(some)})" if some else ""
+        print(f"complaints held after a gap in seq (sla): {count}{listed}")
+    problems = any(r["state"] != "running" for r in current["processes"]) or bool(parked and parked[0])
+    return 1 if problems else 0
+
+
+async def parked_complaints(limit: int = 5) -> tuple[int, list[str]] | None:
+    """How many complaints sla holds events of after a missing one (and a few of their ids)."""
+    from pymongo import AsyncMongoClient
+
+    from services.sla.adapters import COLLECTION
+    from services.sla.settings import SlaSettings
+
+    settings = SlaSettings()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_uri, serverSelectionTimeoutMS=2000
+    )
+    try:
+        collection = client[settings.mongo_db][COLLECTION]
+        held = {"parked_count": {"$gt": 0}}
+        count = await collection.count_documents(held)
+        some = [d["_id"] async for d in collection.find(held, {"_id": 1}).limit(limit)]
+        return count, some
+    except PyMongoError:
+        return None
+    finally:
+        await client.close()
 
 
 def _service_app(group: str) -> tuple[web.Application, InfraSettings]:

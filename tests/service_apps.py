@@ -22,6 +22,7 @@ from unittest import mock
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 from aiohttp.test_utils import TestClient, TestServer
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
@@ -29,6 +30,7 @@ from ulid import ULID
 import services.routing.app as routing_app
 import services.sla.app as sla_app
 from devtools.infra import Endpoints
+from services.routing import webhooks
 from services.routing.handlers import handle_routing_batch
 from services.routing.settings import RoutingSettings
 from services.routing.staff import LIFECYCLE
@@ -105,6 +107,14 @@ async def _cancelling(coro: Awaitable[None]) -> AsyncIterator[None]:
             await task
 
 
+class _NoDns(AbstractResolver):
+    async def resolve(self, host: str, port: int = 0, family: Any = 0) -> list[Any]:
+        raise OSError(f"no DNS lookups in tests: {host}")
+
+    async def close(self) -> None:
+        return None
+
+
 @contextlib.asynccontextmanager
 async def running_apps(endpoints: Endpoints) -> AsyncIterator[Apps]:
     prefix = _prefix()
@@ -116,6 +126,9 @@ async def running_apps(endpoints: Endpoints) -> AsyncIterator[Apps]:
     )
     with mock.patch.object(routing_app, "with_consumers", _without_consumers):
         routing = routing_app.create_app(routing_settings)
+    # Webhook hosts the fuzzer makes up are never looked up in the machine's DNS (tests send no
+    # traffic beyond loopback): every name is "unresolvable", IP literals are judged as usual.
+    routing[webhooks.GUARD] = replace(routing[webhooks.GUARD], resolver=_NoDns())
 
     sla_groups: list[str] = []
 

@@ -314,6 +314,8 @@ def render(
         text = entry.get("text")
         if audience != "reporter" and entry.get("shown") is not None:
             text = entry["shown"]  # without the reporter's identity
+        elif audience != "reporter" and "shown" not in entry:
+            text = None  # stored before texts were redacted: never checked, so not shown
         if audience == "public" and not entry.get("public_text"):
             text = None
         summary = entry["summary"] if not text else f"{entry['summary']}: {shown(text)}"

@@ -473,3 +473,25 @@ async def test_events_after_a_missing_seq_wait_in_the_database_until_it_arrives(
     assert [outcome(c) for c in stored.clocks] == [outcome(c) for c in s.clocks.clocks]
     after = await sla.db[COLLECTION].find_one({"_id": s.complaint_id})
     assert after is not None and after["parked"] == [] and after["parked_count"] == 0
+
+
+async def test_pengaduan_status_counts_the_complaints_held_after_a_gap(
+    one_day: datetime, sla: Sla, endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devtools import ops
+
+    s = new_story()
+    s.received(wib(2026, 2, 2, 10))
+    s.assigned(wib(2026, 2, 2, 11))
+    s.answered(wib(2026, 2, 3, 9))
+    await send(sla.bootstrap, [s.events[0], s.events[2]])
+
+    async def held() -> bool:
+        doc = await sla.db[COLLECTION].find_one({"_id": s.complaint_id})
+        return doc is not None and doc.get("parked_count") == 1
+
+    await eventually(held, what="the event after the gap held")
+    monkeypatch.setenv("SLA_MONGO_URI", endpoints.mongo_uri)
+    monkeypatch.setenv("SLA_MONGO_DB", sla.db.name)
+    found = await ops.parked_complaints(limit=1000)
+    assert found is not None and found[0] >= 1 and s.complaint_id in found[1]

@@ -196,6 +196,20 @@ def test_the_public_sees_status_changes_and_opd_answers_but_no_reporter_text() -
     assert "Budi" in reporter.model_dump_json() and "KTP" in reporter.model_dump_json()
 
 
+def test_an_answer_stored_before_texts_were_redacted_is_shown_to_the_reporter_only() -> None:
+    view = doc()
+    answer = ComplaintResolved(
+        opd_id=OPD, handler="h", answer="Bu Sari (0812-3456-7890), jalan sudah ditambal"
+    )
+    for seq, payload in enumerate([received(), assigned(), answer], start=1):
+        apply(view, lifecycle(seq, payload, minutes=seq))
+    for entry in view["timeline"]:
+        entry.pop("shown")  # as documents written before the redacted copy existed
+    for audience in ("public", "staff"):
+        assert "Sari" not in render(view, T0, calendar_for, audience).model_dump_json()  # type: ignore[arg-type]
+    assert "Sari" in render(view, T0, calendar_for, "reporter").model_dump_json()
+
+
 @pytest.mark.parametrize("audience", ["reporter", "staff", "public"])
 def test_an_anonymous_complaints_text_is_masked_for_every_audience(audience: str) -> None:
     view = doc(anonymous=True)
