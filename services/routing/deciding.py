@@ -4,9 +4,10 @@ Classifying a complaint is CPU work (normalisation, Sastrawi, the lexicon): a fe
 text, up to a few hundred for a long one whose words are not in the stem cache yet. It never runs
 on the event loop, which also answers `/healthz`, the API and Kafka's heartbeats: a batch's
 uncategorised submissions, and each explain call, are decided on a worker thread
-(`CLASSIFIER` for batches, `EXPLAINER` for explain calls: one thread each, so classification
-never takes more than that from the service's loop, which the interpreter hands the GIL back to
-every few milliseconds).
+(`CLASSIFIER` for batches, `EXPLAINER` for explain calls: one thread each; the interpreter hands
+the GIL back to the loop every few milliseconds). The two threads share the GIL, so a flood of
+explain calls still slows batches down; explain is rate-limited per client
+(`ROUTING_RATE_EXPLAIN_PER_MINUTE`), and a process of its own would be the next step.
 
 Each complaint has a CPU budget (`Budget`, measured on the worker thread's own CPU clock, so
 waiting for the GIL does not count): a text that exceeds it is a content fault — the message is
@@ -29,8 +30,8 @@ from services.routing.domain import RouteDecision, UnknownCategory, route_text
 # seen, `MAX_STEMMED_WORDS` of them stemmed) about 0.2 s: a budget well above any real complaint,
 # since a complaint over it is dead-lettered, not routed.
 CPU_SECONDS: Final = 1.0
-# The unauthenticated explain endpoint: a shorter budget, and a thread of its own, so that a flood
-# of explain calls never delays routing's batches.
+# The unauthenticated explain endpoint: a shorter budget, and a thread of its own, so explain calls
+# never queue behind routing's batches (nor batches behind them; they still share the GIL).
 EXPLAIN_CPU_SECONDS: Final = 0.5
 CLASSIFIER: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routing-classify")
 EXPLAINER: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routing-explain")
