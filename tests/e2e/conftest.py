@@ -8,12 +8,27 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from devtools import infra
 from devtools.prepare import prepare
 from devtools.services import ServiceSet, start_services, wait_ready
 from shared import clock
+from shared.topics import (
+    COMPLAINTS_COMMANDS,
+    COMPLAINTS_EVENTS,
+    COMPLAINTS_SUBMITTED,
+    INTAKE_GROUP,
+    ROUTING_DUES_GROUP,
+    ROUTING_GROUP,
+    SLA_EVENTS,
+    SLA_GROUP,
+    SLA_REPORTS_GROUP,
+    TOPICS,
+)
 from tests.conftest import DAYS
+from tests.waiting import eventually
 
 E2E_PORTS = {
     name: port + 10 * infra.test_slot()
@@ -49,6 +64,43 @@ def rate_limit_variables() -> list[str]:
     ]
 
 
+# Each group of the services and the topics it reads (services/*/app.py).
+GROUP_TOPICS = {
+    ROUTING_GROUP: (COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS),
+    ROUTING_DUES_GROUP: (SLA_EVENTS,),
+    SLA_GROUP: (COMPLAINTS_EVENTS,),
+    SLA_REPORTS_GROUP: (SLA_EVENTS, COMPLAINTS_EVENTS),
+    INTAKE_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS),
+}
+
+
+async def caught_up(bootstrap: str, timeout: float) -> None:
+    """Wait until every group has committed what its topics held when this was called."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await probe.start()
+    await admin.start()
+    try:
+        partitions = {spec.name: spec.partitions for spec in TOPICS}
+        wanted = {topic for topics in GROUP_TOPICS.values() for topic in topics}
+        ends = await probe.end_offsets(
+            [TopicPartition(topic, p) for topic in wanted for p in range(partitions[topic])]
+        )
+
+        async def done() -> bool:
+            for group, topics in GROUP_TOPICS.items():
+                committed = await admin.list_consumer_group_offsets(group)
+                for tp, end in ends.items():
+                    if tp.topic in topics and end > 0 and (tp not in committed or committed[tp].offset < end):
+                        return False
+            return True
+
+        await eventually(done, within=timeout, what="the services' groups past the suite's backlog")
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
 def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[ServiceSet]:
     # The same preparation `make run` does: topics, then the OPD catalog routing checks against.
@@ -61,6 +113,10 @@ def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[Servic
     running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX)
     try:
         asyncio.run(wait_ready(running, timeout=90))
+        # The services' groups read every topic from the beginning: the integration tier's events
+        # (thousands, some poison) come first. Tests start once that backlog is behind them, so
+        # their own bounded waits measure the services, not the suite's history.
+        asyncio.run(caught_up(endpoints.kafka_bootstrap, timeout=240))
         yield running
     finally:
         running.stop()

@@ -76,6 +76,8 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "GET", "/readyz"): PUBLIC,
     ("intake", "GET", "/openapi.json"): PUBLIC,
     ("intake", "GET", "/docs"): PUBLIC,
+    ("intake", "GET", "/docs/docs.js"): PUBLIC,
+    ("intake", "GET", "/docs/docs.css"): PUBLIC,
     ("intake", "POST", "/api/v1/complaints"): PUBLIC + ": a citizen submits",
     ("intake", "GET", "/api/v1/complaints"): PUBLIC + ": the public listing",
     ("intake", "GET", "/api/v1/complaints/{id}"): PUBLIC + ": public view, or the reporter's with the token",
