@@ -94,11 +94,18 @@ async def test_submit_claim_ask_reply_answer_resolve_feedback(
 
     # The OPD's queue lists it with its SLA due (from sla.events) once the clocks are open.
     async def queued() -> dict[str, Any] | None:
-        url = services.url("routing") + f"/api/v1/opd/{PUPR}/queue?status=assigned"
-        async with http.get(url, headers=auth(HANDLER)) as r:
-            assert r.status == 200
-            items = (await r.json())["items"]
-        return next((i for i in items if i["id"] == complaint_id and i["sla_due"]), None)
+        # Every page: the queue also holds what the integration tier's submissions left at this
+        # OPD, and nearest-due-first puts those (due on other days) before this one.
+        url = services.url("routing") + f"/api/v1/opd/{PUPR}/queue"
+        params: dict[str, str] = {"status": "assigned", "limit": "100"}
+        while True:
+            async with http.get(url, params=params, headers=auth(HANDLER)) as r:
+                assert r.status == 200, await r.text()
+                page = await r.json()
+            found = next((i for i in page["items"] if i["id"] == complaint_id and i["sla_due"]), None)
+            if found is not None or not page["next_cursor"]:
+                return found
+            params["cursor"] = page["next_cursor"]
 
     item = await eventually(queued, what="the complaint in the OPD queue with its due")
     assert "Sari" not in str(item) and "0812" not in str(item)  # identity stays in intake
