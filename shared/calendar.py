@@ -33,6 +33,7 @@ recorded with computed deadlines so they can be recomputed when it changes.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
@@ -114,10 +115,28 @@ def _holiday_dates(year: int) -> frozenset[date]:
     return frozenset(d for d in calendar if d.year == year)
 
 
+async def years_ready(first: int, last: int) -> None:
+    """Build the holiday sets of `first`..`last` off the event loop when not built yet: building a
+    year costs ~100 ms of CPU (the `holidays` package), which on the loop stalls every request and
+    heartbeat of the service. Call it before computing on years a request or start-up names."""
+    missing = [y for y in range(max(first, 1), min(last, 9998) + 1) if not _is_built(y)]
+    if missing:
+        await asyncio.to_thread(lambda: [_weekday_holiday_ordinals(y) for y in missing])
+
+
+def _is_built(year: int) -> bool:
+    return year in _BUILT
+
+
+_BUILT: set[int] = set()
+
+
 @cache
 def _weekday_holiday_ordinals(year: int) -> tuple[int, ...]:
     # Only holidays on Mon-Fri remove a working day; sorted for bisection.
-    return tuple(sorted(d.toordinal() for d in _holiday_dates(year) if d.weekday() < 5))
+    ordinals = tuple(sorted(d.toordinal() for d in _holiday_dates(year) if d.weekday() < 5))
+    _BUILT.add(year)
+    return ordinals
 
 
 def _require_aware(instant: datetime) -> None:

@@ -21,6 +21,8 @@ from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared import clock, regions
+from shared.calendar import years_ready
 from shared.http import ReadyCheck
 from shared.kafka import (
     BatchConsumer,
@@ -154,6 +156,7 @@ def with_consumers(
         ) as infra:
             app[INFRA] = infra
             await _check_topics(settings.kafka_bootstrap, health)
+            await warm_reference_data()
             async with contextlib.AsyncExitStack() as stack:
                 for spec in consumers:
                     handler = await spec.build(infra)
@@ -187,6 +190,15 @@ def with_consumer(
 ) -> ReadyCheck:
     """`with_consumers` for a service with one consumer group."""
     return with_consumers(app, settings, [ConsumerSpec(group, topics, build)])
+
+
+async def warm_reference_data() -> None:
+    """Load, off the event loop, what the first batch or request would otherwise load on it: the
+    Kemendagri region data (~130 ms of JSON) and the holiday sets of the years around now (~100 ms
+    each). On the loop, each was a stall of every request and heartbeat of the service."""
+    await asyncio.to_thread(regions.lookup, "33.74.01.1001")  # a desa: every level's data
+    year = clock.now().year
+    await years_ready(year - 1, year + 2)
 
 
 async def _check_topics(bootstrap: str, health: Health) -> None:

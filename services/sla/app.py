@@ -19,7 +19,7 @@ from services.sla.handlers import handle_lifecycle
 from services.sla.settings import SlaSettings
 from services.sla.standards import RULES, SlaRules
 from shared.auth import STAFF_AUTH, StaffAuth
-from shared.calendar import WorkingCalendar
+from shared.calendar import WorkingCalendar, years_ready
 from shared.envelope import Envelope
 from shared.faults import is_transient
 from shared.http import (
@@ -86,6 +86,7 @@ async def due(request: web.Request) -> web.Response:
         hk = -1
     if not 0 <= hk <= MAX_HK:
         raise ProblemError(422, errors=[FieldError(field="hk", message=f"bilangan bulat 0–{MAX_HK}")])
+    await years_ready(start.year - 1, start.year + 2)  # 365 HK end within two years
     return json_response({"due": calendar.due(start, hk).isoformat()})
 
 
@@ -96,6 +97,7 @@ async def working_time(request: web.Request) -> web.Response:
         raise ProblemError(422, errors=[FieldError(field="to", message="tidak boleh sebelum 'from'")])
     if end - start > MAX_SPAN:
         raise ProblemError(422, errors=[FieldError(field="to", message="paling lama 5 tahun setelah 'from'")])
+    await years_ready(start.year - 1, end.year + 1)
     return json_response({"seconds": int(calendar.working_time(start, end).total_seconds())})
 
 
