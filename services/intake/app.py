@@ -41,11 +41,11 @@ from services.intake.models import (
 )
 from services.intake.settings import SETTINGS, IntakeSettings
 from services.intake.store import CALENDARS, STORE, ComplaintStore, ensure_indexes
-from services.intake.views import CalendarBook, apply, is_lifecycle, render
+from services.intake.views import CalendarBook, Redact, apply, is_lifecycle, render
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of
-from shared.envelope import Envelope, new_event
+from shared.envelope import Envelope, decode, new_event
 from shared.events import CalendarChanged, ComplaintSubmitted, WithdrawComplaint
 from shared.http import (
     ProblemError,
@@ -304,6 +304,7 @@ async def handle_view_events(
     redactors = await identity.redactors(
         store, {e.complaint_id for e in batch if e.complaint_id in docs and is_lifecycle(e.payload)}
     )
+    lifecycle: dict[str, list[Envelope]] = {}
     for event in batch:
         if event.complaint_id is None:
             continue
@@ -311,12 +312,38 @@ async def handle_view_events(
         if doc is None:
             if event.complaint_id not in abandoned:
                 rejected.append(Rejected(event, "complaint unknown to intake"))
+        elif is_lifecycle(event.payload) and event.seq is not None:
+            lifecycle.setdefault(doc["_id"], []).append(event)  # in seq order, below
         elif apply(doc, event, redactors.get(event.complaint_id)):
             changed[doc["_id"]] = doc
+    for complaint_id, events in lifecycle.items():
+        if _apply_in_order(docs[complaint_id], events, redactors.get(complaint_id)):
+            changed[complaint_id] = docs[complaint_id]
     await store.save_views(list(changed.values()))
     await store.settle_commands(command_outcomes(batch))
     await _withdraw_abandoned(store, abandoned, publish)
     return rejected
+
+
+def _apply_in_order(doc: dict[str, Any], events: list[Envelope], redact: Redact | None) -> bool:
+    """A complaint's lifecycle events, in seq order and never past a hole: events after a missing
+    seq wait in the view (`parked`) until it arrives. True when the view changed."""
+    held = [decode(bytes(value)) for value in doc.get("parked") or []]
+    waiting = {e.seq: e for e in [*held, *events] if e.seq is not None and e.seq > doc.get("last_seq", 0)}
+    changed = False
+    while doc.get("last_seq", 0) + 1 in waiting:
+        changed |= apply(doc, waiting.pop(doc.get("last_seq", 0) + 1), redact)
+    still = [waiting[seq] for seq in sorted(waiting)]
+    if [e.event_id for e in still] != [e.event_id for e in held]:
+        doc["parked"] = [e.to_bytes() for e in still]
+        doc["parked_count"] = len(still)
+        changed = True
+        if still:
+            log.warning(
+                "complaint %s: seq %d missing; %d later event(s) held until it arrives",
+                doc["_id"], doc.get("last_seq", 0) + 1, len(still),
+            )  # fmt: skip
+    return changed
 
 
 async def _withdraw_abandoned(

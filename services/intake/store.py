@@ -45,6 +45,8 @@ VIEW_FIELDS = (
     "resolved_at",
     "resolved_by",
     "closed_outcome",
+    "parked",  # lifecycle events after a missing seq, held until it arrives (encoded envelopes)
+    "parked_count",
     "rev",
 )
 CommandOutcome = tuple[str, str | None]  # ("accepted" | "rejected", reason)

@@ -16,7 +16,7 @@ from services.intake.app import handle_view_events
 from services.intake.store import ComplaintStore, ensure_indexes
 from services.intake.views import CalendarBook
 from shared.envelope import Envelope, new_event
-from shared.events import CalendarChanged, ClockStarted, EscalationRaised
+from shared.events import CalendarChanged, ClockStarted, EscalationRaised, InformationRequested
 from shared.kafka import Outgoing
 from shared.mongo import mongo_client
 from tests.unit.test_intake_views import assigned, doc, lifecycle, received
@@ -90,6 +90,32 @@ async def test_a_batch_applies_once_and_a_redelivery_changes_nothing(
 
     await handle_view_events(batch, store, book, publish)
     assert await db["complaints"].find_one({"_id": "C1"}) == after
+
+
+async def test_lifecycle_events_after_a_missing_seq_wait_in_the_view_until_it_arrives(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    store = ComplaintStore(db)
+    await store.insert(doc(_id="C1"))
+    asked = InformationRequested(opd_id="33.74/dinas-pupr", handler="h", message="Kirim foto lokasi")
+    first, second, third = lifecycle(1, received()), lifecycle(2, assigned()), lifecycle(3, asked)
+    await handle_view_events([first, third], store)  # seq 2 dead-lettered upstream, say
+    held = await db["complaints"].find_one({"_id": "C1"})
+    assert held is not None and (held["last_seq"], held["status"], held["parked_count"]) == (1, "received", 1)
+    await handle_view_events([third], store)  # a redelivery of the held one: nothing new
+    assert await db["complaints"].find_one({"_id": "C1"}) == held
+    await handle_view_events([second], store)  # the missing one (a replayed dead letter)
+    after = await db["complaints"].find_one({"_id": "C1"})
+    assert after is not None and (after["last_seq"], after["status"], after["parked"]) == (
+        3,
+        "waiting_reporter",
+        [],
+    )
+    assert [t["type"] for t in after["timeline"]] == [
+        "ComplaintReceived",
+        "ComplaintAssigned",
+        "InformationRequested",
+    ]
 
 
 async def test_calendars_keep_the_newest_revision_and_a_new_instance_loads_them(
