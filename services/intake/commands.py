@@ -71,8 +71,16 @@ class NotAllowed(Exception):
         self.reason = reason
 
 
+class NotYet(NotAllowed):
+    """Not yet: the complaint is not recorded by routing (a retry in a moment can succeed)."""
+
+
 def check(doc: dict[str, Any], command: Payload, now: datetime, calendar_for: CalendarFor) -> None:
     """Raise NotAllowed when `command` cannot apply to the complaint as intake sees it now."""
+    if doc.get("last_seq", 0) < 1:
+        # Routing has not recorded the complaint yet (its first lifecycle event is not in the view):
+        # a command now would reach routing before the submission and could only be refused.
+        raise NotYet("Pengaduan baru saja diterima dan belum tercatat untuk ditangani; coba lagi sebentar")
     status = doc.get("status", "received")
     label = f"status pengaduan sekarang: {STATE_LABELS.get(status, status)}"
     if isinstance(command, AddInformation):
@@ -223,7 +231,8 @@ async def _send(
     except NotAllowed as refused:
         if scoped_key is not None:
             await store.release_key(scoped_key)
-        raise ProblemError(409, refused.reason) from None
+        headers = {"Retry-After": "2"} if isinstance(refused, NotYet) else None
+        raise ProblemError(409, refused.reason, headers=headers) from None
     envelope = new_event(
         command,
         producer=PRODUCER,

@@ -80,6 +80,20 @@ def bearer(token: str) -> dict[str, str]:
 # --- commands -------------------------------------------------------------------------------------
 
 
+async def test_a_command_waits_until_routing_has_recorded_the_complaint(intake: Intake) -> None:
+    """Before the view has the complaint's first lifecycle event, a command would reach routing
+    ahead of the submission and be dead-lettered there (pending for ever): 409, try again soon."""
+    cid, token = await intake.submit()
+    url = f"/api/v1/complaints/{cid}/withdraw"
+    early = await intake.http.post(url, json={"reason": "salah kirim"}, headers=bearer(token))
+    assert early.status == 409 and early.headers["Retry-After"] == "2"
+    assert "belum tercatat" in (await early.json())["detail"]
+    assert await intake.db["commands"].count_documents({"complaint_id": cid}) == 0  # nothing sent
+    await intake.force(cid, status="received")  # routing's ComplaintReceived reached the view
+    later = await intake.http.post(url, json={"reason": "salah kirim"}, headers=bearer(token))
+    assert later.status == 202, await later.text()
+
+
 async def test_feedback_goes_durably_to_routing_once_per_idempotency_key(intake: Intake) -> None:
     cid, token = await intake.submit()
     await intake.force(cid, status="resolved", opd_id=OPD, resolved_at=clock.now(), resolved_by=OPD)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.intake.commands import NotAllowed, check, command_outcomes
+from services.intake.commands import NotAllowed, NotYet, check, command_outcomes
 from services.intake.identity import REDACTED, may_read_identity, outgoing_text
 from shared.auth import Staff
 from shared.calendar import calendar_for
@@ -54,9 +54,17 @@ def view(status: str, **changes: Any) -> dict[str, Any]:
         "resolved_by": OPD if status == "resolved" else None,
         "reopened": False,
         "deadlines": {},
+        "last_seq": 2,  # routing has recorded it (ComplaintReceived and a next event seen)
     }
     base.update(changes)
     return base
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.TYPE)
+def test_no_command_goes_out_before_the_view_has_seen_routing_record_the_complaint(command: Payload) -> None:
+    """Sent earlier, it would reach routing before the submission and be dead-lettered there."""
+    with pytest.raises(NotYet, match="belum tercatat"):
+        check(view("received", last_seq=0), command, RESOLVED_AT, calendar_for)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.TYPE)
