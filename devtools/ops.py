@@ -80,30 +80,36 @@ def status(profile: str = "run") -> int:
         print(f"make run is not running (last status written {path})")
         return 3
     print(render_status(current, clock.wall().timestamp()))
-    parked = asyncio.run(parked_complaints())
-    if parked is None:
-        print("complaints held after a gap in seq: unknown (the database does not answer)")
-    else:
+    held_any = False
+    for service in ("sla", "intake"):
+        parked = asyncio.run(parked_complaints(service))
+        if parked is None:
+            print(f"complaints held after a gap in seq ({service}): unknown (the database does not answer)")
+            continue
         count, some = parked
+        held_any |= count > 0
         listed = f" (e.g. {', '.join(some)})" if some else ""
-        print(f"complaints held after a gap in seq (sla): {count}{listed}")
-    problems = any(r["state"] != "running" for r in current["processes"]) or bool(parked and parked[0])
+        print(f"complaints held after a gap in seq ({service}): {count}{listed}")
+    problems = any(r["state"] != "running" for r in current["processes"]) or held_any
     return 1 if problems else 0
 
 
-async def parked_complaints(limit: int = 5) -> tuple[int, list[str]] | None:
-    """How many complaints sla holds events of after a missing one (and a few of their ids)."""
+async def parked_complaints(service: str = "sla", limit: int = 5) -> tuple[int, list[str]] | None:
+    """How many complaints a service (sla, intake) holds lifecycle events of after a missing one,
+    and a few of their ids; None when its database does not answer."""
     from pymongo import AsyncMongoClient
 
+    from services.intake.settings import IntakeSettings
     from services.sla.adapters import COLLECTION
     from services.sla.settings import SlaSettings
 
-    settings = SlaSettings()
+    settings = SlaSettings() if service == "sla" else IntakeSettings()
+    name = COLLECTION if service == "sla" else "complaints"
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_uri, serverSelectionTimeoutMS=2000
     )
     try:
-        collection = client[settings.mongo_db][COLLECTION]
+        collection = client[settings.mongo_db][name]
         held = {"parked_count": {"$gt": 0}}
         count = await collection.count_documents(held)
         some = [d["_id"] async for d in collection.find(held, {"_id": 1}).limit(limit)]

@@ -208,6 +208,10 @@ CALENDARS = web.AppKey("calendars", CalendarBook)
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db["idempotency_keys"].create_index("created_at", expireAfterSeconds=IDEMPOTENCY_TTL_SECONDS)
+    # Views waiting for a missing lifecycle event (`pengaduan status`): few, so a partial index.
+    await db["complaints"].create_index(
+        [("parked_count", ASCENDING)], partialFilterExpression={"parked_count": {"$gt": 0}}
+    )
     await db["abandoned_submissions"].create_index("at", expireAfterSeconds=ABANDONED_TTL_SECONDS)
     # An early index no query used (the listing's own are in listing.ensure_indexes); every index
     # costs each submit and each status change a write, so a database that has it drops it.

@@ -130,3 +130,16 @@ async def test_calendars_keep_the_newest_revision_and_a_new_instance_loads_them(
     for pemda, revision, dates in await store.calendars():
         fresh.learn(pemda, revision, dates)
     assert not fresh.calendar_for("33.74.01.1001").is_working_day(thu)
+
+
+async def test_pengaduan_status_counts_the_views_held_after_a_gap(
+    db: AsyncDatabase[dict[str, Any]], endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devtools import ops
+
+    store = ComplaintStore(db)
+    await store.insert(doc(_id="C1"))  # the id the helpers' events carry
+    await handle_view_events([lifecycle(1, received()), lifecycle(3, assigned())], store)
+    monkeypatch.setenv("INTAKE_MONGO_URI", endpoints.mongo_uri)
+    monkeypatch.setenv("INTAKE_MONGO_DB", db.name)
+    assert await ops.parked_complaints("intake") == (1, ["C1"])

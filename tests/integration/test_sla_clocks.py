@@ -493,5 +493,5 @@ async def test_pengaduan_status_counts_the_complaints_held_after_a_gap(
     await eventually(held, what="the event after the gap held")
     monkeypatch.setenv("SLA_MONGO_URI", endpoints.mongo_uri)
     monkeypatch.setenv("SLA_MONGO_DB", sla.db.name)
-    found = await ops.parked_complaints(limit=1000)
+    found = await ops.parked_complaints("sla", limit=1000)
     assert found is not None and found[0] >= 1 and s.complaint_id in found[1]
