@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from shared.faults import is_transient
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -185,7 +187,12 @@ async def problem_middleware(
         return problem_response(
             exc.status, exc.reason, headers={k: v for k, v in exc.headers.items() if k == "Allow"}
         )
-    except Exception:
+    except Exception as exc:
+        if is_transient(exc):  # the database or the broker, not the request: try again soon
+            log.warning("%s %s: %r", request.method, request.path, exc)
+            return problem_response(
+                503, "Layanan pendukung sementara tidak tersedia; coba lagi", headers={"Retry-After": "5"}
+            )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500)
 

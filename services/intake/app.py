@@ -11,8 +11,8 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -22,7 +22,7 @@ from pymongo.errors import PyMongoError
 from ulid import ULID
 
 from services.intake import attachments, commands, identity, listing, open311, ratelimit
-from services.intake.commands import base_url, command_outcomes, publish_durably, replayed
+from services.intake.commands import base_url, command_outcomes, replayed
 from services.intake.idempotency import seal, unseal
 from services.intake.identity import caller_for, identity_pattern, leaving_intake, redact_with, token_hash
 from services.intake.models import (
@@ -42,7 +42,7 @@ from services.intake.models import (
 from services.intake.settings import SETTINGS, IntakeSettings
 from services.intake.store import CALENDARS, STORE, ComplaintStore, ensure_indexes
 from services.intake.views import CalendarBook, Redact, apply, is_lifecycle, render
-from shared import clock
+from shared import clock, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of
 from shared.envelope import Envelope, decode, new_event
@@ -56,7 +56,7 @@ from shared.http import (
     read_json,
 )
 from shared.kafka import BatchHandler, Outgoing, Rejected
-from shared.runtime import ConsumerSpec, Infra, with_consumers
+from shared.runtime import INFRA, ConsumerSpec, Infra, with_consumers
 from shared.topics import (
     COMPLAINTS_COMMANDS,
     COMPLAINTS_EVENTS,
@@ -160,6 +160,9 @@ async def accept_submission(
     accepted = SubmitAccepted(
         id=complaint_id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint_id}"
     )
+    # The complaint and its ComplaintSubmitted in one document (the outbox), and with an
+    # Idempotency-Key its record in the same transaction: durable together, or not at all.
+    since = outbox.stage(record, [submitted])
     if key is None:
         await store.insert(record)
     else:
@@ -168,99 +171,36 @@ async def accept_submission(
             "_id": key,
             "body_hash": digest,
             "response": seal(accepted.model_dump(), key, app[SETTINGS].idempotency_secret),
-            "done": False,
+            "done": True,
             "created_at": clock.wall(),  # expired by a TTL index: the database's clock
-            # What goes on Kafka (no identity): a retry can publish it again if this request
-            # stops between storing and confirming (see _replay_submission).
             "complaint_id": complaint_id,
-            "event": submitted.value,
         }
-        # The key's claim and the record go to the database side by side (one round trip, not
-        # two); whichever of them did not work undoes the other.
-        outcomes: tuple[dict[str, Any] | BaseException | None, BaseException | None] = await asyncio.gather(
-            store.claim_key(claim), store.insert(record), return_exceptions=True
-        )
-        earlier, stored = outcomes
-        if isinstance(earlier, BaseException) or earlier is not None:
-            if not isinstance(stored, BaseException):
-                await store.delete(complaint_id)  # a retry (or no claim): this record is not needed
-            if isinstance(earlier, BaseException):
-                raise earlier
-            replay = await _replay_submission(app, key, earlier, digest)
+        earlier = await store.insert_with_key(record, claim)
+        if earlier is not None:  # a retry: the complaint of the first request is stored already
+            replay = replayed(earlier, digest)
             return SubmitAccepted.model_validate(unseal(replay, key, app[SETTINGS].idempotency_secret))
-        if isinstance(stored, BaseException):
-            await store.release_key(key)
-            raise stored
-
-    async def undo() -> None:
-        # Not durable, so no 2xx and no complaint record left behind.
-        await store.abandon(complaint_id, clock.wall())
-        if key is not None:
-            await store.release_key(key)
-
-    await publish_durably(app, [submitted], undo)
-    if key is not None:
-        # Confirmed after the answer, not before. A retry meanwhile gets the answer from this
-        # process, or from another one a 409 for a moment; a confirmation that never lands is
-        # healed by the next retry (see _replay_submission).
-        _confirm_later(key, store.complete_key(key))
+    # Durable: the answer goes out now. Publishing does not hold it: a Kafka outage delays
+    # routing, never the citizen; what is not published now the relay publishes.
+    _publish_soon(app, complaint_id, since, [submitted])
     return accepted
 
 
-# Keys whose submission is in Kafka and whose confirmation is being written, in this process: a
-# retry arriving meanwhile gets the answer at once.
-_CONFIRMING: dict[str, asyncio.Task[None]] = {}
+# Publications in flight after their answer (kept referenced until done).
+_PUBLISHING: set[asyncio.Task[None]] = set()
 
 
-def _confirm_later(key: str, write: Coroutine[Any, Any, None]) -> None:
-    """Write the key's confirmation without holding the answer; a failure is logged (and healed
-    by `_replay_submission` when a retry comes)."""
-    task = asyncio.create_task(write)
-    _CONFIRMING[key] = task
+def _publish_soon(app: web.Application, complaint_id: str, since: datetime, messages: list[Outgoing]) -> None:
+    async def publish() -> None:
+        try:
+            async with asyncio.timeout(app[SETTINGS].publish_timeout_seconds):
+                await app[INFRA].publish(messages)
+            await outbox.mark_published(app[INFRA].db["complaints"], [(complaint_id, since)])
+        except Exception as exc:  # the relay publishes it (and marks it) later
+            log.warning("complaint %s: published later by the relay: %r", complaint_id, exc)
 
-    def done(finished: asyncio.Task[None]) -> None:
-        if _CONFIRMING.get(key) is finished:
-            del _CONFIRMING[key]
-        if not finished.cancelled() and finished.exception() is not None:
-            log.warning("confirming an Idempotency-Key failed: %r", finished.exception())
-
-    task.add_done_callback(done)
-
-
-async def _replay_submission(
-    app: web.Application, key: str, earlier: dict[str, Any], digest: str
-) -> dict[str, Any]:
-    """The answer for a retried submit. A key still unconfirmed well after the publish timeout
-    means its request stopped between storing and confirming (a crash, a lost write): if the
-    complaint is stored, its event is published again (consumers recognise the same event and
-    complaint) and the original answer is given; if not, the key is freed for the next retry."""
-    if key in _CONFIRMING and earlier.get("body_hash") == digest:
-        return dict(earlier["response"])  # published by this process; confirmation on its way
-    settings = app[SETTINGS]
-    stale_after = timedelta(seconds=settings.publish_timeout_seconds + 5)
-    created = earlier.get("created_at")
-    stale = created is not None and clock.wall() - _aware(created) > stale_after
-    if earlier.get("body_hash") == digest and not earlier.get("done") and stale and earlier.get("event"):
-        store = app[STORE]
-        complaint_id = str(earlier["complaint_id"])
-        if await store.get(complaint_id) is None:
-            await store.release_key(key)
-            raise ProblemError(
-                409, "Permintaan dengan kunci ini tidak selesai; kirim ulang", headers={"Retry-After": "1"}
-            )
-
-        async def nothing_to_undo() -> None:
-            return None
-
-        again = Outgoing(COMPLAINTS_SUBMITTED, complaint_id, bytes(earlier["event"]))
-        await publish_durably(app, [again], nothing_to_undo)
-        await store.complete_key(key)
-        return dict(earlier["response"])
-    return replayed(earlier, digest)
-
-
-def _aware(instant: datetime) -> datetime:
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    task = asyncio.create_task(publish())
+    _PUBLISHING.add(task)
+    task.add_done_callback(_PUBLISHING.discard)
 
 
 _idempotency_key = commands.idempotency_key
@@ -700,11 +640,17 @@ def create_app(settings: IntakeSettings) -> web.Application:
             except PyMongoError as exc:
                 log.warning("calendar refresh failed: %r", exc)
 
+    async def relay(infra: Infra) -> None:
+        complaints = infra.db["complaints"]
+        await outbox.ensure_outbox_index(complaints)
+        after = timedelta(seconds=settings.publish_timeout_seconds + 5)  # what the writer gave up on
+        await outbox.run_relay(complaints, infra.publish, older_than=after)
+
     ready = with_consumers(
         app,
         settings,
         [ConsumerSpec(settings.consumer_group, [COMPLAINTS_EVENTS, SLA_EVENTS], build)],
-        background=[("calendar-refresh", calendar_refresh)],
+        background=[("calendar-refresh", calendar_refresh), ("outbox-relay", relay)],
     )
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/complaints", submit)

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -81,6 +82,22 @@ class ComplaintStore:
             return None
         except DuplicateKeyError:
             return await self._idempotency.find_one({"_id": record["_id"]}) or {}
+
+    async def insert_with_key(self, record: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert a complaint and its Idempotency-Key record (`claim`, `_id` the raw key) in one
+        transaction; the earlier key record if the key is taken (then nothing is written)."""
+        claim = {**claim, "_id": key_id(claim["_id"])}
+
+        async def both(session: AsyncClientSession) -> None:
+            await self._idempotency.insert_one(claim, session=session)
+            await self._complaints.insert_one(record, session=session)
+
+        try:
+            async with self._complaints.database.client.start_session() as session:
+                await session.with_transaction(both)
+            return None
+        except DuplicateKeyError:
+            return await self._idempotency.find_one({"_id": claim["_id"]}) or {}
 
     async def complete_key(self, key: str) -> None:
         await self._key_writes.update_one({"_id": key_id(key)}, {"$set": {"done": True}})

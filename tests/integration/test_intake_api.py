@@ -331,7 +331,7 @@ async def test_every_intake_route_is_in_the_openapi_document(intake: Intake) -> 
     assert undocumented <= {("GET", "/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz")}, undocumented
 
 
-# --- Idempotency-Key: the confirmation is written after the answer ----------------------------------
+# --- the outbox: the complaint, its event and its key written together; published at once or later ----
 
 
 async def _submit_keyed(
@@ -342,55 +342,48 @@ async def _submit_keyed(
     )
 
 
-async def _lose_confirmation(intake: Intake, key: str) -> None:
-    """As if the request had stopped after publishing, an hour ago, before confirming its key."""
+async def _published(intake: Intake, complaint_id: str, count: int) -> list[Any]:
+    async def sent() -> list[Any]:
+        found = await messages_for(intake.bootstrap, COMPLAINTS_SUBMITTED, complaint_id)
+        return found if len(found) >= count else []
 
-    async def confirmed() -> bool:
-        doc = await intake.db["idempotency_keys"].find_one({"_id": key_id(key)})
-        return bool(doc and doc["done"])
-
-    await eventually(confirmed, within=10, what="the key confirmed after the answer")
-    await intake.db["idempotency_keys"].update_one(
-        {"_id": key_id(key)}, {"$set": {"done": False, "created_at": clock.wall() - timedelta(hours=1)}}
-    )
+    return await eventually(sent, what=f"{count} ComplaintSubmitted of {complaint_id}")
 
 
 async def test_a_retry_at_once_gets_the_same_answer_and_one_complaint(intake: Intake) -> None:
     key = str(ULID())
     first = await _submit_keyed(intake, key)
-    again = await _submit_keyed(intake, key)  # before the confirmation may have landed
+    again = await _submit_keyed(intake, key)
     assert (first.status, again.status) == (202, 202)
     answer = await first.json()
     assert await again.json() == answer
-    assert len(await messages_for(intake.bootstrap, COMPLAINTS_SUBMITTED, answer["id"])) == 1
+    assert len(await _published(intake, answer["id"], 1)) == 1
+    assert await intake.db["complaints"].count_documents({"_id": answer["id"]}) == 1
+    record = await intake.db["idempotency_keys"].find_one({"_id": key_id(key)})
+    assert record is not None and record["complaint_id"] == answer["id"] and "event" not in record
 
 
-async def test_a_retry_after_a_lost_confirmation_publishes_the_same_event_again_and_answers(
-    intake: Intake,
-) -> None:
+async def test_a_complaint_whose_publish_was_lost_is_published_by_the_relay(intake: Intake) -> None:
+    """As if the process had died after the durable write and before the publish: the relay
+    publishes the stored event (the same event id: consumers recognise it) and clears the outbox;
+    a retry with the key gets the first answer."""
     key = str(ULID())
     first = await _submit_keyed(intake, key)
-    assert first.status == 202
     answer = await first.json()
-    await _lose_confirmation(intake, key)
+    [event] = await _published(intake, answer["id"], 1)
 
+    async def marked() -> bool:
+        doc = await intake.db["complaints"].find_one({"_id": answer["id"]})
+        return doc is not None and doc["outbox"] == [] and doc["outbox_since"] is None
+
+    await eventually(marked, what="the outbox cleared after the publish")
+    lost = {"topic": COMPLAINTS_SUBMITTED, "key": answer["id"], "value": event.to_bytes()}
+    await intake.db["complaints"].update_one(
+        {"_id": answer["id"]}, {"$set": {"outbox": [lost], "outbox_since": clock.wall() - timedelta(hours=1)}}
+    )
+    sent = await _published(intake, answer["id"], 2)
+    assert sent[0].event_id == sent[1].event_id
+    assert "Sari" not in str([e.payload for e in sent])  # still no identity on Kafka
+    await eventually(marked, what="the relay's outbox cleared")
     again = await _submit_keyed(intake, key)
     assert again.status == 202 and await again.json() == answer
-    assert (await intake.db["idempotency_keys"].find_one({"_id": key_id(key)}) or {})["done"] is True
-    sent = await messages_for(intake.bootstrap, COMPLAINTS_SUBMITTED, answer["id"])
-    assert len(sent) == 2 and sent[0].event_id == sent[1].event_id  # the same event: consumers dedupe
-    assert "Sari" not in str([e.payload for e in sent])  # still no identity on Kafka
-
-
-async def test_a_lost_confirmation_of_a_complaint_never_stored_frees_the_key(intake: Intake) -> None:
-    key = str(ULID())
-    first = await _submit_keyed(intake, key)
-    answer = await first.json()
-    await _lose_confirmation(intake, key)
-    await intake.db["complaints"].delete_one({"_id": answer["id"]})  # as if its record never landed
-
-    refused = await _submit_keyed(intake, key)
-    assert refused.status == 409 and refused.headers["Retry-After"] == "1"
-    assert await intake.db["idempotency_keys"].find_one({"_id": key_id(key)}) is None
-    fresh = await _submit_keyed(intake, key)
-    assert fresh.status == 202 and (await fresh.json())["id"] != answer["id"]
