@@ -12,7 +12,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -56,7 +56,7 @@ from shared.http import (
     read_json,
 )
 from shared.kafka import BatchHandler, Outgoing, Rejected
-from shared.runtime import INFRA, ConsumerSpec, Infra, with_consumers
+from shared.runtime import ConsumerSpec, Infra, with_consumers
 from shared.topics import (
     COMPLAINTS_COMMANDS,
     COMPLAINTS_EVENTS,
@@ -181,26 +181,8 @@ async def accept_submission(
             return SubmitAccepted.model_validate(unseal(replay, key, app[SETTINGS].idempotency_secret))
     # Durable: the answer goes out now. Publishing does not hold it: a Kafka outage delays
     # routing, never the citizen; what is not published now the relay publishes.
-    _publish_soon(app, complaint_id, since, [submitted])
+    commands.publish_soon(app, "complaints", complaint_id, since, [submitted])
     return accepted
-
-
-# Publications in flight after their answer (kept referenced until done).
-_PUBLISHING: set[asyncio.Task[None]] = set()
-
-
-def _publish_soon(app: web.Application, complaint_id: str, since: datetime, messages: list[Outgoing]) -> None:
-    async def publish() -> None:
-        try:
-            async with asyncio.timeout(app[SETTINGS].publish_timeout_seconds):
-                await app[INFRA].publish(messages)
-            await outbox.mark_published(app[INFRA].db["complaints"], [(complaint_id, since)])
-        except Exception as exc:  # the relay publishes it (and marks it) later
-            log.warning("complaint %s: published later by the relay: %r", complaint_id, exc)
-
-    task = asyncio.create_task(publish())
-    _PUBLISHING.add(task)
-    task.add_done_callback(_PUBLISHING.discard)
 
 
 _idempotency_key = commands.idempotency_key
@@ -641,10 +623,12 @@ def create_app(settings: IntakeSettings) -> web.Application:
                 log.warning("calendar refresh failed: %r", exc)
 
     async def relay(infra: Infra) -> None:
-        complaints = infra.db["complaints"]
-        await outbox.ensure_outbox_index(complaints)
         after = timedelta(seconds=settings.publish_timeout_seconds + 5)  # what the writer gave up on
-        await outbox.run_relay(complaints, infra.publish, older_than=after)
+        relays = []
+        for name in ("complaints", "commands"):  # submissions and reporter commands
+            await outbox.ensure_outbox_index(infra.db[name])
+            relays.append(outbox.run_relay(infra.db[name], infra.publish, older_than=after))
+        await asyncio.gather(*relays)
 
     ready = with_consumers(
         app,

@@ -17,13 +17,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
-from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 from ulid import ULID
 
@@ -39,7 +38,7 @@ from services.intake.models import (
 from services.intake.settings import SETTINGS
 from services.intake.store import CALENDARS, STORE, CommandOutcome
 from services.intake.views import CalendarFor, is_lifecycle, reopen_window_end
-from shared import clock
+from shared import clock, outbox
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     AddInformation,
@@ -129,25 +128,6 @@ def command_outcomes(batch: Sequence[Envelope]) -> dict[str, CommandOutcome]:
 # --- durable, idempotent publishing (shared with submit) ----------------------------------------
 
 
-async def publish_durably(
-    app: web.Application, messages: Sequence[Outgoing], undo: Callable[[], Awaitable[None]]
-) -> None:
-    """Return once Kafka has every message (acks=all); otherwise `undo` and answer 503.
-
-    Bounded by `publish_timeout_seconds`, so a broker that is down gives the client a quick 503
-    with Retry-After, never a hang; the producer reconnects by itself when the broker returns.
-    """
-    try:
-        async with asyncio.timeout(app[SETTINGS].publish_timeout_seconds):
-            await app[INFRA].publish(messages)
-    except (KafkaError, TimeoutError) as exc:
-        log.warning("not published (%d message(s)): %r", len(messages), exc)
-        await undo()
-        raise ProblemError(
-            503, "Antrean pesan sedang tidak tersedia; coba lagi", headers={"Retry-After": "5"}
-        ) from exc
-
-
 def idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -220,17 +200,12 @@ async def _send(
     scoped_key = f"command:{complaint_id}:{key}" if key is not None else None
     digest = body_hash(command.TYPE, body)
     if scoped_key is not None:
-        earlier = await store.claim_key(
-            {"_id": scoped_key, "body_hash": digest, "response": accepted.model_dump(), "done": False,
-             "created_at": clock.wall()}
-        )  # fmt: skip
-        if earlier is not None:
+        earlier = await store.find_key(scoped_key)
+        if earlier is not None:  # a retry: the first request's answer (or a problem)
             return json_response(CommandAccepted.model_validate(replayed(earlier, digest)), status=202)
     try:
         check(doc, command, now, request.app[CALENDARS].calendar_for)
     except NotAllowed as refused:
-        if scoped_key is not None:
-            await store.release_key(scoped_key)
         headers = {"Retry-After": "2"} if isinstance(refused, NotYet) else None
         raise ProblemError(409, refused.reason, headers=headers) from None
     envelope = new_event(
@@ -241,20 +216,44 @@ async def _send(
         event_id=command_id,
         correlation_id=command_id,
     )
-    await store.insert_command(
-        {"_id": command_id, "complaint_id": complaint_id, "command": command.TYPE, "status": "pending",
-         "reason": None, "created_at": now}
-    )  # fmt: skip
-
-    async def undo() -> None:
-        await store.delete_command(command_id)
-        if scoped_key is not None:
-            await store.release_key(scoped_key)
-
-    await publish_durably(request.app, [Outgoing.of(COMPLAINTS_COMMANDS, complaint_id, envelope)], undo)
+    message = Outgoing.of(COMPLAINTS_COMMANDS, complaint_id, envelope)
+    record = {"_id": command_id, "complaint_id": complaint_id, "command": command.TYPE, "status": "pending",
+              "reason": None, "created_at": now}  # fmt: skip
+    # The command and its message in one document (the outbox), with the key's record in the same
+    # transaction: 202 once durable; a Kafka outage delays it, never refuses it.
+    since = outbox.stage(record, [message])
+    claim = None
     if scoped_key is not None:
-        await store.complete_key(scoped_key)
+        claim = {"_id": scoped_key, "body_hash": digest, "response": accepted.model_dump(), "done": True,
+                 "created_at": clock.wall()}  # fmt: skip
+    earlier = await store.insert_command(record, claim)
+    if earlier is not None:  # the same key won by a concurrent request
+        return json_response(CommandAccepted.model_validate(replayed(earlier, digest)), status=202)
+    publish_soon(request.app, "commands", command_id, since, [message])
     return json_response(accepted, status=202)
+
+
+# Publications in flight after their answer (kept referenced until done).
+_PUBLISHING: set[asyncio.Task[None]] = set()
+
+
+def publish_soon(
+    app: web.Application, collection: str, doc_id: str, since: datetime, messages: Sequence[Outgoing]
+) -> None:
+    """Publish a durable outbox now, without holding the answer, and mark it; what fails here (a
+    Kafka outage) the relay publishes later (shared/outbox.py)."""
+
+    async def publish() -> None:
+        try:
+            async with asyncio.timeout(app[SETTINGS].publish_timeout_seconds):
+                await app[INFRA].publish(messages)
+            await outbox.mark_published(app[INFRA].db[collection], [(doc_id, since)])
+        except Exception as exc:
+            log.warning("%s %s: published later by the relay: %r", collection, doc_id, exc)
+
+    task = asyncio.create_task(publish())
+    _PUBLISHING.add(task)
+    task.add_done_callback(_PUBLISHING.discard)
 
 
 async def add_information(request: web.Request) -> web.Response:

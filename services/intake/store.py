@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -67,43 +68,34 @@ class ComplaintStore:
         self._calendars = db["calendars"]
         # Submits arrive concurrently: their writes are grouped into batches (group commit).
         self._complaint_writes = GroupWriter(self._complaints)
-        self._key_writes = GroupWriter(self._idempotency)
 
     # --- Idempotency-Key records (submit and commands) ---
 
     # The raw key never reaches the database: records are found by its hash (idempotency.key_id).
 
-    async def claim_key(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Reserve an Idempotency-Key (`_id`: the raw key) with the answer it will replay; the
-        earlier record if taken."""
-        record = {**record, "_id": key_id(record["_id"])}
-        try:
-            await self._key_writes.insert(record)
-            return None
-        except DuplicateKeyError:
-            return await self._idempotency.find_one({"_id": record["_id"]}) or {}
-
     async def insert_with_key(self, record: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any] | None:
         """Insert a complaint and its Idempotency-Key record (`claim`, `_id` the raw key) in one
         transaction; the earlier key record if the key is taken (then nothing is written)."""
+        return await self._together(self._complaints, record, claim)
+
+    async def find_key(self, key: str) -> dict[str, Any] | None:
+        return await self._idempotency.find_one({"_id": key_id(key)})
+
+    async def _together(
+        self, collection: AsyncCollection[dict[str, Any]], record: dict[str, Any], claim: dict[str, Any]
+    ) -> dict[str, Any] | None:
         claim = {**claim, "_id": key_id(claim["_id"])}
 
         async def both(session: AsyncClientSession) -> None:
             await self._idempotency.insert_one(claim, session=session)
-            await self._complaints.insert_one(record, session=session)
+            await collection.insert_one(record, session=session)
 
         try:
-            async with self._complaints.database.client.start_session() as session:
+            async with collection.database.client.start_session() as session:
                 await session.with_transaction(both)
             return None
         except DuplicateKeyError:
             return await self._idempotency.find_one({"_id": claim["_id"]}) or {}
-
-    async def complete_key(self, key: str) -> None:
-        await self._key_writes.update_one({"_id": key_id(key)}, {"$set": {"done": True}})
-
-    async def release_key(self, key: str) -> None:
-        await self._idempotency.delete_one({"_id": key_id(key), "done": False})
 
     # --- complaints ---
 
@@ -111,13 +103,6 @@ class ComplaintStore:
         await self._complaint_writes.insert(doc)
 
     async def delete(self, complaint_id: str) -> None:
-        await self._complaints.delete_one({"_id": complaint_id})
-
-    async def abandon(self, complaint_id: str, at: datetime) -> None:
-        """Forget a submission that got no 2xx, leaving only a tombstone (no identity, no text)."""
-        await self._abandoned.update_one(
-            {"_id": complaint_id}, {"$setOnInsert": {"at": at, "withdrawn": False}}, upsert=True
-        )
         await self._complaints.delete_one({"_id": complaint_id})
 
     async def abandoned(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -159,11 +144,15 @@ class ComplaintStore:
 
     # --- the reporter's commands ---
 
-    async def insert_command(self, record: dict[str, Any]) -> None:
-        await self._commands.insert_one(record)
-
-    async def delete_command(self, command_id: str) -> None:
-        await self._commands.delete_one({"_id": command_id})
+    async def insert_command(
+        self, record: dict[str, Any], claim: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Insert a reporter's command and, with `claim` (`_id` the raw key), its Idempotency-Key
+        record in one transaction; the earlier key record if the key is taken."""
+        if claim is None:
+            await self._commands.insert_one(record)
+            return None
+        return await self._together(self._commands, record, claim)
 
     async def get_command(self, complaint_id: str, command_id: str) -> dict[str, Any] | None:
         return await self._commands.find_one({"_id": command_id, "complaint_id": complaint_id})

@@ -76,6 +76,11 @@ async def test_a_kafka_outage_refuses_no_citizen_and_every_complaint_reaches_kaf
     async with running_intake(lone, publish_timeout_seconds=PUBLISH_TIMEOUT) as (client, db):
         before = await client.post("/api/v1/complaints", json=SUBMISSION, timeout=bounded)
         assert before.status == 202
+        first = await before.json()
+        # As routing would have it: recorded and assigned (so the reporter may send commands).
+        await db["complaints"].update_one(
+            {"_id": first["id"]}, {"$set": {"last_seq": 2, "status": "assigned"}}
+        )
 
         kafka.stop()
         answered: list[str] = []
@@ -86,6 +91,14 @@ async def test_a_kafka_outage_refuses_no_citizen_and_every_complaint_reaches_kaf
             print(f"answered {down.status} in {time.monotonic() - started:.2f}s with Kafka down")
             assert down.status == 202, await down.text()
             answered.append((await down.json())["id"])
+        withdraw = await client.post(
+            f"/api/v1/complaints/{first['id']}/withdraw",
+            json={"reason": "sudah diperbaiki warga"},
+            headers={"Authorization": f"Bearer {first['access_token']}", "Idempotency-Key": str(ULID())},
+            timeout=bounded,
+        )
+        assert withdraw.status == 202, await withdraw.text()  # a reporter's command is not refused either
+        command_id = (await withdraw.json())["command_id"]
         for complaint_id in answered:  # durable with its event, waiting for the broker
             doc = await db["complaints"].find_one({"_id": complaint_id})
             assert doc is not None and len(doc["outbox"]) == 1 and doc["outbox_since"] is not None
@@ -103,7 +116,17 @@ async def test_a_kafka_outage_refuses_no_citizen_and_every_complaint_reaches_kaf
             sent = await messages_for(bootstrap, "complaints.submitted", complaint_id)
             assert {e.event_id for e in sent} == {sent[0].event_id}  # once, or the same event again
 
+        async def command_published() -> bool:
+            sent = await messages_for(bootstrap, "complaints.commands", first["id"])
+            return [e.event_id for e in sent] == [command_id]
+
+        await eventually(command_published, within=60, what="the withdrawal on Kafka after the outage")
+
         async def cleared() -> bool:
-            return await db["complaints"].count_documents({"outbox_since": {"$type": "date"}}) == 0
+            waiting = {"outbox_since": {"$type": "date"}}
+            return (
+                await db["complaints"].count_documents(waiting),
+                await db["commands"].count_documents(waiting),
+            ) == (0, 0)
 
         await eventually(cleared, within=60, what="every outbox marked published")
