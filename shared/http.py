@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
+from pymongo.errors import PyMongoError
 
 from shared.faults import is_transient
 
@@ -188,13 +190,18 @@ async def problem_middleware(
             exc.status, exc.reason, headers={k: v for k, v in exc.headers.items() if k == "Allow"}
         )
     except Exception as exc:
-        if is_transient(exc):  # the database or the broker, not the request: try again soon
+        if _infrastructure(exc):  # the database or the broker, not the request: try again soon
             log.warning("%s %s: %r", request.method, request.path, exc)
             return problem_response(
                 503, "Layanan pendukung sementara tidak tersedia; coba lagi", headers={"Retry-After": "5"}
             )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500)
+
+
+def _infrastructure(exc: Exception) -> bool:
+    """A fault of the database or the broker (not one of our own files or timers)."""
+    return isinstance(exc, PyMongoError | KafkaError | ConnectionError) and is_transient(exc)
 
 
 def browser_headers(csp: str) -> dict[str, str]:

@@ -30,6 +30,7 @@ from shared.kafka import Outgoing
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
+RELAY_PUBLISH_TIMEOUT_S = 30.0
 Doc = dict[str, Any]
 
 
@@ -72,7 +73,8 @@ async def relay_once(
     docs = await cursor.limit(limit).to_list()
     if not docs:
         return 0
-    await publish([m for d in docs for m in staged(d)])
+    async with asyncio.timeout(RELAY_PUBLISH_TIMEOUT_S):  # a stuck producer is a fault, not a hang
+        await publish([m for d in docs for m in staged(d)])
     await mark_published(collection, [(d["_id"], d["outbox_since"]) for d in docs])
     return len(docs)
 

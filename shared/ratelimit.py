@@ -233,12 +233,21 @@ def install(app: web.Application, limits: RateLimits, routes: Mapping[tuple[str,
     async def rate_limited(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route
         resource = route.resource
-        group = routes.get((request.method, resource.canonical)) if resource is not None else None
+        method = "GET" if request.method == "HEAD" else request.method  # add_get serves HEAD too
+        group = routes.get((method, resource.canonical)) if resource is not None else None
         if group is not None:
             await request.app[RATE_LIMITS].check_request(group, request)
         return await handler(request)
 
     app.middlewares.append(rate_limited)
+
+
+def _without_port(hop: str) -> str:
+    if hop.startswith("["):  # [v6] or [v6]:port
+        return hop[1 : hop.index("]")] if "]" in hop else hop
+    if hop.count(":") == 1:  # v4:port (a bare v6 address has several colons)
+        return hop.split(":", 1)[0]
+    return hop
 
 
 def credential_key(credential: str) -> str:
@@ -249,8 +258,11 @@ def client_address(request: web.Request, trusted: tuple[IpNetwork, ...]) -> str:
     """The client's address as a bucket key (see the module docstring)."""
     peer = _parse(request.remote or "")
     if peer is not None and trusted and _within(peer, trusted):
-        for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-            hop = hop.strip()
+        # Every X-Forwarded-For line, in order (a proxy may add its own as a second line), each hop
+        # without a port ("1.2.3.4:5678", "[2001:db8::1]:443").
+        hops = ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
+        for raw in reversed(hops):
+            hop = _without_port(raw.strip())
             if not hop:
                 continue
             address = _parse(hop)

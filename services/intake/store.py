@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import pymongo
 from aiohttp import web
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -29,6 +30,8 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 # A submission answered 503 may still reach Kafka later (an idempotent producer retries until the
 # broker takes it): its tombstone lets the consumer withdraw such a complaint when it shows up.
 ABANDONED_TTL_SECONDS = 30 * 24 * 3600
+# How long a submission's or command's write may take before the answer is a 503 (seconds).
+WRITE_TIMEOUT_S = 2.0
 # What the events consumer reads and writes of a complaint: the view, never identity or text.
 VIEW_FIELDS = (
     "last_seq",
@@ -91,8 +94,11 @@ class ComplaintStore:
             await collection.insert_one(record, session=session)
 
         try:
-            async with collection.database.client.start_session() as session:
-                await session.with_transaction(both)
+            # Bounded: inside a transaction the driver retries a lost server for up to 120 s; a
+            # citizen gets a 503 to retry with the same key instead (which replays the answer).
+            with pymongo.timeout(WRITE_TIMEOUT_S):
+                async with collection.database.client.start_session() as session:
+                    await session.with_transaction(both)
             return None
         except DuplicateKeyError:
             return await self._idempotency.find_one({"_id": claim["_id"]}) or {}

@@ -289,6 +289,7 @@ async def test_listing_and_open311_reads_are_rate_limited(intake: Intake) -> Non
     resp = await http.get("/api/v1/complaints", headers={"X-Forwarded-For": "203.0.113.9"})
     await problem(resp, 429)  # no trusted proxy: the header is the client's word
     assert 1 <= int(resp.headers["Retry-After"]) <= 60 // LIMIT
+    assert (await http.head("/api/v1/complaints")).status == 429  # HEAD is the same work: counted
 
     for _ in range(LIMIT):
         assert (await http.get("/open311/v2/services.json")).status == 200

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from multidict import CIMultiDict
 
 from services.intake import ratelimit
 from services.intake.ratelimit import RateLimitSettings, SubmitLimits, TokenBuckets, client_address
@@ -115,6 +116,21 @@ def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() -> None:
     assert client_address(_request("203.0.113.9", "198.51.100.1"), trusted) == "203.0.113.9"
     assert client_address(_request("203.0.113.9", "198.51.100.1"), ()) == "203.0.113.9"
     assert client_address(_request("10.1.2.3", "198.51.100.1"), trusted) == "198.51.100.1"
+
+
+def test_every_forwarded_for_line_counts_and_ports_are_dropped() -> None:
+    """A proxy may add its own X-Forwarded-For as a second line: the client's first line alone
+    must not decide (found in review: a forged first line got a fresh bucket per request)."""
+    trusted = RateLimitSettings(trusted_proxies="10.0.0.0/8").proxies
+    request = make_mocked_request(
+        "POST", "/api/v1/complaints",
+        headers=CIMultiDict([("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-For", "198.51.100.7")]),
+    ).clone(remote="10.0.0.9")  # fmt: skip
+    assert client_address(request, trusted) == "198.51.100.7"
+    assert client_address(_request("10.0.0.9", "198.51.100.7:51234"), trusted) == "198.51.100.7"
+    assert client_address(_request("10.0.0.9", "[2001:db8::7]:443"), trusted) == client_address(
+        _request("10.0.0.9", "2001:db8::7"), trusted
+    )
 
 
 def test_behind_trusted_proxies_the_client_is_the_right_most_untrusted_hop() -> None:
