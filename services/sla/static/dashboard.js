@@ -5,11 +5,6 @@
 "use strict";
 
 (() => {
-  // A link of an older version carried the token in the address: it is not used, and it is taken
-  // out of the address bar and the history.
-  if (/token=/.test(window.location.hash + window.location.search)) {
-    window.history.replaceState(null, "", window.location.pathname);
-  }
   const API = "/api/v1/supervisor";
   const TOKEN_KEY = "pengaduan.staffToken";
   const SVG = "http://www.w3.org/2000/svg";
