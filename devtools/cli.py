@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import logging
 import os
@@ -26,10 +25,8 @@ import sys
 import threading
 
 from devtools import infra
-from devtools.ops import status_path
-from devtools.prepare import prepare
-from devtools.services import RUN_HTTP_PORTS, SERVICES, start_service, start_services, wait_ready
-from devtools.supervise import Supervisor
+from devtools.services import RUN_HTTP_PORTS, wait_ready
+from devtools.stack import supervised_stack
 
 log = logging.getLogger("devtools")
 
@@ -39,18 +36,6 @@ def install(browser: bool = False) -> None:
     infra.ensure_secantus()
     if browser:
         infra.ensure_chromium()
-
-
-def _mongo() -> infra.Server:
-    return infra.start_mongo("run", infra.RUN_PORTS)
-
-
-def _kafka() -> infra.Server:
-    return infra.start_kafka("run", infra.RUN_PORTS)
-
-
-def _service(name: str, ends: infra.Endpoints) -> infra.Server:
-    return start_service(name, ends, RUN_HTTP_PORTS[name], infra.run_dir("run") / "services")
 
 
 def run() -> int:
@@ -65,44 +50,32 @@ def run() -> int:
     from services.intake.open311 import DEV_API_KEY
 
     os.environ.setdefault("OPEN311_API_KEY", DEV_API_KEY)
-    with infra.native_stack("run", infra.RUN_PORTS) as ends:
-        asyncio.run(prepare(ends.kafka_bootstrap, ends.mongo_uri))
-        services = start_services(ends, RUN_HTTP_PORTS, infra.run_dir("run") / "services")
-        supervisor = Supervisor(status_path("run"))
+    with supervised_stack("run", infra.RUN_PORTS, RUN_HTTP_PORTS) as stack:
+        services, ends = stack.services, stack.ends
+        asyncio.run(wait_ready(services))
+        print(
+            "\nPengaduan is running:\n"
+            f"  intake API      {services.url('intake')}/api/v1/complaints\n"
+            f"  intake OpenAPI  {services.url('intake')}/openapi.json (browsable: /docs)\n"
+            f"  Open311         {services.url('intake')}/open311/v2/discovery.json"
+            f" (api_key {os.environ['OPEN311_API_KEY']})\n"
+            f"  routing         {services.url('routing')}/openapi.json\n"
+            f"  sla             {services.url('sla')}/openapi.json\n"
+            f"  dashboard       {services.url('sla')}/dashboard/ (token: python -m shared.auth mint"
+            " --role supervisor --pemda 33.74)\n"
+            f"  Kafka           {ends.kafka_bootstrap}\n"
+            f"  database        {ends.mongo_uri}\n"
+            f"  logs            {infra.run_dir('run')}\n"
+            "A process that dies is started again; `.venv/bin/pengaduan status` shows them.\n"
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
         try:
-            # Kafka and the database were started (and awaited) by native_stack; from here on
-            # the supervisor starts whatever dies again, the rest staying up.
-            supervisor.adopt("database", infra.mongo_server("run"), _mongo)
-            supervisor.adopt("kafka", infra.kafka_server("run"), _kafka)
-            for name in SERVICES:
-                supervisor.adopt(name, services.servers[name], functools.partial(_service, name, ends))
-            asyncio.run(wait_ready(services))
-            print(
-                "\nPengaduan is running:\n"
-                f"  intake API      {services.url('intake')}/api/v1/complaints\n"
-                f"  intake OpenAPI  {services.url('intake')}/openapi.json (browsable: /docs)\n"
-                f"  Open311         {services.url('intake')}/open311/v2/discovery.json"
-                f" (api_key {os.environ['OPEN311_API_KEY']})\n"
-                f"  routing         {services.url('routing')}/openapi.json\n"
-                f"  sla             {services.url('sla')}/openapi.json\n"
-                f"  dashboard       {services.url('sla')}/dashboard/ (token: python -m shared.auth mint"
-                " --role supervisor --pemda 33.74)\n"
-                f"  Kafka           {ends.kafka_bootstrap}\n"
-                f"  database        {ends.mongo_uri}\n"
-                f"  logs            {infra.run_dir('run')}\n"
-                "A process that dies is started again; `.venv/bin/pengaduan status` shows them.\n"
-                "Ctrl-C stops everything.\n",
-                flush=True,
-            )
-            try:
-                while not stop_requested.wait(0.5):
-                    supervisor.tick()
-            except KeyboardInterrupt:
-                pass
-        finally:
-            print("stopping…", flush=True)
-            supervisor.stop_all()
-            services.stop()
+            while not stop_requested.wait(0.5):
+                stack.tick()
+        except KeyboardInterrupt:
+            pass
+        print("stopping…", flush=True)
     return 0
 
 

@@ -4,14 +4,22 @@ against SecantusDB's `secantusd-rs` here and a real MongoDB 8 replica set elsewh
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient, InsertOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 Doc = dict[str, Any]
 Write = InsertOne[Doc] | UpdateOne
+# How long ending a failed transaction may take (it has a time of its own, see `transaction`).
+END_TIMEOUT_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 def mongo_client(uri: str) -> AsyncMongoClient[Doc]:
@@ -26,6 +34,42 @@ async def mongo_reachable(client: AsyncMongoClient[Doc], timeout: float = 2.0) -
         return True
     except (PyMongoError, TimeoutError):
         return False
+
+
+async def transaction(
+    client: AsyncMongoClient[Doc], work: Callable[[AsyncClientSession], Awaitable[None]], *, timeout: float
+) -> None:
+    """Run `work` in one transaction bounded by `timeout` seconds, and never leave it open.
+
+    Not the driver's `with_transaction`: it retries a lost server for up to 120 s, and when a
+    bound stops it part-way its abort has no time left either, so the server keeps the transaction
+    open, holding every document it wrote. Seen in bench/chaos.py: after a database restart one
+    citizen's Idempotency-Key record stayed locked by such a transaction, and every retry of that
+    citizen timed out behind it for minutes. Here a transaction that fails is aborted (or, when its
+    commit's fate is unknown, its session killed) with a time budget of its own. A failure is
+    raised as it came: a write conflict or a lost server is transient, the caller retries."""
+    async with client.start_session() as session:
+        await session.start_transaction()
+        committing = False
+        try:
+            with pymongo.timeout(timeout):
+                await work(session)
+                committing = True
+                await session.commit_transaction()
+        except BaseException:
+            await _end(client, session, committing)
+            raise
+
+
+async def _end(client: AsyncMongoClient[Doc], session: AsyncClientSession, committing: bool) -> None:
+    try:
+        with pymongo.timeout(END_TIMEOUT_S):
+            if session.in_transaction:
+                await session.abort_transaction()
+            elif committing:  # the commit may or may not have happened: end it server-side
+                await client.admin.command("killSessions", [session.session_id])
+    except PyMongoError as exc:  # the server is gone: so is its transaction
+        log.info("ending a failed transaction: %r", exc)
 
 
 class GroupWriter:

@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-import pymongo
 from aiohttp import web
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -21,7 +20,7 @@ from services.intake.idempotency import key_id
 from services.intake.views import CalendarBook
 from shared import clock
 from shared.faults import TransientError
-from shared.mongo import GroupWriter
+from shared.mongo import GroupWriter, transaction
 
 # Never leaves intake's database through a view.
 IDENTITY_FIELDS = ("reporter",)
@@ -94,11 +93,9 @@ class ComplaintStore:
             await collection.insert_one(record, session=session)
 
         try:
-            # Bounded: inside a transaction the driver retries a lost server for up to 120 s; a
-            # citizen gets a 503 to retry with the same key instead (which replays the answer).
-            with pymongo.timeout(WRITE_TIMEOUT_S):
-                async with collection.database.client.start_session() as session:
-                    await session.with_transaction(both)
+            # Bounded: a citizen gets a 503 to retry with the same key instead (which replays the
+            # answer); a failed transaction is ended, never left holding the key (shared.mongo).
+            await transaction(collection.database.client, both, timeout=WRITE_TIMEOUT_S)
             return None
         except DuplicateKeyError:
             return await self._idempotency.find_one({"_id": claim["_id"]}) or {}

@@ -34,6 +34,7 @@ from services.sla.reports import (
     escalation_doc,
     ever_breached,
 )
+from shared.mongo import transaction
 
 # The collections (their names and document shapes are the stored format).
 COMPLAINTS = "report_complaints"
@@ -42,6 +43,7 @@ BREACHES = "report_breaches"
 ESCALATIONS = "report_escalations"
 WEEKLY = "report_weekly"
 GAUGES = "report_gauges"
+COMMIT_TIMEOUT_S = 30.0  # one batch's projections; a consumer, not a person, waits for it
 
 
 async def ensure_report_indexes(db: AsyncDatabase[Doc]) -> None:
@@ -169,8 +171,9 @@ class MongoReportStore:
         return complaints, clocks
 
     async def commit(self, changes: ReportChanges) -> None:
-        async with self._db.client.start_session() as session:
-            await session.with_transaction(lambda s: self._write(changes, s))
+        # Bounded, and never left open when it fails (shared.mongo.transaction): a write conflict
+        # or a lost server is transient, and the consumer retries the batch.
+        await transaction(self._db.client, lambda s: self._write(changes, s), timeout=COMMIT_TIMEOUT_S)
 
     async def _write(self, changes: ReportChanges, session: AsyncClientSession) -> None:
         await self._records(COMPLAINTS, [(r.rev, r.to_doc()) for r in changes.complaints], session)
