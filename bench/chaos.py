@@ -59,8 +59,9 @@ from shared.envelope import DecodeError, decode
 from shared.mongo import mongo_client
 from shared.topics import COMPLAINTS_EVENTS, TOPICS
 
-CHAOS_PORTS = infra.Ports(kafka=39192, kafka_controller=39193, mongo=38117)
-CHAOS_HTTP_PORTS = {"intake": 38181, "routing": 38182, "sla": 38183}
+# Below the ephemeral range (32768+), where a client connection could hold one of them.
+CHAOS_PORTS = infra.Ports(kafka=31192, kafka_controller=31193, mongo=31117)
+CHAOS_HTTP_PORTS = {"intake": 31181, "routing": 31182, "sla": 31183}
 FAULTS = ("intake", "routing", "sla", "kafka", "database")
 ANSWERED = (200, 201, 202)
 RETRIED = (409, 429, 500, 502, 503, 504)

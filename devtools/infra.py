@@ -433,8 +433,30 @@ async def wait_kafka(bootstrap: str, server: Server | None = None, timeout: floa
     await wait_until_ready(server, _kafka_answers, bootstrap, timeout)
 
 
+# Runtime parameters of the database server; they do not survive its restart, so `wait_mongo`
+# sets them each time it has seen the server answer. A transaction whose client died (a service
+# SIGKILLed mid-transaction) holds what it wrote until the server ends it: by default after 60 s,
+# during which a citizen retrying with the same Idempotency-Key is refused (bench/chaos.py saw it).
+# Every transaction of the services is bounded well below this (intake 2 s, sla's reports 8 s).
+SERVER_PARAMETERS = {"transactionLifetimeLimitSeconds": 10}
+
+
 async def wait_mongo(uri: str, server: Server | None = None, timeout: float = 60.0) -> None:
+    """Wait until the database answers, then set SERVER_PARAMETERS on it."""
     await wait_until_ready(server, _mongo_answers, uri, timeout)
+    await set_server_parameters(uri)
+
+
+async def set_server_parameters(uri: str) -> None:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        await client.admin.command({"setParameter": 1, **SERVER_PARAMETERS})
+    except Exception as exc:  # e.g. a server whose user may not: it keeps its defaults
+        log.warning("database %s: parameters %s not set: %s", uri, SERVER_PARAMETERS, exc)
+    finally:
+        await client.close()
 
 
 def stop_stale(profile: str) -> None:

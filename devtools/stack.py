@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import signal
 import threading
@@ -20,6 +21,7 @@ from devtools.prepare import prepare
 from devtools.services import SERVICES, ServiceSet, start_service, start_services
 from devtools.supervise import Supervisor
 
+log = logging.getLogger("devtools.stack")
 TICK_S = 0.5  # how often the supervisor looks at its processes
 
 
@@ -72,7 +74,7 @@ def supervised_stack(
             # Kafka and the database were started (and awaited) by native_stack; from here on
             # the supervisor starts whatever dies again, the rest staying up.
             supervisor.adopt(
-                "database", infra.mongo_server(profile), functools.partial(infra.start_mongo, profile, ports)
+                "database", infra.mongo_server(profile), functools.partial(_database, profile, ports)
             )
             supervisor.adopt(
                 "kafka", infra.kafka_server(profile), functools.partial(infra.start_kafka, profile, ports)
@@ -84,6 +86,21 @@ def supervised_stack(
         finally:
             supervisor.stop_all()
             services.stop()
+
+
+def _database(profile: str, ports: infra.Ports) -> infra.Server:
+    """Start the database again; once it answers, set its runtime parameters (a thread of its
+    own: the supervisor does not wait)."""
+    server = infra.start_mongo(profile, ports)
+
+    def configure() -> None:
+        try:
+            asyncio.run(infra.wait_mongo(infra.endpoints(ports).mongo_uri, server, timeout=120))
+        except Exception as exc:  # it died again: the supervisor sees to that
+            log.warning("database not configured after its start: %s", exc)
+
+    threading.Thread(target=configure, name="database-parameters", daemon=True).start()
+    return server
 
 
 @contextlib.contextmanager

@@ -89,8 +89,9 @@ class ComplaintStore:
         claim = {**claim, "_id": key_id(claim["_id"])}
 
         async def both(session: AsyncClientSession) -> None:
-            await self._idempotency.insert_one(claim, session=session)
+            # The key last: a transaction cut short before it holds nothing a retry needs.
             await collection.insert_one(record, session=session)
+            await self._idempotency.insert_one(claim, session=session)
 
         try:
             # Bounded: a citizen gets a 503 to retry with the same key instead (which replays the

@@ -43,7 +43,7 @@ BREACHES = "report_breaches"
 ESCALATIONS = "report_escalations"
 WEEKLY = "report_weekly"
 GAUGES = "report_gauges"
-COMMIT_TIMEOUT_S = 30.0  # one batch's projections; a consumer, not a person, waits for it
+COMMIT_TIMEOUT_S = 8.0  # one batch's projections; below the server's transaction lifetime (10 s)
 
 
 async def ensure_report_indexes(db: AsyncDatabase[Doc]) -> None:
