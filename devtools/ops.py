@@ -1,7 +1,8 @@
 """`pengaduan`: the operators' command line (a console script of the package).
 
     pengaduan status                       each process of the local stack (`make run`): state,
-                                           pid, uptime, restarts
+                                           pid, uptime, restarts; complaints held after a gap
+                                           in seq; outboxes Kafka refused (set aside)
     pengaduan dlq list [GROUP]             dead letters of every group (or one): offset, when,
                                            where from, attempts, reason
     pengaduan dlq show GROUP OFFSET        one dead letter: headers and the event
@@ -90,8 +91,46 @@ def status(profile: str = "run") -> int:
         held_any |= count > 0
         listed = f" (e.g. {', '.join(some)})" if some else ""
         print(f"complaints held after a gap in seq ({service}): {count}{listed}")
+    refused = asyncio.run(refused_outboxes())
+    if refused is None:
+        print("outboxes Kafka refused, set aside (intake): unknown (the database does not answer)")
+    else:
+        count, some = refused
+        held_any |= count > 0
+        listed = f" (e.g. {', '.join(some)})" if some else ""
+        print(f"outboxes Kafka refused, set aside (intake): {count}{listed}")
     problems = any(r["state"] != "running" for r in current["processes"]) or held_any
     return 1 if problems else 0
+
+
+# Intake's collections whose documents carry an outbox (shared/outbox.py).
+INTAKE_OUTBOXES = ("complaints", "commands")
+
+
+async def refused_outboxes(limit: int = 5) -> tuple[int, list[str]] | None:
+    """How many of intake's outbox documents the relay set aside because Kafka refused their
+    messages (too large, invalid), and a few of them (`collection/id`); None when its database
+    does not answer."""
+    from pymongo import AsyncMongoClient
+
+    from services.intake.settings import IntakeSettings
+    from shared.outbox import refused
+
+    settings = IntakeSettings()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_uri, serverSelectionTimeoutMS=2000
+    )
+    try:
+        total, some = 0, []
+        for name in INTAKE_OUTBOXES:
+            count, ids = await refused(client[settings.mongo_db][name], limit)
+            total += count
+            some += [f"{name}/{i}" for i in ids]
+        return total, some[:limit]
+    except PyMongoError:
+        return None
+    finally:
+        await client.close()
 
 
 async def parked_complaints(service: str = "sla", limit: int = 5) -> tuple[int, list[str]] | None:

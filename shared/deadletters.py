@@ -7,28 +7,36 @@ the group's consumer uses, and records each replayed dead letter in the service'
 (`dlq_replays`, keyed by group and dead-letter offset), so a second replay of the same letter is
 a no-op. Handlers are idempotent, so a crash between the handler and the record changes nothing
 either. A letter the handler still refuses stays dead (not recorded) and its new reason is shown.
+
+Another service may follow a group's dead letters (`LetterConsumer`, its own consumer group):
+intake reads routing's, so that a reporter's command routing dead-lettered shows as rejected
+instead of pending for ever (services/intake/commands.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared import clock
 from shared.envelope import DecodeError, Envelope, decode
 from shared.faults import is_transient
-from shared.kafka import BatchHandler
+from shared.kafka import BatchHandler, CommittingConsumer
 from shared.runtime import CONSUMER_SPECS, REPLAYING, InfraSettings, open_infra
 from shared.topics import dlq
+
+log = logging.getLogger(__name__)
 
 REPLAYS = "dlq_replays"
 
@@ -63,6 +71,13 @@ class Letter:
             return None
 
 
+def letter_of(group: str, message: ConsumerRecord[bytes, bytes]) -> Letter:
+    """A record read from `<group>.dlq` as a Letter."""
+    headers = {k: v.decode(errors="replace") for k, v in message.headers}
+    at = datetime.fromtimestamp(message.timestamp / 1000, UTC)
+    return Letter(group, message.offset, at, headers, message.value or b"")
+
+
 async def read_letters(bootstrap: str, group: str, offsets: Sequence[int] | None = None) -> list[Letter]:
     """The dead letters of `group` (all, or those at `offsets`), oldest first."""
     partition = TopicPartition(dlq(group), 0)
@@ -82,9 +97,7 @@ async def read_letters(bootstrap: str, group: str, offsets: Sequence[int] | None
                 for message in batch.get(partition, []):
                     seen = message.offset
                     if message.offset < end and (wanted is None or message.offset in wanted):
-                        headers = {k: v.decode(errors="replace") for k, v in message.headers}
-                        at = datetime.fromtimestamp(message.timestamp / 1000, UTC)
-                        letters.append(Letter(group, message.offset, at, headers, message.value or b""))
+                        letters.append(letter_of(group, message))
         return letters
     finally:
         await consumer.stop()
@@ -149,3 +162,44 @@ async def replay_group(
     ) as infra:
         handler = await specs[group].build(infra)
         return await replay(letters, handler, infra.db)
+
+
+LetterHandler = Callable[[list[Letter]], Awaitable[None]]
+
+
+class LetterConsumer(CommittingConsumer):
+    """Follow `source`'s dead letters (`<source>.dlq`) as consumer group `group`: hand each batch
+    to `handler` as Letters (headers and raw value; the handler decodes what it needs, and skips
+    what it cannot read), commit after.
+
+    A fault of the infrastructure retries the batch with capped backoff, forever, visibly
+    (`stalled`, the service's /readyz); any other exception is a bug and ends the task (the
+    process is restarted). This group has no dead-letter topic of its own: a letter it cannot use
+    is the handler's to skip, with a log line."""
+
+    def __init__(self, *, bootstrap: str, group: str, source: str, handler: LetterHandler) -> None:
+        super().__init__(bootstrap=bootstrap, group=group, topics=[dlq(source)])
+        self._source = source
+        self._letters = handler
+
+    async def _process(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        letters = [letter_of(self._source, m) for messages in records.values() for m in messages]
+        backoff = 0.2
+        while True:
+            try:
+                await self._letters(letters)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self.stalled = (self.stalled[0] if self.stalled else time.monotonic(), repr(exc)[:300])
+                log.warning(
+                    "%s: %d dead letter(s): %r; retrying in %.1fs", self._group, len(letters), exc, backoff
+                )
+                await asyncio.sleep(backoff)  # backoff before retrying the same batch
+                backoff = min(backoff * 2, 10.0)
+        self.stalled = None
+        self._uncommitted.update({tp: messages[-1].offset + 1 for tp, messages in records.items()})
+        self.processed += len(letters)

@@ -205,36 +205,15 @@ YIELD_EVERY = 100
 COMMIT_EVERY_S = 1.0
 
 
-class BatchConsumer:
-    """Consume `topics` in batches as `group`; hand decoded envelopes to `handler`; commit after
-    (at most every `COMMIT_EVERY_S` while busy, at once when idle, on revocation and on stop).
+class CommittingConsumer:
+    """Consume `topics` as `group` in batches and commit what `_process` has handled (at most every
+    `COMMIT_EVERY_S` while busy, at once when idle, on revocation and on stop). Subclasses say
+    what handling a batch is: `BatchConsumer` (envelopes, with a dead-letter topic) and
+    `shared.deadletters.LetterConsumer` (another group's dead letters)."""
 
-    - A message that does not decode goes to `<group>.dlq` with the reason; the loop carries on.
-    - A `Rejected` result goes to the DLQ the same way.
-    - A fault of the infrastructure (`shared.faults.is_transient`: database or broker unreachable,
-      a timeout, an unmet write concern, a full disk, a concurrent update) retries the batch with
-      capped backoff, forever: nothing is committed or dead-lettered meanwhile, and `stalled`
-      says since when and why (the service's /readyz shows it). Handlers are idempotent, so a
-      redelivered event changes nothing.
-    - Any other exception three times in a row: the batch is retried one message at a time and
-      the message that still fails is dead-lettered with the error, so one bad message never
-      stalls the group.
-    """
-
-    def __init__(
-        self,
-        *,
-        bootstrap: str,
-        group: str,
-        topics: Sequence[str],
-        handler: BatchHandler,
-        producer: AIOKafkaProducer,
-        max_records: int = 500,
-    ) -> None:
+    def __init__(self, *, bootstrap: str, group: str, topics: Sequence[str], max_records: int = 500) -> None:
         self._group = group
         self._topics = topics
-        self._handler = handler
-        self._producer = producer
         self._max_records = max_records
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -250,7 +229,6 @@ class BatchConsumer:
         self.processed = 0
         # (monotonic instant, error) of the infrastructure fault the current batch waits on.
         self.stalled: tuple[float, str] | None = None
-        self._origins: dict[str, Origin] = {}
 
     @property
     def group(self) -> str:
@@ -287,6 +265,42 @@ class BatchConsumer:
         except CommitFailedError:
             # The group rebalanced meanwhile: another member will see these again; idempotent.
             log.warning("%s: commit failed after a rebalance; those messages come again", self._group)
+
+    async def _process(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Handle one batch; record the offsets to commit in `_uncommitted` once it is handled."""
+        raise NotImplementedError
+
+
+class BatchConsumer(CommittingConsumer):
+    """Consume `topics` in batches as `group`; hand decoded envelopes to `handler`; commit after
+    (at most every `COMMIT_EVERY_S` while busy, at once when idle, on revocation and on stop).
+
+    - A message that does not decode goes to `<group>.dlq` with the reason; the loop carries on.
+    - A `Rejected` result goes to the DLQ the same way.
+    - A fault of the infrastructure (`shared.faults.is_transient`: database or broker unreachable,
+      a timeout, an unmet write concern, a full disk, a concurrent update) retries the batch with
+      capped backoff, forever: nothing is committed or dead-lettered meanwhile, and `stalled`
+      says since when and why (the service's /readyz shows it). Handlers are idempotent, so a
+      redelivered event changes nothing.
+    - Any other exception three times in a row: the batch is retried one message at a time and
+      the message that still fails is dead-lettered with the error, so one bad message never
+      stalls the group.
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        producer: AIOKafkaProducer,
+        max_records: int = 500,
+    ) -> None:
+        super().__init__(bootstrap=bootstrap, group=group, topics=topics, max_records=max_records)
+        self._handler = handler
+        self._producer = producer
+        self._origins: dict[str, Origin] = {}
 
     async def _process(self, records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         good: list[Envelope] = []
@@ -418,7 +432,7 @@ class DeadLetter:
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """Commit what the consumer has handled before its partitions go to another member."""
 
-    def __init__(self, consumer: BatchConsumer) -> None:
+    def __init__(self, consumer: CommittingConsumer) -> None:
         self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:

@@ -8,8 +8,16 @@ are never cleared by an earlier publish. A message may be published twice (the w
 relay, or a crash after the publish and before the mark): consumers recognise it by its event id
 and the complaint's `seq`, so a duplicate changes nothing.
 
-Intake's submissions use it; routing and sla keep their own outbox fields for now and move onto
-this one in the renovation.
+A message Kafka refuses for what it is (too large for the topic, invalid: `KAFKA_CONTENT_ERRORS`)
+would be refused for ever; re-raising it killed the relay, the process was restarted, and every
+later outbox waited behind it. The relay sets such a document aside instead: when a batch is
+refused for its content it publishes the documents one at a time, and the one refused is marked
+`outbox_refused` ({reason, at, since}), its messages kept for an operator and its `outbox_since`
+cleared (out of the relay's query); an error is logged and `pengaduan status` counts them.
+Infrastructure faults are waited out; anything else (a bug) still ends the relay task.
+
+Intake's submissions and reporter commands use it; routing and sla keep their own outbox fields
+for now and move onto this one in the renovation.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared import clock
-from shared.faults import is_transient
+from shared.faults import KAFKA_CONTENT_ERRORS, is_transient
 from shared.kafka import Outgoing
 
 log = logging.getLogger(__name__)
@@ -56,16 +64,55 @@ async def mark_published(collection: AsyncCollection[Doc], written: Sequence[tup
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Doc]) -> None:
-    """The relay's query: documents with an outbox, oldest first (few at any time: partial)."""
+    """The relay's query: documents with an outbox, oldest first (few at any time: partial); and
+    the documents set aside because Kafka refused their messages (`refused`)."""
     await collection.create_index(
         [("outbox_since", ASCENDING)], partialFilterExpression={"outbox_since": {"$type": "date"}}
+    )
+    await collection.create_index([(REFUSED_AT, ASCENDING)], partialFilterExpression=_REFUSED)
+
+
+REFUSED_AT = "outbox_refused.at"
+_REFUSED: dict[str, Any] = {REFUSED_AT: {"$type": "date"}}
+
+
+async def refused(collection: AsyncCollection[Doc], limit: int = 5) -> tuple[int, list[str]]:
+    """How many documents were set aside because Kafka refused their messages, and a few ids."""
+    count = await collection.count_documents(_REFUSED)
+    some = [
+        d["_id"] async for d in collection.find(_REFUSED, {"_id": 1}).sort(REFUSED_AT, ASCENDING).limit(limit)
+    ]
+    return count, some
+
+
+async def _set_aside(collection: AsyncCollection[Doc], doc: Doc, exc: BaseException) -> None:
+    """Kafka refuses this document's messages for what they are: out of the relay's query, with
+    the reason, its messages kept for an operator."""
+    reason = repr(exc)[:500]
+    since = doc["outbox_since"]
+    await collection.update_one(
+        {"_id": doc["_id"], "outbox_since": since},
+        {
+            "$set": {
+                "outbox_since": None,
+                "outbox_refused": {"reason": reason, "at": clock.wall(), "since": since},
+            }
+        },
+    )
+    log.error(
+        "outbox relay: Kafka refuses the messages of %s %s: %s; set aside (outbox_refused), the relay "
+        "goes on; `pengaduan status` counts these",
+        collection.name,
+        doc["_id"],
+        reason,
     )
 
 
 async def relay_once(
     collection: AsyncCollection[Doc], publish: Publish, older_than: timedelta, limit: int = 500
 ) -> int:
-    """Publish the outboxes staged before `older_than` ago and mark them; how many there were."""
+    """Publish the outboxes staged before `older_than` ago and mark them; how many were published.
+    A document whose messages Kafka refuses for their content is set aside (`_set_aside`)."""
     cutoff = clock.wall() - older_than
     cursor = collection.find(
         {"outbox_since": {"$type": "date", "$lte": cutoff}}, {"outbox": 1, "outbox_since": 1}
@@ -73,16 +120,33 @@ async def relay_once(
     docs = await cursor.limit(limit).to_list()
     if not docs:
         return 0
-    async with asyncio.timeout(RELAY_PUBLISH_TIMEOUT_S):  # a stuck producer is a fault, not a hang
-        await publish([m for d in docs for m in staged(d)])
+    try:
+        await _publish(publish, [m for d in docs for m in staged(d)])
+    except KAFKA_CONTENT_ERRORS:
+        # Some message is refused for what it is: find it, one document at a time.
+        published = []
+        for doc in docs:
+            try:
+                await _publish(publish, staged(doc))
+            except KAFKA_CONTENT_ERRORS as exc:
+                await _set_aside(collection, doc, exc)
+                continue
+            published.append(doc)
+        docs = published
     await mark_published(collection, [(d["_id"], d["outbox_since"]) for d in docs])
     return len(docs)
+
+
+async def _publish(publish: Publish, messages: Sequence[Outgoing]) -> None:
+    async with asyncio.timeout(RELAY_PUBLISH_TIMEOUT_S):  # a stuck producer is a fault, not a hang
+        await publish(messages)
 
 
 async def run_relay(
     collection: AsyncCollection[Doc], publish: Publish, *, older_than: timedelta, every: float = 2.0
 ) -> None:
-    """Background: relay what is left, forever; infrastructure faults are waited out."""
+    """Background: relay what is left, forever; infrastructure faults are waited out, a message
+    Kafka refuses is set aside (`relay_once`); any other error is a bug and ends the task."""
     backoff = every
     while True:
         try:

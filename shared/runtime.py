@@ -27,6 +27,7 @@ from shared.http import ReadyCheck
 from shared.kafka import (
     BatchConsumer,
     BatchHandler,
+    CommittingConsumer,
     Outgoing,
     durable_producer,
     kafka_reachable,
@@ -77,7 +78,7 @@ class Health:
     `on_dead` is called (`serve` makes it stop the process, so that the supervisor or an
     orchestrator starts a fresh one; the process then exits non-zero)."""
 
-    consumers: list[BatchConsumer] = field(default_factory=list)
+    consumers: list[CommittingConsumer] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
     on_dead: Callable[[str], None] | None = None
     topic_problems: list[str] = field(default_factory=list)  # found at start-up
@@ -105,7 +106,7 @@ REPLAYING = web.AppKey("replaying", bool)
 
 @contextlib.asynccontextmanager
 async def running(
-    consumer: BatchConsumer, name: str, health: Health | None = None
+    consumer: CommittingConsumer, name: str, health: Health | None = None
 ) -> AsyncIterator[asyncio.Task[None]]:
     """Run a consumer as a background task; cancel and await it on shutdown."""
     task = asyncio.create_task(consumer.run(), name=name)

@@ -22,6 +22,11 @@ SLA_GROUP = "sla"
 SLA_REPORTS_GROUP = "sla-reports"  # supervisor counters, built from sla.events + complaints.events
 INTAKE_GROUP = "intake"
 GROUPS = (ROUTING_GROUP, ROUTING_DUES_GROUP, SLA_GROUP, SLA_REPORTS_GROUP, INTAKE_GROUP)
+# Groups that follow another group's dead letters (shared.deadletters.LetterConsumer), each with
+# the group it follows. They have no dead-letter topic of their own (a letter they cannot use is
+# skipped, with a log line) and nothing to replay, so they are not in GROUPS.
+INTAKE_DEAD_COMMANDS_GROUP = "intake-dead-commands"  # routing.dlq → reporter commands rejected
+FOLLOWERS = {INTAKE_DEAD_COMMANDS_GROUP: ROUTING_GROUP}
 
 
 def dlq(group: str) -> str:

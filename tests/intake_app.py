@@ -36,7 +36,7 @@ async def running_intake(
         mongo_uri=endpoints.mongo_uri,
         mongo_db=f"{prefix}intake",
         consumer_group=group,
-        **settings,
+        **{"dead_commands_group": f"{prefix}intake-dead-commands", **settings},
     )
     client = TestClient(TestServer(create_app(config)))
     await client.start_server()

@@ -116,7 +116,8 @@ class _NoDns(AbstractResolver):
 
 
 @contextlib.asynccontextmanager
-async def running_apps(endpoints: Endpoints) -> AsyncIterator[Apps]:
+async def running_apps(endpoints: Endpoints, **intake_settings: Any) -> AsyncIterator[Apps]:
+    """The three apps; `intake_settings` override intake's (see `running_intake`)."""
     prefix = _prefix()
     mongo = mongo_client(endpoints.mongo_uri)
     routing_settings = RoutingSettings(
@@ -153,7 +154,7 @@ async def running_apps(endpoints: Endpoints) -> AsyncIterator[Apps]:
         sla = sla_app.create_app(sla_settings)
     await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(g), 1) for g in sla_groups])
 
-    async with running_intake(endpoints) as (intake, intake_db):
+    async with running_intake(endpoints, **intake_settings) as (intake, intake_db):
         routing_client: Client = TestClient(TestServer(routing))
         sla_client: Client = TestClient(TestServer(sla))
         await routing_client.start_server()

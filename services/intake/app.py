@@ -45,6 +45,7 @@ from services.intake.views import CalendarBook, Redact, apply, is_lifecycle, ren
 from shared import clock, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of
+from shared.deadletters import Letter, LetterConsumer
 from shared.envelope import Envelope, decode, new_event
 from shared.events import CalendarChanged, ComplaintSubmitted, WithdrawComplaint
 from shared.http import (
@@ -56,7 +57,7 @@ from shared.http import (
     read_json,
 )
 from shared.kafka import BatchHandler, Outgoing, Rejected
-from shared.runtime import ConsumerSpec, Infra, with_consumers
+from shared.runtime import HEALTH, ConsumerSpec, Infra, with_consumers
 from shared.topics import (
     COMPLAINTS_COMMANDS,
     COMPLAINTS_EVENTS,
@@ -431,6 +432,13 @@ OPENAPI = openapi_document(
         "/api/v1/complaints/{id}/commands/{command_id}": {
             "get": {
                 "summary": "Hasil permintaan pelapor (menunggu, diterima, ditolak beserta alasannya)",
+                "description": (
+                    "`pending` sampai pengelola alur pengaduan memutuskan; lalu `accepted`, atau "
+                    "`rejected` dengan alasannya. Permintaan yang tidak dapat diproses sama sekali "
+                    "(kendala sistem; petugas diberi tahu) juga tampil `rejected` dengan alasan itu, "
+                    "tidak menunggu selamanya; bila petugas memprosesnya ulang setelah kendala "
+                    "diatasi, status itu diganti hasil yang sebenarnya."
+                ),
                 "parameters": [
                     _ID,
                     {"name": "command_id", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -630,11 +638,33 @@ def create_app(settings: IntakeSettings) -> web.Application:
             relays.append(outbox.run_relay(infra.db[name], infra.publish, older_than=after))
         await asyncio.gather(*relays)
 
+    async def dead_commands(infra: Infra) -> None:
+        # Routing's dead letters: a command among them is rejected for the reporter, not pending
+        # for ever. A consumer of its own (no dead-letter topic, nothing to replay), watched by
+        # /readyz like the others.
+        store = app[STORE]  # built by the view consumer's `build`, which runs first
+
+        async def on_letters(letters: list[Letter]) -> None:
+            await commands.reject_dead_commands(letters, store)
+
+        consumer = LetterConsumer(
+            bootstrap=settings.kafka_bootstrap,
+            group=settings.dead_commands_group,
+            source=settings.routing_group,
+            handler=on_letters,
+        )
+        app[HEALTH].consumers.append(consumer)
+        await consumer.run()
+
     ready = with_consumers(
         app,
         settings,
         [ConsumerSpec(settings.consumer_group, [COMPLAINTS_EVENTS, SLA_EVENTS], build)],
-        background=[("calendar-refresh", calendar_refresh), ("outbox-relay", relay)],
+        background=[
+            ("calendar-refresh", calendar_refresh),
+            ("outbox-relay", relay),
+            ("dead-commands", dead_commands),
+        ],
     )
     add_standard_routes(app, ready_check=ready, openapi=OPENAPI)
     app.router.add_post("/api/v1/complaints", submit)

@@ -8,6 +8,13 @@ reason in Indonesian) when the state does not allow it; routing checks again aga
 state and answers with the lifecycle event or `CommandRejected`. The reporter follows the outcome
 at the `status_url` of the 202 answer (pending → accepted / rejected).
 
+A command routing cannot process at all (its consumer dead-letters it: a complaint routing does not
+know, a message it cannot read, a handler that keeps failing) would stay pending for ever: intake
+follows routing's dead letters (`reject_dead_commands`, group `intake-dead-commands`) and shows
+such a command as rejected, with a reason that names no internal detail and the marker
+`dead_lettered`. When an operator replays the letter after a fix (`pengaduan dlq replay routing`),
+routing's real answer replaces that rejection (`ComplaintStore.settle_commands`).
+
 Also here: durable publishing with a bounded wait (Kafka down → 503 with Retry-After, and what
 was written for the request is undone) and the Idempotency-Key helpers submit shares.
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,9 +44,10 @@ from services.intake.models import (
     WithdrawBody,
 )
 from services.intake.settings import SETTINGS
-from services.intake.store import CALENDARS, STORE, CommandOutcome
+from services.intake.store import CALENDARS, STORE, CommandOutcome, ComplaintStore
 from services.intake.views import CalendarFor, is_lifecycle, reopen_window_end
 from shared import clock, outbox
+from shared.deadletters import Letter
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     AddInformation,
@@ -123,6 +132,57 @@ def command_outcomes(batch: Sequence[Envelope]) -> dict[str, CommandOutcome]:
         elif event.correlation_id:
             outcomes.setdefault(event.correlation_id, ("accepted", None))
     return outcomes
+
+
+# What the reporter is told of a command routing dead-lettered: nothing internal, and that the
+# status may still change (an operator replays the letter once the cause is fixed).
+DEAD_LETTER_REASON = (
+    "Permintaan ini belum dapat diproses karena kendala pada sistem; petugas sudah diberi tahu. "
+    "Setelah kendala diatasi, permintaan Anda diproses ulang dan status ini diperbarui."
+)
+# A command id is a ULID (26 characters); anything much longer is not one of intake's.
+_MAX_ID = 64
+
+
+def command_id_of(value: bytes) -> str | None:
+    """The envelope's `event_id` (a command's id) in a dead letter's raw value, read without
+    validating the rest: a command routing could not decode still names its id. None when the
+    value is not a JSON object with a string `event_id`."""
+    try:
+        data = json.loads(value)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
+        return None
+    event_id = data.get("event_id") if isinstance(data, dict) else None
+    return event_id if isinstance(event_id, str) and 0 < len(event_id) <= _MAX_ID else None
+
+
+def dead_commands(letters: Sequence[Letter]) -> dict[str, dict[str, Any]]:
+    """The commands among a group's dead letters (those read from `complaints.commands`): command
+    id → the marker kept with the rejection (the group, the letter's offset in its `.dlq`, when
+    it was dead-lettered). A letter without a readable id is skipped with a log line."""
+    found: dict[str, dict[str, Any]] = {}
+    for letter in letters:
+        if letter.headers.get("dlq.topic") != COMPLAINTS_COMMANDS:
+            continue  # a submission or another topic's event: not a command
+        command_id = command_id_of(letter.value)
+        if command_id is None:
+            log.warning(
+                "%s.dlq@%d: a dead command without a readable id; skipped", letter.group, letter.offset
+            )
+            continue
+        found[command_id] = {"group": letter.group, "offset": letter.offset, "at": letter.at}
+    return found
+
+
+async def reject_dead_commands(letters: Sequence[Letter], store: ComplaintStore) -> None:
+    """Routing's dead letters → its pending commands rejected (idempotent: a redelivered letter,
+    or one whose command has its outcome already, changes nothing)."""
+    dead = dead_commands(letters)
+    if not dead:
+        return
+    rejected = await store.reject_dead_lettered(dead, DEAD_LETTER_REASON)
+    if rejected:
+        log.warning("%d command(s) dead-lettered by routing: shown to the reporter as rejected", rejected)
 
 
 # --- durable, idempotent publishing (shared with submit) ----------------------------------------

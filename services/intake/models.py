@@ -177,7 +177,8 @@ class CommandAccepted(BaseModel):
 class CommandStatus(BaseModel):
     command_id: str
     command: str
-    # pending: sent to the lifecycle owner; accepted: its lifecycle event arrived; rejected: see reason.
+    # pending: sent to the lifecycle owner; accepted: its lifecycle event arrived; rejected: see reason
+    # (also a command routing dead-lettered: commands.DEAD_LETTER_REASON, until a replay decides it).
     status: Literal["pending", "accepted", "rejected"]
     reason: str | None = None
     submitted_at: datetime

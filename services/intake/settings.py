@@ -6,7 +6,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
 from shared.startup import Secret, register_secret
-from shared.topics import INTAKE_GROUP
+from shared.topics import INTAKE_DEAD_COMMANDS_GROUP, INTAKE_GROUP, ROUTING_GROUP
 
 PREFIX = "INTAKE_"
 
@@ -28,6 +28,10 @@ class IntakeSettings(BaseSettings):
     mongo_db: str = "intake"
     # The view consumer's group (its dead-letter topic is `<group>.dlq`); tests run apps in their own.
     consumer_group: str = INTAKE_GROUP
+    # The group that follows routing's dead letters (`<routing_group>.dlq`), so that a reporter's
+    # command routing dead-lettered shows as rejected (services/intake/commands.py).
+    dead_commands_group: str = INTAKE_DEAD_COMMANDS_GROUP
+    routing_group: str = ROUTING_GROUP
     http_host: str = "127.0.0.1"
     http_port: int = 8081
     # Base of the `status_url` given to citizens; empty = derived from the request's host.

@@ -60,6 +60,11 @@ class ConcurrentUpdate(TransientError):
     """A view changed between read and write: the consumer retries the batch (idempotent)."""
 
 
+# Commands whose outcome may still be recorded: pending ones, and those rejected only because
+# routing dead-lettered them (a replay of the letter brings the real answer).
+_UNSETTLED: dict[str, Any] = {"$or": [{"status": "pending"}, {"dead_lettered": True}]}
+
+
 class ComplaintStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._complaints = db["complaints"]
@@ -162,23 +167,49 @@ class ComplaintStore:
         return await self._commands.find_one({"_id": command_id, "complaint_id": complaint_id})
 
     async def settle_commands(self, outcomes: Mapping[str, CommandOutcome]) -> None:
-        """Record what the lifecycle owner made of pending commands; settled ones stay as they are."""
+        """Record what the lifecycle owner made of pending commands — or of commands rejected
+        because routing dead-lettered them, whose replayed letter now has its real answer; settled
+        ones stay as they are."""
         if not outcomes:
             return
         # Most correlation ids name no command (routing's own decisions): one read finds the few.
         pending = {
             d["_id"]
-            async for d in self._commands.find(
-                {"_id": {"$in": list(outcomes)}, "status": "pending"}, {"_id": 1}
-            )
+            async for d in self._commands.find({"_id": {"$in": list(outcomes)}, **_UNSETTLED}, {"_id": 1})
         }
         ops = [
-            UpdateOne({"_id": cid, "status": "pending"}, {"$set": {"status": status, "reason": reason}})
+            UpdateOne(
+                {"_id": cid, **_UNSETTLED},
+                {"$set": {"status": status, "reason": reason, "dead_lettered": False}},
+            )
             for cid, (status, reason) in outcomes.items()
             if cid in pending
         ]
         if ops:
             await self._commands.bulk_write(ops, ordered=False)
+
+    async def reject_dead_lettered(self, dead: Mapping[str, Mapping[str, Any]], reason: str) -> int:
+        """Commands routing dead-lettered (id → where the letter is): rejected with `reason` and
+        marked (`dead_lettered`, and the letter in `dead_letter`) if still pending; how many. A
+        redelivered letter, or one whose command has its outcome already, changes nothing."""
+        if not dead:
+            return 0
+        ops = [
+            UpdateOne(
+                {"_id": cid, "status": "pending"},
+                {
+                    "$set": {
+                        "status": "rejected",
+                        "reason": reason,
+                        "dead_lettered": True,
+                        "dead_letter": dict(letter),
+                    }
+                },
+            )
+            for cid, letter in dead.items()
+        ]
+        result = await self._commands.bulk_write(ops, ordered=False)
+        return result.modified_count
 
     # --- identity reads ---
 

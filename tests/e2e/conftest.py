@@ -19,6 +19,7 @@ from shared.topics import (
     COMPLAINTS_COMMANDS,
     COMPLAINTS_EVENTS,
     COMPLAINTS_SUBMITTED,
+    INTAKE_DEAD_COMMANDS_GROUP,
     INTAKE_GROUP,
     ROUTING_DUES_GROUP,
     ROUTING_GROUP,
@@ -26,6 +27,7 @@ from shared.topics import (
     SLA_GROUP,
     SLA_REPORTS_GROUP,
     TOPICS,
+    dlq,
 )
 from tests.conftest import DAYS
 from tests.waiting import eventually
@@ -71,6 +73,7 @@ GROUP_TOPICS = {
     SLA_GROUP: (COMPLAINTS_EVENTS,),
     SLA_REPORTS_GROUP: (SLA_EVENTS, COMPLAINTS_EVENTS),
     INTAKE_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS),
+    INTAKE_DEAD_COMMANDS_GROUP: (dlq(ROUTING_GROUP),),
 }
 
 

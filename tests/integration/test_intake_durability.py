@@ -118,7 +118,9 @@ async def test_a_kafka_outage_refuses_no_citizen_and_every_complaint_reaches_kaf
 
         async def command_published() -> bool:
             sent = await messages_for(bootstrap, "complaints.commands", first["id"])
-            return [e.event_id for e in sent] == [command_id]
+            # Once, or the same command again (shared/outbox.py: the timed-out send the producer
+            # still delivers once the broker is back, and the relay's): routing decides it once.
+            return bool(sent) and {e.event_id for e in sent} == {command_id}
 
         await eventually(command_published, within=60, what="the withdrawal on Kafka after the outage")
 

@@ -8,10 +8,19 @@ from typing import Any
 
 import pytest
 
-from services.intake.commands import NotAllowed, NotYet, check, command_outcomes
+from services.intake.commands import (
+    DEAD_LETTER_REASON,
+    NotAllowed,
+    NotYet,
+    check,
+    command_id_of,
+    command_outcomes,
+    dead_commands,
+)
 from services.intake.identity import REDACTED, may_read_identity, outgoing_text
 from shared.auth import Staff
 from shared.calendar import calendar_for
+from shared.deadletters import Letter
 from shared.envelope import Payload, new_event
 from shared.events import (
     AddInformation,
@@ -213,3 +222,53 @@ def test_other_numbers_in_the_text_are_masked_only_for_anonymous_complaints() ->
     assert outgoing_text(text, REPORTER, anonymous=False) == expected
     masked = outgoing_text(text, REPORTER, anonymous=True)
     assert "1111" not in masked and "9876" not in masked and "0390" not in masked
+
+
+# --- routing's dead letters: which commands they are ------------------------------------------------
+
+
+def _letter(value: bytes, topic: str = "complaints.commands", offset: int = 7) -> Letter:
+    headers = {"dlq.topic": topic, "dlq.reason": "command for a complaint routing does not know"}
+    return Letter("routing", offset, datetime(2026, 4, 6, 3, 0, tzinfo=UTC), headers, value)
+
+
+def test_a_dead_letters_command_id_is_read_even_when_the_rest_does_not_decode() -> None:
+    command = new_event(WithdrawComplaint(reason=None), producer="intake", complaint_id="C-1")
+    assert command_id_of(command.to_bytes()) == command.event_id
+    # Routing could not decode it (a payload it does not know), but the id is there.
+    assert command_id_of(b'{"event_id": "01JQ6Z8Y7X3V5T4R2P1N0M9K8J", "type": "Nope"}') == (
+        "01JQ6Z8Y7X3V5T4R2P1N0M9K8J"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"\xff\xfe{", b"{broken", b"[]", b'"text"', b"{}", b'{"event_id": 7}', b'{"event_id": ""}',
+     b'{"event_id": "' + b"x" * 65 + b'"}', b"[" * 100_000 + b"]" * 100_000],
+)  # fmt: skip
+def test_a_dead_letter_without_a_readable_id_names_no_command(value: bytes) -> None:
+    assert command_id_of(value) is None
+
+
+def test_only_commands_dead_letters_are_taken_and_an_unreadable_one_is_skipped_with_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    command = new_event(AddInformation(message="foto"), producer="intake", complaint_id="C-1")
+    submission_like = new_event(WithdrawComplaint(reason=None), producer="intake", complaint_id="C-2")
+    letters = [
+        _letter(b"{broken", offset=1),
+        _letter(submission_like.to_bytes(), topic="complaints.submitted", offset=2),
+        _letter(command.to_bytes(), offset=3),
+    ]
+    with caplog.at_level("WARNING"):
+        found = dead_commands(letters)
+    assert found == {
+        command.event_id: {"group": "routing", "offset": 3, "at": datetime(2026, 4, 6, 3, 0, tzinfo=UTC)}
+    }
+    assert "routing.dlq@1" in caplog.text and "skipped" in caplog.text
+
+
+def test_the_reason_a_reporter_reads_names_nothing_internal() -> None:
+    text = DEAD_LETTER_REASON.lower()
+    assert "petugas" in text and "diperbarui" in text
+    assert not any(word in text for word in ("routing", "kafka", "dlq", "dead", "handler", "error"))
