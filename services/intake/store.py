@@ -21,7 +21,7 @@ from services.intake.idempotency import key_id
 from services.intake.views import CalendarBook
 from shared import clock
 from shared.faults import TransientError
-from shared.mongo import GroupWriter
+from shared.mongo import GroupWriter, raise_if_down
 
 # Never leaves intake's database through a view.
 IDENTITY_FIELDS = ("reporter",)
@@ -90,6 +90,9 @@ class ComplaintStore:
         claim = {**claim, "_id": key_id(claim["_id"])}
 
         async def both(session: AsyncClientSession) -> None:
+            # A retry of the transaction after the database was lost fails at once (a 503), not
+            # after the whole bound: the first failure told the driver the server is gone.
+            raise_if_down(collection.database.client)
             await self._idempotency.insert_one(claim, session=session)
             await collection.insert_one(record, session=session)
 
