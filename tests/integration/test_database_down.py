@@ -93,6 +93,32 @@ async def _routed_complaint(apps: Apps, bootstrap: str) -> dict[str, Any]:
     return created
 
 
+async def _answered_while_down(apps: Apps, requests: dict[str, Any]) -> None:
+    async def down_known() -> bool:
+        ready = await apps.intake.get("/readyz")
+        body = await ready.json()
+        return ready.status == 503 and body["checks"]["database"] is False
+
+    await eventually(down_known, what="intake's /readyz to say the database is down")
+    for name, send in requests.items():
+        response: aiohttp.ClientResponse = await send()
+        text = await response.text()
+        assert response.status == 503, f"{name}: {response.status} {text}"
+        assert response.headers.get("Retry-After", "").isdigit(), name
+        assert response.content_type == "application/problem+json", name
+        problem = await response.json(content_type=None)
+        assert problem["status"] == 503, name
+        # Answered for the database known down, not after an operation tried it and failed.
+        assert "Basis data" in problem["detail"], f"{name}: {problem}"
+    for client in (apps.intake, apps.routing, apps.sla):  # the probes and documents answer
+        assert (await client.get("/healthz")).status == 200
+        assert (await client.get("/openapi.json")).status == 200
+        ready = await client.get("/readyz")
+        assert ready.status == 503 and (await ready.json())["checks"]["database"] is False
+    assert (await apps.intake.get("/docs")).status == 200
+    assert (await apps.sla.get("/dashboard/")).status == 200
+
+
 async def test_a_lost_database_is_a_prompt_503_everywhere_and_its_return_is_noticed(
     lone_mongo: tuple[str, str, infra.Server], endpoints: infra.Endpoints
 ) -> None:
@@ -125,31 +151,11 @@ async def test_a_lost_database_is_a_prompt_503_everywhere_and_its_return_is_noti
         assert server.pid is not None
         os.kill(server.pid, signal.SIGKILL)
 
-        async def down_known() -> bool:
-            ready = await apps.intake.get("/readyz")
-            body = await ready.json()
-            return ready.status == 503 and body["checks"]["database"] is False
-
-        await eventually(down_known, what="intake's /readyz to say the database is down")
-        for name, send in requests.items():
-            response: aiohttp.ClientResponse = await send()
-            text = await response.text()
-            assert response.status == 503, f"{name}: {response.status} {text}"
-            assert response.headers.get("Retry-After", "").isdigit(), name
-            assert response.content_type == "application/problem+json", name
-            problem = await response.json(content_type=None)
-            assert problem["status"] == 503, name
-            # Answered for the database known down, not after an operation tried it and failed.
-            assert "Basis data" in problem["detail"], f"{name}: {problem}"
-        for client in (apps.intake, apps.routing, apps.sla):  # the probes and documents answer
-            assert (await client.get("/healthz")).status == 200
-            assert (await client.get("/openapi.json")).status == 200
-            ready = await client.get("/readyz")
-            assert ready.status == 503 and (await ready.json())["checks"]["database"] is False
-        assert (await apps.intake.get("/docs")).status == 200
-        assert (await apps.sla.get("/dashboard/")).status == 200
-
-        _start(profile)  # the same data
+        try:
+            await _answered_while_down(apps, requests)
+        finally:  # back before anything else, also when an assertion failed: cleanup needs it
+            _start(profile)  # the same data
+            await infra.wait_mongo(uri, timeout=30)
         expected = {
             "submit": 202,
             "submit with key": 202,
