@@ -1,5 +1,10 @@
 """The HTTP edge every service shares (DESIGN §6, HTTP surface): RFC 9457 problem responses,
 JSON body reading with clear errors, `/healthz`, `/readyz` and `/openapi.json`.
+
+While the service's database is known to be down (`DATABASE_DOWN`, set by shared/runtime.py from
+shared/mongo.py's `database_down`), a request is answered 503 with Retry-After at once, without
+trying the database — except on the routes that need no database (`database_free`: the probes,
+the OpenAPI document, documentation pages and their files), which still answer.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ M = TypeVar("M", bound=BaseModel)
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 READY_CHECK = web.AppKey("ready_check", object)
+# "Is the service's database known to be down?" (a cheap, synchronous look at the driver's state).
+DATABASE_DOWN: web.AppKey[Callable[[], bool]] = web.AppKey("database_down")
+# Route paths (as registered, e.g. "/docs" or "/api/v1/calendar/{pemda}/due") that need no
+# database, so still answer while it is down; a static route by its prefix ("/dashboard/static").
+DATABASE_FREE: web.AppKey[set[str]] = web.AppKey("database_free")
+# What a client waits before trying again after an infrastructure fault (seconds).
+RETRY_AFTER = "5"
 OPENAPI = web.AppKey("openapi", dict)
 # The document as served (`hoist_defs`), made once at start-up.
 SERVED_OPENAPI = web.AppKey("served_openapi", dict)
@@ -180,6 +192,10 @@ async def problem_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     try:
+        if _database_known_down(request):
+            return problem_response(
+                503, "Basis data sementara tidak tersedia; coba lagi", headers={"Retry-After": RETRY_AFTER}
+            )
         return await handler(request)
     except ProblemError as exc:
         return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
@@ -192,11 +208,26 @@ async def problem_middleware(
     except Exception as exc:
         if _infrastructure(exc):  # the database or the broker, not the request: try again soon
             log.warning("%s %s: %r", request.method, request.path, exc)
-            return problem_response(
-                503, "Layanan pendukung sementara tidak tersedia; coba lagi", headers={"Retry-After": "5"}
-            )
+            detail = "Layanan pendukung sementara tidak tersedia; coba lagi"
+            return problem_response(503, detail, headers={"Retry-After": RETRY_AFTER})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500)
+
+
+def _database_known_down(request: web.Request) -> bool:
+    """The database is down and this request's route needs it (an unknown path does not: 404)."""
+    down = request.app.get(DATABASE_DOWN)
+    if down is None or not down():
+        return False
+    resource = request.match_info.route.resource
+    return resource is not None and resource.canonical not in request.app.get(DATABASE_FREE, ())
+
+
+def database_free(app: web.Application, *paths: str) -> None:
+    """Mark routes of `app` (their paths as registered) as answering without the database."""
+    if DATABASE_FREE not in app:
+        app[DATABASE_FREE] = set()
+    app[DATABASE_FREE].update(paths)
 
 
 def _infrastructure(exc: Exception) -> bool:
@@ -252,6 +283,8 @@ def add_standard_routes(app: web.Application, *, ready_check: ReadyCheck, openap
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/openapi.json", _openapi)
+    # /readyz answers while the database is down (and says so); /metrics if a service serves it.
+    database_free(app, "/healthz", "/readyz", "/openapi.json", "/metrics")
 
 
 def hoist_defs(document: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,15 @@
 """The database client every service uses: standard driver features only, so the same code runs
-against SecantusDB's `secantusd-rs` here and a real MongoDB 8 replica set elsewhere."""
+against SecantusDB's `secantusd-rs` here and a real MongoDB 8 replica set elsewhere.
+
+A database that is down is known at once (`database_down`, from the driver's own view of the
+servers), so the HTTP edge answers 503 without trying it (shared/http.py), and what does try it
+fails within SERVER_SELECTION_TIMEOUT_MS: a consumer or relay just retries sooner.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,7 +18,13 @@ import pymongo
 from pymongo import AsyncMongoClient, InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
 
 Doc = dict[str, Any]
 Write = InsertOne[Doc] | UpdateOne
@@ -21,10 +33,53 @@ END_TIMEOUT_S = 2.0
 
 log = logging.getLogger(__name__)
 
+# How long an operation waits for a server it can use before it fails (then a 503, or a
+# consumer's retry): under a second, so that a lost database is a prompt answer, not a hang.
+SERVER_SELECTION_TIMEOUT_MS = 800
+# How often the driver checks a server it is not streaming from (a server it lost, above all): a
+# restarted database is seen within about this long even when no request tries it.
+HEARTBEAT_FREQUENCY_MS = 1000
+
 
 def mongo_client(uri: str) -> AsyncMongoClient[Doc]:
-    # Journaled acknowledgement: a write we answered for survives a crash of the server.
-    return AsyncMongoClient(uri, tz_aware=True, w=1, journal=True, serverSelectionTimeoutMS=5000)
+    # Durable acknowledgement: journaled, and on a replica set by a majority of its members, so a
+    # write we answered for survives a crash of the server and a failover. (secantusd-rs is a
+    # one-member replica set: majority is itself; a standalone MongoDB treats it as w:1.)
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        w="majority",
+        journal=True,
+        serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+        heartbeatFrequencyMS=HEARTBEAT_FREQUENCY_MS,
+    )
+
+
+class DatabaseDown(ConnectionFailure):
+    """The database is known to be down (`database_down`): not worth trying now.
+
+    A ConnectionFailure, so it is transient everywhere (shared/faults.py) and a 503 at the HTTP
+    edge; raised by us, it carries no retry label, so a transaction is not retried on it."""
+
+
+def database_down(client: AsyncMongoClient[Doc]) -> bool:
+    """Whether the driver has tried the database and knows no server it can write to.
+
+    Read from the client's topology description, which the driver updates the moment a check
+    or an operation fails (a killed server is seen within milliseconds: its monitor streams) and
+    within HEARTBEAT_FREQUENCY_MS of it coming back. Not from SDAM event listeners: PyMongo
+    delivers those from a queue drained once a second. Before any check has finished the answer
+    is "not down" (the first requests try the database and learn). A few microseconds.
+    """
+    description = client.topology_description
+    if description.has_writable_server():
+        return False
+    return any(server.error is not None for server in description.server_descriptions().values())
+
+
+def raise_if_down(client: AsyncMongoClient[Doc]) -> None:
+    if database_down(client):
+        raise DatabaseDown("the database is down (no writable server known)")
 
 
 async def mongo_reachable(client: AsyncMongoClient[Doc], timeout: float = 2.0) -> bool:
@@ -47,7 +102,9 @@ async def transaction(
     citizen's Idempotency-Key record stayed locked by such a transaction, and every retry of that
     citizen timed out behind it for minutes. Here a transaction that fails is aborted (or, when its
     commit's fate is unknown, its session killed) with a time budget of its own. A failure is
-    raised as it came: a write conflict or a lost server is transient, the caller retries."""
+    raised as it came: a write conflict or a lost server is transient, the caller retries. While
+    the database is known down it fails at once (`DatabaseDown`), not after its whole bound."""
+    raise_if_down(client)
     async with client.start_session() as session:
         await session.start_transaction()
         committing = False
@@ -88,6 +145,10 @@ class GroupWriter:
         self._max_batch = max_batch
         self._queue: list[tuple[Write, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        # The writer task runs in (a copy of) the context the writer was made in, never in the
+        # caller's that started it: one caller's `pymongo.timeout` (a contextvar, which a task
+        # inherits) would otherwise bound the batch of every caller that shares it.
+        self._context = contextvars.copy_context()
 
     async def insert(self, doc: Doc) -> None:
         await self.write(InsertOne(doc))
@@ -99,7 +160,7 @@ class GroupWriter:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((operation, future))
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain())
+            self._writer = asyncio.create_task(self._drain(), context=self._context.copy())
         await future
 
     async def _drain(self) -> None:

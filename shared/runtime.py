@@ -23,7 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import clock, regions
 from shared.calendar import years_ready
-from shared.http import ReadyCheck
+from shared.http import DATABASE_DOWN, ReadyCheck
 from shared.kafka import (
     BatchConsumer,
     BatchHandler,
@@ -34,7 +34,7 @@ from shared.kafka import (
     publish,
     topic_problems,
 )
-from shared.mongo import mongo_client, mongo_reachable
+from shared.mongo import database_down, mongo_client, mongo_reachable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,13 @@ class Infra:
     async def publish(self, messages: Sequence[Outgoing]) -> None:
         await publish(self.producer, messages)
 
+    def database_down(self) -> bool:
+        """Known down right now (no waiting): shared/http.py answers 503 at once while it is."""
+        return database_down(self.mongo)
+
     async def ready(self) -> dict[str, bool]:
+        if self.database_down():  # known already: no waiting out a server selection
+            return {"kafka": await kafka_reachable(self.producer), "database": False}
         kafka, database = await asyncio.gather(kafka_reachable(self.producer), mongo_reachable(self.mongo))
         return {"kafka": kafka, "database": database}
 
@@ -127,6 +133,13 @@ class InfraSettings(Protocol):
 INFRA = web.AppKey("infra", Infra)
 
 
+def attach_infra(app: web.Application, infra: Infra) -> None:
+    """Give `app`'s handlers `infra`, and its HTTP edge the state of the database (503 at once
+    while it is down, shared/http.py)."""
+    app[INFRA] = infra
+    app[DATABASE_DOWN] = infra.database_down
+
+
 @dataclass(frozen=True)
 class ConsumerSpec:
     """One consumer group of a service: `build` runs once the database and producer are open
@@ -155,7 +168,7 @@ def with_consumers(
         async with open_infra(
             kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
         ) as infra:
-            app[INFRA] = infra
+            attach_infra(app, infra)
             await _check_topics(settings.kafka_bootstrap, health)
             await warm_reference_data()
             async with contextlib.AsyncExitStack() as stack:

@@ -39,7 +39,7 @@ from shared.auth import mint
 from shared.envelope import Envelope
 from shared.kafka import ensure_topics
 from shared.mongo import mongo_client
-from shared.runtime import INFRA, Background, ConsumerSpec, open_infra, with_consumers
+from shared.runtime import INFRA, Background, ConsumerSpec, attach_infra, open_infra, with_consumers
 from shared.topics import COMPLAINTS_SUBMITTED, TopicSpec, dlq
 from tests.intake_app import running_intake
 from tests.topics import messages_for
@@ -80,7 +80,7 @@ def _without_consumers(
         async with open_infra(
             kafka_bootstrap=settings.kafka_bootstrap, mongo_uri=settings.mongo_uri, db_name=settings.mongo_db
         ) as infra:
-            app[INFRA] = infra
+            attach_infra(app, infra)
             for spec in consumers:
                 await spec.build(infra)
             async with contextlib.AsyncExitStack() as stack:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from shared.http import OPENAPI, browser_headers
+from shared.http import OPENAPI, browser_headers, database_free
 
 _SCRIPT = r"""
 "use strict";
@@ -173,6 +173,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/docs", docs_page)
     app.router.add_get("/docs/docs.js", docs_script)
     app.router.add_get("/docs/docs.css", docs_style)
+    database_free(app, "/docs", "/docs/docs.js", "/docs/docs.css")
     document(app, _DOCS_PATH)
 
 

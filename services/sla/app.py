@@ -26,6 +26,7 @@ from shared.http import (
     FieldError,
     ProblemError,
     add_standard_routes,
+    database_free,
     json_response,
     openapi_document,
     problem_middleware,
@@ -194,5 +195,7 @@ def create_app(settings: SlaSettings, *, reports: bool = True) -> web.Applicatio
     recompute.add_routes(app)
     app.router.add_get("/api/v1/calendar/{pemda}/due", due)
     app.router.add_get("/api/v1/calendar/{pemda}/working-time", working_time)
+    # The calendar is computed from what the process holds: it answers while the database is down.
+    database_free(app, "/api/v1/calendar/{pemda}/due", "/api/v1/calendar/{pemda}/working-time")
     ratelimit.install(app)
     return app

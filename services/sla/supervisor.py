@@ -49,7 +49,7 @@ from shared import clock
 from shared.auth import Staff, require_staff
 from shared.calendar import WIB, zone_for
 from shared.envelope import Envelope
-from shared.http import FieldError, ProblemError, browser_headers, json_response
+from shared.http import FieldError, ProblemError, browser_headers, database_free, json_response
 from shared.kafka import BatchHandler, Rejected
 from shared.regions import lookup
 from shared.runtime import ConsumerSpec, Infra
@@ -111,6 +111,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/dashboard", _to_dashboard)
     app.router.add_get("/dashboard/", dashboard)
     app.router.add_static("/dashboard/static/", STATIC_DIR, append_version=False)
+    database_free(app, "/dashboard", "/dashboard/", "/dashboard/static")
     app.on_response_prepare.append(_dashboard_headers)
 
 

@@ -133,3 +133,23 @@ async def test_group_writer_writes_concurrent_inserts_and_fails_only_the_duplica
     assert await db["grouped"].count_documents({}) == 301
     await asyncio.gather(*(writer.update_one({"_id": i}, {"$set": {"seen": True}}) for i in ids))
     assert await db["grouped"].count_documents({"seen": True}) == 301
+
+
+async def test_group_writer_batches_are_not_bound_by_the_deadline_of_the_caller_that_started_them(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    """`pymongo.timeout` is a contextvar, and a task inherits its creator's context: the writer
+    task a caller starts must not carry that caller's deadline into a batch others share."""
+    import asyncio
+
+    import pymongo
+
+    from shared.mongo import GroupWriter
+
+    writer = GroupWriter(db["grouped"])
+    with pymongo.timeout(1e-6):  # expired by the time the batch is written
+        first = asyncio.ensure_future(writer.insert({"_id": "first"}))
+        await asyncio.sleep(0)  # the writer task starts inside this caller's timeout
+    others = [writer.insert({"_id": f"other{i}"}) for i in range(10)]
+    await asyncio.gather(first, *others)
+    assert await db["grouped"].count_documents({}) == 11
