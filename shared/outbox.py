@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 RELAY_PUBLISH_TIMEOUT_S = 30.0
+# The longest pause between two tries while Kafka or the database is out: what is left goes out
+# within this long of their return (30 s before: a withdrawal waited half a minute after Kafka).
+RELAY_MAX_BACKOFF_S = 5.0
 Doc = dict[str, Any]
 
 
@@ -160,5 +163,5 @@ async def run_relay(
             if not is_transient(exc):
                 raise  # a bug: the task dies, /readyz says so and the process is restarted
             log.warning("outbox relay: %r; retrying in %.0fs", exc, backoff)
-            backoff = min(backoff * 2, 30.0)
+            backoff = min(backoff * 2, RELAY_MAX_BACKOFF_S)
         await asyncio.sleep(backoff)
