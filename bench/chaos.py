@@ -189,15 +189,16 @@ async def offer_load(
     return list(await asyncio.gather(*tasks))
 
 
-async def _ready(http: aiohttp.ClientSession, stack: Stack) -> bool:
+async def _not_ready(http: aiohttp.ClientSession, stack: Stack) -> str | None:
+    """The first service not ready and why, or None when all are."""
     for name in SERVICES:
         try:
             async with http.get(f"{stack.services.url(name)}/readyz") as resp:
                 if resp.status != 200:
-                    return False
-        except (aiohttp.ClientError, TimeoutError):
-            return False
-    return True
+                    return f"{name} /readyz {resp.status}: {(await resp.text())[:300]}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"{name} /readyz: {exc!r}"
+    return None
 
 
 async def _answers(stack: Stack, fault: str) -> bool:
@@ -211,16 +212,19 @@ async def _answers(stack: Stack, fault: str) -> bool:
 async def healed(http: aiohttp.ClientSession, stack: Stack, fault: str, restarts: int, within: float) -> None:
     """Wait until `fault` runs again (one more restart), answers, and every service is ready."""
     deadline = time.monotonic() + within
+    waiting_for = "a restart"
     while time.monotonic() < deadline:
-        if (
-            stack.restarts(fault) > restarts
-            and stack.state(fault) == "running"
-            and await _answers(stack, fault)
-            and await _ready(http, stack)
-        ):
-            return
+        if stack.restarts(fault) <= restarts or stack.state(fault) != "running":
+            waiting_for = f"a restart ({stack.state(fault)})"
+        elif not await _answers(stack, fault):
+            waiting_for = f"{fault} to answer"
+        else:
+            not_ready = await _not_ready(http, stack)
+            if not_ready is None:
+                return
+            waiting_for = not_ready
         await asyncio.sleep(0.25)  # poll interval
-    raise RuntimeError(f"{fault} not healed within {within:.0f} s (state {stack.state(fault)})")
+    raise RuntimeError(f"{fault} not healed within {within:.0f} s: waiting for {waiting_for}")
 
 
 async def inject_faults(http: aiohttp.ClientSession, stack: Stack, plan: Plan, started: float) -> list[Heal]:
