@@ -5,6 +5,13 @@ While the service's database is known to be down (`DATABASE_DOWN`, set by shared
 shared/mongo.py's `database_down`), a request is answered 503 with Retry-After at once, without
 trying the database — except on the routes that need no database (`database_free`: the probes,
 the OpenAPI document, documentation pages and their files), which still answer.
+
+Load is shed the same way: at most MAX_IN_FLIGHT requests that need the database are handled at
+once per app; one more is answered 503 with Retry-After at once. Without it, a surge (clients
+retrying after an outage, a flood) queued every request on the database connection pool, each
+waited out its time bound there, and the process spent itself on requests that were going to
+fail anyway — bench/chaos.py at 50 submits/s on a busy machine: intake did not recover for
+minutes after Kafka came back, ~70 pool time-outs a second.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -36,6 +44,10 @@ DATABASE_DOWN: web.AppKey[Callable[[], bool]] = web.AppKey("database_down")
 DATABASE_FREE: web.AppKey[set[str]] = web.AppKey("database_free")
 # What a client waits before trying again after an infrastructure fault (seconds).
 RETRY_AFTER = "5"
+# Requests needing the database handled at once per app, below the driver's pool (100
+# connections, shared with the app's consumers and relay), so a request never waits for one.
+MAX_IN_FLIGHT = 80
+_in_flight: weakref.WeakKeyDictionary[web.Application, int] = weakref.WeakKeyDictionary()
 OPENAPI = web.AppKey("openapi", dict)
 # The document as served (`hoist_defs`), made once at start-up.
 SERVED_OPENAPI = web.AppKey("served_openapi", dict)
@@ -191,12 +203,24 @@ async def read_json(request: web.Request, model: type[M], *, max_bytes: int = 64
 async def problem_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    needs_database = _needs_database(request)
     try:
-        if _database_known_down(request):
+        if needs_database and _database_known_down(request):
             return problem_response(
                 503, "Basis data sementara tidak tersedia; coba lagi", headers={"Retry-After": RETRY_AFTER}
             )
-        return await handler(request)
+        if not needs_database:
+            return await handler(request)
+        app = request.app
+        if _in_flight.get(app, 0) >= MAX_IN_FLIGHT:
+            return problem_response(
+                503, "Layanan sedang sibuk; coba lagi", headers={"Retry-After": RETRY_AFTER}
+            )
+        _in_flight[app] = _in_flight.get(app, 0) + 1
+        try:
+            return await handler(request)
+        finally:
+            _in_flight[app] -= 1
     except ProblemError as exc:
         return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
     except web.HTTPException as exc:
@@ -214,13 +238,15 @@ async def problem_middleware(
         return problem_response(500)
 
 
-def _database_known_down(request: web.Request) -> bool:
-    """The database is down and this request's route needs it (an unknown path does not: 404)."""
-    down = request.app.get(DATABASE_DOWN)
-    if down is None or not down():
-        return False
+def _needs_database(request: web.Request) -> bool:
+    """This request's route needs the database (an unknown path does not: 404)."""
     resource = request.match_info.route.resource
     return resource is not None and resource.canonical not in request.app.get(DATABASE_FREE, ())
+
+
+def _database_known_down(request: web.Request) -> bool:
+    down = request.app.get(DATABASE_DOWN)
+    return down is not None and down()
 
 
 def database_free(app: web.Application, *paths: str) -> None:
