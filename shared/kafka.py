@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -22,7 +23,15 @@ from aiokafka import (
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
 from aiokafka.partitioner import murmur2
 
 from shared.envelope import DecodeError, Envelope, decode
@@ -65,6 +74,62 @@ def durable_producer(
         max_batch_size=256 * 1024,
         partitioner=key_partitioner,
     )
+
+
+# Refusals after which an idempotent producer's every later send fails the same way until it is
+# replaced: its producer id and sequence numbers are out of step with the broker's (seen after a
+# broker outage: aio-libs/aiokafka#1017, open; "producing stops until we restart pods").
+STUCK_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
+
+
+class Producer:
+    """A service's durable producer (`durable_producer`) that replaces itself when it is stuck.
+
+    `publish` tells it when a send failed with one of STUCK_PRODUCER_ERRORS: the aiokafka producer
+    is stopped and a new one started (a new producer id, sequences from zero), and the failure
+    goes back to the caller as the transient fault it is, so the batch is sent again — by the new
+    producer — under the outbox's and the consumers' usual rules (a message twice is recognised
+    by its event id). Every other failure (the broker away, a timeout) is left to aiokafka, which
+    recovers from those by itself (tests/integration/test_broker_restart.py)."""
+
+    def __init__(self, make: Callable[[], AIOKafkaProducer]) -> None:
+        self._make = make
+        self._current = make()
+        self._lock = asyncio.Lock()
+        self.renewals = 0
+
+    @property
+    def client(self) -> Any:
+        return self._current.client
+
+    async def start(self) -> None:
+        await self._current.start()
+
+    async def stop(self) -> None:
+        await self._current.stop()
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None
+    ) -> asyncio.Future[Any]:
+        sent: asyncio.Future[Any] = await self._current.send(topic, value=value, key=key, headers=headers)
+        return sent
+
+    async def renew(self, failed: BaseException) -> None:
+        """Replace the aiokafka producer (once for the sends that failed together)."""
+        stuck = self._current
+        async with self._lock:
+            if self._current is not stuck:
+                return  # another caller has replaced it already
+            log.warning("producer stuck (%r): replacing it with a new one", failed)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stuck.stop(), timeout=10)
+            fresh = self._make()
+            await fresh.start()
+            self._current = fresh
+            self.renewals += 1
+
+
+Sender: TypeAlias = AIOKafkaProducer | Producer
 
 
 async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> list[str]:
@@ -143,7 +208,7 @@ async def _config_differences(
     }
 
 
-async def kafka_reachable(producer: AIOKafkaProducer, timeout: float = 2.0) -> bool:
+async def kafka_reachable(producer: Sender, timeout: float = 2.0) -> bool:
     """A real metadata round trip, for /readyz."""
     try:
         async with asyncio.timeout(timeout):
@@ -166,10 +231,16 @@ class Outgoing:
         return cls(topic, key, envelope.to_bytes())
 
 
-async def publish(producer: AIOKafkaProducer, messages: Iterable[Outgoing]) -> None:
-    """Send the messages and return once every one is acknowledged (acks=all)."""
-    pending = [await producer.send(m.topic, value=m.value, key=m.key.encode()) for m in messages]
-    await asyncio.gather(*pending)
+async def publish(producer: Sender, messages: Iterable[Outgoing]) -> None:
+    """Send the messages and return once every one is acknowledged (acks=all). A producer found
+    stuck is replaced before the failure is raised (`Producer`)."""
+    try:
+        pending = [await producer.send(m.topic, value=m.value, key=m.key.encode()) for m in messages]
+        await asyncio.gather(*pending)
+    except STUCK_PRODUCER_ERRORS as exc:
+        if isinstance(producer, Producer):
+            await producer.renew(exc)
+        raise
 
 
 @dataclass(frozen=True)
@@ -294,7 +365,7 @@ class BatchConsumer(CommittingConsumer):
         group: str,
         topics: Sequence[str],
         handler: BatchHandler,
-        producer: AIOKafkaProducer,
+        producer: Sender,
         max_records: int = 500,
     ) -> None:
         super().__init__(bootstrap=bootstrap, group=group, topics=topics, max_records=max_records)

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 import uvloop
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -29,6 +28,7 @@ from shared.kafka import (
     BatchHandler,
     CommittingConsumer,
     Outgoing,
+    Producer,
     durable_producer,
     kafka_reachable,
     publish,
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 class Infra:
     mongo: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
-    producer: AIOKafkaProducer
+    producer: Producer
     bootstrap: str
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
@@ -63,7 +63,7 @@ class Infra:
 @contextlib.asynccontextmanager
 async def open_infra(*, kafka_bootstrap: str, mongo_uri: str, db_name: str) -> AsyncIterator[Infra]:
     mongo = mongo_client(mongo_uri)
-    producer = durable_producer(kafka_bootstrap)
+    producer = Producer(lambda: durable_producer(kafka_bootstrap))
     await producer.start()
     try:
         yield Infra(mongo=mongo, db=mongo[db_name], producer=producer, bootstrap=kafka_bootstrap)
