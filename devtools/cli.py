@@ -34,8 +34,9 @@ log = logging.getLogger("devtools")
 def install(browser: bool = False) -> None:
     infra.ensure_kafka_jars()
     infra.ensure_secantus()
-    if browser:
+    if browser:  # what only the tests need
         infra.ensure_chromium()
+        infra.ensure_docker_compose()
 
 
 def run() -> int:

@@ -103,20 +103,33 @@ CHROMIUM = Path("/usr/bin/chromium")
 def ensure_chromium() -> Path:
     """Debian's chromium for the dashboard's browser test (DESIGN §7; `playwright install`
     cannot download its own browser on these machines). Installed with apt when missing."""
-    if CHROMIUM.exists():
-        return CHROMIUM
+    return _debian_package("chromium", CHROMIUM)
+
+
+DOCKER_COMPOSE = Path("/usr/bin/docker-compose")
+
+
+def ensure_docker_compose() -> Path:
+    """Debian's docker-compose (1.29), which validates docker-compose.yml without a Docker engine
+    (`docker-compose config -q`, tests/unit/test_deploy_files.py). Installed with apt when missing."""
+    return _debian_package("docker-compose", DOCKER_COMPOSE)
+
+
+def _debian_package(package: str, path: Path) -> Path:
+    if path.exists():
+        return path
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise InfraError(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    log.info("installing chromium with apt-get (once)")
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        raise InfraError(f"{path} is missing: install Debian's {package} (apt-get install {package})")
+    log.info("installing %s with apt-get (once)", package)
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
         done = subprocess.run(
             command, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         )
         if done.returncode != 0:
             raise InfraError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-    if not CHROMIUM.exists():
-        raise InfraError(f"apt-get installed chromium but {CHROMIUM} is still missing")
-    return CHROMIUM
+    if not path.exists():
+        raise InfraError(f"apt-get installed {package} but {path} is still missing")
+    return path
 
 
 def ensure_secantus() -> Path:
