@@ -109,8 +109,18 @@ class Answer:
     headers: dict[str, str]
 
 
-# Response headers worth keeping: the ones a client acts on.
-KEPT_HEADERS = ("location", "content-disposition", "retry-after", "cache-control", "etag")
+# Response headers worth keeping: the ones a client acts on, and the pages' security headers.
+KEPT_HEADERS = (
+    "location",
+    "content-disposition",
+    "retry-after",
+    "cache-control",
+    "etag",
+    "www-authenticate",
+    "content-security-policy",
+    "x-content-type-options",
+    "referrer-policy",
+)
 
 
 @dataclass
