@@ -96,7 +96,9 @@ def differences(want: dict[str, Any], got: dict[str, Any], most: int = 3) -> str
         lines = list(diff)
         more = f"\n  … {len(lines) - SHOWN_LINES} more lines" if len(lines) > SHOWN_LINES else ""
         shown.append(f"--- {title}\n" + "\n".join(lines[:SHOWN_LINES]) + more)
-    rest = f"\n({len(pairs) - most} more steps or complaints differ)" if len(pairs) > most else ""
+    others = [title for title, _, _ in pairs[most:]]
+    listed = "\n  ".join(others[:40]) + ("\n  …" if len(others) > 40 else "")
+    rest = f"\n\nThe others that differ:\n  {listed}" if others else ""
     return (
         f"{len(pairs)} of the recorded steps/complaints differ; the first ones:\n" + "\n\n".join(shown) + rest
     )
