@@ -40,6 +40,8 @@ DB_PREFIX = "e2e_"
 # The stack runs on Idul Fitri 2027 (inside the cuti bersama), given to the processes as a setting;
 # this process shares their clock (the same CLOCK_START and CLOCK_START_WALL).
 E2E_DAY = DAYS["idul-fitri"]
+# The Open311 key intake seeds at start-up (its `OPEN311_API_KEY` setting, as `make run` does).
+E2E_OPEN311_KEY = "e2e-open311-key-for-the-test-stack-only"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -112,6 +114,8 @@ def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[Servic
     # every service is off (0); the limits themselves are tested in tests/integration/test_ratelimit.py.
     os.environ.update(dict.fromkeys(rate_limit_variables(), "0"))
     os.environ.update(CLOCK_START=E2E_DAY.isoformat(), CLOCK_START_WALL=e2e_clock.isoformat())
+    before_key = os.environ.get("OPEN311_API_KEY")
+    os.environ["OPEN311_API_KEY"] = E2E_OPEN311_KEY
     logs = infra.run_dir(infra.test_profile()) / "services"
     running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX)
     try:
@@ -125,3 +129,6 @@ def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[Servic
         running.stop()
         for name in ("CLOCK_START", "CLOCK_START_WALL"):
             os.environ.pop(name, None)
+        os.environ.pop("OPEN311_API_KEY", None)
+        if before_key is not None:
+            os.environ["OPEN311_API_KEY"] = before_key
