@@ -11,8 +11,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
-from services.intake.adapters.store import ConcurrentUpdate
 from services.intake.adapters.store import MongoComplaintStore as IntakeStore
+from services.intake.ports import ConcurrentUpdate
 from services.routing.adapters import MongoComplaintStore
 from services.routing.catalog import load_catalog
 from services.sla.adapters import ConcurrentUpdate as ClockConflict

@@ -18,8 +18,8 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from services.intake.adapters.idempotency import key_id
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
+from services.intake.ports import ConcurrentUpdate
 from shared import clock, outbox
-from shared.faults import TransientError
 from shared.kafka import Outgoing
 from shared.mongo import GroupWriter, transaction
 
@@ -54,10 +54,6 @@ VIEW_FIELDS = (
     "parked_count",
     "rev",
 )
-
-
-class ConcurrentUpdate(TransientError):
-    """A view changed between read and write: the consumer retries the batch (idempotent)."""
 
 
 # Commands whose outcome may still be recorded: pending ones, and those rejected only because
