@@ -50,9 +50,9 @@ class Redactor:
 
     Linear in the text (issue 15). The name and e-mail are literal alternatives whose only
     quantifier is the ``\\s+`` between a name's parts, followed by a literal that cannot be
-    whitespace: no nested or overlapping quantifiers, so Python's engine stays linear (and it is
-    several times faster than `google-re2` here: a text of 800 names is 800 matches, and RE2's
-    Python binding costs about 10 µs a match). The phone is found by `replace_numbers`' scan, in
+    whitespace: no nested or overlapping quantifiers, so Python's engine stays linear (and here it
+    is faster than `google-re2`, whose Python binding pays a fixed cost per match, and a text can
+    hold many matches). The phone is found by `replace_numbers`' scan, in
     any grouping and with ``+62``, ``62`` or ``0``. NIK-shaped numbers are always masked (the model
     has no NIK field, so the NIK a reporter gives is the one they write; DESIGN §3 counts it as
     identity, and an office has none).
