@@ -38,7 +38,7 @@ from services.intake.settings import IntakeSettings
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
-from shared.runtime import HEALTH, ConsumerSpec, Infra, with_consumers
+from shared.runtime import HEALTH, INFRA, ConsumerSpec, Infra, with_consumers
 from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS
 
 __all__ = ["OpenAdapters", "create_app", "mongo_adapters"]
@@ -54,7 +54,6 @@ def mongo_adapters(settings: IntakeSettings) -> OpenAdapters:
         await store.ensure_indexes(db)
         await attachment_store.ensure_indexes(db)
         await listing_queries.ensure_indexes(db)
-        await open311_records.ensure_indexes(db, settings.open311.api_key)
         return Adapters(
             complaints=store.MongoComplaintStore(db),
             publisher=OutboxPublisher(infra, settings.publish_timeout_seconds),
@@ -110,6 +109,13 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
         ],
     )
     app.cleanup_ctx.append(_scrubber(settings))
+
+    async def open311_keys(app: web.Application) -> None:
+        # At start-up only (after the infrastructure is open), never for a dead-letter replay:
+        # it seeds the local run's API key.
+        await open311_records.ensure_indexes(app[INFRA].db, settings.open311.api_key)
+
+    app.on_startup.append(open311_keys)
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
     complaints.add_routes(app)
     commands.add_routes(app)

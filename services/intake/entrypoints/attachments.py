@@ -25,7 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 from services.intake.adapters.attachments import Stored
-from services.intake.domain.attachments import EXTENSIONS, clean_name, sniff
+from services.intake.domain.attachments import EXTENSIONS, check_open, check_room, clean_name, sniff
 from services.intake.entrypoints.access import caller_for, complaint_for
 from services.intake.entrypoints.edge import ADAPTERS, SCRUBBER, SETTINGS, base_url
 from services.intake.models import AttachmentInfo, AttachmentList
@@ -106,11 +106,9 @@ async def upload(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     doc = await complaint_for(request)
     await _require_access(request, doc, upload=True)
-    if doc.get("status") in ("closed", "archived"):
-        raise ProblemError(409, "Pengaduan yang sudah selesai atau diarsipkan tidak menerima lampiran")
+    check_open(doc.get("status"))
     store = request.app[ADAPTERS].attachments
-    if await store.count(doc["_id"]) >= settings.attachment_max_count:
-        raise ProblemError(409, f"Satu pengaduan paling banyak {settings.attachment_max_count} lampiran")
+    check_room(await store.count(doc["_id"]), settings.attachment_max_count)
     data, filename = await _read_upload(request, settings.attachment_max_bytes)
     if not data:
         raise ProblemError(422, errors=[FieldError(field="file", message="berkas kosong")])
