@@ -36,7 +36,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 from PIL import Image
 
-from services.intake.attachments import Scrubber
+from services.intake.adapters.scrubber import Scrubber
 from services.intake.settings import IntakeSettings
 from shared.http import ProblemError
 from tests.attachment_files import exif, png_declaring

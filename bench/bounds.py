@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import make_mocked_request
 
-from services.intake.listing import ListingSettings, encode_cursor, parse_query
+from services.intake.entrypoints.listing import encode_cursor, parse_query
+from services.intake.settings import ListingSettings
 from services.routing import staff
 from shared.calendar import calendar_for
 from shared.http import MAX_JSON_DEPTH, ProblemError, parse_json

@@ -39,8 +39,8 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
 from services.intake import models  # noqa: E402
-from services.intake.identity import identity_pattern  # noqa: E402
-from services.intake.open311_forms import submission_from_form  # noqa: E402
+from services.intake.domain.identity import identity_pattern  # noqa: E402
+from services.intake.entrypoints.open311_forms import submission_from_form  # noqa: E402
 from services.routing import classify as clf  # noqa: E402
 from services.routing.deciding import decide, decide_off_loop  # noqa: E402
 from services.routing.handlers import handle_submissions  # noqa: E402

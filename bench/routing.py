@@ -99,7 +99,7 @@ TARGET_P99_S = 0.200
 HOLD_P99_S = 1.0
 LADDER = (10, 25, 50, 75, 100, 150, 200, 250, 300, 400, 500, 650, 800, 1000, 1250, 1600, 2000, 2500, 3000)
 RATE_LIMIT = "10000000"
-# Named in the brief and in services/intake/ratelimit.py; the settings class is also read at run
+# Named in the brief and in services/intake/settings.py; the settings class is also read at run
 # time (below) so a newly added `INTAKE_RATE_*` limit is raised too.
 RATE_LIMIT_ENV = (
     "INTAKE_RATE_SUBMIT_PER_MINUTE",
@@ -205,7 +205,7 @@ def raise_rate_limits() -> list[str]:
     """Set every intake submit limit in this process's environment (the services inherit it)."""
     names = set(RATE_LIMIT_ENV)
     try:
-        from services.intake.ratelimit import RateLimitSettings
+        from services.intake.settings import RateLimitSettings
 
         names |= {
             f"INTAKE_RATE_{name.upper()}"
@@ -213,7 +213,7 @@ def raise_rate_limits() -> list[str]:
             if info.annotation is int and name != "max_clients"
         }
     except ImportError:
-        log.warning("services.intake.ratelimit not importable; raising only %s", RATE_LIMIT_ENV)
+        log.warning("services.intake.settings not importable; raising only %s", RATE_LIMIT_ENV)
     for name in sorted(names):
         os.environ[name] = RATE_LIMIT
     return sorted(names)

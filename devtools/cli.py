@@ -48,7 +48,7 @@ def run() -> int:
     # The local run's Open311 key (intake seeds it at start-up); a deployment issues its own with
     # `python -m services.intake.apikeys issue --name <client>`.
     # It listens on 127.0.0.1 only, where development secrets are allowed (shared/startup.py).
-    from services.intake.open311 import DEV_API_KEY
+    from services.intake.settings import DEV_API_KEY
 
     os.environ.setdefault("OPEN311_API_KEY", DEV_API_KEY)
     with supervised_stack("run", infra.RUN_PORTS, RUN_HTTP_PORTS) as stack:

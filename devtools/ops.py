@@ -168,7 +168,7 @@ def _service_app(group: str) -> tuple[web.Application, InfraSettings]:
         routing = RoutingSettings()
         return routing_app(routing), routing
     if group == INTAKE_GROUP:
-        from services.intake.app import create_app as intake_app
+        from services.intake.bootstrap import create_app as intake_app
         from services.intake.settings import IntakeSettings
 
         intake = IntakeSettings()

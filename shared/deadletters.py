@@ -10,7 +10,7 @@ either. A letter the handler still refuses stays dead (not recorded) and its new
 
 Another service may follow a group's dead letters (`LetterConsumer`, its own consumer group):
 intake reads routing's, so that a reporter's command routing dead-lettered shows as rejected
-instead of pending for ever (services/intake/commands.py).
+instead of pending for ever (services/intake/handlers.py, reject_dead_commands).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.intake.app import create_app
+from services.intake.bootstrap import create_app
 from services.intake.settings import IntakeSettings
 from shared.kafka import ensure_topics
 from shared.mongo import mongo_client

@@ -1,4 +1,4 @@
-from services.intake.app import create_app
+from services.intake.bootstrap import create_app
 from services.intake.settings import IntakeSettings
 from shared import clock
 from shared.runtime import serve

@@ -208,3 +208,8 @@ class ReporterIdentity(BaseModel):
     name: str | None
     phone: str | None
     email: str | None
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintView]
+    next_cursor: str | None

@@ -1,9 +1,16 @@
+"""Intake's one settings object, `IntakeSettings`, read from the environment once (bootstrap.py)
+and passed down. The features with settings of their own prefix (`INTAKE_LISTING_*`,
+`INTAKE_OPEN311_*`, `INTAKE_RATE_*`) are parts of it."""
+
 from __future__ import annotations
 
-from aiohttp import web
-from pydantic import AwareDatetime
+from datetime import UTC, datetime
+from functools import cached_property
+
+from pydantic import AliasChoices, AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.ratelimit import IpNetwork, parse_networks
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
 from shared.startup import Secret, register_secret
 from shared.topics import INTAKE_DEAD_COMMANDS_GROUP, INTAKE_GROUP, ROUTING_GROUP
@@ -12,6 +19,73 @@ PREFIX = "INTAKE_"
 
 
 DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret-do-not-deploy"
+
+
+class ListingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_LISTING_", extra="ignore")
+
+    # No complaint is older than this (the service's start): the oldest window a page reads.
+    floor: datetime = datetime(2025, 1, 1, tzinfo=UTC)
+    # Width of a page's first window when no cursor says better.
+    first_window_seconds: int = 3600
+    default_limit: int = 20
+    max_limit: int = 100
+
+
+class Open311Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_OPEN311_", extra="ignore")
+
+    # Seeded as a valid key at start-up (the local run; deployments issue keys with the admin command).
+    api_key: str = Field(
+        default="", validation_alias=AliasChoices("OPEN311_API_KEY", "INTAKE_OPEN311_API_KEY")
+    )
+    contact: str = "Layanan pengaduan pemerintah daerah — hubungi admin koordinator pemda Anda"
+    key_service: str = (
+        "Kunci API diterbitkan oleh admin: python -m services.intake.apikeys issue --name <nama-klien>"
+    )
+    # Most service requests one GET requests answers (newest first), and its widest date range.
+    max_requests: int = 200
+    max_days: int = 90
+
+
+DEV_API_KEY = "pengaduan-lokal-open311"  # what `make run` seeds (devtools/cli.py)
+
+
+@register_secret
+def _seeded_api_key() -> Secret | None:
+    key = Open311Settings().api_key
+    return Secret("OPEN311_API_KEY", key, is_default=key == DEV_API_KEY) if key else None
+
+
+class RateLimitSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_RATE_", extra="ignore")
+
+    # Submits per minute (and burst) from one client address. Generous: mobile carriers put many
+    # citizens behind one address (CGNAT).
+    submit_per_minute: int = 60
+    # Submits per minute per credential (bearer token, Open311 api_key): a gateway relays many people.
+    submit_per_minute_per_key: int = 600
+    # Pages of the public listing per minute from one address.
+    listing_per_minute: int = 120
+    # Open311 GET requests (discovery, services, requests, one request, tokens) per minute.
+    open311_read_per_minute: int = 120
+    # Attachment uploads per minute from one address.
+    upload_per_minute: int = 30
+    # Reporter commands (information, feedback, reopen, withdraw) per minute from one address.
+    command_per_minute: int = 30
+    # Comma-separated addresses or networks of our reverse proxies, e.g. "10.0.0.0/8,127.0.0.1";
+    # `TRUSTED_PROXIES` without the prefix applies to every service.
+    trusted_proxies: str = Field(
+        default="", validation_alias=AliasChoices("INTAKE_RATE_TRUSTED_PROXIES", "TRUSTED_PROXIES")
+    )
+    # Buckets kept at most per limit; beyond it, full (idle) buckets go first, then the least recently used.
+    max_clients: int = 100_000
+    # Count in the database, together with the service's other processes (see shared/ratelimit.py).
+    shared: bool = False
+
+    @cached_property
+    def proxies(self) -> tuple[IpNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
 
 class IntakeSettings(BaseSettings):
@@ -29,7 +103,7 @@ class IntakeSettings(BaseSettings):
     # The view consumer's group (its dead-letter topic is `<group>.dlq`); tests run apps in their own.
     consumer_group: str = INTAKE_GROUP
     # The group that follows routing's dead letters (`<routing_group>.dlq`), so that a reporter's
-    # command routing dead-lettered shows as rejected (services/intake/commands.py).
+    # command routing dead-lettered shows as rejected (services/intake/handlers.py, reject_dead_commands).
     dead_commands_group: str = INTAKE_DEAD_COMMANDS_GROUP
     routing_group: str = ROUTING_GROUP
     http_host: str = "127.0.0.1"
@@ -58,11 +132,11 @@ class IntakeSettings(BaseSettings):
     calendar_refresh_seconds: float = 60.0
     log_level: str = "INFO"
     # Seals the access token an Idempotency-Key record keeps for its replay (services/intake/
-    # idempotency.py), with the raw key. The default is for development only: set your own.
+    # adapters/idempotency.py), with the raw key. The default is for development only: set your own.
     idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
-
-
-SETTINGS = web.AppKey("settings", IntakeSettings)
+    listing: ListingSettings = Field(default_factory=ListingSettings)
+    open311: Open311Settings = Field(default_factory=Open311Settings)
+    rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 
 @register_secret

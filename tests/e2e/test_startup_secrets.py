@@ -11,7 +11,7 @@ import pytest
 
 from devtools.infra import Endpoints
 from devtools.services import service_env
-from services.intake.open311 import DEV_API_KEY
+from services.intake.settings import DEV_API_KEY
 from shared.auth import DEV_SECRET
 
 pytestmark = pytest.mark.e2e

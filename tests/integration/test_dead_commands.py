@@ -14,8 +14,8 @@ from aiokafka.structs import OffsetAndMetadata
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.intake.commands import DEAD_LETTER_REASON, command_id_of, reject_dead_commands
-from services.intake.store import STORE
+from services.intake.entrypoints.edge import ADAPTERS
+from services.intake.handlers import DEAD_LETTER_REASON, command_id_of, reject_dead_commands
 from services.routing.handlers import handle_routing_batch
 from services.routing.staff import LIFECYCLE
 from shared.deadletters import read_letters, replay
@@ -112,7 +112,7 @@ async def test_a_command_routing_dead_letters_is_rejected_for_the_reporter_until
             assert record["dead_letter"]["offset"] == letter.offset
 
             # The same letter again (a redelivery to intake's follower): nothing changes.
-            await reject_dead_commands([letter], apps.intake.server.app[STORE])
+            await reject_dead_commands([letter], apps.intake.server.app[ADAPTERS].complaints)
             assert await apps.intake_db["commands"].find_one({"_id": command_id}) == record
 
             # The fix: routing records the complaint; the operator replays the dead letter into

@@ -13,7 +13,7 @@ import pytest
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.intake.idempotency import key_id
+from services.intake.adapters.idempotency import key_id
 from shared.auth import mint
 from shared.envelope import new_event
 from shared.events import ComplaintAnswered, ComplaintAssigned

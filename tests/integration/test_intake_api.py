@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.intake.idempotency import key_id
+from services.intake.adapters.idempotency import key_id
 from shared import clock
 from shared.auth import mint
 from shared.envelope import new_event

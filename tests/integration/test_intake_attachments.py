@@ -21,7 +21,7 @@ from PIL import Image
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
-from services.intake.attachments import SCRUBBER
+from services.intake.entrypoints.edge import SCRUBBER
 from shared.auth import mint
 from tests.attachment_files import (
     NAME,

@@ -12,9 +12,9 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
-from services.intake.app import handle_view_events
-from services.intake.store import ComplaintStore, ensure_indexes
-from services.intake.views import CalendarBook
+from services.intake.adapters.store import MongoComplaintStore, ensure_indexes
+from services.intake.domain.view import CalendarBook
+from services.intake.handlers import handle_view_events
 from shared.envelope import Envelope, new_event
 from shared.events import CalendarChanged, ClockStarted, EscalationRaised, InformationRequested
 from shared.kafka import Outgoing
@@ -46,7 +46,7 @@ def calendar_changed(revision: int, dates: list[date]) -> Envelope:
 async def test_a_batch_applies_once_and_a_redelivery_changes_nothing(
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    store = ComplaintStore(db)
+    store = MongoComplaintStore(db)
     await store.insert(doc(_id="C1"))
     clock = new_event(
         ClockStarted(
@@ -95,7 +95,7 @@ async def test_a_batch_applies_once_and_a_redelivery_changes_nothing(
 async def test_lifecycle_events_after_a_missing_seq_wait_in_the_view_until_it_arrives(
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    store = ComplaintStore(db)
+    store = MongoComplaintStore(db)
     await store.insert(doc(_id="C1"))
     asked = InformationRequested(opd_id="33.74/dinas-pupr", handler="h", message="Kirim foto lokasi")
     first, second, third = lifecycle(1, received()), lifecycle(2, assigned()), lifecycle(3, asked)
@@ -121,7 +121,7 @@ async def test_lifecycle_events_after_a_missing_seq_wait_in_the_view_until_it_ar
 async def test_calendars_keep_the_newest_revision_and_a_new_instance_loads_them(
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    store = ComplaintStore(db)
+    store = MongoComplaintStore(db)
     wed, thu = date(2026, 3, 25), date(2026, 3, 26)
     await store.save_calendar("33", 3, [wed, thu])
     await store.save_calendar("33", 2, [])  # older: ignored
@@ -137,7 +137,7 @@ async def test_pengaduan_status_counts_the_views_held_after_a_gap(
 ) -> None:
     from devtools import ops
 
-    store = ComplaintStore(db)
+    store = MongoComplaintStore(db)
     await store.insert(doc(_id="C1"))  # the id the helpers' events carry
     await handle_view_events([lifecycle(1, received()), lifecycle(3, assigned())], store)
     monkeypatch.setenv("INTAKE_MONGO_URI", endpoints.mongo_uri)

@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.intake import apikeys
+from services.intake.adapters import apikeys
 from tests.intake_app import running_intake
 from tests.integration.test_listing import SUBMISSION
 

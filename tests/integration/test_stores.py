@@ -11,7 +11,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
-from services.intake.store import ComplaintStore, ConcurrentUpdate
+from services.intake.adapters.store import MongoComplaintStore as IntakeStore
+from services.intake.ports import ConcurrentUpdate
 from services.routing.adapters import MongoComplaintStore
 from services.routing.catalog import load_catalog
 from services.sla.adapters import ConcurrentUpdate as ClockConflict
@@ -85,7 +86,7 @@ async def test_sla_store_round_trips_clocks_and_refuses_a_stale_write(
 
 
 async def test_intake_store_hides_identity_and_guards_view_writes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    store = ComplaintStore(db)
+    store = IntakeStore(db)
     await store.insert(
         {"_id": "I1", "reporter": {"name": "Sari"}, "region_code": "33.74", "rev": 0, "last_seq": 0}
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.intake.views import apply
+from services.intake.domain.view import apply
 from services.routing.handlers import handle_submissions
 from services.routing.service import Lifecycle
 from services.sla.handlers import handle_lifecycle

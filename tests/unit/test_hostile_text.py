@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.intake.identity import REDACTED, identity_pattern, outgoing_text, redact_identity
+from services.intake.domain.identity import REDACTED, identity_pattern, outgoing_text, redact_identity
 from services.intake.models import SubmitComplaint
 from services.routing import deciding
 from services.routing.classify import (
@@ -287,8 +287,8 @@ async def test_a_submission_over_its_cpu_budget_is_dead_lettered_with_the_reason
 def test_an_opd_answer_quoting_the_reporter_is_redacted_for_all_but_the_reporter(
     audience: str, shows_identity: bool
 ) -> None:
-    from services.intake.identity import redact_with
-    from services.intake.views import apply, render
+    from services.intake.domain.identity import redact_with
+    from services.intake.domain.view import apply, render
     from shared.calendar import calendar_for
     from shared.events import ComplaintResolved
     from tests.unit.test_intake_views import OPD, T0, assigned, doc, received

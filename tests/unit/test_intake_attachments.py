@@ -11,8 +11,8 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from services.intake.attachments import sniff
-from services.intake.scrub_worker import Limits, Outcome, run
+from services.intake.adapters.scrub_worker import Limits, Outcome, run
+from services.intake.domain.attachments import sniff
 from tests.attachment_files import (
     NAME,
     OLD_CRAFTED,

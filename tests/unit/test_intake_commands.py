@@ -8,16 +8,10 @@ from typing import Any
 
 import pytest
 
-from services.intake.commands import (
-    DEAD_LETTER_REASON,
-    NotAllowed,
-    NotYet,
-    check,
-    command_id_of,
-    command_outcomes,
-    dead_commands,
-)
-from services.intake.identity import REDACTED, may_read_identity, outgoing_text
+from services.intake.domain.commands import check, command_outcomes
+from services.intake.domain.errors import NotAllowed, NotYet
+from services.intake.domain.identity import REDACTED, may_read_identity, outgoing_text
+from services.intake.handlers import DEAD_LETTER_REASON, command_id_of, dead_commands
 from shared.auth import Staff
 from shared.calendar import calendar_for
 from shared.deadletters import Letter

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.intake.views import CalendarBook, apply, countdown, render, reopen_window_end
+from services.intake.domain.view import CalendarBook, apply, countdown, render, reopen_window_end
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (

@@ -16,8 +16,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from multidict import MultiDict, MultiDictProxy
 
-from services.intake import open311
-from services.intake.open311 import (
+from services.intake.domain.view import apply
+from services.intake.entrypoints import open311
+from services.intake.entrypoints.edge import SETTINGS as INTAKE_SETTINGS
+from services.intake.entrypoints.open311 import (
     Open311Error,
     Reply,
     derive_title,
@@ -29,9 +31,7 @@ from services.intake.open311 import (
     submission_from_form,
     to_xml,
 )
-from services.intake.settings import SETTINGS as INTAKE_SETTINGS
 from services.intake.settings import IntakeSettings
-from services.intake.views import apply
 from shared.calendar import calendar_for
 from shared.categories import CATEGORIES
 from shared.envelope import new_event
@@ -360,7 +360,6 @@ def test_status_maps_to_open_or_closed(status: str, shown: str) -> None:
 async def test_discovery_names_the_endpoint_its_formats_and_the_region_code_extension() -> None:
     app = web.Application()
     app[INTAKE_SETTINGS] = IntakeSettings(public_base_url="https://pengaduan.example.go.id")
-    app[open311.SETTINGS] = open311.Open311Settings()
     reply = await open311.discovery(make_mocked_request("GET", "/open311/v2/discovery.xml", app=app))
     parsed = xmltodict.parse(to_xml(reply.root, reply.data))["discovery"]
     endpoint = parsed["endpoints"]["endpoint"]

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from services.intake.app import create_app as intake_app
+from services.intake.bootstrap import create_app as intake_app
 from services.intake.settings import IntakeSettings
 from services.routing.app import create_app as routing_app
 from services.routing.settings import RoutingSettings

@@ -10,8 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from multidict import CIMultiDict
 
-from services.intake import ratelimit
-from services.intake.ratelimit import RateLimitSettings, SubmitLimits, TokenBuckets, client_address
+from services.intake.entrypoints import ratelimit
+from services.intake.entrypoints.ratelimit import SubmitLimits, TokenBuckets, client_address
+from services.intake.settings import RateLimitSettings
 from shared.http import ProblemError, problem_middleware
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import services.intake.open311  # registers OPEN311_API_KEY, as intake's app does
+import services.intake.settings  # registers OPEN311_API_KEY, as intake's app does
 from shared import auth, startup
 from shared.startup import Secret, is_loopback, problems, refuse_insecure_start
 
@@ -69,7 +69,7 @@ def test_the_staff_secret_registers_itself(monkeypatch: pytest.MonkeyPatch) -> N
 def test_the_seeded_open311_key_registers_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STAFF_JWT_SECRET", GOOD)
     monkeypatch.setenv("INTAKE_IDEMPOTENCY_SECRET", GOOD)
-    monkeypatch.setenv("OPEN311_API_KEY", services.intake.open311.DEV_API_KEY)
+    monkeypatch.setenv("OPEN311_API_KEY", services.intake.settings.DEV_API_KEY)
     assert named("0.0.0.0") == ["OPEN311_API_KEY"]
     monkeypatch.setenv("OPEN311_API_KEY", "k" * 40)
     assert problems("0.0.0.0", startup.registered_secrets()) == []

@@ -1,11 +1,16 @@
-"""The OpenAPI description of the /open311/v2/ paths, merged into intake's document by
-`open311.add_routes`."""
+"""The OpenAPI description of the /open311/v2/ paths (services/intake/entrypoints/open311.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.intake.open311_services import BASE, CHANGESET, SPECIFICATION, service_definition, service_list
+from services.intake.entrypoints.open311_services import (
+    BASE,
+    CHANGESET,
+    SPECIFICATION,
+    service_definition,
+    service_list,
+)
 
 
 def _param(name: str, where: str, description: str, example: str | None = None) -> dict[str, Any]:
@@ -92,7 +97,7 @@ _POST = _operation(
 _POST["requestBody"] = {"content": {"application/x-www-form-urlencoded": {"example": _EXAMPLE_FORM}}}
 _POST["responses"] |= {code: _ERRORS for code in ("403", "413", "415", "429", "503")}
 
-OPENAPI_PATHS: dict[str, Any] = {
+PATHS: dict[str, Any] = {
     BASE + "/discovery.{fmt}": {
         "get": _operation(
             "Open311: penemuan layanan (discovery)",

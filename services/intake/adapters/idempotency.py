@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from shared.http import ProblemError
+from services.intake.domain.errors import AnswerSealed
 
 _INFO = b"pengaduan intake idempotency access token v1"
 _NONCE_BYTES = 12
@@ -47,7 +47,7 @@ def seal(response: Mapping[str, Any], key: str, secret: str) -> dict[str, Any]:
 
 
 def unseal(stored: Mapping[str, Any], key: str, secret: str) -> dict[str, Any]:
-    """The original answer from a stored one (`seal`); a 409 if the token cannot be opened (the
+    """The original answer from a stored one (`seal`); AnswerSealed (409) if the token cannot be opened (the
     server's secret changed since: the retry must not get an answer without its token)."""
     response = {k: v for k, v in stored.items() if k != "sealed_token"}
     sealed = bytes(stored["sealed_token"])
@@ -55,6 +55,6 @@ def unseal(stored: Mapping[str, Any], key: str, secret: str) -> dict[str, Any]:
     try:
         token = _cipher(key, secret).decrypt(nonce, ciphertext, key_id(key).encode())
     except InvalidTag:
-        raise ProblemError(409, "Jawaban tersimpan untuk kunci ini tidak dapat dibuka lagi") from None
+        raise AnswerSealed("Jawaban tersimpan untuk kunci ini tidak dapat dibuka lagi") from None
     response["access_token"] = token.decode()
     return response

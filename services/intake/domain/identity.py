@@ -1,4 +1,4 @@
-"""Who is asking about a complaint, and the one endpoint that shows who reported it (DESIGN §3).
+"""Who may see what of a reporter, and the reporter's identity kept out of texts (DESIGN §3).
 
 A bearer credential is either the reporter's access token (random, stored hashed) or a staff
 JWT; they are told apart by shape (`looks_like_jwt`: a citizen token is URL-safe base64, no dots).
@@ -23,25 +23,17 @@ only way staff learn who reported, whatever the reporter typed.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import hmac
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from ulid import ULID
-
-from services.intake.models import ReporterIdentity
-from services.intake.store import STORE, ComplaintStore
-from services.intake.views import Audience
-from shared import clock
-from shared.auth import STAFF_AUTH, Staff, bearer, looks_like_jwt, require_staff
 from shared.calendar import pemda_of
-from shared.http import ProblemError, json_response
 from shared.privacy import NIK_MASK, mask_contacts, mask_nik, replace_numbers
+
+if TYPE_CHECKING:  # the staff member's claims, checked by the edge (shared.auth is HTTP)
+    from shared.auth import Staff
 
 
 def token_hash(token: str) -> str:
@@ -58,9 +50,9 @@ class Redactor:
 
     Linear in the text (issue 15). The name and e-mail are literal alternatives whose only
     quantifier is the ``\\s+`` between a name's parts, followed by a literal that cannot be
-    whitespace: no nested or overlapping quantifiers, so Python's engine stays linear (and it is
-    several times faster than `google-re2` here: a text of 800 names is 800 matches, and RE2's
-    Python binding costs about 10 µs a match). The phone is found by `replace_numbers`' scan, in
+    whitespace: no nested or overlapping quantifiers, so Python's engine stays linear (and here it
+    is faster than `google-re2`, whose Python binding pays a fixed cost per match, and a text can
+    hold many matches). The phone is found by `replace_numbers`' scan, in
     any grouping and with ``+62``, ``62`` or ``0``. NIK-shaped numbers are always masked (the model
     has no NIK field, so the NIK a reporter gives is the one they write; DESIGN §3 counts it as
     identity, and an office has none).
@@ -107,13 +99,6 @@ def redact_with(redactor: Redactor | None, text: str) -> str:
     return redactor(text) if redactor is not None else mask_nik(text)
 
 
-async def redactors(store: ComplaintStore, ids: Iterable[str | None]) -> dict[str, Callable[[str], str]]:
-    """For each complaint, the function that takes its reporter's identity out of a text."""
-    wanted = sorted(i for i in ids if i)
-    found = await store.reporters(wanted) if wanted else {}
-    return {cid: functools.partial(redact_with, identity_pattern(found.get(cid))) for cid in wanted}
-
-
 def leaving_intake(redacted: str, anonymous: bool) -> str:
     """Already-redacted text as it may leave intake: contacts masked too when anonymous."""
     return mask_contacts(redacted) if anonymous else redacted
@@ -126,42 +111,6 @@ def outgoing_text(text: str, reporter: Mapping[str, Any] | None, anonymous: bool
 
 def complaint_pemda(doc: dict[str, Any]) -> str:
     return str(doc.get("pemda") or pemda_of(doc["region_code"]))
-
-
-@dataclass(frozen=True)
-class Caller:
-    audience: Audience
-    staff: Staff | None = None
-
-
-async def caller_for(request: web.Request, doc: dict[str, Any]) -> Caller:
-    """The audience a request gets for this complaint (401 for a bad credential)."""
-    token = bearer(request)
-    if token is None:
-        return Caller("public")
-    if looks_like_jwt(token):
-        staff = await request.app[STAFF_AUTH].verify(token)
-        in_scope = staff.covers(opd_id=doc.get("opd_id"), pemda=complaint_pemda(doc))
-        return Caller("staff" if in_scope else "public", staff)
-    if hmac.compare_digest(token_hash(token), doc["token_hash"]):
-        return Caller("reporter")
-    if doc.get("confidential"):
-        raise ProblemError(404)  # a confidential complaint does not exist without its token
-    raise ProblemError(401, "Token akses tidak sah", headers={"WWW-Authenticate": "Bearer"})
-
-
-async def require_reporter(request: web.Request, doc: dict[str, Any], action: str) -> None:
-    """Only the reporter (access token) may `action`: 401 without it, 403 for staff."""
-    caller = await caller_for(request, doc)
-    if caller.audience == "reporter":
-        return
-    if caller.staff is not None:
-        raise ProblemError(403, f"Hanya pelapor (dengan token akses) yang dapat {action}")
-    if doc.get("confidential"):
-        raise ProblemError(404)
-    raise ProblemError(
-        401, f"Token akses pelapor diperlukan untuk {action}", headers={"WWW-Authenticate": "Bearer"}
-    )
 
 
 def may_read_identity(staff: Staff, doc: dict[str, Any] | None) -> tuple[bool, str]:
@@ -180,41 +129,6 @@ def may_read_identity(staff: Staff, doc: dict[str, Any] | None) -> tuple[bool, s
     return False, "pengaduan di luar cakupan OPD/pemda Anda"
 
 
-async def reporter_identity(request: web.Request) -> web.Response:
-    staff = await require_staff(request)
-    complaint_id = request.match_info["id"]
-    store = request.app[STORE]
-    doc = await store.identity_of(complaint_id)
-    allowed, reason = may_read_identity(staff, doc)
-    await store.audit_identity_read(
-        {
-            "_id": str(ULID()),
-            "complaint_id": complaint_id,
-            "who": staff.sub,
-            "role": staff.role,
-            "pemda": staff.pemda,
-            "opd": staff.opd,
-            "at": clock.now(),
-            "allowed": allowed,
-            "reason": reason,
-        }
-    )
-    if doc is None:
-        raise ProblemError(404)
-    if not allowed:
-        raise ProblemError(403, reason)
-    reporter = doc.get("reporter") or {}
-    identity = ReporterIdentity(
-        complaint_id=complaint_id,
-        reporter_ref=doc.get("reporter_ref"),
-        anonymous=bool(doc.get("anonymous")),
-        name=reporter.get("name"),
-        phone=reporter.get("phone"),
-        email=reporter.get("email"),
-    )
-    return json_response(identity, headers={"Cache-Control": "no-store"})
-
-
 def may_read_audit(staff: Staff, doc: dict[str, Any]) -> bool:
     """Who may see who read a reporter's identity: admins, and the coordinators and supervisors
     of the complaint's pemda (never a handler: the audit is how they are watched); a supervisor of
@@ -224,26 +138,3 @@ def may_read_audit(staff: Staff, doc: dict[str, Any]) -> bool:
     if staff.role == "supervisor" and staff.opd:
         return doc.get("opd_id") == staff.opd
     return staff.role in ("coordinator", "supervisor") and staff.pemda == complaint_pemda(doc)
-
-
-async def identity_audit(request: web.Request) -> web.Response:
-    """`GET …/reporter/audit`: every attempt to read this complaint's reporter identity, newest
-    first (at most 200): who, their role and scope, when, allowed or not, and why."""
-    staff = await require_staff(request)
-    complaint_id = request.match_info["id"]
-    store = request.app[STORE]
-    doc = await store.identity_of(complaint_id)
-    if doc is None:
-        raise ProblemError(404)
-    if not may_read_audit(staff, doc):
-        raise ProblemError(403, "Audit identitas hanya untuk admin, Admin Koordinator, dan supervisor pemda")
-    fields = ("who", "role", "pemda", "opd", "at", "allowed", "reason")
-    items = [{k: r.get(k) for k in fields} for r in await store.identity_reads(complaint_id)]
-    return json_response(
-        {"complaint_id": complaint_id, "items": items}, headers={"Cache-Control": "no-store"}
-    )
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/complaints/{id}/reporter", reporter_identity)
-    app.router.add_get("/api/v1/complaints/{id}/reporter/audit", identity_audit)

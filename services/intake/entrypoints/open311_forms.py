@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.intake.entrypoints.open311_format import Open311Error
+from services.intake.entrypoints.open311_services import ATTRIBUTES
 from services.intake.models import SubmitComplaint
-from services.intake.open311_format import Open311Error
-from services.intake.open311_services import ATTRIBUTES
 from shared.categories import CATEGORIES
 
 _TITLE_WORDS = 12

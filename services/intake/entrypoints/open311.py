@@ -24,40 +24,46 @@ categories of DESIGN §4. What this server adds to the spec, announced in `disco
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiMapping
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 
-from services.intake import apikeys, docs, listing, ratelimit
-from services.intake.commands import base_url
-from services.intake.open311_docs import OPENAPI_PATHS
-from services.intake.open311_format import Handler, Open311Error, Reply, endpoint, error_reply, to_xml
-from services.intake.open311_forms import derive_title, submission_from_form
-from services.intake.open311_services import BASE, CHANGESET, SPECIFICATION, service_definition, service_list
-from services.intake.store import CALENDARS
-from services.intake.views import CalendarFor
+from services.intake import handlers
+from services.intake.adapters.listing import public_conditions
+from services.intake.domain.errors import IntakeError
+from services.intake.domain.view import CalendarFor
+from services.intake.entrypoints import ratelimit
+from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SETTINGS, base_url, problem
+from services.intake.entrypoints.listing import public_view
+from services.intake.entrypoints.open311_format import (
+    Handler,
+    Open311Error,
+    Reply,
+    endpoint,
+    error_reply,
+    to_xml,
+)
+from services.intake.entrypoints.open311_forms import derive_title, submission_from_form
+from services.intake.entrypoints.open311_services import (
+    BASE,
+    CHANGESET,
+    SPECIFICATION,
+    service_definition,
+    service_list,
+)
 from shared import clock
 from shared.calendar import pemda_of
 from shared.categories import CATEGORIES
-from shared.runtime import INFRA
-from shared.startup import Secret, register_secret
 from shared.states import STATE_LABELS
 
 # The names used from outside (intake's app, the tests); some live in the open311_* modules:
 # open311_format (JSON/XML and the spec's errors), open311_services (the service list and
 # definitions), open311_forms (the POST form as a submission), open311_docs (the OpenAPI paths).
 __all__ = [
-    "SETTINGS",
     "Open311Error",
-    "Open311Settings",
     "Reply",
     "add_routes",
     "derive_title",
@@ -72,7 +78,6 @@ __all__ = [
     "to_xml",
 ]
 
-TOKENS = "open311_tokens"
 CLOSED_STATES = ("resolved", "closed", "archived")
 OPEN_STATES = tuple(s for s in STATE_LABELS if s not in CLOSED_STATES)
 MAX_FORM_BYTES = 64 * 1024
@@ -80,37 +85,11 @@ MAX_IDS = 100
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
-class Open311Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INTAKE_OPEN311_", extra="ignore")
-
-    # Seeded as a valid key at start-up (the local run; deployments issue keys with the admin command).
-    api_key: str = Field(
-        default="", validation_alias=AliasChoices("OPEN311_API_KEY", "INTAKE_OPEN311_API_KEY")
-    )
-    contact: str = "Layanan pengaduan pemerintah daerah — hubungi admin koordinator pemda Anda"
-    key_service: str = (
-        "Kunci API diterbitkan oleh admin: python -m services.intake.apikeys issue --name <nama-klien>"
-    )
-    # Most service requests one GET requests answers (newest first), and its widest date range.
-    max_requests: int = 200
-    max_days: int = 90
-
-
-SETTINGS = web.AppKey("open311_settings", Open311Settings)
-DEV_API_KEY = "pengaduan-lokal-open311"  # what `make run` seeds (devtools/cli.py)
-
-
-@register_secret
-def _seeded_api_key() -> Secret | None:
-    key = Open311Settings().api_key
-    return Secret("OPEN311_API_KEY", key, is_default=key == DEV_API_KEY) if key else None
-
-
 # --- services --------------------------------------------------------------------------------
 
 
 async def discovery(request: web.Request) -> Reply:
-    settings = request.app[SETTINGS]
+    settings = request.app[SETTINGS].open311
     base = base_url(request)
     endpoint_doc = {
         "specification": SPECIFICATION,
@@ -200,17 +179,25 @@ def _idempotency_key(request: web.Request) -> str | None:
 
 
 async def post_request(request: web.Request) -> Reply:
-    from services.intake.app import accept_submission
-
     form = await _read_form(request)
     api_key = form.get("api_key", "")
     await ratelimit.check_submit(request, credential=api_key)
-    db = request.app[INFRA].db
-    if await apikeys.client_of(db, api_key) is None:
+    adapters = request.app[ADAPTERS]
+    if await adapters.open311.client_of(api_key) is None:
         raise Open311Error(403, ["api_key tidak ada atau tidak sah"])
     body = submission_from_form(form)
-    accepted = await accept_submission(request.app, body, _idempotency_key(request), base_url(request))
-    token = await _token_for(db, accepted.id)
+    try:
+        accepted = await handlers.submit(
+            body,
+            _idempotency_key(request),
+            base_url(request),
+            store=adapters.complaints,
+            publisher=adapters.publisher,
+            secret=request.app[SETTINGS].idempotency_secret,
+        )
+    except IntakeError as error:
+        raise problem(error) from None  # in the spec's error format (open311_format.endpoint)
+    token = await adapters.open311.token_for(accepted.id)
     notice = (
         "Pengaduan diterima dan segera diverifikasi (tenggat 3 hari kerja). Simpan access_token untuk "
         "memantau status secara pribadi."
@@ -229,25 +216,6 @@ async def post_request(request: web.Request) -> Reply:
         ],
         201,
     )
-
-
-async def _token_for(db: AsyncDatabase[dict[str, Any]], request_id: str) -> str:
-    """The spec token of a request: one per request, so a replayed POST gets the same one."""
-    found = await db[TOKENS].find_one_and_update(
-        {"service_request_id": request_id},
-        {
-            "$setOnInsert": {
-                "_id": secrets.token_urlsafe(16),
-                "service_request_id": request_id,
-                "created_at": clock.now(),
-            }
-        },
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )
-    if found is None:  # an upsert that returns the document after it always has one
-        raise RuntimeError(f"no Open311 token stored for {request_id}")
-    return str(found["_id"])
 
 
 # --- GET requests ------------------------------------------------------------------------------
@@ -341,7 +309,7 @@ def parse_request_query(query: MultiMapping[str], now: datetime, max_days: int) 
 
 def request_item(doc: dict[str, Any], now: datetime, calendar_for: CalendarFor) -> dict[str, Any]:
     """One service request as the public may see it (module docstring)."""
-    view = listing.public_view(doc, now, calendar_for)
+    view = public_view(doc, now, calendar_for)
     calendar = calendar_for(pemda_of(doc["region_code"]))
     requested = calendar.local(doc["submitted_at"])
     updated = max([requested, *(calendar.local(t.at) for t in view.timeline)])
@@ -370,43 +338,36 @@ def request_item(doc: dict[str, Any], now: datetime, calendar_for: CalendarFor) 
 
 
 async def get_requests(request: web.Request) -> Reply:
-    settings = request.app[SETTINGS]
+    settings = request.app[SETTINGS].open311
     now = clock.now()
     query = parse_request_query(request.query, now, settings.max_days)
-    complaints = request.app[INFRA].db["complaints"]
+    listing = request.app[ADAPTERS].listing
     if query.ids:
         # The spec: a list of ids overrides every other filter.
-        found = complaints.find({"_id": {"$in": query.ids}, "confidential": False}, listing.PUBLIC_FIELDS)
-        docs_ = sorted(await found.to_list(), key=lambda d: d["_id"], reverse=True)
+        docs = await listing.by_ids(query.ids)
     else:
-        conditions = listing.public_conditions(
+        conditions = public_conditions(
             category={"$in": query.codes} if query.codes else None,
             status={"$in": query.states} if query.states else None,
         )
         conditions["submitted_at"] = {"$gte": query.start, "$lte": query.end}
         slack = timedelta(seconds=1)  # an id's instant and submitted_at differ by microseconds
-        page = await listing.newest_first(
-            complaints,
+        page = await listing.page(
             conditions,
-            listing.PUBLIC_FIELDS,
             limit=settings.max_requests,
             below=query.end + slack,
             floor=query.start - slack,
             first_window=timedelta(hours=1),
         )
-        docs_ = page.docs
+        docs = page.docs
     calendar_for = request.app[CALENDARS].calendar_for
-    return Reply("service_requests", [request_item(d, now, calendar_for) for d in docs_])
+    return Reply("service_requests", [request_item(d, now, calendar_for) for d in docs])
 
 
 async def get_request(request: web.Request) -> Reply:
     _known_params(request.query, {"jurisdiction_id"})
     request_id = request.match_info["id"]
-    doc = (
-        await request.app[INFRA]
-        .db["complaints"]
-        .find_one({"_id": request_id, "confidential": False}, listing.PUBLIC_FIELDS)
-    )
+    doc = await request.app[ADAPTERS].listing.one(request_id)
     if doc is None:
         raise Open311Error(404, [f"service_request_id '{request_id}' tidak ditemukan"])
     return Reply("service_requests", [request_item(doc, clock.now(), request.app[CALENDARS].calendar_for)])
@@ -415,28 +376,14 @@ async def get_request(request: web.Request) -> Reply:
 async def get_token(request: web.Request) -> Reply:
     _known_params(request.query, {"jurisdiction_id"})
     token = request.match_info["token"]
-    found = await request.app[INFRA].db[TOKENS].find_one({"_id": token})
-    if found is None:
+    request_id = await request.app[ADAPTERS].open311.request_of(token)
+    if request_id is None:
         raise Open311Error(404, [f"token '{token}' tidak ditemukan"])
-    return Reply("service_requests", [{"service_request_id": found["service_request_id"], "token": token}])
+    return Reply("service_requests", [{"service_request_id": request_id, "token": token}])
 
 
 async def unknown_resource(request: web.Request) -> Reply:
     raise Open311Error(404, [f"sumber {request.path} tidak dikenal; lihat {BASE}/discovery.json"])
-
-
-async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    """Indexes this module's queries need, and the local run's key from `OPEN311_API_KEY`."""
-    await apikeys.ensure_indexes(db)
-    await db[TOKENS].create_index("service_request_id", unique=True)
-    key = Open311Settings().api_key
-    if key:
-        await apikeys.seed(db, key)
-
-
-async def _prepare(app: web.Application) -> None:
-    # Runs after the infrastructure is open (the app's cleanup context starts first).
-    await ensure_indexes(app[INFRA].db)
 
 
 def _read_limited(handler: Handler) -> Handler:
@@ -450,11 +397,7 @@ def _read_limited(handler: Handler) -> Handler:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register this module's routes on intake's app (and the submit rate limits); its indexes and
-    the seeded key are made at start-up."""
-    app[SETTINGS] = Open311Settings()
-    ratelimit.install(app)
-    app.on_startup.append(_prepare)
+    """Register the Open311 routes on intake's app; GETs count against the Open311 read limit."""
     routes = [
         ("GET", "/discovery.{fmt}", discovery),
         ("GET", "/services.{fmt}", get_services),
@@ -469,4 +412,3 @@ def add_routes(app: web.Application) -> None:
     for method, path, handler in routes:
         limited = _read_limited(handler) if method == "GET" else handler
         app.router.add_route(method, BASE + path, endpoint(limited))
-    docs.document(app, OPENAPI_PATHS)

@@ -9,11 +9,9 @@ summary, description, parameters, request and response examples, built with DOM 
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from shared.http import OPENAPI, browser_headers, database_free
+from shared.http import browser_headers, database_free
 
 _SCRIPT = r"""
 "use strict";
@@ -174,36 +172,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/docs/docs.js", docs_script)
     app.router.add_get("/docs/docs.css", docs_style)
     database_free(app, "/docs", "/docs/docs.js", "/docs/docs.css")
-    document(app, _DOCS_PATH)
-
-
-def document(app: web.Application, paths: dict[str, Any]) -> None:
-    """Add `paths` to the app's OpenAPI document (a copy: the module-level document is shared)."""
-    current: dict[str, Any] = app[OPENAPI]
-    merged = dict(current.get("paths", {}))
-    for path, operations in paths.items():
-        merged[path] = {**merged.get(path, {}), **operations}
-    app[OPENAPI] = {**current, "paths": merged}
-
-
-_DOCS_PATH = {
-    "/docs": {
-        "get": {
-            "summary": "Dokumentasi API yang dapat dijelajahi (halaman HTML)",
-            "description": "Menampilkan dokumen /openapi.json ini: setiap jalur, parameter dan contoh.",
-            "responses": {"200": {"description": "Halaman HTML", "content": {"text/html": {}}}},
-        }
-    },
-    "/docs/docs.js": {
-        "get": {
-            "summary": "Skrip halaman dokumentasi (tanpa skrip sebaris: Content-Security-Policy)",
-            "responses": {"200": {"description": "JavaScript", "content": {"text/javascript": {}}}},
-        }
-    },
-    "/docs/docs.css": {
-        "get": {
-            "summary": "Gaya halaman dokumentasi",
-            "responses": {"200": {"description": "CSS", "content": {"text/css": {}}}},
-        }
-    },
-}

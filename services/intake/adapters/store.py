@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from aiohttp import web
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from services.intake.idempotency import key_id
-from services.intake.views import CalendarBook
-from shared import clock
-from shared.faults import TransientError
+from services.intake.adapters.idempotency import key_id
+from services.intake.domain.commands import CommandOutcome
+from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
+from services.intake.ports import ConcurrentUpdate
+from shared import clock, outbox
+from shared.kafka import Outgoing
 from shared.mongo import GroupWriter, transaction
 
 # Never leaves intake's database through a view.
@@ -53,11 +54,6 @@ VIEW_FIELDS = (
     "parked_count",
     "rev",
 )
-CommandOutcome = tuple[str, str | None]  # ("accepted" | "rejected", reason)
-
-
-class ConcurrentUpdate(TransientError):
-    """A view changed between read and write: the consumer retries the batch (idempotent)."""
 
 
 # Commands whose outcome may still be recorded: pending ones, and those rejected only because
@@ -65,7 +61,53 @@ class ConcurrentUpdate(TransientError):
 _UNSETTLED: dict[str, Any] = {"$or": [{"status": "pending"}, {"dead_lettered": True}]}
 
 
-class ComplaintStore:
+def complaint_document(complaint: NewComplaint) -> dict[str, Any]:
+    """A new complaint as stored: the record, and the citizen's view starting from `received`
+    (the events consumer keeps it, guarded by `rev`)."""
+    return {
+        "_id": complaint.id,
+        "token_hash": complaint.token_hash,
+        "reporter": complaint.reporter,
+        "reporter_ref": complaint.reporter_ref,
+        "anonymous": complaint.anonymous,
+        "confidential": complaint.confidential,
+        "category": complaint.category,
+        "region_code": complaint.region_code,
+        "pemda": complaint.pemda,
+        "title": complaint.title,
+        "description": complaint.description,
+        "staff_title": complaint.staff_title,
+        "staff_description": complaint.staff_description,
+        "status": "received",
+        "opd_id": None,
+        "escalation_level": 0,
+        "escalations": [],
+        "reopened": False,
+        "resolved_at": None,
+        "last_seq": 0,
+        "deadlines": {},
+        "timeline": [],
+        "submitted_at": complaint.submitted_at,
+        "rev": 0,
+    }
+
+
+def key_document(claim: KeyClaim) -> dict[str, Any]:
+    doc = {
+        "_id": claim.key,
+        "body_hash": claim.body_hash,
+        "response": claim.response,
+        "done": True,
+        "created_at": clock.wall(),  # expired by a TTL index: the database's clock
+    }
+    if claim.complaint_id is not None:
+        doc["complaint_id"] = claim.complaint_id
+    return doc
+
+
+class MongoComplaintStore:
+    """The ComplaintStore port (services/intake/ports.py) on intake's database."""
+
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._complaints = db["complaints"]
         self._idempotency = db["idempotency_keys"]
@@ -105,6 +147,32 @@ class ComplaintStore:
             return None
         except DuplicateKeyError:
             return await self._idempotency.find_one({"_id": claim["_id"]}) or {}
+
+    # --- use-case writes: the record, its outbox and its key's record together ---
+
+    async def add(
+        self, complaint: NewComplaint, messages: Sequence[Outgoing], claim: KeyClaim | None
+    ) -> datetime | dict[str, Any]:
+        """Store a new complaint with its messages (the outbox) and, with `claim`, its key's record
+        in one transaction. The instant the outbox was staged (for `outbox.mark_published`), or
+        the earlier key record when the key is taken (then nothing is written)."""
+        record = complaint_document(complaint)
+        since = outbox.stage(record, list(messages))
+        if claim is None:
+            await self.insert(record)
+            return since
+        earlier = await self.insert_with_key(record, key_document(claim))
+        return since if earlier is None else earlier
+
+    async def add_command(
+        self, command: ReporterCommand, messages: Sequence[Outgoing], claim: KeyClaim | None
+    ) -> datetime | dict[str, Any]:
+        """A reporter's command, pending, with its messages and key record: as `add`."""
+        record = {"_id": command.id, "complaint_id": command.complaint_id, "command": command.command,
+                  "status": "pending", "reason": None, "created_at": command.created_at}  # fmt: skip
+        since = outbox.stage(record, list(messages))
+        earlier = await self.insert_command(record, None if claim is None else key_document(claim))
+        return since if earlier is None else earlier
 
     # --- complaints ---
 
@@ -239,12 +307,6 @@ class ComplaintStore:
             (d["_id"], d["revision"], [date.fromisoformat(x) for x in d.get("extra_dates", [])])
             async for d in self._calendars.find({})
         ]
-
-
-# Where the app keeps its store (set once the database is open).
-STORE = web.AppKey("store", ComplaintStore)
-# The working-day calendars countdowns are computed with (extra dates from sla.events).
-CALENDARS = web.AppKey("calendars", CalendarBook)
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:

@@ -1,24 +1,21 @@
 """Rate limits of intake (issue 4 item 8, issue 15 item 9): submit per client address and per
 credential, and every other public endpoint per client address — listing, Open311 reads, uploads
 and reporter commands. The buckets, the client address behind trusted proxies and the 429 problem
-are shared/ratelimit.py's; this module holds intake's settings (`INTAKE_RATE_*`; 0 = unlimited)
-and which route counts against which limit.
+are shared/ratelimit.py's; this module holds which route counts against which limit (the
+settings, `INTAKE_RATE_*`, 0 = unlimited, are services/intake/settings.py's RateLimitSettings).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cached_property
 
 from aiohttp import web
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.intake.settings import RateLimitSettings
 from shared import ratelimit as shared
 from shared.ratelimit import (
     Database,
-    IpNetwork,
     RateLimits,
     SharedWindows,
     TokenBuckets,
@@ -26,42 +23,10 @@ from shared.ratelimit import (
     bearer,
     client_address,
     credential_key,
-    parse_networks,
     too_many,
 )
 
 __all__ = ["RateLimitSettings", "SubmitLimits", "TokenBuckets", "check_submit", "client_address", "install"]
-
-
-class RateLimitSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INTAKE_RATE_", extra="ignore")
-
-    # Submits per minute (and burst) from one client address. Generous: mobile carriers put many
-    # citizens behind one address (CGNAT).
-    submit_per_minute: int = 60
-    # Submits per minute per credential (bearer token, Open311 api_key): a gateway relays many people.
-    submit_per_minute_per_key: int = 600
-    # Pages of the public listing per minute from one address.
-    listing_per_minute: int = 120
-    # Open311 GET requests (discovery, services, requests, one request, tokens) per minute.
-    open311_read_per_minute: int = 120
-    # Attachment uploads per minute from one address.
-    upload_per_minute: int = 30
-    # Reporter commands (information, feedback, reopen, withdraw) per minute from one address.
-    command_per_minute: int = 30
-    # Comma-separated addresses or networks of our reverse proxies, e.g. "10.0.0.0/8,127.0.0.1";
-    # `TRUSTED_PROXIES` without the prefix applies to every service.
-    trusted_proxies: str = Field(
-        default="", validation_alias=AliasChoices("INTAKE_RATE_TRUSTED_PROXIES", "TRUSTED_PROXIES")
-    )
-    # Buckets kept at most per limit; beyond it, full (idle) buckets go first, then the least recently used.
-    max_clients: int = 100_000
-    # Count in the database, together with the service's other processes (see shared/ratelimit.py).
-    shared: bool = False
-
-    @cached_property
-    def proxies(self) -> tuple[IpNetwork, ...]:
-        return parse_networks(self.trusted_proxies)
 
 
 class SubmitLimits:

@@ -1,0 +1,46 @@
+"""`POST /api/v1/complaints` (submit) and `GET /api/v1/complaints/{id}` (the status view)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.intake import handlers
+from services.intake.domain.view import render
+from services.intake.entrypoints import ratelimit
+from services.intake.entrypoints.access import caller_for, complaint_for
+from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SETTINGS, base_url, idempotency_key
+from services.intake.models import ComplaintView, SubmitComplaint
+from shared import clock
+from shared.http import ProblemError, json_response, read_json
+
+
+async def submit(request: web.Request) -> web.Response:
+    await ratelimit.check_submit(request)
+    body = await read_json(request, SubmitComplaint)
+    adapters = request.app[ADAPTERS]
+    accepted = await handlers.submit(
+        body,
+        idempotency_key(request),
+        base_url(request),
+        store=adapters.complaints,
+        publisher=adapters.publisher,
+        secret=request.app[SETTINGS].idempotency_secret,
+    )
+    return json_response(accepted, status=202)
+
+
+async def get_complaint(request: web.Request) -> web.Response:
+    """The reporter's view with the access token, the staff view with a JWT in scope; otherwise
+    the public view of DESIGN §3 (404 for a confidential complaint)."""
+    doc = await complaint_for(request)
+    caller = await caller_for(request, doc)
+    if caller.audience == "public" and doc.get("confidential"):
+        raise ProblemError(404)  # a confidential complaint does not exist without its token
+    calendars = request.app[CALENDARS]
+    view: ComplaintView = render(doc, clock.now(), calendars.calendar_for, caller.audience)
+    return json_response(view, headers={"Cache-Control": "private, no-store"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/complaints", submit)
+    app.router.add_get("/api/v1/complaints/{id}", get_complaint)

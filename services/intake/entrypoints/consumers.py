@@ -1,0 +1,57 @@
+"""Intake's consumers and background loops: each decodes what it reads, hands it to one handler
+(handlers.py) and nothing else; bootstrap.py starts them with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pymongo.errors import PyMongoError
+
+from services.intake import handlers
+from services.intake.domain.view import CalendarBook
+from services.intake.ports import Adapters
+from services.intake.settings import IntakeSettings
+from shared.deadletters import Letter, LetterConsumer
+from shared.envelope import Envelope
+from shared.kafka import BatchHandler, Rejected
+from shared.runtime import Health, Infra
+
+log = logging.getLogger(__name__)
+
+
+def view_events(adapters: Adapters, calendars: CalendarBook, infra: Infra) -> BatchHandler:
+    """complaints.events + sla.events → handlers.handle_view_events."""
+
+    async def on_view_events(batch: list[Envelope]) -> list[Rejected]:
+        return await handlers.handle_view_events(batch, adapters.complaints, calendars, infra.publish)
+
+    return on_view_events
+
+
+async def calendar_refresh(adapters: Adapters, calendars: CalendarBook, period_seconds: float) -> None:
+    """Another instance may have consumed a CalendarChanged: reload what it stored."""
+    while True:
+        await asyncio.sleep(period_seconds)  # a period, not a wait for a condition
+        try:
+            await handlers.refresh_calendars(adapters.complaints, calendars)
+        except PyMongoError as exc:
+            log.warning("calendar refresh failed: %r", exc)
+
+
+async def dead_commands(adapters: Adapters, settings: IntakeSettings, health: Health) -> None:
+    """Routing's dead letters: a command among them is rejected for the reporter, not pending for
+    ever. A consumer of its own (no dead-letter topic, nothing to replay), watched by /readyz like
+    the others."""
+
+    async def on_letters(letters: list[Letter]) -> None:
+        await handlers.reject_dead_commands(letters, adapters.complaints)
+
+    consumer = LetterConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group=settings.dead_commands_group,
+        source=settings.routing_group,
+        handler=on_letters,
+    )
+    health.consumers.append(consumer)
+    await consumer.run()

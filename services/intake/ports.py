@@ -1,0 +1,91 @@
+"""What intake's use cases need from the world, as Protocols: the handlers (handlers.py) are
+written against these, the Mongo and Kafka adapters (adapters/) implement them, and a test fake
+implements them too (tests/intake_fakes.py; tests/integration/test_intake_store_contract.py runs
+the same cases over both).
+
+Documents are still dicts on this boundary: the complaint view's rules (domain/view.py) work on
+the stored view in place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from services.intake.domain.commands import CommandOutcome
+from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
+from shared.faults import TransientError
+from shared.kafka import Outgoing
+
+if TYPE_CHECKING:
+    from services.intake.adapters.attachments import AttachmentStore
+    from services.intake.adapters.listing import PublicComplaints
+    from services.intake.adapters.open311 import Open311Records
+
+Document = dict[str, Any]
+
+
+class ConcurrentUpdate(TransientError):
+    """A view changed between read and write (`save_views`): the consumer retries the batch
+    (idempotent)."""
+
+
+class ComplaintStore(Protocol):
+    """The complaint record (identity included: it lives only here), the citizen's view kept on
+    it, the reporter's commands, Idempotency-Key records, the identity-read audit, calendars."""
+
+    # The use cases' writes: a record with its messages (the outbox) and, with a key, the key's
+    # record, in one transaction. The instant the outbox was staged (to mark it published), or the
+    # earlier key record when the key is taken (then nothing is written).
+    async def add(
+        self, complaint: NewComplaint, messages: Sequence[Outgoing], claim: KeyClaim | None
+    ) -> datetime | Document: ...
+    async def add_command(
+        self, command: ReporterCommand, messages: Sequence[Outgoing], claim: KeyClaim | None
+    ) -> datetime | Document: ...
+
+    # Idempotency-Key records: `claim["_id"]` is the raw key; the store keeps only its hash.
+    async def insert_with_key(self, record: Document, claim: Document) -> Document | None: ...
+    async def find_key(self, key: str) -> Document | None: ...
+
+    async def insert(self, doc: Document) -> None: ...
+    async def get(self, complaint_id: str) -> Document | None: ...
+    async def identity_of(self, complaint_id: str) -> Document | None: ...
+    async def reporters(self, ids: Sequence[str]) -> dict[str, Document | None]: ...
+    async def abandoned(self, ids: Sequence[str]) -> dict[str, Document]: ...
+    async def mark_withdrawn(self, ids: Sequence[str]) -> None: ...
+    async def load_views(self, ids: Sequence[str]) -> dict[str, Document]: ...
+    async def save_views(self, docs: Sequence[Document]) -> None: ...
+
+    async def insert_command(self, record: Document, claim: Document | None = None) -> Document | None: ...
+    async def get_command(self, complaint_id: str, command_id: str) -> Document | None: ...
+    async def settle_commands(self, outcomes: Mapping[str, CommandOutcome]) -> None: ...
+    async def reject_dead_lettered(self, dead: Mapping[str, Mapping[str, Any]], reason: str) -> int: ...
+
+    async def audit_identity_read(self, record: Document) -> None: ...
+    async def identity_reads(self, complaint_id: str, limit: int = 200) -> list[Document]: ...
+
+    async def save_calendar(self, pemda: str, revision: int, extra_dates: Sequence[date]) -> None: ...
+    async def calendars(self) -> list[tuple[str, int, list[date]]]: ...
+
+
+class Publisher(Protocol):
+    """Kafka through the outbox: `publish` waits for the broker's acknowledgement; `publish_soon`
+    publishes a durable outbox document after the answer and marks it (the relay does the rest)."""
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None: ...
+    def publish_soon(
+        self, collection: str, doc_id: str, since: datetime, messages: Sequence[Outgoing]
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """Everything the HTTP views and consumers reach outside the process, built by bootstrap.py."""
+
+    complaints: ComplaintStore
+    publisher: Publisher
+    attachments: AttachmentStore
+    listing: PublicComplaints
+    open311: Open311Records

@@ -1,0 +1,167 @@
+"""In-memory stand-ins for intake's ports (services/intake/ports.py), for handler tests and the
+store contract suite (tests/integration/test_intake_store_contract.py runs the same cases over
+this fake and the Mongo store, so the two cannot drift apart)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from services.intake.adapters.idempotency import key_id
+from services.intake.adapters.store import VIEW_FIELDS, complaint_document, key_document
+from services.intake.domain.commands import CommandOutcome
+from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
+from services.intake.ports import ConcurrentUpdate, Document
+from shared import outbox
+from shared.kafka import Outgoing
+
+_IDENTITY_OF = ("reporter", "reporter_ref", "anonymous", "confidential", "opd_id", "pemda", "region_code")
+
+
+def _pick(doc: Document, fields: Sequence[str]) -> Document:
+    return {"_id": doc["_id"], **{f: copy.deepcopy(doc[f]) for f in fields if f in doc}}
+
+
+class FakeComplaintStore:
+    """The ComplaintStore port in dictionaries (documents as the Mongo store writes them)."""
+
+    def __init__(self) -> None:
+        self.complaints: dict[str, Document] = {}
+        self.commands: dict[str, Document] = {}
+        self.keys: dict[str, Document] = {}
+        self.audit: list[Document] = []
+        self.abandoned_ids: dict[str, Document] = {}
+        self.saved_calendars: dict[str, tuple[int, list[str]]] = {}
+
+    async def add(
+        self, complaint: NewComplaint, messages: Sequence[Outgoing], claim: KeyClaim | None
+    ) -> datetime | Document:
+        record = complaint_document(complaint)
+        since = outbox.stage(record, list(messages))
+        if claim is None:
+            await self.insert(record)
+            return since
+        earlier = await self.insert_with_key(record, key_document(claim))
+        return since if earlier is None else earlier
+
+    async def add_command(
+        self, command: ReporterCommand, messages: Sequence[Outgoing], claim: KeyClaim | None
+    ) -> datetime | Document:
+        record = {"_id": command.id, "complaint_id": command.complaint_id, "command": command.command,
+                  "status": "pending", "reason": None, "created_at": command.created_at}  # fmt: skip
+        since = outbox.stage(record, list(messages))
+        earlier = await self.insert_command(record, None if claim is None else key_document(claim))
+        return since if earlier is None else earlier
+
+    def _together(self, into: dict[str, Document], record: Document, claim: Document) -> Document | None:
+        hashed = key_id(claim["_id"])
+        if hashed in self.keys or record["_id"] in into:
+            return copy.deepcopy(self.keys.get(hashed, {}))
+        into[record["_id"]] = copy.deepcopy(record)
+        self.keys[hashed] = {**copy.deepcopy(claim), "_id": hashed}
+        return None
+
+    async def insert_with_key(self, record: Document, claim: Document) -> Document | None:
+        return self._together(self.complaints, record, claim)
+
+    async def find_key(self, key: str) -> Document | None:
+        found = self.keys.get(key_id(key))
+        return copy.deepcopy(found) if found is not None else None
+
+    async def insert(self, doc: Document) -> None:
+        if doc["_id"] in self.complaints:
+            raise KeyError(f"duplicate complaint {doc['_id']}")
+        self.complaints[doc["_id"]] = copy.deepcopy(doc)
+
+    async def get(self, complaint_id: str) -> Document | None:
+        found = self.complaints.get(complaint_id)
+        return None if found is None else {k: copy.deepcopy(v) for k, v in found.items() if k != "reporter"}
+
+    async def identity_of(self, complaint_id: str) -> Document | None:
+        found = self.complaints.get(complaint_id)
+        return None if found is None else _pick(found, _IDENTITY_OF)
+
+    async def reporters(self, ids: Sequence[str]) -> dict[str, Document | None]:
+        return {i: copy.deepcopy(self.complaints[i].get("reporter")) for i in ids if i in self.complaints}
+
+    async def abandoned(self, ids: Sequence[str]) -> dict[str, Document]:
+        return {i: dict(self.abandoned_ids[i]) for i in ids if i in self.abandoned_ids}
+
+    async def mark_withdrawn(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            if i in self.abandoned_ids:
+                self.abandoned_ids[i]["withdrawn"] = True
+
+    async def load_views(self, ids: Sequence[str]) -> dict[str, Document]:
+        return {i: _pick(self.complaints[i], VIEW_FIELDS) for i in ids if i in self.complaints}
+
+    async def save_views(self, docs: Sequence[Document]) -> None:
+        stale = [d for d in docs if self.complaints.get(d["_id"], {}).get("rev") != d["rev"]]
+        for doc in docs:
+            if doc not in stale:
+                fields = {k: copy.deepcopy(v) for k, v in doc.items() if k not in ("_id", "rev")}
+                self.complaints[doc["_id"]].update(fields, rev=doc["rev"] + 1)
+        if stale:
+            raise ConcurrentUpdate(f"{len(stale)} view(s) changed concurrently")
+
+    async def insert_command(self, record: Document, claim: Document | None = None) -> Document | None:
+        if claim is None:
+            self.commands[record["_id"]] = copy.deepcopy(record)
+            return None
+        return self._together(self.commands, record, claim)
+
+    async def get_command(self, complaint_id: str, command_id: str) -> Document | None:
+        found = self.commands.get(command_id)
+        return copy.deepcopy(found) if found is not None and found["complaint_id"] == complaint_id else None
+
+    async def settle_commands(self, outcomes: Mapping[str, CommandOutcome]) -> None:
+        for command_id, (status, reason) in outcomes.items():
+            found = self.commands.get(command_id)
+            if found is not None and (found["status"] == "pending" or found.get("dead_lettered") is True):
+                found.update(status=status, reason=reason, dead_lettered=False)
+
+    async def reject_dead_lettered(self, dead: Mapping[str, Mapping[str, Any]], reason: str) -> int:
+        rejected = 0
+        for command_id, letter in dead.items():
+            found = self.commands.get(command_id)
+            if found is not None and found["status"] == "pending":
+                found.update(status="rejected", reason=reason, dead_lettered=True, dead_letter=dict(letter))
+                rejected += 1
+        return rejected
+
+    async def audit_identity_read(self, record: Document) -> None:
+        self.audit.append(copy.deepcopy(record))
+
+    async def identity_reads(self, complaint_id: str, limit: int = 200) -> list[Document]:
+        found = [r for r in self.audit if r["complaint_id"] == complaint_id]
+        return copy.deepcopy(sorted(found, key=lambda r: r["at"], reverse=True)[:limit])
+
+    async def save_calendar(self, pemda: str, revision: int, extra_dates: Sequence[date]) -> None:
+        current = self.saved_calendars.get(pemda)
+        if current is None or current[0] < revision:
+            self.saved_calendars[pemda] = (revision, sorted(d.isoformat() for d in extra_dates))
+
+    async def calendars(self) -> list[tuple[str, int, list[date]]]:
+        return [
+            (pemda, revision, [date.fromisoformat(d) for d in dates])
+            for pemda, (revision, dates) in self.saved_calendars.items()
+        ]
+
+
+class FakePublisher:
+    """The Publisher port that keeps what it was given: `published` (acknowledged at once) and
+    `soon` (collection, document id, messages) in order."""
+
+    def __init__(self) -> None:
+        self.published: list[Outgoing] = []
+        self.soon: list[tuple[str, str, list[Outgoing]]] = []
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        self.published.extend(messages)
+
+    def publish_soon(
+        self, collection: str, doc_id: str, since: datetime, messages: Sequence[Outgoing]
+    ) -> None:
+        self.soon.append((collection, doc_id, list(messages)))
