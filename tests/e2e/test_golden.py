@@ -36,8 +36,10 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def normalised(recorder: scenario.Recorder, events: dict[str, Any], window: Window) -> dict[str, Any]:
-    norm = Normaliser(window)
+def normalised(
+    recorder: scenario.Recorder, events: dict[str, Any], window: Window, urls: dict[str, str]
+) -> dict[str, Any]:
+    norm = Normaliser(window, urls)
     steps = [norm(step) for step in recorder.steps]
     by_complaint = {norm.text(owner): norm(topics) for owner, topics in events.items()}
     return {"steps": steps, "events": by_complaint}
@@ -56,7 +58,7 @@ async def test_the_golden_scenario_gives_the_recorded_answers_and_events(
     recorder = await scenario.run(http, urls, endpoints.kafka_bootstrap, E2E_OPEN311_KEY)
     events = await scenario.events_of(endpoints.kafka_bootstrap, recorder.complaints, scenario.PEMDA)
     window = Window((begun, clock.now()), (begun_wall, clock.wall()))
-    got = dumped(normalised(recorder, events, window))
+    got = dumped(normalised(recorder, events, window, urls))
     print(f"golden scenario: {len(recorder.steps)} requests in {time.monotonic() - started:.1f} s")
     if os.environ.get("GOLDEN_RECORD") == "1":
         BASELINE.write_text(got, encoding="utf-8")

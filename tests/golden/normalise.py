@@ -41,9 +41,11 @@ class Window:
 
 
 class Normaliser:
-    def __init__(self, window: Window) -> None:
+    def __init__(self, window: Window, urls: dict[str, str] | None = None) -> None:
         self.window = window
         self.ids: dict[str, str] = {}
+        # The services' base URLs carry the test slot's ports: `<intake-url>`, … instead.
+        self.urls = {url: f"<{name}-url>" for name, url in (urls or {}).items()}
 
     def placeholder(self, value: str) -> str:
         if value not in self.ids:
@@ -61,6 +63,8 @@ class Normaliser:
     def text(self, value: str, key: str | None = None) -> str:
         if key is not None and OPAQUE_KEY.search(key) and value and not value.startswith("<"):
             return self.placeholder(value)
+        for url, name in self.urls.items():
+            value = value.replace(url, name)
         known = [v for v in self.ids if len(v) >= 12 and v in value and not ULID.fullmatch(v)]
         for v in sorted(known, key=len, reverse=True):
             value = value.replace(v, self.ids[v])
