@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -177,7 +178,8 @@ async def test_published_events_become_the_figures_and_a_redelivery_changes_noth
             ]
 
             # Redeliver everything, plus two poison messages: nothing changes, both are dead-lettered.
-            poison = b'{"not": "an envelope"}'
+            # This run's own: the earlier day-runs' poison on the shared topic is dead-lettered too.
+            poison = json.dumps({"not": "an envelope", "run": pemda}).encode()
             bad = new_event(
                 ComplaintAssigned(
                     opd_id="99.99/tidak-ada", pemda="99.99", category="x", level="kabkota", rule="r"
