@@ -1,8 +1,9 @@
 """`pengaduan`: the operators' command line (a console script of the package).
 
     pengaduan status                       each process of the local stack (`make run`): state,
-                                           pid, uptime, restarts; complaints held after a gap
-                                           in seq; outboxes Kafka refused (set aside)
+                                           pid, uptime, restarts; each service's readiness; each
+                                           consumer group's lag and dead letters; complaints
+                                           held after a gap in seq; outboxes Kafka refused
     pengaduan dlq list [GROUP]             dead letters of every group (or one): offset, when,
                                            where from, attempts, reason
     pengaduan dlq show GROUP OFFSET        one dead letter: headers and the event
@@ -31,7 +32,7 @@ from devtools import infra
 from shared import clock
 from shared.deadletters import read_letters, replay_group
 from shared.runtime import InfraSettings
-from shared.topics import GROUPS, INTAKE_GROUP, ROUTING_DUES_GROUP, ROUTING_GROUP, dlq
+from shared.topics import GROUP_TOPICS, GROUPS, INTAKE_GROUP, ROUTING_DUES_GROUP, ROUTING_GROUP, dlq
 
 
 def status_path(profile: str = "run") -> Path:
@@ -81,7 +82,10 @@ def status(profile: str = "run") -> int:
         print(f"make run is not running (last status written {path})")
         return 3
     print(render_status(current, clock.wall().timestamp()))
-    held_any = False
+    not_ready = asyncio.run(readiness(profile))
+    lags = asyncio.run(consumer_lag(_bootstrap(), GROUP_TOPICS))
+    print(render_groups(lags))
+    held_any = bool(not_ready) or lags is None or any(dead for _, dead in lags.values())
     for service in ("sla", "intake"):
         parked = asyncio.run(parked_complaints(service))
         if parked is None:
@@ -101,6 +105,85 @@ def status(profile: str = "run") -> int:
         print(f"outboxes Kafka refused, set aside (intake): {count}{listed}")
     problems = any(r["state"] != "running" for r in current["processes"]) or held_any
     return 1 if problems else 0
+
+
+async def readiness(profile: str) -> list[str]:
+    """Each service's /readyz (the `run` stack's ports), printed; the ones not ready."""
+    import aiohttp
+
+    from devtools.services import RUN_HTTP_PORTS, SERVICES
+
+    if profile != "run":
+        return []
+    not_ready = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:
+        for name in SERVICES:
+            try:
+                async with http.get(f"http://127.0.0.1:{RUN_HTTP_PORTS[name]}/readyz") as resp:
+                    said = "ready" if resp.status == 200 else f"not ready: {_one_line(await resp.text())}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                said = f"not answering ({type(exc).__name__})"
+            if said != "ready":
+                not_ready.append(name)
+            print(f"{name:<14}{said}")
+    return not_ready
+
+
+async def consumer_lag(
+    bootstrap: str, groups: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[int, int]] | None:
+    """For each group: messages on its topics it has not committed yet (its lag), and the
+    dead letters waiting on `<group>.dlq` (0 for a group without one); None when Kafka does not
+    answer."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        async with asyncio.timeout(15):
+            await admin.start()
+            await probe.start()
+            existing = set(await admin.list_topics())
+            wanted = {t for topics in groups.values() for t in topics} | {dlq(g) for g in groups}
+            described = await admin.describe_topics(sorted(wanted & existing)) if wanted & existing else []
+            partitions = [
+                TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+            ]
+            ends = await probe.end_offsets(partitions)
+            starts = await probe.beginning_offsets(partitions)
+            result = {}
+            for group, topics in groups.items():
+                committed = await admin.list_consumer_group_offsets(group)
+                lag = 0
+                for tp in partitions:
+                    if tp.topic in topics:
+                        done = (
+                            committed[tp].offset
+                            if tp in committed and committed[tp].offset >= 0
+                            else starts[tp]
+                        )
+                        lag += max(ends[tp] - done, 0)
+                dead = sum(ends[tp] - starts[tp] for tp in partitions if tp.topic == dlq(group))
+                result[group] = (lag, dead)
+            return result
+    except (KafkaError, TimeoutError, OSError):
+        return None
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+def render_groups(lags: dict[str, tuple[int, int]] | None) -> str:
+    if lags is None:
+        return "consumer groups: unknown (Kafka does not answer)"
+    lines = [f"{'group':<22}{'lag':>8}  {'dead letters':>12}"]
+    lines += [f"{group:<22}{lag:>8}  {dead:>12}" for group, (lag, dead) in lags.items()]
+    waiting = [g for g, (_, dead) in lags.items() if dead]
+    if waiting:
+        lines.append(f"dead letters wait in {', '.join(dlq(g) for g in waiting)}: pengaduan dlq list")
+    return "\n".join(lines)
 
 
 # Intake's collections whose documents carry an outbox (shared/outbox.py).

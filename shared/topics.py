@@ -33,6 +33,18 @@ def dlq(group: str) -> str:
     return f"{group}.dlq"
 
 
+# What each group reads (the consumer specs in services/*/ say the same): `pengaduan status`
+# shows each group's lag over these, and the e2e tier waits for the groups to catch up on them.
+GROUP_TOPICS: dict[str, tuple[str, ...]] = {
+    ROUTING_GROUP: (COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS),
+    ROUTING_DUES_GROUP: (SLA_EVENTS,),
+    SLA_GROUP: (COMPLAINTS_EVENTS,),
+    SLA_REPORTS_GROUP: (SLA_EVENTS, COMPLAINTS_EVENTS),
+    INTAKE_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS),
+    INTAKE_DEAD_COMMANDS_GROUP: (dlq(ROUTING_GROUP),),
+}
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str

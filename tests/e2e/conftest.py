@@ -15,20 +15,7 @@ from devtools import infra
 from devtools.prepare import prepare
 from devtools.services import ServiceSet, start_services, wait_ready
 from shared import clock
-from shared.topics import (
-    COMPLAINTS_COMMANDS,
-    COMPLAINTS_EVENTS,
-    COMPLAINTS_SUBMITTED,
-    INTAKE_DEAD_COMMANDS_GROUP,
-    INTAKE_GROUP,
-    ROUTING_DUES_GROUP,
-    ROUTING_GROUP,
-    SLA_EVENTS,
-    SLA_GROUP,
-    SLA_REPORTS_GROUP,
-    TOPICS,
-    dlq,
-)
+from shared.topics import GROUP_TOPICS, TOPICS
 from tests.conftest import DAYS
 from tests.waiting import eventually
 
@@ -66,17 +53,6 @@ def rate_limit_variables() -> list[str]:
         for name in cls.model_fields
         if "per_minute" in name
     ]
-
-
-# Each group of the services and the topics it reads (services/*/app.py).
-GROUP_TOPICS = {
-    ROUTING_GROUP: (COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS),
-    ROUTING_DUES_GROUP: (SLA_EVENTS,),
-    SLA_GROUP: (COMPLAINTS_EVENTS,),
-    SLA_REPORTS_GROUP: (SLA_EVENTS, COMPLAINTS_EVENTS),
-    INTAKE_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS),
-    INTAKE_DEAD_COMMANDS_GROUP: (dlq(ROUTING_GROUP),),
-}
 
 
 async def caught_up(bootstrap: str, timeout: float) -> None:
