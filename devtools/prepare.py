@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 
 from services.routing.catalog import load_catalog
-from shared.kafka import ensure_topics
+from shared.kafka import TopicLayoutError, ensure_topics
 from shared.mongo import mongo_client
-from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO
+from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, SecretFileError, value_from_file
+
+# An existing topic with another partition count or replication factor (never altered).
+EXIT_TOPIC_LAYOUT = 3
 
 
 async def prepare(kafka_bootstrap: str, mongo_uri: str, routing_db: str = "routing") -> None:
@@ -29,11 +33,25 @@ async def prepare(kafka_bootstrap: str, mongo_uri: str, routing_db: str = "routi
         await client.close()
 
 
-if __name__ == "__main__":
-    asyncio.run(
-        prepare(
-            os.environ.get("KAFKA_BOOTSTRAP", DEFAULT_KAFKA),
-            os.environ.get("MONGO_URI", DEFAULT_MONGO),
-            os.environ.get("ROUTING_MONGO_DB", "routing"),
+def main() -> None:
+    try:
+        # MONGO_URI may carry the database's credentials: MONGO_URI_FILE as the services allow.
+        mongo_uri = value_from_file("MONGO_URI") or os.environ.get("MONGO_URI", DEFAULT_MONGO)
+        asyncio.run(
+            prepare(
+                os.environ.get("KAFKA_BOOTSTRAP", DEFAULT_KAFKA),
+                mongo_uri,
+                os.environ.get("ROUTING_MONGO_DB", "routing"),
+            )
         )
-    )
+    except SecretFileError as exc:
+        print(f"prepare: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    except TopicLayoutError as exc:
+        lines = "\n".join(f"  - {problem}" for problem in exc.problems)
+        print(f"prepare: refusing the broker's topics as they are:\n{lines}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_TOPIC_LAYOUT) from None
+
+
+if __name__ == "__main__":
+    main()

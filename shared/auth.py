@@ -22,10 +22,11 @@ import jwt
 from aiohttp import web
 from jwt.types import Options
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from shared import clock
 from shared.http import ProblemError
+from shared.settings import FileSettings
 from shared.startup import Secret, register_secret
 
 Role = Literal["handler", "coordinator", "supervisor", "admin"]
@@ -55,7 +56,7 @@ class Staff:
         return self.pemda is not None and self.pemda in (pemda, opd_pemda)
 
 
-class StaffAuthSettings(BaseSettings):
+class StaffAuthSettings(FileSettings):
     """`STAFF_*` variables, shared by the three services."""
 
     model_config = SettingsConfigDict(env_prefix="STAFF_", extra="ignore")

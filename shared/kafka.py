@@ -36,6 +36,7 @@ from aiokafka.partitioner import murmur2
 
 from shared.envelope import DecodeError, Envelope, decode
 from shared.faults import is_transient
+from shared.settings import KafkaLayoutSettings, kafka_layout
 from shared.topics import TOPICS, TopicSpec, dlq
 
 log = logging.getLogger(__name__)
@@ -132,24 +133,49 @@ class Producer:
 Sender: TypeAlias = AIOKafkaProducer | Producer
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> list[str]:
-    """Create the project's topics with their partition counts and configs; an existing topic
-    whose required configs differ (e.g. a broker's default 7-day retention on an event topic) is
-    corrected. Returns the names of the topics created."""
+class TopicLayoutError(RuntimeError):
+    """A topic exists with another partition count or replication factor than the project needs;
+    it is never changed automatically (the message names each topic, what it has and what it needs)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def _required_configs(spec: TopicSpec, layout: KafkaLayoutSettings) -> dict[str, str]:
+    return {"min.insync.replicas": str(layout.min_insync_replicas), **dict(spec.config)}
+
+
+async def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec] = TOPICS, layout: KafkaLayoutSettings | None = None
+) -> list[str]:
+    """Create the project's topics with their partition counts, replication factor and configs
+    (`layout`: KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS); an existing topic whose
+    required configs differ (e.g. a broker's default 7-day retention on an event topic) is
+    corrected. An existing topic with another partition count or replication factor is refused
+    (`TopicLayoutError`) before anything is created or changed: the complaint-keyed topics must
+    stay co-partitioned, and a partition count is never altered automatically. Returns the names
+    of the topics created."""
     specs = list(specs)
+    layout = layout or kafka_layout()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        refused = await _layout_problems(admin, [s for s in specs if s.name in existing], layout)
+        if refused:
+            raise TopicLayoutError(refused)
         missing = [
-            NewTopic(s.name, s.partitions, 1, topic_configs=dict(s.config) or None)
+            NewTopic(
+                s.name, s.partitions, layout.replication_factor, topic_configs=_required_configs(s, layout)
+            )
             for s in specs
             if s.name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-        wrong = await _config_differences(admin, [s for s in specs if s.name in existing and s.config])
+        wrong = await _config_differences(admin, [s for s in specs if s.name in existing], layout)
         if wrong:
             resources = [
                 ConfigResource(ConfigResourceType.TOPIC, name, configs=configs)
@@ -163,25 +189,56 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> 
         await admin.close()
 
 
-async def topic_problems(bootstrap: str, specs: Iterable[TopicSpec] = TOPICS) -> list[str]:
-    """What is wrong with the project's topics on this broker (missing, or a required config
-    differs): a service checks this at start-up and says so loudly."""
+async def topic_problems(
+    bootstrap: str, specs: Iterable[TopicSpec] = TOPICS, layout: KafkaLayoutSettings | None = None
+) -> list[str]:
+    """What is wrong with the project's topics on this broker (missing, another partition count or
+    replication factor, or a required config differs): a service checks this at start-up and says
+    so loudly (and is not ready)."""
     specs = list(specs)
+    layout = layout or kafka_layout()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         problems = [f"topic {s.name} is missing" for s in specs if s.name not in existing]
-        wrong = await _config_differences(admin, [s for s in specs if s.name in existing and s.config])
-        required = {s.name: dict(s.config) for s in specs}
+        problems += await _layout_problems(admin, [s for s in specs if s.name in existing], layout)
+        wrong = await _config_differences(admin, [s for s in specs if s.name in existing], layout)
+        required = {s.name: _required_configs(s, layout) for s in specs}
         problems += [f"topic {name} needs {required[name]}" for name in wrong]
         return problems
     finally:
         await admin.close()
 
 
+async def _layout_problems(
+    admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec], layout: KafkaLayoutSettings
+) -> list[str]:
+    """One message per existing topic whose partition count or replication factor is not the one
+    the project needs."""
+    if not specs:
+        return []
+    found = {t["topic"]: t for t in await admin.describe_topics([s.name for s in specs])}
+    problems = []
+    for spec in specs:
+        partitions = found.get(spec.name, {}).get("partitions") or []
+        if not partitions:
+            continue  # listed a moment ago, no metadata yet: nothing to say about it
+        count = len(partitions)
+        replicas = min(len(p["replicas"]) for p in partitions)
+        if (count, replicas) != (spec.partitions, layout.replication_factor):
+            problems.append(
+                f"topic {spec.name} has {count} partitions and replication factor {replicas}; the "
+                f"project needs {spec.partitions} partitions and replication factor "
+                f"{layout.replication_factor}. Not changed automatically (complaint-keyed topics "
+                "must stay co-partitioned): recreate the topic or migrate its data, or correct "
+                "KAFKA_REPLICATION_FACTOR"
+            )
+    return problems
+
+
 async def _config_differences(
-    admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]
+    admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec], layout: KafkaLayoutSettings
 ) -> dict[str, dict[str, str]]:
     """Per topic whose required configs differ: the whole set to write — the configs set on the
     topic now, with the required ones over them. (The broker's AlterConfigs replaces a topic's
@@ -201,10 +258,11 @@ async def _config_differences(
                 for entry in entries
                 if not entry[2] and ((not entry[3]) if version == 0 else entry[3] == 1)  # DYNAMIC_TOPIC
             }
+    required = {s.name: _required_configs(s, layout) for s in specs}
     return {
-        s.name: {**own.get(s.name, {}), **dict(s.config)}
+        s.name: {**own.get(s.name, {}), **required[s.name]}
         for s in specs
-        if any(current.get(s.name, {}).get(key) != value for key, value in s.config)
+        if any(current.get(s.name, {}).get(key) != value for key, value in required[s.name].items())
     }
 
 

@@ -26,6 +26,8 @@ from pymongo.errors import (
     PyMongoError,
 )
 
+from shared.settings import MongoConcernSettings, mongo_concerns
+
 Doc = dict[str, Any]
 Write = InsertOne[Doc] | UpdateOne
 # How long ending a failed transaction may take (it has a time of its own, see `transaction`).
@@ -41,15 +43,19 @@ SERVER_SELECTION_TIMEOUT_MS = 800
 HEARTBEAT_FREQUENCY_MS = 1000
 
 
-def mongo_client(uri: str) -> AsyncMongoClient[Doc]:
-    # Durable acknowledgement: journaled, and on a replica set by a majority of its members, so a
-    # write we answered for survives a crash of the server and a failover. (secantusd-rs is a
-    # one-member replica set: majority is itself; a standalone MongoDB treats it as w:1.)
+def mongo_client(uri: str, concerns: MongoConcernSettings | None = None) -> AsyncMongoClient[Doc]:
+    # Durable acknowledgement by default: journaled, and on a replica set by a majority of its
+    # members, so a write we answered for survives a crash of the server and a failover; reads see
+    # only what a majority has (nothing a failover could roll back). (secantusd-rs is a one-member
+    # replica set: majority is itself; a standalone MongoDB treats it as w:1.) Settings:
+    # MONGO_WRITE_CONCERN, MONGO_JOURNAL, MONGO_READ_CONCERN (shared/settings.py).
+    concerns = concerns or mongo_concerns()
     return AsyncMongoClient(
         uri,
         tz_aware=True,
-        w="majority",
-        journal=True,
+        w=concerns.w,
+        journal=concerns.journal,
+        readConcernLevel=concerns.read_concern,
         serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
         heartbeatFrequencyMS=HEARTBEAT_FREQUENCY_MS,
     )

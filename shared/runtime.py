@@ -217,15 +217,20 @@ async def warm_reference_data() -> None:
 
 async def _check_topics(bootstrap: str, health: Health) -> None:
     """The project's topics exist with the configs it needs (event topics keep everything): a
-    replay from the beginning must be complete. What is wrong is logged and fails /readyz;
-    `python -m devtools.prepare` (make run, compose's init job) corrects it."""
+    replay from the beginning must be complete; and with the partition counts and replication
+    factor it needs (complaint-keyed topics co-partitioned). What is wrong is logged and fails
+    /readyz; `python -m devtools.prepare` (make run, compose's init job) corrects a config, and
+    refuses a topic with another partition count or replication factor (never altered)."""
     try:
         health.topic_problems = await topic_problems(bootstrap)
     except KafkaError as exc:  # the consumers will wait for the broker; readiness shows it too
         log.warning("topics not checked at start-up: %r", exc)
         return
     for problem in health.topic_problems:
-        log.error("%s: run `python -m devtools.prepare` or fix the broker's topic", problem)
+        if " has " in problem:  # another partition count or replication factor: never altered
+            log.error("%s", problem)
+        else:
+            log.error("%s: run `python -m devtools.prepare` or fix the broker's topic", problem)
 
 
 @contextlib.asynccontextmanager

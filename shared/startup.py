@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from shared.settings import SecretFileError
+
 MIN_SECRET_BYTES = 32
 EXIT_INSECURE = 2
 
@@ -68,8 +70,13 @@ def problems(host: str, secrets: Iterable[Secret]) -> list[str]:
 
 def refuse_insecure_start(host: str, secrets: Iterable[Secret] | None = None) -> None:
     """Exit (status 2, the variables named on stderr) when `host` is beyond loopback and a secret
-    is a development default or too short; return otherwise."""
-    found = problems(host, registered_secrets() if secrets is None else secrets)
+    is a development default or too short, or when a secret's `<NAME>_FILE` cannot be used
+    (shared/settings.py); return otherwise."""
+    try:
+        found = problems(host, registered_secrets() if secrets is None else secrets)
+    except SecretFileError as exc:  # on any host: the operator asked for that file
+        print(f"pengaduan: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_INSECURE) from None
     if found:
         lines = "\n".join(f"  - {p}" for p in found)
         print(

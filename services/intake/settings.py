@@ -11,7 +11,7 @@ from pydantic import AliasChoices, AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.ratelimit import IpNetwork, parse_networks
-from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
+from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 from shared.startup import Secret, register_secret
 from shared.topics import INTAKE_DEAD_COMMANDS_GROUP, INTAKE_GROUP, ROUTING_GROUP
 
@@ -32,7 +32,7 @@ class ListingSettings(BaseSettings):
     max_limit: int = 100
 
 
-class Open311Settings(BaseSettings):
+class Open311Settings(FileSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_OPEN311_", extra="ignore")
 
     # Seeded as a valid key at start-up (the local run; deployments issue keys with the admin command).
@@ -88,7 +88,7 @@ class RateLimitSettings(BaseSettings):
         return parse_networks(self.trusted_proxies)
 
 
-class IntakeSettings(BaseSettings):
+class IntakeSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     kafka_bootstrap: str = shared_env("KAFKA_BOOTSTRAP", PREFIX, DEFAULT_KAFKA)

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from pydantic import AwareDatetime, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.routing.webhooks import parse_networks
-from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
+from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 
 PREFIX = "ROUTING_"
 
 
-class RoutingSettings(BaseSettings):
+class RoutingSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     kafka_bootstrap: str = shared_env("KAFKA_BOOTSTRAP", PREFIX, DEFAULT_KAFKA)

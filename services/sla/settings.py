@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from pydantic import AwareDatetime
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, shared_env
+from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 from shared.topics import SLA_GROUP
 
 PREFIX = "SLA_"
 
 
-class SlaSettings(BaseSettings):
+class SlaSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     kafka_bootstrap: str = shared_env("KAFKA_BOOTSTRAP", PREFIX, DEFAULT_KAFKA)

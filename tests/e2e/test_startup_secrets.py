@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,26 @@ def test_a_short_secret_is_refused_too() -> None:
     done = start("routing", STAFF_JWT_SECRET="rahasia-pendek")
     assert done.returncode == 2
     assert "STAFF_JWT_SECRET: terlalu pendek" in done.stderr
+
+
+def test_intake_with_its_secrets_in_files_passes_the_check(tmp_path: Path) -> None:
+    """As Docker/Kubernetes mount them: `<NAME>_FILE`, the file's trailing newline stripped."""
+    files = {}
+    secrets = {
+        "STAFF_JWT_SECRET": STRONG,
+        "OPEN311_API_KEY": f"{STRONG}-open311",
+        "INTAKE_IDEMPOTENCY_SECRET": STRONG,
+    }
+    for name, value in secrets.items():
+        (tmp_path / name).write_text(value + "\n")
+        files[f"{name}_FILE"] = str(tmp_path / name)
+    done = start("intake", **files)
+    assert done.returncode != 2 and "menolak berjalan" not in done.stderr  # it then fails to reach Kafka
+
+
+@pytest.mark.parametrize("name", ["routing", "sla"])
+def test_a_secret_file_that_is_not_there_is_named_with_its_path(name: str, tmp_path: Path) -> None:
+    done = start(name, STAFF_JWT_SECRET_FILE=str(tmp_path / "absent"))
+    assert done.returncode == 2, done.stderr
+    assert f"STAFF_JWT_SECRET_FILE: cannot read {tmp_path / 'absent'}" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -23,6 +23,7 @@ from shared.kafka import (
     BatchConsumer,
     Outgoing,
     Rejected,
+    TopicLayoutError,
     durable_producer,
     ensure_topics,
     publish,
@@ -30,6 +31,7 @@ from shared.kafka import (
 )
 from shared.mongo import mongo_client
 from shared.runtime import Health, _background, running
+from shared.settings import KafkaLayoutSettings
 from shared.topics import KEEP_FOREVER, TOPICS, TopicSpec, dlq
 from tests.waiting import eventually
 
@@ -293,13 +295,78 @@ async def test_an_event_topic_that_would_forget_is_found_and_corrected(endpoints
         return [] if problems == [f"topic {name} is missing"] else problems
 
     assert await eventually(listed, what="the topic listed") == [
-        f"topic {name} needs {{'retention.ms': '-1', 'retention.bytes': '-1'}}"
+        f"topic {name} needs {{'min.insync.replicas': '1', 'retention.ms': '-1', 'retention.bytes': '-1'}}"
     ]
     assert await ensure_topics(endpoints.kafka_bootstrap, [spec]) == []  # existed: corrected, not created
     assert await topic_problems(endpoints.kafka_bootstrap, [spec]) == []
     kept = await _topic_config(endpoints, name)
     assert (kept["max.message.bytes"], kept["retention.ms"]) == ("2000000", "-1")
     assert await topic_problems(endpoints.kafka_bootstrap, [s for s in TOPICS if s.config]) == []
+
+
+async def test_a_topic_with_another_partition_count_is_refused_never_altered(endpoints: Endpoints) -> None:
+    """A complaint-keyed topic created elsewhere with 3 partitions where the project needs 6: its
+    events would no longer share a partition number with the same complaint's other events. The
+    start-up check and ensure_topics (make run, the init job) refuse it, naming the topic, what it
+    has and what the project needs, and leave it as it is; the right count passes."""
+    wrong, right = f"it.layout.{str(ULID()).lower()}", f"it.layout.{str(ULID()).lower()}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    await admin.start()
+    try:
+        created = await admin.create_topics([NewTopic(wrong, 3, 1), NewTopic(right, 6, 1)])
+        assert [error for _, error, *_ in created.topic_errors] == [0, 0], created
+    finally:
+        await admin.close()
+    specs = [TopicSpec(wrong, 6), TopicSpec(right, 6)]
+    needed = (
+        f"topic {wrong} has 3 partitions and replication factor 1; "
+        "the project needs 6 partitions and replication factor 1."
+    )
+
+    [problem] = await _listed_problems(endpoints, specs)
+    assert problem.startswith(needed) and "co-partitioned" in problem, problem
+    with pytest.raises(TopicLayoutError) as refused:
+        await ensure_topics(endpoints.kafka_bootstrap, specs)
+    assert refused.value.problems == [problem]
+    assert await _partition_count(endpoints, wrong) == 3  # not altered
+    assert await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(right, 6)]) == []
+    assert await topic_problems(endpoints.kafka_bootstrap, [TopicSpec(right, 6)]) == []
+
+
+async def test_a_topic_with_another_replication_factor_is_refused(endpoints: Endpoints) -> None:
+    """KAFKA_REPLICATION_FACTOR=3 (production) against a topic with one replica: named, refused."""
+    name = f"it.layout.{str(ULID()).lower()}"
+    assert await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(name, 1)]) == [name]
+    production = KafkaLayoutSettings(replication_factor=3, min_insync_replicas=2)
+    problems = await _listed_problems(endpoints, [TopicSpec(name, 1)], production)
+    assert problems[0].startswith(
+        f"topic {name} has 1 partitions and replication factor 1; "
+        "the project needs 1 partitions and replication factor 3."
+    ), problems
+    with pytest.raises(TopicLayoutError):
+        await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(name, 1)], production)
+
+
+async def _listed_problems(
+    endpoints: Endpoints, specs: list[TopicSpec], layout: KafkaLayoutSettings | None = None
+) -> list[str]:
+    """topic_problems once the new topics are in the broker's metadata (a moment after creation)."""
+
+    async def listed() -> list[str]:
+        problems = await topic_problems(endpoints.kafka_bootstrap, specs, layout)
+        return [] if any(p.endswith("is missing") for p in problems) else problems
+
+    return await eventually(listed, what="the topics listed")
+
+
+async def _partition_count(endpoints: Endpoints, name: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    await admin.start()
+    try:
+        [topic] = await admin.describe_topics([name])
+        return len(topic["partitions"])
+    finally:
+        await admin.close()
 
 
 async def _topic_config(endpoints: Endpoints, name: str) -> dict[str, str]:
