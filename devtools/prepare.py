@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from services.routing.catalog import load_catalog
+from services.routing.adapters.catalog import load_catalog
 from shared.kafka import ensure_topics
 from shared.mongo import mongo_client
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO
