@@ -1,4 +1,4 @@
-"""Accuracy and speed of the complaint classifier (`services.routing.classify`) on a labelled set.
+"""Accuracy and speed of the complaint classifier (`services.routing.domain.classify`) on a labelled set.
 
 The set, `bench/data/labelled_complaints.jsonl`, holds one complaint per line, {"title",
 "description", "category"}, written like citizens write on LAPOR! (slang, typos, abbreviations),
