@@ -23,7 +23,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from services.intake.entrypoints.listing import encode_cursor, parse_query
 from services.intake.settings import ListingSettings
-from services.routing import staff
+from services.routing.entrypoints import queues
 from shared.calendar import calendar_for
 from shared.http import MAX_JSON_DEPTH, ProblemError, parse_json
 
@@ -74,11 +74,11 @@ def cases() -> dict[str, Callable[[], object]]:
         "listing cursor decode": lambda: parse_query(
             make_mocked_request("GET", f"/api/v1/complaints?cursor={cursor}").query, settings
         ),
-        "queue 20 statuses": lambda: staff._states(
-            make_mocked_request("GET", f"/q?status={statuses}"), staff.HANDLER_STATES
+        "queue 20 statuses": lambda: queues._states(
+            make_mocked_request("GET", f"/q?status={statuses}"), queues.HANDLER_STATES
         ),
         "queue 900 statuses (refused)": _refused(
-            lambda: staff._states(make_mocked_request("GET", f"/q?status={many}"), staff.HANDLER_STATES)
+            lambda: queues._states(make_mocked_request("GET", f"/q?status={many}"), queues.HANDLER_STATES)
         ),
     }
 

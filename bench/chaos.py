@@ -390,7 +390,7 @@ async def exercise(stack: Stack, plan: Plan) -> Report:
 def without_rate_limits() -> dict[str, str]:
     """Environment turning every per-minute rate limit of every service off (many citizens)."""
     from services.intake.settings import RateLimitSettings
-    from services.routing.ratelimit import RoutingRateSettings
+    from services.routing.entrypoints.ratelimit import RoutingRateSettings
     from services.sla.ratelimit import SlaRateSettings
 
     names = [

@@ -1,4 +1,4 @@
-"""Accuracy and speed of the complaint classifier (`services.routing.classify`) on a labelled set.
+"""Accuracy and speed of the complaint classifier (`services.routing.domain.classify`) on a labelled set.
 
 The set, `bench/data/labelled_complaints.jsonl`, holds one complaint per line, {"title",
 "description", "category"}, written like citizens write on LAPOR! (slang, typos, abbreviations),
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
-from services.routing import classify as clf  # noqa: E402
+from services.routing.domain import classify as clf  # noqa: E402
 from shared.categories import CATEGORIES  # noqa: E402
 
 DEFAULT_DATA = ROOT / "bench" / "data" / "labelled_complaints.jsonl"

@@ -41,12 +41,13 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 from services.intake import models  # noqa: E402
 from services.intake.domain.identity import identity_pattern  # noqa: E402
 from services.intake.entrypoints.open311_forms import submission_from_form  # noqa: E402
-from services.routing import classify as clf  # noqa: E402
 from services.routing.deciding import decide, decide_off_loop  # noqa: E402
+from services.routing.domain import classify as clf  # noqa: E402
 from services.routing.handlers import handle_submissions  # noqa: E402
 from shared import privacy  # noqa: E402
 from shared.runtime import warm_reference_data  # noqa: E402
-from tests.unit.test_routing_handlers import NOW, lifecycle, submitted  # noqa: E402
+from tests.routing_fakes import fake_routing  # noqa: E402
+from tests.unit.test_routing_handlers import NOW, submitted  # noqa: E402
 
 DESCRIPTION = 4000
 TITLE = 150
@@ -181,7 +182,7 @@ async def stalls(batch_size: int) -> list[tuple[str, float]]:
     results = []
 
     async def batch() -> None:
-        lc, *_ = lifecycle()
+        lc, *_ = fake_routing()
         envelopes = [
             submitted(f"C{i}", category=None, title="Judul pengaduan", description=text)
             for i, text in enumerate(texts)
@@ -195,7 +196,7 @@ async def stalls(batch_size: int) -> list[tuple[str, float]]:
     results.append(("baseline: nothing running (scheduler noise of this machine)", await stall_while(idle)))
 
     async def warm_up() -> None:  # the service's first batch, after its start-up
-        lc, *_ = lifecycle()
+        lc, *_ = fake_routing()
         await handle_submissions([submitted("W1")], lc, now=lambda: NOW)
 
     # Every service loads the region data (~130 ms) and the years' holidays (~100 ms each) at

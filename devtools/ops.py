@@ -245,7 +245,7 @@ async def parked_complaints(service: str = "sla", limit: int = 5) -> tuple[int, 
 def _service_app(group: str) -> tuple[web.Application, InfraSettings]:
     """The service app (not started) whose consumer group is `group`, with its settings."""
     if group in (ROUTING_GROUP, ROUTING_DUES_GROUP):
-        from services.routing.app import create_app as routing_app
+        from services.routing.bootstrap import create_app as routing_app
         from services.routing.settings import RoutingSettings
 
         routing = RoutingSettings()

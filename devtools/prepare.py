@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 
-from services.routing.catalog import load_catalog
+from services.routing.adapters.catalog import load_catalog
 from shared.kafka import TopicLayoutError, ensure_topics
 from shared.mongo import mongo_client
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, SecretFileError, value_from_file

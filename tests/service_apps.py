@@ -27,13 +27,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
-import services.routing.app as routing_app
+import services.routing.bootstrap as routing_app
 import services.sla.app as sla_app
 from devtools.infra import Endpoints
-from services.routing import webhooks
+from services.routing.entrypoints.edge import GUARD, ROUTING
 from services.routing.handlers import handle_routing_batch
 from services.routing.settings import RoutingSettings
-from services.routing.staff import LIFECYCLE
 from services.sla.settings import SlaSettings
 from shared.auth import mint
 from shared.envelope import Envelope
@@ -129,7 +128,7 @@ async def running_apps(endpoints: Endpoints, **intake_settings: Any) -> AsyncIte
         routing = routing_app.create_app(routing_settings)
     # Webhook hosts the fuzzer makes up are never looked up in the machine's DNS (tests send no
     # traffic beyond loopback): every name is "unresolvable", IP literals are judged as usual.
-    routing[webhooks.GUARD] = replace(routing[webhooks.GUARD], resolver=_NoDns())
+    routing[GUARD] = replace(routing[GUARD], resolver=_NoDns())
 
     sla_groups: list[str] = []
 
@@ -207,7 +206,7 @@ async def seed_complaint(apps: Apps, bootstrap: str, *, category: str, region_co
         return await messages_for(bootstrap, COMPLAINTS_SUBMITTED, complaint_id)
 
     envelopes = await eventually(submitted, what=f"{complaint_id} on {COMPLAINTS_SUBMITTED}")
-    rejected = await handle_routing_batch(envelopes, apps.routing.server.app[LIFECYCLE])
+    rejected = await handle_routing_batch(envelopes, apps.routing.server.app[ROUTING])
     assert not rejected, rejected
 
     async def assigned_in_intake() -> str | None:

@@ -1,4 +1,4 @@
-from services.routing.app import create_app
+from services.routing.bootstrap import create_app
 from services.routing.settings import RoutingSettings
 from shared import clock
 from shared.runtime import serve

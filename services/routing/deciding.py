@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
-from services.routing.classify import Budget, TooCostly
-from services.routing.domain import RouteDecision, UnknownCategory, route_text
+from services.routing.domain.classify import Budget, TooCostly
+from services.routing.domain.table import RouteDecision, UnknownCategory, route_text
 
 # CPU seconds one complaint's classification may use. The labelled set takes 2–40 ms a complaint;
 # the costliest text bench/hostile.py found (4,000 characters of words the stem cache has never

@@ -1,4 +1,7 @@
-"""Routing's handlers: one function per message kind, over a store and a publisher port.
+"""Routing's use cases, one function each, over the ports of ports.py: route new submissions,
+apply a staff action (`act`), apply reporters' commands, keep the queues' nearest due from sla's
+clock events. `BATCH_HANDLERS` is the {message type: handler} table the consumer groups dispatch
+through (entrypoints/consumers.py).
 
 Idempotency is a record: a complaint's document is written together with the events its
 transition produced (`outbox`); the document's existence means "already routed". A redelivered
@@ -9,83 +12,113 @@ ids, same seq), which downstream consumers recognise by seq.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
 
-from services.routing.adapters import NO_DUE
 from services.routing.deciding import CPU_SECONDS, Text, decide_batch
-from services.routing.domain import Overrides, RouteDecision, route_text, with_overrides
-from services.routing.service import Lifecycle
+from services.routing.domain.complaint import (
+    HANDLED_KEPT,
+    NO_DUE,
+    QUEUED_STATES,
+    Document,
+    as_complaint,
+    command_action,
+    dues_updates,
+    feed_entry,
+    new_complaint,
+    shown_text,
+    store_complaint,
+)
+from services.routing.domain.lifecycle import Action, Complaint, Refused, decide, evolve, lease
+from services.routing.domain.table import Overrides, RouteDecision, route_text, with_overrides
+from services.routing.ports import ConcurrentUpdate, Routing, outbox_doc, outbox_messages
 from shared import clock
 from shared.calendar import pemda_of, province_of
-from shared.envelope import Envelope, Payload
+from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     COMMANDS,
     ClockEvent,
+    CommandRejected,
     ComplaintAssigned,
     ComplaintReceived,
     ComplaintSubmitted,
+    ComplaintTransferred,
     ComplaintTriaged,
+    OpdAssignmentNotice,
 )
 from shared.kafka import Outgoing, Rejected
 from shared.regions import lookup
+from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS
 
 PRODUCER = "routing"
-
-
-class ComplaintStore(Protocol):
-    async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
-        """Insert the documents whose `_id` is new; return the ids that already existed."""
-
-    async def outboxes(self, ids: Sequence[str]) -> list[Outgoing]:
-        """The stored outbox messages of these complaints, in order."""
-
-
-Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 Now = Callable[[], datetime]
 
 
-def new_complaint(
-    envelope: Envelope, submitted: ComplaintSubmitted, decision: RouteDecision
-) -> dict[str, Any]:
-    """Routing's document of a complaint before its first event (state `received`, seq 0)."""
-    assert envelope.complaint_id is not None
-    return {
-        "_id": envelope.complaint_id,
-        "state": "received",
-        "seq": 0,
-        "opd_id": None,
-        "pemda": pemda_of(submitted.region_code),
-        "region_code": submitted.region_code,
-        "category": decision.category,
-        "classification": submitted.classification,
-        "anonymous": submitted.anonymous,
-        "confidential": submitted.confidential,
-        "reporter_ref": submitted.reporter_ref,
-        "title": submitted.title,
-        "description": submitted.description,
-        "submitted_at": envelope.occurred_at,
-        "tier": "normatif",
-        "transfers": 0,
-        "reopened": False,
-        "sla_due": NO_DUE,
-        "dues": {},
-        "handled_commands": [],
-        "outbox": [],
-        "feed_outbox": [],
-        "published": True,
-        "rev": 0,
-    }
+# --- recording a change: the next seqs, the new state, the outbox ---------------------------------
+
+
+def record(doc: Document, payloads: Sequence[Payload], at: datetime, correlation_id: str | None) -> None:
+    """Apply payloads to the document: next seqs, new state, outbox (plus any unpublished)."""
+    complaint = as_complaint(doc)
+    messages = outbox_messages(doc["outbox"]) if not doc.get("published", True) else []
+    feed = list(doc.get("feed_outbox") or []) if not doc.get("published", True) else []
+    for payload in payloads:
+        doc["seq"] += 1
+        envelope = new_event(
+            payload,
+            producer=PRODUCER,
+            complaint_id=doc["_id"],
+            seq=doc["seq"],
+            occurred_at=at,
+            correlation_id=correlation_id,
+        )
+        evolve(complaint, payload, at)
+        messages.append(Outgoing.of(COMPLAINTS_EVENTS, doc["_id"], envelope))
+        recipients = {complaint.opd_id} if complaint.opd_id else set()
+        if isinstance(payload, ComplaintTransferred):
+            recipients.add(payload.from_opd_id)
+        feed += [
+            feed_entry(envelope, opd, complaint.state, complaint.anonymous) for opd in sorted(recipients)
+        ]
+        if isinstance(payload, ComplaintAssigned):
+            messages.append(_notice(doc, envelope, payload, complaint))
+    store_complaint(doc, complaint)
+    if complaint.state not in QUEUED_STATES:
+        doc["sla_due"] = NO_DUE
+    doc.update(outbox=outbox_doc(messages), feed_outbox=feed, published=False, updated_at=at)
+
+
+def _notice(doc: Document, envelope: Envelope, assigned: ComplaintAssigned, complaint: Complaint) -> Outgoing:
+    notice = new_event(
+        OpdAssignmentNotice(
+            opd_id=assigned.opd_id,
+            category=assigned.category,
+            region_code=complaint.region_code,
+            title=shown_text(doc["title"], complaint.anonymous),
+            description=shown_text(doc["description"], complaint.anonymous),
+            classification=doc["classification"],
+            anonymous=complaint.anonymous,
+            confidential=complaint.confidential,
+            assigned_at=envelope.occurred_at,
+        ),
+        producer=PRODUCER,
+        complaint_id=doc["_id"],
+        seq=envelope.seq,
+        occurred_at=envelope.occurred_at,
+        correlation_id=envelope.correlation_id,
+    )
+    return Outgoing.of(COMPLAINTS_ASSIGNED, assigned.opd_id, notice)
+
+
+# --- submissions (complaints.submitted) ---------------------------------------------------------
 
 
 def route_submission(
     envelope: Envelope,
     submitted: ComplaintSubmitted,
     now: datetime,
-    lifecycle: Lifecycle,
     overrides: Overrides | None = None,
     decision: RouteDecision | None = None,
-) -> dict[str, Any]:
+) -> Document:
     """The first two lifecycle events of a complaint: received (seq 1, at the submission
     instant), then assigned or triage (seq 2, at routing's decision; computed here if not given)."""
     if decision is None:
@@ -108,7 +141,7 @@ def route_submission(
         confidential=submitted.confidential,
         reporter_ref=submitted.reporter_ref,
     )
-    lifecycle.transition(doc, [received], envelope.occurred_at, correlation)
+    record(doc, [received], envelope.occurred_at, correlation)
     second: Payload
     if decision.assigns:
         assert decision.category is not None
@@ -126,7 +159,7 @@ def route_submission(
             rule=decision.rule,
             reason=decision.triage_reason or "",
         )
-    lifecycle.transition(doc, [second], now, correlation)
+    record(doc, [second], now, correlation)
     return doc
 
 
@@ -142,12 +175,12 @@ def _validate(envelope: Envelope) -> str | None:
 
 
 async def handle_submissions(
-    batch: Sequence[Envelope], lifecycle: Lifecycle, now: Now = clock.now, cpu_seconds: float = CPU_SECONDS
+    batch: Sequence[Envelope], routing: Routing, now: Now = clock.now, cpu_seconds: float = CPU_SECONDS
 ) -> list[Rejected]:
     """Route new submissions. Their classification runs on the classifier thread (`deciding`); a
     text that exceeds its CPU budget, like an unknown category, is dead-lettered with the reason."""
     rejected: list[Rejected] = []
-    routed: dict[str, dict[str, Any]] = {}
+    routed: dict[str, Document] = {}
     instant = now()
     pemdas = set()
     valid: dict[str, Envelope] = {}
@@ -160,7 +193,7 @@ async def handle_submissions(
         region = envelope.payload.region_code
         pemdas |= {pemda_of(region), province_of(region)}
         valid.setdefault(envelope.complaint_id, envelope)  # the same submission twice in one batch
-    overrides = await lifecycle.store.overrides(sorted(pemdas)) if pemdas else {}
+    overrides = await routing.catalog.overrides(sorted(pemdas)) if pemdas else {}
     texts: list[Text] = []
     for envelope in valid.values():
         assert isinstance(envelope.payload, ComplaintSubmitted)
@@ -172,41 +205,153 @@ async def handle_submissions(
         if isinstance(decided, str):
             rejected.append(Rejected(envelope, decided))
             continue
-        routed[complaint_id] = route_submission(
-            envelope, envelope.payload, instant, lifecycle, overrides, decided
-        )
+        routed[complaint_id] = route_submission(envelope, envelope.payload, instant, overrides, decided)
     if not routed:
         return rejected
-    existing = await lifecycle.store.insert_new(list(routed.values()))
-    await lifecycle.deliver([doc for cid, doc in routed.items() if cid not in existing])
+    existing = await routing.complaints.insert_new(list(routed.values()))
+    await routing.delivery.deliver([doc for cid, doc in routed.items() if cid not in existing])
     if existing:
         # Already routed earlier (a redelivery): the stored document decides, not a new routing;
         # its unpublished outbox (if a crash interrupted it) goes out now, else nothing does.
-        stored = await lifecycle.store.load(sorted(existing))
-        await lifecycle.deliver(list(stored.values()))
+        stored = await routing.complaints.load(sorted(existing))
+        await routing.delivery.deliver(list(stored.values()))
     return rejected
 
 
-async def handle_dues_batch(batch: Sequence[Envelope], lifecycle: Lifecycle) -> list[Rejected]:
-    """Group `routing-dues`: sla's clock events set each complaint's nearest due (queue order);
-    sla's other announcements (escalations, calendar changes) are not routing's concern."""
-    await lifecycle.handle_clock_events([e for e in batch if isinstance(e.payload, ClockEvent)])
-    return []
+# --- one staff action (HTTP) --------------------------------------------------------------------
 
 
-async def handle_routing_batch(batch: Sequence[Envelope], lifecycle: Lifecycle) -> list[Rejected]:
+async def act(
+    routing: Routing,
+    complaint_id: str,
+    action: Action,
+    *,
+    correlation_id: str | None = None,
+    known_opd: frozenset[str] | None = None,
+    at: datetime | None = None,
+) -> Document:
+    """Apply `action` now; the new document. `Refused` → 409, `LookupError` → 404."""
+    for _ in range(5):  # a concurrent writer: read again and decide again
+        doc = await routing.complaints.get(complaint_id)
+        if doc is None:
+            raise LookupError(complaint_id)
+        instant = at or clock.now()
+        complaint = as_complaint(doc)
+        payloads = decide(
+            complaint, action, instant, max_transfers=routing.max_transfers, known_opd=known_opd
+        )
+        handler = getattr(action, "handler", None)
+        if not payloads and handler is not None:  # a claim that only renews/takes the lease
+            until = instant + timedelta(minutes=routing.lease_minutes)
+            if await routing.complaints.set_lease(complaint_id, doc["rev"], handler, until):
+                doc.update(claimed_by=handler, lease_until=until, rev=doc["rev"] + 1)
+                return doc
+            continue
+        record(doc, payloads, instant, correlation_id)
+        if handler is not None and doc["state"] in ("in_progress", "waiting_reporter"):
+            complaint = as_complaint(doc)
+            lease(complaint, handler, instant, routing.lease_minutes)
+            store_complaint(doc, complaint)
+        try:
+            await routing.complaints.replace([doc])
+        except ConcurrentUpdate:
+            continue
+        await routing.delivery.deliver([doc])
+        return doc
+    raise ConcurrentUpdate(f"complaint {complaint_id} keeps changing")
+
+
+# --- commands (complaints.commands) -------------------------------------------------------------
+
+
+async def handle_commands(commands: Sequence[Envelope], routing: Routing) -> list[Rejected]:
+    """Apply commands in order; the ones about unknown complaints are dead letters."""
+    if not commands:
+        return []
+    ids = sorted({c.complaint_id for c in commands if c.complaint_id})
+    docs = await routing.complaints.load(ids)
+    changed: dict[str, Document] = {}
+    unknown: list[Envelope] = []
+    for command in commands:
+        doc = docs.get(command.complaint_id or "")
+        if doc is None:
+            unknown.append(command)
+            continue
+        handled: list[str] = doc.setdefault("handled_commands", [])
+        if command.event_id in handled:
+            continue  # redelivered: already decided (its events are in the outbox or published)
+        at = command.occurred_at
+        try:
+            payloads = decide(as_complaint(doc), command_action(command.payload), at)
+        except Refused as refused:
+            payloads = [
+                CommandRejected(
+                    command_id=command.event_id,
+                    command=command.type,
+                    state=doc["state"],
+                    reason=refused.reason,
+                )
+            ]
+        record(doc, payloads, at, command.event_id)
+        handled.append(command.event_id)
+        del handled[:-HANDLED_KEPT]
+        changed[doc["_id"]] = doc
+    await routing.complaints.replace(list(changed.values()))
+    await routing.delivery.deliver(list(changed.values()))
+    return [Rejected(e, "command for a complaint routing does not know") for e in unknown]
+
+
+# --- sla.events: the queue's "nearest due" --------------------------------------------------------
+
+
+async def handle_clock_events(
+    events: Sequence[Envelope], routing: Routing, attempts: int = 5
+) -> list[Rejected]:
+    by_complaint: dict[str, list[ClockEvent]] = {}
+    for e in events:
+        if e.complaint_id and isinstance(e.payload, ClockEvent):
+            by_complaint.setdefault(e.complaint_id, []).append(e.payload)
+    if not by_complaint:
+        return []
+    for _ in range(attempts):
+        # Only what the dues need: the whole document (outbox, text) is several times larger.
+        docs = await routing.complaints.load(sorted(by_complaint), fields=("dues", "rev"))
+        missed = await routing.complaints.set_dues(dues_updates(by_complaint, docs))
+        if not missed:
+            return []
+        # A lifecycle write came in between: read again; what is written already is skipped
+        # (clock versions), so only the missed complaints are written again.
+    raise ConcurrentUpdate(f"{missed} complaint(s) kept changing while their dues were updated")
+
+
+# --- the consumer groups' dispatch ----------------------------------------------------------------
+
+BatchUseCase = Callable[[Sequence[Envelope], Routing], Awaitable[list[Rejected]]]
+# In the order a batch is applied: submissions, then commands, then clock events.
+BATCH_HANDLERS: dict[type | tuple[type, ...], BatchUseCase] = {
+    ComplaintSubmitted: handle_submissions,
+    COMMANDS: handle_commands,
+    ClockEvent: handle_clock_events,
+}
+# sla's other announcements (escalations, calendar changes) are not routing's concern.
+IGNORED_PREFIXES = ("Escalation", "CalendarChanged")
+
+
+async def handle_routing_batch(batch: Sequence[Envelope], routing: Routing) -> list[Rejected]:
     """Group `routing`: submissions and commands (and, if given, clock events)."""
-    submissions = [e for e in batch if isinstance(e.payload, ComplaintSubmitted)]
-    commands = [e for e in batch if isinstance(e.payload, COMMANDS)]
-    clocks = [e for e in batch if isinstance(e.payload, ClockEvent)]
-    known = {id(e) for e in (*submissions, *commands, *clocks)}
+    parts = {kind: [e for e in batch if isinstance(e.payload, kind)] for kind in BATCH_HANDLERS}
+    known = {id(e) for part in parts.values() for e in part}
     rejected = [
         Rejected(e, f"routing does not handle {e.type}")
         for e in batch
-        if id(e) not in known and not e.type.startswith(("Escalation", "CalendarChanged"))
+        if id(e) not in known and not e.type.startswith(IGNORED_PREFIXES)
     ]
-    rejected += await handle_submissions(submissions, lifecycle)
-    unknown = await lifecycle.handle_commands(commands)
-    rejected += [Rejected(e, "command for a complaint routing does not know") for e in unknown]
-    await lifecycle.handle_clock_events(clocks)
+    for kind, handler in BATCH_HANDLERS.items():
+        rejected += await handler(parts[kind], routing)
     return rejected
+
+
+async def handle_dues_batch(batch: Sequence[Envelope], routing: Routing) -> list[Rejected]:
+    """Group `routing-dues`: sla's clock events set each complaint's nearest due (queue order);
+    sla's other announcements are not routing's concern."""
+    return await handle_clock_events([e for e in batch if isinstance(e.payload, ClockEvent)], routing)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import AwareDatetime, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.routing.webhooks import parse_networks
+from services.routing.adapters.webhooks import parse_networks
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 
 PREFIX = "ROUTING_"
@@ -29,7 +29,7 @@ class RoutingSettings(FileSettings):
     webhook_interval_seconds: float = 1.0
     # Networks webhooks may reach although they are not public (an OPD system on the pemda's
     # intranet): CIDRs separated by commas, e.g. `10.20.0.0/16,192.168.5.0/24`. Empty: only
-    # public addresses (services/routing/webhooks.py).
+    # public addresses (services/routing/adapters/webhooks.py).
     webhook_allowed_networks: str = ""
 
     @field_validator("webhook_allowed_networks")

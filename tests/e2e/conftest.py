@@ -44,7 +44,7 @@ def e2e_clock() -> Iterator[datetime]:
 def rate_limit_variables() -> list[str]:
     """The environment variables of every service's per-minute rate limits."""
     from services.intake.settings import RateLimitSettings
-    from services.routing.ratelimit import RoutingRateSettings
+    from services.routing.entrypoints.ratelimit import RoutingRateSettings
     from services.sla.ratelimit import SlaRateSettings
 
     return [

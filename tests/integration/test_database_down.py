@@ -24,8 +24,8 @@ import pytest
 from ulid import ULID
 
 from devtools import infra
+from services.routing.entrypoints.edge import ROUTING
 from services.routing.handlers import handle_routing_batch
-from services.routing.staff import LIFECYCLE
 from shared.auth import mint
 from shared.topics import COMPLAINTS_SUBMITTED
 from tests.e2e.test_one_complaint import SUBMISSION
@@ -80,7 +80,7 @@ async def _routed_complaint(apps: Apps, bootstrap: str) -> dict[str, Any]:
         return await messages_for(bootstrap, COMPLAINTS_SUBMITTED, created["id"])
 
     envelopes = await eventually(submitted, what=f"{created['id']} on {COMPLAINTS_SUBMITTED}")
-    assert not await handle_routing_batch(envelopes, apps.routing.server.app[LIFECYCLE])
+    assert not await handle_routing_batch(envelopes, apps.routing.server.app[ROUTING])
 
     async def assigned_in_intake() -> bool:
         view = await apps.intake.get(

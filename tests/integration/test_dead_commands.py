@@ -16,8 +16,8 @@ from ulid import ULID
 from devtools.infra import Endpoints
 from services.intake.entrypoints.edge import ADAPTERS
 from services.intake.handlers import DEAD_LETTER_REASON, command_id_of, reject_dead_commands
+from services.routing.entrypoints.edge import ROUTING
 from services.routing.handlers import handle_routing_batch
-from services.routing.staff import LIFECYCLE
 from shared.deadletters import read_letters, replay
 from shared.envelope import Envelope
 from shared.kafka import BatchConsumer, durable_producer, ensure_topics
@@ -67,7 +67,7 @@ async def test_a_command_routing_dead_letters_is_rejected_for_the_reporter_until
             dlq(routing_group), value=b'{"event_id": "x"}', headers=headers(COMPLAINTS_SUBMITTED)
         )
         async with running_apps(endpoints, routing_group=routing_group) as apps:
-            lifecycle = apps.routing.server.app[LIFECYCLE]
+            lifecycle = apps.routing.server.app[ROUTING]
 
             async def routing(batch: list[Envelope]) -> Any:
                 return await handle_routing_batch(batch, lifecycle)

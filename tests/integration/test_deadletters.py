@@ -16,7 +16,8 @@ from ulid import ULID
 
 from devtools import ops
 from devtools.infra import Endpoints
-from services.routing.staff import LIFECYCLE
+from services.routing.adapters.delivery import OutboxDelivery
+from services.routing.entrypoints.edge import ROUTING
 from shared.deadletters import read_letters, replay_group
 from shared.envelope import Envelope, new_event
 from shared.events import ComplaintTriaged
@@ -154,8 +155,9 @@ async def test_every_group_replays_into_its_own_services_handler(
     try:
         result = await replay_group(app, settings, group)
         assert result.skipped == []  # a fresh database: nothing was replayed into it before
-        if LIFECYCLE in app:
-            assert app[LIFECYCLE].finish_later is False
+        if ROUTING in app:
+            delivery = app[ROUTING].delivery
+            assert isinstance(delivery, OutboxDelivery) and delivery.finish_later is False
     finally:
         client = mongo_client(endpoints.mongo_uri)
         await client.drop_database(settings.mongo_db)

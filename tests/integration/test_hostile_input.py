@@ -26,13 +26,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.routing import ratelimit as routing_ratelimit
-from services.routing import staff
-from services.routing.adapters import FeedStore, MongoComplaintStore, ensure_indexes
-from services.routing.app import create_app, explain
+from services.routing import bootstrap, ports
+from services.routing.adapters.store import ensure_indexes
+from services.routing.bootstrap import create_app
+from services.routing.entrypoints import ratelimit as routing_ratelimit
+from services.routing.entrypoints.edge import ROUTING
+from services.routing.entrypoints.explain import explain
+from services.routing.entrypoints.ratelimit import RoutingRateSettings
 from services.routing.handlers import handle_submissions
-from services.routing.ratelimit import RoutingRateSettings
-from services.routing.service import Lifecycle
 from services.routing.settings import RoutingSettings
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
@@ -84,7 +85,7 @@ async def raw_post(
 class Routing:
     http: Http
     db: AsyncDatabase[dict[str, Any]]
-    lifecycle: Lifecycle
+    adapters: ports.Routing
 
 
 @pytest.fixture
@@ -106,24 +107,23 @@ async def routing(endpoints: Endpoints, db_prefix: str) -> AsyncIterator[Routing
     async def publish_durably(messages: Sequence[Outgoing]) -> None:
         await publish(producer, messages)
 
-    lifecycle = Lifecycle(MongoComplaintStore(db), FeedStore(db), publish_durably)
+    adapters = bootstrap.mongo_routing(db, publish_durably)
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
-    app[staff.LIFECYCLE] = lifecycle
-    app[staff.FEED] = lifecycle.feed
+    app[ROUTING] = adapters
     app.router.add_post("/api/v1/routing/explain", explain)
     routing_ratelimit.install(app, RoutingRateSettings(explain_per_minute=LIMIT))
-    staff.add_routes(app)
+    bootstrap.add_staff_routes(app)
     try:
         async with TestClient(TestServer(app)) as http:
-            yield Routing(http, db, lifecycle)
+            yield Routing(http, db, adapters)
     finally:
         await producer.stop()
         await mongo.drop_database(db.name)
         await mongo.close()
 
 
-async def submit(lifecycle: Lifecycle, category: str) -> str:
+async def submit(adapters: ports.Routing, category: str) -> str:
     """One submission in Semarang routed for real: `lainnya` goes to triage, others to an OPD."""
     envelope = new_event(
         ComplaintSubmitted(
@@ -137,14 +137,14 @@ async def submit(lifecycle: Lifecycle, category: str) -> str:
         producer="intake",
         complaint_id=str(ULID()),
     )
-    assert await handle_submissions([envelope], lifecycle) == []
+    assert await handle_submissions([envelope], adapters) == []
     return envelope.complaint_id or ""
 
 
 async def test_hostile_bodies_get_a_problem_never_a_500(routing: Routing) -> None:
     http = routing.http
     coordinator = bearer("coordinator", pemda=SEMARANG)
-    complaint = await submit(routing.lifecycle, "lainnya")
+    complaint = await submit(routing.adapters, "lainnya")
     note = f"/api/v1/staff/complaints/{complaint}/notes"
     # Deep nesting used to exhaust the parser's recursion (a RecursionError, a 500).
     body = await problem(await raw_post(http, note, "[" * 60000, coordinator), 400)
@@ -182,7 +182,7 @@ async def test_repeated_statuses_on_a_queue_are_refused_at_once(routing: Routing
 
 async def test_an_opd_supervisor_does_not_see_the_pemdas_triage_queue(routing: Routing) -> None:
     http = routing.http
-    await submit(routing.lifecycle, "lainnya")
+    await submit(routing.adapters, "lainnya")
     triage = f"/api/v1/pemda/{SEMARANG}/triage"
     await problem(await http.get(triage, headers=bearer("supervisor", opd=PUPR)), 403)
     assert (await http.get(triage, headers=bearer("supervisor", pemda=SEMARANG))).status == 200
@@ -191,7 +191,7 @@ async def test_an_opd_supervisor_does_not_see_the_pemdas_triage_queue(routing: R
 
 async def test_dispose_and_transfer_stay_within_the_complaints_kabkota_and_province(routing: Routing) -> None:
     http, coordinator = routing.http, bearer("coordinator", pemda=SEMARANG)
-    complaint = await submit(routing.lifecycle, "lainnya")
+    complaint = await submit(routing.adapters, "lainnya")
     base = f"/api/v1/staff/complaints/{complaint}"
     body = {"opd_id": ELSEWHERE, "category": "jalan-jembatan"}
     refused = await problem(await http.post(f"{base}/dispose", json=body, headers=coordinator), 422)
@@ -215,7 +215,7 @@ async def test_dispose_and_transfer_stay_within_the_complaints_kabkota_and_provi
 
 async def test_coordinators_tighten_privacy_in_any_open_state(routing: Routing) -> None:
     http, coordinator = routing.http, bearer("coordinator", pemda=SEMARANG)
-    complaint = await submit(routing.lifecycle, "jalan-jembatan")
+    complaint = await submit(routing.adapters, "jalan-jembatan")
     base = f"/api/v1/staff/complaints/{complaint}"
     assert (await (await http.get(base, headers=coordinator)).json())["status"] == "assigned"
     resp = await http.patch(base, json={"confidential": True, "anonymous": True}, headers=coordinator)
@@ -399,7 +399,7 @@ async def test_processes_with_shared_limits_count_together_in_the_database(routi
     clients = []
     for _ in range(2):
         app = web.Application(middlewares=[problem_middleware])
-        app[staff.LIFECYCLE] = routing.lifecycle
+        app[ROUTING] = routing.adapters
         app.router.add_post("/api/v1/routing/explain", explain)
         routing_ratelimit.install(app, settings, database=lambda: routing.db)
         clients.append(TestClient(TestServer(app)))

@@ -13,8 +13,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from devtools.infra import Endpoints
 from services.intake.adapters.store import MongoComplaintStore as IntakeStore
 from services.intake.ports import ConcurrentUpdate
-from services.routing.adapters import MongoComplaintStore
-from services.routing.catalog import load_catalog
+from services.routing.adapters.catalog import load_catalog
+from services.routing.adapters.store import MongoComplaintStore
 from services.sla.adapters import ConcurrentUpdate as ClockConflict
 from services.sla.adapters import MongoClockStore, ensure_indexes
 from services.sla.domain import ComplaintClocks

@@ -1,4 +1,4 @@
-"""Webhook push to OPD systems (services/routing/webhooks.py) against the real database and Kafka,
+"""Webhook push to OPD systems (services/routing/adapters/webhooks.py) against the real database and Kafka,
 with a real HTTP receiver on 127.0.0.1: feed entries written by real lifecycle transitions are
 POSTed in order and signed; a failing or unreachable receiver keeps the cursor and backs off
 exponentially; the same entries go out once it recovers; no OPD ever receives another OPD's entry.
@@ -39,12 +39,14 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.routing import lifecycle as lc
-from services.routing import staff
-from services.routing.adapters import FEED_SETTLE, FeedStore, MongoComplaintStore, ensure_indexes
-from services.routing.handlers import handle_submissions
-from services.routing.service import Lifecycle
-from services.routing.webhooks import GUARD, TargetGuard, deliver_once, parse_networks, standard_headers
+from services.routing import bootstrap
+from services.routing.adapters.feed import FEED_SETTLE, FeedStore
+from services.routing.adapters.store import ensure_indexes
+from services.routing.adapters.webhooks import TargetGuard, deliver_once, parse_networks, standard_headers
+from services.routing.domain import lifecycle as lc
+from services.routing.entrypoints.edge import GUARD, ROUTING
+from services.routing.handlers import act, handle_submissions
+from services.routing.ports import Routing
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.envelope import new_event
@@ -156,23 +158,22 @@ async def producer(endpoints: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
 
 
 @pytest.fixture
-def lifecycle(db: AsyncDatabase[dict[str, Any]], producer: AIOKafkaProducer) -> Lifecycle:
+def routing(db: AsyncDatabase[dict[str, Any]], producer: AIOKafkaProducer) -> Routing:
     async def publish_durably(messages: Sequence[Outgoing]) -> None:
         await publish(producer, messages)
 
-    return Lifecycle(MongoComplaintStore(db), FeedStore(db), publish_durably)
+    return bootstrap.mongo_routing(db, publish_durably)
 
 
 @asynccontextmanager
-async def serve_routing(lifecycle: Lifecycle, guard: TargetGuard) -> AsyncIterator[str]:
+async def serve_routing(routing: Routing, guard: TargetGuard) -> AsyncIterator[str]:
     """Routing's staff routes (webhook registration, delivery log) served in process, with the
     deployment's webhook target guard."""
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
-    app[staff.LIFECYCLE] = lifecycle
-    app[staff.FEED] = lifecycle.feed
+    app[ROUTING] = routing
     app[GUARD] = guard
-    staff.add_routes(app)
+    bootstrap.add_staff_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -183,9 +184,9 @@ async def serve_routing(lifecycle: Lifecycle, guard: TargetGuard) -> AsyncIterat
 
 
 @pytest.fixture
-async def routing_api(lifecycle: Lifecycle) -> AsyncIterator[str]:
+async def routing_api(routing: Routing) -> AsyncIterator[str]:
     """The staff routes of a deployment that allow-lists 127.0.0.0/8 (where the receivers are)."""
-    async with serve_routing(lifecycle, LOOPBACK_ALLOWED) as api:
+    async with serve_routing(routing, LOOPBACK_ALLOWED) as api:
         yield api
 
 
@@ -219,7 +220,7 @@ async def register(http: aiohttp.ClientSession, api: str, opd: str, url: str) ->
         assert (await r.json()) == {"opd_id": opd, "url": url}
 
 
-async def submit(lifecycle: Lifecycle, *categories: str) -> list[str]:
+async def submit(routing: Routing, *categories: str) -> list[str]:
     """Route submissions (real routing decisions) in Semarang (33.74); their ids in order."""
     envelopes = [
         new_event(
@@ -236,7 +237,7 @@ async def submit(lifecycle: Lifecycle, *categories: str) -> list[str]:
         )
         for n, category in enumerate(categories)
     ]
-    assert await handle_submissions(envelopes, lifecycle) == []
+    assert await handle_submissions(envelopes, routing) == []
     return [e.complaint_id or "" for e in envelopes]
 
 
@@ -272,12 +273,12 @@ def start_instant() -> datetime:
 
 async def test_entries_are_pushed_in_order_signed_and_retried_with_backoff_until_delivered(
     db: AsyncDatabase[dict[str, Any]],
-    lifecycle: Lifecycle,
+    routing: Routing,
     routing_api: str,
     receiver: Receiver,
     http: aiohttp.ClientSession,
 ) -> None:
-    a, b, c = await submit(lifecycle, "jalan-jembatan", "jalan-jembatan", "transportasi")
+    a, b, c = await submit(routing, "jalan-jembatan", "jalan-jembatan", "transportasi")
     for opd in (PUPR, DISHUB):
         await register(http, routing_api, opd, receiver.url(opd))
     feed = FeedStore(db, settle=timedelta(0))  # settling: test_a_late_written_entry_is_not_skipped
@@ -314,8 +315,8 @@ async def test_entries_are_pushed_in_order_signed_and_retried_with_backoff_until
 
     # 2. More changes: A claimed; B transferred to Dishub — PUPR is told of the transfer, Dishub
     #    gets only the new assignment (via=transfer), not the old OPD's story.
-    await lifecycle.act(a, lc.Claim("budi"))
-    await lifecycle.act(b, lc.Transfer("budi", DISHUB, "bukan wewenang PUPR: marka jalan"))
+    await act(routing, a, lc.Claim("budi"))
+    await act(routing, b, lc.Transfer("budi", DISHUB, "bukan wewenang PUPR: marka jalan"))
     pending = [i for i in await feed_ids(db, PUPR) if i not in pupr_first.ids]
     assert len(pending) == 2
 
@@ -403,7 +404,7 @@ async def test_entries_are_pushed_in_order_signed_and_retried_with_backoff_until
 
 async def test_an_unreachable_receiver_is_retried_and_gets_the_entries_once_it_is_back(
     db: AsyncDatabase[dict[str, Any]],
-    lifecycle: Lifecycle,
+    routing: Routing,
     routing_api: str,
     http: aiohttp.ClientSession,
 ) -> None:
@@ -412,7 +413,7 @@ async def test_an_unreachable_receiver_is_retried_and_gets_the_entries_once_it_i
         port = probe.getsockname()[1]
     down = Receiver(port=port)
     await register(http, routing_api, PUPR, down.url(PUPR))
-    [complaint] = await submit(lifecycle, "jalan-jembatan")
+    [complaint] = await submit(routing, "jalan-jembatan")
     feed = FeedStore(db, settle=timedelta(0))  # settling: test_a_late_written_entry_is_not_skipped
 
     t0 = start_instant()
@@ -476,7 +477,7 @@ async def test_entries_written_before_positions_get_their_events_instant(
 
 async def test_two_routing_processes_never_push_one_webhook_at_once(
     db: AsyncDatabase[dict[str, Any]],
-    lifecycle: Lifecycle,
+    routing: Routing,
     routing_api: str,
     receiver: Receiver,
     http: aiohttp.ClientSession,
@@ -484,7 +485,7 @@ async def test_two_routing_processes_never_push_one_webhook_at_once(
     """Two delivery passes at the same instant (two routing processes): the webhook's lease lets
     one of them push; the entries arrive once, and the lease is released after the attempt."""
     await register(http, routing_api, PUPR, receiver.url(PUPR))
-    [complaint] = await submit(lifecycle, "jalan-jembatan")
+    [complaint] = await submit(routing, "jalan-jembatan")
     t0 = start_instant()
     one, other = FeedStore(db, settle=timedelta(0)), FeedStore(db, settle=timedelta(0))
     assert sorted(
@@ -586,7 +587,7 @@ async def dns() -> AsyncIterator[DnsServer]:
 
 async def test_without_an_allow_list_loopback_targets_are_refused_at_registration_and_at_delivery(
     db: AsyncDatabase[dict[str, Any]],
-    lifecycle: Lifecycle,
+    routing: Routing,
     receiver: Receiver,
     http: aiohttp.ClientSession,
 ) -> None:
@@ -594,7 +595,7 @@ async def test_without_an_allow_list_loopback_targets_are_refused_at_registratio
     resolves to it are refused with a problem naming `url`; nothing is stored. A webhook stored
     while loopback was allowed is refused when the delivery connects: the receiver gets nothing."""
     port = receiver.port
-    async with serve_routing(lifecycle, TargetGuard()) as api:
+    async with serve_routing(routing, TargetGuard()) as api:
         for url in (
             receiver.url(PUPR),
             f"http://localhost:{port}/hooks/{PUPR}",
@@ -611,9 +612,9 @@ async def test_without_an_allow_list_loopback_targets_are_refused_at_registratio
         assert await db["webhooks"].count_documents({}) == 0
 
     # Registered where loopback is allowed; delivered by a process whose deployment does not allow it.
-    async with serve_routing(lifecycle, LOOPBACK_ALLOWED) as allowed_api:
+    async with serve_routing(routing, LOOPBACK_ALLOWED) as allowed_api:
         await register(http, allowed_api, PUPR, receiver.url(PUPR))
-    await submit(lifecycle, "jalan-jembatan")
+    await submit(routing, "jalan-jembatan")
     feed = FeedStore(db, settle=timedelta(0))
     t0 = start_instant()
     async with TargetGuard().session() as strict:
@@ -628,13 +629,13 @@ async def test_without_an_allow_list_loopback_targets_are_refused_at_registratio
 
 async def test_a_redirect_is_not_followed_and_the_log_shows_no_receiver_text(
     db: AsyncDatabase[dict[str, Any]],
-    lifecycle: Lifecycle,
+    routing: Routing,
     routing_api: str,
     receiver: Receiver,
     http: aiohttp.ClientSession,
 ) -> None:
     await register(http, routing_api, PUPR, f"http://127.0.0.1:{receiver.port}/redirect/{PUPR}")
-    await submit(lifecycle, "jalan-jembatan")
+    await submit(routing, "jalan-jembatan")
     feed = FeedStore(db, settle=timedelta(0))
     assert await deliver_once(db, feed, http, start_instant()) == 0
     assert receiver.posts == []  # the redirect's target was never posted to
@@ -653,7 +654,7 @@ async def test_a_redirect_is_not_followed_and_the_log_shows_no_receiver_text(
 
 async def test_a_name_rebound_to_loopback_after_registration_is_refused_when_the_delivery_connects(
     db: AsyncDatabase[dict[str, Any]],
-    lifecycle: Lifecycle,
+    routing: Routing,
     receiver: Receiver,
     dns: DnsServer,
     http: aiohttp.ClientSession,
@@ -666,12 +667,12 @@ async def test_a_name_rebound_to_loopback_after_registration_is_refused_when_the
     resolver = DnsClient(dns.port)
     guard = TargetGuard(resolver=resolver)  # no allow-listed network
     url = f"http://{name}:{receiver.port}/hooks/{PUPR}"
-    async with serve_routing(lifecycle, guard) as api:
+    async with serve_routing(routing, guard) as api:
         await register(http, api, PUPR, url)
     assert dns.questions == [f"{name}/A"]  # registration resolved the name
 
     dns.answers[name] = "127.0.0.1"  # re-pointed inside
-    await submit(lifecycle, "jalan-jembatan")
+    await submit(routing, "jalan-jembatan")
     feed = FeedStore(db, settle=timedelta(0))
     t0 = start_instant()
     async with guard.session() as pusher:
@@ -690,13 +691,13 @@ async def test_a_name_rebound_to_loopback_after_registration_is_refused_when_the
 
 async def test_standard_webhooks_signatures_refuse_tampering_and_replays(
     db: AsyncDatabase[dict[str, Any]],
-    lifecycle: Lifecycle,
+    routing: Routing,
     routing_api: str,
     receiver: Receiver,
     http: aiohttp.ClientSession,
 ) -> None:
     await register(http, routing_api, PUPR, receiver.url(PUPR))
-    await submit(lifecycle, "jalan-jembatan")
+    await submit(routing, "jalan-jembatan")
     t0 = start_instant()
     assert await deliver_once(db, FeedStore(db, settle=timedelta(0)), http, t0) == 1
     [post] = receiver.to(PUPR)

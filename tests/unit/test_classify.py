@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.routing import classify as clf
-from services.routing.classify import THRESHOLD, Classification, classify, normalise, stems
+from services.routing.domain import classify as clf
+from services.routing.domain.classify import THRESHOLD, Classification, classify, normalise, stems
 from shared.categories import CATEGORIES
 
 LABELLED = Path(__file__).resolve().parents[2] / "bench" / "data" / "labelled_complaints.jsonl"

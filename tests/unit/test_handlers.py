@@ -7,22 +7,21 @@ from typing import Any
 
 from services.intake.domain.view import apply
 from services.routing.handlers import handle_submissions
-from services.routing.service import Lifecycle
 from services.sla.handlers import handle_lifecycle
 from shared.calendar import calendar_for
 from shared.envelope import Envelope
 from shared.events import ClockStarted, ClockStopped
 from shared.topics import COMPLAINTS_EVENTS
-from tests.unit.test_routing_handlers import FakeFeed, FakeStore, submitted
+from tests.routing_fakes import fake_routing
+from tests.unit.test_routing_handlers import submitted
 from tests.unit.test_sla_handlers import FakeClockStore, Sent
 
 NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB, the DESIGN §5 example
 
 
 async def _lifecycle_of(complaint_id: str) -> list[Envelope]:
-    sent = Sent()
-    store, feed = FakeStore(), FakeFeed()
-    await handle_submissions([submitted(complaint_id)], Lifecycle(store, feed, sent), now=lambda: NOW)  # type: ignore[arg-type]
+    routing, _, _, sent = fake_routing()
+    await handle_submissions([submitted(complaint_id)], routing, now=lambda: NOW)
     return sent.decoded(COMPLAINTS_EVENTS)
 
 

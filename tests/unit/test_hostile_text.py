@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from services.intake.domain.identity import REDACTED, identity_pattern, outgoing_text, redact_identity
 from services.intake.models import SubmitComplaint
 from services.routing import deciding
-from services.routing.classify import (
+from services.routing.domain.classify import (
     MAX_STEMMED_WORDS,
     Budget,
     TooCostly,
@@ -28,7 +28,8 @@ from services.routing.classify import (
 )
 from services.routing.handlers import handle_submissions
 from shared.privacy import NIK_MASK, PHONE_MASK, mask_contacts, mask_nik
-from tests.unit.test_routing_handlers import NOW, lifecycle, submitted
+from tests.routing_fakes import fake_routing
+from tests.unit.test_routing_handlers import NOW, submitted
 
 FIELDS = SubmitComplaint.model_fields
 DESCRIPTION_MAX = next(m.max_length for m in FIELDS["description"].metadata if hasattr(m, "max_length"))
@@ -223,7 +224,7 @@ def test_a_text_stems_at_most_a_capped_number_of_distinct_words() -> None:
     words = [f"kata{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}{chr(97 + i // 676)}" for i in range(800)]
     text = " ".join("".join(c for c in w if c.isalpha()) for w in words)
     calls: list[str] = []
-    import services.routing.classify as clf
+    import services.routing.domain.classify as clf
 
     original = clf.stem
     clf.stem = lambda word: calls.append(word) or original(word)  # type: ignore[assignment,func-returns-value]
@@ -257,7 +258,7 @@ async def test_a_batchs_classification_runs_off_the_event_loop() -> None:
 
     deciding.decide = spy  # type: ignore[assignment]
     try:
-        lc, store, _, _ = lifecycle()
+        lc, store, _, _ = fake_routing()
         batch = [submitted("C1", category=None, description="@" * DESCRIPTION_MAX)]
         assert await handle_submissions(batch, lc, now=lambda: NOW) == []
     finally:
@@ -267,7 +268,7 @@ async def test_a_batchs_classification_runs_off_the_event_loop() -> None:
 
 
 async def test_a_submission_over_its_cpu_budget_is_dead_lettered_with_the_reason() -> None:
-    lc, store, _, _ = lifecycle()
+    lc, store, _, _ = fake_routing()
     batch = [
         submitted("C1", category=None, description="Lampu jalan di depan rumah mati sudah seminggu."),
         submitted("C2"),  # chosen category: no classification, routed

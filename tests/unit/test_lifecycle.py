@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.routing import lifecycle as lc
-from services.routing.lifecycle import Complaint, Refused, decide, evolve
-from services.routing.service import reply_due
+from services.routing.domain import lifecycle as lc
+from services.routing.domain.complaint import reply_due
+from services.routing.domain.lifecycle import Complaint, Refused, decide, evolve
 from shared.envelope import Payload
 from shared.states import STATES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.routing.domain import UnknownCategory, route
+from services.routing.domain.table import UnknownCategory, route
 from shared.categories import CATEGORIES
 
 DESIGN_TABLE = {

@@ -1,4 +1,4 @@
-"""The webhook target filter (services/routing/webhooks.py), on addresses only: nothing here is
+"""The webhook target filter (services/routing/adapters/webhooks.py), on addresses only: nothing here is
 ever connected to. Resolvers are fakes whose answers the test sets."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import HttpUrl, TypeAdapter
 
-from services.routing.webhooks import TargetGuard, TargetRefused, _GuardedResolver, parse_networks
+from services.routing.adapters.webhooks import TargetGuard, TargetRefused, _GuardedResolver, parse_networks
 
 INSIDE = [
     "127.0.0.1",

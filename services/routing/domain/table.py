@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from services.routing.classify import Budget, classify
+from services.routing.domain.classify import Budget, classify
 from shared.calendar import pemda_of, province_of
 from shared.categories import CATEGORIES, COORDINATOR_SLUG
 

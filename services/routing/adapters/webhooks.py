@@ -36,14 +36,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from standardwebhooks.webhooks import Webhook
 from yarl import URL
 
-from services.routing.adapters import FeedStore
+from services.routing.adapters.feed import FeedStore
 from shared import clock
 
 log = logging.getLogger(__name__)
@@ -188,9 +187,6 @@ class _GuardedResolver(AbstractResolver):
             await self._inner.close()
 
 
-GUARD = web.AppKey("webhook_guard", TargetGuard)
-
-
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -237,6 +233,36 @@ def _jsonable(entry: dict[str, Any]) -> dict[str, Any]:
     }
     out["id"] = entry["_id"]
     return out
+
+
+class MongoWebhooks:
+    """The registrations (the `Webhooks` of ports.py) and their delivery log."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._db = db
+
+    async def register(self, opd_id: str, url: str, secret: str, by: str) -> None:
+        doc = {
+            "url": url,
+            "secret": secret,
+            "by": by,
+            "updated_at": clock.now(),
+            "failures": 0,
+            # Deliveries are scheduled on the wall clock: they read the feed by its positions (ULIDs).
+            "next_attempt": clock.wall(),
+        }
+        await self._db["webhooks"].update_one(
+            {"_id": opd_id}, {"$set": doc, "$setOnInsert": {"cursor": None}}, upsert=True
+        )
+
+    async def deliveries(self, opd_id: str, limit: int) -> list[dict[str, Any]]:
+        found = (
+            self._db["webhook_deliveries"]
+            .find({"opd_id": opd_id})
+            .sort([("opd_id", 1), ("at", -1)])
+            .limit(limit)
+        )
+        return [d async for d in found]
 
 
 async def deliver_once(

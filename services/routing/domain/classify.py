@@ -57,7 +57,9 @@ from Sastrawi.Stemmer.StemmerFactory import StemmerFactory  # type: ignore[impor
 
 from shared.categories import CATEGORIES
 
-LEXICON_PATH: Final = Path(__file__).parent / "data" / "lexicon.json"
+LEXICON_PATH: Final = (
+    Path(__file__).parent.parent / "data" / "lexicon.json"
+)  # package data of services.routing
 
 # Chosen with bench/classification.py: on the labelled set (176 complaints) and on a fresh held-out
 # set written after the lexicon (72), every threshold in 0.55–0.70 gave the same, best accuracy;

@@ -1,25 +1,32 @@
-"""The OPD catalog: every pemda (38 provinces, 514 kab/kota) gets the standard OPD set of
+"""The OPD catalog (the `Catalog` of ports.py): the OPDs, the pemdas' rule overrides and the
+audit of their changes. Every pemda (38 provinces, 514 kab/kota) gets the standard OPD set of
 DESIGN §4, stored in routing's database with the pemda list itself. Loaded by `make run`
-(`python -m services.routing.catalog`); idempotent, versioned.
+(`python -m services.routing.adapters.catalog`); idempotent, versioned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.routing.adapters import ensure_indexes
+from services.routing.adapters.store import ensure_indexes
 from services.routing.settings import RoutingSettings
 from shared import clock
 from shared.mongo import mongo_client
 from shared.regions import all_pemda
 
 CATALOG_VERSION = 1
+# The per-pemda rule overrides are re-read at most this often (a read per batch cost a database
+# round trip on every submission batch). A change through this process's admin API is seen at
+# once; another routing process sees it within this many seconds.
+RULES_TTL_SECONDS = 1.0
 
 STANDARD_OPDS: dict[str, str] = {
     "dinas-pupr": "Dinas Pekerjaan Umum dan Penataan Ruang",
@@ -74,6 +81,57 @@ async def load_catalog(db: AsyncDatabase[dict[str, Any]], chunk: int = 500) -> d
         for start in range(0, len(ops), chunk):
             await db[collection].bulk_write(ops[start : start + chunk], ordered=False)
     return {"pemda": len(pemda_ops), "opds": len(opd_ops)}
+
+
+class MongoCatalog:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._db = db
+        self._rules: dict[tuple[str, str], str] | None = None
+        self._rules_read_at = 0.0
+
+    async def overrides(self, pemdas: Sequence[str]) -> dict[tuple[str, str], str]:
+        """Per-pemda rule overrides (a few per pemda at most, all held in memory), re-read when
+        older than `RULES_TTL_SECONDS`: a change takes effect without a restart."""
+        if self._rules is None or time.monotonic() - self._rules_read_at > RULES_TTL_SECONDS:
+            read_at = time.monotonic()
+            found = self._db["rules"].find({}, {"pemda": 1, "category": 1, "opd_slug": 1})
+            self._rules = {(r["pemda"], r["category"]): r["opd_slug"] async for r in found}
+            self._rules_read_at = read_at
+        wanted = set(pemdas)
+        return {key: slug for key, slug in self._rules.items() if key[0] in wanted}
+
+    def forget_rules(self) -> None:
+        """The rules changed (admin API): the next batch reads them again."""
+        self._rules = None
+
+    async def opd_exists(self, opd_id: str) -> bool:
+        return await self._db["opds"].find_one({"_id": opd_id}, {"_id": 1}) is not None
+
+    async def put_rule(self, pemda: str, category: str, opd_slug: str, note: str | None, by: str) -> None:
+        await self._db["rules"].update_one(
+            {"pemda": pemda, "category": category},
+            {"$set": {"opd_slug": opd_slug, "note": note, "by": by, "at": clock.now()}},
+            upsert=True,
+        )
+        self.forget_rules()
+
+    async def delete_rule(self, pemda: str, category: str) -> bool:
+        result = await self._db["rules"].delete_one({"pemda": pemda, "category": category})
+        self.forget_rules()
+        return result.deleted_count > 0
+
+    async def put_opd(self, pemda: str, slug: str, name: str) -> None:
+        """Rename a standard OPD or add a pemda's own (`overridden`: the loader never overwrites it)."""
+        await self._db["opds"].update_one(
+            {"_id": f"{pemda}/{slug}"},
+            {"$set": {"pemda": pemda, "slug": slug, "name": name, "overridden": True}},
+            upsert=True,
+        )
+
+    async def audit(self, what: str, by: str, role: str, data: dict[str, Any]) -> None:
+        await self._db["audit"].insert_one(
+            {"what": what, "by": by, "role": role, "at": clock.now(), "data": data}
+        )
 
 
 async def _main() -> None:

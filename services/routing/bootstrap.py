@@ -1,0 +1,149 @@
+"""The one place routing is put together: its settings, its adapters (the Mongo stores, the outbox
+delivery and the webhook guard, or a `Routing` given by parameter), its HTTP routes, consumer
+groups and background loops.
+
+Where things are: rules in domain/; one function per use case in handlers.py, over the ports of
+ports.py; the database and Kafka in adapters/; HTTP views per feature, the consumers and the
+OpenAPI document in entrypoints/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.routing.adapters import store
+from services.routing.adapters.catalog import MongoCatalog
+from services.routing.adapters.delivery import OutboxDelivery
+from services.routing.adapters.feed import FeedStore
+from services.routing.adapters.notes import MongoNotes
+from services.routing.adapters.webhooks import MongoWebhooks, TargetGuard, parse_networks
+from services.routing.entrypoints import (
+    admin,
+    complaints,
+    consumers,
+    explain,
+    notes,
+    opd_systems,
+    openapi,
+    queues,
+    ratelimit,
+)
+from services.routing.entrypoints.edge import GUARD, ROUTING
+from services.routing.ports import Publish, Routing
+from services.routing.settings import RoutingSettings
+from shared.auth import STAFF_AUTH, StaffAuth
+from shared.http import add_standard_routes, problem_middleware
+from shared.kafka import BatchHandler
+from shared.runtime import REPLAYING, ConsumerSpec, Infra, with_consumers
+from shared.topics import (
+    COMPLAINTS_COMMANDS,
+    COMPLAINTS_SUBMITTED,
+    ROUTING_DUES_GROUP,
+    ROUTING_GROUP,
+    SLA_EVENTS,
+)
+
+__all__ = ["OpenRouting", "add_staff_routes", "create_app", "mongo_routing"]
+
+OpenRouting = Callable[[Infra, bool], Awaitable[Routing]]
+
+
+def mongo_routing(
+    db: AsyncDatabase[dict[str, object]],
+    publish: Publish,
+    *,
+    max_transfers: int = 3,
+    lease_minutes: int = 30,
+    finish_later: bool = False,
+) -> Routing:
+    """The real adapters on a database and a publisher (indexes are `store.ensure_indexes`)."""
+    complaints_ = store.MongoComplaintStore(db)
+    feed = FeedStore(db)
+    return Routing(
+        complaints=complaints_,
+        catalog=MongoCatalog(db),
+        delivery=OutboxDelivery(complaints_, feed, publish, finish_later=finish_later),
+        feed=feed,
+        notes=MongoNotes(db),
+        webhooks=MongoWebhooks(db),
+        max_transfers=max_transfers,
+        lease_minutes=lease_minutes,
+    )
+
+
+def add_staff_routes(app: web.Application) -> None:
+    """The staff API's views (they read `app[ROUTING]`)."""
+    complaints.add_routes(app)
+    notes.add_routes(app)
+    queues.add_routes(app)
+    opd_systems.add_routes(app)
+    admin.add_routes(app)
+
+
+def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None) -> web.Application:
+    """Routing's app; `routing` replaces the Mongo/Kafka adapters (tests)."""
+    app = web.Application(middlewares=[problem_middleware])
+    app[STAFF_AUTH] = StaffAuth()
+    guard = TargetGuard(parse_networks(settings.webhook_allowed_networks))
+    app[GUARD] = guard
+
+    async def open_real(infra: Infra, finish_later: bool) -> Routing:
+        await store.ensure_indexes(infra.db)
+        return mongo_routing(
+            infra.db,
+            infra.publish,
+            max_transfers=settings.max_transfers,
+            lease_minutes=settings.lease_minutes,
+            finish_later=finish_later,
+        )
+
+    open_routing = routing or open_real
+    opening = asyncio.Lock()
+
+    async def opened(infra: Infra) -> Routing:
+        # Once the database and the producer are open: by whichever consumer group is built
+        # first at start-up, and by a dead-letter replay (`pengaduan dlq replay`), which builds a
+        # group's handler without starting the app. A replay runs no finisher task, so it
+        # finishes each delivery at once instead of handing it to the finisher.
+        async with opening:
+            if ROUTING not in app:
+                app[ROUTING] = await open_routing(infra, not app.get(REPLAYING, False))
+        return app[ROUTING]
+
+    async def build(infra: Infra) -> BatchHandler:
+        return consumers.routing_batches(await opened(infra))
+
+    async def build_dues(infra: Infra) -> BatchHandler:
+        return consumers.dues_batches(await opened(infra))
+
+    async def relay(infra: Infra) -> None:
+        await consumers.delivery_of(await opened(infra)).relay()
+
+    async def finisher(infra: Infra) -> None:
+        await consumers.delivery_of(await opened(infra)).finisher()
+
+    async def push_webhooks(infra: Infra) -> None:
+        await consumers.push_webhooks(infra, guard, settings.webhook_interval_seconds)
+
+    ready = with_consumers(
+        app,
+        settings,
+        [
+            ConsumerSpec(ROUTING_GROUP, [COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS], build),
+            ConsumerSpec(ROUTING_DUES_GROUP, [SLA_EVENTS], build_dues),
+        ],
+        background=[
+            ("routing-relay", relay),
+            ("routing-finisher", finisher),
+            ("routing-webhooks", push_webhooks),
+        ],
+    )
+    add_standard_routes(app, ready_check=ready, openapi=openapi.document())
+    explain.add_routes(app)
+    ratelimit.install(app)
+    add_staff_routes(app)
+    return app

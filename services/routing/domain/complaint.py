@@ -1,0 +1,174 @@
+"""Routing's complaint document and the pure rules about it: the state machine's view of it
+(`as_complaint`, `store_complaint`), a new complaint before its first event, what staff and OPD
+systems see of people's text, a feed entry, the queues' nearest due from sla's clock snapshots,
+and which lifecycle action a reporter's command is.
+
+The document is still a dict on this boundary (it is what the store keeps): the outbox, the feed
+entries not yet written and the clock snapshots travel with it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.routing.domain import lifecycle as lc
+from services.routing.domain.lifecycle import Complaint
+from services.routing.domain.table import RouteDecision
+from shared import events as ev
+from shared.calendar import pemda_of
+from shared.envelope import Envelope, Payload
+from shared.events import ClockEvent, ComplaintSubmitted
+from shared.privacy import mask_contacts
+
+Document = dict[str, Any]
+
+# `sla_due` of a complaint without a running clock: sorts last, keeps the queue index total.
+NO_DUE = datetime(9999, 1, 1, tzinfo=UTC)
+COMPLAINT_FIELDS = (
+    "state",
+    "pemda",
+    "region_code",
+    "category",
+    "opd_id",
+    "tier",
+    "transfers",
+    "reopened",
+    "anonymous",
+    "confidential",
+    "resolved_at",
+    "resolved_opd",
+    "claimed_by",
+    "lease_until",
+)
+TEXT_FIELDS = ("message", "answer", "comment", "reason")
+HANDLED_KEPT = 100  # command ids remembered per complaint (a complaint sees a handful)
+# States whose complaints wait in a queue ordered by their nearest due.
+QUEUED_STATES = ("assigned", "in_progress", "waiting_reporter", "triage")
+
+
+def as_complaint(doc: Document) -> Complaint:
+    values = {f: doc[f] for f in COMPLAINT_FIELDS if doc.get(f) is not None}
+    return Complaint(id=doc["_id"], reply_due=reply_due(doc), **values)
+
+
+def reply_due(doc: Document) -> datetime | None:
+    """The current `reporter_reply` clock's due from sla's clock events (kept in `dues`)."""
+    current = [
+        d["due"]
+        for d in (doc.get("dues") or {}).values()
+        if d.get("clock") == "reporter_reply" and d.get("state") in ("running", "breached")
+    ]
+    if not current:
+        return None
+    due: datetime = max(current)
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
+
+
+def store_complaint(doc: Document, complaint: Complaint) -> None:
+    for f in COMPLAINT_FIELDS:
+        doc[f] = getattr(complaint, f)
+
+
+def shown_text(text: str, anonymous: bool) -> str:
+    """Text written by people, as staff and OPD systems see it (DESIGN §3 masking)."""
+    return mask_contacts(text) if anonymous else text
+
+
+def feed_entry(envelope: Envelope, opd_id: str, state: str, anonymous: bool) -> Document:
+    data = envelope.payload.model_dump(mode="json")
+    for name in TEXT_FIELDS:
+        if isinstance(data.get(name), str):
+            data[name] = shown_text(data[name], anonymous)
+    return {
+        "_id": f"{envelope.event_id}:{opd_id}",
+        "opd_id": opd_id,
+        "complaint_id": envelope.complaint_id,
+        "seq": envelope.seq,
+        "type": envelope.type,
+        "at": envelope.occurred_at,
+        "state": state,
+        "data": data,
+    }
+
+
+def new_complaint(envelope: Envelope, submitted: ComplaintSubmitted, decision: RouteDecision) -> Document:
+    """Routing's document of a complaint before its first event (state `received`, seq 0)."""
+    assert envelope.complaint_id is not None
+    return {
+        "_id": envelope.complaint_id,
+        "state": "received",
+        "seq": 0,
+        "opd_id": None,
+        "pemda": pemda_of(submitted.region_code),
+        "region_code": submitted.region_code,
+        "category": decision.category,
+        "classification": submitted.classification,
+        "anonymous": submitted.anonymous,
+        "confidential": submitted.confidential,
+        "reporter_ref": submitted.reporter_ref,
+        "title": submitted.title,
+        "description": submitted.description,
+        "submitted_at": envelope.occurred_at,
+        "tier": "normatif",
+        "transfers": 0,
+        "reopened": False,
+        "sla_due": NO_DUE,
+        "dues": {},
+        "handled_commands": [],
+        "outbox": [],
+        "feed_outbox": [],
+        "published": True,
+        "rev": 0,
+    }
+
+
+def dues_updates(
+    by_complaint: dict[str, list[ClockEvent]], docs: dict[str, Document]
+) -> list[tuple[str, int, Document, datetime]]:
+    """(complaint id, rev read, dues, nearest running due) of the complaints the clock snapshots
+    change; each clock's newest version wins."""
+    updates: list[tuple[str, int, Document, datetime]] = []
+    for complaint_id, clocks in by_complaint.items():
+        doc = docs.get(complaint_id)
+        if doc is None:
+            continue
+        dues: Document = dict(doc.get("dues") or {})
+        changed = False
+        for snap in clocks:
+            key = snap.clock_id.replace(".", "_")  # field names must not contain dots
+            if dues.get(key, {}).get("v", 0) >= snap.version:
+                continue
+            changed = True
+            dues[key] = {
+                "clock": snap.clock,
+                "opd_id": snap.opd_id,
+                "due": snap.due_at,
+                "state": snap.state,
+                "v": snap.version,
+            }
+        if changed:
+            running = [
+                d["due"]
+                for d in dues.values()
+                if d["state"] in ("running", "breached")
+                and d["due"] is not None
+                and d["clock"] != "reporter_reply"
+            ]
+            updates.append((complaint_id, doc["rev"], dues, min(running) if running else NO_DUE))
+    return updates
+
+
+def command_action(payload: Payload) -> lc.Action:
+    """The lifecycle action a reporter's (or sla's) command on `complaints.commands` asks for."""
+    if isinstance(payload, ev.AddInformation):
+        return lc.AddInfo(payload.message)
+    if isinstance(payload, ev.GiveFeedback):
+        return lc.Feedback(payload.rating, payload.comment)
+    if isinstance(payload, ev.ReopenComplaint):
+        return lc.Reopen(payload.reason)
+    if isinstance(payload, ev.WithdrawComplaint):
+        return lc.Withdraw(payload.reason)
+    if isinstance(payload, ev.CloseExpired):
+        return lc.CloseExpired(payload.clock_id)
+    raise ValueError(f"{type(payload).__name__} is not a command")

@@ -1,0 +1,71 @@
+"""Rule overrides and OPD names of a pemda (data, audited, effective at once): its coordinator or
+an admin."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.routing.entrypoints.edge import routing_of
+from services.routing.entrypoints.models import OpdBody, RuleBody
+from shared.auth import Staff, require_staff
+from shared.categories import CATEGORIES
+from shared.http import FieldError, ProblemError, json_response, read_json
+from shared.regions import lookup
+
+
+def _pemda_admin(staff: Staff, pemda: str) -> None:
+    if staff.role != "admin" and staff.pemda != pemda:
+        raise ProblemError(403, "pemda ini di luar kewenangan Anda")
+
+
+async def put_rule(request: web.Request) -> web.Response:
+    staff = await require_staff(request, "coordinator", "admin")
+    pemda, category = request.match_info["pemda"], request.match_info["category"]
+    _pemda_admin(staff, pemda)
+    if category not in CATEGORIES:
+        raise ProblemError(404, f"kategori {category!r} tidak dikenal")
+    body = await read_json(request, RuleBody)
+    catalog = routing_of(request).catalog
+    opd_id = f"{pemda}/{body.opd_slug}"
+    if not await catalog.opd_exists(opd_id):
+        raise ProblemError(422, errors=[FieldError(field="opd_slug", message=f"OPD {opd_id} tidak ada")])
+    await catalog.put_rule(pemda, category, body.opd_slug, body.note, staff.sub)
+    audited = {"pemda": pemda, "category": category, "opd_slug": body.opd_slug}
+    await catalog.audit("rule.put", staff.sub, staff.role, audited)
+    return json_response(
+        {"pemda": pemda, "category": category, "opd_id": opd_id, "rule": f"override:{pemda}:{category}"}
+    )
+
+
+async def delete_rule(request: web.Request) -> web.Response:
+    staff = await require_staff(request, "coordinator", "admin")
+    pemda, category = request.match_info["pemda"], request.match_info["category"]
+    _pemda_admin(staff, pemda)
+    catalog = routing_of(request).catalog
+    if not await catalog.delete_rule(pemda, category):
+        raise ProblemError(404)
+    await catalog.audit("rule.delete", staff.sub, staff.role, {"pemda": pemda, "category": category})
+    return web.Response(status=204)
+
+
+async def put_opd(request: web.Request) -> web.Response:
+    """Rename a standard OPD or add a pemda's own (the catalog loader never overwrites these)."""
+    staff = await require_staff(request, "coordinator", "admin")
+    pemda, slug = request.match_info["pemda"], request.match_info["slug"]
+    _pemda_admin(staff, pemda)
+    region = lookup(pemda)
+    if region is None or region.level > 2:
+        raise ProblemError(404, f"pemda {pemda!r} tidak dikenal")
+    body = await read_json(request, OpdBody)
+    opd_id = f"{pemda}/{slug}"
+    await routing_of(request).catalog.put_opd(pemda, slug, body.name)
+    await routing_of(request).catalog.audit(
+        "opd.put", staff.sub, staff.role, {"opd_id": opd_id, "name": body.name}
+    )
+    return json_response({"opd_id": opd_id, "name": body.name})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_put("/api/v1/admin/opds/{pemda}/{slug}", put_opd)
+    app.router.add_put("/api/v1/admin/rules/{pemda}/{category}", put_rule)
+    app.router.add_delete("/api/v1/admin/rules/{pemda}/{category}", delete_rule)

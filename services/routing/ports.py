@@ -1,0 +1,135 @@
+"""What routing's use cases and views need from the world, as Protocols: the handlers
+(handlers.py) and the HTTP views (entrypoints/) are written against these, the Mongo and Kafka
+adapters (adapters/) implement them, and a test fake implements the complaint store and the
+catalog too (tests/routing_fakes.py; tests/integration/test_routing_store_contract.py runs the same
+cases over both).
+
+A complaint document holds its lifecycle state, the events of its last change (`outbox`, in the
+format of `outbox_doc`) and whether they reached Kafka (`published`). Every change is one
+rev-guarded write of the document, so state and outbox are atomic; delivery happens after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.faults import TransientError
+from shared.kafka import Outgoing
+
+Document = dict[str, Any]
+Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
+# (complaint id, rev read, dues, nearest running due): one complaint's dues write.
+DuesUpdate = tuple[str, int, Document, datetime]
+
+
+class ConcurrentUpdate(TransientError):
+    """Another writer changed the complaint between our read and our write."""
+
+
+def outbox_doc(messages: Sequence[Outgoing]) -> list[Document]:
+    return [{"topic": m.topic, "key": m.key, "value": m.value} for m in messages]
+
+
+def outbox_messages(stored: Sequence[Document]) -> list[Outgoing]:
+    return [Outgoing(m["topic"], m["key"], bytes(m["value"])) for m in stored]
+
+
+class ComplaintStore(Protocol):
+    """Routing's complaint documents (state, outbox, dues), rev-guarded."""
+
+    async def insert_new(self, docs: Sequence[Document]) -> set[str]:
+        """Insert the documents whose `_id` is new; return the ids that already existed."""
+        ...
+
+    async def get(self, complaint_id: str) -> Document | None: ...
+
+    async def load(self, ids: Sequence[str], fields: Sequence[str] = ()) -> dict[str, Document]:
+        """The complaints with these ids; only `fields` (and `_id`) of each when given."""
+        ...
+
+    async def replace(self, docs: Sequence[Document]) -> None:
+        """Write changed documents, each guarded by the `rev` it was read at (then +1);
+        `ConcurrentUpdate` when one changed meanwhile."""
+        ...
+
+    async def mark_published(self, seqs: dict[str, int]) -> None:
+        """The outbox of these complaints (ending at these seqs) is in Kafka."""
+        ...
+
+    async def unpublished(self, older_than: datetime, limit: int = 200) -> list[Document]: ...
+
+    async def set_lease(self, complaint_id: str, rev: int, handler: str, until: datetime) -> bool:
+        """Take or renew the handler's lease if the complaint is still at `rev`."""
+        ...
+
+    async def set_dues(self, updates: Sequence[DuesUpdate]) -> int:
+        """Write the dues, each guarded by its rev; the number not written (a newer rev)."""
+        ...
+
+    async def queue(
+        self, *, field: str, value: str, states: Sequence[str], limit: int, after: tuple[datetime, str] | None
+    ) -> list[Document]:
+        """Complaints of one OPD (`field="opd_id"`) or one pemda's triage (`"pemda"`) in these
+        states, by nearest SLA due then id, after the keyset cursor `after`."""
+        ...
+
+
+class Catalog(Protocol):
+    """The OPDs and the pemdas' rule overrides (category → OPD slug), with their audit trail."""
+
+    async def overrides(self, pemdas: Sequence[str]) -> dict[tuple[str, str], str]:
+        """(pemda, category) → OPD slug for these pemdas."""
+        ...
+
+    async def opd_exists(self, opd_id: str) -> bool: ...
+    async def put_rule(self, pemda: str, category: str, opd_slug: str, note: str | None, by: str) -> None: ...
+    async def delete_rule(self, pemda: str, category: str) -> bool: ...
+    async def put_opd(self, pemda: str, slug: str, name: str) -> None: ...
+    async def audit(self, what: str, by: str, role: str, data: Document) -> None: ...
+
+
+class Notes(Protocol):
+    """Staff's internal notes on a complaint (never on Kafka, never to the reporter)."""
+
+    async def add(self, note: Document) -> None: ...
+    async def of(self, complaint_id: str) -> list[Document]: ...
+
+
+class Feed(Protocol):
+    """Per-OPD feed entries, read in the order they were written (adapters/feed.py)."""
+
+    async def add(self, entries: Sequence[Document]) -> None: ...
+    async def after(
+        self, opd_id: str, cursor: str | None, limit: int, now: datetime | None = None
+    ) -> list[Document]: ...
+
+
+class Webhooks(Protocol):
+    """The OPDs' registered webhooks and their delivery log."""
+
+    async def register(self, opd_id: str, url: str, secret: str, by: str) -> None: ...
+    async def deliveries(self, opd_id: str, limit: int) -> list[Document]: ...
+
+
+class Delivery(Protocol):
+    """Sends what a change staged: its events to Kafka, its feed entries, then `published`."""
+
+    async def deliver(self, docs: Sequence[Document]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Everything routing's use cases and HTTP views reach outside the process (built by
+    bootstrap.py), with the lifecycle's limits from the settings."""
+
+    complaints: ComplaintStore
+    catalog: Catalog
+    delivery: Delivery
+    feed: Feed
+    notes: Notes
+    webhooks: Webhooks
+    max_transfers: int = 3
+    lease_minutes: int = 30

@@ -1,0 +1,188 @@
+"""One contract for routing's ComplaintStore and Catalog ports (services/routing/ports.py), run
+over the Mongo adapters and over the fakes the handler tests use (tests/routing_fakes.py): what
+one does, the other does too."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from devtools.infra import Endpoints
+from services.routing.adapters.catalog import MongoCatalog
+from services.routing.adapters.store import MongoComplaintStore, ensure_indexes
+from services.routing.domain.complaint import NO_DUE
+from services.routing.handlers import route_submission
+from services.routing.ports import Catalog, ComplaintStore, ConcurrentUpdate
+from shared.events import ComplaintSubmitted
+from shared.mongo import mongo_client
+from tests.routing_fakes import FakeCatalog, FakeComplaintStore
+from tests.unit.test_routing_handlers import NOW, submitted
+
+pytestmark = pytest.mark.integration
+
+PUPR = "33.74/dinas-pupr"
+
+
+@pytest.fixture(params=["fake", "mongo"])
+def mongo_uri(request: pytest.FixtureRequest) -> str | None:
+    """None for the fakes; the test database server's address for the Mongo adapters (started
+    here, outside the event loop, only when a Mongo case runs)."""
+    if request.param == "fake":
+        return None
+    endpoints: Endpoints = request.getfixturevalue("endpoints")
+    return endpoints.mongo_uri
+
+
+@contextlib.asynccontextmanager
+async def mongo_database(uri: str, db_prefix: str) -> AsyncIterator[AsyncDatabase[Any]]:
+    client = mongo_client(uri)
+    db = client[f"{db_prefix}routing_contract"]
+    await ensure_indexes(db)
+    try:
+        yield db
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+@pytest.fixture
+async def store(mongo_uri: str | None, db_prefix: str) -> AsyncIterator[ComplaintStore]:
+    if mongo_uri is None:
+        yield FakeComplaintStore()
+        return
+    async with mongo_database(mongo_uri, db_prefix) as db:
+        yield MongoComplaintStore(db)
+
+
+@pytest.fixture
+async def catalog(mongo_uri: str | None, db_prefix: str) -> AsyncIterator[Catalog]:
+    if mongo_uri is None:
+        fake = FakeCatalog()
+        await fake.put_opd("33.74", "dinas-pupr", "Dinas PUPR Kota Semarang")
+        yield fake
+        return
+    async with mongo_database(mongo_uri, db_prefix) as db:
+        await db["opds"].insert_one({"_id": PUPR, "pemda": "33.74", "slug": "dinas-pupr"})
+        yield MongoCatalog(db)
+
+
+def routed(complaint_id: str, category: str = "jalan-jembatan", at: datetime = NOW) -> dict[str, Any]:
+    """A complaint as routing first stores it: received and assigned (or triage), unpublished."""
+    envelope = submitted(complaint_id, category=category)
+    assert isinstance(envelope.payload, ComplaintSubmitted)
+    return route_submission(envelope, envelope.payload, at)
+
+
+def aware(instant: datetime) -> datetime:
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+async def test_a_complaint_is_inserted_once_and_read_back_whole_or_projected(store: ComplaintStore) -> None:
+    assert await store.insert_new([routed("C1"), routed("C2")]) == set()
+    assert await store.insert_new([routed("C1"), routed("C3")]) == {"C1"}
+    doc = await store.get("C1")
+    assert doc is not None and doc["state"] == "assigned" and doc["opd_id"] == PUPR
+    assert doc["seq"] == 2 and doc["rev"] == 0 and doc["published"] is False
+    assert [m["topic"] for m in doc["outbox"]] == [
+        "complaints.events",
+        "complaints.events",
+        "complaints.assigned",
+    ]
+    assert await store.get("C9") is None
+    assert sorted(await store.load(["C1", "C3", "C9"])) == ["C1", "C3"]
+    assert await store.load([]) == {}
+    projected = await store.load(["C2"], fields=("dues", "rev"))
+    assert projected == {"C2": {"_id": "C2", "dues": {}, "rev": 0}}
+
+
+async def test_a_write_is_guarded_by_the_rev_it_was_read_at(store: ComplaintStore) -> None:
+    await store.insert_new([routed("C1")])
+    first = await store.get("C1")
+    second = await store.get("C1")
+    assert first is not None and second is not None
+    first["tier"] = "ringan"
+    await store.replace([first])
+    assert first["rev"] == 1
+    second["tier"] = "berat"
+    with pytest.raises(ConcurrentUpdate):
+        await store.replace([second])
+    stored = await store.get("C1")
+    assert stored is not None and (stored["tier"], stored["rev"]) == ("ringan", 1)
+    await store.replace([])  # nothing to write: no error
+
+
+async def test_published_is_marked_for_the_seq_delivered_only(store: ComplaintStore) -> None:
+    await store.insert_new([routed("C1"), routed("C2")])
+    await store.mark_published({"C1": 2, "C2": 1})  # C2's outbox now ends at seq 2: not this one
+    c1, c2 = await store.get("C1"), await store.get("C2")
+    assert c1 is not None and c1["published"] is True
+    assert c2 is not None and c2["published"] is False
+
+
+async def test_the_relay_finds_outboxes_left_unpublished_longer_than_the_grace(store: ComplaintStore) -> None:
+    await store.insert_new([routed("C1", at=NOW), routed("C2", at=NOW + timedelta(minutes=5))])
+    await store.mark_published({})
+    stale = await store.unpublished(NOW + timedelta(minutes=1))
+    assert [d["_id"] for d in stale] == ["C1"]
+    assert [d["_id"] for d in await store.unpublished(NOW)] == []
+
+
+async def test_a_lease_is_taken_only_at_the_rev_read(store: ComplaintStore) -> None:
+    await store.insert_new([routed("C1")])
+    until = NOW + timedelta(minutes=30)
+    assert await store.set_lease("C1", 0, "budi", until) is True
+    assert await store.set_lease("C1", 0, "sari", until) is False  # the rev moved on
+    doc = await store.get("C1")
+    assert doc is not None and doc["claimed_by"] == "budi" and doc["rev"] == 1
+    assert aware(doc["lease_until"]) == until
+
+
+async def test_dues_are_written_only_where_the_rev_still_holds(store: ComplaintStore) -> None:
+    await store.insert_new([routed("C1"), routed("C2")])
+    due = NOW + timedelta(days=5)
+    dues = {"C1/response/1": {"clock": "response", "opd_id": PUPR, "due": due, "state": "running", "v": 1}}
+    missed = await store.set_dues([("C1", 0, dues, due), ("C2", 7, dues, due)])
+    assert missed == 1
+    c1, c2 = await store.get("C1"), await store.get("C2")
+    assert c1 is not None and aware(c1["sla_due"]) == due and c1["rev"] == 1
+    assert c2 is not None and aware(c2["sla_due"]) == NO_DUE and c2["rev"] == 0
+    assert await store.set_dues([]) == 0
+
+
+async def test_a_queue_is_by_nearest_due_then_id_keyset_paged_and_without_the_outbox(
+    store: ComplaintStore,
+) -> None:
+    await store.insert_new([routed(c) for c in ("C1", "C2", "C3", "C4")] + [routed("T1", category="lainnya")])
+    soon, later = NOW + timedelta(days=2), NOW + timedelta(days=4)
+    await store.set_dues([("C3", 0, {}, soon), ("C1", 0, {}, later), ("C2", 0, {}, soon)])
+    states = ("assigned", "in_progress", "waiting_reporter")
+    page = await store.queue(field="opd_id", value=PUPR, states=states, limit=2, after=None)
+    assert [d["_id"] for d in page] == ["C2", "C3"]
+    assert all("outbox" not in d for d in page)
+    last = page[-1]
+    rest = await store.queue(
+        field="opd_id", value=PUPR, states=states, limit=5, after=(aware(last["sla_due"]), last["_id"])
+    )
+    assert [d["_id"] for d in rest] == ["C1", "C4"]
+    triage = await store.queue(field="pemda", value="33.74", states=("triage",), limit=5, after=None)
+    assert [d["_id"] for d in triage] == ["T1"]
+
+
+async def test_rule_overrides_take_effect_at_once_and_per_pemda(catalog: Catalog) -> None:
+    assert await catalog.opd_exists(PUPR) is True
+    assert await catalog.opd_exists("33.74/tidak-ada") is False
+    assert await catalog.overrides(["33.74"]) == {}
+    await catalog.put_rule("33.74", "penerangan-jalan", "dinas-pupr", "PJU dikelola PUPR", "koord")
+    assert await catalog.overrides(["33.74", "33"]) == {("33.74", "penerangan-jalan"): "dinas-pupr"}
+    assert await catalog.overrides(["33.01"]) == {}
+    assert await catalog.delete_rule("33.74", "penerangan-jalan") is True
+    assert await catalog.delete_rule("33.74", "penerangan-jalan") is False
+    assert await catalog.overrides(["33.74"]) == {}
+    await catalog.put_opd("33.74", "dinas-baru", "Dinas Baru Kota Semarang")
+    assert await catalog.opd_exists("33.74/dinas-baru") is True
+    await catalog.audit("opd.put", "koord", "coordinator", {"opd_id": "33.74/dinas-baru"})
