@@ -1,19 +1,23 @@
-"""Intake's house plan holds (README "Layout"): no import cycle between its modules, rules in
-domain/ without I/O libraries, and the database reached only from adapters/."""
+"""The services' house plan holds (README "Layout"), for each service already on it: no import
+cycle between its modules, rules in domain/ without I/O libraries, the database reached only
+from adapters/, use cases and views given the ports."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-import services.intake
+import pytest
 
-ROOT = Path(services.intake.__file__).parent
+import services.intake
+import services.routing
+
+PLANNED = [Path(services.intake.__file__).parent, Path(services.routing.__file__).parent]
 IO_LIBRARIES = ("aiohttp", "aiokafka", "pymongo", "gridfs", "pebble")
 
 
-def _module(path: Path) -> str:
-    parts = path.relative_to(ROOT.parent.parent).with_suffix("").parts
+def _module(root: Path, path: Path) -> str:
+    parts = path.relative_to(root.parent.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -29,12 +33,13 @@ def _top_level_imports(tree: ast.Module) -> list[str]:
     return found
 
 
-def _modules() -> dict[str, ast.Module]:
-    return {_module(p): ast.parse(p.read_text()) for p in sorted(ROOT.rglob("*.py"))}
+def _modules(root: Path) -> dict[str, ast.Module]:
+    return {_module(root, p): ast.parse(p.read_text()) for p in sorted(root.rglob("*.py"))}
 
 
-def test_no_import_cycle_between_intake_modules() -> None:
-    modules = _modules()
+@pytest.mark.parametrize("root", PLANNED, ids=lambda p: p.name)
+def test_no_import_cycle_between_a_service_s_modules(root: Path) -> None:
+    modules = _modules(root)
     graph = {
         name: {i for i in _top_level_imports(tree) if i in modules and i != name}
         for name, tree in modules.items()
@@ -54,16 +59,28 @@ def test_no_import_cycle_between_intake_modules() -> None:
             visit(name, [])
 
 
-def test_domain_imports_no_io_library() -> None:
-    for name, tree in _modules().items():
+@pytest.mark.parametrize("root", PLANNED, ids=lambda p: p.name)
+def test_domain_imports_no_io_library(root: Path) -> None:
+    for name, tree in _modules(root).items():
         if ".domain" in name:
             bad = [i for i in _top_level_imports(tree) if i.split(".")[0] in IO_LIBRARIES]
             assert not bad, f"{name} imports {bad}"
 
 
-def test_only_adapters_reach_the_database() -> None:
-    for path in sorted(ROOT.rglob("*.py")):
+@pytest.mark.parametrize("root", PLANNED, ids=lambda p: p.name)
+def test_only_adapters_reach_the_database(root: Path) -> None:
+    for path in sorted(root.rglob("*.py")):
         if "adapters" in path.parts:
             continue
         text = path.read_text()
         assert "db[" not in text and "import pymongo" not in text and "from pymongo import" not in text, path
+
+
+@pytest.mark.parametrize("root", PLANNED, ids=lambda p: p.name)
+def test_use_cases_and_views_reach_the_world_through_ports_only(root: Path) -> None:
+    """handlers.py and the HTTP views name no Mongo store: they are given the ports."""
+    store = f"services.{root.name}.adapters.store"
+    for path in [root / "handlers.py", *sorted((root / "entrypoints").rglob("*.py"))]:
+        text = path.read_text()
+        assert ".db[" not in text and "AsyncDatabase" not in text, path
+        assert f"import {store}" not in text and f"from {store}" not in text, path
