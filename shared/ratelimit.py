@@ -26,13 +26,17 @@ import hashlib
 import ipaddress
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -207,6 +211,38 @@ class RateLimits:
                     raise too_many(wait, TOO_MANY)
                 return
         self.check(group, address)
+
+
+def _proxies_of_every_service() -> str:
+    return os.environ.get("TRUSTED_PROXIES", "")
+
+
+class ClientLimitSettings(BaseSettings):
+    """What every service's rate-limit settings share; a service's subclass sets its prefix
+    (`<PREFIX>_RATE_`) and adds its per-minute limits."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # Comma-separated addresses or networks of our reverse proxies, e.g. "10.0.0.0/8,127.0.0.1":
+    # the service's own variable, else `TRUSTED_PROXIES` (every service).
+    trusted_proxies: str = Field(default_factory=_proxies_of_every_service)
+    # Buckets kept at most per limit; beyond it, full (idle) buckets go first, then the least recently used.
+    max_clients: int = 100_000
+    # Count in the database, together with the service's other processes (`SharedWindows`).
+    shared: bool = False
+
+    @cached_property
+    def proxies(self) -> tuple[IpNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    def limits(self, per_minute: Mapping[str, int], database: Database) -> RateLimits:
+        """These groups' limits, counted in `database` when `shared`."""
+        return RateLimits(
+            per_minute,
+            proxies=self.proxies,
+            max_clients=self.max_clients,
+            shared=SharedWindows(database) if self.shared else None,
+        )
 
 
 def app_database(app: web.Application) -> Database:

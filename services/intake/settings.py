@@ -5,12 +5,11 @@ and passed down. The features with settings of their own prefix (`INTAKE_LISTING
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cached_property
 
 from pydantic import AliasChoices, AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.ratelimit import IpNetwork, parse_networks
+from shared.ratelimit import ClientLimitSettings
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 from shared.startup import Secret, register_secret
 from shared.topics import INTAKE_DEAD_COMMANDS_GROUP, INTAKE_GROUP, ROUTING_GROUP
@@ -57,7 +56,7 @@ def _seeded_api_key() -> Secret | None:
     return Secret("OPEN311_API_KEY", key, is_default=key == DEV_API_KEY) if key else None
 
 
-class RateLimitSettings(BaseSettings):
+class RateLimitSettings(ClientLimitSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_RATE_", extra="ignore")
 
     # Submits per minute (and burst) from one client address. Generous: mobile carriers put many
@@ -73,19 +72,6 @@ class RateLimitSettings(BaseSettings):
     upload_per_minute: int = 30
     # Reporter commands (information, feedback, reopen, withdraw) per minute from one address.
     command_per_minute: int = 30
-    # Comma-separated addresses or networks of our reverse proxies, e.g. "10.0.0.0/8,127.0.0.1";
-    # `TRUSTED_PROXIES` without the prefix applies to every service.
-    trusted_proxies: str = Field(
-        default="", validation_alias=AliasChoices("INTAKE_RATE_TRUSTED_PROXIES", "TRUSTED_PROXIES")
-    )
-    # Buckets kept at most per limit; beyond it, full (idle) buckets go first, then the least recently used.
-    max_clients: int = 100_000
-    # Count in the database, together with the service's other processes (see shared/ratelimit.py).
-    shared: bool = False
-
-    @cached_property
-    def proxies(self) -> tuple[IpNetwork, ...]:
-        return parse_networks(self.trusted_proxies)
 
 
 class IntakeSettings(FileSettings):

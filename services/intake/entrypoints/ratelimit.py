@@ -16,8 +16,6 @@ from services.intake.settings import RateLimitSettings
 from shared import ratelimit as shared
 from shared.ratelimit import (
     Database,
-    RateLimits,
-    SharedWindows,
     TokenBuckets,
     app_database,
     bearer,
@@ -64,17 +62,13 @@ def install(
     `open311.add_routes`)."""
     settings = settings or RateLimitSettings()
     app[LIMITS] = SubmitLimits(settings)
-    limits = RateLimits(
-        {
-            "listing": settings.listing_per_minute,
-            "open311_read": settings.open311_read_per_minute,
-            "upload": settings.upload_per_minute,
-            "command": settings.command_per_minute,
-        },
-        proxies=settings.proxies,
-        max_clients=settings.max_clients,
-        shared=SharedWindows(database or app_database(app)) if settings.shared else None,
-    )
+    per_minute = {
+        "listing": settings.listing_per_minute,
+        "open311_read": settings.open311_read_per_minute,
+        "upload": settings.upload_per_minute,
+        "command": settings.command_per_minute,
+    }
+    limits = settings.limits(per_minute, database or app_database(app))
     shared.install(app, limits, ROUTES)
 
 
