@@ -17,7 +17,7 @@ from services.intake.adapters import attachments as attachment_store
 from services.intake.adapters import listing as listing_queries
 from services.intake.adapters import open311 as open311_records
 from services.intake.adapters import store
-from services.intake.adapters.publisher import OutboxPublisher
+from services.intake.adapters.publisher import OUTBOXES, OutboxPublisher
 from services.intake.adapters.scrubber import Scrubber
 from services.intake.domain.view import CalendarBook
 from services.intake.entrypoints import (
@@ -35,6 +35,7 @@ from services.intake.entrypoints import (
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, domain_errors
 from services.intake.ports import Adapters
 from services.intake.settings import IntakeSettings
+from shared import outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
@@ -117,6 +118,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
 
     app.on_startup.append(open311_keys)
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
+    outbox.watch_backlog(app, OUTBOXES)
     complaints.add_routes(app)
     commands.add_routes(app)
     identity.add_routes(app)
