@@ -8,13 +8,16 @@ each bounded in time so that a slow database never makes a scrape hang.
 
 HTTP series are labelled by the route as registered (`/api/v1/complaints/{complaint_id}`), never
 by the raw path: a stranger's paths must not create series. The metrics carry no identity.
-`/metrics` answers without the database and is meant for the monitoring network only (deploy/
-keeps it off the public proxy).
+`/metrics` answers without the database, and only to callers on the networks of `METRICS_ALLOW`
+(private and loopback addresses by default: where Prometheus runs beside the services); anyone
+else gets 404, as if there were nothing there. The peer's own address counts, never a forwarded
+header.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 import weakref
@@ -23,6 +26,7 @@ from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from pydantic_settings import BaseSettings
 from pymongo import monitoring
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,20 @@ SOURCE_FAILURES = Counter(
     "pengaduan_metrics_source_failures", "Scrape-time sources that failed or ran out of time", ["source"]
 )
 
+
+class MetricsSettings(BaseSettings):
+    """METRICS_ALLOW: comma-separated networks whose callers may read /metrics."""
+
+    metrics_allow: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
+    def networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(
+            ipaddress.ip_network(part.strip()) for part in self.metrics_allow.split(",") if part.strip()
+        )
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+ALLOWED = web.AppKey("metrics_allowed", tuple)
 Source = Callable[[], Awaitable[None]]
 SOURCES = web.AppKey("metric_sources", list)
 SOURCE_TIMEOUT_S = 2.0
@@ -101,7 +119,19 @@ async def _run_source(name: str, source: Source) -> None:
         log.warning("metrics source %s: %r", name, exc)
 
 
+def _allowed(request: web.Request) -> bool:
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:  # a Unix socket or an unknown peer
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped
+    return any(peer in network for network in request.app[ALLOWED])
+
+
 async def metrics_view(request: web.Request) -> web.Response:
+    if not _allowed(request):
+        raise web.HTTPNotFound()
     sources = [_run_source(name, source) for name, source in request.app.get(SOURCES, [])]
     sources.append(_run_source("kafka_lag", consumer_lag))
     await asyncio.gather(*sources)
@@ -134,8 +164,9 @@ async def http_metrics(
         HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
 
 
-def install(app: web.Application) -> None:
+def install(app: web.Application, settings: MetricsSettings | None = None) -> None:
     """Serve /metrics on `app` and count its requests (outermost, so problems are counted too)."""
+    app[ALLOWED] = (settings or MetricsSettings()).networks()
     app.middlewares.insert(0, http_metrics)
     app.router.add_get("/metrics", metrics_view)
 

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator
+from unittest import mock
 
 import pytest
 from aiohttp import web
@@ -106,3 +107,19 @@ def test_a_log_line_about_an_event_names_its_ids() -> None:
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue().strip() == f"{event.event_id} 01JCOMPLAINT cmd-1"
+
+
+@pytest.mark.parametrize(
+    ("peer", "served"), [("203.0.113.9", False), ("10.1.2.3", True), ("::ffff:127.0.0.1", True)]
+)
+async def test_metrics_are_served_only_to_the_allowed_networks(peer: str, served: bool) -> None:
+    app = web.Application()
+    metrics.install(app)
+    transport = mock.Mock()
+    transport.get_extra_info.return_value = (peer, 40000)
+    request = make_mocked_request("GET", "/metrics", app=app, transport=transport)
+    if served:
+        assert (await metrics.metrics_view(request)).status == 200
+    else:
+        with pytest.raises(web.HTTPNotFound):
+            await metrics.metrics_view(request)
