@@ -11,8 +11,15 @@
                                            hand them, after a fix, to that group's handler only
                                            (never back onto the topic); each at most once
 
-The dlq commands read the services' settings from the environment (KAFKA_BOOTSTRAP, MONGO_URI,
-the services' prefixes), as the services do. More commands join as operations need them.
+    pengaduan backup DIR                   each service's database, the topics and the groups'
+                                           positions into a new directory (devtools/backup.py)
+    pengaduan restore DIR [--replace] [--skip-topics]
+                                           back into empty databases (or dropped first) and an
+                                           empty Kafka, with the groups where they were
+
+The dlq, backup and restore commands read the services' settings from the environment
+(KAFKA_BOOTSTRAP, MONGO_URI, the services' prefixes), as the services do. More commands join as
+operations need them.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from pymongo.errors import PyMongoError
 
 from devtools import infra
@@ -316,6 +324,40 @@ async def dlq_replay(group: str, offsets: list[int] | None) -> int:
     return 1 if result.refused else 0
 
 
+def save_or_load(args: argparse.Namespace) -> int:
+    from devtools import backup
+
+    databases = backup.service_databases()
+    try:
+        if args.command == "backup":
+            manifest = asyncio.run(
+                backup.backup(
+                    args.directory,
+                    databases,
+                    _bootstrap(),
+                    topics=None if args.skip_topics else backup.PROJECT_TOPICS,
+                )
+            )
+        else:
+            manifest = asyncio.run(
+                backup.restore(
+                    args.directory, databases, _bootstrap(), replace=args.replace, topics=not args.skip_topics
+                )
+            )
+    except (backup.BackupError, PyMongoError, KafkaError, OSError) as exc:
+        print(f"{args.command} failed: {exc}", file=sys.stderr)
+        return 1
+    documents = sum(n for counts in manifest["databases"].values() for n in counts.values())
+    messages = sum(topic["messages"] for topic in manifest["topics"].values())
+    done = "backed up into" if args.command == "backup" else "restored from"
+    print(
+        f"{done} {args.directory}: {documents} documents of {len(manifest['databases'])} databases, "
+        f"{messages} messages of {len(manifest['topics'])} topics, {len(manifest['groups'])} group positions"
+        + (" (topics skipped)" if args.skip_topics else "")
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pengaduan", description="Operate a pengaduan stack.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -334,9 +376,20 @@ def main(argv: list[str] | None = None) -> int:
     chosen = again.add_mutually_exclusive_group(required=True)
     chosen.add_argument("offsets", nargs="*", type=int, default=[])
     chosen.add_argument("--all", action="store_true")
+    saving = sub.add_parser("backup", help="databases, topics and group positions into a new directory")
+    saving.add_argument("directory", type=Path)
+    saving.add_argument("--skip-topics", action="store_true", help="the databases only")
+    loading = sub.add_parser(
+        "restore", help="a backup into empty databases and an empty Kafka (services stopped)"
+    )
+    loading.add_argument("directory", type=Path)
+    loading.add_argument("--replace", action="store_true", help="drop the collections the backup has first")
+    loading.add_argument("--skip-topics", action="store_true", help="the databases only")
     args = parser.parse_args(argv)
     if args.command == "status":
         return status(args.profile)
+    if args.command in ("backup", "restore"):
+        return save_or_load(args)
     if args.action == "list":
         return asyncio.run(dlq_list([args.group] if args.group else list(GROUPS)))
     if args.action == "show":
