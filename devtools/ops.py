@@ -17,9 +17,15 @@
                                            back into empty databases (or dropped first) and an
                                            empty Kafka, with the groups where they were
 
-The dlq, backup and restore commands read the services' settings from the environment
-(KAFKA_BOOTSTRAP, MONGO_URI, the services' prefixes), as the services do. More commands join as
-operations need them.
+    pengaduan erase-reporter (--complaint ID… | --email E | --phone P) --reason WHY [--by WHO]
+                                           a reporter's identity erased on request (UU 27/2022),
+                                           audited beside the identity reads
+    pengaduan retention [--years N]        erase the identity of complaints closed over N years
+                                           ago (default INTAKE_RETENTION_YEARS; intake also runs
+                                           it by itself when that is set)
+
+Every command but status reads the services' settings from the environment (KAFKA_BOOTSTRAP,
+MONGO_URI, the services' prefixes), as the services do. More commands join as operations need them.
 """
 
 from __future__ import annotations
@@ -324,6 +330,49 @@ async def dlq_replay(group: str, offsets: list[int] | None) -> int:
     return 1 if result.refused else 0
 
 
+async def identity_erasure(args: argparse.Namespace) -> int:
+    """`erase-reporter` and `retention`, through intake's own use cases on its database."""
+    from pydantic import ValidationError
+
+    from services.intake import handlers
+    from services.intake.adapters.store import MongoComplaintStore
+    from services.intake.models import Reporter
+    from services.intake.settings import IntakeSettings
+    from shared.mongo import mongo_client
+
+    settings = IntakeSettings()
+    client = mongo_client(settings.mongo_uri)
+    store = MongoComplaintStore(client[settings.mongo_db])
+    try:
+        if args.command == "retention":
+            years = settings.retention_years if args.years is None else args.years
+            if years <= 0:
+                print("retention: give --years N (or set INTAKE_RETENTION_YEARS)", file=sys.stderr)
+                return 2
+            erased = await handlers.erase_expired(years, store=store)
+            print(f"reporter identity erased from {erased} complaint(s) closed over {years} year(s) ago")
+            return 0
+        try:
+            contact = Reporter(email=args.email, phone=args.phone)
+        except ValidationError as exc:
+            print(f"erase-reporter: {exc.errors()[0]['msg']}", file=sys.stderr)
+            return 2
+        ids = args.complaint or await store.reported_by(email=contact.email, phone=contact.phone)
+        erased = [
+            complaint_id
+            for complaint_id in ids
+            if await handlers.erase_reporter(complaint_id, by=args.by, reason=args.reason, store=store)
+        ]
+        listed = ", ".join(erased) or "-"
+        print(f"reporter identity erased from {len(erased)} of {len(ids)} complaint(s): {listed}")
+        return 0 if ids else 1
+    except PyMongoError as exc:
+        print(f"{args.command} failed: the database does not answer ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+
+
 def save_or_load(args: argparse.Namespace) -> int:
     from devtools import backup
 
@@ -385,9 +434,20 @@ def main(argv: list[str] | None = None) -> int:
     loading.add_argument("directory", type=Path)
     loading.add_argument("--replace", action="store_true", help="drop the collections the backup has first")
     loading.add_argument("--skip-topics", action="store_true", help="the databases only")
+    erase = sub.add_parser("erase-reporter", help="erase a reporter's identity on request (audited)")
+    whose = erase.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--complaint", nargs="+", metavar="ID", help="these complaints")
+    whose.add_argument("--email", help="every complaint whose reporter gave this e-mail")
+    whose.add_argument("--phone", help="every complaint whose reporter gave this phone number")
+    erase.add_argument("--reason", required=True, help="why, for the audit (e.g. the request's reference)")
+    erase.add_argument("--by", default=os.environ.get("USER") or "operator", help="who erases, for the audit")
+    keep = sub.add_parser("retention", help="erase reporter identity of complaints closed over N years ago")
+    keep.add_argument("--years", type=int, help="default: INTAKE_RETENTION_YEARS")
     args = parser.parse_args(argv)
     if args.command == "status":
         return status(args.profile)
+    if args.command in ("erase-reporter", "retention"):
+        return asyncio.run(identity_erasure(args))
     if args.command in ("backup", "restore"):
         return save_or_load(args)
     if args.action == "list":

@@ -99,15 +99,23 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     async def dead_commands(infra: Infra) -> None:
         await consumers.dead_commands(await opened(infra), settings, app[HEALTH])
 
+    async def retention(infra: Infra) -> None:
+        await consumers.retention(
+            await opened(infra), settings.retention_years, settings.retention_check_seconds
+        )
+
+    background: list[tuple[str, Callable[[Infra], Awaitable[None]]]] = [
+        ("calendar-refresh", calendar_refresh),
+        ("outbox-relay", relay),
+        ("dead-commands", dead_commands),
+    ]
+    if settings.retention_years:
+        background.append(("retention", retention))
     ready = with_consumers(
         app,
         settings,
         [ConsumerSpec(settings.consumer_group, [COMPLAINTS_EVENTS, SLA_EVENTS], build_view_consumer)],
-        background=[
-            ("calendar-refresh", calendar_refresh),
-            ("outbox-relay", relay),
-            ("dead-commands", dead_commands),
-        ],
+        background=background,
     )
     app.cleanup_ctx.append(_scrubber(settings))
 
