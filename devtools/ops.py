@@ -20,6 +20,10 @@
     pengaduan erase-reporter (--complaint ID… | --email E | --phone P) --reason WHY [--by WHO]
                                            a reporter's identity erased on request (UU 27/2022),
                                            audited beside the identity reads
+    pengaduan catalog import FILE.csv [--dry-run]
+                                           a pemda's own OPDs and which categories each handles
+                                           (services/routing/domain/catalog_import.py says the
+                                           format); checked whole, then written, audited
     pengaduan retention [--years N]        erase the identity of complaints closed over N years
                                            ago (default INTAKE_RETENTION_YEARS; intake also runs
                                            it by itself when that is set)
@@ -330,6 +334,46 @@ async def dlq_replay(group: str, offsets: list[int] | None) -> int:
     return 1 if result.refused else 0
 
 
+async def catalog_import(file: Path, *, dry_run: bool, by: str) -> int:
+    from services.routing import handlers
+    from services.routing.adapters.catalog import MongoCatalog
+    from services.routing.domain.catalog_import import MAX_BYTES, CatalogFileError, parse_catalog
+    from services.routing.settings import RoutingSettings
+    from shared.mongo import mongo_client
+    from shared.regions import lookup
+
+    def is_pemda(code: str) -> bool:
+        region = lookup(code)
+        return region is not None and region.level <= 2
+
+    try:
+        with file.open("rb") as raw:
+            plan = parse_catalog(raw.read(MAX_BYTES + 1), is_pemda)
+    except OSError as exc:
+        print(f"catalog import: cannot read {file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except CatalogFileError as exc:
+        print(f"catalog import: {file} not imported, nothing changed:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    summary = f"{len(plan.opds)} OPD(s) and {len(plan.rules)} rule(s) of {len(plan.pemdas)} pemda"
+    if dry_run:
+        print(f"catalog import: {file} is valid: {summary} (dry run, nothing written)")
+        return 0
+    settings = RoutingSettings()
+    client = mongo_client(settings.mongo_uri)
+    try:
+        await handlers.import_catalog(plan, MongoCatalog(client[settings.mongo_db]), by)
+    except PyMongoError as exc:
+        print(f"catalog import failed: the database does not answer ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    print(f"catalog import: {summary} written (routing reads the rules within a second)")
+    return 0
+
+
 async def identity_erasure(args: argparse.Namespace) -> int:
     """`erase-reporter` and `retention`, through intake's own use cases on its database."""
     from pydantic import ValidationError
@@ -443,9 +487,16 @@ def main(argv: list[str] | None = None) -> int:
     erase.add_argument("--by", default=os.environ.get("USER") or "operator", help="who erases, for the audit")
     keep = sub.add_parser("retention", help="erase reporter identity of complaints closed over N years ago")
     keep.add_argument("--years", type=int, help="default: INTAKE_RETENTION_YEARS")
+    catalog = sub.add_parser("catalog", help="the OPD catalog").add_subparsers(dest="action", required=True)
+    importing = catalog.add_parser("import", help="a pemda's OPDs and category rules from CSV")
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    importing.add_argument("--by", default=os.environ.get("USER") or "operator", help="who, for the audit")
     args = parser.parse_args(argv)
     if args.command == "status":
         return status(args.profile)
+    if args.command == "catalog":
+        return asyncio.run(catalog_import(args.file, dry_run=args.dry_run, by=args.by))
     if args.command in ("erase-reporter", "retention"):
         return asyncio.run(identity_erasure(args))
     if args.command in ("backup", "restore"):
