@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import clock, logs, regions
+from shared import clock, logs, regions, tracing
 from shared.calendar import years_ready
 from shared.http import DATABASE_DOWN, ReadyCheck
 from shared.kafka import (
@@ -266,6 +266,7 @@ GC_YOUNG_THRESHOLD = 20_000
 
 def serve(app: web.Application, host: str, port: int, log_level: str, service: str = "pengaduan") -> None:
     log_settings = logs.configure(service, log_level)
+    tracing.configure(service)  # off unless OTEL_EXPORTER_OTLP_ENDPOINT is set
     app.on_startup.append(settle_gc)  # the last start-up step: after the stores and data are loaded
     health = app.get(HEALTH)
     if health is not None:
@@ -281,6 +282,7 @@ def serve(app: web.Application, host: str, port: int, log_level: str, service: s
         access_log_class=logs.AccessLogger,
         loop=new_event_loop(),
     )
+    tracing.shutdown()
     if health is not None and health.dead:
         log.error("stopped because these tasks died: %s", ", ".join(health.dead))
         sys.exit(70)  # EX_SOFTWARE
