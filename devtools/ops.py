@@ -24,6 +24,8 @@
                                            a pemda's own OPDs and which categories each handles
                                            (services/routing/domain/catalog_import.py says the
                                            format); checked whole, then written, audited
+    pengaduan apikeys (issue --name C | revoke --name C | list)
+                                           Open311 clients' API keys (services/intake/apikeys.py)
     pengaduan retention [--years N]        erase the identity of complaints closed over N years
                                            ago (default INTAKE_RETENTION_YEARS; intake also runs
                                            it by itself when that is set)
@@ -492,6 +494,12 @@ def main(argv: list[str] | None = None) -> int:
     importing.add_argument("file", type=Path)
     importing.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     importing.add_argument("--by", default=os.environ.get("USER") or "operator", help="who, for the audit")
+    sub.add_parser("apikeys", help="Open311 API keys: issue, revoke, list", add_help=False)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["apikeys"]:  # its own command line (services/intake/apikeys.py)
+        from services.intake import apikeys
+
+        return asyncio.run(apikeys.main(argv[1:], prog="pengaduan apikeys"))
     args = parser.parse_args(argv)
     if args.command == "status":
         return status(args.profile)
