@@ -37,6 +37,7 @@ def install(browser: bool = False) -> None:
     if browser:  # what only the tests need
         infra.ensure_chromium()
         infra.ensure_docker_compose()
+        infra.ensure_promtool()
 
 
 def run() -> int:

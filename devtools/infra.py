@@ -115,6 +115,15 @@ def ensure_docker_compose() -> Path:
     return _debian_package("docker-compose", DOCKER_COMPOSE)
 
 
+PROMTOOL = Path("/usr/bin/promtool")
+
+
+def ensure_promtool() -> Path:
+    """Debian's promtool (package `prometheus`), which checks deploy/monitoring's configuration
+    and alert rules (tests/unit/test_deploy_files.py). Installed with apt when missing."""
+    return _debian_package("prometheus", PROMTOOL)
+
+
 def _debian_package(package: str, path: Path) -> Path:
     if path.exists():
         return path

@@ -11,8 +11,27 @@
                                            hand them, after a fix, to that group's handler only
                                            (never back onto the topic); each at most once
 
-The dlq commands read the services' settings from the environment (KAFKA_BOOTSTRAP, MONGO_URI,
-the services' prefixes), as the services do. More commands join as operations need them.
+    pengaduan backup DIR                   each service's database, the topics and the groups'
+                                           positions into a new directory (devtools/backup.py)
+    pengaduan restore DIR [--replace] [--skip-topics]
+                                           back into empty databases (or dropped first) and an
+                                           empty Kafka, with the groups where they were
+
+    pengaduan erase-reporter (--complaint ID… | --email E | --phone P) --reason WHY [--by WHO]
+                                           a reporter's identity erased on request (UU 27/2022),
+                                           audited beside the identity reads
+    pengaduan catalog import FILE.csv [--dry-run]
+                                           a pemda's own OPDs and which categories each handles
+                                           (services/routing/domain/catalog_import.py says the
+                                           format); checked whole, then written, audited
+    pengaduan apikeys (issue --name C | revoke --name C | list)
+                                           Open311 clients' API keys (services/intake/apikeys.py)
+    pengaduan retention [--years N]        erase the identity of complaints closed over N years
+                                           ago (default INTAKE_RETENTION_YEARS; intake also runs
+                                           it by itself when that is set)
+
+Every command but status reads the services' settings from the environment (KAFKA_BOOTSTRAP,
+MONGO_URI, the services' prefixes), as the services do. More commands join as operations need them.
 """
 
 from __future__ import annotations
@@ -26,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from pymongo.errors import PyMongoError
 
 from devtools import infra
@@ -316,6 +336,123 @@ async def dlq_replay(group: str, offsets: list[int] | None) -> int:
     return 1 if result.refused else 0
 
 
+async def catalog_import(file: Path, *, dry_run: bool, by: str) -> int:
+    from services.routing import handlers
+    from services.routing.adapters.catalog import MongoCatalog
+    from services.routing.domain.catalog_import import MAX_BYTES, CatalogFileError, parse_catalog
+    from services.routing.settings import RoutingSettings
+    from shared.mongo import mongo_client
+    from shared.regions import lookup
+
+    def is_pemda(code: str) -> bool:
+        region = lookup(code)
+        return region is not None and region.level <= 2
+
+    try:
+        with file.open("rb") as raw:
+            plan = parse_catalog(raw.read(MAX_BYTES + 1), is_pemda)
+    except OSError as exc:
+        print(f"catalog import: cannot read {file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except CatalogFileError as exc:
+        print(f"catalog import: {file} not imported, nothing changed:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    summary = f"{len(plan.opds)} OPD(s) and {len(plan.rules)} rule(s) of {len(plan.pemdas)} pemda"
+    if dry_run:
+        print(f"catalog import: {file} is valid: {summary} (dry run, nothing written)")
+        return 0
+    settings = RoutingSettings()
+    client = mongo_client(settings.mongo_uri)
+    try:
+        await handlers.import_catalog(plan, MongoCatalog(client[settings.mongo_db]), by)
+    except PyMongoError as exc:
+        print(f"catalog import failed: the database does not answer ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    print(f"catalog import: {summary} written (routing reads the rules within a second)")
+    return 0
+
+
+async def identity_erasure(args: argparse.Namespace) -> int:
+    """`erase-reporter` and `retention`, through intake's own use cases on its database."""
+    from pydantic import ValidationError
+
+    from services.intake import handlers
+    from services.intake.adapters.store import MongoComplaintStore
+    from services.intake.models import Reporter
+    from services.intake.settings import IntakeSettings
+    from shared.mongo import mongo_client
+
+    settings = IntakeSettings()
+    client = mongo_client(settings.mongo_uri)
+    store = MongoComplaintStore(client[settings.mongo_db])
+    try:
+        if args.command == "retention":
+            years = settings.retention_years if args.years is None else args.years
+            if years <= 0:
+                print("retention: give --years N (or set INTAKE_RETENTION_YEARS)", file=sys.stderr)
+                return 2
+            erased = await handlers.erase_expired(years, store=store)
+            print(f"reporter identity erased from {erased} complaint(s) closed over {years} year(s) ago")
+            return 0
+        try:
+            contact = Reporter(email=args.email, phone=args.phone)
+        except ValidationError as exc:
+            print(f"erase-reporter: {exc.errors()[0]['msg']}", file=sys.stderr)
+            return 2
+        ids = args.complaint or await store.reported_by(email=contact.email, phone=contact.phone)
+        erased = [
+            complaint_id
+            for complaint_id in ids
+            if await handlers.erase_reporter(complaint_id, by=args.by, reason=args.reason, store=store)
+        ]
+        listed = ", ".join(erased) or "-"
+        print(f"reporter identity erased from {len(erased)} of {len(ids)} complaint(s): {listed}")
+        return 0 if ids else 1
+    except PyMongoError as exc:
+        print(f"{args.command} failed: the database does not answer ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+
+
+def save_or_load(args: argparse.Namespace) -> int:
+    from devtools import backup
+
+    databases = backup.service_databases()
+    try:
+        if args.command == "backup":
+            manifest = asyncio.run(
+                backup.backup(
+                    args.directory,
+                    databases,
+                    _bootstrap(),
+                    topics=None if args.skip_topics else backup.PROJECT_TOPICS,
+                )
+            )
+        else:
+            manifest = asyncio.run(
+                backup.restore(
+                    args.directory, databases, _bootstrap(), replace=args.replace, topics=not args.skip_topics
+                )
+            )
+    except (backup.BackupError, PyMongoError, KafkaError, OSError) as exc:
+        print(f"{args.command} failed: {exc}", file=sys.stderr)
+        return 1
+    documents = sum(n for counts in manifest["databases"].values() for n in counts.values())
+    messages = sum(topic["messages"] for topic in manifest["topics"].values())
+    done = "backed up into" if args.command == "backup" else "restored from"
+    print(
+        f"{done} {args.directory}: {documents} documents of {len(manifest['databases'])} databases, "
+        f"{messages} messages of {len(manifest['topics'])} topics, {len(manifest['groups'])} group positions"
+        + (" (topics skipped)" if args.skip_topics else "")
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pengaduan", description="Operate a pengaduan stack.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -334,9 +471,44 @@ def main(argv: list[str] | None = None) -> int:
     chosen = again.add_mutually_exclusive_group(required=True)
     chosen.add_argument("offsets", nargs="*", type=int, default=[])
     chosen.add_argument("--all", action="store_true")
+    saving = sub.add_parser("backup", help="databases, topics and group positions into a new directory")
+    saving.add_argument("directory", type=Path)
+    saving.add_argument("--skip-topics", action="store_true", help="the databases only")
+    loading = sub.add_parser(
+        "restore", help="a backup into empty databases and an empty Kafka (services stopped)"
+    )
+    loading.add_argument("directory", type=Path)
+    loading.add_argument("--replace", action="store_true", help="drop the collections the backup has first")
+    loading.add_argument("--skip-topics", action="store_true", help="the databases only")
+    erase = sub.add_parser("erase-reporter", help="erase a reporter's identity on request (audited)")
+    whose = erase.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--complaint", nargs="+", metavar="ID", help="these complaints")
+    whose.add_argument("--email", help="every complaint whose reporter gave this e-mail")
+    whose.add_argument("--phone", help="every complaint whose reporter gave this phone number")
+    erase.add_argument("--reason", required=True, help="why, for the audit (e.g. the request's reference)")
+    erase.add_argument("--by", default=os.environ.get("USER") or "operator", help="who erases, for the audit")
+    keep = sub.add_parser("retention", help="erase reporter identity of complaints closed over N years ago")
+    keep.add_argument("--years", type=int, help="default: INTAKE_RETENTION_YEARS")
+    catalog = sub.add_parser("catalog", help="the OPD catalog").add_subparsers(dest="action", required=True)
+    importing = catalog.add_parser("import", help="a pemda's OPDs and category rules from CSV")
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    importing.add_argument("--by", default=os.environ.get("USER") or "operator", help="who, for the audit")
+    sub.add_parser("apikeys", help="Open311 API keys: issue, revoke, list", add_help=False)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["apikeys"]:  # its own command line (services/intake/apikeys.py)
+        from services.intake import apikeys
+
+        return asyncio.run(apikeys.main(argv[1:], prog="pengaduan apikeys"))
     args = parser.parse_args(argv)
     if args.command == "status":
         return status(args.profile)
+    if args.command == "catalog":
+        return asyncio.run(catalog_import(args.file, dry_run=args.dry_run, by=args.by))
+    if args.command in ("erase-reporter", "retention"):
+        return asyncio.run(identity_erasure(args))
+    if args.command in ("backup", "restore"):
+        return save_or_load(args)
     if args.action == "list":
         return asyncio.run(dlq_list([args.group] if args.group else list(GROUPS)))
     if args.action == "show":

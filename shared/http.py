@@ -28,6 +28,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
 
+from shared import logs, metrics, tracing
 from shared.faults import is_transient
 
 log = logging.getLogger(__name__)
@@ -309,7 +310,10 @@ def add_standard_routes(app: web.Application, *, ready_check: ReadyCheck, openap
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/openapi.json", _openapi)
-    # /readyz answers while the database is down (and says so); /metrics if a service serves it.
+    metrics.install(app)
+    logs.install(app)
+    tracing.install(app)  # outermost: the request's span covers everything else
+    # /readyz answers while the database is down (and says so); /metrics tells what it knows.
     database_free(app, "/healthz", "/readyz", "/openapi.json", "/metrics")
 
 

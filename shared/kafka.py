@@ -34,6 +34,7 @@ from aiokafka.errors import (
 )
 from aiokafka.partitioner import murmur2
 
+from shared import metrics
 from shared.envelope import DecodeError, Envelope, decode
 from shared.faults import is_transient
 from shared.settings import KafkaLayoutSettings, kafka_layout
@@ -293,8 +294,11 @@ async def publish(producer: Sender, messages: Iterable[Outgoing]) -> None:
     """Send the messages and return once every one is acknowledged (acks=all). A producer found
     stuck is replaced before the failure is raised (`Producer`)."""
     try:
-        pending = [await producer.send(m.topic, value=m.value, key=m.key.encode()) for m in messages]
+        sent = list(messages)
+        pending = [await producer.send(m.topic, value=m.value, key=m.key.encode()) for m in sent]
         await asyncio.gather(*pending)
+        for m in sent:
+            metrics.PRODUCED.labels(m.topic).inc()
     except STUCK_PRODUCER_ERRORS as exc:
         if isinstance(producer, Producer):
             await producer.renew(exc)
@@ -353,6 +357,7 @@ class CommittingConsumer:
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         self._consumer.subscribe(list(topics), listener=_CommitBeforeRevoke(self))
+        metrics.watch_consumer(self)
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committed_at = time.monotonic()
         self.processed = 0
@@ -362,6 +367,21 @@ class CommittingConsumer:
     @property
     def group(self) -> str:
         return self._group
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Messages past this consumer's position on each partition it holds, as of its last
+        fetch ((topic, partition) → count); a partition whose position is not known yet is left out."""
+        lags: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await asyncio.wait_for(self._consumer.position(tp), 0.5)
+            except (KafkaError, TimeoutError):  # being reassigned: next scrape
+                continue
+            lags[(tp.topic, tp.partition)] = max(0, highwater - position)
+        return lags
 
     async def run(self) -> None:
         try:
@@ -436,6 +456,7 @@ class BatchConsumer(CommittingConsumer):
         dead: list[DeadLetter] = []
         self._origins = {}  # event id → where it was read (the dead-letter headers)
         for tp, messages in records.items():
+            metrics.CONSUMED.labels(self._group, tp.topic).inc(len(messages))
             for msg in messages:
                 origin = Origin(tp.topic, tp.partition, msg.offset)
                 try:
@@ -473,6 +494,7 @@ class BatchConsumer(CommittingConsumer):
             except Exception as exc:
                 transient, error = is_transient(exc), repr(exc)
                 failures += 0 if transient else 1
+                metrics.FAILED.labels(self._group, "transient" if transient else "error").inc()
                 if transient:
                     self.stalled = (self.stalled[0] if self.stalled else time.monotonic(), error[:300])
                 if failures >= MAX_HANDLER_FAILURES:
@@ -516,11 +538,19 @@ class BatchConsumer(CommittingConsumer):
         topic = dlq(self._group)
         pending = []
         for letter in dead:
-            log.warning("%s: dead-lettering %s: %s", self._group, letter.where, letter.reason)
+            log.warning(
+                "%s: dead-lettering %s: %s",
+                self._group,
+                letter.where,
+                letter.reason,
+                extra={"event_id": letter.event_id} if letter.event_id else None,
+            )
             pending.append(
                 await self._producer.send(topic, value=letter.value, headers=letter.headers(self._group))
             )
         await asyncio.gather(*pending)
+        for letter in dead:
+            metrics.DEAD_LETTERED.labels(self._group, letter.origin.topic or "(unknown)").inc()
 
 
 @dataclass(frozen=True)

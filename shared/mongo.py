@@ -26,6 +26,7 @@ from pymongo.errors import (
     PyMongoError,
 )
 
+from shared import metrics
 from shared.settings import MongoConcernSettings, mongo_concerns
 
 Doc = dict[str, Any]
@@ -58,6 +59,7 @@ def mongo_client(uri: str, concerns: MongoConcernSettings | None = None) -> Asyn
         readConcernLevel=concerns.read_concern,
         serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
         heartbeatFrequencyMS=HEARTBEAT_FREQUENCY_MS,
+        event_listeners=[metrics.CommandLatency()],  # /metrics: database command latency
     )
 
 

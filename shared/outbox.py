@@ -28,12 +28,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiohttp import web
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared import clock
+from shared import clock, metrics
 from shared.faults import KAFKA_CONTENT_ERRORS, is_transient
 from shared.kafka import Outgoing
+from shared.runtime import INFRA
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,28 @@ async def refused(collection: AsyncCollection[Doc], limit: int = 5) -> tuple[int
         d["_id"] async for d in collection.find(_REFUSED, {"_id": 1}).sort(REFUSED_AT, ASCENDING).limit(limit)
     ]
     return count, some
+
+
+async def backlog(collection: AsyncCollection[Doc]) -> tuple[int, int]:
+    """(documents whose messages wait for Kafka, documents set aside): /metrics and the operator."""
+    waiting = await collection.count_documents({"outbox_since": {"$type": "date"}})
+    return waiting, await collection.count_documents(_REFUSED)
+
+
+def watch_backlog(app: web.Application, collections: Sequence[str]) -> None:
+    """/metrics of `app` reports these collections' backlog and refused documents at each scrape
+    (of the service's database, once it is open)."""
+
+    async def source() -> None:
+        infra = app.get(INFRA)
+        if infra is None:  # not started yet
+            return
+        for name in collections:
+            waiting, refused_count = await backlog(infra.db[name])
+            metrics.OUTBOX_BACKLOG.labels(name).set(waiting)
+            metrics.OUTBOX_REFUSED.labels(name).set(refused_count)
+
+    metrics.add_source(app, "outbox", source)
 
 
 async def _set_aside(collection: AsyncCollection[Doc], doc: Doc, exc: BaseException) -> None:

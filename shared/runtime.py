@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import clock, regions
+from shared import clock, logs, regions, tracing
 from shared.calendar import years_ready
 from shared.http import DATABASE_DOWN, ReadyCheck
 from shared.kafka import (
@@ -264,16 +264,25 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 GC_YOUNG_THRESHOLD = 20_000
 
 
-def serve(app: web.Application, host: str, port: int, log_level: str) -> None:
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+def serve(app: web.Application, host: str, port: int, log_level: str, service: str = "pengaduan") -> None:
+    log_settings = logs.configure(service, log_level)
+    tracing.configure(service)  # off unless OTEL_EXPORTER_OTLP_ENDPOINT is set
     app.on_startup.append(settle_gc)  # the last start-up step: after the stores and data are loaded
     health = app.get(HEALTH)
     if health is not None:
         # A dead consumer or loop: stop gracefully (SIGTERM is run_app's own shutdown path), then
         # exit non-zero so that whatever supervises the process starts it again.
         health.on_dead = lambda name: signal.raise_signal(signal.SIGTERM)
-    web.run_app(app, host=host, port=port, print=None, access_log=None, loop=new_event_loop())
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=None,
+        access_log=logs.ACCESS if log_settings.access_log else None,
+        access_log_class=logs.AccessLogger,
+        loop=new_event_loop(),
+    )
+    tracing.shutdown()
     if health is not None and health.dead:
         log.error("stopped because these tasks died: %s", ", ".join(health.dead))
         sys.exit(70)  # EX_SOFTWARE

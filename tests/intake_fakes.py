@@ -134,6 +134,38 @@ class FakeComplaintStore:
     async def audit_identity_read(self, record: Document) -> None:
         self.audit.append(copy.deepcopy(record))
 
+    async def erasure_texts(self, complaint_id: str) -> Document | None:
+        doc = self.complaints.get(complaint_id)
+        fields = ("reporter", "title", "description", "staff_title", "staff_description")
+        return None if doc is None else _pick(doc, fields)
+
+    async def erase_identity(self, complaint_id: str, changes: Document, audit: Document) -> bool:
+        self.audit.append(copy.deepcopy(audit))
+        doc = self.complaints.get(complaint_id)
+        if doc is None or not isinstance(doc.get("reporter"), dict):
+            return False
+        doc.update(copy.deepcopy(changes))
+        return True
+
+    async def ended_before(self, cutoff: datetime, limit: int) -> list[str]:
+        ended = [
+            d
+            for d in self.complaints.values()
+            if d.get("closed_at") is not None
+            and d["closed_at"] < cutoff
+            and isinstance(d.get("reporter"), dict)
+        ]
+        return [d["_id"] for d in sorted(ended, key=lambda d: d["closed_at"])[:limit]]
+
+    async def reported_by(self, *, email: str | None, phone: str | None) -> list[str]:
+        def theirs(reporter: Any) -> bool:
+            if not isinstance(reporter, dict):
+                return False
+            same_email = bool(email) and (reporter.get("email") or "").lower() == (email or "").lower()
+            return same_email or (bool(phone) and reporter.get("phone") == phone)
+
+        return [d["_id"] for d in self.complaints.values() if theirs(d.get("reporter"))]
+
     async def identity_reads(self, complaint_id: str, limit: int = 200) -> list[Document]:
         found = [r for r in self.audit if r["complaint_id"] == complaint_id]
         return copy.deepcopy(sorted(found, key=lambda r: r["at"], reverse=True)[:limit])

@@ -1,8 +1,10 @@
 """Open311 API keys: issued by an admin command, stored only as a hash in intake's `api_keys`.
 
-    python -m services.intake.apikeys issue --name <client>    # prints the new key, once
-    python -m services.intake.apikeys revoke --name <client>
-    python -m services.intake.apikeys list
+    pengaduan apikeys issue --name <client>    # prints the new key, once
+    pengaduan apikeys revoke --name <client>
+    pengaduan apikeys list
+
+(`python -m services.intake.apikeys …` does the same.)
 
 The database is intake's (`INTAKE_MONGO_URI`, `INTAKE_MONGO_DB`, as the service reads them); the
 keys' storage is services/intake/adapters/apikeys.py.
@@ -17,11 +19,11 @@ import sys
 from services.intake.adapters.apikeys import clients, ensure_indexes, issue, revoke
 
 
-async def _main(argv: list[str]) -> int:
+async def main(argv: list[str], prog: str = "python -m services.intake.apikeys") -> int:
     from services.intake.settings import IntakeSettings
     from shared.mongo import mongo_client
 
-    parser = argparse.ArgumentParser(prog="python -m services.intake.apikeys", description="Open311 API keys")
+    parser = argparse.ArgumentParser(prog=prog, description="Open311 API keys")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("issue", help="issue a new key and print it").add_argument("--name", required=True)
     commands.add_parser("revoke", help="revoke every key of a client").add_argument("--name", required=True)
@@ -49,4 +51,4 @@ async def _main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(_main(sys.argv[1:])))
+    sys.exit(asyncio.run(main(sys.argv[1:])))

@@ -17,7 +17,7 @@ from services.intake.adapters import attachments as attachment_store
 from services.intake.adapters import listing as listing_queries
 from services.intake.adapters import open311 as open311_records
 from services.intake.adapters import store
-from services.intake.adapters.publisher import OutboxPublisher
+from services.intake.adapters.publisher import OUTBOXES, OutboxPublisher
 from services.intake.adapters.scrubber import Scrubber
 from services.intake.domain.view import CalendarBook
 from services.intake.entrypoints import (
@@ -35,6 +35,7 @@ from services.intake.entrypoints import (
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, domain_errors
 from services.intake.ports import Adapters
 from services.intake.settings import IntakeSettings
+from shared import outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
@@ -98,15 +99,23 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     async def dead_commands(infra: Infra) -> None:
         await consumers.dead_commands(await opened(infra), settings, app[HEALTH])
 
+    async def retention(infra: Infra) -> None:
+        await consumers.retention(
+            await opened(infra), settings.retention_years, settings.retention_check_seconds
+        )
+
+    background: list[tuple[str, Callable[[Infra], Awaitable[None]]]] = [
+        ("calendar-refresh", calendar_refresh),
+        ("outbox-relay", relay),
+        ("dead-commands", dead_commands),
+    ]
+    if settings.retention_years:
+        background.append(("retention", retention))
     ready = with_consumers(
         app,
         settings,
         [ConsumerSpec(settings.consumer_group, [COMPLAINTS_EVENTS, SLA_EVENTS], build_view_consumer)],
-        background=[
-            ("calendar-refresh", calendar_refresh),
-            ("outbox-relay", relay),
-            ("dead-commands", dead_commands),
-        ],
+        background=background,
     )
     app.cleanup_ctx.append(_scrubber(settings))
 
@@ -117,6 +126,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
 
     app.on_startup.append(open311_keys)
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
+    outbox.watch_backlog(app, OUTBOXES)
     complaints.add_routes(app)
     commands.add_routes(app)
     identity.add_routes(app)

@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,6 +22,7 @@ from services.intake.domain.commands import check, command_outcomes
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
 from services.intake.domain.errors import Forbidden, KeyInFlight, KeyReused, NotFound
 from services.intake.domain.identity import (
+    erased,
     identity_pattern,
     may_read_identity,
     outgoing_text,
@@ -225,6 +227,43 @@ async def read_identity(complaint_id: str, staff: Staff, *, store: ComplaintStor
         phone=reporter.get("phone"),
         email=reporter.get("email"),
     )
+
+
+async def erase_reporter(complaint_id: str, *, by: str, reason: str, store: ComplaintStore) -> bool:
+    """Erase one complaint's reporter identity (domain/identity.py `erased`), audited in the same
+    trail as identity reads; False when there was none left to erase."""
+    doc = await store.erasure_texts(complaint_id)
+    if doc is None or not doc.get("reporter"):
+        return False
+    now = clock.now()
+    audit = {
+        "_id": str(ULID()),
+        "complaint_id": complaint_id,
+        "who": by,
+        "role": "operator",
+        "at": now,
+        "allowed": True,
+        "action": "erase",
+        "reason": reason,
+    }
+    return await store.erase_identity(complaint_id, erased(doc, at=now, by=by, reason=reason), audit)
+
+
+RETENTION_BATCH = 200
+
+
+async def erase_expired(retention_years: int, *, store: ComplaintStore) -> int:
+    """Erase the reporter identity of every complaint closed or archived more than
+    `retention_years` ago (the INTAKE_RETENTION_YEARS setting); how many were erased."""
+    cutoff = clock.now() - timedelta(days=round(365.25 * retention_years))
+    reason = f"retensi: ditutup lebih dari {retention_years} tahun"
+    total = 0
+    while ids := await store.ended_before(cutoff, RETENTION_BATCH):
+        done = [await erase_reporter(i, by="retention", reason=reason, store=store) for i in ids]
+        total += sum(done)
+        if not any(done):  # nothing of this batch could be erased: stop rather than spin
+            break
+    return total
 
 
 # --- the view consumer: complaints.events + sla.events -------------------------------------------

@@ -117,6 +117,11 @@ class IntakeSettings(FileSettings):
     # instance's countdowns follow a calendar change that another instance consumed.
     calendar_refresh_seconds: float = 60.0
     log_level: str = "INFO"
+    # Reporter identity is erased this many years after its complaint closed (UU 27/2022 on
+    # personal data protection: kept no longer than needed); 0 keeps it until erased on request
+    # (`pengaduan erase-reporter`). Checked at start-up and then every `retention_check_seconds`.
+    retention_years: int = Field(default=0, ge=0, le=100)
+    retention_check_seconds: float = Field(default=6 * 3600, gt=0)
     # Seals the access token an Idempotency-Key record keeps for its replay (services/intake/
     # adapters/idempotency.py), with the raw key. The default is for development only: set your own.
     idempotency_secret: str = DEV_IDEMPOTENCY_SECRET

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from services.routing.deciding import CPU_SECONDS, Text, decide_batch
+from services.routing.domain.catalog_import import CatalogPlan
 from services.routing.domain.complaint import (
     HANDLED_KEPT,
     NO_DUE,
@@ -30,7 +31,7 @@ from services.routing.domain.complaint import (
 )
 from services.routing.domain.lifecycle import Action, Complaint, Refused, decide, evolve, lease
 from services.routing.domain.table import Overrides, RouteDecision, route_text, with_overrides
-from services.routing.ports import ConcurrentUpdate, Routing, outbox_doc, outbox_messages
+from services.routing.ports import Catalog, ConcurrentUpdate, Routing, outbox_doc, outbox_messages
 from shared import clock
 from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload, new_event
@@ -355,3 +356,15 @@ async def handle_dues_batch(batch: Sequence[Envelope], routing: Routing) -> list
     """Group `routing-dues`: sla's clock events set each complaint's nearest due (queue order);
     sla's other announcements are not routing's concern."""
     return await handle_clock_events([e for e in batch if isinstance(e.payload, ClockEvent)], routing)
+
+
+async def import_catalog(plan: CatalogPlan, catalog: Catalog, by: str) -> dict[str, int]:
+    """A pemda's OPD list and its category rules from a checked file (domain/catalog_import.py):
+    each OPD added or renamed, each category given to its OPD, one audit entry for the import."""
+    for opd in plan.opds:
+        await catalog.put_opd(opd.pemda, opd.slug, opd.name)
+    for pemda, category, slug in plan.rules:
+        await catalog.put_rule(pemda, category, slug, "impor katalog", by)
+    counts = {"opds": len(plan.opds), "rules": len(plan.rules), "pemdas": len(plan.pemdas)}
+    await catalog.audit("catalog.import", by, "operator", {**counts, "pemda": plan.pemdas[:50]})
+    return counts

@@ -8,4 +8,4 @@ settings = SlaSettings()
 # Beyond loopback, no development secret (of any module the app loaded): exit 2 naming it.
 refuse_insecure_start(settings.http_host)
 clock.install_from_setting(settings.clock_start, settings.clock_start_wall)
-serve(create_app(settings), settings.http_host, settings.http_port, settings.log_level)
+serve(create_app(settings), settings.http_host, settings.http_port, settings.log_level, service="sla")

@@ -90,6 +90,8 @@ def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[Servic
     # every service is off (0); the limits themselves are tested in tests/integration/test_ratelimit.py.
     os.environ.update(dict.fromkeys(rate_limit_variables(), "0"))
     os.environ.update(CLOCK_START=E2E_DAY.isoformat(), CLOCK_START_WALL=e2e_clock.isoformat())
+    # One log line per request too: the observability and privacy tests read the logs.
+    os.environ["ACCESS_LOG"] = "true"
     before_key = os.environ.get("OPEN311_API_KEY")
     os.environ["OPEN311_API_KEY"] = E2E_OPEN311_KEY
     logs = infra.run_dir(infra.test_profile()) / "services"
@@ -103,7 +105,7 @@ def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[Servic
         yield running
     finally:
         running.stop()
-        for name in ("CLOCK_START", "CLOCK_START_WALL"):
+        for name in ("CLOCK_START", "CLOCK_START_WALL", "ACCESS_LOG"):
             os.environ.pop(name, None)
         os.environ.pop("OPEN311_API_KEY", None)
         if before_key is not None:

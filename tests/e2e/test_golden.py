@@ -133,5 +133,8 @@ def test_the_baseline_covers_every_route() -> None:
         )
         assert route is not None, f"a recorded step matches no route: {step['request']}"
         called.add(route)
-    missing = sorted(set(TABLE) - called)
+    # /metrics answers counters that move with every request: nothing to record; its behaviour is
+    # tests/e2e/test_observability.py's.
+    unrecordable = {(service, "GET", "/metrics") for service in ("intake", "routing", "sla")}
+    missing = sorted(set(TABLE) - called - unrecordable)
     assert not missing, f"routes the golden scenario never calls: {missing}"

@@ -230,3 +230,11 @@ def test_no_reporter_identity_in_public_or_opd_responses_or_on_any_topic(
         if case.anonymous:
             _absent(case.text_contacts, own, "a Kafka message of an anonymous complaint")
     assert not any(re.search(r'"reporter"\s*:\s*\{', t) for t in texts)
+    logs = [
+        server.logfile.read_text(encoding="utf-8", errors="replace") for server in services.servers.values()
+    ]
+    assert any(complaint_id in text for text in logs for _, complaint_id in followed), "the logs were read"
+    for case, _ in followed:
+        # Whole names, e-mails and phones: a first name alone ("Siti") is part of ordinary words.
+        whole = tuple(v for v in case.identity if " " in v or "@" in v or any(c.isdigit() for c in v))
+        _absent(whole, logs, "a service's log")

@@ -75,6 +75,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "GET", "/healthz"): PUBLIC,
     ("intake", "GET", "/readyz"): PUBLIC,
     ("intake", "GET", "/openapi.json"): PUBLIC,
+    ("intake", "GET", "/metrics"): PUBLIC,  # by network instead (METRICS_ALLOW): tests are on loopback
     ("intake", "GET", "/docs"): PUBLIC,
     ("intake", "GET", "/docs/docs.js"): PUBLIC,
     ("intake", "GET", "/docs/docs.css"): PUBLIC,
@@ -106,6 +107,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("routing", "GET", "/healthz"): PUBLIC,
     ("routing", "GET", "/readyz"): PUBLIC,
     ("routing", "GET", "/openapi.json"): PUBLIC,
+    ("routing", "GET", "/metrics"): PUBLIC,  # by network instead (METRICS_ALLOW): tests are on loopback
     ("routing", "POST", "/api/v1/routing/explain"): PUBLIC + ": which OPD a text would go to",
     ("routing", "GET", "/api/v1/staff/complaints/{id}"): staff(target="complaint"),
     ("routing", "PATCH", "/api/v1/staff/complaints/{id}"): staff("coordinator", target="complaint"),
@@ -131,6 +133,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("sla", "GET", "/healthz"): PUBLIC,
     ("sla", "GET", "/readyz"): PUBLIC,
     ("sla", "GET", "/openapi.json"): PUBLIC,
+    ("sla", "GET", "/metrics"): PUBLIC,  # by network instead (METRICS_ALLOW): tests are on loopback
     ("sla", "GET", "/dashboard"): PUBLIC + ": redirect to the page",
     ("sla", "GET", "/dashboard/"): PUBLIC + ": the page; its API calls carry the token",
     ("sla", "GET", "/dashboard/static"): PUBLIC + ": the page's CSS and JS",

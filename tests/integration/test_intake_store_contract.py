@@ -13,6 +13,7 @@ import pytest
 from devtools.infra import Endpoints
 from services.intake.adapters.store import MongoComplaintStore, ensure_indexes
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
+from services.intake.domain.identity import erased
 from services.intake.models import SubmitComplaint
 from services.intake.ports import ComplaintStore, ConcurrentUpdate
 from shared.kafka import Outgoing
@@ -167,3 +168,40 @@ async def test_no_abandoned_submission_is_found_for_stored_complaints(store: Com
     assert await store.abandoned(["C1", "C2"]) == {}
     await store.mark_withdrawn(["C1"])
     assert await store.abandoned(["C1"]) == {}
+
+
+async def test_erasure_removes_the_identity_once_keeps_the_redacted_texts_and_is_audited(
+    store: ComplaintStore,
+) -> None:
+    await store.add(
+        complaint("C1", reporter={"name": "Sari", "phone": "0812-3456-7890", "email": "Sari@Contoh.id"}),
+        MESSAGE,
+        None,
+    )
+    await store.add(complaint("C2", reporter={"name": "Budi", "phone": "0813-1111-2222"}), MESSAGE, None)
+    assert sorted(await store.reported_by(email="sari@contoh.id", phone=None)) == ["C1"]
+    assert sorted(await store.reported_by(email=None, phone="+6281311112222")) == ["C2"]
+    assert await store.reported_by(email=None, phone=None) == []
+    texts = await store.erasure_texts("C1")
+    assert texts is not None and "Sari" in texts["description"] and "Sari" not in texts["staff_description"]
+    changes = erased(texts, at=T0, by="operator-1", reason="permintaan pelapor")
+    audit = {"_id": "A1", "complaint_id": "C1", "who": "operator-1", "at": T0, "action": "erase"}
+    assert await store.erase_identity("C1", changes, audit) is True
+    assert await store.erase_identity("C1", changes, {**audit, "_id": "A2"}) is False  # nothing left
+    identity = await store.identity_of("C1")
+    assert identity is not None and identity["reporter"] is None
+    after = await store.erasure_texts("C1")
+    assert after is not None and after["description"] == texts["staff_description"]
+    assert await store.reported_by(email="sari@contoh.id", phone=None) == []
+    assert [r["_id"] for r in await store.identity_reads("C1")] in (["A2", "A1"], ["A1", "A2"])
+
+
+async def test_ended_complaints_with_a_reporter_are_found_oldest_first(store: ComplaintStore) -> None:
+    for i, days in enumerate([400, 10, 900]):
+        await store.add(complaint(f"C{i}"), MESSAGE, None)
+        view = (await store.load_views([f"C{i}"]))[f"C{i}"]
+        view["closed_at"] = T0 - timedelta(days=days)
+        await store.save_views([view])
+    await store.add(complaint("C9"), MESSAGE, None)  # still open
+    assert await store.ended_before(T0 - timedelta(days=365), 10) == ["C2", "C0"]
+    assert await store.ended_before(T0 - timedelta(days=365), 1) == ["C2"]

@@ -6,14 +6,18 @@ The image itself is not built here (no engine)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 from typing import Any
 
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
 from devtools import infra
 from devtools.infra import REPO_ROOT
+from shared import metrics
 
 SECRETS = ("STAFF_JWT_SECRET", "OPEN311_API_KEY", "INTAKE_IDEMPOTENCY_SECRET", "MONGO_ROOT_PASSWORD")
 SERVICES = ("init", "intake", "routing", "sla")
@@ -77,3 +81,53 @@ def test_compose_runs_the_local_brokers_kafka_release_replicated_as_configured()
     for name in SERVICES:
         env = services[name]["environment"]
         assert (env["KAFKA_REPLICATION_FACTOR"], env["KAFKA_MIN_INSYNC_REPLICAS"]) == ("1", "1"), name
+
+
+MONITORING = REPO_ROOT / "deploy" / "monitoring"
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    promtool = infra.ensure_promtool()
+    return subprocess.run([str(promtool), *args], cwd=MONITORING, capture_output=True, text=True, timeout=120)
+
+
+def test_prometheus_configuration_and_alert_rules_pass_promtool() -> None:
+    done = _promtool("check", "config", "prometheus.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "9 rules found" in done.stdout + done.stderr
+
+
+def test_each_alert_fires_on_its_cases_and_not_on_the_others() -> None:
+    done = _promtool("test", "rules", "alerts.test.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    tested = set(re.findall(r"alertname: (\w+)", (MONITORING / "alerts.test.yml").read_text()))
+    defined = set(re.findall(r"- alert: (\w+)", (MONITORING / "alerts.yml").read_text()))
+    assert defined - {"OutboxRefused", "DatabaseSlow"} <= tested, defined - tested
+
+
+def _known_samples() -> set[str]:
+    """Every sample name the services' metrics expose (counters' _total, histograms' _bucket…)."""
+    names: set[str] = set()
+    for metric in vars(metrics).values():
+        if isinstance(metric, MetricWrapperBase):
+            for family in metric.describe():
+                names |= {family.name, f"{family.name}_total", f"{family.name}_bucket"}
+                names |= {f"{family.name}_count", f"{family.name}_sum"}
+    return names
+
+
+def test_alerts_and_the_dashboard_use_only_metrics_the_services_expose() -> None:
+    known = _known_samples()
+    dashboard = json.loads((MONITORING / "grafana" / "pengaduan.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    alerts = (MONITORING / "alerts.yml").read_text()
+    used = set(re.findall(r"\bpengaduan_\w+", alerts + "\n".join(exprs)))
+    assert used and used <= known, used - known
+
+
+def test_monitoring_is_optional_and_on_loopback_only() -> None:
+    services = _resolved()
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"]
+        ports = services[name]["ports"]  # docker-compose 1.29 prints "host_ip:host:container"
+        assert ports and all(str(p).startswith("127.0.0.1:") for p in ports), ports

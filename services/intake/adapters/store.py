@@ -5,6 +5,7 @@ outcome; the audit of identity reads; the pemdas' extra non-working dates."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -50,6 +51,7 @@ VIEW_FIELDS = (
     "resolved_at",
     "resolved_by",
     "closed_outcome",
+    "closed_at",  # closed or archived: where the retention of reporter identity counts from
     "parked",  # lifecycle events after a missing seq, held until it arrives (encoded envelopes)
     "parked_count",
     "rev",
@@ -284,6 +286,37 @@ class MongoComplaintStore:
     async def audit_identity_read(self, record: dict[str, Any]) -> None:
         await self._audit.insert_one(record)
 
+    async def erasure_texts(self, complaint_id: str) -> dict[str, Any] | None:
+        """What `erased` needs: the texts, and whether there is still a reporter."""
+        fields = ("reporter", "title", "description", "staff_title", "staff_description")
+        return await self._complaints.find_one({"_id": complaint_id}, dict.fromkeys(fields, 1))
+
+    async def erase_identity(self, complaint_id: str, changes: dict[str, Any], audit: dict[str, Any]) -> bool:
+        await self._audit.insert_one(audit)
+        done = await self._complaints.update_one(
+            {"_id": complaint_id, "reporter": {"$type": "object"}}, {"$set": changes}
+        )
+        return done.modified_count == 1
+
+    async def ended_before(self, cutoff: datetime, limit: int) -> list[str]:
+        """Closed or archived before `cutoff` with the reporter's identity still kept."""
+        found = self._complaints.find(
+            {"closed_at": {"$lt": cutoff}, "reporter": {"$type": "object"}}, {"_id": 1}
+        ).sort("closed_at", ASCENDING)
+        return [d["_id"] async for d in found.limit(limit)]
+
+    async def reported_by(self, *, email: str | None, phone: str | None) -> list[str]:
+        """Complaints whose reporter gave this e-mail (any case) or phone (+62…). A scan: erasure
+        on request is rare, and an index would be one more copy of every reporter's contact."""
+        wanted: list[dict[str, Any]] = []
+        if email:
+            wanted.append({"reporter.email": {"$regex": f"^{re.escape(email)}$", "$options": "i"}})
+        if phone:
+            wanted.append({"reporter.phone": phone})
+        if not wanted:
+            return []
+        return [d["_id"] async for d in self._complaints.find({"$or": wanted}, {"_id": 1})]
+
     async def identity_reads(self, complaint_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The audit of one complaint's identity reads, newest first."""
         found = self._audit.find({"complaint_id": complaint_id}).sort([("complaint_id", 1), ("at", -1)])
@@ -322,3 +355,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
         await db["complaints"].drop_index("region_code_1_status_1__id_1")
     await db["commands"].create_index([("complaint_id", ASCENDING), ("created_at", ASCENDING)])
     await db["identity_audit"].create_index([("complaint_id", ASCENDING), ("at", DESCENDING)])
+    # The retention sweep's query: ended complaints that still keep a reporter (partial: few).
+    await db["complaints"].create_index(
+        [("closed_at", ASCENDING)], partialFilterExpression={"reporter": {"$type": "object"}}
+    )

@@ -109,6 +109,20 @@ def outgoing_text(text: str, reporter: Mapping[str, Any] | None, anonymous: bool
     return leaving_intake(redact_identity(text, reporter), anonymous)
 
 
+def erased(doc: Mapping[str, Any], *, at: Any, by: str, reason: str) -> dict[str, Any]:
+    """What erasing a complaint's reporter identity writes (UU 27/2022: on the reporter's request,
+    or when the retention setting's years have passed since it closed): the identity gone, and the
+    reporter's own copy of the texts replaced by the copy staff read (the same text with the
+    identity taken out), with who erased it, when and why. The complaint itself carries on; the
+    reporter can still follow it with the access token."""
+    return {
+        "reporter": None,
+        "title": doc.get("staff_title", doc.get("title")),
+        "description": doc.get("staff_description", doc.get("description")),
+        "reporter_erased": {"at": at, "by": by, "reason": reason},
+    }
+
+
 def complaint_pemda(doc: dict[str, Any]) -> str:
     return str(doc.get("pemda") or pemda_of(doc["region_code"]))
 

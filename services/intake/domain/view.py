@@ -196,7 +196,7 @@ def _reopened(doc: Doc, p: ComplaintReopened, at: datetime) -> Note:
 
 @_on(ComplaintClosed)
 def _closed(doc: Doc, p: ComplaintClosed, at: datetime) -> Note:
-    doc["status"], doc["closed_outcome"] = "closed", p.outcome
+    doc["status"], doc["closed_outcome"], doc["closed_at"] = "closed", p.outcome, at
     summary = _CLOSED_SUMMARY[p.outcome]
     if p.rating is not None:
         summary += f" ({p.rating}/5)"
@@ -205,7 +205,7 @@ def _closed(doc: Doc, p: ComplaintClosed, at: datetime) -> Note:
 
 @_on(ComplaintArchived)
 def _archived(doc: Doc, p: ComplaintArchived, at: datetime) -> Note:
-    doc["status"] = "archived"
+    doc["status"], doc["closed_at"] = "archived", at
     summary = "Diarsipkan oleh Admin Koordinator"
     if p.forwarded_to:
         summary += f"; diteruskan ke {p.forwarded_to}"

@@ -39,6 +39,22 @@ async def calendar_refresh(adapters: Adapters, calendars: CalendarBook, period_s
             log.warning("calendar refresh failed: %r", exc)
 
 
+async def retention(adapters: Adapters, years: int, period_seconds: float) -> None:
+    """Erase the reporter identity of complaints closed more than `years` ago, now and then."""
+    while True:
+        try:
+            erased = await handlers.erase_expired(years, store=adapters.complaints)
+            if erased:
+                log.info(
+                    "retention: reporter identity erased from %d complaint(s) closed over %d years ago",
+                    erased,
+                    years,
+                )
+        except PyMongoError as exc:
+            log.warning("retention pass failed: %r; next pass in %.0fs", exc, period_seconds)
+        await asyncio.sleep(period_seconds)  # a period, not a wait for a condition
+
+
 async def dead_commands(adapters: Adapters, settings: IntakeSettings, health: Health) -> None:
     """Routing's dead letters: a command among them is rejected for the reporter, not pending for
     ever. A consumer of its own (no dead-letter topic, nothing to replay), watched by /readyz like

@@ -43,7 +43,7 @@ from standardwebhooks.webhooks import Webhook
 from yarl import URL
 
 from services.routing.adapters.feed import FeedStore
-from shared import clock
+from shared import clock, metrics
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -304,6 +304,7 @@ async def deliver_once(
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = short_reason(exc)
         ok = status is not None and 200 <= status < 300
+        metrics.WEBHOOK_DELIVERIES.labels("delivered" if ok else "failed").inc()
         failures = 0 if ok else hook.get("failures", 0) + 1
         backoff = min(timedelta(seconds=2**failures), MAX_BACKOFF) if failures else timedelta(0)
         update: dict[str, Any] = {"failures": failures, "next_attempt": now + backoff, "lease_until": None}
