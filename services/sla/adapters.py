@@ -33,14 +33,10 @@ from services.sla.domain import Clock, ComplaintClocks, Escalation, EscalationSt
 from services.sla.handlers import Saved
 from shared import clock
 from shared.calendar import HOLIDAYS_VERSION
-from shared.faults import TransientError
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 
 COLLECTION = "complaint_clocks"
-
-
-class ConcurrentUpdate(TransientError):
-    """Another writer changed a complaint's clocks between our read and write."""
 
 
 @dataclass

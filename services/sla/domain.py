@@ -54,6 +54,7 @@ from zoneinfo import ZoneInfo
 from shared.calendar import WorkingCalendar, zone_for
 from shared.envelope import Envelope, Payload
 from shared.events import (
+    REPORTER_REPLY_HK,
     BreachRetracted,
     ClockEvent,
     ClockName,
@@ -100,7 +101,7 @@ __all__ = [
 ]
 
 # Targets in working days (HK): the DESIGN defaults until service-standard data overrides them.
-DEFAULT_TARGETS: dict[str, int] = {"verification": 3, "response": 5, "reporter_reply": 10}
+DEFAULT_TARGETS: dict[str, int] = {"verification": 3, "response": 5, "reporter_reply": REPORTER_REPLY_HK}
 RESOLUTION_BY_TIER: dict[str, int] = {
     "ringan": 2,
     "normatif": 5,

@@ -36,7 +36,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
-from services.sla.adapters import ConcurrentUpdate, MongoClockStore
+from services.sla.adapters import MongoClockStore
 from services.sla.domain import ComplaintClocks, ms
 from services.sla.handlers import Publish, announce
 from services.sla.standards import CALENDARS, RULES, SlaRules
@@ -45,6 +45,7 @@ from shared.auth import Staff, require_staff
 from shared.calendar import HOLIDAYS_VERSION
 from shared.envelope import new_event
 from shared.events import CalendarChanged
+from shared.faults import ConcurrentUpdate
 from shared.http import ProblemError, json_response, read_json
 from shared.kafka import Outgoing
 from shared.regions import lookup

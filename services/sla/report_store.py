@@ -26,7 +26,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.sla.reports import (
     ClockRecord,
     ComplaintRecord,
-    ConcurrentUpdate,
     Doc,
     ReportChanges,
     breach_doc,
@@ -34,6 +33,7 @@ from services.sla.reports import (
     escalation_doc,
     ever_breached,
 )
+from shared.faults import ConcurrentUpdate
 from shared.mongo import transaction
 
 # The collections (their names and document shapes are the stored format).

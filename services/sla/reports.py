@@ -75,7 +75,6 @@ from shared.events import (
     SlaBreached,
     TierChanged,
 )
-from shared.faults import TransientError
 from shared.kafka import Rejected
 
 Doc = dict[str, Any]
@@ -97,10 +96,6 @@ AGING: tuple[tuple[str, int, int | None], ...] = (
     ("gt_10", 11, None),
 )
 AGING_LABELS = {"lt_3": "< 3 HK", "3_5": "3–4 HK", "5_10": "5–10 HK", "gt_10": "> 10 HK"}
-
-
-class ConcurrentUpdate(TransientError):
-    """Another writer changed a report record between our read and our write: retry the batch."""
 
 
 # --- small helpers ------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ from services.routing.adapters.catalog import MongoCatalog
 from services.routing.adapters.store import MongoComplaintStore, ensure_indexes
 from services.routing.domain.complaint import NO_DUE
 from services.routing.handlers import route_submission
-from services.routing.ports import Catalog, ComplaintStore, ConcurrentUpdate
+from services.routing.ports import Catalog, ComplaintStore
 from shared.events import ComplaintSubmitted
+from shared.faults import ConcurrentUpdate
 from shared.mongo import mongo_client
 from tests.routing_fakes import FakeCatalog, FakeComplaintStore
 from tests.unit.test_routing_handlers import NOW, submitted

@@ -25,7 +25,7 @@ from devtools.infra import Endpoints
 from devtools.seed_reports import events_of, fixed_stories, outgoing, random_stories, reports_app, seed_store
 from services.sla import supervisor
 from services.sla.report_store import GAUGES, WEEKLY, MongoReportStore, ensure_report_indexes
-from services.sla.reports import ConcurrentUpdate, ReportChanges, handle_report_events
+from services.sla.reports import ReportChanges, handle_report_events
 from services.sla.settings import SlaSettings
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.envelope import new_event
@@ -37,6 +37,7 @@ from shared.events import (
     EscalationRaised,
     SlaBreached,
 )
+from shared.faults import ConcurrentUpdate
 from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client

@@ -18,7 +18,6 @@ from services.sla.reports import (
     RT_EDGES,
     ClockRecord,
     ComplaintRecord,
-    ConcurrentUpdate,
     ReportChanges,
     aging_buckets,
     apply_counter_writes,
@@ -50,6 +49,7 @@ from shared.events import (
     EscalationRaised,
     SlaBreached,
 )
+from shared.faults import ConcurrentUpdate
 
 WIB_MON = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 2 March 2026, 10:00 WIB (week 2026-W10)
 PEMDA = "33.74"
