@@ -222,7 +222,7 @@ async def parked_complaints(service: str = "sla", limit: int = 5) -> tuple[int, 
     from pymongo import AsyncMongoClient
 
     from services.intake.settings import IntakeSettings
-    from services.sla.adapters import COLLECTION
+    from services.sla.adapters.clock_store import COLLECTION
     from services.sla.settings import SlaSettings
 
     settings = SlaSettings() if service == "sla" else IntakeSettings()
@@ -256,7 +256,7 @@ def _service_app(group: str) -> tuple[web.Application, InfraSettings]:
 
         intake = IntakeSettings()
         return intake_app(intake), intake
-    from services.sla.app import create_app as sla_app
+    from services.sla.bootstrap import create_app as sla_app
     from services.sla.settings import SlaSettings
 
     sla = SlaSettings()

@@ -14,8 +14,8 @@ from devtools.infra import Endpoints
 from services.intake.adapters.store import MongoComplaintStore as IntakeStore
 from services.routing.adapters.catalog import load_catalog
 from services.routing.adapters.store import MongoComplaintStore
-from services.sla.adapters import MongoClockStore, ensure_indexes
-from services.sla.domain import ComplaintClocks
+from services.sla.adapters.clock_store import MongoClockStore, ensure_indexes
+from services.sla.domain.complaint import ComplaintClocks
 from shared.envelope import new_event
 from shared.events import ComplaintReceived
 from shared.faults import ConcurrentUpdate

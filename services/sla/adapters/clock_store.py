@@ -29,8 +29,12 @@ from pymongo import ASCENDING, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from services.sla.domain import Clock, ComplaintClocks, Escalation, EscalationStep, Fact, Holding
-from services.sla.handlers import Saved
+from services.sla.domain.clock import Clock
+from services.sla.domain.complaint import ComplaintClocks
+from services.sla.domain.facts import Fact
+from services.sla.domain.holdings import Holding
+from services.sla.domain.ladder import Escalation, EscalationStep
+from services.sla.ports import Saved
 from shared import clock
 from shared.calendar import HOLIDAYS_VERSION
 from shared.faults import ConcurrentUpdate
@@ -192,6 +196,14 @@ class MongoClockStore:
             self._complaints.find({"next_check": {"$lte": now}}).sort("next_check", ASCENDING).limit(limit)
         )
         return [self._remember(doc) async for doc in cursor]
+
+    async def next_check_at(self, horizon: datetime) -> datetime | None:
+        """The earliest `next_check` up to `horizon`: a bounded range on the index (an open-ended
+        "not null" query makes this database walk every document)."""
+        doc = await self._complaints.find_one(
+            {"next_check": {"$lte": horizon}}, {"next_check": 1}, sort=[("next_check", ASCENDING)]
+        )
+        return doc["next_check"] if doc else None
 
     async def unpublished(self, older_than: datetime, limit: int) -> list[StoredClocks]:
         """Complaints whose last change was stored but not confirmed published by `older_than`."""
