@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.sla.adapters.report_docs import apply_counter_writes, breach_doc, counter_writes, escalation_doc
@@ -16,7 +16,7 @@ from services.sla.domain.complaint import ComplaintClocks
 from services.sla.domain.reports import ClockRecord, ComplaintRecord, Doc, ReportChanges
 from services.sla.domain.standards import ServiceStandard, SlaRules, Standards
 from services.sla.ports import BreachFilter, ExtraDates, Page, Publish, Saved, Sla
-from shared import clock
+from shared import clock, outbox
 from shared.calendar import HOLIDAYS_VERSION
 from shared.envelope import Envelope, decode
 from shared.faults import ConcurrentUpdate
@@ -28,14 +28,13 @@ class StoredClocks:
     clocks: ComplaintClocks
     outbox: list[Outgoing]
     rev: int = 1
-    pending: bool = True
+    since: datetime | None = None  # the outbox's staging instant while it is unconfirmed
     parked: list[bytes] = field(default_factory=list)
-    pending_since: datetime | None = None
     holidays_version: str = HOLIDAYS_VERSION
 
     @property
-    def write(self) -> str:
-        return str(self.rev)
+    def pending(self) -> bool:
+        return self.since is not None
 
 
 class FakeClockStore:
@@ -70,8 +69,7 @@ class FakeClockStore:
     ) -> Saved:
         saved = Saved()
         conflict = False
-        now = clock.now()
-        for clocks, outbox in changed:
+        for clocks, messages_of_change in changed:
             cid = clocks.complaint_id
             before = self.saved.get(cid)
             if (before.rev if before else 0) != self._loaded.pop(cid, 0):
@@ -79,27 +77,22 @@ class FakeClockStore:
                 continue
             carried = before.outbox if before is not None and before.pending else []
             held = (parked or {}).get(cid, before.parked if before is not None else [])
-            messages = [*carried, *outbox]
+            messages = [*carried, *messages_of_change]
             rev = before.rev + 1 if before is not None else 1
-            self.saved[cid] = StoredClocks(
-                copy.deepcopy(clocks),
-                messages,
-                rev,
-                pending=bool(messages),
-                parked=list(held),
-                pending_since=now if messages else None,
-            )
-            saved.messages += messages
-            saved.writes[cid] = str(rev)
+            since = outbox.staging_instant(before.since if before else None) if messages else None
+            self.saved[cid] = StoredClocks(copy.deepcopy(clocks), messages, rev, since, list(held))
+            if since is not None:
+                saved.messages += messages
+                saved.writes[cid] = since
         if conflict and not skip_conflicts:
             raise ConcurrentUpdate("a complaint's clocks changed concurrently")
         return saved
 
-    async def mark_published(self, writes: Mapping[str, str]) -> None:
-        for cid, token in writes.items():
+    async def mark_published(self, writes: Mapping[str, datetime]) -> None:
+        for cid, since in writes.items():
             record = self.saved.get(cid)
-            if record is not None and record.write == token:
-                record.pending, record.pending_since = False, None
+            if record is not None and record.since == since:
+                record.since = None
 
     async def due(self, now: datetime, limit: int) -> list[StoredClocks]:
         checks = [(r.clocks.next_check(), cid) for cid, r in self.saved.items()]
@@ -110,13 +103,17 @@ class FakeClockStore:
         checks = [r.clocks.next_check() for r in self.saved.values()]
         return min((at for at in checks if at is not None and at <= horizon), default=None)
 
-    async def unpublished(self, older_than: datetime, limit: int) -> list[StoredClocks]:
-        stale = [
-            cid
-            for cid, r in self.saved.items()
-            if r.pending_since is not None and r.pending_since <= older_than
-        ]
-        return [self._out(cid) for cid in stale[:limit]]
+    async def relay(self, publish: Publish, older_than: timedelta, limit: int) -> int:
+        cutoff = clock.wall() - older_than
+        stale = sorted(
+            (r.since, cid) for cid, r in self.saved.items() if r.since is not None and r.since <= cutoff
+        )
+        records = [self.saved[cid] for _, cid in stale[:limit]]
+        if records:
+            await publish([m for r in records for m in r.outbox])
+        for record in records:
+            record.since = None  # the messages stay: a redelivery announces them again
+        return len(records)
 
     async def governed(self, pemda: str, batch: int = 500) -> AsyncIterator[list[str]]:
         ids = sorted(cid for cid, r in self.saved.items() if pemda in r.clocks.governing_pemdas())

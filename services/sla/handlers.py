@@ -1,13 +1,13 @@
 """SLA's use cases, one function each, written against the ports (ports.py): apply lifecycle
-events, apply time (detection), relay what a crash left unpublished, rebuild after a calendar
-change (recompute) and change a pemda's extra dates, and fold published events into the
-supervisor reports. Each loads, lets the domain decide, stores the result with its outbox, then
-publishes and confirms.
+events, apply time (detection), rebuild after a calendar change (recompute) and change a pemda's
+extra dates, and fold published events into the supervisor reports. Each loads, lets the domain
+decide, stores the result with its outbox, then publishes and confirms.
 
 Idempotency is a record: each complaint's document holds `last_seq`, so a redelivered or replayed
 event (seq <= last_seq) changes nothing. The document also keeps the messages of its last change
-(`outbox`), flagged pending until they are confirmed published: a redelivery announces them again
-with the same event ids, and so does the detector's relay after a crash between store and publish.
+(`outbox`, shared/outbox.py), staged until they are confirmed published: a redelivery announces
+them again with the same event ids, and so does the relay (the clock store's `relay`, run by the
+detector loop) after a crash between store and publish.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ async def handle_lifecycle(
     changed: list[tuple[ComplaintClocks, list[Outgoing]]] = []
     parked: dict[str, list[bytes]] = {}
     replays: list[Outgoing] = []
-    replayed: dict[str, str] = {}
+    replayed: dict[str, datetime] = {}
     for n, (complaint_id, events) in enumerate(by_complaint.items(), 1):
         if n % YIELD_EVERY_COMPLAINTS == 0:
             # The supervisors' API shares this event loop: a batch of a few hundred complaints
@@ -114,15 +114,15 @@ async def handle_lifecycle(
             changed.append((clocks, outbox))
         elif record is not None:
             replays.extend(record.outbox)  # nothing new: announce the last change again
-            if record.pending:
-                replayed[complaint_id] = record.write
+            if record.since is not None:
+                replayed[complaint_id] = record.since
     saved = await store.save(changed, parked=parked)
     await publish(saved.messages + replays)
     await store.mark_published({**replayed, **saved.writes})
     return rejected
 
 
-# --- time: detection and the relay --------------------------------------------------------------
+# --- time: detection --------------------------------------------------------------------------
 
 
 async def detect_once(
@@ -170,17 +170,6 @@ async def detect_once(
 
     await asyncio.gather(*(settle(due[i : i + chunk]) for i in range(0, len(due), chunk)))
     return len(due)
-
-
-async def relay_once(store: ClockStore, publish: Publish, older_than: datetime, limit: int) -> int:
-    """Publish the outboxes stored before `older_than` and never confirmed (a crash between the
-    write and the publish). Same event ids: a consumer sees at most a duplicate."""
-    records = await store.unpublished(older_than, limit)
-    if not records:
-        return 0
-    await publish([m for r in records for m in r.outbox])
-    await store.mark_published({r.clocks.complaint_id: r.write for r in records})
-    return len(records)
 
 
 # --- recompute (DESIGN §5) -----------------------------------------------------------------------

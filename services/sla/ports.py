@@ -3,16 +3,17 @@ the background workers and the HTTP views (entrypoints/) are written against the
 adapters (adapters/) implement them, and so do the test fakes (tests/sla_fakes.py;
 tests/integration/test_sla_store_contract.py runs the same cases over both).
 
-A complaint's clocks are one document: its clocks, facts, ladder and stays, the messages of its
-last change (its outbox) and whether they are confirmed published. Every change is one
-rev-guarded write, so clocks and outbox are atomic; publishing happens after.
+A complaint's clocks are one document: its clocks, facts, ladder and stays, and the messages of
+its last change (its outbox, shared/outbox.py) with the instant they were staged while they are
+not confirmed published. Every change is one rev-guarded write, so clocks and outbox are atomic;
+publishing happens after.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from services.sla.domain.complaint import ComplaintClocks
@@ -41,8 +42,8 @@ class Stored(Protocol):
         ...
 
     @property
-    def write(self) -> str:
-        """The token of the write that stored this version."""
+    def since(self) -> datetime | None:
+        """When the outbox was staged, while it is not confirmed published."""
         ...
 
     @property
@@ -54,11 +55,11 @@ class Stored(Protocol):
 @dataclass
 class Saved:
     """What a save wrote: the messages to publish now (an outbox still pending from an earlier
-    change, carried over, then the new ones) and, per complaint, the token of the write to confirm
-    once they are published."""
+    change, carried over, then the new ones) and, per complaint, the staging instant of the outbox
+    to confirm once they are published."""
 
     messages: list[Outgoing] = field(default_factory=list)
-    writes: dict[str, str] = field(default_factory=dict)
+    writes: dict[str, datetime] = field(default_factory=dict)
 
 
 class ClockStore(Protocol):
@@ -82,8 +83,9 @@ class ClockStore(Protocol):
         was saved (its caller takes it again later)."""
         ...
 
-    async def mark_published(self, writes: Mapping[str, str]) -> None:
-        """The outboxes of these writes (complaint id → write token) are on Kafka."""
+    async def mark_published(self, writes: Mapping[str, datetime]) -> None:
+        """The outboxes of these writes (complaint id → staging instant) are on Kafka; one staged
+        again since stays pending."""
         ...
 
     async def due(self, now: datetime, limit: int) -> Sequence[Stored]:
@@ -94,8 +96,9 @@ class ClockStore(Protocol):
         """The earliest instant, up to `horizon`, at which time alone changes some complaint."""
         ...
 
-    async def unpublished(self, older_than: datetime, limit: int) -> Sequence[Stored]:
-        """Complaints whose last change was stored but not confirmed published by `older_than`."""
+    async def relay(self, publish: Publish, older_than: timedelta, limit: int) -> int:
+        """Publish the outboxes staged more than `older_than` ago and never confirmed (a crash
+        between the write and the publish), keeping the messages; how many complaints."""
         ...
 
     def governed(self, pemda: str, batch: int = 500) -> AsyncIterator[list[str]]:

@@ -60,7 +60,7 @@ class Sla:
 
         async def probe() -> ComplaintClocks | None:
             doc = await self.db[COLLECTION].find_one({"_id": story.complaint_id})
-            if doc is None or doc["last_seq"] < len(story.events) or doc.get("pending_since") is not None:
+            if doc is None or doc["last_seq"] < len(story.events) or doc.get("outbox_since") is not None:
                 return None
             due = doc.get("next_check")
             if due is not None and due <= clock.now():

@@ -20,6 +20,7 @@ from services.sla.domain.reports import ReportChanges
 from services.sla.domain.standards import SlaRules
 from services.sla.handlers import announce, handle_report_events
 from services.sla.ports import BreachFilter, CalendarStore, ClockStore, Reports
+from shared.envelope import decode
 from shared.events import ClockStarted, ClockStopped, EscalationRaised, SlaBreached
 from shared.faults import ConcurrentUpdate
 from shared.mongo import mongo_client
@@ -166,14 +167,18 @@ async def test_due_reads_what_time_changes_by_now_earliest_first(ports: Ports) -
     assert await store.next_check_at(second) == first
 
 
-async def test_unpublished_lists_what_was_stored_and_never_confirmed(ports: Ports) -> None:
+async def test_the_relay_publishes_what_was_stored_and_never_confirmed_and_keeps_it(ports: Ports) -> None:
     writes = await store_new(ports.clock_store(), assigned("C1"))
     await store_new(ports.clock_store(), assigned("C2"))
     store = ports.clock_store()
     await store.mark_published(writes)
-    future = wib(2100, 1, 1, 0)
-    assert [r.clocks.complaint_id for r in await store.unpublished(future, 10)] == ["C2"]
-    assert await store.unpublished(wib(2000, 1, 1, 0), 10) == []
+    sent = sla_fakes.Sent()
+    assert await store.relay(sent, timedelta(hours=1), 10) == 0  # staged just now: its writer publishes
+    assert await store.relay(sent, timedelta(0), 10) == 1
+    assert {decode(m.value).complaint_id for m in sent.messages} == {"C2"} and len(sent.messages) == 4
+    record = (await ports.clock_store().load(["C2"]))["C2"]
+    assert not record.pending and [m.value for m in record.outbox] == [m.value for m in sent.messages]
+    assert await store.relay(sent, timedelta(0), 10) == 0
 
 
 async def test_governed_lists_the_complaints_on_a_pemda_s_or_its_province_s_calendar(ports: Ports) -> None:

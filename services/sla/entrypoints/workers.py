@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.sla.handlers import catch_up, detect_once, relay_once
+from services.sla.handlers import catch_up, detect_once
 from services.sla.ports import Sla
 from shared import clock
 from shared.faults import is_transient
@@ -50,8 +50,8 @@ async def run_detector(
                 await sla.calendars.refresh(rules)
                 next_refresh = tick + settings.refresh_every
             if tick >= next_relay:
-                relayed = await relay_once(
-                    store, sla.publish, now() - timedelta(seconds=settings.relay_after), settings.batch
+                relayed = await store.relay(
+                    sla.publish, timedelta(seconds=settings.relay_after), settings.batch
                 )
                 if relayed:
                     log.warning("relayed %d unconfirmed outbox(es)", relayed)
