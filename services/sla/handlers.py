@@ -317,7 +317,7 @@ async def handle_report_events(batch: Sequence[Envelope], store: ReportStore) ->
     (records, projections and counters at once; `ConcurrentUpdate` retries the batch)."""
     complaint_ids, clock_ids = wanted_ids(batch)
     complaints, clocks = await store.load(complaint_ids, clock_ids)
-    changes, rejected = fold(batch, complaints, clocks)
+    changes, refused = fold(batch, complaints, clocks)
     if changes:
         await store.commit(changes)
-    return rejected
+    return [Rejected(event, reason) for event, reason in refused]

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from devtools.infra import Endpoints
 from services.sla.adapters.clock_store import MongoClockStore, ensure_indexes
 from services.sla.adapters.reference import MongoCalendars
 from services.sla.adapters.report_store import MongoReportStore, ensure_report_indexes
@@ -31,16 +30,6 @@ from tests.unit.test_sla_domain import Story, wib
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["fake", "mongo"])
-def mongo_uri(request: pytest.FixtureRequest) -> str | None:
-    """None for the fakes; the test database server's address for the Mongo adapters (started
-    here, outside the event loop, only when a Mongo case runs)."""
-    if request.param == "fake":
-        return None
-    endpoints: Endpoints = request.getfixturevalue("endpoints")
-    return endpoints.mongo_uri
-
-
 @dataclass
 class Ports:
     clock_store: Callable[[], ClockStore]  # a new store per writing task, one "database"
@@ -49,14 +38,14 @@ class Ports:
 
 
 @pytest.fixture
-async def ports(mongo_uri: str | None, db_prefix: str) -> AsyncIterator[Ports]:
-    if mongo_uri is None:
+async def ports(contract_mongo_uri: str | None, db_prefix: str) -> AsyncIterator[Ports]:
+    if contract_mongo_uri is None:
         saved: dict[str, sla_fakes.StoredClocks] = {}
         yield Ports(
             lambda: sla_fakes.FakeClockStore(saved), sla_fakes.FakeCalendars(), sla_fakes.FakeReportStore()
         )
         return
-    client = mongo_client(mongo_uri)
+    client = mongo_client(contract_mongo_uri)
     db: AsyncDatabase[dict[str, Any]] = client[f"{db_prefix}sla_contract"]
     await ensure_indexes(db)
     await ensure_report_indexes(db)

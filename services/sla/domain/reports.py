@@ -78,7 +78,6 @@ from shared.events import (
     SlaBreached,
     TierChanged,
 )
-from shared.kafka import Rejected
 
 Doc = dict[str, Any]
 HK = 86400  # working seconds in one working day (a whole local day counts, DESIGN §5)
@@ -553,6 +552,7 @@ def _malformed(event: Envelope) -> str | None:
 
 
 RecordKind = Literal["clock", "complaint"]
+Refusal = tuple[Envelope, str]  # an event and why it cannot be counted
 
 
 def _record_kind(payload: Payload) -> RecordKind | None:
@@ -588,9 +588,10 @@ def fold(
     batch: Sequence[Envelope],
     complaints: Mapping[str, ComplaintRecord],
     clocks: Mapping[str, ClockRecord],
-) -> tuple[ReportChanges, list[Rejected]]:
-    """Apply a batch to the loaded records: the changed records and the counter increments."""
-    rejected: list[Rejected] = []
+) -> tuple[ReportChanges, list[Refusal]]:
+    """Apply a batch to the loaded records: the changed records and the counter increments, and
+    the events refused with the reason (the consumer dead-letters them)."""
+    rejected: list[Refusal] = []
     records = dict(complaints)
     clock_records = dict(clocks)
     touched: dict[str, ComplaintRecord] = {}
@@ -607,7 +608,7 @@ def fold(
         elif lifecycle and event.seq is None:
             problem = "peristiwa siklus hidup tanpa seq"
         if problem:
-            rejected.append(Rejected(event, problem))
+            rejected.append((event, problem))
             continue
         cid = event.complaint_id
         assert cid is not None

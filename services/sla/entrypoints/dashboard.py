@@ -11,8 +11,8 @@ from shared.http import browser_headers, database_free
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"  # in the package data (pyproject.toml)
 
-
-# and may not be framed; the token it sends is pasted, never taken from the address.
+# The dashboard runs only its own files (no inline script or style), talks only to this service,
+# and may not be framed.
 DASHBOARD_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -23,9 +23,6 @@ DASHBOARD_HEADERS = browser_headers(DASHBOARD_CSP)
 async def _dashboard_headers(request: web.Request, response: web.StreamResponse) -> None:
     if request.path.startswith("/dashboard"):
         response.headers.update(DASHBOARD_HEADERS)
-
-
-# --- dashboard ----------------------------------------------------------------------------------
 
 
 async def _to_dashboard(request: web.Request) -> web.Response:

@@ -17,9 +17,7 @@ from aiohttp import web
 from pymongo.errors import ConnectionFailure
 
 from services.sla.domain.figures import CLOCKS
-from services.sla.domain.reports import (
-    opd_pemda,
-)
+from services.sla.domain.reports import opd_pemda
 from services.sla.entrypoints.edge import REPORTS
 from services.sla.ports import ReportReader
 from shared.auth import require_staff
