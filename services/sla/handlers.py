@@ -68,6 +68,9 @@ def announce(
 async def handle_lifecycle(
     batch: Sequence[Envelope], store: ClockStore, publish: Publish, rules: Rules | CalendarFor
 ) -> list[Rejected]:
+    """Group `sla`: each complaint's new lifecycle events, in `seq` order, move its clocks; the
+    result is stored with its outbox, published and confirmed. An event already applied changes
+    nothing and announces the complaint's last change again."""
     rules = as_rules(rules)
     rejected: list[Rejected] = []
     by_complaint: dict[str, list[Envelope]] = defaultdict(list)
