@@ -391,7 +391,7 @@ def without_rate_limits() -> dict[str, str]:
     """Environment turning every per-minute rate limit of every service off (many citizens)."""
     from services.intake.settings import RateLimitSettings
     from services.routing.entrypoints.ratelimit import RoutingRateSettings
-    from services.sla.ratelimit import SlaRateSettings
+    from services.sla.entrypoints.ratelimit import SlaRateSettings
 
     names = [
         f"{cls.model_config.get('env_prefix', '')}{name}".upper()

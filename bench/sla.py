@@ -6,18 +6,18 @@ What it does, for each size in `--sizes` (default 10,000 then 1,000,000):
 1. **Load** open complaints up to that size, in bulk, through the replay path: each complaint's
    lifecycle facts (received, assigned to an OPD) go through the domain
    (`ComplaintClocks.apply_fact`, what the lifecycle consumer runs for each event), the result
-   through `adapters.to_doc`, and `insert_many` in chunks of 1,000. Two worker processes build and
+   through `adapters/clock_store.to_doc`, and `insert_many` in chunks of 1,000. Two worker processes build and
    BSON-encode the documents while the main process inserts. Every complaint has running
    `response` and `resolution` clocks (2 open clocks each) on one of five pemdas in the three time
    zones, started within the last two days: dues and warnings spread over the coming days, none
    during the run.
-2. **Idle pass**: one iteration of the detector loop with nothing due — `detector.detect_once`
-   (the indexed `next_check <= now` read) plus `detector.next_check_at` (the earliest `next_check`
+2. **Idle pass**: one iteration of the detector loop with nothing due — `handlers.detect_once`
+   (the indexed `next_check <= now` read) plus `next_check_at` of the clock store (the earliest `next_check`
    within the loop's 250 ms horizon, which decides how long it sleeps) — 30 times: median and p95.
 3. **Busy pass**: 200 complaints whose resolution due has just passed are added; one
    `detect_once` takes all 200 (read, domain, rev-guarded bulk write, acks=all publish of their
    `SlaBreached` + `EscalationRaised`, confirm). Three rounds: median.
-4. **Lag**: the detector loop the service runs (`detector.run_detector`, max sleep 250 ms) is
+4. **Lag**: the detector loop the service runs (`entrypoints/workers.run_detector`, max sleep 250 ms) is
    started, and a slice of complaints whose dues fall 5–25 s later is added. A consumer on
    `sla.events` records, for each `SlaBreached` of the slice, the wall clock at receipt minus the
    due instant: p50, p99 and max.
@@ -66,10 +66,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from bench.summary import report as summary_report
 from bench.summary import run_summary
 from devtools import infra
-from services.sla.adapters import COLLECTION, MongoClockStore, ensure_indexes, to_doc
-from services.sla.detector import DetectorSettings, detect_once, next_check_at, run_detector
-from services.sla.domain import ComplaintClocks, Fact, ms
-from services.sla.standards import STANDARDS, SlaRules
+from services.sla.adapters.clock_store import COLLECTION, MongoClockStore, ensure_indexes, to_doc
+from services.sla.adapters.reference import STANDARDS, MongoCalendars
+from services.sla.bootstrap import mongo_sla
+from services.sla.domain.complaint import ComplaintClocks
+from services.sla.domain.facts import Fact
+from services.sla.domain.standards import SlaRules
+from services.sla.domain.targets import ms
+from services.sla.entrypoints.workers import DetectorSettings, run_detector
+from services.sla.handlers import detect_once
 from shared.calendar import WorkingCalendar
 from shared.envelope import decode
 from shared.events import ComplaintAssigned, ComplaintReceived, InformationAdded, InformationRequested
@@ -260,7 +265,7 @@ async def idle_passes(store: MongoClockStore, infra_: Infra, rules: SlaRules, ph
         began = time.perf_counter()
         now = datetime.now(UTC)
         taken = await detect_once(store, infra_.publish, rules, now, 500)
-        upcoming = await next_check_at(infra_.db, now + timedelta(seconds=DetectorSettings().max_sleep))
+        upcoming = await store.next_check_at(now + timedelta(seconds=DetectorSettings().max_sleep))
         phase.idle_ms.append((time.perf_counter() - began) * 1000)
         assert taken == 0 and upcoming is None, f"{taken} complaints unexpectedly due"
 
@@ -289,7 +294,7 @@ async def busy_passes(
 
 @contextlib.asynccontextmanager
 async def detector_running(infra_: Infra, rules: SlaRules) -> Any:
-    task = asyncio.create_task(run_detector(infra_.db, infra_.publish, rules, DetectorSettings()))
+    task = asyncio.create_task(run_detector(mongo_sla(infra_.db, infra_.publish, rules), DetectorSettings()))
     try:
         yield task
     finally:
@@ -354,7 +359,7 @@ async def run(ends: infra.Endpoints, sizes: list[int], slice_count: int, burst: 
             await infra_.db[STANDARDS].insert_one(
                 {"clock": "response", "hk": 0, "opd_id": f"33.74/{FAST_OPD_SLUG}"}
             )
-            await rules.refresh(infra_.db)
+            await MongoCalendars(infra_.db).refresh(rules)
         print(
             f"dues in the run: {'resumed clocks in ' + slicer.pemda if slicer.pemda else '0-HK standard'}",
             file=sys.stderr,

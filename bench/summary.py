@@ -33,7 +33,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from devtools.seed_reports import events_of, random_stories, reports_app, seed_store
-from services.sla.report_store import MongoReportStore, ensure_report_indexes
+from services.sla.adapters.report_store import MongoReportStore, ensure_report_indexes
 from shared.auth import mint
 from shared.mongo import mongo_client
 

@@ -115,14 +115,15 @@ def status(profile: str = "run") -> int:
         held_any |= count > 0
         listed = f" (e.g. {', '.join(some)})" if some else ""
         print(f"complaints held after a gap in seq ({service}): {count}{listed}")
-    refused = asyncio.run(refused_outboxes())
-    if refused is None:
-        print("outboxes Kafka refused, set aside (intake): unknown (the database does not answer)")
-    else:
+    for service in ("intake", "sla"):
+        refused = asyncio.run(refused_outboxes(service))
+        if refused is None:
+            print(f"outboxes Kafka refused, set aside ({service}): unknown (the database does not answer)")
+            continue
         count, some = refused
         held_any |= count > 0
         listed = f" (e.g. {', '.join(some)})" if some else ""
-        print(f"outboxes Kafka refused, set aside (intake): {count}{listed}")
+        print(f"outboxes Kafka refused, set aside ({service}): {count}{listed}")
     problems = any(r["state"] != "running" for r in current["processes"]) or held_any
     return 1 if problems else 0
 
@@ -206,26 +207,29 @@ def render_groups(lags: dict[str, tuple[int, int]] | None) -> str:
     return "\n".join(lines)
 
 
-# Intake's collections whose documents carry an outbox (shared/outbox.py).
+# Intake's collections whose documents carry an outbox (shared/outbox.py); sla's is its clocks'.
 INTAKE_OUTBOXES = ("complaints", "commands")
 
 
-async def refused_outboxes(limit: int = 5) -> tuple[int, list[str]] | None:
-    """How many of intake's outbox documents the relay set aside because Kafka refused their
-    messages (too large, invalid), and a few of them (`collection/id`); None when its database
-    does not answer."""
+async def refused_outboxes(service: str = "intake", limit: int = 5) -> tuple[int, list[str]] | None:
+    """How many of a service's (intake, sla) outbox documents the relay set aside because Kafka
+    refused their messages (too large, invalid), and a few of them (`collection/id`); None when
+    its database does not answer."""
     from pymongo import AsyncMongoClient
 
     from services.intake.settings import IntakeSettings
+    from services.sla.adapters.clock_store import COLLECTION
+    from services.sla.settings import SlaSettings
     from shared.outbox import refused
 
-    settings = IntakeSettings()
+    settings = SlaSettings() if service == "sla" else IntakeSettings()
+    names = (COLLECTION,) if service == "sla" else INTAKE_OUTBOXES
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_uri, serverSelectionTimeoutMS=2000
     )
     try:
         total, some = 0, []
-        for name in INTAKE_OUTBOXES:
+        for name in names:
             count, ids = await refused(client[settings.mongo_db][name], limit)
             total += count
             some += [f"{name}/{i}" for i in ids]
@@ -242,7 +246,7 @@ async def parked_complaints(service: str = "sla", limit: int = 5) -> tuple[int, 
     from pymongo import AsyncMongoClient
 
     from services.intake.settings import IntakeSettings
-    from services.sla.adapters import COLLECTION
+    from services.sla.adapters.clock_store import COLLECTION
     from services.sla.settings import SlaSettings
 
     settings = SlaSettings() if service == "sla" else IntakeSettings()
@@ -276,7 +280,7 @@ def _service_app(group: str) -> tuple[web.Application, InfraSettings]:
 
         intake = IntakeSettings()
         return intake_app(intake), intake
-    from services.sla.app import create_app as sla_app
+    from services.sla.bootstrap import create_app as sla_app
     from services.sla.settings import SlaSettings
 
     sla = SlaSettings()

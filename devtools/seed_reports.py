@@ -27,9 +27,10 @@ from typing import Any
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.sla import supervisor
-from services.sla.report_store import MongoReportStore, ensure_report_indexes
-from services.sla.reports import handle_report_events
+from services.sla.adapters.report_store import MongoReportStore, ensure_report_indexes
+from services.sla.bootstrap import add_supervisor_routes
+from services.sla.entrypoints.edge import reports_state
+from services.sla.handlers import handle_report_events
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.calendar import calendar_for
@@ -336,8 +337,8 @@ def reports_app(store: MongoReportStore | None = None) -> web.Application:
     """The supervisor routes alone, reading `store` (no consumers): for seeding and measuring."""
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
-    supervisor.add_routes(app)
-    supervisor.reports_state(app).store = store
+    add_supervisor_routes(app)
+    reports_state(app).store = store
     return app
 
 

@@ -16,6 +16,10 @@ from shared.envelope import Payload, register, upcaster
 Classification = Literal["pengaduan", "aspirasi", "permintaan-informasi"]
 Channel = Literal["web", "app", "sms", "open311", "other"]
 ClockName = Literal["verification", "response", "resolution", "reporter_reply"]
+# The `reporter_reply` window's DESIGN default (§5), in working days: sla runs the clock with it
+# (unless a service standard says otherwise), and routing's reopen check and intake's countdown
+# fall back on it until sla's due for the complaint is known.
+REPORTER_REPLY_HK = 10
 ClockOutcome = Literal["met", "breached", "transferred", "cancelled"]
 Tier = Literal["ringan", "normatif", "tidak-berkadar-pengawasan", "berkadar-pengawasan"]
 

@@ -34,6 +34,12 @@ class TransientError(RuntimeError):
     """Raise (or subclass) for a failure that a retry of the same work can cure."""
 
 
+class ConcurrentUpdate(TransientError):
+    """Another writer changed a document between our read and our rev-guarded write: the work is
+    done again from a fresh read (a consumer retries its batch; handlers are idempotent). One class
+    for every store of the three services, so a retry policy names one thing."""
+
+
 # Server error codes that describe the server or the cluster, not the document (MongoDB's
 # error_codes.yml; the database server we run locally answers with the same codes).
 INFRASTRUCTURE_CODES = frozenset(

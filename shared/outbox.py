@@ -16,15 +16,16 @@ refused for its content it publishes the documents one at a time, and the one re
 cleared (out of the relay's query); an error is logged and `pengaduan status` counts them.
 Infrastructure faults are waited out; anything else (a bug) still ends the relay task.
 
-Intake's submissions and reporter commands use it; routing and sla keep their own outbox fields
-for now and move onto this one in the renovation.
+Intake's submissions and reporter commands use it, and sla's clocks: sla keeps a change's messages
+after they are confirmed (`keep`), because a redelivered lifecycle event announces the complaint's
+last change again. Routing keeps its own outbox fields for now.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,30 +43,44 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 RELAY_PUBLISH_TIMEOUT_S = 30.0
 # The longest pause between two tries while Kafka or the database is out: what is left goes out
-# within this long of their return (30 s before: a withdrawal waited half a minute after Kafka).
+# within this long of their return (a reporter's withdrawal must not wait half a minute).
 RELAY_MAX_BACKOFF_S = 5.0
 Doc = dict[str, Any]
 
 
-def stage(doc: Doc, messages: Sequence[Outgoing]) -> datetime:
-    """Put `messages` in `doc`'s outbox (written with it); returns the staging instant."""
-    since = clock.wall()
+def staging_instant(after: datetime | None = None) -> datetime:
+    """Now, to the millisecond the database keeps, and strictly after `after` (the document's
+    previous staging, still unconfirmed): a late confirmation of that one, guarded by its instant,
+    then never clears this one, even within the same millisecond."""
+    now = clock.wall()
+    since = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    if after is not None and since <= after:
+        since = after + timedelta(milliseconds=1)
+    return since
+
+
+def stage(doc: Doc, messages: Sequence[Outgoing], *, after: datetime | None = None) -> datetime:
+    """Put `messages` in `doc`'s outbox (written with it); returns the staging instant (after
+    `after`, the document's previous staging when it is still unconfirmed)."""
+    since = staging_instant(after)
     doc["outbox"] = [{"topic": m.topic, "key": m.key, "value": m.value} for m in messages]
     doc["outbox_since"] = since
     return since
 
 
-def staged(doc: Doc) -> list[Outgoing]:
+def staged(doc: Mapping[str, Any]) -> list[Outgoing]:
     return [Outgoing(m["topic"], m["key"], bytes(m["value"])) for m in doc.get("outbox") or []]
 
 
-async def mark_published(collection: AsyncCollection[Doc], written: Sequence[tuple[str, datetime]]) -> None:
+async def mark_published(
+    collection: AsyncCollection[Doc], written: Sequence[tuple[str, datetime]], *, keep: bool = False
+) -> None:
     """These documents' outboxes (id, staging instant) are on Kafka: clear them, unless the
-    document was staged again since."""
+    document was staged again since. `keep` leaves the messages in the document and only takes
+    it out of the relay's query."""
+    cleared: Doc = {"outbox_since": None} if keep else {"outbox": [], "outbox_since": None}
     for doc_id, since in written:
-        await collection.update_one(
-            {"_id": doc_id, "outbox_since": since}, {"$set": {"outbox": [], "outbox_since": None}}
-        )
+        await collection.update_one({"_id": doc_id, "outbox_since": since}, {"$set": cleared})
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Doc]) -> None:
@@ -136,7 +151,12 @@ async def _set_aside(collection: AsyncCollection[Doc], doc: Doc, exc: BaseExcept
 
 
 async def relay_once(
-    collection: AsyncCollection[Doc], publish: Publish, older_than: timedelta, limit: int = 500
+    collection: AsyncCollection[Doc],
+    publish: Publish,
+    older_than: timedelta,
+    limit: int = 500,
+    *,
+    keep: bool = False,
 ) -> int:
     """Publish the outboxes staged before `older_than` ago and mark them; how many were published.
     A document whose messages Kafka refuses for their content is set aside (`_set_aside`)."""
@@ -160,7 +180,7 @@ async def relay_once(
                 continue
             published.append(doc)
         docs = published
-    await mark_published(collection, [(d["_id"], d["outbox_since"]) for d in docs])
+    await mark_published(collection, [(d["_id"], d["outbox_since"]) for d in docs], keep=keep)
     return len(docs)
 
 

@@ -84,6 +84,17 @@ def db_prefix() -> str:
     return f"t{str(ULID()).lower()[-10:]}_"
 
 
+@pytest.fixture(params=["fake", "mongo"])
+def contract_mongo_uri(request: pytest.FixtureRequest) -> str | None:
+    """The store contract suites run each case twice: None for the fakes; the test database
+    server's address for the Mongo adapters (started here, outside the event loop, only when a
+    Mongo case runs)."""
+    if request.param == "fake":
+        return None
+    ends: infra.Endpoints = request.getfixturevalue("endpoints")
+    return ends.mongo_uri
+
+
 # --- the days a date-sensitive test runs on ------------------------------------------------------
 
 WIB = ZoneInfo("Asia/Jakarta")

@@ -13,8 +13,9 @@ from services.intake.adapters.idempotency import key_id
 from services.intake.adapters.store import VIEW_FIELDS, complaint_document, key_document
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
-from services.intake.ports import ConcurrentUpdate, Document
+from services.intake.ports import Document
 from shared import outbox
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 
 _IDENTITY_OF = ("reporter", "reporter_ref", "anonymous", "confidential", "opd_id", "pemda", "region_code")

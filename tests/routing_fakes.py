@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from services.routing.adapters.delivery import OutboxDelivery
-from services.routing.ports import ConcurrentUpdate, DuesUpdate, Routing
+from services.routing.ports import DuesUpdate, Routing
 from shared.envelope import Envelope, decode
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 
 Document = dict[str, Any]

@@ -28,7 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 import services.routing.bootstrap as routing_app
-import services.sla.app as sla_app
+import services.sla.bootstrap as sla_app
 from devtools.infra import Endpoints
 from services.routing.entrypoints.edge import GUARD, ROUTING
 from services.routing.handlers import handle_routing_batch

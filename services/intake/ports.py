@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
-from shared.faults import TransientError
 from shared.kafka import Outgoing
 
 if TYPE_CHECKING:
@@ -24,11 +23,6 @@ if TYPE_CHECKING:
     from services.intake.adapters.open311 import Open311Records
 
 Document = dict[str, Any]
-
-
-class ConcurrentUpdate(TransientError):
-    """A view changed between read and write (`save_views`): the consumer retries the batch
-    (idempotent)."""
 
 
 class ComplaintStore(Protocol):

@@ -31,7 +31,7 @@ from services.routing.domain.complaint import (
 )
 from services.routing.domain.lifecycle import Action, Complaint, Refused, decide, evolve, lease
 from services.routing.domain.table import Overrides, RouteDecision, route_text, with_overrides
-from services.routing.ports import Catalog, ConcurrentUpdate, Routing, outbox_doc, outbox_messages
+from services.routing.ports import Catalog, Routing, outbox_doc, outbox_messages
 from shared import clock
 from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload, new_event
@@ -46,6 +46,7 @@ from shared.events import (
     ComplaintTriaged,
     OpdAssignmentNotice,
 )
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing, Rejected
 from shared.regions import lookup
 from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS

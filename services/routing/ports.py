@@ -16,17 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.faults import TransientError
 from shared.kafka import Outgoing
 
 Document = dict[str, Any]
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 # (complaint id, rev read, dues, nearest running due): one complaint's dues write.
 DuesUpdate = tuple[str, int, Document, datetime]
-
-
-class ConcurrentUpdate(TransientError):
-    """Another writer changed the complaint between our read and our write."""
 
 
 def outbox_doc(messages: Sequence[Outgoing]) -> list[Document]:

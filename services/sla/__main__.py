@@ -1,4 +1,4 @@
-from services.sla.app import create_app
+from services.sla.bootstrap import create_app
 from services.sla.settings import SlaSettings
 from shared import clock
 from shared.runtime import serve

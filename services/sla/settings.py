@@ -26,7 +26,7 @@ class SlaSettings(FileSettings):
     log_level: str = "INFO"
     # The lifecycle consumer's group (a replay into an empty database uses a fresh one).
     consumer_group: str = SLA_GROUP
-    # Detection (services/sla/detector.py): complaints per pass, and the longest sleep between
+    # Detection (services/sla/entrypoints/workers.py): complaints per pass, and the longest sleep between
     # passes, which bounds how late a newly stored due is noticed.
     detector_batch: int = 500
     detector_max_sleep: float = 0.25

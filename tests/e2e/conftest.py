@@ -45,7 +45,7 @@ def rate_limit_variables() -> list[str]:
     """The environment variables of every service's per-minute rate limits."""
     from services.intake.settings import RateLimitSettings
     from services.routing.entrypoints.ratelimit import RoutingRateSettings
-    from services.sla.ratelimit import SlaRateSettings
+    from services.sla.entrypoints.ratelimit import SlaRateSettings
 
     return [
         f"{cls.model_config.get('env_prefix', '')}{name}".upper()

@@ -20,7 +20,7 @@ from ulid import ULID
 
 from devtools import infra
 from devtools.seed_reports import events_of, fixed_stories, outgoing
-from services.sla import supervisor
+from services.sla.bootstrap import add_supervisor_routes, report_consumer_specs
 from services.sla.settings import SlaSettings
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
@@ -57,12 +57,12 @@ async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, 
     await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
-    [spec] = supervisor.consumer_specs(app)
+    [spec] = report_consumer_specs(app)
     settings = SlaSettings(
         kafka_bootstrap=endpoints.kafka_bootstrap, mongo_uri=endpoints.mongo_uri, mongo_db=db_name
     )
     with_consumers(app, settings, [ConsumerSpec(group, spec.topics, spec.build)])
-    supervisor.add_routes(app)
+    add_supervisor_routes(app)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

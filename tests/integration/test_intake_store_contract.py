@@ -15,7 +15,8 @@ from services.intake.adapters.store import MongoComplaintStore, ensure_indexes
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
 from services.intake.domain.identity import erased
 from services.intake.models import SubmitComplaint
-from services.intake.ports import ComplaintStore, ConcurrentUpdate
+from services.intake.ports import ComplaintStore
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 from shared.mongo import mongo_client
 from tests.intake_fakes import FakeComplaintStore

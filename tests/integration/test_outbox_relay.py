@@ -16,7 +16,7 @@ from ulid import ULID
 
 from devtools import ops
 from devtools.infra import Endpoints
-from shared import outbox
+from shared import clock, outbox
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
 from shared.topics import TopicSpec
@@ -112,6 +112,11 @@ async def test_a_message_kafka_refuses_is_set_aside_counted_and_the_relay_goes_o
     monkeypatch.setenv("MONGO_URI", endpoints.mongo_uri)
     monkeypatch.setenv("INTAKE_MONGO_DB", db.name)
     assert await ops.refused_outboxes() == (1, ["commands/big"])
+    # And sla's, in its clocks documents (here in this test's database too).
+    monkeypatch.setenv("SLA_MONGO_DB", db.name)
+    assert await ops.refused_outboxes("sla") == (0, [])
+    await db["complaint_clocks"].insert_one({"_id": "C9", "outbox_refused": {"at": clock.wall()}})
+    assert await ops.refused_outboxes("sla") == (1, ["complaint_clocks/C9"])
     assert b"x" * 100 not in b"".join(await _on_topic(bootstrap, topic))
 
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from devtools.infra import Endpoints
 from services.routing.adapters.catalog import MongoCatalog
 from services.routing.adapters.store import MongoComplaintStore, ensure_indexes
 from services.routing.domain.complaint import NO_DUE
 from services.routing.handlers import route_submission
-from services.routing.ports import Catalog, ComplaintStore, ConcurrentUpdate
+from services.routing.ports import Catalog, ComplaintStore
 from shared.events import ComplaintSubmitted
+from shared.faults import ConcurrentUpdate
 from shared.mongo import mongo_client
 from tests.routing_fakes import FakeCatalog, FakeComplaintStore
 from tests.unit.test_routing_handlers import NOW, submitted
@@ -26,16 +26,6 @@ from tests.unit.test_routing_handlers import NOW, submitted
 pytestmark = pytest.mark.integration
 
 PUPR = "33.74/dinas-pupr"
-
-
-@pytest.fixture(params=["fake", "mongo"])
-def mongo_uri(request: pytest.FixtureRequest) -> str | None:
-    """None for the fakes; the test database server's address for the Mongo adapters (started
-    here, outside the event loop, only when a Mongo case runs)."""
-    if request.param == "fake":
-        return None
-    endpoints: Endpoints = request.getfixturevalue("endpoints")
-    return endpoints.mongo_uri
 
 
 @contextlib.asynccontextmanager
@@ -51,22 +41,22 @@ async def mongo_database(uri: str, db_prefix: str) -> AsyncIterator[AsyncDatabas
 
 
 @pytest.fixture
-async def store(mongo_uri: str | None, db_prefix: str) -> AsyncIterator[ComplaintStore]:
-    if mongo_uri is None:
+async def store(contract_mongo_uri: str | None, db_prefix: str) -> AsyncIterator[ComplaintStore]:
+    if contract_mongo_uri is None:
         yield FakeComplaintStore()
         return
-    async with mongo_database(mongo_uri, db_prefix) as db:
+    async with mongo_database(contract_mongo_uri, db_prefix) as db:
         yield MongoComplaintStore(db)
 
 
 @pytest.fixture
-async def catalog(mongo_uri: str | None, db_prefix: str) -> AsyncIterator[Catalog]:
-    if mongo_uri is None:
+async def catalog(contract_mongo_uri: str | None, db_prefix: str) -> AsyncIterator[Catalog]:
+    if contract_mongo_uri is None:
         fake = FakeCatalog()
         await fake.put_opd("33.74", "dinas-pupr", "Dinas PUPR Kota Semarang")
         yield fake
         return
-    async with mongo_database(mongo_uri, db_prefix) as db:
+    async with mongo_database(contract_mongo_uri, db_prefix) as db:
         await db["opds"].insert_one({"_id": PUPR, "pemda": "33.74", "slug": "dinas-pupr"})
         yield MongoCatalog(db)
 

@@ -22,11 +22,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from devtools.infra import Endpoints
-from services.sla.adapters import COLLECTION, MongoClockStore, from_doc
-from services.sla.app import create_app
-from services.sla.domain import Clock, ComplaintClocks
+from services.sla.adapters.clock_store import COLLECTION, MongoClockStore, from_doc
+from services.sla.bootstrap import create_app, mongo_sla
+from services.sla.domain.clock import Clock
+from services.sla.domain.complaint import ComplaintClocks
+from services.sla.entrypoints.edge import RULES
 from services.sla.settings import SlaSettings
-from services.sla.standards import RULES
 from shared import clock
 from shared.auth import mint
 from shared.calendar import calendar_for
@@ -59,7 +60,7 @@ class Sla:
 
         async def probe() -> ComplaintClocks | None:
             doc = await self.db[COLLECTION].find_one({"_id": story.complaint_id})
-            if doc is None or doc["last_seq"] < len(story.events) or doc.get("pending_since") is not None:
+            if doc is None or doc["last_seq"] < len(story.events) or doc.get("outbox_since") is not None:
                 return None
             due = doc.get("next_check")
             if due is not None and due <= clock.now():
@@ -428,7 +429,7 @@ async def test_the_admin_calendar_api_checks_role_pemda_and_body(sla: Sla) -> No
 async def test_a_new_holidays_pin_recomputes_what_was_computed_with_the_old_one(
     one_day: datetime, sla: Sla
 ) -> None:
-    from services.sla.recompute import recompute_holidays
+    from services.sla.handlers import recompute_holidays
     from shared.calendar import HOLIDAYS_VERSION
 
     s = new_story()
@@ -440,7 +441,8 @@ async def test_a_new_holidays_pin_recomputes_what_was_computed_with_the_old_one(
     producer = durable_producer(sla.bootstrap)
     await producer.start()
     try:
-        result = await recompute_holidays(sla.db, lambda m: publish(producer, m), sla.http.server.app[RULES])
+        adapters = mongo_sla(sla.db, lambda m: publish(producer, m), sla.http.server.app[RULES])
+        result = await recompute_holidays(adapters)
     finally:
         await producer.stop()
     assert result.complaints >= 1 and result.announced == 0  # same holidays here: nothing moved

@@ -23,9 +23,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
 from devtools.seed_reports import events_of, fixed_stories, outgoing, random_stories, reports_app, seed_store
-from services.sla import supervisor
-from services.sla.report_store import GAUGES, WEEKLY, MongoReportStore, ensure_report_indexes
-from services.sla.reports import ConcurrentUpdate, ReportChanges, handle_report_events
+from services.sla.adapters.report_store import GAUGES, WEEKLY, MongoReportStore, ensure_report_indexes
+from services.sla.bootstrap import add_supervisor_routes, report_consumer_specs
+from services.sla.domain.reports import ReportChanges
+from services.sla.entrypoints.edge import reports_state
+from services.sla.handlers import handle_report_events
 from services.sla.settings import SlaSettings
 from shared.auth import STAFF_AUTH, StaffAuth, mint
 from shared.envelope import new_event
@@ -37,6 +39,7 @@ from shared.events import (
     EscalationRaised,
     SlaBreached,
 )
+from shared.faults import ConcurrentUpdate
 from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
@@ -139,14 +142,14 @@ async def test_published_events_become_the_figures_and_a_redelivery_changes_noth
     await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
-    [spec] = supervisor.consumer_specs(app)
+    [spec] = report_consumer_specs(app)
     assert spec.group == "sla-reports" and set(spec.topics) == {SLA_EVENTS, COMPLAINTS_EVENTS}
     settings = SlaSettings(
         kafka_bootstrap=endpoints.kafka_bootstrap, mongo_uri=endpoints.mongo_uri, mongo_db=db.name
     )
     with_consumers(app, settings, [ConsumerSpec(group, spec.topics, spec.build)])
-    supervisor.add_routes(app)
-    supervisor.reports_state(app).now = lambda: day
+    add_supervisor_routes(app)
+    reports_state(app).now = lambda: day
     # Each day's run seeds a pemda of its own: the groups of the other days' runs read the same
     # topics from the beginning, and a pemda's figures must be this run's alone.
     pemda = PEMDA_OF_DAY[day]
@@ -225,7 +228,7 @@ async def seeded(
     stories += random_stories(SAMARINDA, day, 150, seed=3)
     await seed_store(db, events_of(stories))
     app = reports_app(MongoReportStore(db))
-    supervisor.reports_state(app).now = lambda: day
+    reports_state(app).now = lambda: day
     async with TestClient(TestServer(app)) as client:
         yield client
 
@@ -412,7 +415,7 @@ async def test_the_period_picks_the_weeks_while_open_figures_stay_current(
     stories = fixed_stories(SAMARINDA, day - timedelta(days=90))  # older than the default 12 weeks
     await seed_store(db, events_of(stories))
     app = reports_app(MongoReportStore(db))
-    supervisor.reports_state(app).now = lambda: day
+    reports_state(app).now = lambda: day
     async with TestClient(TestServer(app)) as client:
         recent = await get(client, f"compliance?pemda={SAMARINDA}", SUPERVISOR)
         assert all(row["met"] == 0 and row["breached"] == 0 for row in recent["items"])

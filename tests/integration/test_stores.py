@@ -12,14 +12,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
 from services.intake.adapters.store import MongoComplaintStore as IntakeStore
-from services.intake.ports import ConcurrentUpdate
 from services.routing.adapters.catalog import load_catalog
 from services.routing.adapters.store import MongoComplaintStore
-from services.sla.adapters import ConcurrentUpdate as ClockConflict
-from services.sla.adapters import MongoClockStore, ensure_indexes
-from services.sla.domain import ComplaintClocks
+from services.sla.adapters.clock_store import MongoClockStore, ensure_indexes
+from services.sla.domain.complaint import ComplaintClocks
 from shared.envelope import new_event
 from shared.events import ComplaintReceived
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 from shared.mongo import mongo_client
 
@@ -81,7 +80,7 @@ async def test_sla_store_round_trips_clocks_and_refuses_a_stale_write(
 
     await writer_a.load(["K1"])
     await writer_b.save([(loaded.clocks, [])])  # B writes first…
-    with pytest.raises(ClockConflict):
+    with pytest.raises(ConcurrentUpdate):
         await writer_a.save([(clocks, [])])  # …so A's write, based on an older read, is refused
 
 

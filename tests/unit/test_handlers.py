@@ -13,8 +13,8 @@ from shared.envelope import Envelope
 from shared.events import ClockStarted, ClockStopped
 from shared.topics import COMPLAINTS_EVENTS
 from tests.routing_fakes import fake_routing
+from tests.sla_fakes import FakeClockStore, Sent
 from tests.unit.test_routing_handlers import submitted
-from tests.unit.test_sla_handlers import FakeClockStore, Sent
 
 NOW = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 16:00 WIB, the DESIGN §5 example
 

@@ -14,7 +14,7 @@ from services.intake.bootstrap import create_app as intake_app
 from services.intake.settings import IntakeSettings
 from services.routing.bootstrap import create_app as routing_app
 from services.routing.settings import RoutingSettings
-from services.sla.app import create_app as sla_app
+from services.sla.bootstrap import create_app as sla_app
 from services.sla.settings import SlaSettings
 from shared.http import hoist_defs
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -12,25 +12,18 @@ from aiohttp.test_utils import TestClient, TestServer
 from pymongo import AsyncMongoClient, DeleteOne
 
 from devtools.seed_reports import reports_app
-from services.sla.report_store import MongoReportStore, projection_writes
-from services.sla.reports import (
+from services.sla.adapters.report_store import MongoReportStore, projection_writes
+from services.sla.domain.figures import summarize
+from services.sla.domain.reports import (
     HK,
     RT_EDGES,
-    ClockRecord,
-    ComplaintRecord,
-    ConcurrentUpdate,
     ReportChanges,
     aging_buckets,
-    apply_counter_writes,
-    breach_doc,
-    counter_writes,
-    escalation_doc,
-    handle_report_events,
     percentile,
     rt_bucket,
     week_start,
 )
-from services.sla.supervisor import summarize
+from services.sla.handlers import handle_report_events
 from shared.auth import mint
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, Payload, new_event
@@ -50,6 +43,8 @@ from shared.events import (
     EscalationRaised,
     SlaBreached,
 )
+from shared.faults import ConcurrentUpdate
+from tests import sla_fakes
 
 WIB_MON = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 2 March 2026, 10:00 WIB (week 2026-W10)
 PEMDA = "33.74"
@@ -58,67 +53,17 @@ CAL = calendar_for(PEMDA)
 WEEK = "2026-03-02"
 
 
-class FakeReportStore:
-    """The store's contract in memory: records are copied in and out (like a database), writes
-    are checked against the revision that was read, counters applied like the real `$inc`s."""
-
-    def __init__(self) -> None:
-        self.complaints: dict[str, ComplaintRecord] = {}
-        self.clocks: dict[str, ClockRecord] = {}
-        self.weekly: dict[str, dict[str, Any]] = {}
-        self.gauges: dict[str, dict[str, Any]] = {}
-        self.breaches: dict[str, dict[str, Any]] = {}
-        self.escalations: dict[str, dict[str, Any]] = {}
-        self.commits = 0
-        self.last_changes: ReportChanges | None = None
-
-    async def load(
-        self, complaint_ids: Iterable[str], clock_ids: Iterable[str]
-    ) -> tuple[dict[str, ComplaintRecord], dict[str, ClockRecord]]:
-        return (
-            {c: copy.deepcopy(self.complaints[c]) for c in complaint_ids if c in self.complaints},
-            {k: copy.deepcopy(self.clocks[k]) for k in clock_ids if k in self.clocks},
-        )
-
-    async def commit(self, changes: ReportChanges) -> None:
-        self.last_changes = changes
-        for record in changes.complaints:
-            stored = self.complaints.get(record.complaint_id)
-            if (stored.rev if stored else 0) != record.rev:
-                raise ConcurrentUpdate(record.complaint_id)
-        for clock in changes.clocks:
-            known = self.clocks.get(clock.clock_id)
-            if (known.rev if known else 0) != clock.rev:
-                raise ConcurrentUpdate(clock.clock_id)
-        for record in changes.complaints:
-            saved = copy.deepcopy(record)
-            saved.rev += 1
-            self.complaints[record.complaint_id] = saved
-            doc = escalation_doc(record)
-            if doc:
-                self.escalations[record.complaint_id] = doc
-            else:
-                self.escalations.pop(record.complaint_id, None)
-        for clock in changes.clocks:
-            saved_clock = copy.deepcopy(clock)
-            saved_clock.rev += 1
-            self.clocks[clock.clock_id] = saved_clock
-            doc = breach_doc(clock)
-            if doc:
-                self.breaches[clock.clock_id] = doc
-            else:
-                self.breaches.pop(clock.clock_id, None)
-        apply_counter_writes(self.weekly, self.gauges, counter_writes(changes.deltas))
-        self.commits += 1
+class FakeReportStore(sla_fakes.FakeReportStore):
+    """The shared fake (tests/sla_fakes.py) with readings of its counters for these tests."""
 
     def counters(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        return copy.deepcopy(self.weekly), copy.deepcopy(self.gauges)
+        return copy.deepcopy(self.weekly_docs), copy.deepcopy(self.gauge_docs)
 
     def week(self, scope: str, monday: str = WEEK) -> dict[str, Any]:
-        return self.weekly.get(f"{scope}|{monday}", {})
+        return self.weekly_docs.get(f"{scope}|{monday}", {})
 
     def gauge(self, scope: str) -> dict[str, Any]:
-        return self.gauges.get(scope, {})
+        return self.gauge_docs.get(scope, {})
 
 
 class Complaint:
@@ -299,7 +244,7 @@ async def test_a_breach_counts_in_the_week_of_its_due_and_stays_with_the_opd_thr
     assert store.week(DLH, "2026-03-09")["response_breached"] == 1  # the breach stays with DLH
     assert store.gauge(DLH)["breached_response"] == 0  # but it is no longer an open breached clock
     assert store.week(PUPR, "2026-03-09").get("response_breached", 0) == 0
-    breach = store.breaches["K1/response/1"]
+    breach = store.breach_docs["K1/response/1"]
     assert breach["opd_id"] == DLH and breach["late_ms"] == 86400 * 1000 and not breach["open"]
 
 
@@ -314,7 +259,7 @@ async def test_a_retracted_breach_leaves_the_counters_and_the_breach_list() -> N
             k.clock(SlaBreached, "resolution", PUPR, WIB_MON, due, "breached"),
         ],
     )
-    assert "K1/resolution/1" in store.breaches
+    assert "K1/resolution/1" in store.breach_docs
     await run(
         store,
         [
@@ -327,7 +272,7 @@ async def test_a_retracted_breach_leaves_the_counters_and_the_breach_list() -> N
     assert store.week(PUPR, "2026-03-09")["resolution_breached"] == 0
     assert store.week(PUPR, "2026-03-09")["resolution_met"] == 1
     assert store.gauge(PUPR)["breached_resolution"] == 0
-    assert "K1/resolution/1" not in store.breaches
+    assert "K1/resolution/1" not in store.breach_docs
 
 
 async def test_the_stored_lists_are_written_only_where_an_entry_exists_or_may_exist() -> None:
@@ -402,7 +347,7 @@ async def test_a_transfer_counts_for_the_opd_that_gave_the_complaint_away_with_i
     assert store.gauge(DLH).get("open", 0) == 0 and store.gauge(PUPR)["open"] == 1
     assert store.gauge(PUPR)["open_days"] == {"2026-03-04": 1}
     assert store.gauge(DLH)["open_days"] == {}  # emptied dates are dropped
-    assert store.complaints["K1"].holdings[0].seconds == 2 * HK
+    assert store.complaints["K1"].holdings[0].working_ms == 2 * HK * 1000
 
 
 async def test_a_rating_counts_for_the_opd_that_resolved_the_complaint() -> None:
@@ -447,9 +392,9 @@ async def test_an_escalated_complaint_counts_until_resolved_and_a_redelivered_ra
     )
     await run(store, [k.received(), k.assigned(PUPR, WIB_MON), raised], [raised])
     assert store.gauge(PUPR)["escalated"] == 1 and store.gauge(PUPR)["level_1"] == 1
-    assert store.escalations["K1"]["level"] == 1 and store.escalations["K1"]["opd_id"] == PUPR
+    assert store.escalation_docs["K1"]["level"] == 1 and store.escalation_docs["K1"]["opd_id"] == PUPR
     await run(store, [k.resolved(PUPR, day(9))])
-    assert store.gauge(PUPR)["escalated"] == 0 and "K1" not in store.escalations
+    assert store.gauge(PUPR)["escalated"] == 0 and "K1" not in store.escalation_docs
 
 
 # --- what is refused or ignored -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The SLA clock engine (services/sla/domain.py) against every rule of DESIGN §5, driven the way
+"""The SLA clock engine (services/sla/domain/) against every rule of DESIGN §5, driven the way
 the service drives it: lifecycle events in seq order, and time (`advance`) in between."""
 
 from __future__ import annotations
@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from services.sla.domain import Clock, ComplaintClocks, Fact, Rules
-from services.sla.standards import Calendars, ServiceStandard, SlaRules, Standards
+from services.sla.domain.clock import Clock
+from services.sla.domain.complaint import ComplaintClocks
+from services.sla.domain.facts import Fact
+from services.sla.domain.standards import Calendars, ServiceStandard, SlaRules, Standards
+from services.sla.domain.targets import Rules
 from shared.calendar import WIB, calendar_for
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (

@@ -3,79 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from services.sla.domain import ComplaintClocks
-from services.sla.handlers import Saved, announce, handle_lifecycle
-from services.sla.standards import SlaRules
-from shared.envelope import Envelope, decode
+from services.sla.domain.complaint import ComplaintClocks
+from services.sla.domain.standards import SlaRules
+from services.sla.handlers import announce, handle_lifecycle
+from services.sla.ports import Saved
+from shared.envelope import decode
 from shared.events import CloseExpired, ComplaintAssigned
 from shared.kafka import Outgoing
 from shared.topics import COMPLAINTS_COMMANDS, SLA_EVENTS
+from tests.sla_fakes import FakeClockStore, Sent
 from tests.unit.test_sla_domain import Story, wib
-
-
-@dataclass
-class StoredClocks:
-    clocks: ComplaintClocks
-    outbox: list[Outgoing]
-    rev: int = 1
-    pending: bool = True
-    parked: list[bytes] = field(default_factory=list)
-
-    @property
-    def write(self) -> str:
-        return str(self.rev)
-
-
-class FakeClockStore:
-    """The sla store's contract in memory: a pending outbox is carried into the next save."""
-
-    def __init__(self) -> None:
-        self.saved: dict[str, StoredClocks] = {}
-
-    async def load(self, ids: Sequence[str]) -> dict[str, StoredClocks]:
-        return {i: copy.deepcopy(self.saved[i]) for i in ids if i in self.saved}
-
-    async def save(
-        self,
-        changed: Sequence[tuple[ComplaintClocks, list[Outgoing]]],
-        *,
-        parked: Mapping[str, list[bytes]] | None = None,
-    ) -> Saved:
-        saved = Saved()
-        for clocks, outbox in changed:
-            cid = clocks.complaint_id
-            before = self.saved.get(cid)
-            carried = before.outbox if before is not None and before.pending else []
-            rev = before.rev + 1 if before is not None else 1
-            held = (parked or {}).get(cid, before.parked if before is not None else [])
-            self.saved[cid] = StoredClocks(copy.deepcopy(clocks), [*carried, *outbox], rev, parked=list(held))
-            saved.messages += [*carried, *outbox]
-            saved.writes[clocks.complaint_id] = str(rev)
-        return saved
-
-    async def mark_published(self, writes: Mapping[str, str]) -> None:
-        for cid, token in writes.items():
-            if self.saved[cid].write == token:
-                self.saved[cid].pending = False
-
-
-@dataclass
-class Sent:
-    messages: list[Outgoing] = field(default_factory=list)
-
-    async def __call__(self, messages: Sequence[Outgoing]) -> None:
-        self.messages.extend(messages)
-
-    def decoded(self, topic: str) -> list[Envelope]:
-        return [decode(m.value) for m in self.messages if m.topic == topic]
 
 
 class Flaky(Sent):

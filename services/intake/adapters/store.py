@@ -19,8 +19,8 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from services.intake.adapters.idempotency import key_id
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
-from services.intake.ports import ConcurrentUpdate
 from shared import clock, outbox
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 from shared.mongo import GroupWriter, transaction
 

@@ -28,6 +28,7 @@ from services.intake.models import ComplaintView, Deadline, TimelineEntry
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of
 from shared.envelope import Envelope, Payload
 from shared.events import (
+    REPORTER_REPLY_HK,
     CalendarChanged,
     ClockEvent,
     ClockStopped,
@@ -74,7 +75,7 @@ _ESCALATION_SUMMARY = {
 }
 _CLOSED_SUMMARY = {
     "feedback": "Selesai setelah pelapor memberi penilaian",
-    "expired": "Selesai: batas waktu tanggapan pelapor (10 hari kerja) berakhir",
+    "expired": f"Selesai: batas waktu tanggapan pelapor ({REPORTER_REPLY_HK} hari kerja) berakhir",
     "withdrawn": "Dicabut oleh pelapor",
 }
 _DAY = 86400
@@ -443,9 +444,12 @@ class CalendarBook:
         return {p: rev for p, (rev, _) in self._extra.items()}
 
 
-def reopen_window_end(doc: Doc, calendar_for: CalendarFor, reporter_reply_hk: int = 10) -> datetime | None:
+def reopen_window_end(
+    doc: Doc, calendar_for: CalendarFor, reporter_reply_hk: int = REPORTER_REPLY_HK
+) -> datetime | None:
     """End of the `reporter_reply` window: the running clock's due from sla, else (sla not heard
-    from yet) 10 HK from the resolution on the resolving OPD's calendar, as routing computes it."""
+    from yet) `REPORTER_REPLY_HK` from the resolution on the resolving OPD's calendar, as routing
+    computes it."""
     clocks = [
         c
         for c in doc.get("deadlines", {}).values()

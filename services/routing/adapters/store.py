@@ -15,8 +15,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.routing.adapters.feed import DUPLICATE_KEY, FeedStore
-from services.routing.ports import ConcurrentUpdate, DuesUpdate, outbox_messages
+from services.routing.ports import DuesUpdate, outbox_messages
 from shared import clock
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 
 

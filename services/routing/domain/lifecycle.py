@@ -12,7 +12,7 @@ Decisions worth knowing:
   get 409 on every action of the complaint.
 - Transfers: the N-th transfer (`max_transfers`, default 3) goes to the pemda's coordinator
   (`ComplaintTriaged(via="transfer")`) instead of the named OPD.
-- Reopen: within the `reporter_reply` window — 10 HK (DESIGN default) from the resolution on the
+- Reopen: within the `reporter_reply` window — `REPORTER_REPLY_HK` (DESIGN default) from the resolution on the
   calendar of the pemda whose OPD resolved it — and at most once; back to the last OPD.
 - `CloseExpired` (sla) is honoured only while the complaint is still `resolved`.
 """
@@ -27,6 +27,7 @@ from shared.calendar import calendar_for, pemda_of
 from shared.categories import CATEGORIES, COORDINATOR_SLUG
 from shared.envelope import Payload
 from shared.events import (
+    REPORTER_REPLY_HK,
     ComplaintAnswered,
     ComplaintArchived,
     ComplaintAssigned,
@@ -44,8 +45,6 @@ from shared.events import (
     Via,
 )
 from shared.states import OPEN_STATES, STATE_LABELS, WITH_OPD, State
-
-REPORTER_REPLY_HK = 10
 
 
 class Refused(Exception):
@@ -241,7 +240,8 @@ def check_lease(complaint: Complaint, handler: str, at: datetime) -> None:
 
 
 def reopen_window_end(complaint: Complaint) -> datetime | None:
-    """sla's `reporter_reply` due when known, else 10 HK from the resolution (national calendar)."""
+    """sla's `reporter_reply` due when known, else `REPORTER_REPLY_HK` from the resolution (national
+    calendar)."""
     if complaint.resolved_at is None:
         return None
     if complaint.reply_due is not None and complaint.reply_due > complaint.resolved_at:
@@ -403,7 +403,7 @@ def _reopen(complaint: Complaint, action: Reopen, at: datetime) -> list[Payload]
         raise Refused("pengaduan hanya dapat dibuka kembali satu kali")
     end = reopen_window_end(complaint)
     if end is not None and at > end:
-        raise Refused("jendela 10 hari kerja untuk membuka kembali sudah lewat")
+        raise Refused(f"jendela {REPORTER_REPLY_HK} hari kerja untuk membuka kembali sudah lewat")
     last = complaint.resolved_opd or complaint.opd_id
     if last is None:
         raise Refused("tidak ada OPD terakhir untuk pengaduan ini")

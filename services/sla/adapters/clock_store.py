@@ -5,9 +5,11 @@ atomic per complaint, guarded by a revision.
 Indexed fields that keep every periodic job a range read, never a scan:
 - `next_check`: the earliest instant at which time alone changes the complaint (a warning, a due,
   an escalation, the `reporter_reply` expiry); the detector reads `next_check <= now` in order.
-- `pending_since`: set while the document's `outbox` (the messages of its last change) is not
-  yet confirmed published; cleared after the publish. A crash in between leaves it set and the
-  detector's relay publishes it again (same event ids, so consumers see a duplicate at most).
+- `outbox_since` (shared/outbox.py): set while the document's `outbox` (the messages of its last
+  change) is not yet confirmed published; cleared after the publish, the messages kept (a
+  redelivered event announces them again). A crash in between leaves it set and the detector's
+  relay (`relay`, shared/outbox.py `relay_once`) publishes it again (same event ids, so consumers
+  see a duplicate at most).
 - `governing`: the pemdas (and their provinces) whose calendars compute the clocks: what a
   calendar change recomputes. (`holidays_version`, what a new pinned `holidays` recomputes, is
   read once per new pin, so it has no index.)
@@ -22,25 +24,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from services.sla.domain import Clock, ComplaintClocks, Escalation, EscalationStep, Fact, Holding
-from services.sla.handlers import Saved
-from shared import clock
+from services.sla.domain.clock import Clock
+from services.sla.domain.complaint import ComplaintClocks
+from services.sla.domain.facts import Fact
+from services.sla.domain.holdings import Holding
+from services.sla.domain.ladder import Escalation, EscalationStep
+from services.sla.ports import Publish, Saved
+from shared import outbox as outbox_
 from shared.calendar import HOLIDAYS_VERSION
-from shared.faults import TransientError
+from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 
 COLLECTION = "complaint_clocks"
-
-
-class ConcurrentUpdate(TransientError):
-    """Another writer changed a complaint's clocks between our read and write."""
 
 
 @dataclass
@@ -48,10 +50,21 @@ class StoredClocks:
     clocks: ComplaintClocks
     outbox: list[Outgoing]
     rev: int
-    pending: bool = False  # the outbox is not yet confirmed published
-    write: str = ""  # the token of the write that stored this version
+    since: datetime | None = None  # when the outbox was staged, while it is not confirmed published
     # Lifecycle events that came after a gap in `seq`, held until it fills (encoded envelopes).
     parked: list[bytes] = field(default_factory=list)
+
+    @property
+    def pending(self) -> bool:
+        return self.since is not None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    rev: int = 0
+    parked: list[bytes] = field(default_factory=list)
+    carried: list[Outgoing] = field(default_factory=list)
+    since: datetime | None = None
 
 
 # --- documents -------------------------------------------------------------------------------------
@@ -90,10 +103,12 @@ def to_doc(
     outbox: Sequence[Outgoing],
     rev: int,
     *,
-    pending_since: datetime | None = None,
+    after: datetime | None = None,
     parked: Sequence[bytes] = (),
 ) -> dict[str, Any]:
-    return {
+    """The complaint's document; its outbox staged (shared/outbox.py `stage`, after `after`, the
+    previous staging still unconfirmed) when there are messages."""
+    doc = {
         "_id": clocks.complaint_id,
         "pemda": clocks.pemda,
         "last_seq": clocks.last_seq,
@@ -120,12 +135,15 @@ def to_doc(
         "next_due": clocks.next_due(),
         "governing": clocks.governing_pemdas(),
         "holidays_version": HOLIDAYS_VERSION,
-        "outbox": [{"topic": m.topic, "key": m.key, "value": m.value} for m in outbox],
-        "pending_since": pending_since,
+        "outbox": [],
+        "outbox_since": None,
         "parked": list(parked),
         "parked_count": len(parked),
         "rev": rev,
     }
+    if outbox:
+        outbox_.stage(doc, outbox, after=after)
+    return doc
 
 
 def from_doc(doc: Mapping[str, Any]) -> StoredClocks:
@@ -152,11 +170,8 @@ def from_doc(doc: Mapping[str, Any]) -> StoredClocks:
         holdings=[Holding(**_known(Holding, h)) for h in doc.get("holdings", [])],
         transfers=doc.get("transfers", 0),
     )
-    outbox = [Outgoing(m["topic"], m["key"], bytes(m["value"])) for m in doc.get("outbox", [])]
     parked = [bytes(value) for value in doc.get("parked") or []]
-    return StoredClocks(
-        clocks, outbox, doc["rev"], doc.get("pending_since") is not None, doc.get("write", ""), parked
-    )
+    return StoredClocks(clocks, outbox_.staged(doc), doc["rev"], doc.get("outbox_since"), parked)
 
 
 # --- the store -------------------------------------------------------------------------------------
@@ -168,13 +183,14 @@ class MongoClockStore:
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._complaints = db[COLLECTION]
-        # id → (rev, pending outbox, parked events) as loaded: a save carries the last two over.
-        self._loaded: dict[str, tuple[int, list[Outgoing], list[bytes]]] = {}
+        # id → (rev, parked events, unconfirmed outbox and its staging instant) as loaded: a save
+        # carries the last two over.
+        self._loaded: dict[str, _Loaded] = {}
 
     def _remember(self, doc: Mapping[str, Any]) -> StoredClocks:
         stored = from_doc(doc)
         pending = stored.outbox if stored.pending else []
-        self._loaded[stored.clocks.complaint_id] = (stored.rev, pending, stored.parked)
+        self._loaded[stored.clocks.complaint_id] = _Loaded(stored.rev, stored.parked, pending, stored.since)
         return stored
 
     async def load(self, complaint_ids: Sequence[str]) -> dict[str, StoredClocks]:
@@ -183,7 +199,7 @@ class MongoClockStore:
             found[doc["_id"]] = self._remember(doc)
         for cid in complaint_ids:
             if cid not in found:
-                self._loaded[cid] = (0, [], [])
+                self._loaded[cid] = _Loaded()
         return found
 
     async def get(self, complaint_id: str) -> ComplaintClocks | None:
@@ -197,10 +213,18 @@ class MongoClockStore:
         )
         return [self._remember(doc) async for doc in cursor]
 
-    async def unpublished(self, older_than: datetime, limit: int) -> list[StoredClocks]:
-        """Complaints whose last change was stored but not confirmed published by `older_than`."""
-        cursor = self._complaints.find({"pending_since": {"$lte": older_than}}).limit(limit)
-        return [self._remember(doc) async for doc in cursor]
+    async def next_check_at(self, horizon: datetime) -> datetime | None:
+        """The earliest `next_check` up to `horizon`: a bounded range on the index (an open-ended
+        "not null" query makes this database walk every document)."""
+        doc = await self._complaints.find_one(
+            {"next_check": {"$lte": horizon}}, {"next_check": 1}, sort=[("next_check", ASCENDING)]
+        )
+        return doc["next_check"] if doc else None
+
+    async def relay(self, publish: Publish, older_than: timedelta, limit: int) -> int:
+        """Publish the outboxes staged before `older_than` ago and never confirmed (a crash between
+        the write and the publish), keeping the messages; how many."""
+        return await outbox_.relay_once(self._complaints, publish, older_than, limit, keep=True)
 
     async def governed(self, pemda: str, batch: int = 500) -> AsyncIterator[list[str]]:
         """Ids of the complaints with a clock on `pemda`'s calendar (or a kab/kota's of this
@@ -238,20 +262,21 @@ class MongoClockStore:
         saved = Saved()
         if not changed:
             return saved
+        # Tells this save's documents from another writer's when some were refused.
         token = uuid.uuid4().hex
-        now = clock.now()
         ops: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = []
-        planned: dict[str, tuple[int, list[Outgoing]]] = {}
+        planned: dict[str, tuple[datetime | None, list[Outgoing]]] = {}
         replacements = 0
         for clocks, outbox in changed:
             cid = clocks.complaint_id
-            rev, carried, held = self._loaded.pop(cid, (0, [], []))
+            loaded = self._loaded.pop(cid, _Loaded())
+            rev, held = loaded.rev, loaded.parked
             if parked is not None and cid in parked:
                 held = parked[cid]
-            messages = [*carried, *outbox]
-            doc = to_doc(clocks, messages, rev + 1, pending_since=now if messages else None, parked=held)
+            messages = [*loaded.carried, *outbox]
+            doc = to_doc(clocks, messages, rev + 1, after=loaded.since, parked=held)
             doc["write"] = token
-            planned[cid] = (rev + 1, messages)
+            planned[cid] = (doc["outbox_since"], messages)
             if rev == 0:
                 ops.append(InsertOne(doc))
             else:
@@ -276,23 +301,16 @@ class MongoClockStore:
                     {"_id": {"$in": list(planned)}, "write": token}, {"_id": 1}
                 )
             }
-        for cid in planned:
-            if cid in written:
-                _, messages = planned[cid]
-                saved.writes[cid] = token
+        for cid, (since, messages) in planned.items():
+            if cid in written and since is not None:
+                saved.writes[cid] = since
                 saved.messages.extend(messages)
         return saved
 
-    async def mark_published(self, writes: Mapping[str, str]) -> None:
-        """The outboxes of these writes are on Kafka: nothing left for the relay. One update per
-        write token (a whole batch shares one); a complaint rewritten since keeps its flag."""
-        by_token: dict[str, list[str]] = {}
-        for cid, token in writes.items():
-            by_token.setdefault(token, []).append(cid)
-        for token, ids in by_token.items():
-            await self._complaints.update_many(
-                {"_id": {"$in": ids}, "write": token}, {"$set": {"pending_since": None}}
-            )
+    async def mark_published(self, writes: Mapping[str, datetime]) -> None:
+        """The outboxes of these writes (complaint id → staging instant) are on Kafka: nothing left
+        for the relay; a complaint staged again since keeps its outbox pending."""
+        await outbox_.mark_published(self._complaints, list(writes.items()), keep=True)
 
     async def insert_replayed(self, replayed: Iterable[ComplaintClocks], chunk: int = 1000) -> int:
         """Bulk-insert complaints rebuilt by a replay into an empty database (nothing to announce)."""
@@ -314,7 +332,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     complaints = db[COLLECTION]
     # Detection reads the earliest next_check first: an index range, never a scan (issue 6 item 3).
     await complaints.create_index([("next_check", ASCENDING)])
-    await complaints.create_index([("pending_since", ASCENDING)])
+    await outbox_.ensure_outbox_index(complaints)
     await complaints.create_index([("governing", ASCENDING)])
     # Complaints waiting for a missing lifecycle event (`pengaduan status`): few, so a partial index.
     await complaints.create_index(

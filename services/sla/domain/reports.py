@@ -17,7 +17,7 @@ How the counters stay exact under redelivery:
   increments of one batch are written in one transaction, with an optimistic `rev` check on each
   record: a crash can neither lose nor double a count, and a redelivered batch is a no-op. This
   module is the pure part (records, contributions, the fold); the store behind the `ReportStore`
-  protocol is services/sla/report_store.py (MongoDB).
+  port (ports.py) is adapters/report_store.py (MongoDB).
 
 Counters are pre-aggregated per OPD and per pemda (the OPD id's prefix) per ISO week in the
 pemda's local time (`report_weekly`), and as current gauges per OPD and pemda (`report_gauges`:
@@ -44,12 +44,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, TypeVar, cast
 
+from services.sla.domain.holdings import Holding, end_stay
+from services.sla.domain.ladder import EscalationStep
+from services.sla.domain.targets import DefaultRules
 from shared.calendar import WorkingCalendar, calendar_for, zone_for
 from shared.envelope import Envelope, Payload
 from shared.events import (
@@ -75,8 +78,6 @@ from shared.events import (
     SlaBreached,
     TierChanged,
 )
-from shared.faults import TransientError
-from shared.kafka import Rejected
 
 Doc = dict[str, Any]
 HK = 86400  # working seconds in one working day (a whole local day counts, DESIGN §5)
@@ -97,10 +98,6 @@ AGING: tuple[tuple[str, int, int | None], ...] = (
     ("gt_10", 11, None),
 )
 AGING_LABELS = {"lt_3": "< 3 HK", "3_5": "3–4 HK", "5_10": "5–10 HK", "gt_10": "> 10 HK"}
-
-
-class ConcurrentUpdate(TransientError):
-    """Another writer changed a report record between our read and our write: retry the batch."""
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -205,28 +202,6 @@ OPEN_STATUSES = ("unknown", "received", "triage", "assigned", "reopened")
 
 
 @dataclass
-class Holding:
-    """One OPD's turn with a complaint: from its assignment until it transferred, resolved, or the
-    reporter withdrew. `seconds` is the working time held, on the holder's calendar."""
-
-    opd_id: str
-    pemda: str
-    start: datetime
-    end: datetime | None = None
-    ended_by: str | None = None  # transferred, resolved, withdrawn, reassigned
-    seconds: int | None = None
-
-
-@dataclass
-class EscalationStep:
-    kind: Literal["raised", "retracted"]
-    level: int
-    at: datetime
-    reason: str
-    opd_id: str | None
-
-
-@dataclass
 class ComplaintRecord:
     complaint_id: str
     last_seq: int = 0
@@ -248,56 +223,11 @@ class ComplaintRecord:
 
     @property
     def current(self) -> Holding | None:
-        return self.holdings[-1] if self.holdings and self.holdings[-1].end is None else None
+        return self.holdings[-1] if self.holdings and self.holdings[-1].until is None else None
 
     @property
     def open(self) -> bool:
         return self.status in OPEN_STATUSES
-
-    def to_doc(self) -> Doc:
-        current = self.current
-        return {
-            "_id": self.complaint_id,
-            "last_seq": self.last_seq,
-            "pemda": self.pemda,
-            "submitted_at": self.submitted_at,
-            "status": self.status,
-            "opd_id": current.opd_id if current else None,
-            "holdings": [vars(h) for h in self.holdings],
-            "transfers": self.transfers,
-            "resolved_by": self.resolved_by,
-            "closed_at": self.closed_at,
-            "close_outcome": self.close_outcome,
-            "rating": self.rating,
-            "level": self.level,
-            "escalation_opd": self.escalation_opd,
-            "escalations": [vars(e) for e in self.escalations],
-            "seen_events": self.seen_events,
-            "contrib": [[k, v] for k, v in sorted(self.contrib.items())],
-            "rev": self.rev,
-        }
-
-    @classmethod
-    def from_doc(cls, doc: Doc) -> ComplaintRecord:
-        return cls(
-            complaint_id=doc["_id"],
-            last_seq=doc["last_seq"],
-            pemda=doc["pemda"],
-            submitted_at=doc["submitted_at"],
-            status=doc["status"],
-            holdings=[Holding(**h) for h in doc["holdings"]],
-            transfers=doc["transfers"],
-            resolved_by=doc["resolved_by"],
-            closed_at=doc["closed_at"],
-            close_outcome=doc["close_outcome"],
-            rating=doc["rating"],
-            level=doc["level"],
-            escalation_opd=doc["escalation_opd"],
-            escalations=[EscalationStep(**e) for e in doc["escalations"]],
-            seen_events=list(doc["seen_events"]),
-            contrib={k: v for k, v in doc["contrib"]},
-            rev=doc["rev"],
-        )
 
 
 @dataclass
@@ -333,27 +263,83 @@ class ClockRecord:
             return self.opd_id
         return None
 
-    def to_doc(self) -> Doc:
-        doc = {k: v for k, v in vars(self).items() if k not in ("clock_id", "contrib")}
-        return {"_id": self.clock_id, **doc, "contrib": [[k, v] for k, v in sorted(self.contrib.items())]}
-
-    @classmethod
-    def from_doc(cls, doc: Doc) -> ClockRecord:
-        fields = {k: v for k, v in doc.items() if k not in ("_id", "contrib")}
-        return cls(clock_id=doc["_id"], contrib={k: v for k, v in doc["contrib"]}, **fields)
-
 
 # --- applying events ----------------------------------------------------------------------------
 
 
-def _end_holding(record: ComplaintRecord, at: datetime, ended_by: str) -> Holding | None:
-    current = record.current
-    if current is None:
-        return None
-    current.end, current.ended_by = at, ended_by
-    seconds = pemda_calendar(current.pemda).working_time(current.start, at).total_seconds()
-    current.seconds = int(seconds)
-    return current
+_CALENDARS = DefaultRules(pemda_calendar)  # stays measured on the shared calendar
+LifecycleStep = Callable[[ComplaintRecord, Any, datetime], None]
+# {lifecycle payload type: how it changes the complaint's record}; the others only advance `seq`.
+_LIFECYCLE: dict[type[Payload], LifecycleStep] = {}
+P = TypeVar("P", bound=Payload)
+
+
+def _on(*kinds: type[P]) -> Callable[[Callable[[ComplaintRecord, P, datetime], None]], LifecycleStep]:
+    def register(fn: Callable[[ComplaintRecord, P, datetime], None]) -> LifecycleStep:
+        for kind in kinds:
+            _LIFECYCLE[kind] = fn
+        return fn
+
+    return register
+
+
+def _end_holding(record: ComplaintRecord, at: datetime, ended_by: str) -> None:
+    if record.current is not None:
+        end_stay(record.holdings, at, ended_by, _CALENDARS)
+
+
+@_on(ComplaintReceived)
+def _received(record: ComplaintRecord, p: ComplaintReceived, at: datetime) -> None:
+    record.pemda, record.submitted_at = p.pemda, _ms(p.submitted_at)
+    record.status = "received" if record.status == "unknown" else record.status
+
+
+@_on(ComplaintTriaged)
+def _triaged(record: ComplaintRecord, p: ComplaintTriaged, at: datetime) -> None:
+    record.pemda, record.status = p.pemda, "triage"
+
+
+@_on(ComplaintUpdated)
+def _updated(record: ComplaintRecord, p: ComplaintUpdated, at: datetime) -> None:
+    record.pemda = p.pemda
+
+
+@_on(ComplaintAssigned)
+def _assigned(record: ComplaintRecord, p: ComplaintAssigned, at: datetime) -> None:
+    _end_holding(record, at, "reassigned")
+    record.holdings.append(Holding(opd_id=p.opd_id, pemda=p.pemda, since=at))
+    record.status = "assigned"
+
+
+@_on(ComplaintTransferred)
+def _transferred(record: ComplaintRecord, p: ComplaintTransferred, at: datetime) -> None:
+    _end_holding(record, at, "transferred")
+    record.transfers = max(record.transfers, p.transfers)
+    record.status = "triage" if p.to_opd_id is None else record.status
+
+
+@_on(ComplaintResolved)
+def _resolved(record: ComplaintRecord, p: ComplaintResolved, at: datetime) -> None:
+    _end_holding(record, at, "resolved")
+    record.resolved_by, record.status = p.opd_id, "resolved"
+
+
+@_on(ComplaintReopened)
+def _reopened(record: ComplaintRecord, p: ComplaintReopened, at: datetime) -> None:
+    record.status = "reopened"
+
+
+@_on(ComplaintClosed)
+def _closed(record: ComplaintRecord, p: ComplaintClosed, at: datetime) -> None:
+    _end_holding(record, at, "withdrawn")
+    record.status, record.closed_at, record.close_outcome = "closed", at, p.outcome
+    record.rating = p.rating if p.outcome == "feedback" else None
+
+
+@_on(ComplaintArchived)
+def _archived(record: ComplaintRecord, p: ComplaintArchived, at: datetime) -> None:
+    _end_holding(record, at, "withdrawn")
+    record.status = "archived"
 
 
 def apply_lifecycle(record: ComplaintRecord, event: Envelope) -> bool:
@@ -362,35 +348,29 @@ def apply_lifecycle(record: ComplaintRecord, event: Envelope) -> bool:
     if event.seq <= record.last_seq:
         return False
     record.last_seq = event.seq
-    at, p = _ms(event.occurred_at), event.payload
-    if isinstance(p, ComplaintReceived):
-        record.pemda, record.submitted_at = p.pemda, _ms(p.submitted_at)
-        record.status = "received" if record.status == "unknown" else record.status
-    elif isinstance(p, ComplaintTriaged):
-        record.pemda, record.status = p.pemda, "triage"
-    elif isinstance(p, ComplaintUpdated):
-        record.pemda = p.pemda
-    elif isinstance(p, ComplaintAssigned):
-        _end_holding(record, at, "reassigned")
-        record.holdings.append(Holding(opd_id=p.opd_id, pemda=p.pemda, start=at))
-        record.status = "assigned"
-    elif isinstance(p, ComplaintTransferred):
-        _end_holding(record, at, "transferred")
-        record.transfers = max(record.transfers, p.transfers)
-        record.status = "triage" if p.to_opd_id is None else record.status
-    elif isinstance(p, ComplaintResolved):
-        _end_holding(record, at, "resolved")
-        record.resolved_by, record.status = p.opd_id, "resolved"
-    elif isinstance(p, ComplaintReopened):
-        record.status = "reopened"
-    elif isinstance(p, ComplaintClosed):
-        _end_holding(record, at, "withdrawn")
-        record.status, record.closed_at, record.close_outcome = "closed", at, p.outcome
-        record.rating = p.rating if p.outcome == "feedback" else None
-    elif isinstance(p, ComplaintArchived):
-        _end_holding(record, at, "withdrawn")
-        record.status = "archived"
+    step = _LIFECYCLE.get(type(event.payload))
+    if step is not None:
+        step(record, event.payload, _ms(event.occurred_at))
     return True
+
+
+def _raised(record: ComplaintRecord, p: EscalationRaised) -> None:
+    current = record.current
+    if p.level >= record.level:
+        record.escalation_opd = p.opd_id or (current.opd_id if current else record.escalation_opd)
+    record.level = max(record.level, p.level)
+    record.escalations.append(EscalationStep(p.level, _ms(p.at), p.opd_id, None, p.reason, "raised"))
+
+
+def _retracted(record: ComplaintRecord, p: EscalationRetracted) -> None:
+    record.level = p.level
+    record.escalations.append(EscalationStep(p.level, _ms(p.at), None, None, p.reason, "retracted"))
+
+
+_ESCALATION: dict[type[Payload], Callable[[ComplaintRecord, Any], None]] = {
+    EscalationRaised: _raised,
+    EscalationRetracted: _retracted,
+}
 
 
 def apply_escalation(record: ComplaintRecord, event: Envelope) -> bool:
@@ -398,16 +378,7 @@ def apply_escalation(record: ComplaintRecord, event: Envelope) -> bool:
     if event.event_id in record.seen_events:
         return False
     record.seen_events = [*record.seen_events, event.event_id][-32:]
-    p = event.payload
-    if isinstance(p, EscalationRaised):
-        current = record.current
-        if p.level >= record.level:
-            record.escalation_opd = p.opd_id or (current.opd_id if current else record.escalation_opd)
-        record.level = max(record.level, p.level)
-        record.escalations.append(EscalationStep("raised", p.level, _ms(p.at), p.reason, p.opd_id))
-    elif isinstance(p, EscalationRetracted):
-        record.level = p.level
-        record.escalations.append(EscalationStep("retracted", p.level, _ms(p.at), p.reason, None))
+    _ESCALATION[type(event.payload)](record, event.payload)
     return True
 
 
@@ -468,13 +439,13 @@ def apply_clock(record: ClockRecord | None, event: Envelope, complaint_id: str) 
 def complaint_contribution(record: ComplaintRecord) -> Counter[str]:
     c: Counter[str] = Counter()
     for h in record.holdings:
-        c[_key_w(h.opd_id, h.start, "assigned")] += 1
-        if h.ended_by == "transferred" and h.end is not None:
-            c[_key_w(h.opd_id, h.end, "transfers_out")] += 1
-            c[_key_w(h.opd_id, h.end, "misrouted_s")] += h.seconds or 0
-        if h.end is None:
+        c[_key_w(h.opd_id, h.since, "assigned")] += 1
+        if h.outcome == "transferred" and h.until is not None:
+            c[_key_w(h.opd_id, h.until, "transfers_out")] += 1
+            c[_key_w(h.opd_id, h.until, "misrouted_s")] += h.working_ms // 1000
+        if h.until is None:
             c[_key_g(h.opd_id, "open")] += 1
-            c[_key_d(h.opd_id, h.start)] += 1
+            c[_key_d(h.opd_id, h.since)] += 1
     if record.rating is not None and record.resolved_by and record.closed_at is not None:
         c[_key_w(record.resolved_by, record.closed_at, f"rating.{record.rating}")] += 1
         c[_key_w(record.resolved_by, record.closed_at, "rating_n")] += 1
@@ -561,7 +532,7 @@ LIFECYCLE_TYPES: tuple[type[Payload], ...] = (
     ComplaintArchived,
     CommandRejected,
 )
-ESCALATION_TYPES = (EscalationRaised, EscalationRetracted)
+ESCALATION_TYPES: tuple[type[Payload], ...] = (EscalationRaised, EscalationRetracted)
 
 
 def _malformed(event: Envelope) -> str | None:
@@ -580,14 +551,35 @@ def _malformed(event: Envelope) -> str | None:
     return None
 
 
+RecordKind = Literal["clock", "complaint"]
+Refusal = tuple[Envelope, str]  # an event and why it cannot be counted
+
+
+def _record_kind(payload: Payload) -> RecordKind | None:
+    """Which record an event changes: a clock's (every clock snapshot), the complaint's (its
+    lifecycle and escalations), or none (e.g. `CalendarChanged`)."""
+    for cls in type(payload).__mro__:
+        kind = _RECORD_OF.get(cls)
+        if kind is not None:
+            return kind
+    return None
+
+
+_RECORD_OF: dict[type, RecordKind] = {
+    ClockEvent: "clock",
+    **{t: "complaint" for t in (*LIFECYCLE_TYPES, *ESCALATION_TYPES)},
+}
+
+
 def wanted_ids(batch: Iterable[Envelope]) -> tuple[set[str], set[str]]:
     """The complaint and clock records a batch needs loaded."""
     complaints: set[str] = set()
     clocks: set[str] = set()
     for event in batch:
-        if isinstance(event.payload, ClockEvent):
-            clocks.add(event.payload.clock_id)
-        elif event.complaint_id and isinstance(event.payload, (*LIFECYCLE_TYPES, *ESCALATION_TYPES)):
+        kind = _record_kind(event.payload)
+        if kind == "clock":
+            clocks.add(cast(ClockEvent, event.payload).clock_id)
+        elif kind == "complaint" and event.complaint_id:
             complaints.add(event.complaint_id)
     return complaints, clocks
 
@@ -596,39 +588,38 @@ def fold(
     batch: Sequence[Envelope],
     complaints: Mapping[str, ComplaintRecord],
     clocks: Mapping[str, ClockRecord],
-) -> tuple[ReportChanges, list[Rejected]]:
-    """Apply a batch to the loaded records: the changed records and the counter increments."""
-    rejected: list[Rejected] = []
+) -> tuple[ReportChanges, list[Refusal]]:
+    """Apply a batch to the loaded records: the changed records and the counter increments, and
+    the events refused with the reason (the consumer dead-letters them)."""
+    rejected: list[Refusal] = []
     records = dict(complaints)
     clock_records = dict(clocks)
     touched: dict[str, ComplaintRecord] = {}
     touched_clocks: dict[str, ClockRecord] = {}
     for event in batch:
         p = event.payload
-        if not isinstance(p, (ClockEvent, *LIFECYCLE_TYPES, *ESCALATION_TYPES)):
+        kind = _record_kind(p)
+        if kind is None:
             continue
+        lifecycle = type(p) in LIFECYCLE_TYPES
         problem = _malformed(event)
         if not event.complaint_id:
             problem = "peristiwa tanpa complaint_id"
-        elif isinstance(p, LIFECYCLE_TYPES) and event.seq is None:
+        elif lifecycle and event.seq is None:
             problem = "peristiwa siklus hidup tanpa seq"
         if problem:
-            rejected.append(Rejected(event, problem))
+            rejected.append((event, problem))
             continue
         cid = event.complaint_id
         assert cid is not None
-        if isinstance(p, ClockEvent):
-            changed = apply_clock(clock_records.get(p.clock_id), event, cid)
+        if kind == "clock":
+            clock_id = cast(ClockEvent, p).clock_id
+            changed = apply_clock(clock_records.get(clock_id), event, cid)
             if changed is not None:
-                clock_records[p.clock_id] = touched_clocks[p.clock_id] = changed
+                clock_records[clock_id] = touched_clocks[clock_id] = changed
             continue
         record = records.setdefault(cid, ComplaintRecord(cid))
-        applied = (
-            apply_escalation(record, event)
-            if isinstance(p, ESCALATION_TYPES)
-            else apply_lifecycle(record, event)
-        )
-        if applied:
+        if apply_lifecycle(record, event) if lifecycle else apply_escalation(record, event):
             touched[cid] = record
     changes = ReportChanges()
     for record in touched.values():
@@ -639,132 +630,3 @@ def fold(
         changes.clocks.append(clock)
     changes.deltas = Counter({k: v for k, v in changes.deltas.items() if v})
     return changes, rejected
-
-
-class ReportStore(Protocol):
-    async def load(
-        self, complaint_ids: Iterable[str], clock_ids: Iterable[str]
-    ) -> tuple[dict[str, ComplaintRecord], dict[str, ClockRecord]]: ...
-
-    async def commit(self, changes: ReportChanges) -> None:
-        """Write the records (optimistically), their projections and counter increments at once;
-        raise ConcurrentUpdate when a record changed since it was loaded."""
-
-
-async def handle_report_events(batch: Sequence[Envelope], store: ReportStore) -> list[Rejected]:
-    """The `sla-reports` consumer's handler: load, fold, commit."""
-    complaint_ids, clock_ids = wanted_ids(batch)
-    complaints, clocks = await store.load(complaint_ids, clock_ids)
-    changes, rejected = fold(batch, complaints, clocks)
-    if changes:
-        await store.commit(changes)
-    return rejected
-
-
-# --- counters as database writes ------------------------------------------------------------------
-
-
-@dataclass
-class CounterWrites:
-    """Counter increments grouped per document: `weekly[_id] = (set_on_insert, {field: n})`."""
-
-    weekly: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
-    gauges: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
-    emptied_days: set[tuple[str, str]] = field(default_factory=set)
-
-
-def counter_writes(deltas: Mapping[str, int]) -> CounterWrites:
-    out = CounterWrites()
-
-    def add(target: dict[str, tuple[Doc, Counter[str]]], doc_id: str, base: Doc, name: str, n: int) -> None:
-        if doc_id not in target:
-            target[doc_id] = (base, Counter())
-        target[doc_id][1][name] += n
-
-    for key, n in deltas.items():
-        kind, opd, rest = key.split("|", 2)
-        pemda = opd_pemda(opd)
-        for level, scope in (("opd", opd), ("pemda", pemda)):
-            if kind == "w":
-                week, name = rest.split("|", 1)
-                base = {"level": level, "scope": scope, "pemda": pemda, "week": week}
-                add(out.weekly, f"{scope}|{week}", base, name, n)
-            else:
-                base = {"level": level, "scope": scope, "pemda": pemda}
-                name = rest if kind == "g" else f"open_days.{rest}"
-                add(out.gauges, scope, base, name, n)
-                if kind == "d" and n < 0:
-                    out.emptied_days.add((scope, rest))
-    return out
-
-
-def apply_counter_writes(weekly: dict[str, Doc], gauges: dict[str, Doc], writes: CounterWrites) -> None:
-    """The in-memory equivalent of the database writes (for fakes and tests)."""
-    for target, grouped in ((weekly, writes.weekly), (gauges, writes.gauges)):
-        for doc_id, (base, incs) in grouped.items():
-            doc = target.setdefault(doc_id, {"_id": doc_id, **base})
-            for name, n in incs.items():
-                where = doc
-                *path, last = name.split(".")
-                for part in path:
-                    where = where.setdefault(part, {})
-                where[last] = where.get(last, 0) + n
-    for scope, day in writes.emptied_days:
-        days = gauges.get(scope, {}).get("open_days", {})
-        if days.get(day, 1) <= 0:
-            del days[day]
-
-
-# --- projections (the breach and escalation lists) -----------------------------------------------
-
-
-def ever_breached(clock: ClockRecord) -> bool:
-    """Whether this clock has been breached at some version (a retraction clears `breached`)."""
-    return clock.breached or any(
-        h.get("type") == "SlaBreached" or h.get("state") == "breached" for h in clock.history
-    )
-
-
-def breach_doc(clock: ClockRecord) -> Doc | None:
-    opd = clock.attributed_opd
-    if not clock.breached or clock.breached_at is None or opd is None:
-        return None
-    late_ms = None
-    if clock.stopped_at is not None:
-        late_ms = int((clock.stopped_at - clock.breached_at).total_seconds() * 1000)
-    return {
-        "_id": clock.clock_id,
-        "complaint_id": clock.complaint_id,
-        "clock": clock.clock,
-        "opd_id": opd,
-        "pemda": opd_pemda(opd),
-        "clock_pemda": clock.pemda,
-        "started_at": clock.started_at,
-        "due_at": clock.breached_at,
-        "stopped_at": clock.stopped_at,
-        "state": clock.state,
-        "open": clock.stopped_at is None,
-        "late_ms": late_ms,
-    }
-
-
-def escalation_doc(record: ComplaintRecord) -> Doc | None:
-    current = record.current
-    opd = record.escalation_opd or (current.opd_id if current else None)
-    if record.level < 1 or not record.open or opd is None:
-        return None
-    raised = [e for e in record.escalations if e.kind == "raised"]
-    reached = [e for e in raised if e.level <= record.level] or raised
-    last = reached[-1] if reached else None
-    return {
-        "_id": record.complaint_id,
-        "opd_id": opd,
-        "pemda": opd_pemda(opd),
-        "complaint_pemda": record.pemda,
-        "current_opd_id": current.opd_id if current else None,
-        "level": record.level,
-        "raised_at": last.at if last else None,
-        "reason": last.reason if last else None,
-        "submitted_at": record.submitted_at,
-        "transfers": record.transfers,
-    }

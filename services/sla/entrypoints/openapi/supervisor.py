@@ -1,5 +1,6 @@
-"""The supervisor API's OpenAPI description (services/sla/supervisor.py serves the routes): the
-paths, parameters and Indonesian examples merged into the sla service's document.
+"""The supervisor API's OpenAPI description (entrypoints/compliance.py, breaches.py,
+satisfaction.py and complaint_clocks.py serve the routes): the paths, parameters and Indonesian
+examples merged into the sla service's document.
 """
 
 from __future__ import annotations

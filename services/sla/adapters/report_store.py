@@ -1,5 +1,5 @@
-"""The MongoDB side of the supervisor reports (services/sla/reports.py folds events into records
-and counter increments; this module stores and queries them).
+"""The MongoDB side of the supervisor reports (domain/reports.py folds events into records and
+counter increments; report_docs.py gives their documents; this module stores and queries them).
 
 Writes: one batch's changed records, their projections (`report_breaches`, `report_escalations`)
 and the counter increments (`report_weekly`, `report_gauges`) in one transaction, each record
@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,17 +22,19 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.sla.reports import (
-    ClockRecord,
-    ComplaintRecord,
-    ConcurrentUpdate,
-    Doc,
-    ReportChanges,
+from services.sla.adapters.report_docs import (
     breach_doc,
+    clock_doc,
+    clock_record,
+    complaint_doc,
+    complaint_record,
     counter_writes,
     escalation_doc,
     ever_breached,
 )
+from services.sla.domain.reports import ClockRecord, ComplaintRecord, Doc, ReportChanges
+from services.sla.ports import BreachFilter, Page
+from shared.faults import ConcurrentUpdate
 from shared.mongo import transaction
 
 # The collections (their names and document shapes are the stored format).
@@ -47,8 +48,8 @@ COMMIT_TIMEOUT_S = 8.0  # one batch's projections; below the server's transactio
 
 
 async def ensure_report_indexes(db: AsyncDatabase[Doc]) -> None:
-    """Every query the supervisor API serves has its matching index (DESIGN §7: a range+sort
-    without one falls to ~15–20 queries/s on the database we run)."""
+    """Every query the supervisor API serves has its matching index (DESIGN §7): on the database
+    we run, a range and sort without one walks the whole collection."""
     await db[CLOCKS].create_index([("complaint_id", ASCENDING)])
     await db[WEEKLY].create_index([("level", ASCENDING), ("pemda", ASCENDING), ("week", ASCENDING)])
     await db[WEEKLY].create_index([("scope", ASCENDING), ("week", ASCENDING)])
@@ -64,21 +65,6 @@ async def ensure_report_indexes(db: AsyncDatabase[Doc]) -> None:
         await db[ESCALATIONS].create_index(
             [*prefix, ("level", DESCENDING), ("raised_at", ASCENDING), ("_id", ASCENDING)]
         )
-
-
-@dataclass(frozen=True)
-class BreachFilter:
-    pemda: str | None = None
-    opd_id: str | None = None
-    clock: str | None = None
-    due_from: datetime | None = None
-    due_to: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Doc]
-    next_cursor: str | None
 
 
 def encode_cursor(data: Mapping[str, Any]) -> str:
@@ -156,15 +142,12 @@ class MongoReportStore:
     ) -> tuple[dict[str, ComplaintRecord], dict[str, ClockRecord]]:
         cids, kids = list(complaint_ids), list(clock_ids)
         complaints = (
-            {
-                d["_id"]: ComplaintRecord.from_doc(d)
-                async for d in self._db[COMPLAINTS].find({"_id": {"$in": cids}})
-            }
+            {d["_id"]: complaint_record(d) async for d in self._db[COMPLAINTS].find({"_id": {"$in": cids}})}
             if cids
             else {}
         )
         clocks = (
-            {d["_id"]: ClockRecord.from_doc(d) async for d in self._db[CLOCKS].find({"_id": {"$in": kids}})}
+            {d["_id"]: clock_record(d) async for d in self._db[CLOCKS].find({"_id": {"$in": kids}})}
             if kids
             else {}
         )
@@ -176,8 +159,8 @@ class MongoReportStore:
         await transaction(self._db.client, lambda s: self._write(changes, s), timeout=COMMIT_TIMEOUT_S)
 
     async def _write(self, changes: ReportChanges, session: AsyncClientSession) -> None:
-        await self._records(COMPLAINTS, [(r.rev, r.to_doc()) for r in changes.complaints], session)
-        await self._records(CLOCKS, [(c.rev, c.to_doc()) for c in changes.clocks], session)
+        await self._records(COMPLAINTS, [(r.rev, complaint_doc(r)) for r in changes.complaints], session)
+        await self._records(CLOCKS, [(c.rev, clock_doc(c)) for c in changes.clocks], session)
         breach_ops, escalation_ops = projection_writes(changes)
         if breach_ops:
             await self._db[BREACHES].bulk_write(breach_ops, ordered=False, session=session)
@@ -356,7 +339,7 @@ class MongoReportStore:
     async def complaint(self, complaint_id: str) -> tuple[ComplaintRecord | None, list[ClockRecord]]:
         doc = await self._db[COMPLAINTS].find_one({"_id": complaint_id})
         clocks = [
-            ClockRecord.from_doc(d)
+            clock_record(d)
             async for d in self._db[CLOCKS].find({"complaint_id": complaint_id}).sort("started_at", ASCENDING)
         ]
-        return (ComplaintRecord.from_doc(doc) if doc else None), clocks
+        return (complaint_record(doc) if doc else None), clocks

@@ -8,34 +8,26 @@
   rule; ties go to the rule stored last. The DESIGN defaults are the least specific rules, so a
   target always exists.
 - **Calendars**: a pemda's extra non-working dates live in the `calendars` collection
-  (`{"_id": pemda, "extra_dates": ["2026-08-18", …], "revision": n}`, written by the admin API in
-  `recompute.py`). `calendar(pemda)` is the shared working-day calendar with the pemda's own extra
+  (`{"_id": pemda, "extra_dates": ["2026-08-18", …], "revision": n}`, written by the admin API,
+  entrypoints/extra_dates.py). `calendar(pemda)` is the shared working-day calendar with the pemda's own extra
   dates and, for a kab/kota, its province's. Calendars are cached and rebuilt only when their
   data changes.
 
-Both are loaded once at start and refreshed by the detector loop (`refresh`), so several sla
-processes converge within the refresh interval after a change made through any of them.
+Both are read from the database once at start and refreshed by the detector loop
+(adapters/reference.py `refresh`), so several sla processes converge within the refresh interval
+after a change made through any of them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast, get_args
+from typing import get_args
 
-from aiohttp import web
-from pymongo.asynchronous.database import AsyncDatabase
-
-from services.sla.domain import DEFAULT_TARGETS, RESOLUTION_BY_TIER
+from services.sla.domain.targets import DEFAULT_TARGETS, RESOLUTION_BY_TIER
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of, province_of
 from shared.events import ClockName, Tier
-
-log = logging.getLogger(__name__)
-
-STANDARDS = "service_standards"
-CALENDARS = "calendars"
 
 
 @dataclass(frozen=True)
@@ -96,24 +88,6 @@ class Standards:
         raise LookupError(f"no service standard for {clock}")  # the defaults always match
 
 
-def standard_from_doc(doc: Mapping[str, Any]) -> ServiceStandard:
-    clock, tier, hk = doc.get("clock"), doc.get("tier"), doc.get("hk")
-    if clock not in get_args(ClockName):
-        raise ValueError(f"unknown clock {clock!r}")
-    if tier is not None and tier not in get_args(Tier):
-        raise ValueError(f"unknown tier {tier!r}")
-    if not isinstance(hk, int) or not 0 <= hk <= 365:
-        raise ValueError(f"hk must be an integer 0–365, not {hk!r}")
-    return ServiceStandard(
-        clock=cast(ClockName, clock),
-        hk=hk,
-        pemda=doc.get("pemda"),
-        opd_id=doc.get("opd_id"),
-        category=doc.get("category"),
-        tier=tier,
-    )
-
-
 class Calendars:
     """Working-day calendars with each pemda's extra dates; cached, invalidated on change."""
 
@@ -166,22 +140,3 @@ class SlaRules:
         self, clock: ClockName, *, pemda: str, opd_id: str | None, category: str | None, tier: Tier
     ) -> int:
         return self.standards.target_hk(clock, pemda=pemda, opd_id=opd_id, category=category, tier=tier)
-
-    async def refresh(self, db: AsyncDatabase[dict[str, Any]]) -> list[str]:
-        """Reload standards and calendars from the database; the pemdas whose calendar changed."""
-        rules = []
-        async for doc in db[STANDARDS].find({}).sort("_id", 1):
-            try:
-                rules.append(standard_from_doc(doc))
-            except ValueError as exc:
-                log.warning("service standard %s ignored: %s", doc.get("_id"), exc)
-        self.standards = Standards(rules)
-        changed = []
-        async for doc in db[CALENDARS].find({}):
-            dates = [date.fromisoformat(d) for d in doc.get("extra_dates", [])]
-            if self.calendars.set(doc["_id"], dates, int(doc.get("revision", 1))):
-                changed.append(doc["_id"])
-        return changed
-
-
-RULES = web.AppKey("sla_rules", SlaRules)
