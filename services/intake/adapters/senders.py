@@ -15,8 +15,9 @@ import hashlib
 import hmac
 import json
 import logging
+from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,9 @@ from shared import clock
 from shared.faults import TransientError
 
 log = logging.getLogger(__name__)
+# Header lines up to RFC 5322's limit: a long List-Unsubscribe URL must stay one URL, not be folded
+# into encoded words (which mail clients do not read as a link).
+_SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 class SmtpSender:
@@ -44,7 +48,8 @@ class SmtpSender:
         mail["To"] = message.to
         mail["Subject"] = message.subject
         mail["Date"] = format_datetime(clock.wall())
-        mail["Message-ID"] = f"<{message.id}@{s.message_id_domain}>"
+        # The id's colons are not allowed left of the @ (RFC 5322 dot-atom): dots instead.
+        mail["Message-ID"] = f"<{message.id.replace(':', '.')}@{s.message_id_domain}>"
         mail["Auto-Submitted"] = "auto-generated"
         # One-click opt-out (RFC 8058): the mail client POSTs to the link.
         mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
@@ -57,9 +62,12 @@ class SmtpSender:
     async def send(self, message: OutgoingMessage) -> str:
         s = self._settings
         mail = self.email(message)
+        sender = parseaddr(s.mail_from)[1]
         try:
             await aiosmtplib.send(
-                mail,
+                mail.as_bytes(policy=_SMTP_POLICY),
+                sender=sender,
+                recipients=[message.to],
                 hostname=s.smtp_host,
                 port=s.smtp_port,
                 start_tls=s.smtp_starttls,
