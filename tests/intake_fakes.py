@@ -188,6 +188,16 @@ class FakeNotificationStore:
                 new += 1
         return new
 
+    async def cancel_reminders(self, open_requests: Mapping[str, str | None]) -> None:
+        for n in self.notifications.values():
+            if (
+                n["complaint_id"] in open_requests
+                and n["kind"] == "information_reminder"
+                and n["state"] == "pending"
+                and n["event_id"] != open_requests[n["complaint_id"]]
+            ):
+                n.update(state="cancelled", at=clock.now(), outbox_since=None)
+
     async def due(self, limit: int) -> list[Document]:
         now = self._wall()
         found = [n for n in self.notifications.values() if n["outbox_since"] and n["outbox_since"] <= now]
@@ -237,7 +247,7 @@ class FakeNotificationStore:
 
     async def of_complaint(self, complaint_id: str) -> list[Document]:
         found = [n for n in self.notifications.values() if n["complaint_id"] == complaint_id]
-        return copy.deepcopy(sorted(found, key=lambda n: n["_id"]))
+        return copy.deepcopy(sorted(found, key=lambda n: (*n["when"], n["_id"])))
 
 
 class FakeSender:

@@ -118,7 +118,10 @@ async def submit(
         id=complaint.id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint.id}"
     )
     claim = None
-    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    # Without `notify` when unset: a body of before that field hashes as it did (a retry across
+    # the deploy still gets its replay, not a 422 for a reused key).
+    unset = {"notify"} if body.notify is None else None
+    digest = hashlib.sha256(body.model_dump_json(exclude=unset).encode()).hexdigest()
     if key is not None:
         response = seal(accepted.model_dump(), key, secret)
         claim = KeyClaim(key, digest, response, complaint_id=complaint.id)
@@ -310,7 +313,9 @@ async def complaint_events(
         store, {e.complaint_id for e in events if e.complaint_id in docs and is_lifecycle(e.payload)}
     )
     staged: list[dict[str, Any]] = []
-    applied = _notices(staged, notifying, calendars.calendar_for if calendars else default_calendar)
+    answered: set[str] = set()
+    calendar_for = calendars.calendar_for if calendars else default_calendar
+    applied = _notices(staged, answered, notifying, calendar_for)
     lifecycle: dict[str, list[Envelope]] = {}
     for event in events:
         if event.complaint_id is None:
@@ -330,6 +335,9 @@ async def complaint_events(
     if notifying is not None:
         # Before the views: a crash between the two stages the same notifications again (by id).
         await notifying.store.stage(staged)
+        # Reminders of a request now answered show as cancelled at once (the worker's gate
+        # would skip them at their day anyway).
+        await notifying.store.cancel_reminders({cid: docs[cid].get("awaiting_reply") for cid in answered})
     await store.save_views(list(changed.values()))
     await store.settle_commands(command_outcomes(events))
     await withdraw_abandoned(store, abandoned, publish)
@@ -339,12 +347,16 @@ async def complaint_events(
 Applied = Callable[[dict[str, Any], Envelope], None]
 
 
-def _notices(staged: list[dict[str, Any]], notifying: Notifying | None, calendar_for: CalendarFor) -> Applied:
-    """What to do with each event a view has just applied: note the open information request,
-    and stage the notifications it causes on the reporter's channels."""
+def _notices(
+    staged: list[dict[str, Any]], answered: set[str], notifying: Notifying | None, calendar_for: CalendarFor
+) -> Applied:
+    """What to do with each event a view has just applied: note the open information request
+    (and the complaints whose request was answered), and stage the notifications it causes on
+    the reporter's channels."""
 
     def on_applied(doc: dict[str, Any], event: Envelope) -> None:
-        notifications.track_reply(doc, event)
+        if notifications.track_reply(doc, event):
+            answered.add(doc["_id"])
         if notifying is None or event.complaint_id is None:
             return
         channels = [c for c in doc.get("notify_channels") or () if c in notifying.channels]
@@ -353,8 +365,7 @@ def _notices(staged: list[dict[str, Any]], notifying: Notifying | None, calendar
         now = clock.now()
         for notice in notifications.notices_for(event, doc, calendar_for):
             staged.extend(
-                notifications.notification_document(notice, channel, event.complaint_id, event.event_id, now)
-                for channel in channels
+                notifications.notification_document(notice, channel, event, now) for channel in channels
             )
 
     return on_applied

@@ -39,12 +39,12 @@ from services.intake.adapters.notifications import MongoNotificationStore, ensur
 from services.intake.adapters.notifier import Notifier
 from services.intake.adapters.notify_templates import Templates, last_day
 from services.intake.adapters.senders import SmtpSender
-from services.intake.domain.notifications import Notice, notification_document
+from services.intake.domain.notifications import notices_for, notification_document
 from services.intake.settings import NotifySettings
 from shared import clock
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, Payload, new_event
-from shared.events import ComplaintAnswered, ComplaintResolved, InformationRequested
+from shared.events import ComplaintAnswered, ComplaintResolved, InformationAdded, InformationRequested
 from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
 from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED
@@ -381,6 +381,41 @@ async def test_an_anonymous_reporter_is_notified_and_their_address_never_leaves_
     assert ("information_reminder", "email", "pending") in states and len(states) == 10
 
 
+async def test_a_channel_without_its_contact_is_a_422_naming_the_field(intake: Intake) -> None:
+    body = {
+        "title": "Jalan berlubang di depan SD",
+        "description": "Lubang besar di Jl. Pemuda depan SD Negeri 2, sudah dua minggu.",
+        "region_code": "33.74.01.1001",
+        "reporter": {"email": _address()},
+    }
+    for notify, message in ((["sms"], "reporter.phone"), (["merpati"], "")):
+        resp = await intake.http.post("/api/v1/complaints", json={**body, "notify": notify})
+        assert resp.status == 422 and resp.content_type == "application/problem+json"
+        [error] = (await resp.json())["errors"]
+        assert error["field"].startswith("notify") and message in error["message"]
+
+
+async def test_a_reply_cancels_the_reminders_of_its_request_at_once(intake: Intake) -> None:
+    address = _address()
+    cid, token = await intake.submit(reporter={"email": address})
+    request = InformationRequested(opd_id=OPD, handler="h", message="Mohon kirim foto lubangnya.")
+    reply = InformationAdded(message="Foto terlampir.", resumed=True)
+    await intake.events(
+        lifecycle(cid, 1, received()),
+        lifecycle(cid, 2, assigned()),
+        lifecycle(cid, 3, request),
+        lifecycle(cid, 4, reply),
+    )
+    states = await eventually(lambda: _states_settled(intake, cid, token, 5))
+    assert states == [
+        ("received", "email", "sent"),
+        ("assigned", "email", "sent"),
+        ("information_requested", "email", "sent"),
+        ("information_reminder", "email", "cancelled"),
+        ("information_reminder", "email", "cancelled"),
+    ]
+
+
 # --- SMS / WhatsApp through the gateway -----------------------------------------------------------
 
 
@@ -437,8 +472,10 @@ async def test_a_crash_between_send_and_mark_resends_with_the_same_message_id(
         )
         settings = _notify_settings(smtp, "", lease_seconds=0.3)
         store = CrashOnFirstMark(db)
-        notice = Notice("answered", f"E{ULID()}", {"opd_id": OPD})
-        await store.stage([notification_document(notice, "email", cid, notice.key, clock.now())])
+        answered = ComplaintAnswered(opd_id=OPD, handler="h", message="Sedang kami survei.")
+        event = lifecycle(cid, 3, answered)
+        [notice] = notices_for(event, {}, calendar_for)
+        await store.stage([notification_document(notice, "email", event, clock.now())])
         notifier = Notifier(store, [SmtpSender(settings)], Templates(), settings, "https://lapor.example")
         with pytest.raises(ProcessDied):
             await notifier.pass_once()

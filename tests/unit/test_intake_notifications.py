@@ -303,10 +303,22 @@ async def test_reminders_wait_for_their_day_and_are_cancelled_by_a_reply(fixed: 
     assert await world.notifier.pass_once() == 1
     assert world.mail.sent[-1].kind == "information_reminder" and "3 hari kerja" in world.mail.sent[-1].text
     await world.events(event(cid, 4, InformationAdded(message="Foto terlampir.", resumed=True), 6))
+    assert world.states()[f"{request.event_id}:r7:email"] == "cancelled"  # at once, in the view too
     world.wall.at = calendar_for("33.74").due(request.occurred_at, 7)
-    assert await world.notifier.pass_once() == 1
-    assert world.states()[f"{request.event_id}:r7:email"] == "cancelled"
+    assert await world.notifier.pass_once() == 0
     assert len(world.mail.sent) == 4
+
+
+async def test_a_reminder_whose_cancellation_was_missed_is_still_not_sent(fixed: clock.FixedClock) -> None:
+    """The gate checks again at the reminder's day (e.g. a reply applied by an older instance)."""
+    world = World()
+    cid = await world.submit()
+    request = event(cid, 2, InformationRequested(opd_id=OPD, handler="h", message="Mohon foto."), 5)
+    await world.events(event(cid, 1, received()), request)
+    world.store.complaints[cid].update(status="in_progress", awaiting_reply=None)
+    world.wall.at = calendar_for("33.74").due(request.occurred_at, 3)
+    await world.notifier.pass_once()
+    assert world.states()[f"{request.event_id}:r3:email"] == "cancelled"
 
 
 async def test_a_transient_failure_is_tried_again_later_and_a_refusal_is_recorded(

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReturnDocument, UpdateMany, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -74,6 +74,20 @@ class MongoNotificationStore:
                 raise
             return int(exc.details.get("nUpserted", 0))
         return result.upserted_count
+
+    async def cancel_reminders(self, open_requests: Mapping[str, str | None]) -> None:
+        """Pending reminders of these complaints that are not about their open request (complaint
+        id → its open request's event id, or None) are cancelled."""
+        if not open_requests:
+            return
+        now = clock.now()
+        pending = {"kind": "information_reminder", "state": "pending"}
+        cancel = {"$set": {"state": "cancelled", "at": now, "outbox_since": None}}
+        ops = [
+            UpdateMany({"complaint_id": cid, **pending, "event_id": {"$ne": request}}, cancel)
+            for cid, request in open_requests.items()
+        ]
+        await self._notifications.bulk_write(ops, ordered=False)
 
     async def due(self, limit: int) -> list[Document]:
         query = {"outbox_since": {"$type": "date", "$lte": clock.wall()}}
@@ -137,10 +151,11 @@ class MongoNotificationStore:
         return bool(result.modified_count)
 
     async def of_complaint(self, complaint_id: str) -> list[Document]:
+        """A complaint's notifications in the order the reporter reads them (`when`, then id)."""
         found = self._notifications.find(
-            {"complaint_id": complaint_id}, {"kind": 1, "channel": 1, "state": 1, "at": 1}
+            {"complaint_id": complaint_id}, {"kind": 1, "channel": 1, "state": 1, "at": 1, "when": 1}
         ).sort([("complaint_id", ASCENDING), ("_id", ASCENDING)])
-        return await found.limit(200).to_list()
+        return sorted(await found.limit(200).to_list(), key=lambda n: (*n.get("when", []), n["_id"]))
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

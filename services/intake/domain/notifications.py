@@ -108,13 +108,16 @@ def _pemda_of_opd(opd_id: str, view: Doc) -> str:
     return pemda_of(code)
 
 
-def track_reply(view: Doc, event: Envelope) -> None:
+def track_reply(view: Doc, event: Envelope) -> bool:
     """Remember which information request the reporter has not answered yet (`awaiting_reply`):
-    a reminder goes out only while that request is still the open one."""
+    a reminder goes out only while that request is still the open one. True when a request
+    stopped being open (answered, or the complaint moved on): its reminders are void."""
+    before = view.get("awaiting_reply")
     if isinstance(event.payload, InformationRequested):
         view["awaiting_reply"] = event.event_id
     elif view.get("status") != "waiting_reporter":
         view["awaiting_reply"] = None
+    return before is not None and view.get("awaiting_reply") != before
 
 
 def channels_for(choice: Sequence[str] | None, reporter: Mapping[str, Any] | None) -> list[Channel]:
@@ -137,14 +140,14 @@ def notification_id(notice: Notice, channel: str) -> str:
     return f"{notice.key}:{channel}"
 
 
-def notification_document(
-    notice: Notice, channel: str, complaint_id: str, event_id: str, now: datetime
-) -> Doc:
-    """A notification as staged: pending, due at once or at the notice's instant."""
+def notification_document(notice: Notice, channel: str, event: Envelope, now: datetime) -> Doc:
+    """A notification as staged: pending, due at once or at the notice's instant. `when` orders
+    the reporter's list: the event's instant (a reminder's own), then its seq."""
     return {
         "_id": notification_id(notice, channel),
-        "complaint_id": complaint_id,
-        "event_id": event_id,
+        "complaint_id": event.complaint_id,
+        "event_id": event.event_id,
+        "when": [notice.not_before or event.occurred_at, event.seq or 0],
         "kind": notice.kind,
         "channel": channel,
         "facts": dict(notice.facts),
