@@ -72,7 +72,7 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (the client trusts it as its CA bundle)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pengaduan-test-smtp")])
-    now = dt.datetime.now(dt.UTC)  # the certificate's validity is checked against the wall clock
+    now = clock.wall()  # the certificate's validity is checked against the wall clock
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
