@@ -44,10 +44,16 @@ from services.intake.settings import NotifySettings
 from shared import clock
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, Payload, new_event
-from shared.events import ComplaintAnswered, ComplaintResolved, InformationAdded, InformationRequested
+from shared.events import (
+    ComplaintAnswered,
+    ComplaintResolved,
+    EscalationRaised,
+    InformationAdded,
+    InformationRequested,
+)
 from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
-from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED
+from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, SLA_EVENTS
 from tests.intake_app import Client, running_intake
 from tests.topics import messages_for
 from tests.unit.test_intake_views import assigned, received
@@ -239,11 +245,11 @@ class Intake:
         answer = await resp.json()
         return answer["id"], answer["access_token"]
 
-    async def events(self, *events: Envelope) -> None:
+    async def events(self, *events: Envelope, topic: str = COMPLAINTS_EVENTS) -> None:
         producer = durable_producer(self.bootstrap)
         await producer.start()
         try:
-            await publish(producer, [Outgoing.of(COMPLAINTS_EVENTS, e.complaint_id or "", e) for e in events])
+            await publish(producer, [Outgoing.of(topic, e.complaint_id or "", e) for e in events])
         finally:
             await producer.stop()
 
@@ -414,6 +420,21 @@ async def test_a_reply_cancels_the_reminders_of_its_request_at_once(intake: Inta
         ("information_reminder", "email", "cancelled"),
         ("information_reminder", "email", "cancelled"),
     ]
+
+
+async def test_a_level_three_escalation_tells_the_reporter_the_ombudsman_route(intake: Intake) -> None:
+    address = _address()
+    cid, token = await intake.submit(reporter={"email": address})
+    await intake.events(lifecycle(cid, 1, received()))
+    level3 = EscalationRaised(level=3, opd_id=OPD, reason="60 hari", at=clock.now())
+    for level in (1, 3):  # level 1 tells the reporter nothing; level 3 names the Ombudsman
+        raised = level3.model_copy(update={"level": level})
+        await intake.events(new_event(raised, producer="sla", complaint_id=cid), topic=SLA_EVENTS)
+    states = await eventually(lambda: _states_settled(intake, cid, token, 2))
+    assert states == [("received", "email", "sent"), ("escalated", "email", "sent")]
+    mail = intake.mailbox.to(address)[-1]
+    assert mail["Subject"] == f"Pengaduan {cid} dapat dilaporkan ke Ombudsman RI"
+    assert "ombudsman.go.id" in _text(mail)
 
 
 # --- SMS / WhatsApp through the gateway -----------------------------------------------------------

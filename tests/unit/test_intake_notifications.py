@@ -357,3 +357,15 @@ async def test_the_answered_resolved_and_closed_notices_carry_their_facts(fixed:
     closed = next(m for m in world.mail.sent if m.kind == "closed")
     assert "(5/5)" in closed.text
     assert all("Sari" not in m.text and PHONE not in m.text for m in world.mail.sent)
+
+
+async def test_a_notification_that_triggers_a_bug_is_set_aside_and_the_others_go_out(
+    fixed: clock.FixedClock,
+) -> None:
+    world = World()
+    one, two = await world.submit(notify=["email"]), await world.submit(notify=["sms"])
+    await world.events(event(one, 1, received()), event(two, 1, received()))
+    world.mail.fail_with = KeyError("a template's missing fact")
+    assert await world.notifier.pass_once() == 2
+    assert sorted(world.states().values()) == ["failed", "sent"]
+    assert [m.kind for m in world.sms.sent] == ["received"]

@@ -96,16 +96,22 @@ class Notifier:
             return
         complaint_id = notification["complaint_id"]
         links = Links.of(self._base_url, complaint_id, opt_out_token(self._settings.secret, complaint_id))
-        message = self._templates.message(notification, to, links)
         try:
-            reference = await sender.send(message)
+            reference = await sender.send(self._templates.message(notification, to, links))
         except DeliveryRefused as exc:
             await self._settle(notification, claimed, "failed", reason=_without(to, str(exc)))
             return
         except Exception as exc:
-            if not is_transient(exc):
-                raise
-            await self._failed_for_now(notification, claimed, _without(to, repr(exc)))
+            if is_transient(exc):
+                await self._failed_for_now(notification, claimed, _without(to, repr(exc)))
+                return
+            # A bug this notification triggers (a template, a sender): set aside as failed, as
+            # the outbox relay sets aside what Kafka refuses, so it does not stop every other one.
+            log.error(
+                "notification %s (%s, %s): set aside after an unexpected error: %s",
+                nid, notification["kind"], notification["channel"], _without(to, repr(exc))[:300],
+            )  # fmt: skip
+            await self._settle(notification, claimed, "failed", reason=_without(to, repr(exc))[:300])
             return
         await self._settle(notification, claimed, "sent", reference=reference)
 
