@@ -369,3 +369,20 @@ async def test_a_notification_that_triggers_a_bug_is_set_aside_and_the_others_go
     assert await world.notifier.pass_once() == 2
     assert sorted(world.states().values()) == ["failed", "sent"]
     assert [m.kind for m in world.sms.sent] == ["received"]
+
+
+def test_notifications_are_off_by_default_and_secrets_may_come_from_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for name in ("INTAKE_NOTIFY_SMTP_HOST", "INTAKE_NOTIFY_GATEWAY_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert NotifySettings().channels() == frozenset()
+    secret = tmp_path / "smtp_password"
+    secret.write_text("kata-sandi\n")
+    monkeypatch.setenv("INTAKE_NOTIFY_SMTP_PASSWORD_FILE", str(secret))
+    monkeypatch.setenv("INTAKE_NOTIFY_SMTP_HOST", "smtp.pemda.go.id")
+    monkeypatch.setenv("INTAKE_NOTIFY_GATEWAY_URL", "https://gw.example/send")
+    monkeypatch.setenv("INTAKE_NOTIFY_GATEWAY_CHANNELS", '["sms"]')
+    settings = NotifySettings()
+    assert settings.smtp_password == "kata-sandi"
+    assert settings.channels() == frozenset({"email", "sms"})
