@@ -118,7 +118,10 @@ class NotifySettings(FileSettings):
     # notification before another pass (or instance) may try it again, and the retries.
     poll_seconds: float = 1.0
     lease_seconds: float = 120.0
-    max_attempts: int = 8
+    # A notification the channel's server keeps deferring (down, 4xx SMTP, 5xx/429 gateway) is
+    # tried again after 5 s, doubling up to `retry_max_seconds`: 30 tries span about 6 hours (an
+    # outage that long is waited out), then it is recorded `failed`.
+    max_attempts: int = 30
     retry_max_seconds: float = 900.0
 
     def channels(self) -> frozenset[str]:
