@@ -102,6 +102,9 @@ class NotifySettings(FileSettings):
     # SMS / WhatsApp through a gateway's HTTP API: a JSON POST signed with HMAC-SHA256 of the body.
     gateway_url: str = ""
     gateway_key: str = ""
+    # The HMAC key of the gateway's X-Signature, when the gateway gives one apart from the API key
+    # (empty: the API key signs).
+    gateway_signing_secret: str = ""
     gateway_channels: list[NotifyChannel] = Field(default_factory=lambda: list(GATEWAY_CHANNELS))
     # The gateway's (pre-approved, for WhatsApp) template name per kind; a kind not listed is sent
     # as `pengaduan_<kind>`.

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from services.intake import handlers
 from services.intake.adapters.notifier import Notifier
 from services.intake.adapters.notify_templates import Links, Templates, last_day
+from services.intake.adapters.senders import _retry_after
 from services.intake.domain import notifications as n
 from services.intake.domain.errors import NotFound
 from services.intake.domain.view import apply
@@ -386,3 +387,10 @@ def test_notifications_are_off_by_default_and_secrets_may_come_from_files(
     settings = NotifySettings()
     assert settings.smtp_password == "kata-sandi"
     assert settings.channels() == frozenset({"email", "sms"})
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [(None, 0.0), ("2", 2.0), ("600", 30.0), ("Wed, 21 Oct 2026", 0.0)]
+)
+def test_a_gateways_retry_after_is_honoured_up_to_half_a_minute(header: str | None, seconds: float) -> None:
+    assert _retry_after(header) == seconds

@@ -127,29 +127,33 @@ class GatewaySender:
             timeout = aiohttp.ClientTimeout(total=s.gateway_timeout_seconds)
             self._session = aiohttp.ClientSession(timeout=timeout)
         body = self.body(message)
-        last = ""
+        signing_key = s.gateway_signing_secret or s.gateway_key
+        last, wait = "", 0.0
         for attempt in range(max(1, s.gateway_tries)):
             if attempt:
-                await asyncio.sleep(min(s.gateway_backoff_seconds * 2 ** (attempt - 1), 30.0))  # backoff
+                await asyncio.sleep(wait)  # backoff before the next try
             timestamp = str(int(clock.wall().timestamp()))
             headers = {
                 "Content-Type": "application/json",
                 "Authorization": f"Bearer {s.gateway_key}",
                 "Idempotency-Key": message.id,
                 "X-Timestamp": timestamp,
-                "X-Signature": f"sha256={signature(s.gateway_key, timestamp, body)}",
+                "X-Signature": f"sha256={signature(signing_key, timestamp, body)}",
             }
             try:
                 post = self._session.post(s.gateway_url, data=body, headers=headers, allow_redirects=False)
                 async with post as resp:
                     if 200 <= resp.status < 300:
                         return message.id
-                    text = (await resp.text())[:200]
+                    # The gateway's answer may quote the number: never in a log line.
+                    text = (await resp.text())[:200].replace(message.to, "<penerima>")
                     if resp.status not in (408, 429) and resp.status < 500:
                         raise DeliveryRefused(f"gateway {resp.status}: {text}")
                     last = f"gateway {resp.status}: {text}"
+                    wait = _retry_after(resp.headers.get("Retry-After"))
             except (aiohttp.ClientError, TimeoutError) as exc:
-                last = f"gateway: {exc!r}"
+                last, wait = f"gateway: {exc!r}", 0.0
+            wait = wait or s.gateway_backoff_seconds * 2**attempt
             log.warning("notification %s: %s (try %d of %d)", message.id, last, attempt + 1, s.gateway_tries)
         raise TransientError(last[:300])
 
@@ -157,3 +161,11 @@ class GatewaySender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _retry_after(value: str | None) -> float:
+    """A gateway's Retry-After in seconds (0 when absent or a date), at most 30 s: longer waits
+    are the worker's (the notification is tried again later)."""
+    if value is None or not value.strip().isdigit():
+        return 0.0
+    return min(float(value.strip()), 30.0)
