@@ -5,16 +5,17 @@ this fake and the Mongo store, so the two cannot drift apart)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.intake.adapters.idempotency import key_id
+from services.intake.adapters.notifications import RECIPIENT_FIELDS
 from services.intake.adapters.store import VIEW_FIELDS, complaint_document, key_document
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
-from services.intake.ports import Document
-from shared import outbox
+from services.intake.ports import Document, OutgoingMessage
+from shared import clock, outbox
 from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 
@@ -198,3 +199,103 @@ class FakePublisher:
         self, collection: str, doc_id: str, since: datetime, messages: Sequence[Outgoing]
     ) -> None:
         self.soon.append((collection, doc_id, list(messages)))
+
+
+class FakeNotificationStore:
+    """The NotificationStore port in dictionaries, over a FakeComplaintStore's records. Due
+    instants are on `wall` (the Mongo store's are on the wall clock); a test moves it."""
+
+    def __init__(self, complaints: FakeComplaintStore, wall: Callable[[], datetime] = clock.wall) -> None:
+        self.notifications: dict[str, Document] = {}
+        self.caps: dict[str, list[str]] = {}
+        self._complaints = complaints
+        self._wall = wall
+
+    async def stage(self, notifications: Sequence[Document]) -> int:
+        new = 0
+        for n in notifications:
+            if n["_id"] not in self.notifications:
+                not_before = n.get("not_before")
+                shift = max(timedelta(0), not_before - clock.now()) if not_before else timedelta(0)
+                self.notifications[n["_id"]] = {**copy.deepcopy(n), "outbox_since": self._wall() + shift}
+                new += 1
+        return new
+
+    async def cancel_reminders(self, open_requests: Mapping[str, str | None]) -> None:
+        for n in self.notifications.values():
+            if (
+                n["complaint_id"] in open_requests
+                and n["kind"] == "information_reminder"
+                and n["state"] == "pending"
+                and n["event_id"] != open_requests[n["complaint_id"]]
+            ):
+                n.update(state="cancelled", at=clock.now(), outbox_since=None)
+
+    async def due(self, limit: int) -> list[Document]:
+        now = self._wall()
+        found = [n for n in self.notifications.values() if n["outbox_since"] and n["outbox_since"] <= now]
+        return copy.deepcopy(sorted(found, key=lambda n: n["outbox_since"])[:limit])
+
+    async def claim(self, notification: Document, lease_seconds: float) -> datetime | None:
+        current = self.notifications[notification["_id"]]
+        if current["outbox_since"] != notification["outbox_since"]:
+            return None
+        current["outbox_since"] = until = self._wall() + timedelta(seconds=lease_seconds)
+        return until
+
+    async def settle(self, notification_id: str, claimed: datetime, changes: Mapping[str, Any]) -> bool:
+        current = self.notifications[notification_id]
+        if current["outbox_since"] != claimed:
+            return False
+        current.update(copy.deepcopy(dict(changes)), outbox_since=None)
+        return True
+
+    async def retry_later(
+        self, notification_id: str, claimed: datetime, after_seconds: float, error: str
+    ) -> None:
+        current = self.notifications[notification_id]
+        if current["outbox_since"] == claimed:
+            current.update(outbox_since=self._wall() + timedelta(seconds=after_seconds), error=error)
+            current["attempts"] += 1
+
+    async def recipient(self, complaint_id: str) -> Document | None:
+        found = self._complaints.complaints.get(complaint_id)
+        return None if found is None else _pick(found, RECIPIENT_FIELDS)
+
+    async def count_toward_cap(self, address_key: str, day: str, notification_id: str) -> int:
+        ids = self.caps.setdefault(f"{address_key}:{day}", [])
+        if notification_id not in ids:
+            ids.append(notification_id)
+        return ids.index(notification_id) + 1
+
+    async def opt_out(self, complaint_id: str, at: datetime) -> bool:
+        record = self._complaints.complaints[complaint_id]
+        first = record.get("notify_opt_out_at") is None
+        if first:
+            record["notify_opt_out_at"] = at
+        for n in self.notifications.values():
+            if n["complaint_id"] == complaint_id and n["state"] == "pending":
+                n.update(state="opted_out", at=at, outbox_since=None)
+        return first
+
+    async def of_complaint(self, complaint_id: str) -> list[Document]:
+        found = [n for n in self.notifications.values() if n["complaint_id"] == complaint_id]
+        return copy.deepcopy(sorted(found, key=lambda n: (*n["when"], n["_id"])))
+
+
+class FakeSender:
+    """A NotificationSender that keeps what it sent (or fails as told: `fail_with`)."""
+
+    def __init__(self, *channels: str) -> None:
+        self.channels = frozenset(channels)
+        self.sent: list[OutgoingMessage] = []
+        self.fail_with: Exception | None = None
+
+    async def send(self, message: OutgoingMessage) -> str:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(message)
+        return message.id
+
+    async def close(self) -> None:
+        return None

@@ -15,10 +15,14 @@ from aiohttp import web
 from services.intake import handlers
 from services.intake.adapters import attachments as attachment_store
 from services.intake.adapters import listing as listing_queries
+from services.intake.adapters import notifications as notification_store
 from services.intake.adapters import open311 as open311_records
 from services.intake.adapters import store
+from services.intake.adapters.notifier import Notifier
+from services.intake.adapters.notify_templates import Templates
 from services.intake.adapters.publisher import OUTBOXES, OutboxPublisher
 from services.intake.adapters.scrubber import Scrubber
+from services.intake.adapters.senders import GatewaySender, SmtpSender
 from services.intake.domain.view import CalendarBook
 from services.intake.entrypoints import (
     attachments,
@@ -28,13 +32,14 @@ from services.intake.entrypoints import (
     docs_page,
     identity,
     listing,
+    notifications,
     open311,
     openapi,
     ratelimit,
 )
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, domain_errors
-from services.intake.ports import Adapters
-from services.intake.settings import IntakeSettings
+from services.intake.ports import Adapters, NotificationSender
+from services.intake.settings import IntakeSettings, NotifySettings
 from shared import outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
@@ -55,12 +60,17 @@ def mongo_adapters(settings: IntakeSettings) -> OpenAdapters:
         await store.ensure_indexes(db)
         await attachment_store.ensure_indexes(db)
         await listing_queries.ensure_indexes(db)
+        notifications = None
+        if settings.notify.channels():
+            await notification_store.ensure_indexes(db)
+            notifications = notification_store.MongoNotificationStore(db)
         return Adapters(
             complaints=store.MongoComplaintStore(db),
             publisher=OutboxPublisher(infra, settings.publish_timeout_seconds),
             attachments=attachment_store.AttachmentStore(db),
             listing=listing_queries.PublicComplaints(db),
             open311=open311_records.Open311Records(db),
+            notifications=notifications,
         )
 
     return open_adapters
@@ -84,7 +94,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
         return app[ADAPTERS]
 
     async def build_view_consumer(infra: Infra) -> BatchHandler:
-        return consumers.view_events(await opened(infra), app[CALENDARS], infra)
+        return consumers.view_events(await opened(infra), app[CALENDARS], infra, settings.notify.channels())
 
     async def calendar_refresh(infra: Infra) -> None:
         await consumers.calendar_refresh(
@@ -104,6 +114,9 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
             await opened(infra), settings.retention_years, settings.retention_check_seconds
         )
 
+    async def notify(infra: Infra) -> None:
+        await run_notifier(await opened(infra), settings)
+
     background: list[tuple[str, Callable[[Infra], Awaitable[None]]]] = [
         ("calendar-refresh", calendar_refresh),
         ("outbox-relay", relay),
@@ -111,6 +124,8 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     ]
     if settings.retention_years:
         background.append(("retention", retention))
+    if settings.notify.channels():
+        background.append(("notifier", notify))
     ready = with_consumers(
         app,
         settings,
@@ -134,8 +149,40 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     listing.add_routes(app)
     docs_page.add_routes(app)
     open311.add_routes(app)
+    notifications.add_routes(app)
     ratelimit.install(app, settings.rate)
     return app
+
+
+def notification_senders(settings: NotifySettings, templates: Templates) -> list[NotificationSender]:
+    """The senders of the channels configured: e-mail with an SMTP host, SMS and WhatsApp with a
+    gateway URL."""
+    senders: list[NotificationSender] = []
+    if settings.smtp_host:
+        senders.append(SmtpSender(settings))
+    if settings.gateway_url:
+        senders.append(GatewaySender(settings, templates))
+    return senders
+
+
+def public_base_url(settings: IntakeSettings) -> str:
+    """Where the links in notifications point: the configured public base URL, never a request's
+    Host header (there is no request); the local address otherwise."""
+    return settings.public_base_url or f"http://{settings.http_host}:{settings.http_port}"
+
+
+async def run_notifier(adapters: Adapters, settings: IntakeSettings) -> None:
+    """The notifications' worker, for the app's lifetime (bootstrap starts it when they are on)."""
+    assert adapters.notifications is not None, "notifications are on: their store is open"
+    templates = Templates(settings.notify.gateway_templates)
+    templates.check()
+    senders = notification_senders(settings.notify, templates)
+    base_url = public_base_url(settings)
+    notifier = Notifier(adapters.notifications, senders, templates, settings.notify, base_url)
+    try:
+        await notifier.run()
+    finally:
+        await notifier.close()
 
 
 def _scrubber(settings: IntakeSettings) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from ulid import ULID
 
 from services.intake.adapters.idempotency import seal, unseal
+from services.intake.domain import notifications
 from services.intake.domain.commands import check, command_outcomes
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
 from services.intake.domain.errors import Forbidden, KeyInFlight, KeyReused, NotFound
@@ -28,11 +29,18 @@ from services.intake.domain.identity import (
     outgoing_text,
     redact_with,
 )
-from services.intake.domain.view import CalendarBook, Redact, apply, is_lifecycle
-from services.intake.models import CommandAccepted, ReporterIdentity, SubmitAccepted, SubmitComplaint
-from services.intake.ports import ComplaintStore, Publisher
+from services.intake.domain.view import CalendarBook, CalendarFor, Redact, apply, is_lifecycle
+from services.intake.models import (
+    CommandAccepted,
+    NotificationState,
+    ReporterIdentity,
+    SubmitAccepted,
+    SubmitComplaint,
+)
+from services.intake.ports import ComplaintStore, NotificationStore, Publisher
 from shared import clock
 from shared.auth import Staff
+from shared.calendar import calendar_for as default_calendar
 from shared.deadletters import Letter
 from shared.envelope import Envelope, Payload, decode, new_event
 from shared.events import CalendarChanged, ComplaintSubmitted, WithdrawComplaint
@@ -112,7 +120,10 @@ async def submit(
         id=complaint.id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint.id}"
     )
     claim = None
-    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    # Without `notify` when unset: a body of before that field hashes as it did (a retry across
+    # the deploy still gets its replay, not a 422 for a reused key).
+    unset = {"notify"} if body.notify is None else None
+    digest = hashlib.sha256(body.model_dump_json(exclude=unset).encode()).hexdigest()
     if key is not None:
         response = seal(accepted.model_dump(), key, secret)
         claim = KeyClaim(key, digest, response, complaint_id=complaint.id)
@@ -266,6 +277,25 @@ async def erase_expired(retention_years: int, *, store: ComplaintStore) -> int:
     return total
 
 
+# --- notifications: the reporter's opt-out and what became of each one ---------------------------
+
+
+async def opt_out(complaint_id: str, token: str, *, secret: str, store: NotificationStore) -> bool:
+    """The opt-out link's token checked, the opt-out recorded at once (NotFound for a wrong
+    token: the link opens nothing else). True the first time."""
+    if not notifications.opt_out_valid(secret, complaint_id, token):
+        raise NotFound()
+    return await store.opt_out(complaint_id, clock.now())
+
+
+async def notification_states(complaint_id: str, store: NotificationStore) -> list[NotificationState]:
+    """The reporter's own view of their notifications: kind, channel, state, when (no address)."""
+    return [
+        NotificationState(kind=n["kind"], channel=n["channel"], state=n["state"], at=n["at"])
+        for n in await store.of_complaint(complaint_id)
+    ]
+
+
 # --- the view consumer: complaints.events + sla.events -------------------------------------------
 
 
@@ -293,11 +323,24 @@ async def calendar_changed(
             calendars.learn(p.pemda, p.revision, p.extra_dates)
 
 
+@dataclass(frozen=True)
+class Notifying:
+    """Notifications are on: where they are staged, and the channels this deployment sends on."""
+
+    store: NotificationStore
+    channels: frozenset[str]
+
+
 async def complaint_events(
-    events: Sequence[Envelope], store: ComplaintStore, publish: Publish | None
+    events: Sequence[Envelope],
+    store: ComplaintStore,
+    publish: Publish | None,
+    calendars: CalendarBook | None = None,
+    notifying: Notifying | None = None,
 ) -> list[Rejected]:
-    """Lifecycle, clock and escalation events → the citizen's views and the outcome of the
-    reporter's commands. Idempotent: a redelivered batch changes nothing."""
+    """Lifecycle, clock and escalation events → the citizen's views, the outcome of the
+    reporter's commands and the notifications they cause. Idempotent: a redelivered batch
+    changes nothing and stages no notification again."""
     ids = sorted({e.complaint_id for e in events if e.complaint_id})
     docs = await store.load_views(ids)
     missing = [cid for cid in ids if cid not in docs]
@@ -308,6 +351,10 @@ async def complaint_events(
     redact = await redactors(
         store, {e.complaint_id for e in events if e.complaint_id in docs and is_lifecycle(e.payload)}
     )
+    staged: list[dict[str, Any]] = []
+    answered: set[str] = set()
+    calendar_for = calendars.calendar_for if calendars else default_calendar
+    applied = _notices(staged, answered, notifying, calendar_for)
     lifecycle: dict[str, list[Envelope]] = {}
     for event in events:
         if event.complaint_id is None:
@@ -320,13 +367,47 @@ async def complaint_events(
             lifecycle.setdefault(doc["_id"], []).append(event)  # in seq order, below
         elif apply(doc, event, redact.get(event.complaint_id)):
             changed[doc["_id"]] = doc
+            applied(doc, event)
     for complaint_id, held in lifecycle.items():
-        if apply_in_order(docs[complaint_id], held, redact.get(complaint_id)):
+        if apply_in_order(docs[complaint_id], held, redact.get(complaint_id), applied):
             changed[complaint_id] = docs[complaint_id]
+    if notifying is not None:
+        # Before the views: a crash between the two stages the same notifications again (by id).
+        await notifying.store.stage(staged)
+        # Reminders of a request now answered show as cancelled at once (the worker's gate
+        # would skip them at their day anyway).
+        await notifying.store.cancel_reminders({cid: docs[cid].get("awaiting_reply") for cid in answered})
     await store.save_views(list(changed.values()))
     await store.settle_commands(command_outcomes(events))
     await withdraw_abandoned(store, abandoned, publish)
     return rejected
+
+
+Applied = Callable[[dict[str, Any], Envelope], None]
+
+
+def _notices(
+    staged: list[dict[str, Any]], answered: set[str], notifying: Notifying | None, calendar_for: CalendarFor
+) -> Applied:
+    """What to do with each event a view has just applied: note the open information request
+    (and the complaints whose request was answered), and stage the notifications it causes on
+    the reporter's channels."""
+
+    def on_applied(doc: dict[str, Any], event: Envelope) -> None:
+        if notifications.track_reply(doc, event):
+            answered.add(doc["_id"])
+        if notifying is None or event.complaint_id is None:
+            return
+        channels = [c for c in doc.get("notify_channels") or () if c in notifying.channels]
+        if not channels:
+            return
+        now = clock.now()
+        for notice in notifications.notices_for(event, doc, calendar_for):
+            staged.extend(
+                notifications.notification_document(notice, channel, event, now) for channel in channels
+            )
+
+    return on_applied
 
 
 # Which use case a view event goes to, by its message type; every other type goes to
@@ -339,6 +420,7 @@ async def handle_view_events(
     store: ComplaintStore,
     calendars: CalendarBook | None = None,
     publish: Publish | None = None,
+    notifying: Notifying | None = None,
 ) -> list[Rejected]:
     """complaints.events + sla.events → the citizen's views, the outcome of the reporter's
     commands, and the pemdas' calendars. Idempotent: a redelivered batch changes nothing."""
@@ -346,17 +428,24 @@ async def handle_view_events(
         events = [e for e in batch if isinstance(e.payload, payload_type)]
         if events:
             await handler(events, store, calendars)
-    return await complaint_events(batch, store, publish)
+    return await complaint_events(batch, store, publish, calendars, notifying)
 
 
-def apply_in_order(doc: dict[str, Any], events: list[Envelope], redact: Redact | None) -> bool:
+def apply_in_order(
+    doc: dict[str, Any], events: list[Envelope], redact: Redact | None, applied: Applied | None = None
+) -> bool:
     """A complaint's lifecycle events, in seq order and never past a hole: events after a missing
-    seq wait in the view (`parked`) until it arrives. True when the view changed."""
+    seq wait in the view (`parked`) until it arrives. True when the view changed. `applied` is
+    told of each event applied, with the view after it."""
     held = [decode(bytes(value)) for value in doc.get("parked") or []]
     waiting = {e.seq: e for e in [*held, *events] if e.seq is not None and e.seq > doc.get("last_seq", 0)}
     changed = False
     while doc.get("last_seq", 0) + 1 in waiting:
-        changed |= apply(doc, waiting.pop(doc.get("last_seq", 0) + 1), redact)
+        event = waiting.pop(doc.get("last_seq", 0) + 1)
+        if apply(doc, event, redact):
+            changed = True
+            if applied is not None:
+                applied(doc, event)
     still = [waiting[seq] for seq in sorted(waiting)]
     if [e.event_id for e in still] != [e.event_id for e in held]:
         doc["parked"] = [e.to_bytes() for e in still]

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import re2
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from shared import clock
 from shared.calendar import WIT
@@ -21,6 +31,8 @@ _PHONE_SEPARATORS = re.compile(r"[\s().-]")
 # Mobile (08xx…) and landline (0xx…) numbers, written with 0, 62 or +62.
 _PHONE = re.compile(r"^(?:\+62|62|0)([2-9]\d{7,11})$")
 _EMAIL = re2.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+NotifyChannel = Literal["email", "sms", "whatsapp"]
 
 # Indonesia's extent, with a margin for its outer islands.
 LAT_RANGE = (-11.5, 6.5)
@@ -77,6 +89,25 @@ class SubmitComplaint(BaseModel):
     confidential: bool = False
     reporter: Reporter | None = None
     channel: Channel = "web"
+    # Where the reporter wants to be told of each change (issue 20): any of `email`, `sms`,
+    # `whatsapp`, each needing its contact in `reporter`; `[]` for none. Unset: e-mail when an
+    # address is given, else SMS when a phone number is.
+    notify: list[NotifyChannel] | None = Field(default=None, max_length=3)
+
+    @field_validator("notify")
+    @classmethod
+    def _reachable(
+        cls, value: list[NotifyChannel] | None, info: ValidationInfo
+    ) -> list[NotifyChannel] | None:
+        if value is None:
+            return None
+        reporter = info.data.get("reporter")
+        need = {"email": "reporter.email", "sms": "reporter.phone", "whatsapp": "reporter.phone"}
+        for channel in value:
+            contact = need[channel].split(".", 1)[1]
+            if reporter is None or getattr(reporter, contact) is None:
+                raise ValueError(f"saluran {channel} memerlukan {need[channel]}")
+        return sorted(set(value), key=value.index)
 
     @field_validator("category")
     @classmethod
@@ -126,6 +157,16 @@ class TimelineEntry(BaseModel):
     summary: str
 
 
+class NotificationState(BaseModel):
+    """What became of one notification to the reporter (issue 20): `pending`, `sent`, `failed`,
+    `opted_out`, `capped`, `cancelled` (a reminder whose request was answered), `no_contact`."""
+
+    kind: str
+    channel: str
+    state: str
+    at: datetime
+
+
 class ComplaintView(BaseModel):
     id: str
     status: str
@@ -143,6 +184,16 @@ class ComplaintView(BaseModel):
     description: str | None = None
     anonymous: bool = False
     confidential: bool = False
+    # The reporter's own view only: what became of each notification sent to them (no addresses).
+    notifications: list[NotificationState] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_notifications(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Only the reporter's view has the field: the others' answers stay as they were.
+        data: dict[str, Any] = handler(self)
+        if data.get("notifications") is None:
+            data.pop("notifications", None)
+        return data
 
 
 # --- the reporter's commands (DESIGN §2, §6) ----------------------------------------------------

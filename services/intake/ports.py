@@ -80,6 +80,59 @@ class Publisher(Protocol):
     ) -> None: ...
 
 
+# --- notifications to the reporter (issue 20; domain/notifications.py) ----------------------------
+
+
+class NotificationStore(Protocol):
+    """Notifications as an outbox: each one a document keyed by event id + channel, staged by the
+    view consumer (idempotently) and drained by the worker: claimed (its `outbox_since` moved on
+    by a lease), sent, then marked with what became of it, guarded by that claim."""
+
+    async def stage(self, notifications: Sequence[Document]) -> int: ...
+    async def cancel_reminders(self, open_requests: Mapping[str, str | None]) -> None: ...
+    async def due(self, limit: int) -> list[Document]: ...
+    async def claim(self, notification: Document, lease_seconds: float) -> datetime | None: ...
+    async def settle(self, notification_id: str, claimed: datetime, changes: Mapping[str, Any]) -> bool: ...
+    async def retry_later(
+        self, notification_id: str, claimed: datetime, after_seconds: float, error: str
+    ) -> None: ...
+    async def recipient(self, complaint_id: str) -> Document | None: ...
+    async def count_toward_cap(self, address_key: str, day: str, notification_id: str) -> int: ...
+    async def opt_out(self, complaint_id: str, at: datetime) -> bool: ...
+    async def of_complaint(self, complaint_id: str) -> list[Document]: ...
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One notification as a sender sends it: `id` is its Message-ID (e-mail) or reference
+    (gateway), the same on every resend; `to` is the address, known only here and to the sender."""
+
+    id: str
+    channel: str
+    kind: str
+    to: str
+    subject: str
+    text: str
+    html: str | None
+    params: Mapping[str, str]
+    unsubscribe_url: str
+
+
+class DeliveryRefused(Exception):
+    """The receiving side refuses this message for what it is (a 5xx SMTP reply, a 4xx from the
+    gateway): a retry cannot cure it. Anything transient is a shared.faults.TransientError."""
+
+
+class NotificationSender(Protocol):
+    """Sends on some channels (e-mail over SMTP, SMS/WhatsApp through a gateway); returns the
+    reference the receiver knows the message by."""
+
+    channels: frozenset[str]
+
+    async def send(self, message: OutgoingMessage) -> str: ...
+    async def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Adapters:
     """Everything the HTTP views and consumers reach outside the process, built by bootstrap.py."""
@@ -89,3 +142,5 @@ class Adapters:
     attachments: AttachmentStore
     listing: PublicComplaints
     open311: Open311Records
+    # Only when this deployment sends notifications (an SMTP host or a gateway URL configured).
+    notifications: NotificationStore | None = None

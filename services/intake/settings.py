@@ -5,6 +5,7 @@ and passed down. The features with settings of their own prefix (`INTAKE_LISTING
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import AliasChoices, AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,77 @@ class RateLimitSettings(ClientLimitSettings):
     command_per_minute: int = 30
 
 
+DEV_NOTIFY_SECRET = "development-only-notification-link-secret-do-not-deploy"
+NotifyChannel = Literal["email", "sms", "whatsapp"]
+GATEWAY_CHANNELS: tuple[NotifyChannel, ...] = ("sms", "whatsapp")
+
+
+class NotifySettings(FileSettings):
+    """Notifications to the reporter (services/intake/domain/notifications.py): off unless an SMTP
+    host (e-mail) or a gateway URL (SMS, WhatsApp) is set. Every value may come from
+    `<NAME>_FILE` (the password and the gateway key especially)."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_NOTIFY_", extra="ignore")
+
+    # E-mail over SMTP (aiosmtplib): STARTTLS on the submission port by default.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    # A CA bundle (PEM file) to verify the SMTP server's certificate with; empty: the system's.
+    smtp_ca_file: str = ""
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 20.0
+    mail_from: str = "Layanan Pengaduan <pengaduan@localhost>"
+    # The right-hand side of the Message-ID (`<notification id>@<domain>`).
+    message_id_domain: str = "pengaduan.localhost"
+    # SMS / WhatsApp through a gateway's HTTP API: a JSON POST signed with HMAC-SHA256 of the body.
+    gateway_url: str = ""
+    gateway_key: str = ""
+    # The HMAC key of the gateway's X-Signature, when the gateway gives one apart from the API key
+    # (empty: the API key signs).
+    gateway_signing_secret: str = ""
+    gateway_channels: list[NotifyChannel] = Field(default_factory=lambda: list(GATEWAY_CHANNELS))
+    # The gateway's (pre-approved, for WhatsApp) template name per kind; a kind not listed is sent
+    # as `pengaduan_<kind>`.
+    gateway_templates: dict[str, str] = Field(default_factory=dict)
+    gateway_timeout_seconds: float = 10.0
+    # Tries of one request to the gateway before the notification waits for the worker's next pass.
+    gateway_tries: int = 3
+    gateway_backoff_seconds: float = 0.5
+    # Signs the opt-out links (HMAC). The default is for development only: set your own.
+    secret: str = DEV_NOTIFY_SECRET
+    # Notifications sent to one address per day (WIB); what is over it is recorded as `capped`.
+    daily_cap: int = 20
+    # The worker: how often it looks for due notifications, how long one send may hold a
+    # notification before another pass (or instance) may try it again, and the retries.
+    poll_seconds: float = 1.0
+    lease_seconds: float = 120.0
+    # A notification the channel's server keeps deferring (down, 4xx SMTP, 5xx/429 gateway) is
+    # tried again after 5 s, doubling up to `retry_max_seconds`: 30 tries span about 6 hours (an
+    # outage that long is waited out), then it is recorded `failed`.
+    max_attempts: int = 30
+    retry_max_seconds: float = 900.0
+
+    def channels(self) -> frozenset[str]:
+        """The channels this deployment can send on."""
+        found: set[str] = set()
+        if self.smtp_host:
+            found.add("email")
+        if self.gateway_url:
+            found.update(self.gateway_channels)
+        return frozenset(found)
+
+
+@register_secret
+def _notify_secret() -> Secret | None:
+    """The opt-out links' secret, when notifications are on."""
+    settings = NotifySettings()
+    if not settings.channels():
+        return None
+    return Secret("INTAKE_NOTIFY_SECRET", settings.secret, is_default=settings.secret == DEV_NOTIFY_SECRET)
+
+
 class IntakeSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
@@ -128,6 +200,7 @@ class IntakeSettings(FileSettings):
     listing: ListingSettings = Field(default_factory=ListingSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
     rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
 
 @register_secret

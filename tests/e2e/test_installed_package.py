@@ -112,3 +112,24 @@ async def test_every_service_starts_from_the_installed_wheel(running: ServiceSet
         for asset in ("dashboard.js", "dashboard.css"):
             async with http.get(f"{sla}/dashboard/static/{asset}") as resp:
                 assert resp.status == 200, asset
+
+
+def test_the_notification_templates_ship_with_the_wheel(installed: Path, tmp_path: Path) -> None:
+    """Intake opens its notification templates only when notifications are configured: check
+    here that the wheel holds them all (pyproject's package-data), rendering each kind."""
+    script = (
+        "from services.intake.adapters.notify_templates import Links, Templates\n"
+        "t = Templates(); t.check()\n"
+        "kinds = ['received', 'assigned', 'information_requested', 'information_reminder', 'answered',\n"
+        "         'resolved', 'closed', 'archived', 'escalated']\n"
+        "facts = {'opd_id': '33.74/dlh', 'due': '2026-03-28T00:00:00+07:00', 'days': 3,\n"
+        "         'reply_until': '2026-03-28T00:00:00+07:00', 'outcome': 'expired'}\n"
+        "links = Links.of('https://x', 'C1', 'tok')\n"
+        "for kind in kinds:\n"
+        "    for channel in ('email', 'sms'):\n"
+        "        m = t.message({'_id': 'E:' + channel, 'kind': kind, 'channel': channel,\n"
+        "                       'complaint_id': 'C1', 'facts': facts}, 'to', links)\n"
+        "        assert m.subject and m.text, kind\n"
+        "print(len(kinds))\n"
+    )
+    assert _run(installed, "-c", script, cwd=tmp_path).strip() == "9"

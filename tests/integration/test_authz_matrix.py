@@ -97,6 +97,8 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "GET", "/open311/v2/tokens/{token}.{fmt}"): PUBLIC + ": Open311",
     ("intake", "GET", "/open311/v2/{tail}"): PUBLIC + ": Open311's 404 for unknown paths",
     ("intake", "POST", "/open311/v2/{tail}"): PUBLIC + ": Open311's 404 for unknown paths",
+    ("intake", "GET", "/api/v1/complaints/{id}/notifications/opt-out"): PUBLIC + ": the signed opt-out link",
+    ("intake", "POST", "/api/v1/complaints/{id}/notifications/opt-out"): PUBLIC + ": the signed opt-out link",
     ("intake", "GET", "/api/v1/complaints/{id}/reporter"): staff(target="complaint"),
     ("intake", "GET", "/api/v1/complaints/{id}/reporter/audit"): staff(
         "coordinator", "supervisor", target="complaint"

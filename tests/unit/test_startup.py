@@ -93,3 +93,20 @@ def test_the_idempotency_secret_registers_itself(monkeypatch: pytest.MonkeyPatch
     assert named("0.0.0.0") == ["INTAKE_IDEMPOTENCY_SECRET"]
     monkeypatch.setenv("INTAKE_IDEMPOTENCY_SECRET", GOOD)
     assert named("0.0.0.0") == []
+
+
+def test_the_notification_link_secret_registers_itself_once_notifications_are_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in (
+        ("STAFF_JWT_SECRET", GOOD),
+        ("OPEN311_API_KEY", "k" * 40),
+        ("INTAKE_IDEMPOTENCY_SECRET", GOOD),
+    ):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("INTAKE_NOTIFY_SECRET", raising=False)
+    assert named("0.0.0.0") == []  # notifications off: the secret is not used
+    monkeypatch.setenv("INTAKE_NOTIFY_SMTP_HOST", "smtp.pemda.go.id")
+    assert named("0.0.0.0") == ["INTAKE_NOTIFY_SECRET"]
+    monkeypatch.setenv("INTAKE_NOTIFY_SECRET", GOOD)
+    assert named("0.0.0.0") == []

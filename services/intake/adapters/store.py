@@ -54,6 +54,8 @@ VIEW_FIELDS = (
     "closed_at",  # closed or archived: where the retention of reporter identity counts from
     "parked",  # lifecycle events after a missing seq, held until it arrives (encoded envelopes)
     "parked_count",
+    "awaiting_reply",  # the information request a reminder is about (domain/notifications.py)
+    "notify_channels",  # the channels, never the addresses
     "rev",
 )
 
@@ -90,6 +92,7 @@ def complaint_document(complaint: NewComplaint) -> dict[str, Any]:
         "deadlines": {},
         "timeline": [],
         "submitted_at": complaint.submitted_at,
+        "notify_channels": list(complaint.notify_channels),
         "rev": 0,
     }
 

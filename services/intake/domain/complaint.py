@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.domain.identity import identity_pattern, leaving_intake, redact_with, token_hash
+from services.intake.domain.notifications import channels_for
 from services.intake.models import SubmitComplaint
 from shared.calendar import pemda_of
 
@@ -32,6 +33,8 @@ class NewComplaint:
     # The place, as it may leave intake (no identity; anonymous: no phone or NIK either).
     outgoing_address: str | None
     submitted_at: datetime
+    # The channels the reporter is notified on (domain/notifications.py), resolved at submission.
+    notify_channels: tuple[str, ...] = ()
 
     @classmethod
     def submitted(
@@ -57,6 +60,7 @@ class NewComplaint:
             if body.address is None
             else leaving_intake(redact_with(identity, body.address), body.anonymous),
             submitted_at=at,
+            notify_channels=tuple(channels_for(body.notify, reporter)),
         )
 
     def outgoing_title(self) -> str:

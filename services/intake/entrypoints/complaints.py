@@ -38,6 +38,10 @@ async def get_complaint(request: web.Request) -> web.Response:
         raise ProblemError(404)  # a confidential complaint does not exist without its token
     calendars = request.app[CALENDARS]
     view: ComplaintView = render(doc, clock.now(), calendars.calendar_for, caller.audience)
+    notifications = request.app[ADAPTERS].notifications
+    if caller.audience == "reporter" and notifications is not None:
+        states = await handlers.notification_states(doc["_id"], notifications)
+        view = view.model_copy(update={"notifications": states})
     return json_response(view, headers={"Cache-Control": "private, no-store"})
 
 

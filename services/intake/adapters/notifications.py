@@ -1,0 +1,164 @@
+"""Notifications to the reporter on intake's database (the NotificationStore port, ports.py).
+
+Each notification is one document, `notifications/<event id>:<channel>` (a reminder:
+`<event id>:r<days>:<channel>`), and is its own outbox record in shared/outbox.py's sense: staged
+with the change that causes it (the view consumer upserts it before it saves the view, so a crash
+between the two stages the same document again and a redelivery nothing new), due from
+`outbox_since` (the relay's field and index), and cleared once sent. The worker claims a document
+by moving its `outbox_since` on by a lease, so a send that crashes before its mark is tried again
+after the lease, with the same id: the receiver sees one message. The claim is also the guard of
+the mark, so two instances never both mark one notification.
+
+The documents hold no address: the worker reads it from the complaint's record when it sends.
+The daily cap counts per address under an HMAC of it (`notify_caps`, expired after two days).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument, UpdateMany, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared import clock, outbox
+
+Document = dict[str, Any]
+CAP_TTL_SECONDS = 2 * 24 * 3600
+_DUPLICATE_KEY = 11000
+# What the worker needs of a complaint's record to decide and address a notification.
+RECIPIENT_FIELDS = (
+    "reporter",
+    "notify_channels",
+    "notify_opt_out_at",
+    "status",
+    "awaiting_reply",
+    "anonymous",
+)
+
+
+def _wall_due(not_before: datetime | None) -> datetime:
+    """The wall instant a notification is due (the worker's query compares with the wall clock,
+    as the outbox relay does); a reminder's instant is domain time (CLOCK_START may shift it)."""
+    wall = clock.wall()
+    if not_before is None:
+        return wall
+    return wall + max(timedelta(0), not_before - clock.now())
+
+
+class MongoNotificationStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._notifications = db["notifications"]
+        self._complaints = db["complaints"]
+        self._caps = db["notify_caps"]
+
+    async def stage(self, notifications: Sequence[Document]) -> int:
+        """Insert the ones not staged yet (by id); how many were new."""
+        if not notifications:
+            return 0
+        ops = [
+            UpdateOne(
+                {"_id": n["_id"]},
+                {"$setOnInsert": {**n, "outbox_since": _wall_due(n.get("not_before"))}},
+                upsert=True,
+            )
+            for n in notifications
+        ]
+        try:
+            result = await self._notifications.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:  # a concurrent upsert of the same id: staged already
+            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+            return int(exc.details.get("nUpserted", 0))
+        return result.upserted_count
+
+    async def cancel_reminders(self, open_requests: Mapping[str, str | None]) -> None:
+        """Pending reminders of these complaints that are not about their open request (complaint
+        id → its open request's event id, or None) are cancelled."""
+        if not open_requests:
+            return
+        now = clock.now()
+        pending = {"kind": "information_reminder", "state": "pending"}
+        cancel = {"$set": {"state": "cancelled", "at": now, "outbox_since": None}}
+        ops = [
+            UpdateMany({"complaint_id": cid, **pending, "event_id": {"$ne": request}}, cancel)
+            for cid, request in open_requests.items()
+        ]
+        await self._notifications.bulk_write(ops, ordered=False)
+
+    async def due(self, limit: int) -> list[Document]:
+        query = {"outbox_since": {"$type": "date", "$lte": clock.wall()}}
+        return await self._notifications.find(query).sort("outbox_since", ASCENDING).limit(limit).to_list()
+
+    async def claim(self, notification: Document, lease_seconds: float) -> datetime | None:
+        """Hold it for `lease_seconds` (None: another pass or instance took it first)."""
+        until = clock.wall() + timedelta(seconds=lease_seconds)
+        result = await self._notifications.update_one(
+            {"_id": notification["_id"], "outbox_since": notification["outbox_since"]},
+            {"$set": {"outbox_since": until}},
+        )
+        return until if result.modified_count else None
+
+    async def settle(self, notification_id: str, claimed: datetime, changes: Mapping[str, Any]) -> bool:
+        result = await self._notifications.update_one(
+            {"_id": notification_id, "outbox_since": claimed},
+            {"$set": {**changes, "outbox_since": None}},
+        )
+        return bool(result.modified_count)
+
+    async def retry_later(
+        self, notification_id: str, claimed: datetime, after_seconds: float, error: str
+    ) -> None:
+        await self._notifications.update_one(
+            {"_id": notification_id, "outbox_since": claimed},
+            {
+                "$set": {"outbox_since": clock.wall() + timedelta(seconds=after_seconds), "error": error},
+                "$inc": {"attempts": 1},
+            },
+        )
+
+    async def recipient(self, complaint_id: str) -> Document | None:
+        return await self._complaints.find_one({"_id": complaint_id}, dict.fromkeys(RECIPIENT_FIELDS, 1))
+
+    async def count_toward_cap(self, address_key: str, day: str, notification_id: str) -> int:
+        """This notification's place among the day's notifications to one address (counted once
+        however often it is tried)."""
+        for _ in range(2):  # two first upserts of one counter race: the loser reads the winner's
+            with contextlib.suppress(DuplicateKeyError):
+                found = await self._caps.find_one_and_update(
+                    {"_id": f"{address_key}:{day}"},
+                    {"$addToSet": {"ids": notification_id}, "$setOnInsert": {"created_at": clock.wall()}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                ids: list[str] = (found or {}).get("ids", [notification_id])
+                return ids.index(notification_id) + 1
+        raise DuplicateKeyError("notify_caps: the counter could not be written")
+
+    async def opt_out(self, complaint_id: str, at: datetime) -> bool:
+        """The reporter wants no more notifications for this complaint: recorded (the first time),
+        and what is pending is not sent (the worker checks again before each send)."""
+        result = await self._complaints.update_one(
+            {"_id": complaint_id, "notify_opt_out_at": None}, {"$set": {"notify_opt_out_at": at}}
+        )
+        await self._notifications.update_many(
+            {"complaint_id": complaint_id, "state": "pending"},
+            {"$set": {"state": "opted_out", "at": at, "outbox_since": None}},
+        )
+        return bool(result.modified_count)
+
+    async def of_complaint(self, complaint_id: str) -> list[Document]:
+        """A complaint's notifications in the order the reporter reads them (`when`, then id)."""
+        found = self._notifications.find(
+            {"complaint_id": complaint_id}, {"kind": 1, "channel": 1, "state": 1, "at": 1, "when": 1}
+        ).sort([("complaint_id", ASCENDING), ("_id", ASCENDING)])
+        return sorted(await found.limit(200).to_list(), key=lambda n: (*n.get("when", []), n["_id"]))
+
+
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    await outbox.ensure_outbox_index(db["notifications"])
+    await db["notifications"].create_index([("complaint_id", ASCENDING), ("_id", ASCENDING)])
+    await db["notify_caps"].create_index("created_at", expireAfterSeconds=CAP_TTL_SECONDS)

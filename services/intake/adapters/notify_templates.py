@@ -1,0 +1,122 @@
+"""The notifications' Indonesian texts: jinja2 templates shipped with the package
+(services/intake/templates/notifications/, package data in pyproject.toml).
+
+Each kind has one template (`kinds/<kind>.txt`) with three blocks: `subject`, `body` (the e-mail's
+text) and `sms` (short, for SMS and WhatsApp). The e-mail is the body in `email.txt` and, as HTML,
+in `email.html`, which autoescapes (its name ends in .html): the body reaches it as plain text
+and is escaped line by line, only our own links made clickable. No template ever sees the
+reporter's identity: the greeting is "Yth. Pelapor", for anonymous reporters and others alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from services.intake.ports import OutgoingMessage
+
+_DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+_MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+           "Oktober", "November", "Desember")  # fmt: skip
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def last_day(due_iso: str) -> str:
+    """A due (the next local midnight, DESIGN §5) as the day it ends: "Kamis, 12 Maret 2026"."""
+    day = (datetime.fromisoformat(due_iso) - timedelta(seconds=1)).date()
+    return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _linkify(line: str) -> Markup:
+    escaped = str(escape(line))
+    return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))  # escaped first
+
+
+@dataclass(frozen=True)
+class Links:
+    status: str
+    feedback: str
+    reopen: str
+    opt_out: str
+
+    @classmethod
+    def of(cls, base_url: str, complaint_id: str, opt_out_token: str) -> Links:
+        """Links for now: the status URL and the API's actions (issue 20 item 2 brings links a
+        person can open without a bearer header)."""
+        complaint = f"{base_url.rstrip('/')}/api/v1/complaints/{complaint_id}"
+        return cls(
+            status=complaint,
+            feedback=f"{complaint}/feedback",
+            reopen=f"{complaint}/reopen",
+            opt_out=f"{complaint}/notifications/opt-out?t={opt_out_token}",
+        )
+
+
+class Templates:
+    def __init__(self, gateway_templates: Mapping[str, str] | None = None) -> None:
+        self._env = Environment(
+            loader=PackageLoader("services.intake", "templates/notifications"),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self._env.filters["linkify"] = _linkify
+        self._gateway_templates = dict(gateway_templates or {})
+
+    def check(self) -> None:
+        """Every template loads (at start-up: a missing package file fails there, not at a send)."""
+        for name in self._env.list_templates():
+            self._env.get_template(name)
+
+    def _block(self, kind: str, block: str, context: Mapping[str, Any]) -> str:
+        template = self._env.get_template(f"kinds/{kind}.txt")
+        return "".join(template.blocks[block](template.new_context(dict(context)))).strip()
+
+    def message(self, notification: Mapping[str, Any], to: str, links: Links) -> OutgoingMessage:
+        kind, channel = notification["kind"], notification["channel"]
+        context = self.context(notification, links)
+        subject = self._block(kind, "subject", context)
+        params = {k: str(v) for k, v in context.items() if k != "links" and v is not None}
+        params["link"] = links.status
+        if channel != "email":
+            return OutgoingMessage(
+                id=notification["_id"], channel=channel, kind=kind, to=to, subject=subject,
+                text=self._block(kind, "sms", context), html=None, params=params,
+                unsubscribe_url=links.opt_out,
+            )  # fmt: skip
+        body = self._block(kind, "body", context)
+        paragraphs = [p.splitlines() for p in body.split("\n\n") if p.strip()]
+        text = self._env.get_template("email.txt").render(body=body, links=links)
+        html_page = self._env.get_template("email.html")
+        html = html_page.render(subject=subject, paragraphs=paragraphs, links=links)
+        return OutgoingMessage(
+            id=notification["_id"], channel=channel, kind=kind, to=to, subject=subject, text=text,
+            html=html, params=params, unsubscribe_url=links.opt_out,
+        )  # fmt: skip
+
+    def gateway_template(self, kind: str) -> str:
+        return self._gateway_templates.get(kind, f"pengaduan_{kind}")
+
+    @staticmethod
+    def context(notification: Mapping[str, Any], links: Links) -> dict[str, Any]:
+        facts = dict(notification.get("facts") or {})
+        context: dict[str, Any] = {
+            "complaint_id": notification["complaint_id"],
+            "links": links,
+            "opd": facts.get("opd_id"),
+            "due": last_day(facts["due"]) if facts.get("due") else None,
+            "reply_until": last_day(facts["reply_until"]) if facts.get("reply_until") else None,
+            "days": facts.get("days"),
+            "outcome": facts.get("outcome"),
+            "rating": facts.get("rating"),
+            "forwarded_to": facts.get("forwarded_to"),
+        }
+        return context
