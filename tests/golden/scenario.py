@@ -459,6 +459,10 @@ async def identified_complaint(rec: Recorder) -> str:
     await rec.call("wrong token", "intake", "GET", url, token="x" * 43)
     await rec.call("staff view through intake", "intake", "GET", url, token=HANDLER)
     await rec.call("unknown complaint", "intake", "GET", "/api/v1/complaints/01HZZZZZZZZZZZZZZZZZZZZZZZ")
+    # Notifications are off on this stack (no SMTP host, no gateway): the opt-out link opens nothing.
+    opt_out = f"{url}/notifications/opt-out"
+    await rec.call("opt-out page, notifications off", "intake", "GET", opt_out, params={"token": "x" * 43})
+    await rec.call("opt-out, notifications off", "intake", "POST", opt_out, params={"token": "x" * 43})
     await rec.call(
         "rating before it is resolved: refused",
         "intake",
