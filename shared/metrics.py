@@ -80,6 +80,13 @@ OUTBOX_REFUSED = Gauge(
     "pengaduan_outbox_refused", "Documents set aside because Kafka refused their messages", ["collection"]
 )
 PARKED = Gauge("pengaduan_parked_complaints", "Complaints holding events after a gap in seq", ["service"])
+SLA_OPEN_BREACHES = Gauge("pengaduan_sla_open_breaches", "Clocks past their due and not yet stopped")
+SLA_BREACHES_TODAY = Gauge("pengaduan_sla_breaches_today", "Clocks that fell due today (WIB) and breached")
+SLA_ESCALATIONS = Gauge("pengaduan_sla_escalations", "Open complaints escalated, by level", ["level"])
+SLA_DETECTION_LAG = Gauge(
+    "pengaduan_sla_detection_lag_seconds",
+    "How long the oldest warning, due or escalation waits for the detector (0 when none waits)",
+)
 WEBHOOK_DELIVERIES = Counter(
     "pengaduan_webhook_deliveries", "Webhook pushes to OPD systems, by outcome", ["outcome"]
 )
@@ -104,6 +111,21 @@ ALLOWED = web.AppKey("metrics_allowed", tuple)
 Source = Callable[[], Awaitable[None]]
 SOURCES = web.AppKey("metric_sources", list)
 SOURCE_TIMEOUT_S = 2.0
+
+
+def watch_parked(app: web.Application, service: str, collection: str) -> None:
+    """Report how many complaints `collection` holds events of after a gap in seq (an indexed
+    count: the collections keep a partial index on `parked_count`)."""
+    from shared.runtime import INFRA  # the runtime imports this module
+
+    async def source() -> None:
+        infra = app.get(INFRA)
+        if infra is not None:
+            PARKED.labels(service).set(
+                await infra.db[collection].count_documents({"parked_count": {"$gt": 0}})
+            )
+
+    add_source(app, f"parked:{service}", source)
 
 
 def add_source(app: web.Application, name: str, source: Source) -> None:

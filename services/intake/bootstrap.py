@@ -40,7 +40,7 @@ from services.intake.entrypoints import (
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, domain_errors
 from services.intake.ports import Adapters, NotificationSender
 from services.intake.settings import IntakeSettings, NotifySettings
-from shared import outbox
+from shared import metrics, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
@@ -142,6 +142,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     app.on_startup.append(open311_keys)
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
     outbox.watch_backlog(app, OUTBOXES)
+    metrics.watch_parked(app, "intake", "complaints")
     complaints.add_routes(app)
     commands.add_routes(app)
     identity.add_routes(app)

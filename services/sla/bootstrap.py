@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.sla.adapters import clock_store, report_store
 from services.sla.adapters.clock_store import MongoClockStore, ensure_indexes
 from services.sla.adapters.reference import MongoCalendars
 from services.sla.adapters.report_store import MongoReportStore, ensure_report_indexes
@@ -37,10 +39,11 @@ from services.sla.entrypoints.edge import RULES, SLA, reports_state
 from services.sla.entrypoints.workers import DetectorSettings, run_catch_up, run_detector
 from services.sla.ports import Publish, Sla
 from services.sla.settings import SlaSettings
+from shared import clock, metrics, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
-from shared.runtime import ConsumerSpec, Infra, with_consumers
+from shared.runtime import INFRA, ConsumerSpec, Infra, with_consumers
 from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS, SLA_REPORTS_GROUP
 
 __all__ = ["OpenSla", "add_supervisor_routes", "create_app", "mongo_sla", "report_consumer_specs"]
@@ -109,6 +112,32 @@ def add_supervisor_routes(app: web.Application) -> None:
     dashboard.add_routes(app)
 
 
+WIB = ZoneInfo("Asia/Jakarta")  # "today" of the breach count: the national calendar's day
+
+
+def _watch(app: web.Application, reports: bool) -> None:
+    """What /metrics tells of sla beyond the common series: its outbox, parked complaints, how
+    late detection runs, and (with the reports) open breaches, today's and escalations by level."""
+    outbox.watch_backlog(app, [clock_store.COLLECTION])
+    metrics.watch_parked(app, "sla", clock_store.COLLECTION)
+
+    async def figures() -> None:
+        infra = app.get(INFRA)
+        if infra is None:  # not started yet
+            return
+        now = clock.now()
+        metrics.SLA_DETECTION_LAG.set((await clock_store.detection_lag(infra.db, now)).total_seconds())
+        if reports:
+            today = now.astimezone(WIB).replace(hour=0, minute=0, second=0, microsecond=0)
+            found = await report_store.figures(infra.db, now, today)
+            metrics.SLA_OPEN_BREACHES.set(found["open_breaches"])
+            metrics.SLA_BREACHES_TODAY.set(found["breaches_today"])
+            for level, count in found["escalations"].items():
+                metrics.SLA_ESCALATIONS.labels(str(level)).set(count)
+
+    metrics.add_source(app, "sla", figures)
+
+
 def create_app(settings: SlaSettings, *, reports: bool = True, sla: OpenSla | None = None) -> web.Application:
     """The sla service. `reports=False` leaves out the supervisor counters and API (tests of the
     clocks alone); `sla` replaces the Mongo adapters."""
@@ -142,6 +171,7 @@ def create_app(settings: SlaSettings, *, reports: bool = True, sla: OpenSla | No
         app, settings, specs, background=[("sla-detector", detector), ("sla-recompute", catch_up)]
     )
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
+    _watch(app, reports)
     if reports:
         add_supervisor_routes(app)
     extra_dates.add_routes(app)

@@ -95,6 +95,8 @@ def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[Servic
     before_key = os.environ.get("OPEN311_API_KEY")
     os.environ["OPEN311_API_KEY"] = E2E_OPEN311_KEY
     logs = infra.run_dir(infra.test_profile()) / "services"
+    for old in logs.glob("*.log"):  # this session's lines only: the tests read the logs
+        old.unlink()
     running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX)
     try:
         asyncio.run(wait_ready(running, timeout=90))

@@ -87,6 +87,15 @@ async def test_metrics_move_under_a_submit_and_name_routes_not_paths(
     assert re.search(r'pengaduan_kafka_consumer_lag\{group="routing",partition="\d+",topic="', routing)
     sla = await _metrics(http, services, "sla")
     assert "pengaduan_http_requests_total" in sla
+    for series in (
+        "pengaduan_sla_detection_lag_seconds ",
+        "pengaduan_sla_open_breaches ",
+        'pengaduan_sla_escalations{level="3"}',
+        'pengaduan_outbox_backlog{collection="complaint_clocks"}',
+        'pengaduan_parked_complaints{service="sla"}',
+    ):
+        assert series in sla, series
+    assert 'pengaduan_parked_complaints{service="intake"}' in after
 
 
 async def test_log_lines_are_json_with_the_service_and_the_request_id(

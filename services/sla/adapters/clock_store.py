@@ -339,3 +339,11 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
         [("parked_count", ASCENDING)], partialFilterExpression={"parked_count": {"$gt": 0}}
     )
     # No more: every index is one more entry to rewrite with each of the detector's writes.
+
+
+async def detection_lag(db: AsyncDatabase[dict[str, Any]], now: datetime) -> timedelta:
+    """How long the earliest due check has waited (zero when the detector is up to date)."""
+    oldest = await db[COLLECTION].find_one(
+        {"next_check": {"$lte": now}}, {"next_check": 1}, sort=[("next_check", 1)]
+    )
+    return now - oldest["next_check"] if oldest else timedelta(0)

@@ -343,3 +343,18 @@ class MongoReportStore:
             async for d in self._db[CLOCKS].find({"complaint_id": complaint_id}).sort("started_at", ASCENDING)
         ]
         return (complaint_record(doc) if doc else None), clocks
+
+
+async def figures(db: AsyncDatabase[Doc], now: datetime, day_start: datetime) -> dict[str, Any]:
+    """What /metrics shows of the supervisors' lists, each an indexed count: open breaches,
+    breaches that fell due since `day_start`, open escalations by level."""
+    breaches = db[BREACHES]
+    return {
+        "open_breaches": await breaches.count_documents({"open": True}),
+        "breaches_today": await breaches.count_documents(
+            {"open": {"$in": [True, False]}, "due_at": {"$gte": day_start, "$lte": now}}
+        ),
+        "escalations": {
+            level: await db[ESCALATIONS].count_documents({"level": level}) for level in (1, 2, 3)
+        },
+    }
