@@ -243,3 +243,14 @@ def test_dispose_needs_a_category_and_a_real_opd() -> None:
 def test_empty_answers_are_refused() -> None:
     with pytest.raises(Refused, match="kosong"):
         decide(complaint("assigned"), lc.Answer("h1", "   "), AT)
+
+
+def test_every_action_has_its_decision_and_every_state_change_its_step() -> None:
+    from services.routing.domain import lifecycle
+
+    assert set(lifecycle._DECISIONS) == set(lifecycle.ALLOWED)
+    changing = {
+        *("ComplaintAssigned", "ComplaintTriaged", "ComplaintClaimed", "ComplaintAnswered"),
+        *("InformationRequested", "ComplaintResolved", "ComplaintClosed", "ComplaintArchived"),
+    }
+    assert changing <= {kind.TYPE for kind in lifecycle._EVOLUTIONS}

@@ -19,9 +19,10 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from shared.calendar import calendar_for, pemda_of
 from shared.categories import CATEGORIES, COORDINATOR_SLUG
@@ -267,46 +268,109 @@ def decide(
         )
     if isinstance(action, HANDLER_ACTIONS):
         check_lease(complaint, action.handler, at)
-    opd = complaint.opd_id or ""
-    if isinstance(action, Claim):
-        return [ComplaintClaimed(opd_id=opd, handler=action.handler)] if complaint.state == "assigned" else []
-    if isinstance(action, Answer):
-        _text(action.message, "jawaban")
-        return [ComplaintAnswered(opd_id=opd, handler=action.handler, message=action.message)]
-    if isinstance(action, RequestInfo):
-        _text(action.message, "permintaan informasi")
-        return [InformationRequested(opd_id=opd, handler=action.handler, message=action.message)]
-    if isinstance(action, SetTier):
-        if action.tier == complaint.tier:
-            raise Refused(f"tingkat sudah {action.tier}")
-        return [TierChanged(opd_id=opd, tier=action.tier)]
-    if isinstance(action, Resolve):
-        _text(action.answer, "jawaban penyelesaian")
-        return [ComplaintResolved(opd_id=opd, handler=action.handler, answer=action.answer)]
-    if isinstance(action, Transfer):
-        return _transfer(complaint, action, max_transfers, known_opd)
-    if isinstance(action, Dispose):
-        return _dispose(complaint, action, known_opd)
-    if isinstance(action, Archive):
-        _text(action.reason, "alasan")
-        return [ComplaintArchived(reason=action.reason, forwarded_to=action.forwarded_to)]
-    if isinstance(action, Update):
-        return [_update(complaint, action)]
-    if isinstance(action, AddInfo):
-        _text(action.message, "informasi")
-        return [InformationAdded(message=action.message, resumed=complaint.state == "waiting_reporter")]
-    if isinstance(action, Feedback):
-        return [ComplaintClosed(outcome="feedback", rating=action.rating, comment=action.comment)]
-    if isinstance(action, Reopen):
-        return _reopen(complaint, action, at)
-    if isinstance(action, Withdraw):
-        return [ComplaintClosed(outcome="withdrawn", comment=action.reason)]
-    if isinstance(action, CloseExpired):
-        end = reopen_window_end(complaint)
-        if end is not None and at < end:
-            raise Refused("jendela tanggapan pelapor belum berakhir")
-        return [ComplaintClosed(outcome="expired")]
-    raise AssertionError(f"unhandled action {action!r}")
+    context = _Context(at, complaint.opd_id or "", max_transfers, known_opd)
+    return _DECISIONS[type(action)](complaint, action, context)
+
+
+@dataclass(frozen=True)
+class _Context:
+    at: datetime
+    opd: str  # the complaint's current OPD ("" when it has none)
+    max_transfers: int
+    known_opd: frozenset[str] | None
+
+
+_Decision = Callable[[Complaint, Any, _Context], list[Payload]]
+# One function per action (the same {type: handler} table style as the services' handlers).
+_DECISIONS: dict[type, _Decision] = {}
+
+
+def _decides(kind: type) -> Callable[[_Decision], _Decision]:
+    def register(fn: _Decision) -> _Decision:
+        _DECISIONS[kind] = fn
+        return fn
+
+    return register
+
+
+@_decides(Claim)
+def _claim(c: Complaint, action: Claim, x: _Context) -> list[Payload]:
+    return [ComplaintClaimed(opd_id=x.opd, handler=action.handler)] if c.state == "assigned" else []
+
+
+@_decides(Answer)
+def _answer(c: Complaint, action: Answer, x: _Context) -> list[Payload]:
+    _text(action.message, "jawaban")
+    return [ComplaintAnswered(opd_id=x.opd, handler=action.handler, message=action.message)]
+
+
+@_decides(RequestInfo)
+def _request_info(c: Complaint, action: RequestInfo, x: _Context) -> list[Payload]:
+    _text(action.message, "permintaan informasi")
+    return [InformationRequested(opd_id=x.opd, handler=action.handler, message=action.message)]
+
+
+@_decides(SetTier)
+def _set_tier(c: Complaint, action: SetTier, x: _Context) -> list[Payload]:
+    if action.tier == c.tier:
+        raise Refused(f"tingkat sudah {action.tier}")
+    return [TierChanged(opd_id=x.opd, tier=action.tier)]
+
+
+@_decides(Resolve)
+def _resolve(c: Complaint, action: Resolve, x: _Context) -> list[Payload]:
+    _text(action.answer, "jawaban penyelesaian")
+    return [ComplaintResolved(opd_id=x.opd, handler=action.handler, answer=action.answer)]
+
+
+@_decides(Transfer)
+def _transfer_action(c: Complaint, action: Transfer, x: _Context) -> list[Payload]:
+    return _transfer(c, action, x.max_transfers, x.known_opd)
+
+
+@_decides(Dispose)
+def _dispose_action(c: Complaint, action: Dispose, x: _Context) -> list[Payload]:
+    return _dispose(c, action, x.known_opd)
+
+
+@_decides(Archive)
+def _archive(c: Complaint, action: Archive, x: _Context) -> list[Payload]:
+    _text(action.reason, "alasan")
+    return [ComplaintArchived(reason=action.reason, forwarded_to=action.forwarded_to)]
+
+
+@_decides(Update)
+def _update_action(c: Complaint, action: Update, x: _Context) -> list[Payload]:
+    return [_update(c, action)]
+
+
+@_decides(AddInfo)
+def _add_info(c: Complaint, action: AddInfo, x: _Context) -> list[Payload]:
+    _text(action.message, "informasi")
+    return [InformationAdded(message=action.message, resumed=c.state == "waiting_reporter")]
+
+
+@_decides(Feedback)
+def _feedback(c: Complaint, action: Feedback, x: _Context) -> list[Payload]:
+    return [ComplaintClosed(outcome="feedback", rating=action.rating, comment=action.comment)]
+
+
+@_decides(Reopen)
+def _reopen_action(c: Complaint, action: Reopen, x: _Context) -> list[Payload]:
+    return _reopen(c, action, x.at)
+
+
+@_decides(Withdraw)
+def _withdraw(c: Complaint, action: Withdraw, x: _Context) -> list[Payload]:
+    return [ComplaintClosed(outcome="withdrawn", comment=action.reason)]
+
+
+@_decides(CloseExpired)
+def _close_expired(c: Complaint, action: CloseExpired, x: _Context) -> list[Payload]:
+    end = reopen_window_end(c)
+    if end is not None and x.at < end:
+        raise Refused("jendela tanggapan pelapor belum berakhir")
+    return [ComplaintClosed(outcome="expired")]
 
 
 def _text(value: str, what: str) -> None:
@@ -415,36 +479,87 @@ def _reopen(complaint: Complaint, action: Reopen, at: datetime) -> list[Payload]
 
 
 def evolve(complaint: Complaint, payload: Payload, at: datetime) -> None:
-    """Apply one produced payload to the complaint (the new state routing stores)."""
-    c = complaint
-    if isinstance(payload, ComplaintAssigned):
-        c.state, c.opd_id, c.category = "assigned", payload.opd_id, payload.category
-        c.claimed_by = c.lease_until = None
-    elif isinstance(payload, ComplaintTriaged):
-        c.state, c.opd_id = "triage", None
-        c.claimed_by = c.lease_until = None
-    elif isinstance(payload, ComplaintTransferred):
-        c.transfers = payload.transfers
-    elif isinstance(payload, ComplaintClaimed | ComplaintAnswered):
+    """Apply one produced payload to the complaint (the new state routing stores); a payload that
+    changes nothing routing keeps (a notice) has no step."""
+    step = _EVOLUTIONS.get(type(payload))
+    if step is not None:
+        step(complaint, payload, at)
+
+
+_Evolution = Callable[[Complaint, Any, datetime], None]
+_EVOLUTIONS: dict[type[Payload], _Evolution] = {}
+
+
+def _evolves(*kinds: type[Payload]) -> Callable[[_Evolution], _Evolution]:
+    def register(fn: _Evolution) -> _Evolution:
+        _EVOLUTIONS.update(dict.fromkeys(kinds, fn))
+        return fn
+
+    return register
+
+
+@_evolves(ComplaintAssigned)
+def _assigned_to(c: Complaint, p: ComplaintAssigned, at: datetime) -> None:
+    c.state, c.opd_id, c.category = "assigned", p.opd_id, p.category
+    c.claimed_by = c.lease_until = None
+
+
+@_evolves(ComplaintTriaged)
+def _triaged(c: Complaint, p: ComplaintTriaged, at: datetime) -> None:
+    c.state, c.opd_id = "triage", None
+    c.claimed_by = c.lease_until = None
+
+
+@_evolves(ComplaintTransferred)
+def _transferred(c: Complaint, p: ComplaintTransferred, at: datetime) -> None:
+    c.transfers = p.transfers
+
+
+@_evolves(ComplaintClaimed, ComplaintAnswered)
+def _in_progress(c: Complaint, p: Payload, at: datetime) -> None:
+    c.state = "in_progress"
+
+
+@_evolves(InformationRequested)
+def _waiting(c: Complaint, p: InformationRequested, at: datetime) -> None:
+    c.state = "waiting_reporter"
+
+
+@_evolves(InformationAdded)
+def _informed(c: Complaint, p: InformationAdded, at: datetime) -> None:
+    if p.resumed:
         c.state = "in_progress"
-    elif isinstance(payload, InformationRequested):
-        c.state = "waiting_reporter"
-    elif isinstance(payload, InformationAdded):
-        if payload.resumed:
-            c.state = "in_progress"
-    elif isinstance(payload, TierChanged):
-        c.tier = payload.tier
-    elif isinstance(payload, ComplaintResolved):
-        c.state, c.resolved_at, c.resolved_opd = "resolved", at, payload.opd_id
-    elif isinstance(payload, ComplaintReopened):
-        c.reopened = True
-    elif isinstance(payload, ComplaintClosed):
-        c.state = "closed"
-    elif isinstance(payload, ComplaintArchived):
-        c.state = "archived"
-    elif isinstance(payload, ComplaintUpdated):
-        c.category, c.region_code, c.pemda = payload.category, payload.region_code, payload.pemda
-        c.anonymous, c.confidential = payload.anonymous, payload.confidential
+
+
+@_evolves(TierChanged)
+def _tier(c: Complaint, p: TierChanged, at: datetime) -> None:
+    c.tier = p.tier
+
+
+@_evolves(ComplaintResolved)
+def _resolved(c: Complaint, p: ComplaintResolved, at: datetime) -> None:
+    c.state, c.resolved_at, c.resolved_opd = "resolved", at, p.opd_id
+
+
+@_evolves(ComplaintReopened)
+def _reopened(c: Complaint, p: ComplaintReopened, at: datetime) -> None:
+    c.reopened = True
+
+
+@_evolves(ComplaintClosed)
+def _closed(c: Complaint, p: ComplaintClosed, at: datetime) -> None:
+    c.state = "closed"
+
+
+@_evolves(ComplaintArchived)
+def _archived(c: Complaint, p: ComplaintArchived, at: datetime) -> None:
+    c.state = "archived"
+
+
+@_evolves(ComplaintUpdated)
+def _updated(c: Complaint, p: ComplaintUpdated, at: datetime) -> None:
+    c.category, c.region_code, c.pemda = p.category, p.region_code, p.pemda
+    c.anonymous, c.confidential = p.anonymous, p.confidential
 
 
 def lease(complaint: Complaint, handler: str, at: datetime, minutes: int) -> None:
