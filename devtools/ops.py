@@ -26,6 +26,9 @@
                                            format); checked whole, then written, audited
     pengaduan apikeys (issue --name C | revoke --name C | list)
                                            Open311 clients' API keys (services/intake/apikeys.py)
+    pengaduan recompute (holidays | pemda CODE)
+                                           sla's clocks again after a calendar change (sla also
+                                           does it by itself at start)
     pengaduan retention [--years N]        erase the identity of complaints closed over N years
                                            ago (default INTAKE_RETENTION_YEARS; intake also runs
                                            it by itself when that is set)
@@ -499,11 +502,19 @@ def main(argv: list[str] | None = None) -> int:
     importing.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     importing.add_argument("--by", default=os.environ.get("USER") or "operator", help="who, for the audit")
     sub.add_parser("apikeys", help="Open311 API keys: issue, revoke, list", add_help=False)
+    sub.add_parser(
+        "recompute", help="sla's clocks after a calendar change: holidays | pemda CODE", add_help=False
+    )
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["apikeys"]:  # its own command line (services/intake/apikeys.py)
         from services.intake import apikeys
 
         return asyncio.run(apikeys.main(argv[1:], prog="pengaduan apikeys"))
+    if argv[:1] == ["recompute"]:  # its own command line (services/sla/entrypoints/cli.py)
+        from services.sla.entrypoints import cli
+
+        cli.main(argv[1:], prog="pengaduan recompute")
+        return 0
     args = parser.parse_args(argv)
     if args.command == "status":
         return status(args.profile)

@@ -1,5 +1,6 @@
 """Recompute from the command line, after a new pinned `holidays` release or to redo a pemda's
-calendar change: `python -m services.sla.entrypoints.cli holidays` or `… pemda 33.74`. The
+calendar change: `pengaduan recompute holidays` or `pengaduan recompute pemda 33.74` (the same as
+`python -m services.sla.entrypoints.cli …`). The
 service also does both by itself at start (workers.run_catch_up)."""
 
 from __future__ import annotations
@@ -29,17 +30,14 @@ async def _main(args: argparse.Namespace) -> None:
         print(result)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m services.sla.entrypoints.cli",
-        description="Recompute SLA clocks after a calendar change.",
-    )
+def main(argv: list[str] | None = None, prog: str = "python -m services.sla.entrypoints.cli") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description="Recompute SLA clocks after a calendar change.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("holidays", help="rebuild every complaint computed with another pinned holidays version")
     one = sub.add_parser("pemda", help="rebuild the complaints a pemda's calendar governs")
     one.add_argument("pemda")
     clock.install_from_environment()
-    asyncio.run(_main(parser.parse_args()))
+    asyncio.run(_main(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":
