@@ -29,6 +29,9 @@
     pengaduan recompute (holidays | pemda CODE)
                                            sla's clocks again after a calendar change (sla also
                                            does it by itself at start)
+    pengaduan replay (sla-reports | routing-dues)
+                                           rebuild a read model from its topics (devtools/replay.py;
+                                           the service that runs the group stopped)
     pengaduan retention [--years N]        erase the identity of complaints closed over N years
                                            ago (default INTAKE_RETENTION_YEARS; intake also runs
                                            it by itself when that is set)
@@ -343,6 +346,22 @@ async def dlq_replay(group: str, offsets: list[int] | None) -> int:
     return 1 if result.refused else 0
 
 
+async def rebuild_read_model(group: str) -> int:
+    from devtools.replay import ReplayError, replay
+
+    try:
+        done = await replay(group, _bootstrap())
+    except (ReplayError, KafkaError, PyMongoError) as exc:
+        print(f"replay {group} failed: {exc}", file=sys.stderr)
+        return 1
+    dropped = f"; dropped {', '.join(done['dropped'])} in {done['database']}" if done["dropped"] else ""
+    print(
+        f"replay {group}: positions back to the beginning of {done['partitions']} partition(s){dropped}; "
+        "start the service: it rebuilds while it catches up (pengaduan status shows the lag)"
+    )
+    return 0
+
+
 async def catalog_import(file: Path, *, dry_run: bool, by: str) -> int:
     from services.routing import handlers
     from services.routing.adapters.catalog import MongoCatalog
@@ -515,9 +534,13 @@ def main(argv: list[str] | None = None) -> int:
 
         cli.main(argv[1:], prog="pengaduan recompute")
         return 0
+    rebuild = sub.add_parser("replay", help="rebuild a read model from its topics (service stopped)")
+    rebuild.add_argument("group", choices=("sla-reports", "routing-dues"))
     args = parser.parse_args(argv)
     if args.command == "status":
         return status(args.profile)
+    if args.command == "replay":
+        return asyncio.run(rebuild_read_model(args.group))
     if args.command == "catalog":
         return asyncio.run(catalog_import(args.file, dry_run=args.dry_run, by=args.by))
     if args.command in ("erase-reporter", "retention"):
