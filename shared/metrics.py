@@ -2,12 +2,14 @@
 
 The counters move where the work happens (this module's middleware for HTTP, `shared.kafka` for
 messages, the database client's command listener for database operations, routing's webhook
-pusher); what only a query can tell (consumer lag, outbox backlog, parked complaints, sla's open
-clocks) is read when Prometheus scrapes, by the sources a service registers with `add_source`,
-each bounded in time so that a slow database never makes a scrape hang.
+pusher); what only a query can tell (consumer lag, outbox backlog, parked complaints, sla's
+breaches, escalations and detection lag) is read when Prometheus scrapes, by the sources a
+service registers with `add_source`, each bounded in time so that a slow database never makes a
+scrape hang.
 
 HTTP series are labelled by the route as registered (`/api/v1/complaints/{complaint_id}`), never
-by the raw path: a stranger's paths must not create series. The metrics carry no identity.
+by the raw path, and by the standard methods only (any other is `OTHER`): a stranger's requests
+must not create series. The metrics carry no identity.
 `/metrics` answers without the database, and only to callers on the networks of `METRICS_ALLOW`
 (private and loopback addresses by default: where Prometheus runs beside the services); anyone
 else gets 404, as if there were nothing there. The peer's own address counts, never a forwarded
@@ -161,6 +163,13 @@ async def metrics_view(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_of(request: web.Request) -> str:
+    return request.method if request.method in METHODS else "OTHER"
+
+
 def route_of(request: web.Request) -> str:
     """The route as registered, or one label for every path no route matched."""
     resource = request.match_info.route.resource
@@ -181,9 +190,9 @@ async def http_metrics(
         status = exc.status
         raise
     finally:
-        route = route_of(request)
-        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        route, method = route_of(request), method_of(request)
+        HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
 def install(app: web.Application, settings: MetricsSettings | None = None) -> None:
