@@ -10,8 +10,8 @@ it is answered in the same header and set for everything the request's task logs
 the services log ids, never texts (a test searches every service's log for a known reporter).
 
 `LOG_FORMAT=text` gives the old one-line text for a person reading a terminal; `ACCESS_LOG=true`
-adds one line per HTTP request (method, route, path without its query, status, duration): the
-query string can carry a token, the path only ids.
+adds one line per HTTP request (method, path without its query, route, status, duration): the
+query string can carry a token, and a path that carries one is logged as its route.
 """
 
 from __future__ import annotations
@@ -117,18 +117,22 @@ async def request_context(
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One line per request: method, route as registered, path (no query), status, duration."""
+    """One line per request: method, path (no query), route as registered, status, duration. The
+    path of a route that carries a token in it (Open311's `/tokens/{token}`), or of a catch-all,
+    is logged as the route instead."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         match = getattr(request, "match_info", None)
         resource = match.route.resource if match is not None else None
+        route = resource.canonical if resource is not None else "(unmatched)"
+        hidden = match is not None and any("token" in name or name == "tail" for name in match)
         self.logger.info(
             "%s %s %s",
             request.method,
-            request.path,
+            route if hidden else request.path,
             response.status,
             extra={
-                "route": resource.canonical if resource is not None else "(unmatched)",
+                "route": route,
                 "status": response.status,
                 "duration_ms": round(time * 1000, 1),
                 "correlation_id": response.headers.get(REQUEST_ID_HEADER),

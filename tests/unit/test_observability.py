@@ -6,9 +6,11 @@ import asyncio
 import io
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from unittest import mock
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
@@ -17,6 +19,7 @@ from shared import logs, metrics
 from shared.envelope import new_event
 from shared.events import ComplaintClaimed
 from shared.http import add_standard_routes, problem_middleware
+from tests.waiting import eventually
 
 Client = TestClient[web.Request, web.Application]
 
@@ -125,3 +128,34 @@ async def test_metrics_are_served_only_to_the_allowed_networks(peer: str, served
     else:
         with pytest.raises(web.HTTPNotFound):
             await metrics.metrics_view(request)
+
+
+async def test_the_access_log_names_a_token_s_route_never_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/tokens/{token}.json", ok)
+    app.router.add_get("/complaints/{id}", ok)
+    # As shared/runtime.py serves (run_app's runner with this access logger).
+    runner = web.AppRunner(
+        app, access_log=logging.getLogger("test.access"), access_log_class=logs.AccessLogger
+    )
+    await runner.setup()
+    site = web.SockSite(runner, socket.create_server(("127.0.0.1", 0)))
+    await site.start()
+    base = f"http://127.0.0.1:{site._sock.getsockname()[1]}"  # type: ignore[attr-defined]
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "test.access"]
+
+    try:
+        with caplog.at_level(logging.INFO, logger="test.access"):
+            async with aiohttp.ClientSession() as http:
+                for path in ("/tokens/sekret-token-123.json?x=1", "/complaints/01ABC?token=sekret-query"):
+                    async with http.get(base + path) as resp:
+                        assert resp.status == 200
+            await eventually(lambda: asyncio.sleep(0, len(lines()) == 2), within=5, what="two access lines")
+    finally:
+        await runner.cleanup()
+    assert lines() == ["GET /tokens/{token}.json 200", "GET /complaints/01ABC 200"]
