@@ -105,6 +105,8 @@ async def backup(
     if directory.exists() and any(directory.iterdir()):
         raise BackupError(f"{directory} is not empty: back up into a new directory")
     directory.mkdir(parents=True, exist_ok=True)
+    # It holds reporter identity (intake's database): readable by its owner only.
+    directory.chmod(0o700)
     manifest: dict[str, Any] = {"format": FORMAT, "databases": {}, "topics": {}, "groups": {}}
     for database in databases:
         manifest["databases"][database.service] = await _dump_database(

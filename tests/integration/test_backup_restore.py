@@ -194,6 +194,7 @@ async def test_a_round_trip_gives_the_same_documents_messages_and_group_position
         groups=[group],
     )
     assert manifest["databases"]["intake"]["complaints"] == 2500
+    assert (tmp_path / "b").stat().st_mode & 0o777 == 0o700  # reporter identity inside
     assert manifest["topics"] == {topic: {"partitions": 3, "messages": 601}}
     await backup.restore(tmp_path / "b", _databases(endpoints, target), empty_kafka)
 
