@@ -55,6 +55,7 @@ from typing import Any, Final
 
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory  # type: ignore[import-untyped]
 
+from services.routing.domain.model import char_features, word_features
 from shared.categories import CATEGORIES
 
 LEXICON_PATH: Final = (
@@ -317,12 +318,12 @@ class Budget:
             raise TooCostly(f"klasifikasi melebihi batas CPU {self.seconds:.2f} s ({used:.2f} s)")
 
 
-def stems(text: str, budget: Budget | None = None) -> list[str]:
-    """Normalised, stemmed words of a text: at most `MAX_STEMMED_WORDS` distinct words go through
-    the stemmer, none longer than `MAX_WORD`; the others count as written."""
+def stem_words(words: Sequence[str], budget: Budget | None = None) -> list[str]:
+    """Each normalised word's stem: at most `MAX_STEMMED_WORDS` distinct words go through the
+    stemmer, none longer than `MAX_WORD`; the others count as written."""
     found: dict[str, str] = {}
     result = []
-    for word in normalise(text).split():
+    for word in words:
         stemmed = found.get(word)
         if stemmed is None:
             stemmed = stem(word) if len(found) < MAX_STEMMED_WORDS and len(word) <= MAX_WORD else word
@@ -331,6 +332,11 @@ def stems(text: str, budget: Budget | None = None) -> list[str]:
                 budget.check()
         result.append(stemmed)
     return result
+
+
+def stems(text: str, budget: Budget | None = None) -> list[str]:
+    """Normalised, stemmed words of a text (`stem_words` of `normalise`)."""
+    return stem_words(normalise(text).split(), budget)
 
 
 # --- lexicon ---------------------------------------------------------------------------------------
@@ -486,3 +492,14 @@ def classify(title: str, description: str, budget: Budget | None = None) -> Clas
         confidence=round(confidence, 4),
         matched=tuple(term.text for term in matched),
     )
+
+
+# --- the trained model's features (services.routing.domain.model) ----------------------------
+
+TRIAGE: Final = "lainnya"  # a class of the model, never a routing decision
+
+
+def text_features(title: str, description: str, budget: Budget | None = None) -> dict[str, set[str]]:
+    """The model's feature blocks of one complaint: title and description read as one text."""
+    words = normalise(f"{title}\n{description}").split()
+    return {"word": word_features(stem_words(words, budget)), "char": char_features(words)}
