@@ -4,7 +4,7 @@
     .venv/bin/python -m devtools.train_classifier --check    # retrains, fails if the file would change
 
 Reproducible: the train split of data/corpus/complaints.jsonl only (the test split is never read
-here) and the lexicon of the classifier it replaces (services/routing/data/lexicon.json),
+here) and the lexicon of the classifier it replaces (data/lexicon.json),
 scikit-learn pinned in the dev dependencies (1.9.1; never needed at run time), fixed seeds, one
 BLAS thread, deterministic solvers; the same corpus gives the same file, byte for byte.
 
@@ -62,7 +62,7 @@ from services.routing.domain.classify import TRIAGE, text_features
 from services.routing.domain.model import BLOCKS, FORMAT, MODEL_PATH, parse
 from shared.categories import CATEGORIES
 
-LEXICON = Path(__file__).resolve().parent.parent / "services" / "routing" / "data" / "lexicon.json"
+LEXICON = Path(__file__).resolve().parent.parent / "data" / "lexicon.json"
 SEED = 20261206
 FOLDS = 5
 C_GRID = (30.0, 100.0, 300.0)
