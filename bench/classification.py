@@ -200,7 +200,7 @@ def main() -> None:
     test = sets["corpus test"]
     print(
         f"model: {trained.MODEL_PATH.relative_to(ROOT)}, {len(model.classes)} classes, "
-        f"{sum(len(b.weights) for b in model.blocks.values()):,} features, threshold {threshold}, "
+        f"{sum(len(b.vectors) for b in model.blocks.values()):,} features, threshold {threshold}, "
         f"loaded in {load_ms:.0f} ms"
     )
     print(

@@ -106,7 +106,7 @@ def test_the_packaged_model_knows_every_category_and_is_loaded_once() -> None:
     assert m.model() is model
     assert set(model.classes) == set(CATEGORIES)  # lainnya included: the model learns "none of these"
     assert 0.0 < model.threshold < 1.0
-    assert all(len(block.weights) > 1000 for block in model.blocks.values())
+    assert all(len(block.vectors) > 1000 for block in model.blocks.values())
     with m.MODEL_PATH.open(encoding="utf-8") as f:
         trained = json.load(f)["trained"]
     assert trained["script"] == "devtools/train_classifier.py"
