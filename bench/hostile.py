@@ -43,6 +43,7 @@ from services.intake.domain.identity import identity_pattern  # noqa: E402
 from services.intake.entrypoints.open311_forms import submission_from_form  # noqa: E402
 from services.routing.deciding import decide, decide_off_loop  # noqa: E402
 from services.routing.domain import classify as clf  # noqa: E402
+from services.routing.domain.model import model  # noqa: E402
 from services.routing.handlers import handle_submissions  # noqa: E402
 from shared import privacy  # noqa: E402
 from shared.runtime import warm_reference_data  # noqa: E402
@@ -238,7 +239,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=30, help="uncategorised submissions in the batch")
     args = parser.parse_args()
 
-    clf.lexicon()  # loaded once per process in the service too
+    model()  # loaded once per process in the service too
     print("Worst time per pattern at the largest allowed length (best of", args.repeat, "runs per input)")
     print(f"{'path':24} {'pattern':30} {'length':>6} {'worst ms':>9} {'ms/4000':>8}  input")
     over = 0

@@ -1,7 +1,8 @@
 """Routing decisions that need the classifier, off the event loop (issue 15, item 2).
 
-Classifying a complaint is CPU work (normalisation, Sastrawi, the lexicon): a few milliseconds a
-text, up to a few hundred for a long one whose words are not in the stem cache yet. It never runs
+Classifying a complaint is CPU work (normalisation, Sastrawi, the trained model's features and
+scores): under a millisecond for a typical text whose words are in the stem cache, tens of
+milliseconds for a long one whose words are not yet. It never runs
 on the event loop, which also answers `/healthz`, the API and Kafka's heartbeats: a batch's
 uncategorised submissions, and each explain call, are decided on a worker thread
 (`CLASSIFIER` for batches, `EXPLAINER` for explain calls: one thread each; the interpreter hands

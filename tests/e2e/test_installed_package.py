@@ -1,7 +1,8 @@
 """The package works as installed: the wheel built from this tree, installed into a fresh
 virtual environment outside it, starts each service (`python -m services.<name>` from a directory
-without sources) against the real servers: every `/readyz` answers 200 and sla's dashboard page
-and its files are served — the files the code opens at run time are in the wheel."""
+without sources) against the real servers: every `/readyz` answers 200, sla's dashboard page
+and its files are served, and routing classifies an uncategorised text (its trained model is
+read on first use) — the files the code opens at run time are in the wheel."""
 
 from __future__ import annotations
 
@@ -112,6 +113,10 @@ async def test_every_service_starts_from_the_installed_wheel(running: ServiceSet
         for asset in ("dashboard.js", "dashboard.css"):
             async with http.get(f"{sla}/dashboard/static/{asset}") as resp:
                 assert resp.status == 200, asset
+        explain = {"region_code": "34.71.01.1001", "title": "Air PDAM mati", "description": "sudah tiga hari"}
+        async with http.post(f"{running.url('routing')}/api/v1/routing/explain", json=explain) as resp:
+            assert resp.status == 200, await resp.text()
+            assert (await resp.json())["category"] == "air-minum"
 
 
 def test_the_notification_templates_ship_with_the_wheel(installed: Path, tmp_path: Path) -> None:

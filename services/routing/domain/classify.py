@@ -1,6 +1,6 @@
 """Classifier of uncategorised Indonesian complaints (DESIGN §4): text → a §4 category, or triage.
 
-Pure: no I/O beyond reading the packaged lexicon once. The pipeline, in order:
+Pure: no I/O beyond reading the packaged model once (`model.model`). The pipeline, in order:
 
 1. **Normalisation** (`normalise`, linear in the text): lowercase; URLs and e-mail addresses
    dropped; a few multi-token forms folded first (``e-ktp``/``ktp-el`` → ``ktp``, ``ak/1`` →
@@ -13,74 +13,42 @@ Pure: no I/O beyond reading the packaged lexicon once. The pipeline, in order:
    ``jln/jl`` → ``jalan``, ``yg`` → ``yang``, ``lobang`` → ``lubang``, ``smpn`` → ``smp``, ...).
 2. **Stemming** with Sastrawi (PySastrawi): one stemmer for the process, every word's stem cached
    (`functools.lru_cache`), because Sastrawi is slow per call and complaint vocabulary repeats.
-3. **Lexicon matching**: ``data/lexicon.json`` maps each category code to ``{"term", "weight"}``
-   entries written in natural Indonesian; each term is normalised and stemmed the same way at load
-   time. A one-word term matches its stem; a multi-word term matches its stems in order with at
-   most `MAX_GAP` other words between consecutive ones (``lampu di jalan`` matches ``lampu jalan``).
-   Longer terms win: a term whose every matched word is already covered by a longer matched term
-   (of any category) does not count, so ``lampu jalan`` does not also score ``jalan`` for roads,
-   nor ``pajak kendaraan`` score ``pajak`` for local taxes. Each term counts once per complaint
-   (presence, not frequency), times `TITLE_BOOST` if it occurs in the title.
-4. **Score and confidence**: a category's score is the sum of its matched terms' weights. The
-   confidence of the top category is a softmax over the categories that scored, plus a constant
-   "no category" logit `BASELINE`, at temperature `TEMPERATURE`::
+3. **Features and the model** (`services.routing.domain.model`): stems and stem pairs, and 3–5
+   letter pieces of the normalised words, scored by a multinomial logistic regression trained on
+   the corpus's train split (data/corpus/, devtools/train_classifier.py). Its softmax is
+   calibrated (temperature-scaled on cross-validated predictions; the reliability table is in
+   the training script's output): a complaint classified with confidence 0.8 is right about 80 %
+   of the time. The model also knows ``lainnya`` (thanks, questions, PLN, prices, spam).
 
-       confidence = exp(s_top / T) / (exp(BASELINE / T) + Σ_c exp(s_c / T))   over s_c > 0
-
-   So it is low both when the evidence is thin (one weak word barely beats the baseline) and
-   when two categories compete (ties give < 0.5); it is 0 when nothing matched. Lexicon weights
-   run 1 (contextual) … 6 (decisive, e.g. ``pdam``, ``samsat``, ``puskesmas``), and 8 for the
-   decisive misconduct terms of ``pungli-maladministrasi`` (``pungli``, ``calo``, ``suap``): the
-   misconduct outweighs the office where it happened (a ``calo`` at the ``samsat`` is a pungli
-   complaint). With BASELINE 2 and T 2, a single decisive term gives 0.88, a single weight-2
-   word gives 0.5, two equally decisive terms of different categories give < 0.5.
-
-`classify` returns the top category when its confidence reaches `THRESHOLD`, else ``None``
-(triage by the coordinator); `best` is the top category regardless. ``lainnya`` has no lexicon
-entries, so it is never returned: a complaint that fits nothing goes to triage instead.
+`classify` returns the most probable routable category when its probability reaches the model's
+threshold (chosen from cross-validated probabilities by the training script), else ``None``
+(triage by the coordinator). `best` is that category regardless of the threshold, or ``None`` when
+``lainnya`` is the most probable class: the text fits no routable category and there is nothing
+worth suggesting. ``lainnya`` itself is never returned: the coordinator gets it, as before.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
-import json
-import math
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory  # type: ignore[import-untyped]
 
-from shared.categories import CATEGORIES
+from services.routing.domain.model import char_features, model, word_features
 
-LEXICON_PATH: Final = (
-    Path(__file__).parent.parent / "data" / "lexicon.json"
-)  # package data of services.routing
-
-# Chosen with bench/classification.py: on the labelled set (176 complaints) and on a fresh held-out
-# set written after the lexicon (72), every threshold in 0.55–0.70 gave the same, best accuracy;
-# above that accuracy falls as more goes to triage. 0.6 is the low end of that plateau, i.e. the
-# least triage for the best accuracy (0.65 bought ~3 points of precision on the held-out set for
-# ~4 points more triage). Its meaning: one tier-3 term alone in the description (a strong but
-# shared word such as ``macet``, ``gaji``) decides (0.62); one weight-2 word alone does not (0.5);
-# two equally supported categories never decide (< 0.5): the coordinator gets those.
-THRESHOLD: Final = 0.6
-BASELINE: Final = 2.0  # the logit of "no category" in the confidence softmax
-TEMPERATURE: Final = 2.0
-TITLE_BOOST: Final = 1.5  # a term in the title counts this much more than in the description
-MAX_GAP: Final = 1  # other words allowed between two consecutive words of a multi-word term
+TRIAGE: Final = "lainnya"  # a class of the model, never a routing decision
 
 
 @dataclass(frozen=True)
 class Classification:
-    category: str | None  # None: below THRESHOLD, the coordinator decides (triage)
-    best: str | None  # the top category even below the threshold; None when nothing matched
-    confidence: float  # in [0, 1]
-    matched: tuple[str, ...]  # lexicon terms that counted, the best category's first
+    category: str | None  # None: below the threshold, the coordinator decides (triage)
+    best: str | None  # the top routable category even below the threshold; None when lainnya wins
+    confidence: float  # the probability of `best` (of the top routable category), in [0, 1]
+    runner_up: str | None = None  # the second most probable routable category, for explanations
 
 
 # --- normalisation ---------------------------------------------------------------------------------
@@ -317,12 +285,12 @@ class Budget:
             raise TooCostly(f"klasifikasi melebihi batas CPU {self.seconds:.2f} s ({used:.2f} s)")
 
 
-def stems(text: str, budget: Budget | None = None) -> list[str]:
-    """Normalised, stemmed words of a text: at most `MAX_STEMMED_WORDS` distinct words go through
-    the stemmer, none longer than `MAX_WORD`; the others count as written."""
+def stem_words(words: Sequence[str], budget: Budget | None = None) -> list[str]:
+    """Each normalised word's stem: at most `MAX_STEMMED_WORDS` distinct words go through the
+    stemmer, none longer than `MAX_WORD`; the others count as written."""
     found: dict[str, str] = {}
     result = []
-    for word in normalise(text).split():
+    for word in words:
         stemmed = found.get(word)
         if stemmed is None:
             stemmed = stem(word) if len(found) < MAX_STEMMED_WORDS and len(word) <= MAX_WORD else word
@@ -333,156 +301,41 @@ def stems(text: str, budget: Budget | None = None) -> list[str]:
     return result
 
 
-# --- lexicon ---------------------------------------------------------------------------------------
+def stems(text: str, budget: Budget | None = None) -> list[str]:
+    """Normalised, stemmed words of a text (`stem_words` of `normalise`)."""
+    return stem_words(normalise(text).split(), budget)
 
 
-@dataclass(frozen=True)
-class Term:
-    text: str  # as written in the lexicon
-    stems: tuple[str, ...]
-    weights: tuple[tuple[str, float], ...]  # (category, weight): one term may serve several categories
-
-    @property
-    def categories(self) -> frozenset[str]:
-        return frozenset(c for c, _ in self.weights)
+# --- classification ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Lexicon:
-    terms: tuple[Term, ...]  # longest first
-    categories: tuple[str, ...]
-    by_first: Mapping[str, tuple[int, ...]]  # first stem → indexes into terms (so a text visits few terms)
+def text_features(title: str, description: str, budget: Budget | None = None) -> dict[str, set[str]]:
+    """The model's feature blocks of one complaint: title and description read as one text."""
+    words = normalise(f"{title}\n{description}").split()
+    return {"word": word_features(stem_words(words, budget)), "char": char_features(words)}
 
 
-class LexiconError(ValueError):
-    pass
-
-
-def load_lexicon(data: Mapping[str, Sequence[Mapping[str, object]]]) -> Lexicon:
-    """Stem a lexicon given as category code → [{"term", "weight"}]; unknown codes are an error."""
-    by_stems: dict[tuple[str, ...], tuple[str, dict[str, float]]] = {}
-    for category, entries in data.items():
-        if category not in CATEGORIES:
-            raise LexiconError(f"unknown category code in lexicon: {category!r}")
-        for entry in entries:
-            term, weight = entry.get("term"), entry.get("weight")
-            if (
-                not isinstance(term, str)
-                or isinstance(weight, bool)
-                or not isinstance(weight, int | float)
-                or weight <= 0
-            ):
-                raise LexiconError(f"bad lexicon entry in {category!r}: {entry!r}")
-            key = tuple(stems(term))
-            if not key:
-                raise LexiconError(f"lexicon term {term!r} of {category!r} normalises to nothing")
-            _, weights = by_stems.setdefault(key, (term, {}))
-            weights[category] = max(weights.get(category, 0.0), float(weight))
-    terms = sorted(
-        (Term(text, key, tuple(weights.items())) for key, (text, weights) in by_stems.items()),
-        key=lambda t: -len(t.stems),
-    )
-    by_first: dict[str, list[int]] = {}
-    for index, t in enumerate(terms):
-        by_first.setdefault(t.stems[0], []).append(index)
-    return Lexicon(tuple(terms), tuple(data), {k: tuple(v) for k, v in by_first.items()})
-
-
-@functools.cache
-def lexicon() -> Lexicon:
-    """The packaged lexicon, stemmed once per process."""
-    with LEXICON_PATH.open(encoding="utf-8") as f:
-        data = json.load(f)
-    if not isinstance(data, dict):
-        raise LexiconError(f"{LEXICON_PATH} must hold an object of category code → entries")
-    return load_lexicon(data)
-
-
-# --- matching and scoring --------------------------------------------------------------------------
-
-
-def _occurrences(term: tuple[str, ...], positions: Mapping[str, Sequence[int]]) -> Iterable[tuple[int, ...]]:
-    """Each match of the term: the positions of its words, in order, at most MAX_GAP words apart."""
-    first = positions.get(term[0])
-    if first is None:
-        return
-    for start in first:
-        found = [start]
-        for word in term[1:]:
-            # Positions are ascending: the first one after the previous word, by bisection (a
-            # scan of every position per start was quadratic on a text repeating one word).
-            after = positions.get(word, ())
-            index = bisect.bisect_right(after, found[-1])
-            if index == len(after) or after[index] > found[-1] + 1 + MAX_GAP:
-                break
-            found.append(after[index])
-        else:
-            yield tuple(found)
-
-
-def score(
-    title: str, description: str, lex: Lexicon | None = None, budget: Budget | None = None
-) -> tuple[dict[str, float], list[Term]]:
-    """Category scores and the terms that counted (longest first) for one complaint."""
-    lex = lex or lexicon()
-    title_words = stems(title, budget)
-    # The separator keeps a multi-word term from spanning the title and the description.
-    words = [*title_words, *([""] * (MAX_GAP + 1)), *stems(description, budget)]
-    positions: dict[str, list[int]] = {}
-    for i, word in enumerate(words):
-        if word:
-            positions.setdefault(word, []).append(i)
-    scores: dict[str, float] = {}
-    matched: list[Term] = []
-    covered: set[int] = set()
-    pending: set[int] = set()
-    length = 0
-    candidates = sorted({i for word in positions for i in lex.by_first.get(word, ())})
-    for term in (lex.terms[i] for i in candidates):  # longest first: inside a longer match, no count
-        if len(term.stems) != length:
-            covered |= pending
-            pending = set()
-            length = len(term.stems)
-        if budget is not None:
-            budget.check()
-        live = [occ for occ in _occurrences(term.stems, positions) if not covered.issuperset(occ)]
-        if not live:
-            continue
-        in_title = any(occ[-1] < len(title_words) for occ in live)
-        factor = TITLE_BOOST if in_title else 1.0
-        for category, weight in term.weights:
-            scores[category] = scores.get(category, 0.0) + weight * factor
-        matched.append(term)
-        for occ in live:
-            pending.update(occ)
-    return scores, matched
-
-
-def confidence_of(scores: Mapping[str, float]) -> tuple[str | None, float]:
-    """The top category and its confidence (module docstring); (None, 0.0) without any score."""
-    positive = {c: s for c, s in scores.items() if s > 0}
-    if not positive:
-        return None, 0.0
-    order = list(CATEGORIES)
-    top = min(positive, key=lambda c: (-positive[c], order.index(c)))
-    top_score = positive[top]
-    # Shifted by the top score so exp never overflows.
-    denominator = math.exp((BASELINE - top_score) / TEMPERATURE) + sum(
-        math.exp((s - top_score) / TEMPERATURE) for s in positive.values()
-    )
-    return top, 1.0 / denominator
+def threshold() -> float:
+    """The confidence a routable category needs to be decided without the coordinator."""
+    return model().threshold
 
 
 def classify(title: str, description: str, budget: Budget | None = None) -> Classification:
-    """The category of a complaint from its text, or None (triage) below THRESHOLD. With a
+    """The category of a complaint from its text, or None (triage) below the threshold. With a
     budget, `TooCostly` once the classification has used more CPU than it allows."""
-    scores, matched = score(title, description, budget=budget)
-    best, confidence = confidence_of(scores)
-    # Explainability: the best category's terms first, then the others (each group longest first).
-    matched.sort(key=lambda term: best not in term.categories)
+    trained = model()
+    probabilities = trained.probabilities(text_features(title, description, budget))
+    if budget is not None:
+        budget.check()
+    ranked = sorted(
+        (c for c in probabilities if c != TRIAGE), key=lambda c: (-probabilities[c], trained.classes.index(c))
+    )
+    top, second = ranked[0], ranked[1]
+    confidence = probabilities[top]
+    best = None if probabilities.get(TRIAGE, 0.0) > confidence else top
     return Classification(
-        category=best if best is not None and confidence >= THRESHOLD else None,
+        category=best if best is not None and confidence >= trained.threshold else None,
         best=best,
         confidence=round(confidence, 4),
-        matched=tuple(term.text for term in matched),
+        runner_up=second,
     )
