@@ -21,6 +21,7 @@ from services.routing.adapters.delivery import OutboxDelivery
 from services.routing.adapters.feed import FeedStore
 from services.routing.adapters.notes import MongoNotes
 from services.routing.adapters.webhooks import MongoWebhooks, TargetGuard, parse_networks
+from services.routing.domain.model import model as classifier_model
 from services.routing.entrypoints import (
     admin,
     complaints,
@@ -84,10 +85,17 @@ def add_staff_routes(app: web.Application) -> None:
     admin.add_routes(app)
 
 
+async def _load_classifier(app: web.Application) -> None:
+    """The classifier's coefficients (3 MB of JSON), read off the event loop at start-up rather
+    than by the first uncategorised complaint."""
+    await asyncio.to_thread(classifier_model)
+
+
 def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None) -> web.Application:
     """Routing's app; `routing` replaces the Mongo/Kafka adapters (tests)."""
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
+    app.on_startup.append(_load_classifier)
     guard = TargetGuard(parse_networks(settings.webhook_allowed_networks))
     app[GUARD] = guard
 
