@@ -10,8 +10,8 @@ Load is shed the same way: at most MAX_IN_FLIGHT requests that need the database
 once per app; one more is answered 503 with Retry-After at once. Without it, a surge (clients
 retrying after an outage, a flood) queued every request on the database connection pool, each
 waited out its time bound there, and the process spent itself on requests that were going to
-fail anyway — bench/chaos.py at 50 submits/s on a busy machine: intake did not recover for
-minutes after Kafka came back, ~70 pool time-outs a second.
+fail anyway: after an outage intake did not recover for minutes (the kill suite, bench/chaos.py,
+found it; docs/performance.md).
 """
 
 from __future__ import annotations

@@ -64,9 +64,8 @@ def durable_producer(
 
     No linger: a batch's messages are queued together anyway (`publish` queues them all before
     the sender runs), and while a request to a partition is in flight the next messages gather
-    behind it, so batches still grow under load. A linger of 5 ms was 5 ms added to each hop:
-    bench/routing at 300/s, two interleaved pairs of 30 s runs, p50 97/71 ms against 114/111 and
-    p99 314/317 ms against 391/338, the broker's CPU unchanged."""
+    behind it, so batches still grow under load; a linger only adds its wait to every hop
+    (docs/performance.md has the measurement)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         enable_idempotence=True,
@@ -321,11 +320,9 @@ BatchHandler = Callable[[list[Envelope]], Awaitable[list[Rejected]]]
 # How long the broker may hold a fetch that finds no new data. aiokafka keeps one fetch in flight
 # per broker: a fetch sent while the partitions with traffic still had records waiting to be
 # handled asks only for the idle ones (an idle topic, a quiet partition) and sits on the broker for
-# this long, and the busy partitions cannot be fetched again until it returns. At the default
-# (500 ms) that added up to half a second to a message's way through a consumer under load
-# (bench/routing: submit → assigned p99 0.8–1.8 s at 300/s, 0.31–0.50 s at 50 ms; 0.56–0.61 s at
-# 100 ms). An idle consumer pays with up to 20 empty fetches a second: an idle `make run` stack's
-# broker uses about 15 % of a core instead of 6 %.
+# this long, and the busy partitions cannot be fetched again until it returns: at the default
+# (500 ms) a message under load waited up to that long in every consumer on its way. An idle
+# consumer pays with up to 20 empty fetches a second (docs/performance.md has the figures).
 FETCH_MAX_WAIT_MS = 50
 # A consumer shares its service's event loop with the HTTP API: a batch of 500 messages took up to
 # 60 ms to decode under load, so decoding hands the loop back every this many messages.

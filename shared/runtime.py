@@ -290,11 +290,9 @@ def serve(app: web.Application, host: str, port: int, log_level: str, service: s
 
 async def settle_gc(app: web.Application) -> None:
     """Freeze what start-up loaded (region data, OPD catalog, lexicons, modules: about 75k objects
-    per service), so that full collections stop walking it, and raise the young threshold.
-
-    Measured under bench/routing at 300/s: full collections paused each service's event loop for
-    up to 100–210 ms, and collections of all generations took 3–10 % of a service's CPU; frozen,
-    full collections took 3–25 ms. Objects created later are collected as usual."""
+    per service), so that full collections stop walking it (they paused the event loop for a
+    tenth of a second and more under load: docs/performance.md), and raise the young threshold.
+    Objects created later are collected as usual."""
     freeze_loaded_objects()
 
 
