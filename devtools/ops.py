@@ -4,6 +4,7 @@
                                            pid, uptime, restarts; each service's readiness; each
                                            consumer group's lag and dead letters; complaints
                                            held after a gap in seq; outboxes Kafka refused
+                                           (intake, routing)
     pengaduan dlq list [GROUP]             dead letters of every group (or one): offset, when,
                                            where from, attempts, reason
     pengaduan dlq show GROUP OFFSET        one dead letter: headers and the event
@@ -95,14 +96,15 @@ def status(profile: str = "run") -> int:
         held_any |= count > 0
         listed = f" (e.g. {', '.join(some)})" if some else ""
         print(f"complaints held after a gap in seq ({service}): {count}{listed}")
-    refused = asyncio.run(refused_outboxes())
-    if refused is None:
-        print("outboxes Kafka refused, set aside (intake): unknown (the database does not answer)")
-    else:
+    for service in OUTBOXES:
+        refused = asyncio.run(refused_outboxes(service))
+        if refused is None:
+            print(f"outboxes Kafka refused, set aside ({service}): unknown (the database does not answer)")
+            continue
         count, some = refused
         held_any |= count > 0
         listed = f" (e.g. {', '.join(some)})" if some else ""
-        print(f"outboxes Kafka refused, set aside (intake): {count}{listed}")
+        print(f"outboxes Kafka refused, set aside ({service}): {count}{listed}")
     problems = any(r["state"] != "running" for r in current["processes"]) or held_any
     return 1 if problems else 0
 
@@ -186,26 +188,27 @@ def render_groups(lags: dict[str, tuple[int, int]] | None) -> str:
     return "\n".join(lines)
 
 
-# Intake's collections whose documents carry an outbox (shared/outbox.py).
-INTAKE_OUTBOXES = ("complaints", "commands")
+# The collections whose documents carry an outbox (shared/outbox.py), by service.
+OUTBOXES = {"intake": ("complaints", "commands"), "routing": ("complaints",)}
 
 
-async def refused_outboxes(limit: int = 5) -> tuple[int, list[str]] | None:
-    """How many of intake's outbox documents the relay set aside because Kafka refused their
+async def refused_outboxes(service: str = "intake", limit: int = 5) -> tuple[int, list[str]] | None:
+    """How many of a service's outbox documents the relay set aside because Kafka refused their
     messages (too large, invalid), and a few of them (`collection/id`); None when its database
     does not answer."""
     from pymongo import AsyncMongoClient
 
     from services.intake.settings import IntakeSettings
+    from services.routing.settings import RoutingSettings
     from shared.outbox import refused
 
-    settings = IntakeSettings()
+    settings = IntakeSettings() if service == "intake" else RoutingSettings()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_uri, serverSelectionTimeoutMS=2000
     )
     try:
         total, some = 0, []
-        for name in INTAKE_OUTBOXES:
+        for name in OUTBOXES[service]:
             count, ids = await refused(client[settings.mongo_db][name], limit)
             total += count
             some += [f"{name}/{i}" for i in ids]

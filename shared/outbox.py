@@ -16,8 +16,12 @@ refused for its content it publishes the documents one at a time, and the one re
 cleared (out of the relay's query); an error is logged and `pengaduan status` counts them.
 Infrastructure faults are waited out; anything else (a bug) still ends the relay task.
 
-Intake's submissions and reporter commands use it; routing and sla keep their own outbox fields
-for now and move onto this one in the renovation.
+A writer may have one more step between the publish and the mark (`AfterPublish`): routing
+writes the OPD feed entries a change staged next to its messages (`feed_outbox`); the relay runs
+it too, and the mark clears those fields with the outbox.
+
+Intake's submissions and reporter commands, and routing's complaints, use it; sla keeps its own
+outbox fields for now and moves onto this one in the renovation.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,25 +50,59 @@ RELAY_MAX_BACKOFF_S = 5.0
 Doc = dict[str, Any]
 
 
-def stage(doc: Doc, messages: Sequence[Outgoing]) -> datetime:
-    """Put `messages` in `doc`'s outbox (written with it); returns the staging instant."""
-    since = clock.wall()
+@dataclass(frozen=True)
+class AfterPublish:
+    """A step a writer needs once a document's messages are on Kafka and before its mark, e.g.
+    routing's OPD feed entries, staged in the document's `fields` next to its messages. It runs on
+    the documents just published (with those fields), in the writer's path and in the relay's; a
+    crash between it and the mark repeats it, so it must be idempotent. The mark clears `fields`
+    together with the outbox."""
+
+    fields: tuple[str, ...]
+    run: Callable[[Sequence[Doc]], Awaitable[None]]
+
+
+def stage(doc: Doc, messages: Sequence[Outgoing], since: datetime | None = None) -> datetime:
+    """Put `messages` in `doc`'s outbox (written with it); returns the staging instant.
+
+    `since` (default now) lets a writer give a batch of documents one instant, so that
+    `mark_published` clears them in one write. The instant is kept to the database's millisecond
+    and strictly after a staging the document still carries: an earlier publish's mark, guarded by
+    its own instant, must never clear these messages."""
+    since = _millisecond(since or clock.wall())
+    previous = doc.get("outbox_since")
+    if previous is not None and since <= previous:
+        since = previous + timedelta(milliseconds=1)
     doc["outbox"] = [{"topic": m.topic, "key": m.key, "value": m.value} for m in messages]
     doc["outbox_since"] = since
     return since
+
+
+def _millisecond(instant: datetime) -> datetime:
+    """As the database keeps it (BSON dates are milliseconds): equal before and after a write."""
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
 
 
 def staged(doc: Doc) -> list[Outgoing]:
     return [Outgoing(m["topic"], m["key"], bytes(m["value"])) for m in doc.get("outbox") or []]
 
 
-async def mark_published(collection: AsyncCollection[Doc], written: Sequence[tuple[str, datetime]]) -> None:
-    """These documents' outboxes (id, staging instant) are on Kafka: clear them, unless the
-    document was staged again since."""
+async def mark_published(
+    collection: AsyncCollection[Doc], written: Sequence[tuple[str, datetime]], also_clear: Sequence[str] = ()
+) -> None:
+    """These documents' outboxes (id, staging instant) are on Kafka: clear them (and the fields
+    `also_clear`, an `AfterPublish`'s), unless the document was staged again since.
+
+    One update per distinct instant, not per document: a writer that staged a batch at one
+    instant (routing's consumers) has it marked in one write; on this database server that is
+    several times cheaper than an update per document."""
+    by_since: dict[datetime, list[str]] = {}
     for doc_id, since in written:
-        await collection.update_one(
-            {"_id": doc_id, "outbox_since": since}, {"$set": {"outbox": [], "outbox_since": None}}
-        )
+        by_since.setdefault(since, []).append(doc_id)
+    cleared: dict[str, Any] = {"outbox": [], "outbox_since": None, **{field: [] for field in also_clear}}
+    for since, ids in by_since.items():
+        which: Any = ids[0] if len(ids) == 1 else {"$in": ids}
+        await collection.update_many({"_id": which, "outbox_since": since}, {"$set": cleared})
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Doc]) -> None:
@@ -112,13 +151,20 @@ async def _set_aside(collection: AsyncCollection[Doc], doc: Doc, exc: BaseExcept
 
 
 async def relay_once(
-    collection: AsyncCollection[Doc], publish: Publish, older_than: timedelta, limit: int = 500
+    collection: AsyncCollection[Doc],
+    publish: Publish,
+    older_than: timedelta,
+    limit: int = 500,
+    after: AfterPublish | None = None,
 ) -> int:
-    """Publish the outboxes staged before `older_than` ago and mark them; how many were published.
-    A document whose messages Kafka refuses for their content is set aside (`_set_aside`)."""
+    """Publish the outboxes staged before `older_than` ago, run `after` on them and mark them; how
+    many were published. A document whose messages Kafka refuses for their content is set aside
+    (`_set_aside`)."""
     cutoff = clock.wall() - older_than
+    fields = after.fields if after else ()
     cursor = collection.find(
-        {"outbox_since": {"$type": "date", "$lte": cutoff}}, {"outbox": 1, "outbox_since": 1}
+        {"outbox_since": {"$type": "date", "$lte": cutoff}},
+        dict.fromkeys(("outbox", "outbox_since", *fields), 1),
     ).sort("outbox_since", ASCENDING)
     docs = await cursor.limit(limit).to_list()
     if not docs:
@@ -136,7 +182,9 @@ async def relay_once(
                 continue
             published.append(doc)
         docs = published
-    await mark_published(collection, [(d["_id"], d["outbox_since"]) for d in docs])
+    if after is not None:
+        await after.run(docs)
+    await mark_published(collection, [(d["_id"], d["outbox_since"]) for d in docs], fields)
     return len(docs)
 
 
@@ -146,14 +194,19 @@ async def _publish(publish: Publish, messages: Sequence[Outgoing]) -> None:
 
 
 async def run_relay(
-    collection: AsyncCollection[Doc], publish: Publish, *, older_than: timedelta, every: float = 2.0
+    collection: AsyncCollection[Doc],
+    publish: Publish,
+    *,
+    older_than: timedelta,
+    every: float = 2.0,
+    after: AfterPublish | None = None,
 ) -> None:
     """Background: relay what is left, forever; infrastructure faults are waited out, a message
     Kafka refuses is set aside (`relay_once`); any other error is a bug and ends the task."""
     backoff = every
     while True:
         try:
-            relayed = await relay_once(collection, publish, older_than)
+            relayed = await relay_once(collection, publish, older_than, after=after)
             if relayed:
                 log.info("outbox relay: published %d outbox(es) left by a crash or an outage", relayed)
             backoff = every

@@ -121,7 +121,8 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         return consumers.dues_batches(await opened(infra))
 
     async def relay(infra: Infra) -> None:
-        await consumers.delivery_of(await opened(infra)).relay()
+        delivery = consumers.delivery_of(await opened(infra))
+        await store.run_relay(infra.db, infra.publish, delivery.after_publish)
 
     async def finisher(infra: Infra) -> None:
         await consumers.delivery_of(await opened(infra)).finisher()
