@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateMany
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared import clock
@@ -93,16 +93,24 @@ async def mark_published(
     """These documents' outboxes (id, staging instant) are on Kafka: clear them (and the fields
     `also_clear`, an `AfterPublish`'s), unless the document was staged again since.
 
-    One update per distinct instant, not per document: a writer that staged a batch at one
-    instant (routing's consumers) has it marked in one write; on this database server that is
-    several times cheaper than an update per document."""
+    One update per distinct instant, not per document, and all of them in one round trip: a
+    writer that staged a batch at one instant (routing's consumers) has it marked in one update;
+    on this database server that is several times cheaper than an update per document."""
     by_since: dict[datetime, list[str]] = {}
     for doc_id, since in written:
         by_since.setdefault(since, []).append(doc_id)
+    if not by_since:
+        return
     cleared: dict[str, Any] = {"outbox": [], "outbox_since": None, **{field: [] for field in also_clear}}
-    for since, ids in by_since.items():
-        which: Any = ids[0] if len(ids) == 1 else {"$in": ids}
-        await collection.update_many({"_id": which, "outbox_since": since}, {"$set": cleared})
+    updates = [
+        UpdateMany({"_id": _one_or_any(ids), "outbox_since": since}, {"$set": cleared})
+        for since, ids in by_since.items()
+    ]
+    await collection.bulk_write(updates, ordered=False)
+
+
+def _one_or_any(ids: list[str]) -> Any:
+    return ids[0] if len(ids) == 1 else {"$in": ids}
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Doc]) -> None:
