@@ -4,6 +4,7 @@
                                            pid, uptime, restarts; each service's readiness; each
                                            consumer group's lag and dead letters; complaints
                                            held after a gap in seq; outboxes Kafka refused
+                                           (intake, routing)
     pengaduan dlq list [GROUP]             dead letters of every group (or one): offset, when,
                                            where from, attempts, reason
     pengaduan dlq show GROUP OFFSET        one dead letter: headers and the event
@@ -121,7 +122,7 @@ def status(profile: str = "run") -> int:
         held_any |= count > 0
         listed = f" (e.g. {', '.join(some)})" if some else ""
         print(f"complaints held after a gap in seq ({service}): {count}{listed}")
-    for service in ("intake", "sla"):
+    for service in OUTBOXES:
         refused = asyncio.run(refused_outboxes(service))
         if refused is None:
             print(f"outboxes Kafka refused, set aside ({service}): unknown (the database does not answer)")
@@ -213,29 +214,28 @@ def render_groups(lags: dict[str, tuple[int, int]] | None) -> str:
     return "\n".join(lines)
 
 
-# Intake's collections whose documents carry an outbox (shared/outbox.py); sla's is its clocks'.
-INTAKE_OUTBOXES = ("complaints", "commands")
+# The collections whose documents carry an outbox (shared/outbox.py), by service.
+OUTBOXES = {"intake": ("complaints", "commands"), "routing": ("complaints",), "sla": ("complaint_clocks",)}
 
 
 async def refused_outboxes(service: str = "intake", limit: int = 5) -> tuple[int, list[str]] | None:
-    """How many of a service's (intake, sla) outbox documents the relay set aside because Kafka
-    refused their messages (too large, invalid), and a few of them (`collection/id`); None when
-    its database does not answer."""
+    """How many of a service's outbox documents the relay set aside because Kafka refused their
+    messages (too large, invalid), and a few of them (`collection/id`); None when its database
+    does not answer."""
     from pymongo import AsyncMongoClient
 
     from services.intake.settings import IntakeSettings
-    from services.sla.adapters.clock_store import COLLECTION
+    from services.routing.settings import RoutingSettings
     from services.sla.settings import SlaSettings
     from shared.outbox import refused
 
-    settings = SlaSettings() if service == "sla" else IntakeSettings()
-    names = (COLLECTION,) if service == "sla" else INTAKE_OUTBOXES
+    settings = {"intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings}[service]()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_uri, serverSelectionTimeoutMS=2000
     )
     try:
         total, some = 0, []
-        for name in names:
+        for name in OUTBOXES[service]:
             count, ids = await refused(client[settings.mongo_db][name], limit)
             total += count
             some += [f"{name}/{i}" for i in ids]

@@ -16,9 +16,13 @@ refused for its content it publishes the documents one at a time, and the one re
 cleared (out of the relay's query); an error is logged and `pengaduan status` counts them.
 Infrastructure faults are waited out; anything else (a bug) still ends the relay task.
 
-Intake's submissions and reporter commands use it, and sla's clocks: sla keeps a change's messages
-after they are confirmed (`keep`), because a redelivered lifecycle event announces the complaint's
-last change again. Routing keeps its own outbox fields for now.
+A writer may have one more step between the publish and the mark (`AfterPublish`): routing
+writes the OPD feed entries a change staged next to its messages (`feed_outbox`); the relay runs
+it too, and the mark clears those fields with the outbox. A writer may also keep a change's
+messages once they are confirmed (`keep`): sla does, because a redelivered lifecycle event
+announces the complaint's last change again.
+
+Intake's submissions and reporter commands, routing's complaints and sla's clocks use it.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateMany
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared import clock, metrics
@@ -48,24 +53,46 @@ RELAY_MAX_BACKOFF_S = 5.0
 Doc = dict[str, Any]
 
 
-def staging_instant(after: datetime | None = None) -> datetime:
-    """Now, to the millisecond the database keeps, and strictly after `after` (the document's
-    previous staging, still unconfirmed): a late confirmation of that one, guarded by its instant,
-    then never clears this one, even within the same millisecond."""
-    now = clock.wall()
-    since = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    if after is not None and since <= after:
-        since = after + timedelta(milliseconds=1)
-    return since
+@dataclass(frozen=True)
+class AfterPublish:
+    """A step a writer needs once a document's messages are on Kafka and before its mark, e.g.
+    routing's OPD feed entries, staged in the document's `fields` next to its messages. It runs on
+    the documents just published (with those fields), in the writer's path and in the relay's; a
+    crash between it and the mark repeats it, so it must be idempotent. The mark clears `fields`
+    together with the outbox."""
+
+    fields: tuple[str, ...]
+    run: Callable[[Sequence[Doc]], Awaitable[None]]
 
 
-def stage(doc: Doc, messages: Sequence[Outgoing], *, after: datetime | None = None) -> datetime:
-    """Put `messages` in `doc`'s outbox (written with it); returns the staging instant (after
-    `after`, the document's previous staging when it is still unconfirmed)."""
-    since = staging_instant(after)
+def staging_instant(since: datetime | None = None, after: datetime | None = None) -> datetime:
+    """`since` (default now) to the millisecond the database keeps, and strictly after `after`
+    (the document's previous staging, still unconfirmed): a late confirmation of that one, guarded
+    by its own instant, then never clears this one, even within the same millisecond."""
+    instant = _millisecond(since or clock.wall())
+    if after is not None and instant <= after:
+        instant = after + timedelta(milliseconds=1)
+    return instant
+
+
+def stage(
+    doc: Doc, messages: Sequence[Outgoing], since: datetime | None = None, *, after: datetime | None = None
+) -> datetime:
+    """Put `messages` in `doc`'s outbox (written with it); returns the staging instant.
+
+    `since` (default now) lets a writer give a batch of documents one instant, so that
+    `mark_published` clears them in one write. `after` is the document's previous staging when
+    the writer holds it apart from `doc` (default: `doc`'s own `outbox_since`)."""
+    previous = after if after is not None else doc.get("outbox_since")
+    since = staging_instant(since, previous)
     doc["outbox"] = [{"topic": m.topic, "key": m.key, "value": m.value} for m in messages]
     doc["outbox_since"] = since
     return since
+
+
+def _millisecond(instant: datetime) -> datetime:
+    """As the database keeps it (BSON dates are milliseconds): equal before and after a write."""
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
 
 
 def staged(doc: Mapping[str, Any]) -> list[Outgoing]:
@@ -73,22 +100,48 @@ def staged(doc: Mapping[str, Any]) -> list[Outgoing]:
 
 
 async def mark_published(
-    collection: AsyncCollection[Doc], written: Sequence[tuple[str, datetime]], *, keep: bool = False
+    collection: AsyncCollection[Doc],
+    written: Sequence[tuple[str, datetime]],
+    also_clear: Sequence[str] = (),
+    *,
+    keep: bool = False,
 ) -> None:
-    """These documents' outboxes (id, staging instant) are on Kafka: clear them, unless the
-    document was staged again since. `keep` leaves the messages in the document and only takes
-    it out of the relay's query."""
-    cleared: Doc = {"outbox_since": None} if keep else {"outbox": [], "outbox_since": None}
+    """These documents' outboxes (id, staging instant) are on Kafka: clear them (and the fields
+    `also_clear`, an `AfterPublish`'s), unless the document was staged again since. `keep` leaves
+    the messages in the document and only takes it out of the relay's query.
+
+    One update per distinct instant, not per document, and all of them in one round trip: a
+    writer that staged a batch at one instant (routing's consumers) has it marked in one update;
+    on this database server that is several times cheaper than an update per document."""
+    by_since: dict[datetime, list[str]] = {}
     for doc_id, since in written:
-        await collection.update_one({"_id": doc_id, "outbox_since": since}, {"$set": cleared})
+        by_since.setdefault(since, []).append(doc_id)
+    if not by_since:
+        return
+    cleared: dict[str, Any] = {"outbox_since": None} if keep else {"outbox": [], "outbox_since": None}
+    cleared.update({field: [] for field in also_clear})
+    updates = [
+        UpdateMany({"_id": _one_or_any(ids), "outbox_since": since}, {"$set": cleared})
+        for since, ids in by_since.items()
+    ]
+    await collection.bulk_write(updates, ordered=False)
+
+
+def _one_or_any(ids: list[str]) -> Any:
+    return ids[0] if len(ids) == 1 else {"$in": ids}
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Doc]) -> None:
-    """The relay's query: documents with an outbox, oldest first (few at any time: partial); and
-    the documents set aside because Kafka refused their messages (`refused`)."""
-    await collection.create_index(
-        [("outbox_since", ASCENDING)], partialFilterExpression={"outbox_since": {"$type": "date"}}
-    )
+    """The relay's query: documents with an outbox, oldest first; and the documents set aside
+    because Kafka refused their messages (`refused`).
+
+    A full index on (outbox_since, _id), not a partial one on `outbox_since`: the database server
+    we run does not use the partial index for the relay's query and scanned the whole collection
+    on every pass (39 ms at 40,000 routing complaints against 0.7 ms with this index). The partial
+    index earlier versions made is dropped."""
+    await collection.create_index([("outbox_since", ASCENDING), ("_id", ASCENDING)])
+    if "outbox_since_1" in await collection.index_information():
+        await collection.drop_index("outbox_since_1")
     await collection.create_index([(REFUSED_AT, ASCENDING)], partialFilterExpression=_REFUSED)
 
 
@@ -155,14 +208,18 @@ async def relay_once(
     publish: Publish,
     older_than: timedelta,
     limit: int = 500,
+    after: AfterPublish | None = None,
     *,
     keep: bool = False,
 ) -> int:
-    """Publish the outboxes staged before `older_than` ago and mark them; how many were published.
-    A document whose messages Kafka refuses for their content is set aside (`_set_aside`)."""
+    """Publish the outboxes staged before `older_than` ago, run `after` on them and mark them; how
+    many were published. A document whose messages Kafka refuses for their content is set aside
+    (`_set_aside`)."""
     cutoff = clock.wall() - older_than
+    fields = after.fields if after else ()
     cursor = collection.find(
-        {"outbox_since": {"$type": "date", "$lte": cutoff}}, {"outbox": 1, "outbox_since": 1}
+        {"outbox_since": {"$type": "date", "$lte": cutoff}},
+        dict.fromkeys(("outbox", "outbox_since", *fields), 1),
     ).sort("outbox_since", ASCENDING)
     docs = await cursor.limit(limit).to_list()
     if not docs:
@@ -180,7 +237,9 @@ async def relay_once(
                 continue
             published.append(doc)
         docs = published
-    await mark_published(collection, [(d["_id"], d["outbox_since"]) for d in docs], keep=keep)
+    if after is not None:
+        await after.run(docs)
+    await mark_published(collection, [(d["_id"], d["outbox_since"]) for d in docs], fields, keep=keep)
     return len(docs)
 
 
@@ -190,14 +249,19 @@ async def _publish(publish: Publish, messages: Sequence[Outgoing]) -> None:
 
 
 async def run_relay(
-    collection: AsyncCollection[Doc], publish: Publish, *, older_than: timedelta, every: float = 2.0
+    collection: AsyncCollection[Doc],
+    publish: Publish,
+    *,
+    older_than: timedelta,
+    every: float = 2.0,
+    after: AfterPublish | None = None,
 ) -> None:
     """Background: relay what is left, forever; infrastructure faults are waited out, a message
     Kafka refuses is set aside (`relay_once`); any other error is a bug and ends the task."""
     backoff = every
     while True:
         try:
-            relayed = await relay_once(collection, publish, older_than)
+            relayed = await relay_once(collection, publish, older_than, after=after)
             if relayed:
                 log.info("outbox relay: published %d outbox(es) left by a crash or an outage", relayed)
             backoff = every

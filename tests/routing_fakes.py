@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.routing.adapters.delivery import OutboxDelivery
+from services.routing.domain.complaint import FEED_OUTBOX
 from services.routing.ports import DuesUpdate, Routing
 from shared.envelope import Envelope, decode
 from shared.faults import ConcurrentUpdate
@@ -50,18 +51,11 @@ class FakeComplaintStore:
             doc["rev"] += 1
             self.docs[doc["_id"]] = copy.deepcopy(doc)
 
-    async def mark_published(self, seqs: dict[str, int]) -> None:
-        for cid, seq in seqs.items():
-            if cid in self.docs and self.docs[cid]["seq"] == seq:
-                self.docs[cid]["published"] = True
-
-    async def unpublished(self, older_than: datetime, limit: int = 200) -> list[Document]:
-        stale = [
-            d
-            for d in self.docs.values()
-            if d.get("published") is False and d.get("updated_at", older_than) < older_than
-        ]
-        return [copy.deepcopy(d) for d in stale[:limit]]
+    async def mark_published(self, written: Sequence[tuple[str, datetime]]) -> None:
+        for cid, since in written:
+            doc = self.docs.get(cid)
+            if doc is not None and doc.get("outbox_since") == since:
+                doc.update({"outbox": [], "outbox_since": None, FEED_OUTBOX: []})
 
     async def set_lease(self, complaint_id: str, rev: int, handler: str, until: datetime) -> bool:
         doc = self.docs.get(complaint_id)

@@ -36,6 +36,7 @@ from services.routing.entrypoints import (
 from services.routing.entrypoints.edge import GUARD, ROUTING
 from services.routing.ports import Publish, Routing
 from services.routing.settings import RoutingSettings
+from shared import outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
@@ -129,7 +130,8 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         return consumers.dues_batches(await opened(infra))
 
     async def relay(infra: Infra) -> None:
-        await consumers.delivery_of(await opened(infra)).relay()
+        delivery = consumers.delivery_of(await opened(infra))
+        await store.run_relay(infra.db, infra.publish, delivery.after_publish)
 
     async def finisher(infra: Infra) -> None:
         await consumers.delivery_of(await opened(infra)).finisher()
@@ -151,6 +153,7 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         ],
     )
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
+    outbox.watch_backlog(app, ["complaints"])
     explain.add_routes(app)
     ratelimit.install(app)
     add_staff_routes(app)

@@ -4,9 +4,10 @@ clock events. `BATCH_HANDLERS` is the {message type: handler} table the consumer
 through (entrypoints/consumers.py).
 
 Idempotency is a record: a complaint's document is written together with the events its
-transition produced (`outbox`); the document's existence means "already routed". A redelivered
-submission never routes again: it only delivers an outbox a crash left unpublished (same event
-ids, same seq), which downstream consumers recognise by seq.
+transition produced (its outbox, shared/outbox.py); the document's existence means "already
+routed". A redelivered submission never routes again: it only delivers an outbox a crash left
+unpublished (same event ids, same seq), which downstream consumers recognise by seq. A batch's
+changes are staged at one instant, so that their outboxes are marked published in one write.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from services.routing.deciding import CPU_SECONDS, Text, decide_batch
 from services.routing.domain.catalog_import import CatalogPlan
 from services.routing.domain.complaint import (
+    FEED_OUTBOX,
     HANDLED_KEPT,
     NO_DUE,
     QUEUED_STATES,
@@ -31,8 +33,8 @@ from services.routing.domain.complaint import (
 )
 from services.routing.domain.lifecycle import Action, Complaint, Refused, decide, evolve, lease
 from services.routing.domain.table import Overrides, RouteDecision, route_text, with_overrides
-from services.routing.ports import Catalog, Routing, outbox_doc, outbox_messages
-from shared import clock
+from services.routing.ports import Catalog, Routing
+from shared import clock, outbox
 from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
@@ -58,11 +60,19 @@ Now = Callable[[], datetime]
 # --- recording a change: the next seqs, the new state, the outbox ---------------------------------
 
 
-def record(doc: Document, payloads: Sequence[Payload], at: datetime, correlation_id: str | None) -> None:
-    """Apply payloads to the document: next seqs, new state, outbox (plus any unpublished)."""
+def record(
+    doc: Document,
+    payloads: Sequence[Payload],
+    at: datetime,
+    correlation_id: str | None,
+    staged_at: datetime | None = None,
+) -> None:
+    """Apply payloads to the document: next seqs, new state, outbox (plus any unpublished), staged
+    at `staged_at` (a wall instant; default now)."""
     complaint = as_complaint(doc)
-    messages = outbox_messages(doc["outbox"]) if not doc.get("published", True) else []
-    feed = list(doc.get("feed_outbox") or []) if not doc.get("published", True) else []
+    unpublished = doc.get("outbox_since") is not None
+    messages = outbox.staged(doc) if unpublished else []
+    feed = list(doc.get(FEED_OUTBOX) or []) if unpublished else []
     for payload in payloads:
         doc["seq"] += 1
         envelope = new_event(
@@ -86,7 +96,8 @@ def record(doc: Document, payloads: Sequence[Payload], at: datetime, correlation
     store_complaint(doc, complaint)
     if complaint.state not in QUEUED_STATES:
         doc["sla_due"] = NO_DUE
-    doc.update(outbox=outbox_doc(messages), feed_outbox=feed, published=False, updated_at=at)
+    outbox.stage(doc, messages, staged_at)
+    doc.update({FEED_OUTBOX: feed, "updated_at": at})
 
 
 def _notice(doc: Document, envelope: Envelope, assigned: ComplaintAssigned, complaint: Complaint) -> Outgoing:
@@ -120,9 +131,11 @@ def route_submission(
     now: datetime,
     overrides: Overrides | None = None,
     decision: RouteDecision | None = None,
+    staged_at: datetime | None = None,
 ) -> Document:
     """The first two lifecycle events of a complaint: received (seq 1, at the submission
-    instant), then assigned or triage (seq 2, at routing's decision; computed here if not given)."""
+    instant), then assigned or triage (seq 2, at routing's decision; computed here if not given),
+    staged at `staged_at` (default now)."""
     if decision is None:
         decision = route_text(
             submitted.category, submitted.region_code, submitted.title, submitted.description
@@ -143,7 +156,7 @@ def route_submission(
         confidential=submitted.confidential,
         reporter_ref=submitted.reporter_ref,
     )
-    record(doc, [received], envelope.occurred_at, correlation)
+    record(doc, [received], envelope.occurred_at, correlation, staged_at)
     second: Payload
     if decision.assigns:
         assert decision.category is not None
@@ -161,7 +174,7 @@ def route_submission(
             rule=decision.rule,
             reason=decision.triage_reason or "",
         )
-    record(doc, [second], now, correlation)
+    record(doc, [second], now, correlation, staged_at)
     return doc
 
 
@@ -183,7 +196,7 @@ async def handle_submissions(
     text that exceeds its CPU budget, like an unknown category, is dead-lettered with the reason."""
     rejected: list[Rejected] = []
     routed: dict[str, Document] = {}
-    instant = now()
+    instant, staged_at = now(), clock.wall()
     pemdas = set()
     valid: dict[str, Envelope] = {}
     for envelope in batch:
@@ -207,7 +220,9 @@ async def handle_submissions(
         if isinstance(decided, str):
             rejected.append(Rejected(envelope, decided))
             continue
-        routed[complaint_id] = route_submission(envelope, envelope.payload, instant, overrides, decided)
+        routed[complaint_id] = route_submission(
+            envelope, envelope.payload, instant, overrides, decided, staged_at
+        )
     if not routed:
         return rejected
     existing = await routing.complaints.insert_new(list(routed.values()))
@@ -274,6 +289,7 @@ async def handle_commands(commands: Sequence[Envelope], routing: Routing) -> lis
     docs = await routing.complaints.load(ids)
     changed: dict[str, Document] = {}
     unknown: list[Envelope] = []
+    staged_at = clock.wall()
     for command in commands:
         doc = docs.get(command.complaint_id or "")
         if doc is None:
@@ -294,7 +310,7 @@ async def handle_commands(commands: Sequence[Envelope], routing: Routing) -> lis
                     reason=refused.reason,
                 )
             ]
-        record(doc, payloads, at, command.event_id)
+        record(doc, payloads, at, command.event_id, staged_at)
         handled.append(command.event_id)
         del handled[:-HANDLED_KEPT]
         changed[doc["_id"]] = doc

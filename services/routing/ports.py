@@ -4,9 +4,10 @@ adapters (adapters/) implement them, and a test fake implements the complaint st
 catalog too (tests/routing_fakes.py; tests/integration/test_routing_store_contract.py runs the same
 cases over both).
 
-A complaint document holds its lifecycle state, the events of its last change (`outbox`, in the
-format of `outbox_doc`) and whether they reached Kafka (`published`). Every change is one
-rev-guarded write of the document, so state and outbox are atomic; delivery happens after.
+A complaint document holds its lifecycle state and the events of its last change not yet on
+Kafka, with the OPD feed entries they make: the project's outbox (shared/outbox.py: `outbox`,
+`outbox_since`, and `feed_outbox`). Every change is one rev-guarded write of the document, so
+state and outbox are atomic; delivery happens after.
 """
 
 from __future__ import annotations
@@ -22,14 +23,6 @@ Document = dict[str, Any]
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 # (complaint id, rev read, dues, nearest running due): one complaint's dues write.
 DuesUpdate = tuple[str, int, Document, datetime]
-
-
-def outbox_doc(messages: Sequence[Outgoing]) -> list[Document]:
-    return [{"topic": m.topic, "key": m.key, "value": m.value} for m in messages]
-
-
-def outbox_messages(stored: Sequence[Document]) -> list[Outgoing]:
-    return [Outgoing(m["topic"], m["key"], bytes(m["value"])) for m in stored]
 
 
 class ComplaintStore(Protocol):
@@ -50,11 +43,12 @@ class ComplaintStore(Protocol):
         `ConcurrentUpdate` when one changed meanwhile."""
         ...
 
-    async def mark_published(self, seqs: dict[str, int]) -> None:
-        """The outbox of these complaints (ending at these seqs) is in Kafka."""
+    async def mark_published(self, written: Sequence[tuple[str, datetime]]) -> None:
+        """The outboxes of these complaints (id, `outbox_since`) are on Kafka and their feed
+        entries written: clear them, unless the complaint was staged again since (a later
+        change, which its own writer delivers). A dues update does not stage: it never keeps a
+        delivered outbox from being cleared."""
         ...
-
-    async def unpublished(self, older_than: datetime, limit: int = 200) -> list[Document]: ...
 
     async def set_lease(self, complaint_id: str, rev: int, handler: str, until: datetime) -> bool:
         """Take or renew the handler's lease if the complaint is still at `rev`."""
@@ -110,7 +104,7 @@ class Webhooks(Protocol):
 
 
 class Delivery(Protocol):
-    """Sends what a change staged: its events to Kafka, its feed entries, then `published`."""
+    """Sends what a change staged: its events to Kafka, its feed entries, then the mark."""
 
     async def deliver(self, docs: Sequence[Document]) -> None: ...
 

@@ -85,6 +85,7 @@ async def test_metrics_move_under_a_submit_and_name_routes_not_paths(
     assert stranger not in after and stranger not in routing
     assert _value(routing, requests, method="GET", route="(unmatched)", status="404") >= 1
     assert re.search(r'pengaduan_kafka_consumer_lag\{group="routing",partition="\d+",topic="', routing)
+    assert 'pengaduan_outbox_backlog{collection="complaints"}' in routing
     sla = await _metrics(http, services, "sla")
     assert "pengaduan_http_requests_total" in sla
     for series in (

@@ -1,6 +1,7 @@
 """One contract for routing's ComplaintStore and Catalog ports (services/routing/ports.py), run
 over the Mongo adapters and over the fakes the handler tests use (tests/routing_fakes.py): what
-one does, the other does too."""
+one does, the other does too. The relay, which only the database has, is
+tests/integration/test_routing_relay.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from services.routing.adapters.store import MongoComplaintStore, ensure_indexes
 from services.routing.domain.complaint import NO_DUE
 from services.routing.handlers import route_submission
 from services.routing.ports import Catalog, ComplaintStore
+from shared import clock, outbox
 from shared.events import ComplaintSubmitted
 from shared.faults import ConcurrentUpdate
 from shared.mongo import mongo_client
@@ -61,11 +63,13 @@ async def catalog(contract_mongo_uri: str | None, db_prefix: str) -> AsyncIterat
         yield MongoCatalog(db)
 
 
-def routed(complaint_id: str, category: str = "jalan-jembatan", at: datetime = NOW) -> dict[str, Any]:
+def routed(
+    complaint_id: str, category: str = "jalan-jembatan", at: datetime = NOW, staged_at: datetime | None = None
+) -> dict[str, Any]:
     """A complaint as routing first stores it: received and assigned (or triage), unpublished."""
     envelope = submitted(complaint_id, category=category)
     assert isinstance(envelope.payload, ComplaintSubmitted)
-    return route_submission(envelope, envelope.payload, at)
+    return route_submission(envelope, envelope.payload, at, staged_at=staged_at)
 
 
 def aware(instant: datetime) -> datetime:
@@ -77,7 +81,8 @@ async def test_a_complaint_is_inserted_once_and_read_back_whole_or_projected(sto
     assert await store.insert_new([routed("C1"), routed("C3")]) == {"C1"}
     doc = await store.get("C1")
     assert doc is not None and doc["state"] == "assigned" and doc["opd_id"] == PUPR
-    assert doc["seq"] == 2 and doc["rev"] == 0 and doc["published"] is False
+    assert doc["seq"] == 2 and doc["rev"] == 0 and doc["outbox_since"] is not None
+    assert [e["type"] for e in doc["feed_outbox"]] == ["ComplaintAssigned"]
     assert [m["topic"] for m in doc["outbox"]] == [
         "complaints.events",
         "complaints.events",
@@ -106,20 +111,23 @@ async def test_a_write_is_guarded_by_the_rev_it_was_read_at(store: ComplaintStor
     await store.replace([])  # nothing to write: no error
 
 
-async def test_published_is_marked_for_the_seq_delivered_only(store: ComplaintStore) -> None:
-    await store.insert_new([routed("C1"), routed("C2")])
-    await store.mark_published({"C1": 2, "C2": 1})  # C2's outbox now ends at seq 2: not this one
-    c1, c2 = await store.get("C1"), await store.get("C2")
-    assert c1 is not None and c1["published"] is True
-    assert c2 is not None and c2["published"] is False
-
-
-async def test_the_relay_finds_outboxes_left_unpublished_longer_than_the_grace(store: ComplaintStore) -> None:
-    await store.insert_new([routed("C1", at=NOW), routed("C2", at=NOW + timedelta(minutes=5))])
-    await store.mark_published({})
-    stale = await store.unpublished(NOW + timedelta(minutes=1))
-    assert [d["_id"] for d in stale] == ["C1"]
-    assert [d["_id"] for d in await store.unpublished(NOW)] == []
+async def test_an_outbox_is_marked_only_for_the_staging_delivered(store: ComplaintStore) -> None:
+    batch = clock.wall()
+    await store.insert_new([routed(c, staged_at=batch) for c in ("C1", "C2", "C3")])
+    c1, c2, c3 = [await store.get(c) for c in ("C1", "C2", "C3")]
+    assert c1 is not None and c2 is not None and c3 is not None
+    assert c1["outbox_since"] == c2["outbox_since"] == c3["outbox_since"]  # one instant, one write
+    c3["tier"] = "ringan"
+    outbox.stage(c3, outbox.staged(c3))  # a later change of C3, staged again before the mark
+    await store.replace([c3])
+    await store.mark_published([(c["_id"], c1["outbox_since"]) for c in (c1, c2, c3)])
+    for cid in ("C1", "C2"):
+        doc = await store.get(cid)
+        assert doc is not None and (doc["outbox"], doc["outbox_since"], doc["feed_outbox"]) == ([], None, [])
+    later = await store.get("C3")
+    assert later is not None and later["outbox_since"] == c3["outbox_since"] > c1["outbox_since"]
+    assert len(later["outbox"]) == 3 and len(later["feed_outbox"]) == 1
+    await store.mark_published([])  # nothing delivered: no error
 
 
 async def test_a_lease_is_taken_only_at_the_rev_read(store: ComplaintStore) -> None:

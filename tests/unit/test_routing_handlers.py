@@ -11,7 +11,7 @@ from typing import Any
 
 from services.routing.domain.complaint import NO_DUE
 from services.routing.handlers import handle_clock_events, handle_routing_batch, handle_submissions
-from shared.envelope import Envelope, Payload, new_event
+from shared.envelope import Envelope, Payload, decode, new_event
 from shared.events import (
     AddInformation,
     ClockStarted,
@@ -45,6 +45,11 @@ def submitted(complaint_id: str, **changes: Any) -> Envelope:
     )
 
 
+def published(doc: dict[str, Any]) -> bool:
+    """The outbox's mark (shared/outbox.py): nothing staged left, its feed entries written."""
+    return doc["outbox_since"] is None and doc["outbox"] == [] and doc["feed_outbox"] == []
+
+
 def command(complaint_id: str, payload: Payload, at: datetime = NOW) -> Envelope:
     return new_event(payload, producer="intake", complaint_id=complaint_id, occurred_at=at)
 
@@ -58,7 +63,7 @@ async def test_routing_records_received_then_assigned_with_seq_1_and_2() -> None
     assert isinstance(events[1].payload, ComplaintAssigned) and events[1].payload.opd_id == "33.74/dinas-pupr"
     [notice] = [m for m in sent.messages if m.topic == COMPLAINTS_ASSIGNED]
     assert notice.key == "33.74/dinas-pupr"
-    assert store.docs["C1"]["state"] == "assigned" and store.docs["C1"]["published"] is True
+    assert store.docs["C1"]["state"] == "assigned" and published(store.docs["C1"])
     assert [e["type"] for e in feed.entries.values()] == ["ComplaintAssigned"]
 
 
@@ -84,12 +89,12 @@ async def test_an_outbox_left_unpublished_goes_out_with_its_original_ids_on_rede
     lc, store, _, _ = fake_routing(down)
     with contextlib.suppress(TimeoutError):
         await handle_submissions([submitted("C1")], lc, now=lambda: NOW)
-    assert store.docs["C1"]["published"] is False  # stored, not yet in Kafka
+    assert not published(store.docs["C1"])  # stored, not yet in Kafka
     stored_values = [bytes(m["value"]) for m in store.docs["C1"]["outbox"]]
     down.fail = False
     await handle_submissions([submitted("C1")], lc, now=lambda: NOW + timedelta(hours=1))
     assert [m.value for m in down.messages] == stored_values
-    assert store.docs["C1"]["published"] is True
+    assert published(store.docs["C1"])
 
 
 async def test_anonymous_text_reaches_the_opd_masked_and_without_reporter_ref() -> None:
@@ -187,7 +192,36 @@ async def test_a_dues_update_between_publish_and_mark_published_leaves_the_outbo
     delivery_of(lc)._publish = publish_then_dues
     await handle_submissions([submitted("C1")], lc, now=lambda: NOW)
     assert store.docs["C1"]["sla_due"] == NOW + timedelta(days=7)
-    assert store.docs["C1"]["published"] is True
+    assert published(store.docs["C1"])
+
+
+async def test_an_earlier_delivery_never_clears_the_outbox_of_a_later_change() -> None:
+    """A withdrawal is decided while the assignment is still being published, and Kafka fails
+    its own publish: the assignment's mark (guarded by its staging instant) leaves the later
+    outbox staged, the assignment's events carried in it, for the relay or a redelivery."""
+    sent = Sent()
+    lc, store, _, _ = fake_routing(sent)
+    withdraw = command("C1", WithdrawComplaint(reason="sudah diperbaiki"))
+
+    async def publish_down(messages: Sequence[Outgoing]) -> None:
+        raise TimeoutError("broker down")
+
+    async def publish_then_withdraw(messages: Sequence[Outgoing]) -> None:
+        await sent(messages)
+        delivery_of(lc)._publish = publish_down  # Kafka goes down before the withdrawal's publish
+        with contextlib.suppress(TimeoutError):
+            await handle_routing_batch([withdraw], lc)
+
+    delivery_of(lc)._publish = publish_then_withdraw
+    await handle_submissions([submitted("C1")], lc, now=lambda: NOW)
+    doc = store.docs["C1"]
+    assert doc["state"] == "closed" and not published(doc)
+    staged = [decode(m["value"]) for m in doc["outbox"] if m["topic"] == COMPLAINTS_EVENTS]
+    assert [(e.type, e.seq) for e in staged] == [
+        ("ComplaintReceived", 1),
+        ("ComplaintAssigned", 2),
+        ("ComplaintClosed", 3),
+    ]
 
 
 async def test_dues_are_written_again_for_the_complaints_a_lifecycle_write_overtook() -> None:
@@ -209,17 +243,18 @@ async def test_dues_are_written_again_for_the_complaints_a_lifecycle_write_overt
 
 async def test_finishing_later_sends_first_then_writes_the_feed_and_the_marks_in_the_background() -> None:
     """The service's mode: the consumer goes on once Kafka has the events; the feed entries and
-    the published marks follow from the finisher task."""
+    the marks follow from the finisher task, one per batch staged at one instant."""
     lc, store, feed, sent = fake_routing()
     delivery_of(lc).finish_later = True
     await handle_submissions([submitted("C1"), submitted("C2")], lc, now=lambda: NOW)
     assert len(sent.decoded(COMPLAINTS_EVENTS)) == 4  # on Kafka before the handler returned
-    assert not feed.entries and store.docs["C1"]["published"] is False
+    assert not feed.entries and not published(store.docs["C1"])
+    assert store.docs["C1"]["outbox_since"] == store.docs["C2"]["outbox_since"]
     finisher = asyncio.create_task(delivery_of(lc).finisher())
     try:
 
         async def finished() -> bool:
-            return all(store.docs[c]["published"] for c in ("C1", "C2")) and len(feed.entries) == 2
+            return all(published(store.docs[c]) for c in ("C1", "C2")) and len(feed.entries) == 2
 
         await eventually(finished, within=5, what="feed entries and published marks")
     finally:

@@ -1,24 +1,37 @@
 """Routing's complaint documents in its database (the `ComplaintStore` of ports.py): state,
 outbox and dues, every change one rev-guarded write, so state and outbox are atomic; delivery
-happens after (adapters/delivery.py), and its relay re-publishes what a crash left unpublished
-(consumers recognise duplicates by seq). Also the indexes of every routing collection.
+happens after (adapters/delivery.py), and the project's outbox relay (shared/outbox.py, here
+`run_relay`) re-publishes what a crash left staged (consumers recognise duplicates by seq). Also
+the indexes of every routing collection, and the one-time moves of its documents.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.routing.adapters.feed import DUPLICATE_KEY, FeedStore
-from services.routing.ports import DuesUpdate, outbox_messages
-from shared import clock
+from services.routing.domain.complaint import FEED_OUTBOX
+from services.routing.ports import DuesUpdate, Publish
+from shared import clock, outbox
 from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
+
+log = logging.getLogger(__name__)
+
+# The relay takes an outbox staged this long ago: long, so that under load it does not race the
+# writer's own delivery (or the finisher behind it) and send duplicates — harmless, consumers
+# dedupe by seq, but load where there is already too much.
+RELAY_GRACE = timedelta(seconds=30)
+RELAY_EVERY_S = 2.0
+INDEX_NOT_FOUND = 27
 
 
 class MongoComplaintStore:
@@ -38,11 +51,8 @@ class MongoComplaintStore:
             return {docs[e["index"]]["_id"] for e in errors}
 
     async def outboxes(self, ids: Sequence[str]) -> list[Outgoing]:
-        found = {
-            d["_id"]: d["outbox"]
-            async for d in self._complaints.find({"_id": {"$in": list(ids)}}, {"outbox": 1})
-        }
-        return [m for cid in ids for m in outbox_messages(found.get(cid, []))]
+        found = {d["_id"]: d async for d in self._complaints.find({"_id": {"$in": list(ids)}}, {"outbox": 1})}
+        return [m for cid in ids for m in outbox.staged(found.get(cid, {}))]
 
     async def get(self, complaint_id: str) -> dict[str, Any] | None:
         return await self._complaints.find_one({"_id": complaint_id})
@@ -68,26 +78,11 @@ class MongoComplaintStore:
         for doc in docs:
             doc["rev"] += 1
 
-    async def mark_published(self, seqs: dict[str, int]) -> None:
-        """The outbox of these complaints (ending at these seqs) is in Kafka. Guarded by `seq`, not
-        `rev`: a dues update (sla.events) changes `rev` but not the outbox, while a newer outbox
-        (a later transition, which its own writer publishes) has a higher seq and stays pending."""
-        by_seq: dict[int, list[str]] = {}
-        for cid, seq in seqs.items():
-            by_seq.setdefault(seq, []).append(cid)
-        # One update per distinct seq (a batch of new submissions is all seq 2): several times
-        # cheaper on this database server than one update per complaint.
-        for seq, ids in by_seq.items():
-            await self._complaints.update_many(
-                {"_id": {"$in": ids}, "seq": seq}, {"$set": {"published": True}}
-            )
-
-    async def unpublished(self, older_than: datetime, limit: int = 200) -> list[dict[str, Any]]:
-        cursor = self._complaints.find(
-            {"published": False, "updated_at": {"$lt": older_than}},
-            {"outbox": 1, "rev": 1, "opd_id": 1, "anonymous": 1},
-        ).limit(limit)
-        return [d async for d in cursor]
+    async def mark_published(self, written: Sequence[tuple[str, datetime]]) -> None:
+        """Guarded by `outbox_since`, not `rev`: a dues update (sla.events) changes `rev` but not
+        the outbox, while a newer outbox (a later transition) was staged at a later instant.
+        A batch staged at one instant is one write (shared/outbox.py `mark_published`)."""
+        await outbox.mark_published(self._complaints, written, also_clear=(FEED_OUTBOX,))
 
     async def set_lease(self, complaint_id: str, rev: int, handler: str, until: datetime) -> bool:
         result = await self._complaints.update_one(
@@ -141,7 +136,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await complaints.create_index(
         [("pemda", ASCENDING), ("state", ASCENDING), ("sla_due", ASCENDING), ("_id", ASCENDING)]
     )
-    await complaints.create_index([("published", ASCENDING), ("updated_at", ASCENDING)])
+    await outbox.ensure_outbox_index(complaints)  # the relay's (outbox_since, _id)
     await db["opd_feed"].create_index([("opd_id", ASCENDING), ("pos", ASCENDING)])
     # Once per database, not at every start: entries written before feed positions existed.
     if await db["migrations"].find_one({"_id": "feed-positions"}) is None:
@@ -149,10 +144,49 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
         await db["migrations"].update_one(
             {"_id": "feed-positions"}, {"$set": {"at": clock.wall()}}, upsert=True
         )
+    # Once per database too: complaints written before routing used the project's outbox.
+    if await db["migrations"].find_one({"_id": "shared-outbox"}) is None:
+        await move_to_shared_outbox(complaints)
+        await db["migrations"].update_one(
+            {"_id": "shared-outbox"}, {"$set": {"at": clock.wall()}}, upsert=True
+        )
     await db["notes"].create_index([("complaint_id", ASCENDING), ("at", ASCENDING)])
     await db["webhook_deliveries"].create_index([("opd_id", ASCENDING), ("at", DESCENDING)])
     await db["opds"].create_index([("pemda", ASCENDING), ("slug", ASCENDING)], unique=True)
     await db["rules"].create_index([("pemda", ASCENDING), ("category", ASCENDING)], unique=True)
+
+
+async def move_to_shared_outbox(complaints: AsyncCollection[dict[str, Any]]) -> int:
+    """Complaints written before routing used the project's outbox carry `published: false` when
+    their outbox never reached Kafka (a crash, an outage): stage them for the relay's next pass
+    (`outbox_since` a grace ago: their real staging instant is not known, only that it is past)
+    and drop the old flag and its index. How many were staged.
+
+    The published ones keep their old `outbox` and `published: true`: `outbox_since` absent, so
+    neither the relay nor the next change reads them, and rewriting every complaint at start-up
+    would cost more than the bytes it saves. Run at start-up before the consumers and the relay,
+    once per database: the routing processes of the old version are stopped before the new ones
+    start (an old process still running would mark with the old flag only)."""
+    since = clock.wall() - RELAY_GRACE
+    moved = await complaints.update_many(
+        {"published": False}, {"$set": {"outbox_since": since}, "$unset": {"published": ""}}
+    )
+    try:
+        await complaints.drop_index([("published", ASCENDING), ("updated_at", ASCENDING)])
+    except OperationFailure as exc:
+        if exc.code != INDEX_NOT_FOUND:
+            raise
+    if moved.modified_count:
+        log.info("staged %d complaint outbox(es) left unpublished before the upgrade", moved.modified_count)
+    return moved.modified_count
+
+
+async def run_relay(db: AsyncDatabase[dict[str, Any]], publish: Publish, after: outbox.AfterPublish) -> None:
+    """Background: the project's relay (shared/outbox.py `run_relay`) over routing's complaints,
+    with the delivery's step after the publish (the feed entries, adapters/delivery.py)."""
+    await outbox.run_relay(
+        db["complaints"], publish, older_than=RELAY_GRACE, every=RELAY_EVERY_S, after=after
+    )
 
 
 def database(client: AsyncMongoClient[dict[str, Any]], name: str) -> AsyncDatabase[dict[str, Any]]:

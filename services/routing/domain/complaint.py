@@ -43,6 +43,9 @@ COMPLAINT_FIELDS = (
 )
 TEXT_FIELDS = ("message", "answer", "comment", "reason")
 HANDLED_KEPT = 100  # command ids remembered per complaint (a complaint sees a handful)
+# The feed entries a change staged next to its messages (shared/outbox.py's `outbox`): written
+# once the messages are on Kafka, cleared with them (adapters/delivery.py).
+FEED_OUTBOX = "feed_outbox"
 # States whose complaints wait in a queue ordered by their nearest due.
 QUEUED_STATES = ("assigned", "in_progress", "waiting_reporter", "triage")
 
@@ -117,8 +120,8 @@ def new_complaint(envelope: Envelope, submitted: ComplaintSubmitted, decision: R
         "dues": {},
         "handled_commands": [],
         "outbox": [],
-        "feed_outbox": [],
-        "published": True,
+        "outbox_since": None,
+        FEED_OUTBOX: [],
         "rev": 0,
     }
 

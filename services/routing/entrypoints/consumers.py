@@ -1,5 +1,6 @@
 """Routing's consumer groups and background loops, thin: a batch goes to its handler
-(handlers.py); the loops are the adapters' own (delivery's finisher and relay, webhook push)."""
+(handlers.py); the loops are the adapters' own (delivery's finisher, the outbox relay, webhook
+push)."""
 
 from __future__ import annotations
 
