@@ -79,7 +79,7 @@ class FakeClockStore:
             held = (parked or {}).get(cid, before.parked if before is not None else [])
             messages = [*carried, *messages_of_change]
             rev = before.rev + 1 if before is not None else 1
-            since = outbox.staging_instant(before.since if before else None) if messages else None
+            since = outbox.staging_instant(after=before.since if before else None) if messages else None
             self.saved[cid] = StoredClocks(copy.deepcopy(clocks), messages, rev, since, list(held))
             if since is not None:
                 saved.messages += messages
