@@ -74,6 +74,9 @@ DB_LATENCY = Histogram(
     ["command"],
     buckets=_LATENCY_BUCKETS,
 )
+DB_PING = Gauge(
+    "pengaduan_mongodb_ping_seconds", "How long the database took to answer a ping, at the scrape"
+)
 DB_FAILED = Counter("pengaduan_mongodb_command_failures", "Database commands that failed", ["command"])
 OUTBOX_BACKLOG = Gauge(
     "pengaduan_outbox_backlog", "Documents whose messages are not yet on Kafka", ["collection"]
@@ -98,9 +101,12 @@ SOURCE_FAILURES = Counter(
 
 
 class MetricsSettings(BaseSettings):
-    """METRICS_ALLOW: comma-separated networks whose callers may read /metrics."""
+    """METRICS_ALLOW: comma-separated networks whose callers may read /metrics.
+    METRICS_DB_COMMANDS: time every database command (a histogram by command name); off by default,
+    as pymongo's command monitoring costs every command its events."""
 
     metrics_allow: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+    metrics_db_commands: bool = False
 
     def networks(self) -> tuple[IPNetwork, ...]:
         return tuple(
@@ -200,6 +206,18 @@ def install(app: web.Application, settings: MetricsSettings | None = None) -> No
     app[ALLOWED] = (settings or MetricsSettings()).networks()
     app.middlewares.insert(0, http_metrics)
     app.router.add_get("/metrics", metrics_view)
+    add_source(app, "database_ping", lambda: _ping(app))
+
+
+async def _ping(app: web.Application) -> None:
+    from shared.runtime import INFRA  # the runtime imports this module
+
+    infra = app.get(INFRA)
+    if infra is None:  # not started yet
+        return
+    started = time.perf_counter()
+    await infra.mongo.admin.command("ping")
+    DB_PING.set(time.perf_counter() - started)
 
 
 class Watched(Protocol):

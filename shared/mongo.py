@@ -59,7 +59,10 @@ def mongo_client(uri: str, concerns: MongoConcernSettings | None = None) -> Asyn
         readConcernLevel=concerns.read_concern,
         serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
         heartbeatFrequencyMS=HEARTBEAT_FREQUENCY_MS,
-        event_listeners=[metrics.CommandLatency()],  # /metrics: database command latency
+        # Per-command latency on /metrics only when asked (METRICS_DB_COMMANDS): pymongo's command
+        # monitoring cost a third of intake's submit throughput (docs/performance.md); the
+        # database's ping time is always there.
+        event_listeners=[metrics.CommandLatency()] if metrics.MetricsSettings().metrics_db_commands else [],
     )
 
 

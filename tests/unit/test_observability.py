@@ -159,3 +159,17 @@ async def test_the_access_log_names_a_token_s_route_never_the_token(caplog: pyte
     finally:
         await runner.cleanup()
     assert lines() == ["GET /tokens/{token}.json 200", "GET /complaints/01ABC 200"]
+
+
+def test_database_commands_are_timed_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pymongo's command monitoring costs every command (a third of intake's submit throughput,
+    docs/performance.md): off unless METRICS_DB_COMMANDS is set."""
+    from shared.mongo import mongo_client
+
+    def listeners() -> list[object]:
+        client = mongo_client("mongodb://127.0.0.1:9/?directConnection=true")  # never connected
+        return list(client.options.event_listeners)
+
+    assert not any(isinstance(x, metrics.CommandLatency) for x in listeners())
+    monkeypatch.setenv("METRICS_DB_COMMANDS", "true")
+    assert any(isinstance(x, metrics.CommandLatency) for x in listeners())
