@@ -50,7 +50,7 @@ def value_from_file(name: str, environ: Mapping[str, str] | None = None) -> str 
         raise SecretFileError(f"{name}_FILE: cannot read {path}: {reason}") from None
 
 
-def _env_names(settings_cls: type[BaseSettings], field_name: str, field: FieldInfo) -> list[tuple[str, str]]:
+def env_names(settings_cls: type[BaseSettings], field_name: str, field: FieldInfo) -> list[tuple[str, str]]:
     """The environment variables pydantic-settings reads a field from, each with the key that
     gives the field its value."""
     alias = field.validation_alias
@@ -71,7 +71,7 @@ class _FileSource(PydanticBaseSettingsSource):
         environ = {key.upper(): value for key, value in os.environ.items()}
         values: dict[str, Any] = {}
         for field_name, field in self.settings_cls.model_fields.items():
-            for name, key in _env_names(self.settings_cls, field_name, field):
+            for name, key in env_names(self.settings_cls, field_name, field):
                 value = value_from_file(name, environ)
                 if value is not None:
                     values[key] = value
