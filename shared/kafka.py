@@ -23,6 +23,8 @@ from aiokafka import (
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import (
     CommitFailedError,
     InvalidProducerEpoch,
@@ -333,6 +335,14 @@ YIELD_EVERY = 100
 # second each) and a round trip in the way of the next batch. A crash loses at most this long a
 # stretch of commits: those messages are delivered again, and every handler is idempotent.
 COMMIT_EVERY_S = 1.0
+# How a group's partitions are shared among its processes. The range assignor gives each member
+# the same partition numbers of every topic it reads (all complaint-keyed topics have the same
+# count, shared/topics.py), so one complaint's submission and its commands reach the same routing
+# process, in order; aiokafka's default (round robin over all topic-partitions) can split them
+# across two processes once the member count does not divide the partition count. Round robin stays
+# second so that, during a rolling upgrade, old members (round robin only) and new ones still agree
+# on a protocol; once every member is new the group uses range.
+ASSIGNORS = (RangePartitionAssignor, RoundRobinPartitionAssignor)
 
 
 class CommittingConsumer:
@@ -352,6 +362,7 @@ class CommittingConsumer:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            partition_assignment_strategy=ASSIGNORS,
         )
         self._consumer.subscribe(list(topics), listener=_CommitBeforeRevoke(self))
         metrics.watch_consumer(self)
