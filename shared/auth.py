@@ -64,21 +64,26 @@ class StaffAuthSettings(FileSettings):
     # HS256 secret (`STAFF_JWT_SECRET`); empty: the development default, refused beyond loopback
     # (shared/startup.py). Unused when keys come from `STAFF_JWKS_URL` (RS256).
     jwt_secret: str = ""
+    # RS256: the identity provider's key set (JWKS) URL; set, it replaces `STAFF_JWT_SECRET`.
     jwks_url: str = ""
     # Checked when set: the token's `iss` and `aud` (an OIDC provider's realm URL and client id).
     jwt_issuer: str = ""
+    # The `aud` every token must carry, when set (the OIDC client id).
     jwt_audience: str = ""
     # Longest accepted lifetime (`exp` - `iat`, so `iat` is required); 0 = no limit.
     jwt_max_lifetime_seconds: int = Field(default=24 * 3600, ge=0)
     # Where the claims are: a name or a dotted path into nested claims. A list value (Keycloak's
     # `realm_access.roles`, a multivalued attribute) must hold exactly one of the known values.
     jwt_role_claim: str = "role"
+    # The claim (or dotted path) holding the staff member's pemda code.
     jwt_pemda_claim: str = "pemda"
+    # The claim (or dotted path) holding the staff member's OPD id (`<pemda>/<slug>`).
     jwt_opd_claim: str = "opd"
     # JWKS: the key set is cached this long; a token with an unknown `kid` makes at most one
     # re-fetch per `jwks_refetch_seconds` (PyJWKClient's cooldown), so random kids cannot make
     # every request fetch the key set.
     jwks_lifespan_seconds: float = Field(default=300.0, gt=0)
+    # At most one re-fetch of the key set per this many seconds for an unknown `kid`.
     jwks_refetch_seconds: float = Field(default=60.0, ge=0)
 
 

@@ -39,7 +39,10 @@ ACCESS = logging.getLogger("pengaduan.access")
 class LogSettings(BaseSettings):
     """LOG_FORMAT (json | text) and ACCESS_LOG, the same for every service."""
 
+    # `json`: one JSON object per line with service, level, request and event ids; `text` for
+    # reading by eye.
     log_format: Literal["json", "text"] = "json"
+    # One line per HTTP request (method, path without its query, route, status, duration).
     access_log: bool = False
 
 

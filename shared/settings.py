@@ -104,7 +104,11 @@ class KafkaLayoutSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
+    # Replicas of each topic, applied when topics are created and checked at start-up (3 in
+    # production).
     replication_factor: int = Field(default=1, ge=1)
+    # Replicas that must hold a message before it is acknowledged (2 in production, with 3
+    # replicas).
     min_insync_replicas: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
@@ -132,7 +136,9 @@ class MongoConcernSettings(BaseSettings):
 
     # "majority", or a number of members ("1" is not durable across a failover).
     write_concern: str = "majority"
+    # Acknowledge writes only once journaled (on the majority the write concern asks).
     journal: bool = True
+    # "majority": reads see only what a failover cannot roll back; "local" for a single test server.
     read_concern: str = "majority"
 
     @property

@@ -28,7 +28,9 @@ class ListingSettings(BaseSettings):
     floor: datetime = datetime(2025, 1, 1, tzinfo=UTC)
     # Width of a page's first window when no cursor says better.
     first_window_seconds: int = 3600
+    # Items per page of the public listing when `limit` is not given.
     default_limit: int = 20
+    # The largest `limit` a client may ask for.
     max_limit: int = 100
 
 
@@ -39,12 +41,15 @@ class Open311Settings(FileSettings):
     api_key: str = Field(
         default="", validation_alias=AliasChoices("OPEN311_API_KEY", "INTAKE_OPEN311_API_KEY")
     )
+    # Shown to Open311 clients in discovery.json as whom to contact.
     contact: str = "Layanan pengaduan pemerintah daerah — hubungi admin koordinator pemda Anda"
+    # Shown in discovery.json: how a client obtains an API key.
     key_service: str = (
         "Kunci API diterbitkan oleh admin: python -m services.intake.apikeys issue --name <nama-klien>"
     )
     # Most service requests one GET requests answers (newest first), and its widest date range.
     max_requests: int = 200
+    # The widest date range (start_date to end_date) one GET requests may ask for.
     max_days: int = 90
 
 
@@ -89,29 +94,42 @@ class NotifySettings(FileSettings):
 
     # E-mail over SMTP (aiosmtplib): STARTTLS on the submission port by default.
     smtp_host: str = ""
+    # The SMTP server's port (587: submission with STARTTLS).
     smtp_port: int = 587
+    # Upgrade the SMTP connection with STARTTLS before authenticating and sending.
     smtp_starttls: bool = True
     # A CA bundle (PEM file) to verify the SMTP server's certificate with; empty: the system's.
     smtp_ca_file: str = ""
+    # SMTP AUTH user and password (empty: no AUTH); the password best from
+    # `INTAKE_NOTIFY_SMTP_PASSWORD_FILE`.
     smtp_username: str = ""
+    # SMTP AUTH password (with the user above).
     smtp_password: str = ""
+    # Longest wait for the SMTP server per connection or command before the send is deferred and
+    # retried.
     smtp_timeout_seconds: float = 20.0
+    # The From of every e-mail to reporters (the pemda's address; its domain's SPF/DKIM must allow
+    # this server).
     mail_from: str = "Layanan Pengaduan <pengaduan@localhost>"
     # The right-hand side of the Message-ID (`<notification id>@<domain>`).
     message_id_domain: str = "pengaduan.localhost"
     # SMS / WhatsApp through a gateway's HTTP API: a JSON POST signed with HMAC-SHA256 of the body.
     gateway_url: str = ""
+    # The gateway's API key (sent as a bearer token); best from `INTAKE_NOTIFY_GATEWAY_KEY_FILE`.
     gateway_key: str = ""
     # The HMAC key of the gateway's X-Signature, when the gateway gives one apart from the API key
     # (empty: the API key signs).
     gateway_signing_secret: str = ""
+    # Which channels the gateway carries (JSON list: sms, whatsapp).
     gateway_channels: list[NotifyChannel] = Field(default_factory=lambda: list(GATEWAY_CHANNELS))
     # The gateway's (pre-approved, for WhatsApp) template name per kind; a kind not listed is sent
     # as `pengaduan_<kind>`.
     gateway_templates: dict[str, str] = Field(default_factory=dict)
+    # Longest wait for one gateway request before it counts as failed.
     gateway_timeout_seconds: float = 10.0
     # Tries of one request to the gateway before the notification waits for the worker's next pass.
     gateway_tries: int = 3
+    # Wait before the second try of a gateway request, doubling per try.
     gateway_backoff_seconds: float = 0.5
     # Signs the opt-out links (HMAC). The default is for development only: set your own.
     secret: str = DEV_NOTIFY_SECRET
@@ -120,11 +138,13 @@ class NotifySettings(FileSettings):
     # The worker: how often it looks for due notifications, how long one send may hold a
     # notification before another pass (or instance) may try it again, and the retries.
     poll_seconds: float = 1.0
+    # How long one send may hold a notification before another pass or process may try it.
     lease_seconds: float = 120.0
     # A notification the channel's server keeps deferring (down, 4xx SMTP, 5xx/429 gateway) is
     # tried again after 5 s, doubling up to `retry_max_seconds`: 30 tries span about 6 hours (an
     # outage that long is waited out), then it is recorded `failed`.
     max_attempts: int = 30
+    # The longest wait between tries of a deferred notification.
     retry_max_seconds: float = 900.0
 
     def channels(self) -> frozenset[str]:
@@ -149,7 +169,11 @@ def _notify_secret() -> Secret | None:
 class IntakeSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
+    # Kafka brokers (host:port, comma-separated); the unprefixed `KAFKA_BOOTSTRAP` serves all three
+    # services.
     kafka_bootstrap: str = shared_env("KAFKA_BOOTSTRAP", PREFIX, DEFAULT_KAFKA)
+    # The database server (a MongoDB URI: a replica set in production, with its user and password:
+    # best from `MONGO_URI_FILE`).
     mongo_uri: str = shared_env("MONGO_URI", PREFIX, DEFAULT_MONGO)
     # Run on a chosen day: the process's clock starts at this instant (RFC 3339 with an offset) and
     # ticks on from there (shared/clock.py). Unset: the wall clock.
@@ -157,14 +181,18 @@ class IntakeSettings(FileSettings):
     # The wall instant CLOCK_START refers to (default: this process's start), so that several
     # processes started one after another share one clock.
     clock_start_wall: AwareDatetime | None = shared_env("CLOCK_START_WALL", PREFIX, None)
+    # This service's own database on that server (no service reads another's).
     mongo_db: str = "intake"
     # The view consumer's group (its dead-letter topic is `<group>.dlq`); tests run apps in their own.
     consumer_group: str = INTAKE_GROUP
     # The group that follows routing's dead letters (`<routing_group>.dlq`), so that a reporter's
     # command routing dead-lettered shows as rejected (services/intake/handlers.py, reject_dead_commands).
     dead_commands_group: str = INTAKE_DEAD_COMMANDS_GROUP
+    # Routing's consumer group, whose dead letters (`<group>.dlq`) the dead-commands follower reads.
     routing_group: str = ROUTING_GROUP
+    # Address to listen on; beyond loopback the secrets must be set and real (shared/startup.py).
     http_host: str = "127.0.0.1"
+    # Port of the API, /healthz, /readyz, /metrics and the pages.
     http_port: int = 8081
     # Base of the `status_url` given to citizens; empty = derived from the request's host.
     public_base_url: str = ""
@@ -172,27 +200,35 @@ class IntakeSettings(FileSettings):
     publish_timeout_seconds: float = 10.0
     # Attachments (photos, PDF): the largest accepted and how many one complaint may have.
     attachment_max_bytes: int = 5 * 1024 * 1024
+    # Most attachments one complaint may have.
     attachment_max_count: int = 10
     # Every upload is opened (and for anonymous complaints rewritten) in worker processes: photos up
     # to this many pixels, PDFs up to this many pages (more is a 422).
     attachment_max_pixels: int = 40_000_000
+    # Most pages of an attached PDF.
     attachment_max_pages: int = 300
     # The workers: how many, how many uploads may wait for one (more is a 503 with Retry-After),
     # and each task's limits (wall time, CPU seconds, address space); a worker past them is killed
     # and replaced, and the upload is a 422.
     attachment_workers: int = 2
+    # Uploads that may wait for a worker; more is a 503 with Retry-After.
     attachment_queue_limit: int = 8
+    # Wall time one upload's cleaning may take before its worker is killed (a 422).
     attachment_timeout_seconds: float = 20.0
+    # CPU seconds one upload's cleaning may take (a worker's RLIMIT_CPU).
     attachment_cpu_seconds: int = 10
+    # Address space of a cleaning worker (RLIMIT_AS): a decompression bomb fails there.
     attachment_memory_bytes: int = 1024 * 1024 * 1024
     # How often the working-day calendars (extra dates announced by sla) are reloaded, so every
     # instance's countdowns follow a calendar change that another instance consumed.
     calendar_refresh_seconds: float = 60.0
+    # Python logging level of this service (DEBUG, INFO, WARNING, ERROR).
     log_level: str = "INFO"
     # Reporter identity is erased this many years after its complaint closed (UU 27/2022 on
     # personal data protection: kept no longer than needed); 0 keeps it until erased on request
     # (`pengaduan erase-reporter`). Checked at start-up and then every `retention_check_seconds`.
     retention_years: int = Field(default=0, ge=0, le=100)
+    # How often the retention erasure runs (and once at start-up).
     retention_check_seconds: float = Field(default=6 * 3600, gt=0)
     # Seals the access token an Idempotency-Key record keeps for its replay (services/intake/
     # adapters/idempotency.py), with the raw key. The default is for development only: set your own.

@@ -12,7 +12,11 @@ PREFIX = "ROUTING_"
 class RoutingSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
+    # Kafka brokers (host:port, comma-separated); the unprefixed `KAFKA_BOOTSTRAP` serves all three
+    # services.
     kafka_bootstrap: str = shared_env("KAFKA_BOOTSTRAP", PREFIX, DEFAULT_KAFKA)
+    # The database server (a MongoDB URI: a replica set in production, with its user and password:
+    # best from `MONGO_URI_FILE`).
     mongo_uri: str = shared_env("MONGO_URI", PREFIX, DEFAULT_MONGO)
     # Run on a chosen day: the process's clock starts at this instant (RFC 3339 with an offset) and
     # ticks on from there (shared/clock.py). Unset: the wall clock.
@@ -20,12 +24,20 @@ class RoutingSettings(FileSettings):
     # The wall instant CLOCK_START refers to (default: this process's start), so that several
     # processes started one after another share one clock.
     clock_start_wall: AwareDatetime | None = shared_env("CLOCK_START_WALL", PREFIX, None)
+    # This service's own database on that server (no service reads another's).
     mongo_db: str = "routing"
+    # Address to listen on; beyond loopback the secrets must be set and real (shared/startup.py).
     http_host: str = "127.0.0.1"
+    # Port of the API, /healthz, /readyz and /metrics.
     http_port: int = 8082
+    # Python logging level of this service (DEBUG, INFO, WARNING, ERROR).
     log_level: str = "INFO"
-    max_transfers: int = 3  # the N-th transfer goes to the coordinator (DESIGN §5)
-    lease_minutes: int = 30  # a claim keeps other clerks off a complaint this long
+    # The N-th transfer of one complaint goes to the pemda's coordinator instead (docs/design.md
+    # §5).
+    max_transfers: int = 3
+    # A claim keeps other handlers off a complaint this long.
+    lease_minutes: int = 30
+    # How often the webhook pusher looks for new feed entries to deliver.
     webhook_interval_seconds: float = 1.0
     # Networks webhooks may reach although they are not public (an OPD system on the pemda's
     # intranet): CIDRs separated by commas, e.g. `10.20.0.0/16,192.168.5.0/24`. Empty: only

@@ -30,3 +30,11 @@ def test_every_service_setting_has_a_row_and_secrets_show_no_value() -> None:
     from shared.auth import DEV_SECRET
 
     assert not any(dev in text for dev in (DEV_SECRET, DEV_IDEMPOTENCY_SECRET, DEV_NOTIFY_SECRET))
+
+
+def test_every_setting_says_what_it_is() -> None:
+    """An operator reading the table learns what each variable does: a comment right above each
+    field (or its description) is required."""
+    rows = settings_table.rows()[2:]
+    unexplained = [row.split("|")[2].strip() for row in rows if row.rstrip().endswith("|  |")]
+    assert not unexplained, f"settings without a comment above their field: {unexplained}"
