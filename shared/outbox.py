@@ -12,8 +12,9 @@ A message Kafka refuses for what it is (too large for the topic, invalid: `KAFKA
 would be refused for ever; re-raising it killed the relay, the process was restarted, and every
 later outbox waited behind it. The relay sets such a document aside instead: when a batch is
 refused for its content it publishes the documents one at a time, and the one refused is marked
-`outbox_refused` ({reason, at, since}), its messages kept for an operator and its `outbox_since`
-cleared (out of the relay's query); an error is logged and `pengaduan status` counts them.
+`outbox_refused` ({reason, at, since, messages}), its messages copied there for an operator (a
+later change of the document stages its own outbox; the refused messages stay) and its
+`outbox_since` cleared (out of the relay's query); an error is logged and `pengaduan status` counts them.
 Infrastructure faults are waited out; anything else (a bug) still ends the relay task.
 
 A writer may have one more step between the publish and the mark (`AfterPublish`): routing
@@ -182,7 +183,8 @@ def watch_backlog(app: web.Application, collections: Sequence[str]) -> None:
 
 async def _set_aside(collection: AsyncCollection[Doc], doc: Doc, exc: BaseException) -> None:
     """Kafka refuses this document's messages for what they are: out of the relay's query, with
-    the reason, its messages kept for an operator."""
+    the reason, and a copy of its messages kept for an operator in `outbox_refused.messages` (the
+    document's next change stages its own outbox over `outbox`; every refusal is appended)."""
     reason = repr(exc)[:500]
     since = doc["outbox_since"]
     await collection.update_one(
@@ -190,8 +192,11 @@ async def _set_aside(collection: AsyncCollection[Doc], doc: Doc, exc: BaseExcept
         {
             "$set": {
                 "outbox_since": None,
-                "outbox_refused": {"reason": reason, "at": clock.wall(), "since": since},
-            }
+                "outbox_refused.reason": reason,
+                "outbox_refused.at": clock.wall(),
+                "outbox_refused.since": since,
+            },
+            "$push": {"outbox_refused.messages": {"$each": doc.get("outbox") or []}},
         },
     )
     log.error(

@@ -118,6 +118,17 @@ async def test_a_complaint_whose_events_kafka_refuses_is_set_aside_and_counted(
     assert await feed_of(db, "BIG") == []  # the OPD sees nothing Kafka does not have
     assert await relay_once(db, publish) == 0
 
+    # Its next change stages its own outbox over `outbox`: the refused messages stay with the
+    # refusal, for the operator.
+    refused_messages = big["outbox"]
+    assert big["outbox_refused"]["messages"] == refused_messages
+    await db["complaints"].update_one(
+        {"_id": "BIG"}, {"$set": {"outbox": [], "outbox_since": crashed, "feed_outbox": []}}
+    )
+    assert await relay_once(db, publish) == 1
+    big = await db["complaints"].find_one({"_id": "BIG"})
+    assert big is not None and big["outbox_refused"]["messages"] == refused_messages
+
     monkeypatch.setenv("MONGO_URI", endpoints.mongo_uri)
     monkeypatch.setenv("ROUTING_MONGO_DB", db.name)
     assert await ops.refused_outboxes("routing") == (1, ["complaints/BIG"])
