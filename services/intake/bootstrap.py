@@ -35,6 +35,7 @@ from services.intake.entrypoints import (
     notifications,
     open311,
     openapi,
+    pages,
     ratelimit,
 )
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, domain_errors
@@ -151,6 +152,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     docs_page.add_routes(app)
     open311.add_routes(app)
     notifications.add_routes(app)
+    pages.add_routes(app)
     ratelimit.install(app, settings.rate)
     return app
 

