@@ -38,6 +38,7 @@ def install(browser: bool = False) -> None:
         infra.ensure_chromium()
         infra.ensure_docker_compose()
         infra.ensure_promtool()
+        infra.ensure_axe()
 
 
 def run() -> int:

@@ -124,6 +124,38 @@ def ensure_promtool() -> Path:
     return _debian_package("prometheus", PROMTOOL)
 
 
+AXE_VERSION = "4.14.1"
+
+
+def ensure_axe() -> Path:
+    """axe-core's browser script (from npm, pinned), which the page tests inject to find
+    accessibility faults; fetched once into the cache with npm."""
+    target = cache_dir() / f"axe-core-{AXE_VERSION}"
+    script = target / "node_modules" / "axe-core" / "axe.min.js"
+    if script.exists():
+        return script
+    if shutil.which("npm") is None:
+        raise InfraError("npm is needed once to fetch axe-core for the page tests")
+    target.mkdir(parents=True, exist_ok=True)
+    log.info("fetching axe-core %s with npm (once)", AXE_VERSION)
+    done = subprocess.run(
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(target),
+            "--no-save",
+            "--ignore-scripts",
+            f"axe-core@{AXE_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0 or not script.exists():
+        raise InfraError(f"npm install axe-core@{AXE_VERSION} failed:\n{done.stderr[-2000:]}")
+    return script
+
+
 def _debian_package(package: str, path: Path) -> Path:
     if path.exists():
         return path

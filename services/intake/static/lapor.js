@@ -43,7 +43,29 @@
     box.appendChild(label);
     box.appendChild(select);
     picker.appendChild(box);
+    addSearch(select);
   }
+
+  // A search box above each level's list: typing narrows the choices (the desa of a kecamatan can
+  // be a hundred names).
+  function addSearch(select) {
+    var level = select.getAttribute("data-tingkat");
+    var box = document.createElement("input");
+    box.type = "search";
+    box.id = "cari-" + level;
+    box.className = "cari";
+    box.setAttribute("aria-label", "Cari " + labels[level].toLowerCase());
+    box.setAttribute("aria-controls", select.id);
+    box.placeholder = "Cari " + labels[level].toLowerCase() + "…";
+    box.addEventListener("input", function () {
+      var needle = box.value.trim().toLowerCase();
+      Array.prototype.forEach.call(select.options, function (option) {
+        option.hidden = option.value !== "" && needle !== "" && option.textContent.toLowerCase().indexOf(needle) < 0;
+      });
+    });
+    select.parentNode.insertBefore(box, select);
+  }
+  Array.prototype.forEach.call(picker.querySelectorAll("select[data-tingkat]"), addSearch);
 
   picker.addEventListener("change", function (event) {
     var select = event.target;
