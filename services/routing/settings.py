@@ -32,6 +32,7 @@ class RoutingSettings(FileSettings):
     # this many times within `rule_suggest_window_days` days (and since the pair's last
     # accept/reject).
     rule_suggest_after: int = Field(default=3, ge=1, le=MAX_THRESHOLD)
+    # Only transfers of the last this many days count towards a rule suggestion.
     rule_suggest_window_days: int = Field(default=90, ge=1, le=3650)
     webhook_interval_seconds: float = 1.0
     # Networks webhooks may reach although they are not public (an OPD system on the pemda's

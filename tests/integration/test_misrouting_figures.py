@@ -115,7 +115,7 @@ async def test_transfers_per_opd_and_the_time_lost(client: tuple[TestClient[Any,
         "Dialihkan keluar",
         "Dialihkan masuk",
     ]
-    assert [DLH, "1", "0"] == [next(r for r in table if r[0] == DLH)[i] for i in (0, 4, 5)]
+    assert [next(r for r in table if r[0] == DLH)[i] for i in (0, 4, 5)] == [DLH, "1", "0"]
 
 
 async def test_classifier_accuracy_per_month_from_corrections(
@@ -123,7 +123,7 @@ async def test_classifier_accuracy_per_month_from_corrections(
 ) -> None:
     http, classified_at = client
     month = month_of(classified_at, PEMDA)
-    answer = await get(http, f"classifier?pemda={PEMDA}", COORDINATOR)
+    answer = await get(http, f"classifier/{PEMDA}", COORDINATOR)
     by_month = {row["month"]: row for row in answer["items"]}
     assert by_month[month] == {
         "month": month,
@@ -138,6 +138,9 @@ async def test_classifier_accuracy_per_month_from_corrections(
     assert answer["total"]["classified"] == 4
     assert len(answer["items"]) == 12  # the last 12 months by default, each listed
     # A pemda's figure: its supervisor and coordinator read it, an OPD's supervisor does not.
-    await get(http, f"classifier?pemda={PEMDA}", SUPERVISOR)
-    await get(http, "classifier", {"Authorization": f"Bearer {mint('supervisor', opd=DLH)}"}, status=403)
-    await get(http, f"classifier?pemda={PEMDA}&from=2020-01-01", SUPERVISOR, status=422)  # > 60 months
+    await get(http, f"classifier/{PEMDA}", SUPERVISOR)
+    await get(
+        http, f"classifier/{PEMDA}", {"Authorization": f"Bearer {mint('supervisor', opd=DLH)}"}, status=403
+    )
+    await get(http, "classifier/64.71", SUPERVISOR, status=403)
+    await get(http, f"classifier/{PEMDA}?from=2020-01-01", SUPERVISOR, status=422)  # > 60 months

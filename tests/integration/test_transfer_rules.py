@@ -31,7 +31,6 @@ from shared.envelope import Envelope, decode, new_event
 from shared.events import ComplaintSubmitted, ComplaintTransferred
 from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
-from shared.mongo import mongo_client
 from shared.runtime import INFRA, ConsumerSpec, Infra, with_consumers
 from shared.topics import COMPLAINT_PARTITIONS, COMPLAINTS_EVENTS, TopicSpec, dlq
 from tests.waiting import eventually
@@ -285,6 +284,7 @@ async def test_a_rejected_suggestion_stays_hidden_until_as_many_new_transfers_fo
         await transfer(stack, c, "PJU dikelola Dinas PUPR")
     assert await counted(stack) == 3
     [offer] = await suggestions(stack)
+    assert offer["id"] == SUGGESTION
     async with stack.http.post(
         f"{BASE}/{SUGGESTION}/reject", json={"reason": "x"}, headers=COORDINATOR
     ) as resp:

@@ -4,7 +4,7 @@ from `complaints.events`, domain/reports.py):
 - `GET /api/v1/supervisor/misrouting`: per OPD over whole weeks, the transfers *bukan wewenang*
   out of it and into it, and the time lost at it — the working time (the holding pemda's
   calendar) from each assignment to the transfer away, counted in the week of the transfer.
-- `GET /api/v1/supervisor/classifier`: per calendar month of the classification, how many
+- `GET /api/v1/supervisor/classifier/{pemda}`: per calendar month of the classification, how many
   uncategorised complaints the classifier decided, how many went straight to an OPD, how many a
   coordinator reviewed and how many a coordinator corrected (settled on another category than the
   classifier's, in triage or at the disposition): accuracy = 1 − corrected / classified. A pemda
@@ -24,6 +24,7 @@ from services.sla.entrypoints.compliance import compliance_rows
 from services.sla.entrypoints.openapi.supervisor import API
 from services.sla.entrypoints.report_params import (
     Column,
+    Scope,
     answer,
     date_param,
     field_error,
@@ -37,7 +38,9 @@ from services.sla.entrypoints.report_params import (
     wants_csv,
     weeks_param,
 )
+from shared.auth import require_staff
 from shared.http import ProblemError
+from shared.regions import lookup
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
@@ -150,10 +153,20 @@ CLASSIFIER_COLUMNS: list[Column] = [
 ]
 
 
+async def _pemda_scope(request: web.Request) -> Scope:
+    """The path's pemda, if the token covers it whole: its coordinators and supervisors, admins."""
+    staff = await require_staff(request, "supervisor", "coordinator", "admin")
+    pemda = request.match_info["pemda"]
+    region = lookup(pemda)
+    if region is None or region.level > 2:
+        raise ProblemError(404, f"pemda {pemda[:20]!r} tidak dikenal")
+    if staff.role != "admin" and (staff.opd or staff.pemda != pemda):
+        raise ProblemError(403, "akurasi klasifikasi adalah angka pemda: token ini tidak mencakup pemda itu")
+    return Scope(pemda, None)
+
+
 async def classifier(request: web.Request) -> web.Response:
-    scope = await read_scope(request)
-    if scope.opd is not None:
-        raise ProblemError(403, "akurasi klasifikasi adalah angka pemda, bukan satu OPD")
+    scope = await _pemda_scope(request)
     now: datetime = reading_instant(request)
     months = months_param(request, today_in(scope, now))
     docs = await reader(request).monthly(level="pemda", scope=scope.pemda, months=(months[0], months[-1]))
@@ -168,4 +181,4 @@ async def classifier(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{API}/misrouting", guarded(misrouting))
-    app.router.add_get(f"{API}/classifier", guarded(classifier))
+    app.router.add_get(f"{API}/classifier/{{pemda}}", guarded(classifier))

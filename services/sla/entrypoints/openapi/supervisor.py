@@ -246,13 +246,17 @@ def openapi_paths() -> dict[str, Any]:
                 "next_cursor": None,
             },
         ),
-        f"{API}/classifier": _op(
+        f"{API}/classifier/{{pemda}}": _op(
             "Akurasi klasifikasi otomatis per bulan",
             "Per bulan klasifikasi: pengaduan tanpa kategori yang diklasifikasi otomatis, yang langsung "
             "ke OPD, yang ditinjau Admin Koordinator dan yang dikoreksinya (kategori akhir berbeda dari "
             "tebakan). Akurasi = 1 − dikoreksi / diklasifikasi. Angka pemda: bukan untuk token satu OPD. "
             "Periode `from`/`to` dalam bulan (bawaan 12 bulan terakhir, paling panjang 60).",
-            [_SCOPE_PARAMS[0], *_PERIOD_PARAMS, _param("format", "`json` atau `csv`")],
+            [
+                _param("pemda", "Kode pemda (provinsi atau kab/kota)", where="path", required=True),
+                *_PERIOD_PARAMS,
+                _param("format", "`json` atau `csv`"),
+            ],
             {
                 "pemda": "33.74",
                 "as_of": "2026-03-27T03:00:00+00:00",
