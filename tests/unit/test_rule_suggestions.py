@@ -19,7 +19,7 @@ from services.routing.domain.suggestions import (
     pair_key,
     parse_suggestion_id,
 )
-from shared.envelope import decode, new_event
+from shared.envelope import Envelope, decode, new_event
 from shared.events import ComplaintAssigned, ComplaintTransferred, ComplaintTriaged
 from tests.routing_fakes import fake_routing
 
@@ -81,7 +81,7 @@ def test_after_a_rejection_only_as_many_new_transfers_offer_it_again() -> None:
     assert three is not None and {t.complaint_id for t in three.counted} == {"c3", "c4", "c5"}
 
 
-def transferred_event(n: int, at: datetime) -> object:
+def transferred_event(n: int, at: datetime) -> Envelope:
     return new_event(
         ComplaintTransferred(
             from_opd_id="33.74/dinas-perhubungan",
@@ -100,8 +100,8 @@ def transferred_event(n: int, at: datetime) -> object:
 async def test_counting_is_idempotent_and_a_decision_is_audited_and_taken_once() -> None:
     routing, *_ = fake_routing()
     events = [transferred_event(n, T0 + timedelta(hours=n)) for n in range(3)]
-    await handlers.count_transfers(events, routing)  # type: ignore[arg-type]
-    await handlers.count_transfers(events[1:], routing)  # type: ignore[arg-type]  # redelivered
+    await handlers.count_transfers(events, routing)
+    await handlers.count_transfers(events[1:], routing)  # redelivered
     now = T0 + timedelta(days=1)
     [offer] = await handlers.rule_suggestions(routing, "33.74", now)
     assert len(offer.counted) == 3
