@@ -23,13 +23,18 @@ Counters are pre-aggregated per OPD and per pemda (the OPD id's prefix) per ISO 
 pemda's local time (`report_weekly`), and as current gauges per OPD and pemda (`report_gauges`:
 open, currently breached open clocks, escalated, open complaints by local assignment date for the
 aging buckets). A compliance answer reads O(OPDs × weeks) small documents, whatever the number of
-complaints.
+complaints. The classifier figures (issue 22) are monthly (`report_monthly`, month of the
+classification in the pemda's local time), counted for `<pemda>/admin-koordinator` and so for the
+pemda: classified (routing's first decision came with the classifier's guess), routed without a
+coordinator, reviewed (a coordinator set the category in triage or at the disposition) and
+corrected (the coordinator's last category differs from the guess: a miss).
 
 Attribution (DESIGN §5): a clock's met/breach belongs to the OPD holding the clock (`opd_id` of
 its snapshot; a `verification` clock to `<pemda>/admin-koordinator`). A breach counts in the week
 of its breach instant (the due) and stays with that OPD through a transfer; a met counts in the
 week it stopped. Transfers and misrouted working time (the time an OPD held a complaint it then
-transferred away) belong to the transferring OPD; a rating to the OPD that resolved it.
+transferred away) belong to the transferring OPD, a transfer in to the receiving OPD (the week it
+arrived); a rating to the OPD that resolved it.
 
 Response working time (working seconds from the clock's start to its stop, for response clocks
 that stopped `met` or `breached`): a fixed histogram (`RT_EDGES`) per OPD and week, summed over
