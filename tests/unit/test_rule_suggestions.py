@@ -43,6 +43,10 @@ def test_only_transfers_between_two_opds_of_one_pemda_with_a_routable_category_c
     assert pair_key("jalan-jembatan", "33.74/dlh", None) is None  # to the coordinator
     assert pair_key("jalan-jembatan", "33.74/dlh", "33/dinas-pupr") is None  # kab/kota → province
     assert pair_key("jalan-jembatan", "33.74/dlh", "33.74/admin-koordinator") is None
+    # Levels (DESIGN §4): a province decides SMA, a kab/kota its roads; not the other way round.
+    assert pair_key("pendidikan-menengah", "33/dinas-pendidikan", "33/bapenda") is not None
+    assert pair_key("pendidikan-menengah", "33.74/dinas-pendidikan", "33.74/bapenda") is None
+    assert pair_key("jalan-jembatan", "33/dinas-pupr", "33/dinas-perhubungan") is None
     assert parse_suggestion_id("penerangan-jalan:dinas-perhubungan:dinas-pupr") == (
         "penerangan-jalan",
         "dinas-perhubungan",

@@ -6,7 +6,9 @@ Pure: the counting key of a transfer, and whether a counted pair is on offer now
 
 - **Counted**: each transfer between two OPDs of one pemda, keyed by pemda × category × from ×
   to (`pair_key`). A transfer that crosses pemdas (kab/kota ↔ province) or goes to the
-  coordinator is not counted: a pemda's rule override can only name one of its own OPDs.
+  coordinator is not counted: a pemda's rule override can only name one of its own OPDs; nor is
+  one of a category the pemda does not decide (`lainnya`, or a province-level category between a
+  kab/kota's OPDs and the reverse), since no rule of that pemda would be consulted for it.
 - **Offered** (`on_offer`) when at least `threshold` of the pair's transfers fall inside the last
   `window` and after its last decision, and the pemda's rules do not already send the category
   to Y.
@@ -106,6 +108,10 @@ def pair_key(
     if not from_slug or not to_slug or from_pemda != to_pemda or from_slug == to_slug:
         return None
     if COORDINATOR_SLUG in (from_slug, to_slug):
+        return None
+    if ("." in from_pemda) != (spec.level == "kabkota"):
+        # The category is decided at the other level (e.g. SMA at the province): a rule of this
+        # pemda would never be consulted for it (table.py `with_overrides`).
         return None
     return from_pemda, category, from_slug, to_slug
 

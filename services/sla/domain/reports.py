@@ -330,9 +330,11 @@ def _triaged(record: ComplaintRecord, p: ComplaintTriaged, at: datetime) -> None
 
 @_on(ComplaintUpdated)
 def _updated(record: ComplaintRecord, p: ComplaintUpdated, at: datetime) -> None:
-    record.pemda = p.pemda
-    if p.category is not None:  # a coordinator's correction (or confirmation) in triage
+    # A coordinator's correction (or confirmation) of the category, in triage; outside it an update
+    # only tightens the privacy flags and repeats the category it had.
+    if p.category is not None and record.status == "triage":
         record.coordinator_category = p.category
+    record.pemda = p.pemda
 
 
 @_on(ComplaintAssigned)
