@@ -59,7 +59,15 @@ from devtools import infra
 from shared import clock
 from shared.deadletters import read_letters, replay_group
 from shared.runtime import InfraSettings
-from shared.topics import GROUP_TOPICS, GROUPS, INTAKE_GROUP, ROUTING_DUES_GROUP, ROUTING_GROUP, dlq
+from shared.topics import (
+    GROUP_TOPICS,
+    GROUPS,
+    INTAKE_GROUP,
+    ROUTING_DUES_GROUP,
+    ROUTING_GROUP,
+    ROUTING_TRANSFERS_GROUP,
+    dlq,
+)
 
 
 def status_path(profile: str = "run") -> Path:
@@ -274,7 +282,7 @@ async def parked_complaints(service: str = "sla", limit: int = 5) -> tuple[int, 
 
 def _service_app(group: str) -> tuple[web.Application, InfraSettings]:
     """The service app (not started) whose consumer group is `group`, with its settings."""
-    if group in (ROUTING_GROUP, ROUTING_DUES_GROUP):
+    if group in (ROUTING_GROUP, ROUTING_DUES_GROUP, ROUTING_TRANSFERS_GROUP):
         from services.routing.bootstrap import create_app as routing_app
         from services.routing.settings import RoutingSettings
 

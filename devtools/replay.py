@@ -43,12 +43,25 @@ def _read_model(group: str) -> tuple[str, str, tuple[str, ...]]:
             COMPLAINTS,
             ESCALATIONS,
             GAUGES,
+            MONTHLY,
             WEEKLY,
         )
         from services.sla.settings import SlaSettings
 
         sla = SlaSettings()
-        return sla.mongo_uri, sla.mongo_db, (COMPLAINTS, CLOCKS, BREACHES, ESCALATIONS, WEEKLY, GAUGES)
+        return (
+            sla.mongo_uri,
+            sla.mongo_db,
+            (
+                COMPLAINTS,
+                CLOCKS,
+                BREACHES,
+                ESCALATIONS,
+                WEEKLY,
+                MONTHLY,
+                GAUGES,
+            ),
+        )
     from services.routing.settings import RoutingSettings
 
     routing = RoutingSettings()

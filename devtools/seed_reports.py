@@ -45,6 +45,8 @@ from shared.events import (
     ComplaintReceived,
     ComplaintResolved,
     ComplaintTransferred,
+    ComplaintTriaged,
+    ComplaintUpdated,
     EscalationRaised,
     SlaBreached,
 )
@@ -131,16 +133,28 @@ class Story:
         )
         return self
 
-    def assigned(self, opd_id: str, at: datetime, via: str = "routing") -> Story:
+    def assigned(
+        self,
+        opd_id: str,
+        at: datetime,
+        via: str = "routing",
+        *,
+        category: str = "jalan-jembatan",
+        guess: str | None = None,
+        confidence: float | None = None,
+    ) -> Story:
+        """Assigned to `opd_id`; `guess`/`confidence` when the classifier decided (via routing)."""
         pemda = opd_id.split("/", 1)[0]
         self._lifecycle(
             ComplaintAssigned(
                 opd_id=opd_id,
                 pemda=pemda,
-                category="jalan-jembatan",
+                category=category,
                 level="kabkota",
                 rule="seed",
                 via=via,
+                guess=guess,
+                confidence=confidence,
             ),
             at,
         )
@@ -159,6 +173,35 @@ class Story:
             )
             self.clocks[name] = clock
             self._snapshot(ClockStarted, clock, at, "running")
+        return self
+
+    def triaged(self, at: datetime, guess: str | None = None, confidence: float | None = None) -> Story:
+        """To the coordinator: the classifier was not confident (its `guess` below the threshold)."""
+        self._lifecycle(
+            ComplaintTriaged(
+                pemda=self.pemda,
+                category=None,
+                rule="uncategorised:below-threshold",
+                reason="klasifikasi otomatis kurang yakin",
+                guess=guess,
+                confidence=confidence,
+            ),
+            at,
+        )
+        return self
+
+    def updated(self, category: str, at: datetime) -> Story:
+        """A coordinator set the category in triage."""
+        self._lifecycle(
+            ComplaintUpdated(
+                category=category,
+                region_code=self.pemda,
+                pemda=self.pemda,
+                anonymous=False,
+                confidential=False,
+            ),
+            at,
+        )
         return self
 
     def breach(self, name: str) -> Story:

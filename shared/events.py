@@ -104,6 +104,11 @@ class ComplaintAssigned(Payload):
     rule: str
     tier: Tier = "normatif"
     via: Via = "routing"
+    # What the text classifier said when routing decided an uncategorised complaint (`via`
+    # "routing" only): its category and calibrated confidence. Absent (None) when the reporter
+    # chose the category, and on messages written before these fields existed.
+    guess: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 @register
@@ -119,6 +124,10 @@ class ComplaintTriaged(Payload):
     rule: str
     reason: str
     via: Literal["routing", "transfer"] = "routing"
+    # The classifier's best category and its confidence when it was below the threshold (the
+    # coordinator decides; `category` stays None). None as in `ComplaintAssigned`.
+    guess: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 @register
@@ -200,6 +209,9 @@ class ComplaintTransferred(Payload):
     to_opd_id: str | None  # None when it goes to the coordinator instead
     reason: str
     transfers: int = Field(ge=1)  # transfers of this complaint so far, this one included
+    # The complaint's category when it was transferred (routing's transfer rules count transfers
+    # per pemda × category × from × to). None on messages written before the field existed.
+    category: str | None = None
 
 
 @register

@@ -18,10 +18,19 @@ SLA_EVENTS = "sla.events"
 # Consumer groups; each has its dead-letter topic `<group>.dlq`.
 ROUTING_GROUP = "routing"
 ROUTING_DUES_GROUP = "routing-dues"  # sla.events → each OPD queue's nearest due, off the routing path
+# complaints.events → transfers counted per pemda × category × from × to (rule suggestions)
+ROUTING_TRANSFERS_GROUP = "routing-transfers"
 SLA_GROUP = "sla"
 SLA_REPORTS_GROUP = "sla-reports"  # supervisor counters, built from sla.events + complaints.events
 INTAKE_GROUP = "intake"
-GROUPS = (ROUTING_GROUP, ROUTING_DUES_GROUP, SLA_GROUP, SLA_REPORTS_GROUP, INTAKE_GROUP)
+GROUPS = (
+    ROUTING_GROUP,
+    ROUTING_DUES_GROUP,
+    ROUTING_TRANSFERS_GROUP,
+    SLA_GROUP,
+    SLA_REPORTS_GROUP,
+    INTAKE_GROUP,
+)
 # Groups that follow another group's dead letters (shared.deadletters.LetterConsumer), each with
 # the group it follows. They have no dead-letter topic of their own (a letter they cannot use is
 # skipped, with a log line) and nothing to replay, so they are not in GROUPS.
@@ -38,6 +47,7 @@ def dlq(group: str) -> str:
 GROUP_TOPICS: dict[str, tuple[str, ...]] = {
     ROUTING_GROUP: (COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS),
     ROUTING_DUES_GROUP: (SLA_EVENTS,),
+    ROUTING_TRANSFERS_GROUP: (COMPLAINTS_EVENTS,),
     SLA_GROUP: (COMPLAINTS_EVENTS,),
     SLA_REPORTS_GROUP: (SLA_EVENTS, COMPLAINTS_EVENTS),
     INTAKE_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS),

@@ -5,6 +5,7 @@ contract over the fake complaint store and the Mongo one."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import Any
 
 from services.routing.adapters.delivery import OutboxDelivery
 from services.routing.domain.complaint import FEED_OUTBOX
+from services.routing.domain.suggestions import KEPT, CountedTransfer, Decision, TransferPair
 from services.routing.ports import DuesUpdate, Routing
 from shared.envelope import Envelope, decode
 from shared.faults import ConcurrentUpdate
@@ -157,6 +159,37 @@ class FakeWebhooks:
         return []
 
 
+class FakeTransferPairs:
+    """The `TransferPairs` port in memory: the same dedupe by event id, the same kept newest."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[str, str, str, str], TransferPair] = {}
+
+    async def count(
+        self, pemda: str, category: str, from_slug: str, to_slug: str, transfer: CountedTransfer
+    ) -> bool:
+        key = (pemda, category, from_slug, to_slug)
+        pair = self.pairs.get(key) or TransferPair(pemda, category, from_slug, to_slug, ())
+        if any(t.event_id == transfer.event_id for t in pair.transfers):
+            return False
+        kept = tuple(sorted((*pair.transfers, transfer), key=lambda t: t.at)[-KEPT:])
+        self.pairs[key] = dataclasses.replace(pair, transfers=kept)
+        return True
+
+    async def of_pemda(self, pemda: str) -> list[TransferPair]:
+        return [p for key, p in self.pairs.items() if key[0] == pemda]
+
+    async def get(self, pemda: str, category: str, from_slug: str, to_slug: str) -> TransferPair | None:
+        return self.pairs.get((pemda, category, from_slug, to_slug))
+
+    async def decide(self, pair: TransferPair, decision: Decision) -> bool:
+        key = (pair.pemda, pair.category, pair.from_slug, pair.to_slug)
+        if self.pairs[key].decided != pair.decided:
+            return False
+        self.pairs[key] = dataclasses.replace(self.pairs[key], decided=decision)
+        return True
+
+
 @dataclass
 class Sent:
     """A publisher that keeps what it was given (or fails like a broker that is down)."""
@@ -185,6 +218,7 @@ def fake_routing(
         feed=feed,
         notes=FakeNotes(),
         webhooks=FakeWebhooks(),
+        transfer_pairs=FakeTransferPairs(),
     )
     return routing, store, feed, sent
 

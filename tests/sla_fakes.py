@@ -190,6 +190,7 @@ class FakeReportStore:
         self.complaints: dict[str, ComplaintRecord] = {}
         self.clocks: dict[str, ClockRecord] = {}
         self.weekly_docs: dict[str, Doc] = {}
+        self.monthly_docs: dict[str, Doc] = {}
         self.gauge_docs: dict[str, Doc] = {}
         self.breach_docs: dict[str, Doc] = {}
         self.escalation_docs: dict[str, Doc] = {}
@@ -232,7 +233,9 @@ class FakeReportStore:
                 self.breach_docs[clock_record.clock_id] = doc
             else:
                 self.breach_docs.pop(clock_record.clock_id, None)
-        apply_counter_writes(self.weekly_docs, self.gauge_docs, counter_writes(changes.deltas))
+        apply_counter_writes(
+            self.weekly_docs, self.gauge_docs, counter_writes(changes.deltas), self.monthly_docs
+        )
         self.commits += 1
 
     # read side
@@ -247,6 +250,15 @@ class FakeReportStore:
             if d["level"] == level
             and first <= d["week"] <= last
             and (d["scope"] == scope if scope is not None else pemda is None or d["pemda"] == pemda)
+        ]
+
+    async def monthly(self, *, level: str, scope: str | None, months: tuple[str, str]) -> list[Doc]:
+        return [
+            copy.deepcopy(d)
+            for d in self.monthly_docs.values()
+            if d["level"] == level
+            and months[0] <= d["month"] <= months[1]
+            and (scope is None or d["scope"] == scope)
         ]
 
     async def gauges(self, *, level: str, pemda: str | None, scope: str | None) -> list[Doc]:

@@ -20,6 +20,7 @@ from services.routing.adapters.catalog import MongoCatalog
 from services.routing.adapters.delivery import OutboxDelivery
 from services.routing.adapters.feed import FeedStore
 from services.routing.adapters.notes import MongoNotes
+from services.routing.adapters.transfer_pairs import MongoTransferPairs
 from services.routing.adapters.webhooks import MongoWebhooks, TargetGuard, parse_networks
 from services.routing.domain.model import model as classifier_model
 from services.routing.entrypoints import (
@@ -32,6 +33,7 @@ from services.routing.entrypoints import (
     openapi,
     queues,
     ratelimit,
+    suggestions,
 )
 from services.routing.entrypoints.edge import GUARD, ROUTING
 from services.routing.ports import Publish, Routing
@@ -43,9 +45,11 @@ from shared.kafka import BatchHandler
 from shared.runtime import REPLAYING, ConsumerSpec, Infra, with_consumers
 from shared.topics import (
     COMPLAINTS_COMMANDS,
+    COMPLAINTS_EVENTS,
     COMPLAINTS_SUBMITTED,
     ROUTING_DUES_GROUP,
     ROUTING_GROUP,
+    ROUTING_TRANSFERS_GROUP,
     SLA_EVENTS,
 )
 
@@ -61,6 +65,8 @@ def mongo_routing(
     max_transfers: int = 3,
     lease_minutes: int = 30,
     finish_later: bool = False,
+    suggest_after: int = 3,
+    suggest_window_days: int = 90,
 ) -> Routing:
     """The real adapters on a database and a publisher (indexes are `store.ensure_indexes`)."""
     complaints_ = store.MongoComplaintStore(db)
@@ -72,8 +78,11 @@ def mongo_routing(
         feed=feed,
         notes=MongoNotes(db),
         webhooks=MongoWebhooks(db),
+        transfer_pairs=MongoTransferPairs(db),
         max_transfers=max_transfers,
         lease_minutes=lease_minutes,
+        suggest_after=suggest_after,
+        suggest_window_days=suggest_window_days,
     )
 
 
@@ -84,6 +93,7 @@ def add_staff_routes(app: web.Application) -> None:
     queues.add_routes(app)
     opd_systems.add_routes(app)
     admin.add_routes(app)
+    suggestions.add_routes(app)
 
 
 async def _load_classifier(app: web.Application) -> None:
@@ -108,6 +118,8 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
             max_transfers=settings.max_transfers,
             lease_minutes=settings.lease_minutes,
             finish_later=finish_later,
+            suggest_after=settings.rule_suggest_after,
+            suggest_window_days=settings.rule_suggest_window_days,
         )
 
     open_routing = routing or open_real
@@ -129,6 +141,9 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     async def build_dues(infra: Infra) -> BatchHandler:
         return consumers.dues_batches(await opened(infra))
 
+    async def build_transfers(infra: Infra) -> BatchHandler:
+        return consumers.transfer_batches(await opened(infra))
+
     async def relay(infra: Infra) -> None:
         delivery = consumers.delivery_of(await opened(infra))
         await store.run_relay(infra.db, infra.publish, delivery.after_publish)
@@ -145,6 +160,7 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         [
             ConsumerSpec(ROUTING_GROUP, [COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS], build),
             ConsumerSpec(ROUTING_DUES_GROUP, [SLA_EVENTS], build_dues),
+            ConsumerSpec(ROUTING_TRANSFERS_GROUP, [COMPLAINTS_EVENTS], build_transfers),
         ],
         background=[
             ("routing-relay", relay),

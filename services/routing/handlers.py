@@ -32,6 +32,16 @@ from services.routing.domain.complaint import (
     store_complaint,
 )
 from services.routing.domain.lifecycle import Action, Complaint, Refused, decide, evolve, lease
+from services.routing.domain.suggestions import (
+    CountedTransfer,
+    Decision,
+    Suggestion,
+    Verdict,
+    offered,
+    on_offer,
+    pair_key,
+    parse_suggestion_id,
+)
 from services.routing.domain.table import Overrides, RouteDecision, route_text, with_overrides
 from services.routing.ports import Catalog, Routing
 from shared import clock, outbox
@@ -158,6 +168,9 @@ def route_submission(
     )
     record(doc, [received], envelope.occurred_at, correlation, staged_at)
     second: Payload
+    # The classifier's word, when it spoke: supervisors' accuracy figures compare it with the
+    # category a coordinator settles on (sla, issue 22 item 4).
+    guessed = {"guess": decision.guess, "confidence": round(decision.confidence, 4)} if decision.guess else {}
     if decision.assigns:
         assert decision.category is not None
         second = ComplaintAssigned(
@@ -166,6 +179,7 @@ def route_submission(
             category=decision.category,
             level=decision.level,
             rule=decision.rule,
+            **guessed,
         )
     else:
         second = ComplaintTriaged(
@@ -173,6 +187,7 @@ def route_submission(
             category=decision.category,
             rule=decision.rule,
             reason=decision.triage_reason or "",
+            **guessed,
         )
     record(doc, [second], now, correlation, staged_at)
     return doc
@@ -385,3 +400,83 @@ async def import_catalog(plan: CatalogPlan, catalog: Catalog, by: str) -> dict[s
     counts = {"opds": len(plan.opds), "rules": len(plan.rules), "pemdas": len(plan.pemdas)}
     await catalog.audit("catalog.import", by, "operator", {**counts, "pemda": plan.pemdas[:50]})
     return counts
+
+
+# --- transfers that become rules (complaints.events; the coordinator's suggestions) ---------------
+
+
+async def count_transfers(batch: Sequence[Envelope], routing: Routing) -> list[Rejected]:
+    """Group `routing-transfers`: each transfer between two OPDs of one pemda counted once per
+    pair (an upsert keyed by pemda × category × from × to; a redelivered event is recognised by
+    its id). The other lifecycle events are not this group's concern."""
+    for envelope in batch:
+        payload = envelope.payload
+        if not isinstance(payload, ComplaintTransferred) or not envelope.complaint_id:
+            continue
+        key = pair_key(payload.category, payload.from_opd_id, payload.to_opd_id)
+        if key is None:
+            continue
+        transfer = CountedTransfer(
+            envelope.event_id, envelope.complaint_id, envelope.occurred_at, payload.reason
+        )
+        await routing.transfer_pairs.count(*key, transfer)
+    return []
+
+
+def _window(routing: Routing) -> timedelta:
+    return timedelta(days=routing.suggest_window_days)
+
+
+async def rule_suggestions(routing: Routing, pemda: str, now: datetime) -> list[Suggestion]:
+    """The rule overrides a pemda's coordinator is offered now."""
+    pairs = await routing.transfer_pairs.of_pemda(pemda)
+    overrides = await routing.catalog.overrides([pemda])
+    return offered(pairs, now, threshold=routing.suggest_after, window=_window(routing), overrides=overrides)
+
+
+async def decide_suggestion(
+    routing: Routing,
+    pemda: str,
+    suggestion: str,
+    verdict: Verdict,
+    *,
+    by: str,
+    role: str,
+    note: str | None,
+    now: datetime,
+) -> tuple[Suggestion, Decision]:
+    """Accept (the pemda's rule for the category becomes the OPD the complaints were transferred
+    to) or reject a suggestion on offer, audited with who, when, why and the complaints that led
+    to it. `LookupError` for an unknown one, `Refused` for one not on offer (decided already, too
+    few transfers since, or the rule already says so)."""
+    parts = parse_suggestion_id(suggestion)
+    pair = await routing.transfer_pairs.get(pemda, *parts) if parts else None
+    if pair is None:
+        raise LookupError(suggestion)
+    overrides = await routing.catalog.overrides([pemda])
+    offer = on_offer(pair, now, threshold=routing.suggest_after, window=_window(routing), overrides=overrides)
+    if offer is None:
+        raise Refused("usulan ini tidak sedang ditawarkan (sudah diputuskan atau pengalihan belum cukup)")
+    complaint_ids = tuple(dict.fromkeys(t.complaint_id for t in offer.counted))
+    decision = Decision(verdict, by, role, now, note, complaint_ids)
+    if not await routing.transfer_pairs.decide(pair, decision):
+        raise Refused("usulan ini baru saja diputuskan oleh orang lain")
+    if verdict == "accepted":
+        note_text = f"usulan dari pengalihan: {note}" if note else "usulan dari pengalihan"
+        await routing.catalog.put_rule(pemda, pair.category, pair.to_slug, note_text, by)
+    await routing.catalog.audit(
+        f"rule.suggestion.{'accept' if verdict == 'accepted' else 'reject'}",
+        by,
+        role,
+        {
+            "pemda": pemda,
+            "suggestion": pair.id,
+            "category": pair.category,
+            "from_opd_id": pair.from_opd_id,
+            "to_opd_id": pair.to_opd_id,
+            "replaced_slug": offer.current_slug,
+            "note": note,
+            "complaint_ids": list(complaint_ids),
+        },
+    )
+    return offer, decision

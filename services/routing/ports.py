@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from services.routing.domain.suggestions import CountedTransfer, Decision, TransferPair
 from shared.kafka import Outgoing
 
 Document = dict[str, Any]
@@ -103,6 +104,24 @@ class Webhooks(Protocol):
     async def deliveries(self, opd_id: str, limit: int) -> list[Document]: ...
 
 
+class TransferPairs(Protocol):
+    """Transfers counted per pemda × category × from × to, with each pair's last decision
+    (adapters/transfer_pairs.py)."""
+
+    async def count(
+        self, pemda: str, category: str, from_slug: str, to_slug: str, transfer: CountedTransfer
+    ) -> bool:
+        """Count one transfer (an upsert); False when its event was counted before."""
+        ...
+
+    async def of_pemda(self, pemda: str) -> list[TransferPair]: ...
+    async def get(self, pemda: str, category: str, from_slug: str, to_slug: str) -> TransferPair | None: ...
+
+    async def decide(self, pair: TransferPair, decision: Decision) -> bool:
+        """Record a decision unless another was recorded since `pair` was read."""
+        ...
+
+
 class Delivery(Protocol):
     """Sends what a change staged: its events to Kafka, its feed entries, then the mark."""
 
@@ -120,5 +139,10 @@ class Routing:
     feed: Feed
     notes: Notes
     webhooks: Webhooks
+    transfer_pairs: TransferPairs
     max_transfers: int = 3
     lease_minutes: int = 30
+    # Transfer rules (domain/suggestions.py): a suggestion after this many transfers of one pair
+    # within the window.
+    suggest_after: int = 3
+    suggest_window_days: int = 90

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from pydantic import AwareDatetime, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.routing.adapters.webhooks import parse_networks
+from services.routing.domain.suggestions import MAX_THRESHOLD
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 
 PREFIX = "ROUTING_"
@@ -37,6 +38,13 @@ class RoutingSettings(FileSettings):
     max_transfers: int = 3
     # A claim keeps other handlers off a complaint this long.
     lease_minutes: int = 30
+    # Transfers that become rules (issue 22): the coordinator is offered a rule override once
+    # complaints of one category in one pemda were transferred from one OPD to the same other OPD
+    # this many times within `rule_suggest_window_days` days (and since the pair's last
+    # accept/reject).
+    rule_suggest_after: int = Field(default=3, ge=1, le=MAX_THRESHOLD)
+    # Only transfers of the last this many days count towards a rule suggestion.
+    rule_suggest_window_days: int = Field(default=90, ge=1, le=3650)
     # How often the webhook pusher looks for new feed entries to deliver.
     webhook_interval_seconds: float = 1.0
     # Networks webhooks may reach although they are not public (an OPD system on the pemda's

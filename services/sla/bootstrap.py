@@ -31,6 +31,7 @@ from services.sla.entrypoints import (
     consumers,
     dashboard,
     extra_dates,
+    misrouting,
     openapi,
     ratelimit,
     satisfaction,
@@ -108,6 +109,7 @@ def add_supervisor_routes(app: web.Application) -> None:
     compliance.add_routes(app)
     breaches.add_routes(app)
     satisfaction.add_routes(app)
+    misrouting.add_routes(app)
     complaint_clocks.add_routes(app)
     dashboard.add_routes(app)
 

@@ -146,6 +146,10 @@ class ReportReader(Protocol):
         self, *, level: str, pemda: str | None, scope: str | None, weeks: tuple[date, date]
     ) -> list[Doc]: ...
 
+    async def monthly(self, *, level: str, scope: str | None, months: tuple[str, str]) -> list[Doc]:
+        """Monthly counters (`YYYY-MM`, inclusive) of one scope, or of every scope of the level."""
+        ...
+
     async def gauges(self, *, level: str, pemda: str | None, scope: str | None) -> list[Doc]: ...
 
     async def breaches(self, where: BreachFilter, *, as_of: datetime, cursor: str | None, limit: int) -> Page:

@@ -167,6 +167,13 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     assert await page.get_attribute("#trend-chart svg", "data-weeks") == "12"
     satisfaction = {row[0]: row for row in await _cells(page, "#satisfaction-table")}
     assert satisfaction[DUKCAPIL][1:3] == ["2", "4,5"]
+    # Misrouting: DLH held one complaint one working day, then transferred it to PUPR.
+    misrouting = {row[0]: row for row in await _cells(page, "#misrouting-table")}
+    assert misrouting[DLH][2:4] == ["1", "0"] and misrouting[DLH][5:7] == ["1 HK", "1 HK"]
+    assert misrouting[PUPR][2:4] == ["0", "1"]
+    # The classifier's accuracy is a pemda figure: shown for the pemda, a row per month.
+    assert await page.is_visible("#classifier")
+    assert len(await _cells(page, "#classifier-table")) == 12
 
     screenshots = infra.run_dir(infra.test_profile()) / "screenshots"
     screenshots.mkdir(parents=True, exist_ok=True)
@@ -178,6 +185,8 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     assert [row[0] for row in await _cells(page, "#compliance-table")] == [DLH]
     assert [row[2] for row in await _cells(page, "#breach-table")] == [DLH]
     assert (await _cells(page, "#escalation-table"))[0][0] == "Tidak ada pengaduan tereskalasi."
+    assert [row[0] for row in await _cells(page, "#misrouting-table")] == [DLH]
+    assert await page.is_hidden("#classifier")  # not a figure of one OPD
     await page.screenshot(path=str(screenshots / "dashboard-opd.png"), full_page=True)
 
     assert requested and all(url.startswith(base) for url in requested), "the page must work offline"
@@ -208,4 +217,5 @@ async def test_a_pasted_token_is_kept_for_the_tab_and_out_of_scope_is_explained(
     assert await page.input_value("#f-pemda") == JAYAPURA
     rows = await _cells(page, "#compliance-table")
     assert [row[0] for row in rows] == [DLH]
+    assert await page.is_hidden("#classifier")
     await context.close()

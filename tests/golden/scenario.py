@@ -1125,3 +1125,37 @@ async def reports(rec: Recorder, a: str, b: str, c: str) -> None:
         "clocks, out of scope", "sla", "GET", f"{api}/complaints/{a}/clocks", token=OTHER_COORDINATOR
     )
     await rec.call("reports without a token", "sla", "GET", f"{api}/compliance")
+    await rec.call("supervisor misrouting", "sla", "GET", f"{api}/misrouting", token=SUPERVISOR, params=scope)
+    await rec.call(
+        "supervisor misrouting (CSV)",
+        "sla",
+        "GET",
+        f"{api}/misrouting",
+        token=SUPERVISOR,
+        params={**scope, "format": "csv"},
+    )
+    await rec.call(
+        "classifier accuracy per month", "sla", "GET", f"{api}/classifier/{PEMDA}", token=COORDINATOR
+    )
+    await rec.call(
+        "classifier accuracy of another pemda", "sla", "GET", f"{api}/classifier/33.74", token=SUPERVISOR
+    )
+    suggestions = f"/api/v1/pemda/{PEMDA}/rule-suggestions"
+    await rec.call("rule suggestions from transfers", "routing", "GET", suggestions, token=COORDINATOR)
+    await rec.call("rule suggestions: not for a handler", "routing", "GET", suggestions, token=HANDLER)
+    await rec.call(
+        "accept a suggestion that is not offered",
+        "routing",
+        "POST",
+        f"{suggestions}/penerangan-jalan:dinas-perhubungan:dinas-pupr/accept",
+        token=COORDINATOR,
+        json_body={"note": "uji golden"},
+    )
+    await rec.call(
+        "reject a suggestion without a reason",
+        "routing",
+        "POST",
+        f"{suggestions}/penerangan-jalan:dinas-perhubungan:dinas-pupr/reject",
+        token=COORDINATOR,
+        json_body={},
+    )

@@ -133,6 +133,13 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("routing", "GET", "/api/v1/opd/{pemda}/{slug}/webhook/deliveries"): staff(target="opd"),
     ("routing", "PUT", "/api/v1/admin/opds/{pemda}/{slug}"): staff("coordinator", target="pemda"),
     ("routing", "GET", "/api/v1/pemda/{pemda}/triage"): staff("coordinator", "supervisor", target="pemda"),
+    ("routing", "GET", "/api/v1/pemda/{pemda}/rule-suggestions"): staff("coordinator", target="pemda"),
+    **{
+        ("routing", "POST", f"/api/v1/pemda/{{pemda}}/rule-suggestions/{{id}}/{verdict}"): staff(
+            "coordinator", target="pemda"
+        )
+        for verdict in ("accept", "reject")
+    },
     ("routing", "PUT", "/api/v1/admin/rules/{pemda}/{category}"): staff("coordinator", target="pemda"),
     ("routing", "DELETE", "/api/v1/admin/rules/{pemda}/{category}"): staff("coordinator", target="pemda"),
     # --- sla ---
@@ -149,8 +156,12 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("sla", "PUT", "/api/v1/admin/calendar/{pemda}/extra-dates"): Row(frozenset({"admin"}), "any"),
     **{
         ("sla", "GET", f"/api/v1/supervisor/{report}"): staff("coordinator", "supervisor", target="reports")
-        for report in ("compliance", "trend", "breaches", "escalations", "satisfaction")
+        for report in ("compliance", "trend", "breaches", "escalations", "satisfaction", "misrouting")
     },
+    # A pemda's figure (its coordinator's corrections): never an OPD-scoped token.
+    ("sla", "GET", "/api/v1/supervisor/classifier/{pemda}"): staff(
+        "coordinator", "supervisor", target="pemda"
+    ),
     ("sla", "GET", "/api/v1/supervisor/complaints/{complaint_id}/clocks"): staff(
         "coordinator", "supervisor", target="complaint"
     ),

@@ -5,6 +5,7 @@ tests/integration/test_routing_relay.py."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,14 +16,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.routing.adapters.catalog import MongoCatalog
 from services.routing.adapters.store import MongoComplaintStore, ensure_indexes
+from services.routing.adapters.transfer_pairs import MongoTransferPairs
 from services.routing.domain.complaint import NO_DUE
+from services.routing.domain.suggestions import KEPT, CountedTransfer, Decision
 from services.routing.handlers import route_submission
-from services.routing.ports import Catalog, ComplaintStore
+from services.routing.ports import Catalog, ComplaintStore, TransferPairs
 from shared import clock, outbox
 from shared.events import ComplaintSubmitted
 from shared.faults import ConcurrentUpdate
 from shared.mongo import mongo_client
-from tests.routing_fakes import FakeCatalog, FakeComplaintStore
+from tests.routing_fakes import FakeCatalog, FakeComplaintStore, FakeTransferPairs
 from tests.unit.test_routing_handlers import NOW, submitted
 
 pytestmark = pytest.mark.integration
@@ -184,3 +187,55 @@ async def test_rule_overrides_take_effect_at_once_and_per_pemda(catalog: Catalog
     await catalog.put_opd("33.74", "dinas-baru", "Dinas Baru Kota Semarang")
     assert await catalog.opd_exists("33.74/dinas-baru") is True
     await catalog.audit("opd.put", "koord", "coordinator", {"opd_id": "33.74/dinas-baru"})
+
+
+# --- transfer pairs (rule suggestions) ---------------------------------------------------------
+
+
+@pytest.fixture
+async def pairs(contract_mongo_uri: str | None, db_prefix: str) -> AsyncIterator[TransferPairs]:
+    if contract_mongo_uri is None:
+        yield FakeTransferPairs()
+        return
+    async with mongo_database(contract_mongo_uri, db_prefix) as db:
+        yield MongoTransferPairs(db)
+
+
+KEY = ("33.74", "penerangan-jalan", "dinas-perhubungan", "dinas-pupr")
+
+
+async def test_a_transfer_counts_once_and_concurrent_first_counts_both_count(pairs: TransferPairs) -> None:
+    first = [
+        CountedTransfer(f"e{n}", f"c{n}", NOW + timedelta(minutes=n), "bukan wewenang") for n in range(2)
+    ]
+    # Two events of a pair nobody counted yet, at once: one creates the pair, the other must not
+    # be taken for a duplicate.
+    assert await asyncio.gather(*(pairs.count(*KEY, t) for t in first)) == [True, True]
+    assert await pairs.count(*KEY, first[0]) is False  # redelivered
+    stored = await pairs.get(*KEY)
+    assert stored is not None and [t.event_id for t in stored.transfers] == ["e0", "e1"]
+    # Kept newest last by instant, at most KEPT: an older event replayed later does not push out newer.
+    for n in range(2, KEPT + 2):
+        await pairs.count(*KEY, CountedTransfer(f"e{n}", f"c{n}", NOW + timedelta(minutes=n), "r"))
+    late_old = CountedTransfer("old", "c-old", NOW - timedelta(days=1), "r")
+    await pairs.count(*KEY, late_old)
+    stored = await pairs.get(*KEY)
+    assert stored is not None and len(stored.transfers) == KEPT
+    assert stored.transfers[-1].event_id == f"e{KEPT + 1}" and "old" not in {
+        t.event_id for t in stored.transfers
+    }
+    assert [p.id for p in await pairs.of_pemda("33.74")] == ["penerangan-jalan:dinas-perhubungan:dinas-pupr"]
+    assert await pairs.of_pemda("33.71") == []
+
+
+async def test_a_decision_is_taken_once(pairs: TransferPairs) -> None:
+    await pairs.count(*KEY, CountedTransfer("e0", "c0", NOW, "r"))
+    read = await pairs.get(*KEY)
+    assert read is not None
+    accepted = Decision("accepted", "koor", "coordinator", NOW + timedelta(hours=1), None, ("c0",))
+    rejected = Decision("rejected", "koor-2", "coordinator", NOW + timedelta(hours=1), "tidak", ("c0",))
+    assert await pairs.decide(read, accepted) is True
+    assert await pairs.decide(read, rejected) is False  # decided since it was read
+    stored = await pairs.get(*KEY)
+    assert stored is not None and stored.decided == accepted
+    assert await pairs.decide(stored, rejected) is True

@@ -17,6 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from services.routing.adapters import transfer_pairs
 from services.routing.adapters.feed import DUPLICATE_KEY, FeedStore
 from services.routing.domain.complaint import FEED_OUTBOX
 from services.routing.ports import DuesUpdate, Publish
@@ -154,6 +155,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db["webhook_deliveries"].create_index([("opd_id", ASCENDING), ("at", DESCENDING)])
     await db["opds"].create_index([("pemda", ASCENDING), ("slug", ASCENDING)], unique=True)
     await db["rules"].create_index([("pemda", ASCENDING), ("category", ASCENDING)], unique=True)
+    await transfer_pairs.ensure_indexes(db)
 
 
 async def move_to_shared_outbox(complaints: AsyncCollection[dict[str, Any]]) -> int:

@@ -412,6 +412,7 @@ def _transfer(
         to_opd_id=None if to_coordinator else action.to_opd_id,
         reason=action.reason,
         transfers=transfers,
+        category=complaint.category,
     )
     if to_coordinator:
         return [

@@ -24,6 +24,7 @@ class RouteDecision:
     rule: str
     triage_reason: str | None = None  # set when the coordinator must decide (no assignment)
     confidence: float = 1.0  # 1.0 for a category the reporter chose; the classifier's otherwise
+    guess: str | None = None  # the classifier's best category when it ran (issue 22 item 4)
 
     @property
     def assigns(self) -> bool:
@@ -105,8 +106,12 @@ def route_text(
         return replace(
             decision,
             confidence=guess.confidence,
+            # `lainnya` when no routable category won: a coordinator choosing one corrects it too.
+            guess=guess.best or "lainnya",
             rule="uncategorised:below-threshold",
             triage_reason=f"klasifikasi otomatis kurang yakin{hint}",
         )
     decision = route(guess.category, region_code)
-    return replace(decision, confidence=guess.confidence, rule=f"classified:{decision.rule}")
+    return replace(
+        decision, confidence=guess.confidence, guess=guess.category, rule=f"classified:{decision.rule}"
+    )

@@ -33,6 +33,17 @@ def dues_batches(routing: Routing) -> BatchHandler:
     return on_clock_events
 
 
+def transfer_batches(routing: Routing) -> BatchHandler:
+    """Group `routing-transfers`: routing's own lifecycle events, for the transfers it counts
+    towards rule suggestions (counted from the published events, so a transfer counts once
+    whatever the retries, and a replay from the beginning rebuilds the counts)."""
+
+    async def on_events(batch: list[Envelope]) -> list[Rejected]:
+        return await handlers.count_transfers(batch, routing)
+
+    return on_events
+
+
 def delivery_of(routing: Routing) -> OutboxDelivery:
     assert isinstance(routing.delivery, OutboxDelivery), "the loops need the outbox delivery"
     return routing.delivery

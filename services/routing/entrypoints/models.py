@@ -90,3 +90,51 @@ class ExplainRequest(BaseModel):
     region_code: str
     title: str = ""
     description: str = ""
+
+
+class AcceptSuggestionBody(_Body):
+    note: str | None = Field(default=None, max_length=500)  # why, kept in the audit
+
+
+class RejectSuggestionBody(_Body):
+    reason: str = Field(min_length=5, max_length=500)  # why not, kept in the audit
+
+
+class ExplainingTransfer(BaseModel):
+    """One transfer behind a suggestion: the complaint, when, and the OPD's reason (contacts
+    masked); never anything of the reporter."""
+
+    complaint_id: str
+    at: str
+    reason: str
+
+
+class RuleSuggestion(BaseModel):
+    id: str
+    pemda: str
+    category: str
+    from_opd_id: str
+    to_opd_id: str
+    current_opd_id: str | None  # where the pemda's rule sends the category now (None: the table)
+    transfers: int  # counted: inside the window and since the last decision
+    window_days: int
+    first_at: str
+    last_at: str
+    rule: str  # the override an acceptance writes
+    explained_by: list[ExplainingTransfer]
+
+
+class RuleSuggestionList(BaseModel):
+    items: list[RuleSuggestion]
+    next_cursor: str | None = None
+
+
+class SuggestionDecision(BaseModel):
+    id: str
+    pemda: str
+    verdict: str  # accepted | rejected
+    by: str
+    at: str
+    note: str | None
+    complaint_ids: list[str]
+    rule: str | None  # the override now in force (accepted only)

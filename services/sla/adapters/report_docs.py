@@ -24,6 +24,7 @@ def _holding_doc(h: Holding) -> Doc:
         "end": h.until,
         "ended_by": h.outcome,
         "seconds": h.working_ms // 1000 if h.until is not None else None,
+        "via": h.via,
     }
 
 
@@ -36,6 +37,7 @@ def _holding(doc: Mapping[str, Any]) -> Holding:
         until=doc.get("end"),
         outcome=doc.get("ended_by"),
         working_ms=(seconds or 0) * 1000,
+        via=doc.get("via"),  # absent in records written before it was kept
     )
 
 
@@ -70,12 +72,20 @@ def complaint_doc(record: ComplaintRecord) -> Doc:
         "escalation_opd": record.escalation_opd,
         "escalations": [_step_doc(e) for e in record.escalations],
         "seen_events": record.seen_events,
+        "classifier": {
+            "guess": record.guess,
+            "confidence": record.guess_confidence,
+            "at": record.classified_at,
+            "auto": record.auto_routed,
+            "coordinator_category": record.coordinator_category,
+        },
         "contrib": _contrib_doc(record.contrib),
         "rev": record.rev,
     }
 
 
 def complaint_record(doc: Mapping[str, Any]) -> ComplaintRecord:
+    classifier = doc.get("classifier") or {}
     return ComplaintRecord(
         complaint_id=doc["_id"],
         last_seq=doc["last_seq"],
@@ -92,6 +102,12 @@ def complaint_record(doc: Mapping[str, Any]) -> ComplaintRecord:
         escalation_opd=doc["escalation_opd"],
         escalations=[_step(e) for e in doc["escalations"]],
         seen_events=list(doc["seen_events"]),
+        # absent in records written before the classifier figures existed
+        guess=classifier.get("guess"),
+        guess_confidence=classifier.get("confidence"),
+        classified_at=classifier.get("at"),
+        auto_routed=bool(classifier.get("auto")),
+        coordinator_category=classifier.get("coordinator_category"),
         contrib={k: v for k, v in doc["contrib"]},
         rev=doc["rev"],
     )
@@ -112,9 +128,11 @@ def clock_record(doc: Mapping[str, Any]) -> ClockRecord:
 
 @dataclass
 class CounterWrites:
-    """Counter increments grouped per document: `weekly[_id] = (set_on_insert, {field: n})`."""
+    """Counter increments grouped per document: `weekly[_id] = (set_on_insert, {field: n})`;
+    `monthly` the same per calendar month (the classifier figures)."""
 
     weekly: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
+    monthly: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
     gauges: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
     emptied_days: set[tuple[str, str]] = field(default_factory=set)
 
@@ -135,6 +153,10 @@ def counter_writes(deltas: Mapping[str, int]) -> CounterWrites:
                 week, name = rest.split("|", 1)
                 base = {"level": level, "scope": scope, "pemda": pemda, "week": week}
                 add(out.weekly, f"{scope}|{week}", base, name, n)
+            elif kind == "m":
+                month, name = rest.split("|", 1)
+                base = {"level": level, "scope": scope, "pemda": pemda, "month": month}
+                add(out.monthly, f"{scope}|{month}", base, name, n)
             else:
                 base = {"level": level, "scope": scope, "pemda": pemda}
                 name = rest if kind == "g" else f"open_days.{rest}"
@@ -144,9 +166,17 @@ def counter_writes(deltas: Mapping[str, int]) -> CounterWrites:
     return out
 
 
-def apply_counter_writes(weekly: dict[str, Doc], gauges: dict[str, Doc], writes: CounterWrites) -> None:
+def apply_counter_writes(
+    weekly: dict[str, Doc],
+    gauges: dict[str, Doc],
+    writes: CounterWrites,
+    monthly: dict[str, Doc] | None = None,
+) -> None:
     """The in-memory equivalent of the database writes (for fakes and tests)."""
-    for target, grouped in ((weekly, writes.weekly), (gauges, writes.gauges)):
+    groups = [(weekly, writes.weekly), (gauges, writes.gauges)]
+    if monthly is not None:
+        groups.append((monthly, writes.monthly))
+    for target, grouped in groups:
         for doc_id, (base, incs) in grouped.items():
             doc = target.setdefault(doc_id, {"_id": doc_id, **base})
             for name, n in incs.items():

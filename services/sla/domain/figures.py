@@ -100,6 +100,7 @@ def summarize(
         "escalation_levels": {str(n): int(g.get(f"level_{n}", 0)) for n in (1, 2, 3)},
         "aging": aging_buckets(g.get("open_days", {}), pemda, today),
         "transfers_out": int(counts.get("transfers_out", 0)),
+        "transfers_in": int(counts.get("transfers_in", 0)),
         "misrouted_seconds": misrouted,
         "misrouted_hk": round(misrouted / HK, 2),
         "_hist": hist,
@@ -138,7 +139,16 @@ def total_row(rows: Sequence[dict[str, Any]], scope: str, pemda: str | None) -> 
         on_time_pct=on_time_pct(int(sums.get("met", 0)), int(sums.get("breached", 0))),
         misrouted_hk=round(int(sums.get("misrouted_seconds", 0)) / HK, 2),
     )
-    for key in ("assigned", "met", "breached", "open", "breached_open", "escalated", "transfers_out"):
+    for key in (
+        "assigned",
+        "met",
+        "breached",
+        "open",
+        "breached_open",
+        "escalated",
+        "transfers_out",
+        "transfers_in",
+    ):
         sums.setdefault(key, 0)
     sums.setdefault("misrouted_seconds", 0)
     sums.setdefault("aging", {name: 0 for name, _, _ in AGING})

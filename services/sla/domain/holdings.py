@@ -21,6 +21,7 @@ class Holding:
     until: datetime | None = None
     outcome: str | None = None  # transferred, resolved, closed
     working_ms: int = 0
+    via: str | None = None  # how it came: routing, disposition, transfer, reopen (None: before it was kept)
 
 
 @dataclass(frozen=True)

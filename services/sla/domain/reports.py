@@ -23,13 +23,18 @@ Counters are pre-aggregated per OPD and per pemda (the OPD id's prefix) per ISO 
 pemda's local time (`report_weekly`), and as current gauges per OPD and pemda (`report_gauges`:
 open, currently breached open clocks, escalated, open complaints by local assignment date for the
 aging buckets). A compliance answer reads O(OPDs × weeks) small documents, whatever the number of
-complaints.
+complaints. The classifier figures (issue 22) are monthly (`report_monthly`, month of the
+classification in the pemda's local time), counted for `<pemda>/admin-koordinator` and so for the
+pemda: classified (routing's first decision came with the classifier's guess), routed without a
+coordinator, reviewed (a coordinator set the category in triage or at the disposition) and
+corrected (the coordinator's last category differs from the guess: a miss).
 
 Attribution (DESIGN §5): a clock's met/breach belongs to the OPD holding the clock (`opd_id` of
 its snapshot; a `verification` clock to `<pemda>/admin-koordinator`). A breach counts in the week
 of its breach instant (the due) and stays with that OPD through a transfer; a met counts in the
 week it stopped. Transfers and misrouted working time (the time an OPD held a complaint it then
-transferred away) belong to the transferring OPD; a rating to the OPD that resolved it.
+transferred away) belong to the transferring OPD, a transfer in to the receiving OPD (the week it
+arrived); a rating to the OPD that resolved it.
 
 Response working time (working seconds from the clock's start to its stop, for response clocks
 that stopped `met` or `breached`): a fixed histogram (`RT_EDGES`) per OPD and week, summed over
@@ -188,6 +193,15 @@ def _key_w(opd: str, instant: datetime, name: str) -> str:
     return f"w|{opd}|{week_start(instant, opd_pemda(opd)).isoformat()}|{name}"
 
 
+def month_of(instant: datetime, pemda: str) -> str:
+    """`YYYY-MM` of `instant` in the pemda's local time."""
+    return local_date(instant, pemda).strftime("%Y-%m")
+
+
+def _key_m(opd: str, month: str, name: str) -> str:
+    return f"m|{opd}|{month}|{name}"
+
+
 def _key_g(opd: str, name: str) -> str:
     return f"g|{opd}|{name}"
 
@@ -218,6 +232,13 @@ class ComplaintRecord:
     escalation_opd: str | None = None
     escalations: list[EscalationStep] = field(default_factory=list)
     seen_events: list[str] = field(default_factory=list)
+    # The classifier's word on an uncategorised complaint (routing's first decision) and the
+    # category a coordinator settled on afterwards (an update in triage, a disposition).
+    guess: str | None = None
+    guess_confidence: float | None = None
+    classified_at: datetime | None = None
+    auto_routed: bool = False  # confident enough: assigned without a coordinator
+    coordinator_category: str | None = None
     contrib: dict[str, int] = field(default_factory=dict)
     rev: int = 0
 
@@ -294,21 +315,36 @@ def _received(record: ComplaintRecord, p: ComplaintReceived, at: datetime) -> No
     record.status = "received" if record.status == "unknown" else record.status
 
 
+def _classified(record: ComplaintRecord, p: ComplaintTriaged | ComplaintAssigned, at: datetime) -> None:
+    """Routing's first decision, when the classifier made it (`guess` set, `via` routing)."""
+    if p.via == "routing" and p.guess is not None and record.classified_at is None:
+        record.guess, record.guess_confidence, record.classified_at = p.guess, p.confidence, at
+        record.auto_routed = isinstance(p, ComplaintAssigned)
+
+
 @_on(ComplaintTriaged)
 def _triaged(record: ComplaintRecord, p: ComplaintTriaged, at: datetime) -> None:
     record.pemda, record.status = p.pemda, "triage"
+    _classified(record, p, at)
 
 
 @_on(ComplaintUpdated)
 def _updated(record: ComplaintRecord, p: ComplaintUpdated, at: datetime) -> None:
+    # A coordinator's correction (or confirmation) of the category, in triage; outside it an update
+    # only tightens the privacy flags and repeats the category it had.
+    if p.category is not None and record.status == "triage":
+        record.coordinator_category = p.category
     record.pemda = p.pemda
 
 
 @_on(ComplaintAssigned)
 def _assigned(record: ComplaintRecord, p: ComplaintAssigned, at: datetime) -> None:
     _end_holding(record, at, "reassigned")
-    record.holdings.append(Holding(opd_id=p.opd_id, pemda=p.pemda, since=at))
+    record.holdings.append(Holding(opd_id=p.opd_id, pemda=p.pemda, since=at, via=p.via))
     record.status = "assigned"
+    _classified(record, p, at)
+    if p.via == "disposition":
+        record.coordinator_category = p.category
 
 
 @_on(ComplaintTransferred)
@@ -440,6 +476,8 @@ def complaint_contribution(record: ComplaintRecord) -> Counter[str]:
     c: Counter[str] = Counter()
     for h in record.holdings:
         c[_key_w(h.opd_id, h.since, "assigned")] += 1
+        if h.via == "transfer":
+            c[_key_w(h.opd_id, h.since, "transfers_in")] += 1
         if h.outcome == "transferred" and h.until is not None:
             c[_key_w(h.opd_id, h.until, "transfers_out")] += 1
             c[_key_w(h.opd_id, h.until, "misrouted_s")] += h.working_ms // 1000
@@ -450,12 +488,35 @@ def complaint_contribution(record: ComplaintRecord) -> Counter[str]:
         c[_key_w(record.resolved_by, record.closed_at, f"rating.{record.rating}")] += 1
         c[_key_w(record.resolved_by, record.closed_at, "rating_n")] += 1
         c[_key_w(record.resolved_by, record.closed_at, "rating_sum")] += record.rating
+    c.update(classifier_contribution(record))
     current = record.current
     escalated_at = record.escalation_opd or (current.opd_id if current else None)
     if record.level >= 1 and record.open and escalated_at:
         c[_key_g(escalated_at, "escalated")] += 1
         c[_key_g(escalated_at, f"level_{record.level}")] += 1
     return +c
+
+
+def corrected(record: ComplaintRecord) -> bool:
+    """A coordinator settled on another category than the classifier's guess: a miss."""
+    return record.coordinator_category is not None and record.coordinator_category != record.guess
+
+
+def classifier_contribution(record: ComplaintRecord) -> Counter[str]:
+    """Classifier figures of the complaint's pemda (its coordinator's scope), in the month of the
+    classification: classified, routed without a coordinator, reviewed by one, corrected."""
+    c: Counter[str] = Counter()
+    if record.guess is None or record.classified_at is None or record.pemda is None:
+        return c
+    scope, month = f"{record.pemda}/{COORDINATOR}", month_of(record.classified_at, record.pemda)
+    c[_key_m(scope, month, "clf_classified")] += 1
+    if record.auto_routed:
+        c[_key_m(scope, month, "clf_auto")] += 1
+    if record.coordinator_category is not None:
+        c[_key_m(scope, month, "clf_reviewed")] += 1
+    if corrected(record):
+        c[_key_m(scope, month, "clf_corrected")] += 1
+    return c
 
 
 def response_seconds(record: ClockRecord) -> int:

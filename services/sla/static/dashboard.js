@@ -334,6 +334,63 @@
     );
   }
 
+  // --- misrouting and the classifier's accuracy ---------------------------------------------------
+
+  function renderMisrouting(data) {
+    fillTable(
+      "#misrouting-table",
+      data.items,
+      (r) => [
+        cell(r.scope, "text"),
+        cell(num(r.assigned)),
+        cell(num(r.transfers_out)),
+        cell(num(r.transfers_in)),
+        cell(pct(r.transferred_out_pct)),
+        cell(hk(r.lost_hk)),
+        cell(hk(r.lost_hk_per_transfer)),
+      ],
+      "Belum ada penugasan.",
+      7,
+    );
+  }
+
+  // A pemda's figure (its coordinator's corrections): asked only for a whole pemda, never for one OPD.
+  function classifierPath() {
+    const c = claims(token()) || {};
+    const pemda = $("#f-pemda").value.trim();
+    if (!pemda || c.opd || $("#f-opd").value) return null;
+    return `classifier/${encodeURIComponent(pemda)}`;
+  }
+
+  function periodOnly() {
+    const p = new URLSearchParams();
+    for (const [name, id] of [["from", "#f-from"], ["to", "#f-to"]]) {
+      const value = $(id).value.trim();
+      if (value) p.set(name, value);
+    }
+    return p;
+  }
+
+  function renderClassifier(data) {
+    $("#classifier").hidden = !data;
+    if (!data) return;
+    fillTable(
+      "#classifier-table",
+      data.items,
+      (m) => [
+        cell(m.month, "text"),
+        cell(num(m.classified)),
+        cell(num(m.auto_routed)),
+        cell(num(m.reviewed)),
+        cell(num(m.corrected)),
+        cell(pct(m.accuracy_pct)),
+        cell(pct(m.reviewed_accuracy_pct)),
+      ],
+      "Belum ada klasifikasi.",
+      7,
+    );
+  }
+
   // --- wiring -----------------------------------------------------------------------------------
 
   function showError(message) {
@@ -352,17 +409,22 @@
     document.body.dataset.loading = "1";
     try {
       const query = params();
-      const [compliance, escalations, trend, satisfaction] = await Promise.all([
+      const classifier = classifierPath();
+      const [compliance, escalations, trend, satisfaction, misrouting, accuracy] = await Promise.all([
         api("compliance", query),
         api("escalations", query),
         api("trend", query),
         api("satisfaction", query),
+        api("misrouting", query),
+        classifier ? api(classifier, periodOnly()) : null,
         loadBreaches(true),
       ]);
       renderCompliance(compliance);
       renderEscalations(escalations);
       renderTrend(trend);
       renderSatisfaction(satisfaction);
+      renderMisrouting(misrouting);
+      renderClassifier(accuracy);
       $("#status").textContent = `Diperbarui ${new Date().toLocaleTimeString("id-ID")}`;
     } catch (error) {
       showError(`Gagal memuat: ${error.message}`);
@@ -376,7 +438,10 @@
   async function downloadCsv(kind) {
     try {
       const extra = kind === "breaches" ? { clock: $("#f-clock").value } : {};
-      const blob = await api(kind, params(extra), "text/csv");
+      const path = kind === "classifier" ? classifierPath() : kind;
+      if (!path) return;
+      const query = kind === "classifier" ? periodOnly() : params(extra);
+      const blob = await api(path, query, "text/csv");
       const link = document.createElement("a");
       link.href = URL.createObjectURL(blob);
       link.download = `${kind}.csv`;

@@ -7,11 +7,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.routing.entrypoints.models import (
+    AcceptSuggestionBody,
     ArchiveBody,
     DisposeBody,
     MessageBody,
     NoteBody,
     OpdBody,
+    RejectSuggestionBody,
     ResolveBody,
     RuleBody,
     TierBody,
@@ -164,6 +166,29 @@ def paths() -> dict[str, Any]:
                 params=("pemda", "category"),
             ),
             "delete": _op("Hapus aturan khusus", params=("pemda", "category"), ok="204"),
+        },
+        "/api/v1/pemda/{pemda}/rule-suggestions": {
+            "get": _op(
+                "Usulan aturan dari pengalihan berulang (kategori × OPD asal → OPD tujuan), "
+                "dengan pengaduan yang mendasarinya",
+                params=("pemda",),
+            )
+        },
+        "/api/v1/pemda/{pemda}/rule-suggestions/{id}/accept": {
+            "post": _op(
+                "Terima usulan: menjadi aturan disposisi khusus pemda (tercatat di audit)",
+                body=AcceptSuggestionBody,
+                example={"note": "PJU memang dikelola Dinas PUPR"},
+                params=("pemda", "id"),
+            )
+        },
+        "/api/v1/pemda/{pemda}/rule-suggestions/{id}/reject": {
+            "post": _op(
+                "Tolak usulan (tercatat di audit; ditawarkan lagi hanya setelah pengalihan baru)",
+                body=RejectSuggestionBody,
+                example={"reason": "Pengalihan itu karena salah kategori, bukan salah OPD"},
+                params=("pemda", "id"),
+            )
         },
         "/api/v1/admin/opds/{pemda}/{slug}": {
             "put": _op(

@@ -91,6 +91,7 @@ _ROW_EXAMPLE = {
     "escalation_levels": {"1": 2, "2": 0, "3": 0},
     "aging": {"lt_3": 15, "3_5": 5, "5_10": 2, "gt_10": 1},
     "transfers_out": 4,
+    "transfers_in": 1,
     "misrouted_seconds": 172800,
     "misrouted_hk": 2.0,
 }
@@ -200,6 +201,83 @@ def openapi_paths() -> dict[str, Any]:
                         "reason": "jam respons melewati tenggat",
                         "submitted_at": "2026-03-02T08:40:00+07:00",
                         "transfers": 0,
+                    }
+                ],
+                "next_cursor": None,
+            },
+        ),
+        f"{API}/misrouting": _op(
+            "Salah alamat per OPD",
+            "Per OPD (atau per pemda bagi admin tanpa `pemda`) dalam minggu-minggu periode: pengalihan "
+            "*bukan wewenang* keluar dan masuk, dan waktu yang hilang di OPD yang mengalihkan (waktu kerja "
+            "dari penugasan sampai pengalihan, menurut kalender hari kerja pemda OPD itu).",
+            [*_SCOPE_PARAMS, *_PERIOD_PARAMS, *_LIST_PARAMS],
+            {
+                "pemda": "33.74",
+                "opd": None,
+                "period": {"from_week": "2026-W02", "to_week": "2026-W13"},
+                "as_of": "2026-03-27T03:00:00+00:00",
+                "total": {
+                    "scope": "33.74",
+                    "pemda": "33.74",
+                    "pemda_name": None,
+                    "assigned": 120,
+                    "transfers_out": 4,
+                    "transfers_in": 4,
+                    "transferred_out_pct": 3.3,
+                    "lost_seconds": 172800,
+                    "lost_hk": 2.0,
+                    "lost_hk_per_transfer": 0.5,
+                },
+                "items": [
+                    {
+                        "scope": "33.74/dinas-pupr",
+                        "pemda": "33.74",
+                        "pemda_name": "KOTA SEMARANG",
+                        "assigned": 40,
+                        "transfers_out": 3,
+                        "transfers_in": 1,
+                        "transferred_out_pct": 7.5,
+                        "lost_seconds": 129600,
+                        "lost_hk": 1.5,
+                        "lost_hk_per_transfer": 0.5,
+                    }
+                ],
+                "next_cursor": None,
+            },
+        ),
+        f"{API}/classifier/{{pemda}}": _op(
+            "Akurasi klasifikasi otomatis per bulan",
+            "Per bulan klasifikasi: pengaduan tanpa kategori yang diklasifikasi otomatis, yang langsung "
+            "ke OPD, yang ditinjau Admin Koordinator dan yang dikoreksinya (kategori akhir berbeda dari "
+            "tebakan). Akurasi = 1 − dikoreksi / diklasifikasi. Angka pemda: bukan untuk token satu OPD. "
+            "Periode `from`/`to` dalam bulan (bawaan 12 bulan terakhir, paling panjang 60).",
+            [
+                _param("pemda", "Kode pemda (provinsi atau kab/kota)", where="path", required=True),
+                *_PERIOD_PARAMS,
+                _param("format", "`json` atau `csv`"),
+            ],
+            {
+                "pemda": "33.74",
+                "as_of": "2026-03-27T03:00:00+00:00",
+                "total": {
+                    "month": "total",
+                    "classified": 58,
+                    "auto_routed": 41,
+                    "reviewed": 19,
+                    "corrected": 6,
+                    "accuracy_pct": 89.7,
+                    "reviewed_accuracy_pct": 68.4,
+                },
+                "items": [
+                    {
+                        "month": "2026-03",
+                        "classified": 20,
+                        "auto_routed": 15,
+                        "reviewed": 6,
+                        "corrected": 2,
+                        "accuracy_pct": 90.0,
+                        "reviewed_accuracy_pct": 66.7,
                     }
                 ],
                 "next_cursor": None,
