@@ -51,7 +51,8 @@ PAGE = """<!doctype html>
 </head>
 <body>
 <div id="swagger-ui"></div>
-<noscript>Halaman ini memerlukan JavaScript; dokumen lengkap ada di <a href="openapi.json">openapi.json</a>.</noscript>
+<noscript>Halaman ini memerlukan JavaScript; dokumen lengkap:
+<a href="openapi.json">openapi.json</a>.</noscript>
 <script src="docs/swagger-ui-bundle.js"></script>
 <script src="docs/docs.js"></script>
 </body>
@@ -75,13 +76,17 @@ async def _start(request: web.Request) -> web.Response:
 
 def _swagger_file(name: str, media: str) -> web.RouteDef:
     async def serve(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(SWAGGER_UI / name, headers={**HEADERS, "Content-Type": f"{media}; charset=utf-8"})
+        return web.FileResponse(
+            SWAGGER_UI / name, headers={**HEADERS, "Content-Type": f"{media}; charset=utf-8"}
+        )
 
     return web.get(f"{DOCS_PAGE}/{name}", serve)
 
 
 def add_routes(app: web.Application) -> None:
     start = f"{DOCS_PAGE}/docs.js"
-    files = [_swagger_file(path.rsplit("/", 1)[1], media) for path, media in DOCS_FILES.items() if path != start]
+    files = [
+        _swagger_file(path.rsplit("/", 1)[1], media) for path, media in DOCS_FILES.items() if path != start
+    ]
     app.router.add_routes([web.get(DOCS_PAGE, _page), web.get(start, _start), *files])
     database_free(app, DOCS_PAGE, *DOCS_FILES)

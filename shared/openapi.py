@@ -132,14 +132,24 @@ def _standard() -> list[Operation]:
     """The routes every service has (shared/http.py's `add_standard_routes`, shared/metrics.py,
     shared/docs.py)."""
     return [
-        Operation("GET", "/healthz", "Proses hidup", {200: json_reply("hidup", Health, {"status": "ok"})}, offline=True),
+        Operation(
+            "GET",
+            "/healthz",
+            "Proses hidup",
+            {200: json_reply("hidup", Health, {"status": "ok"})},
+            offline=True,
+        ),
         Operation(
             "GET",
             "/readyz",
             "Siap: basis data, Kafka, topik dan konsumen berfungsi",
             {
                 200: json_reply("siap", Readiness, _READY),
-                503: json_reply("belum siap (Retry-After)", Readiness, {**_READY, "status": "not ready", "checks": {**_READY["checks"], "database": False}}),
+                503: json_reply(
+                    "belum siap (Retry-After)",
+                    Readiness,
+                    {**_READY, "status": "not ready", "checks": {**_READY["checks"], "database": False}},
+                ),
             },
             offline=True,
         ),
@@ -147,7 +157,11 @@ def _standard() -> list[Operation]:
             "GET",
             "/openapi.json",
             "Dokumen OpenAPI 3.1 ini",
-            {200: Reply("dokumen OpenAPI", (Media(JSON, schema={"type": "object"}, example={"openapi": "3.1.0"}),))},
+            {
+                200: Reply(
+                    "dokumen OpenAPI", (Media(JSON, schema={"type": "object"}, example={"openapi": "3.1.0"}),)
+                )
+            },
             offline=True,
         ),
         Operation(
@@ -210,7 +224,10 @@ def document(info: Info, operations: Iterable[Operation]) -> dict[str, Any]:
                 "Problem": {
                     "description": "Masalah (RFC 9457): status, judul, rincian dan field yang salah",
                     "content": {
-                        PROBLEM_JSON: {"schema": refs[(id(Problem), "serialization")], "example": _PROBLEM_EXAMPLE}
+                        PROBLEM_JSON: {
+                            "schema": refs[(id(Problem), "serialization")],
+                            "example": _PROBLEM_EXAMPLE,
+                        }
                     },
                 }
             },

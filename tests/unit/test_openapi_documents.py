@@ -36,7 +36,9 @@ METHODS = ("get", "put", "post", "patch", "delete")
 
 
 async def _served(app: web.Application) -> dict[str, Any]:
-    [route] = [r for r in app.router.routes() if r.method == "GET" and r.resource.canonical == "/openapi.json"]
+    [route] = [
+        r for r in app.router.routes() if r.method == "GET" and r.resource.canonical == "/openapi.json"
+    ]
     response = await route.handler(make_mocked_request("GET", "/openapi.json", app=app))
     doc: dict[str, Any] = json.loads(response.body)
     return doc

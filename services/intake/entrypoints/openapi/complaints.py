@@ -303,7 +303,10 @@ OPERATIONS = [
         {
             200: Reply(
                 "Isi berkas (dibersihkan)",
-                tuple(Media(t, schema=_BINARY) for t in ("image/jpeg", "image/png", "image/webp", "application/pdf")),
+                tuple(
+                    Media(t, schema=_BINARY)
+                    for t in ("image/jpeg", "image/png", "image/webp", "application/pdf")
+                ),
             )
         },
         (401, 403, 404, 422),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from services.intake.entrypoints.openapi.complaints import _VIEW_EXAMPLE
 from services.intake.models import ComplaintPage
 from shared.categories import CATEGORIES
@@ -28,7 +27,11 @@ OPERATIONS = [
         "sampai kab/kota; pengaduan rahasia tidak pernah tercantum. Halaman berikutnya dengan "
         "`cursor=<next_cursor>`.",
         params=(
-            Param("region", description="Kode provinsi atau kab/kota; mencakup semua wilayah di bawahnya", example="33.74"),
+            Param(
+                "region",
+                description="Kode provinsi atau kab/kota; mencakup semua wilayah di bawahnya",
+                example="33.74",
+            ),
             Param(
                 "category",
                 description="Kode kategori (DESIGN §4)",
@@ -51,4 +54,3 @@ OPERATIONS = [
         ),
     )
 ]
-

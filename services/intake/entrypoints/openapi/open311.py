@@ -116,7 +116,9 @@ class Open311Error(_Open):
 
 
 _XML = {"type": "string"}
-_FMT = Param("fmt", "path", "Format jawaban: json atau xml", "json", {"type": "string", "enum": ["json", "xml"]})
+_FMT = Param(
+    "fmt", "path", "Format jawaban: json atau xml", "json", {"type": "string", "enum": ["json", "xml"]}
+)
 _ID = "01KDVDNA00Y1HZ1G6WHQ1ZZJPH"
 _ERRORS = Reply(
     "Kesalahan (daftar {code, description} sesuai spesifikasi)",
@@ -246,8 +248,16 @@ OPERATIONS = [
         [_EXAMPLE_REQUEST],
         Param("service_request_id", description="Id dipisah koma (mengabaikan filter lain)", example=_ID),
         Param("service_code", description="Kategori, dipisah koma", example="jalan-jembatan,air-minum"),
-        Param("start_date", description="Waktu paling awal (W3C, dengan zona)", example="2026-03-01T00:00:00+07:00"),
-        Param("end_date", description="Waktu paling akhir (W3C, dengan zona)", example="2026-03-31T23:59:59+07:00"),
+        Param(
+            "start_date",
+            description="Waktu paling awal (W3C, dengan zona)",
+            example="2026-03-01T00:00:00+07:00",
+        ),
+        Param(
+            "end_date",
+            description="Waktu paling akhir (W3C, dengan zona)",
+            example="2026-03-31T23:59:59+07:00",
+        ),
         Param("status", description="open atau closed, dipisah koma", example="open"),
     ),
     _operation(

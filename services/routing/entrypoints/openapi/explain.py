@@ -25,6 +25,8 @@ OPERATIONS = [
             )
         },
         (400, 413, 415, 422),
-        body=(Media(model=ExplainRequest, example={"category": "kependudukan", "region_code": "64.01.03.2001"}),),
+        body=(
+            Media(model=ExplainRequest, example={"category": "kependudukan", "region_code": "64.01.03.2001"}),
+        ),
     )
 ]

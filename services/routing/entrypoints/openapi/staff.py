@@ -13,9 +13,9 @@ from services.routing.entrypoints.models import (
     DisposeBody,
     FeedPage,
     MessageBody,
+    Note,
     NoteBody,
     NotePage,
-    Note,
     OpdBody,
     OpdNamed,
     ResolveBody,
@@ -106,7 +106,9 @@ def _action(name: str, summary: str, body: type[BaseModel] | None = None, exampl
 
 
 OPERATIONS = [
-    _staff("GET", _BASE, "Detail pengaduan untuk petugas (tanpa identitas pelapor)", problems=(401, 403, 404)),
+    _staff(
+        "GET", _BASE, "Detail pengaduan untuk petugas (tanpa identitas pelapor)", problems=(401, 403, 404)
+    ),
     _staff(
         "PATCH",
         _BASE,
@@ -115,7 +117,12 @@ OPERATIONS = [
         example={"category": "jalan-jembatan", "confidential": True},
     ),
     _action("claim", "Petugas OPD mengambil pengaduan (sewa kerja 30 menit)"),
-    _action("answer", "Jawab pelapor (tindak lanjut)", MessageBody, {"message": "Tim kami akan meninjau lokasi besok pagi."}),
+    _action(
+        "answer",
+        "Jawab pelapor (tindak lanjut)",
+        MessageBody,
+        {"message": "Tim kami akan meninjau lokasi besok pagi."},
+    ),
     _action(
         "request-info",
         "Minta informasi tambahan dari pelapor",
@@ -123,7 +130,12 @@ OPERATIONS = [
         {"message": "Mohon kirim foto dan patokan lokasi."},
     ),
     _action("tier", "Ubah tingkat pengaduan", TierBody, {"tier": "ringan"}),
-    _action("resolve", "Selesaikan dengan jawaban", ResolveBody, {"answer": "Lubang jalan sudah ditambal pada 12 Maret."}),
+    _action(
+        "resolve",
+        "Selesaikan dengan jawaban",
+        ResolveBody,
+        {"answer": "Lubang jalan sudah ditambal pada 12 Maret."},
+    ),
     _action(
         "transfer",
         "Alihkan: bukan wewenang OPD ini",
@@ -180,7 +192,7 @@ OPERATIONS = [
             {
                 "items": [
                     {
-                        "id": f"01JQ6Z2A0B1C2D3E4F5G6H7J8K:33.74/dinas-pupr",
+                        "id": "01JQ6Z2A0B1C2D3E4F5G6H7J8K:33.74/dinas-pupr",
                         "complaint_id": _ID,
                         "opd_id": "33.74/dinas-pupr",
                         "type": "ComplaintClaimed",
