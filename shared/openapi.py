@@ -125,7 +125,8 @@ DOCS_FILES = {
     "/docs/swagger-ui-bundle.js": "text/javascript",
     "/docs/docs.js": "text/javascript",
 }
-_READY = {"status": "ready", "checks": {"database": True, "kafka": True, "topics": True, "consumers": True}}
+_CHECKS = {"database": True, "kafka": True, "topics": True, "consumers": True}
+_READY = {"status": "ready", "checks": _CHECKS}
 
 
 def _standard() -> list[Operation]:
@@ -148,7 +149,7 @@ def _standard() -> list[Operation]:
                 503: json_reply(
                     "belum siap (Retry-After)",
                     Readiness,
-                    {**_READY, "status": "not ready", "checks": {**_READY["checks"], "database": False}},
+                    {"status": "not ready", "checks": {**_CHECKS, "database": False}},
                 ),
             },
             offline=True,
@@ -236,6 +237,9 @@ def document(info: Info, operations: Iterable[Operation]) -> dict[str, Any]:
     }
 
 
+_Refs = Mapping[tuple[int, JsonSchemaMode], dict[str, Any]]
+
+
 class _Schemas:
     """The types a document names, described together so they share `components/schemas`."""
 
@@ -251,13 +255,13 @@ class _Schemas:
         return {key: dict(schema) for (key, _), schema in found.items()}, dict(defs.get("$defs", {}))
 
 
-def _schema(media: Media, mode: JsonSchemaMode, refs: Mapping[tuple[int, str], dict[str, Any]]) -> Any:
+def _schema(media: Media, mode: JsonSchemaMode, refs: _Refs) -> Any:
     if media.model is not None:
         return refs[(id(media.model), mode)]
     return dict(media.schema) if media.schema is not None else None
 
 
-def _content(media: Iterable[Media], mode: JsonSchemaMode, refs: Mapping[tuple[int, str], Any]) -> Any:
+def _content(media: Iterable[Media], mode: JsonSchemaMode, refs: _Refs) -> Any:
     content: dict[str, Any] = {}
     for m in media:
         entry: dict[str, Any] = {}
@@ -270,14 +274,14 @@ def _content(media: Iterable[Media], mode: JsonSchemaMode, refs: Mapping[tuple[i
     return content
 
 
-def _reply(reply: Reply, refs: Mapping[tuple[int, str], Any]) -> dict[str, Any]:
+def _reply(reply: Reply, refs: _Refs) -> dict[str, Any]:
     out: dict[str, Any] = {"description": reply.description}
     if reply.media:
         out["content"] = _content(reply.media, "serialization", refs)
     return out
 
 
-def _parameters(op: Operation, refs: Mapping[tuple[int, str], Any]) -> list[dict[str, Any]]:
+def _parameters(op: Operation, refs: _Refs) -> list[dict[str, Any]]:
     declared = {p.name: p for p in op.params}
     in_path = re.findall(r"{(\w+)(?::[^}]*)?}", op.path)
     params = [declared.get(name, Param(name, "path")) for name in in_path]
@@ -299,7 +303,7 @@ def _parameters(op: Operation, refs: Mapping[tuple[int, str], Any]) -> list[dict
     return out
 
 
-def _operation(op: Operation, refs: Mapping[tuple[int, str], Any]) -> dict[str, Any]:
+def _operation(op: Operation, refs: _Refs) -> dict[str, Any]:
     out: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op)}
     if op.description:
         out["description"] = op.description

@@ -3,7 +3,6 @@ and attachments (services/intake/entrypoints/{complaints,commands,identity,attac
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,13 +25,14 @@ from shared.openapi import Media, Operation, Param, Reply, json_reply
 
 
 class IdentityRead(BaseModel):
-    """One attempt to read a reporter's identity, as the audit shows it."""
+    """One attempt to read a reporter's identity, as the audit shows it (`at` as the view writes
+    it: Python's text of the instant, "2026-03-02 03:15:00+00:00")."""
 
     who: str | None
     role: str | None
     pemda: str | None
     opd: str | None
-    at: datetime | None
+    at: str | None
     allowed: bool | None
     reason: str | None
 
@@ -247,7 +247,7 @@ OPERATIONS = [
                             "role": "coordinator",
                             "pemda": "33.74",
                             "opd": None,
-                            "at": "2026-03-02T03:15:00Z",
+                            "at": "2026-03-02 03:15:00+00:00",
                             "allowed": True,
                             "reason": "admin koordinator pemda pengaduan anonim",
                         },
@@ -256,7 +256,7 @@ OPERATIONS = [
                             "role": "handler",
                             "pemda": "33.74",
                             "opd": "33.74/dinas-pupr",
-                            "at": "2026-03-02T03:10:00Z",
+                            "at": "2026-03-02 03:10:00+00:00",
                             "allowed": False,
                             "reason": "identitas pelapor anonim hanya dapat dibaca Admin Koordinator pemda",
                         },
