@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from aiohttp import web
@@ -90,7 +90,11 @@ class Operation:
     error: Reply | None = None
     # Answers without the database (no 503 for it).
     offline: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def tagged(tag: str, operations: Iterable[Operation]) -> list[Operation]:
+    """`operations`, those without a tag under `tag` (Swagger UI groups operations by tag)."""
+    return [op if op.tags else replace(op, tags=(tag,)) for op in operations]
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,7 @@ def _standard() -> list[Operation]:
 
 def document(info: Info, operations: Iterable[Operation]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of `operations` and of the routes every service has."""
-    ops = [*operations, *_standard()]
+    ops = [*operations, *tagged("Operasional", _standard())]
     schemas = _Schemas()
     schemas.add(Problem, "serialization")
     for op in ops:
@@ -324,7 +328,7 @@ def _operation(op: Operation, refs: _Refs) -> dict[str, Any]:
         else:
             responses[str(status)] = {"$ref": "#/components/responses/Problem"}
     out["responses"] = responses
-    return {**out, **op.extra}
+    return out
 
 
 def _operation_id(op: Operation) -> str:

@@ -25,7 +25,7 @@ from services.routing.settings import RoutingSettings
 from services.sla.bootstrap import create_app as sla_app
 from services.sla.entrypoints import openapi as sla_openapi
 from services.sla.settings import SlaSettings
-from shared.openapi import Info, Operation, json_reply, undocumented
+from shared.openapi import Info, Operation, json_reply, routes_of, undocumented
 
 SERVICES: dict[str, tuple[Callable[[], web.Application], Any]] = {
     "intake": (lambda: intake_app(IntakeSettings()), intake_openapi),
@@ -76,6 +76,12 @@ async def test_every_route_has_an_operation(served: tuple[str, web.Application, 
         f"{service}: routes without an operation (declare each in services/{service}/entrypoints/openapi/ "
         f"as a shared.openapi.Operation): {missing}"
     )
+
+
+async def test_every_operation_is_served(served: tuple[str, web.Application, dict[str, Any]]) -> None:
+    service, app, doc = served
+    declared = {(name.split(" ", 1)[0], name.split(" ", 1)[1]) for name, _ in _operations(doc)}
+    assert declared - routes_of(app) == set(), f"{service}: operations no route serves"
 
 
 async def test_the_document_is_valid_openapi_3_1(served: tuple[str, web.Application, dict[str, Any]]) -> None:

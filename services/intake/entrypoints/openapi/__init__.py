@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.intake.entrypoints.openapi import complaints, listing, notifications, open311
-from shared.openapi import Info
+from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
 INFO = Info(
@@ -14,7 +14,11 @@ INFO = Info(
     "0.1.0",
     "Layanan pengaduan warga: kirim pengaduan, pantau status dan tenggat layanan.",
 )
-OPERATIONS = [*complaints.OPERATIONS, *listing.OPERATIONS, *open311.OPERATIONS, *notifications.OPERATIONS]
+OPERATIONS = [
+    *tagged("Pengaduan", [*complaints.OPERATIONS, *listing.OPERATIONS]),
+    *open311.OPERATIONS,
+    *tagged("Pemberitahuan", notifications.OPERATIONS),
+]
 EXEMPT = open311.EXEMPT
 
 

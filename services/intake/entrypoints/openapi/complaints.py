@@ -135,13 +135,15 @@ _COMMANDS = [
     ),
 ]
 
+# The examples' ids are few on purpose: the golden baseline numbers every id it meets, these too.
+_ATTACHMENT_ID = "01KDVDNA00Y1HZ1G6WHQ1ZZJPH"
 _ATTACHMENT = {
-    "id": "01JQ6ZC2B7M1N4P6R8T0V2X4Z6",
+    "id": _ATTACHMENT_ID,
     "content_type": "image/jpeg",
     "size": 183422,
     "filename": "lubang.jpg",
     "uploaded_at": "2026-03-02T03:20:00Z",
-    "url": f"{_BASE}/{_ID}/attachments/01JQ6ZC2B7M1N4P6R8T0V2X4Z6",
+    "url": f"{_BASE}/{_ID}/attachments/{_ATTACHMENT_ID}",
 }
 _BINARY = {"type": "string", "format": "binary"}
 
@@ -154,7 +156,7 @@ OPERATIONS = [
             202: json_reply(
                 "Pengaduan diterima dan tersimpan; simpan token akses untuk memantau",
                 SubmitAccepted,
-                {"id": _ID, "access_token": "k3J9c2VjcmV0LXRva2Vu-pelapor", "status_url": f"{_BASE}/{_ID}"},
+                {"id": _ID, "access_token": "rahasia-pelapor", "status_url": f"{_BASE}/{_ID}"},
             )
         },
         (400, 409, 413, 415, 422, 429),

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from services.routing.entrypoints.openapi import explain, staff
-from shared.openapi import Info
+from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
 INFO = Info("Pengaduan — routing", "0.1.0", "Klasifikasi dan disposisi pengaduan ke OPD yang berwenang.")
-OPERATIONS = [*explain.OPERATIONS, *staff.OPERATIONS]
+OPERATIONS = [*tagged("Disposisi", explain.OPERATIONS), *tagged("Petugas", staff.OPERATIONS)]
 EXEMPT: dict[tuple[str, str], str] = {}
 
 

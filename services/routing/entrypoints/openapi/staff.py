@@ -31,7 +31,9 @@ from services.routing.entrypoints.models import (
 )
 from shared.openapi import Media, Operation, Param, Reply, json_reply
 
+# The examples' ids are intake's (the golden baseline numbers every id it meets, these too).
 _ID = "01JQ6Z1D4QH3K6W8C2M5N7P9RT"
+_ENTRY = "01JQ6Z8Y7X3V5T4R2P1N0M9K8J:33.74/dinas-pupr"
 _COMPLAINT: dict[str, Any] = {
     "id": _ID,
     "status": "in_progress",
@@ -192,7 +194,7 @@ OPERATIONS = [
             {
                 "items": [
                     {
-                        "id": "01JQ6Z2A0B1C2D3E4F5G6H7J8K:33.74/dinas-pupr",
+                        "id": _ENTRY,
                         "complaint_id": _ID,
                         "opd_id": "33.74/dinas-pupr",
                         "type": "ComplaintClaimed",
@@ -202,7 +204,7 @@ OPERATIONS = [
                         "data": {"handler": "petugas-pupr", "opd_id": "33.74/dinas-pupr"},
                     }
                 ],
-                "next_cursor": "1772421330000.01JQ6Z2A0B1C2D3E4F5G6H7J8K:33.74/dinas-pupr",
+                "next_cursor": None,
             },
         ),
         params=(_LIMIT, _CURSOR),
@@ -234,9 +236,9 @@ OPERATIONS = [
                         "opd_id": "33.74/dinas-pupr",
                         "at": "2026-03-02T03:15:31+00:00",
                         "url": "https://opd.example.go.id/pengaduan",
-                        "entries": 2,
-                        "first": "01JQ6Z2A0B1C2D3E4F5G6H7J8K:33.74/dinas-pupr",
-                        "last": "01JQ6Z2B9C8D7E6F5G4H3J2K1M:33.74/dinas-pupr",
+                        "entries": 1,
+                        "first": _ENTRY,
+                        "last": _ENTRY,
                         "status": 503,
                         "error": None,
                         "ok": False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.sla.entrypoints.openapi import calendar, supervisor
-from shared.openapi import Info
+from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
 INFO = Info(
@@ -14,7 +14,7 @@ INFO = Info(
     "0.1.0",
     "Jam SLA berdasarkan hari kerja (HK) pemda: tenggat, pelanggaran, eskalasi.",
 )
-OPERATIONS = [*calendar.OPERATIONS, *supervisor.OPERATIONS]
+OPERATIONS = [*tagged("Kalender hari kerja", calendar.OPERATIONS), *tagged("Dasbor", supervisor.OPERATIONS)]
 # Routes served but not operations of the API, each with its reason.
 EXEMPT = {
     ("GET", "/dashboard"): "a redirect to /dashboard/",
