@@ -10,6 +10,18 @@ Every error answer is an RFC 9457 problem (`shared.http.Problem`); every operati
 database also says 503 (the edge answers it while the database is down or the app is saturated).
 `undocumented()` names a route of an app that has no operation, for the test that walks the
 router (tests/unit/test_openapi_documents.py).
+
+A new route is one more entry in its service's table, e.g.
+
+    Operation(
+        "POST", "/api/v1/staff/complaints/{id}/notes", "Tambah catatan internal",
+        {201: json_reply("Catatan tersimpan", Note, {"text": "Sudah koordinasi dengan UPT.", ...})},
+        (400, 401, 403, 404, 413, 415, 422),
+        body=(Media(model=NoteBody, example={"text": "Sudah koordinasi dengan UPT."}),),
+        security=("staffJwt",),
+    )
+
+(path parameters are found in the path; `Param` describes them, or a query parameter, further).
 """
 
 from __future__ import annotations
