@@ -50,8 +50,6 @@ RETRY_AFTER = "5"
 MAX_IN_FLIGHT = 80
 _in_flight: weakref.WeakKeyDictionary[web.Application, int] = weakref.WeakKeyDictionary()
 OPENAPI = web.AppKey("openapi", dict)
-# The document as served (`hoist_defs`), made once at start-up.
-SERVED_OPENAPI = web.AppKey("served_openapi", dict)
 
 _TITLES = {
     400: "Permintaan tidak dapat dibaca",
@@ -72,6 +70,17 @@ _TITLES = {
 class FieldError(BaseModel):
     field: str
     message: str
+
+
+class Problem(BaseModel):
+    """An error answer as sent (RFC 9457, `problem_response`): what the documents declare."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
 
 
 class ProblemError(Exception):
@@ -294,19 +303,12 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    served = request.app.get(SERVED_OPENAPI) or hoist_defs(request.app[OPENAPI])
-    return json_response(served)
-
-
-async def _serve_openapi(app: web.Application) -> None:
-    # At start-up, not when the routes are added: some modules add their paths after that.
-    app[SERVED_OPENAPI] = hoist_defs(app[OPENAPI])
+    return json_response(request.app[OPENAPI])
 
 
 def add_standard_routes(app: web.Application, *, ready_check: ReadyCheck, openapi: dict[str, Any]) -> None:
     app[READY_CHECK] = ready_check
-    app[OPENAPI] = openapi
-    app.on_startup.append(_serve_openapi)
+    app[OPENAPI] = openapi  # shared/openapi.py's `document()`
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/openapi.json", _openapi)
@@ -315,85 +317,3 @@ def add_standard_routes(app: web.Application, *, ready_check: ReadyCheck, openap
     tracing.install(app)  # outermost: the request's span covers everything else
     # /readyz answers while the database is down (and says so); /metrics tells what it knows.
     database_free(app, "/healthz", "/readyz", "/openapi.json", "/metrics")
-
-
-def hoist_defs(document: dict[str, Any]) -> dict[str, Any]:
-    """`document` with every inlined pydantic schema's `$defs` moved to `components/schemas`.
-
-    `Model.model_json_schema()` refers to its nested models as `#/$defs/<Name>`, which inside an
-    OpenAPI document resolves against the document's root, where there is no `$defs`: a client
-    (or schemathesis) cannot resolve them and drops the whole request body. Two models defining
-    the same name differently is an error here, not a silent overwrite."""
-    found: dict[str, Any] = {}
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        if not isinstance(node, dict):
-            return node
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key == "$defs" and isinstance(value, dict):
-                for name, schema in value.items():
-                    schema = walk(schema)
-                    if found.setdefault(name, schema) != schema:
-                        raise ValueError(f"OpenAPI: two different schemas named {name!r}")
-            elif key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
-                out[key] = "#/components/schemas/" + value.removeprefix("#/$defs/")
-            else:
-                out[key] = walk(value)
-        return out
-
-    hoisted: dict[str, Any] = walk(document)
-    if found:
-        components = hoisted.setdefault("components", {})
-        schemas = components.setdefault("schemas", {})
-        for name, schema in found.items():
-            if schemas.setdefault(name, schema) != schema:
-                raise ValueError(f"OpenAPI: components/schemas/{name} is already another schema")
-    return hoisted
-
-
-def openapi_document(title: str, version: str, description: str, paths: dict[str, Any]) -> dict[str, Any]:
-    """An OpenAPI 3.1 document; model schemas are inlined from pydantic's JSON Schema."""
-    problem = {
-        "description": "RFC 9457 problem",
-        "content": {
-            PROBLEM_JSON: {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "type": {"type": "string"},
-                        "title": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "detail": {"type": "string"},
-                        "errors": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                            },
-                        },
-                    },
-                }
-            }
-        },
-    }
-    standard = {
-        "/healthz": {"get": {"summary": "Proses hidup", "responses": {"200": {"description": "ok"}}}},
-        "/readyz": {
-            "get": {
-                "summary": "Siap: koneksi Kafka dan basis data berfungsi",
-                "responses": {"200": {"description": "siap"}, "503": problem},
-            }
-        },
-        "/openapi.json": {
-            "get": {"summary": "Dokumen OpenAPI ini", "responses": {"200": {"description": "ok"}}}
-        },
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": title, "version": version, "description": description},
-        "paths": {**paths, **standard},
-        "components": {"responses": {"Problem": problem}},
-    }

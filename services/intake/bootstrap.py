@@ -29,7 +29,6 @@ from services.intake.entrypoints import (
     commands,
     complaints,
     consumers,
-    docs_page,
     identity,
     listing,
     notifications,
@@ -41,7 +40,7 @@ from services.intake.entrypoints import (
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, domain_errors
 from services.intake.ports import Adapters, NotificationSender
 from services.intake.settings import IntakeSettings, NotifySettings
-from shared import metrics, outbox
+from shared import docs, metrics, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
@@ -149,7 +148,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     identity.add_routes(app)
     attachments.add_routes(app)
     listing.add_routes(app)
-    docs_page.add_routes(app)
+    docs.add_routes(app)
     open311.add_routes(app)
     notifications.add_routes(app)
     pages.add_routes(app)

@@ -264,3 +264,16 @@ class ReporterIdentity(BaseModel):
 class ComplaintPage(BaseModel):
     items: list[ComplaintView]
     next_cursor: str | None
+
+
+class RegionItem(BaseModel):
+    code: str
+    name: str
+
+
+class RegionLevel(BaseModel):
+    """One level of the Kemendagri region list, as the citizen's region picker loads it."""
+
+    parent: str | None
+    level: Literal["provinsi", "kabkota", "kecamatan", "desa"]
+    items: list[RegionItem]

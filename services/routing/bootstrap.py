@@ -38,7 +38,7 @@ from services.routing.entrypoints import (
 from services.routing.entrypoints.edge import GUARD, ROUTING
 from services.routing.ports import Publish, Routing
 from services.routing.settings import RoutingSettings
-from shared import outbox
+from shared import docs, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
@@ -169,6 +169,7 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         ],
     )
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
+    docs.add_routes(app)
     outbox.watch_backlog(app, ["complaints"])
     explain.add_routes(app)
     ratelimit.install(app)

@@ -40,7 +40,7 @@ from services.sla.entrypoints.edge import RULES, SLA, reports_state
 from services.sla.entrypoints.workers import DetectorSettings, run_catch_up, run_detector
 from services.sla.ports import Publish, Sla
 from services.sla.settings import SlaSettings
-from shared import clock, metrics, outbox
+from shared import clock, docs, metrics, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
@@ -173,6 +173,7 @@ def create_app(settings: SlaSettings, *, reports: bool = True, sla: OpenSla | No
         app, settings, specs, background=[("sla-detector", detector), ("sla-recompute", catch_up)]
     )
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
+    docs.add_routes(app)
     _watch(app, reports)
     if reports:
         add_supervisor_routes(app)

@@ -107,6 +107,10 @@ async def test_every_service_starts_from_the_installed_wheel(running: ServiceSet
         for name in SERVICES:
             async with http.get(f"{running.url(name)}/readyz") as resp:
                 assert resp.status == 200, (name, await resp.text())
+            # The API documents and Swagger UI's files (from its package) as installed.
+            for path in ("/openapi.json", "/docs", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"):
+                async with http.get(f"{running.url(name)}{path}") as resp:
+                    assert resp.status == 200, (name, path)
         sla = running.url("sla")
         async with http.get(f"{sla}/dashboard/") as page:
             assert page.status == 200 and "<html" in (await page.text()).lower()

@@ -24,6 +24,7 @@ import pytest
 
 from devtools.infra import Endpoints
 from shared.auth import mint
+from shared.openapi import DOCS_FILES, DOCS_PAGE
 from tests.service_apps import Apps, Client, Seeded, running_apps, seed_complaint
 
 pytestmark = pytest.mark.integration
@@ -69,6 +70,13 @@ def staff(
 
 HANDLER_ONLY = staff("handler", target="complaint", admin=False)
 
+# Every service's Swagger UI page and its files (shared/docs.py).
+DOCS_PAGES = {
+    (service, "GET", path): PUBLIC + ": API documentation"
+    for service in ("intake", "routing", "sla")
+    for path in (DOCS_PAGE, *DOCS_FILES)
+}
+
 # (service, METHOD, path) → Row, or PUBLIC with the reason.
 TABLE: dict[tuple[str, str, str], Row | str] = {
     # --- intake ---
@@ -76,9 +84,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "GET", "/readyz"): PUBLIC,
     ("intake", "GET", "/openapi.json"): PUBLIC,
     ("intake", "GET", "/metrics"): PUBLIC,  # by network instead (METRICS_ALLOW): tests are on loopback
-    ("intake", "GET", "/docs"): PUBLIC,
-    ("intake", "GET", "/docs/docs.js"): PUBLIC,
-    ("intake", "GET", "/docs/docs.css"): PUBLIC,
+    **DOCS_PAGES,
     ("intake", "POST", "/api/v1/complaints"): PUBLIC + ": a citizen submits",
     ("intake", "GET", "/api/v1/complaints"): PUBLIC + ": the public listing",
     ("intake", "GET", "/api/v1/complaints/{id}"): PUBLIC + ": public view, or the reporter's with the token",

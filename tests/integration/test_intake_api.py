@@ -23,11 +23,13 @@ from ulid import ULID
 
 from devtools.infra import Endpoints
 from services.intake.adapters.idempotency import key_id
+from services.intake.entrypoints import openapi as intake_openapi
 from shared import clock
 from shared.auth import mint
 from shared.envelope import new_event
 from shared.events import CommandRejected
 from shared.kafka import Outgoing, durable_producer, publish
+from shared.openapi import undocumented
 from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED
 from tests.intake_app import running_intake
 from tests.topics import messages_for
@@ -317,20 +319,9 @@ async def test_identity_is_read_only_within_the_rules_and_every_attempt_is_audit
 
 
 async def test_every_intake_route_is_in_the_openapi_document(intake: Intake) -> None:
+    """As served by the running app (tests/unit/test_openapi_documents.py checks all three apps)."""
     document = await (await intake.http.get("/openapi.json")).json()
-    documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
-    served = {
-        (route.method, route.resource.canonical)
-        for route in intake.http.app.router.routes()
-        if route.method not in ("HEAD", "OPTIONS") and route.resource is not None
-    }
-    # Open311 is one dispatching route, documented as its six GeoReport paths (test_listing.py).
-    undocumented = {
-        (method, path) for method, path in served - documented if not path.startswith("/open311/v2/")
-    }
-    # The operational routes are not the API (/metrics: Prometheus' text format, shared/metrics.py).
-    operational = {("GET", "/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
-    assert undocumented <= operational, undocumented
+    assert undocumented(intake.http.app, document, intake_openapi.EXEMPT) == []
 
 
 # --- the outbox: the complaint, its event and its key written together; published at once or later ----

@@ -36,7 +36,7 @@ from services.intake import handlers
 from services.intake.domain.attachments import clean_name, sniff
 from services.intake.entrypoints import ratelimit
 from services.intake.entrypoints.edge import ADAPTERS, SCRUBBER, SETTINGS, base_url
-from services.intake.models import SubmitComplaint
+from services.intake.models import RegionItem, RegionLevel, SubmitComplaint
 from shared.categories import CATEGORIES
 from shared.http import FieldError, ProblemError, browser_headers, database_free, field_errors, json_response
 from shared.regions import is_well_formed, lookup
@@ -288,11 +288,12 @@ async def regions(request: web.Request) -> web.Response:
     if parent is not None and lookup(parent) is None:
         raise ProblemError(404, "Wilayah tidak dikenal")
     needle = query.casefold().strip()
-    items = [{"code": c, "name": n} for c, n in options if needle in n.casefold()]
-    return json_response(
-        {"parent": parent, "level": LEVELS[_level_of(parent) if parent else 0], "items": items},
-        headers={"Cache-Control": "public, max-age=86400"},
+    level = RegionLevel(
+        parent=parent,
+        level=LEVELS[_level_of(parent) if parent else 0],
+        items=[RegionItem(code=c, name=n) for c, n in options if needle in n.casefold()],
     )
+    return json_response(level, headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def static_file(request: web.Request) -> web.Response:

@@ -138,3 +138,118 @@ class SuggestionDecision(BaseModel):
     note: str | None
     complaint_ids: list[str]
     rule: str | None  # the override now in force (accepted only)
+
+
+# The answers (what the views send; the OpenAPI document's response schemas).
+
+
+class StaffComplaint(BaseModel):
+    """A complaint as staff see it (edge.py's `staff_view`): never the reporter's identity."""
+
+    id: str
+    status: str
+    status_label: str
+    seq: int
+    title: str
+    description: str
+    category: str | None
+    region_code: str
+    pemda: str
+    opd_id: str | None
+    classification: str | None
+    anonymous: bool
+    confidential: bool
+    tier: str
+    transfers: int
+    sla_due: str | None
+    claimed_by: str | None
+    lease_until: str | None
+    submitted_at: str
+    updated_at: str | None
+
+
+class StaffComplaintPage(BaseModel):
+    items: list[StaffComplaint]
+    next_cursor: str | None
+
+
+class Note(BaseModel):
+    complaint_id: str
+    opd_id: str | None
+    by: str
+    role: str
+    text: str
+    at: str
+
+
+class NotePage(BaseModel):
+    items: list[Note]
+    next_cursor: None
+
+
+class FeedEntry(BaseModel):
+    """One change of an OPD's complaint (adapters/feed.py); `id` tells a repeated entry."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    complaint_id: str
+    opd_id: str
+    type: str
+    state: str | None = None
+    seq: int | None = None
+    at: str
+    data: dict[str, object]
+
+
+class FeedPage(BaseModel):
+    items: list[FeedEntry]
+    next_cursor: str | None
+
+
+class WebhookRegistered(BaseModel):
+    opd_id: str
+    url: str
+
+
+class Delivery(BaseModel):
+    """One push to an OPD's webhook (adapters/webhooks.py)."""
+
+    model_config = ConfigDict(extra="allow")
+    opd_id: str
+    at: str
+    url: str
+    entries: int
+    first: str
+    last: str
+    status: int | None
+    error: str | None
+    ok: bool
+    attempt: int
+
+
+class DeliveryPage(BaseModel):
+    items: list[Delivery]
+    next_cursor: None
+
+
+class Decision(BaseModel):
+    """Where a complaint would be routed, and by which rule."""
+
+    category: str
+    confidence: float
+    level: str
+    pemda: str
+    opd_id: str
+    rule: str
+
+
+class RuleSet(BaseModel):
+    pemda: str
+    category: str
+    opd_id: str
+    rule: str
+
+
+class OpdNamed(BaseModel):
+    opd_id: str
+    name: str

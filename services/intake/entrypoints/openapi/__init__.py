@@ -1,25 +1,27 @@
-"""Intake's OpenAPI document (`GET /openapi.json`), one module of paths per feature; `document()`
-assembles a fresh copy for each app, so no app changes another's."""
+"""Intake's OpenAPI document (`GET /openapi.json`), generated (shared/openapi.py) from the
+operations each feature's module declares."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.intake.entrypoints.openapi import complaints, docs_page, listing, notifications, open311
-from shared.http import openapi_document
+from services.intake.entrypoints.openapi import complaints, listing, notifications, open311, pages
+from shared.openapi import Info, tagged
+from shared.openapi import document as build
 
-
-def _merged(paths: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """`paths` with `more`'s operations added (a path both describe gets both's methods)."""
-    merged = dict(paths)
-    for path, operations in more.items():
-        merged[path] = {**merged.get(path, {}), **operations}
-    return merged
+INFO = Info(
+    "Pengaduan — intake",
+    "0.1.0",
+    "Layanan pengaduan warga: kirim pengaduan, pantau status dan tenggat layanan.",
+)
+OPERATIONS = [
+    *tagged("Pengaduan", [*complaints.OPERATIONS, *listing.OPERATIONS]),
+    *open311.OPERATIONS,
+    *tagged("Pemberitahuan", notifications.OPERATIONS),
+    *tagged("Halaman warga", pages.OPERATIONS),
+]
+EXEMPT = open311.EXEMPT
 
 
 def document() -> dict[str, Any]:
-    doc = openapi_document(complaints.TITLE, complaints.VERSION, complaints.DESCRIPTION, complaints.PATHS)
-    paths = doc.get("paths", {})
-    for feature in (docs_page.PATHS, listing.PATHS, open311.PATHS, notifications.PATHS):
-        paths = _merged(paths, feature)
-    return {**doc, "paths": paths}
+    return build(INFO, OPERATIONS)

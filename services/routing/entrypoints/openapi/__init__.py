@@ -1,22 +1,18 @@
-"""Routing's OpenAPI document, put together from the paths of each feature."""
+"""Routing's OpenAPI document (`GET /openapi.json`), generated (shared/openapi.py) from the
+operations each feature's module declares."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.routing.entrypoints.openapi import explain, staff
-from shared.http import openapi_document
+from shared.openapi import Info, tagged
+from shared.openapi import document as build
+
+INFO = Info("Pengaduan — routing", "0.1.0", "Klasifikasi dan disposisi pengaduan ke OPD yang berwenang.")
+OPERATIONS = [*tagged("Disposisi", explain.OPERATIONS), *tagged("Petugas", staff.OPERATIONS)]
+EXEMPT: dict[tuple[str, str], str] = {}
 
 
 def document() -> dict[str, Any]:
-    doc = openapi_document(
-        "Pengaduan — routing",
-        "0.1.0",
-        "Klasifikasi dan disposisi pengaduan ke OPD yang berwenang.",
-        explain.paths(),
-    )
-    doc["paths"].update(staff.paths())
-    doc.setdefault("components", {})["securitySchemes"] = {
-        "staffJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    }
-    return doc
+    return build(INFO, OPERATIONS)

@@ -1,0 +1,66 @@
+"""The citizen's pages and the region picker's levels (services/intake/entrypoints/pages.py)."""
+
+from __future__ import annotations
+
+from services.intake.models import RegionLevel
+from shared.openapi import Media, Operation, Param, Reply, json_reply
+
+_HTML = Media("text/html", schema={"type": "string"})
+_FIELDS = (
+    "kunci", "title", "description", "category", "provinsi", "kabkota", "kecamatan", "desa", "address",
+    "incident_date", "lat", "lon", "name", "phone", "email", "anonymous", "confidential", "langkah",
+)  # fmt: skip
+_TEXT: dict[str, object] = {name: {"type": "string"} for name in _FIELDS}
+_PHOTO = {"foto": {"type": "string", "format": "binary"}}
+_FORM = (
+    Media("application/x-www-form-urlencoded", schema={"type": "object", "properties": _TEXT}),
+    Media("multipart/form-data", schema={"type": "object", "properties": {**_TEXT, **_PHOTO}}),
+)
+_DESA = [{"code": "35.73.01.1002", "name": "Arjosari"}]
+_LEVEL_EXAMPLE = {"parent": "35.73.01", "level": "desa", "items": _DESA}
+_TEXT_FILE = {"type": "string"}
+_FILES = Reply("Berkas", (Media("text/css", schema=_TEXT_FILE), Media("text/javascript", schema=_TEXT_FILE)))
+_SUBMITTED = {
+    200: Reply("Halaman konfirmasi, atau formulir dengan wilayah berikutnya", (_HTML,)),
+    422: Reply("Formulir lagi, dengan isian yang salah disebut", (_HTML,)),
+}
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/lapor",
+        "Halaman formulir pengaduan untuk warga (HTML, tanpa JavaScript pun berfungsi)",
+        {200: Reply("Halaman HTML", (_HTML,))},
+        offline=True,
+    ),
+    Operation(
+        "POST",
+        "/lapor",
+        "Kirim formulir pengaduan (atau, dengan `langkah=wilayah`, tampilkan tingkat wilayah berikutnya)",
+        _SUBMITTED,
+        (400, 413, 415, 429),
+        "Kunci formulir (`kunci`) dipakai sebagai Idempotency-Key: formulir yang sama dikirim dua kali "
+        "menjadi satu pengaduan. Foto diperiksa dan dibersihkan sebelum pengaduan disimpan.",
+        body=_FORM,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/regions",
+        "Satu tingkat daftar wilayah Kemendagri (provinsi, atau anak dari `parent`), untuk pemilih wilayah",
+        {200: json_reply("Wilayah satu tingkat", RegionLevel, _LEVEL_EXAMPLE)},
+        (404, 422),
+        params=(
+            Param("parent", description="Kode wilayah induk (kosong: provinsi)", example="35.73"),
+            Param("q", description="Saring dengan sebagian nama (paling banyak 100 huruf)", example="arjo"),
+        ),
+        offline=True,
+    ),
+    Operation(
+        "GET",
+        "/halaman/{name}",
+        "Berkas gaya dan skrip halaman warga",
+        {200: _FILES},
+        (404,),
+        offline=True,
+    ),
+]
