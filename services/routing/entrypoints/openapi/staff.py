@@ -320,7 +320,7 @@ OPERATIONS = [
         "Usulan aturan dari pengalihan berulang (kategori × OPD asal → OPD tujuan), dengan pengaduan "
         "yang mendasarinya",
         json_reply("Usulan yang terbuka", RuleSuggestionList, {"items": [_SUGGESTION], "next_cursor": None}),
-        problems=(401, 403, 422),
+        problems=(401, 403, 404, 422),
     ),
     _staff(
         "POST",
