@@ -191,6 +191,7 @@ class FakeReportStore:
         self.clocks: dict[str, ClockRecord] = {}
         self.weekly_docs: dict[str, Doc] = {}
         self.gauge_docs: dict[str, Doc] = {}
+        self.monthly_docs: dict[str, Doc] = {}
         self.breach_docs: dict[str, Doc] = {}
         self.escalation_docs: dict[str, Doc] = {}
         self.commits = 0
@@ -232,7 +233,9 @@ class FakeReportStore:
                 self.breach_docs[clock_record.clock_id] = doc
             else:
                 self.breach_docs.pop(clock_record.clock_id, None)
-        apply_counter_writes(self.weekly_docs, self.gauge_docs, counter_writes(changes.deltas))
+        apply_counter_writes(
+            self.weekly_docs, self.gauge_docs, counter_writes(changes.deltas), self.monthly_docs
+        )
         self.commits += 1
 
     # read side
@@ -246,6 +249,17 @@ class FakeReportStore:
             for d in self.weekly_docs.values()
             if d["level"] == level
             and first <= d["week"] <= last
+            and (d["scope"] == scope if scope is not None else pemda is None or d["pemda"] == pemda)
+        ]
+
+    async def monthly(
+        self, *, level: str, pemda: str | None, scope: str | None, months: tuple[str, str]
+    ) -> list[Doc]:
+        return [
+            copy.deepcopy(d)
+            for d in self.monthly_docs.values()
+            if d["level"] == level
+            and months[0] <= d["month"] <= months[1]
             and (d["scope"] == scope if scope is not None else pemda is None or d["pemda"] == pemda)
         ]
 

@@ -66,6 +66,7 @@ def complaint_doc(record: ComplaintRecord) -> Doc:
         "closed_at": record.closed_at,
         "close_outcome": record.close_outcome,
         "rating": record.rating,
+        "survey": record.survey,
         "level": record.level,
         "escalation_opd": record.escalation_opd,
         "escalations": [_step_doc(e) for e in record.escalations],
@@ -88,6 +89,7 @@ def complaint_record(doc: Mapping[str, Any]) -> ComplaintRecord:
         closed_at=doc["closed_at"],
         close_outcome=doc["close_outcome"],
         rating=doc["rating"],
+        survey=doc.get("survey"),  # absent in records written before the SKM survey
         level=doc["level"],
         escalation_opd=doc["escalation_opd"],
         escalations=[_step(e) for e in doc["escalations"]],
@@ -115,6 +117,7 @@ class CounterWrites:
     """Counter increments grouped per document: `weekly[_id] = (set_on_insert, {field: n})`."""
 
     weekly: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
+    monthly: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
     gauges: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
     emptied_days: set[tuple[str, str]] = field(default_factory=set)
 
@@ -130,6 +133,11 @@ def counter_writes(deltas: Mapping[str, int]) -> CounterWrites:
     for key, n in deltas.items():
         kind, opd, rest = key.split("|", 2)
         pemda = opd_pemda(opd)
+        if kind == "m":  # domain/monthly.py: the scope is the pemda's or the OPD's, no roll-up
+            month, name = rest.split("|", 1)
+            base = {"level": "opd" if "/" in opd else "pemda", "scope": opd, "pemda": pemda, "month": month}
+            add(out.monthly, f"{opd}|{month}", base, name, n)
+            continue
         for level, scope in (("opd", opd), ("pemda", pemda)):
             if kind == "w":
                 week, name = rest.split("|", 1)
@@ -144,9 +152,17 @@ def counter_writes(deltas: Mapping[str, int]) -> CounterWrites:
     return out
 
 
-def apply_counter_writes(weekly: dict[str, Doc], gauges: dict[str, Doc], writes: CounterWrites) -> None:
+def apply_counter_writes(
+    weekly: dict[str, Doc],
+    gauges: dict[str, Doc],
+    writes: CounterWrites,
+    monthly: dict[str, Doc] | None = None,
+) -> None:
     """The in-memory equivalent of the database writes (for fakes and tests)."""
-    for target, grouped in ((weekly, writes.weekly), (gauges, writes.gauges)):
+    targets = [(weekly, writes.weekly), (gauges, writes.gauges)]
+    if monthly is not None:
+        targets.append((monthly, writes.monthly))
+    for target, grouped in targets:
         for doc_id, (base, incs) in grouped.items():
             doc = target.setdefault(doc_id, {"_id": doc_id, **base})
             for name, n in incs.items():

@@ -19,8 +19,10 @@ from services.intake.models import (
     ReporterIdentity,
     SubmitAccepted,
     SubmitComplaint,
+    SurveyBody,
     WithdrawBody,
 )
+from shared.survey import CURRENT, QuestionnaireDoc
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -70,11 +72,35 @@ _COMMAND_PATHS = {
         "Selama pengaduan ditangani OPD (termasuk saat OPD meminta informasi).",
     ),
     "/api/v1/complaints/{id}/feedback": _command_path(
-        "Beri penilaian atas penyelesaian",
+        "Beri penilaian kepuasan atas penanganan pengaduan (1–5)",
         FeedbackBody,
         {"rating": 4, "comment": "Sudah ditambal, terima kasih."},
         "Hanya setelah pengaduan diselesaikan OPD; menutup pengaduan.",
     ),
+    "/api/v1/complaints/{id}/survey": _command_path(
+        "Isi Survei Kepuasan Masyarakat (PermenPANRB 14/2017)",
+        SurveyBody,
+        {"version": CURRENT.version, "answers": {code: 4 for code in CURRENT.codes}},
+        "Setelah pengaduan diselesaikan OPD (juga setelah ditutup), sekali per pengaduan; sembilan "
+        "unsur, masing-masing bernilai 1–4 (kuesioner: `GET /api/v1/survey`). Terpisah dari "
+        "penilaian 1–5 atas penanganan pengaduan.",
+    ),
+    "/api/v1/survey": {
+        "get": {
+            "summary": "Kuesioner Survei Kepuasan Masyarakat yang berlaku",
+            "responses": {
+                "200": {
+                    "description": "Versi, unsur dan skala kuesioner",
+                    "content": {
+                        "application/json": {
+                            "schema": QuestionnaireDoc.model_json_schema(),
+                            "example": QuestionnaireDoc.of(CURRENT).model_dump(),
+                        }
+                    },
+                }
+            },
+        }
+    },
     "/api/v1/complaints/{id}/reopen": _command_path(
         "Buka kembali pengaduan",
         ReopenBody,
