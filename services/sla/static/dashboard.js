@@ -103,6 +103,13 @@
     return p;
   }
 
+  // The IKM is kept by month: the period's dates as months (YYYY-MM).
+  function monthParams(extra) {
+    const p = params(extra);
+    for (const name of ["from", "to"]) if (p.get(name)) p.set(name, p.get(name).slice(0, 7));
+    return p;
+  }
+
   async function api(path, query, accept) {
     const response = await fetch(`${API}/${path}?${query}`, {
       headers: { Authorization: `Bearer ${token()}`, Accept: accept || "application/json" },
@@ -334,6 +341,22 @@
     );
   }
 
+  function renderIkm(data) {
+    fillTable(
+      "#ikm-table",
+      data.items,
+      (r) => [
+        cell(r.scope, "text"),
+        cell(num(r.respondents)),
+        ...["u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9"].map((u) => cell(num(r.elements[u], 2))),
+        cell(num(r.ikm, 2)),
+        cell(r.grade ? `${r.grade} (${r.label})` : "–", "text"),
+      ],
+      "Belum ada survei kepuasan masyarakat.",
+      13,
+    );
+  }
+
   // --- wiring -----------------------------------------------------------------------------------
 
   function showError(message) {
@@ -352,17 +375,19 @@
     document.body.dataset.loading = "1";
     try {
       const query = params();
-      const [compliance, escalations, trend, satisfaction] = await Promise.all([
+      const [compliance, escalations, trend, satisfaction, ikm] = await Promise.all([
         api("compliance", query),
         api("escalations", query),
         api("trend", query),
         api("satisfaction", query),
+        api("ikm", monthParams()),
         loadBreaches(true),
       ]);
       renderCompliance(compliance);
       renderEscalations(escalations);
       renderTrend(trend);
       renderSatisfaction(satisfaction);
+      renderIkm(ikm);
       $("#status").textContent = `Diperbarui ${new Date().toLocaleTimeString("id-ID")}`;
     } catch (error) {
       showError(`Gagal memuat: ${error.message}`);
@@ -376,7 +401,7 @@
   async function downloadCsv(kind) {
     try {
       const extra = kind === "breaches" ? { clock: $("#f-clock").value } : {};
-      const blob = await api(kind, params(extra), "text/csv");
+      const blob = await api(kind, kind === "ikm" ? monthParams(extra) : params(extra), "text/csv");
       const link = document.createElement("a");
       link.href = URL.createObjectURL(blob);
       link.download = `${kind}.csv`;
