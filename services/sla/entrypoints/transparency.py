@@ -21,12 +21,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.sla.domain.monthly import months_between
 from services.sla.domain.transparency import Figures, ScopeFigures, by_scope
 from services.sla.entrypoints.dashboard import STATIC_DIR
 from services.sla.entrypoints.report_params import (
@@ -102,16 +104,13 @@ def public_cache(app: web.Application, ttl: float | None = None) -> PublicCache:
 
 
 def _months(first: str, last: str) -> list[str]:
-    out, (year, month) = [], (int(first[:4]), int(first[5:]))
-    while f"{year:04d}-{month:02d}" <= last:
-        out.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out
+    return months_between(date.fromisoformat(first + "-01"), date.fromisoformat(last + "-01"))
 
 
 def _name(scope: str) -> str:
+    """A pemda's name from the region data; an OPD by its slug (sla keeps no OPD names)."""
     if "/" in scope:
-        return scope.split("/", 1)[1].replace("-", " ").upper() if len(scope) < 64 else scope
+        return scope.split("/", 1)[1].replace("-", " ").upper()
     region = lookup(scope)
     return region.name if region else scope
 
