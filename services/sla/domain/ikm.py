@@ -65,14 +65,21 @@ class Ikm:
 
 
 def index_of(questionnaire: Questionnaire, n: int, sums: Mapping[str, int]) -> Fraction:
-    """25 × the equally weighted mean of the element averages, exactly."""
+    """25 × the equally weighted mean of the element averages, exactly: with weights 1/k for k
+    elements, 25 × Σ_i (sum_i / n) / k = 25 × Σ_i sum_i / (n × k), one fraction."""
     if n <= 0:
         raise ValueError("tanpa responden tidak ada IKM")
-    weight = Fraction(1, len(questionnaire.elements))
-    weighted = sum(
-        (Fraction(int(sums.get(code, 0)), n) * weight for code in questionnaire.codes), Fraction(0)
-    )
-    return 25 * weighted
+    total = sum(int(sums.get(code, 0)) for code in questionnaire.codes)
+    return Fraction(25 * total, n * len(questionnaire.elements))
+
+
+def index_and_grade(version: str, n: int, sums: Mapping[str, int]) -> tuple[Decimal, str] | None:
+    """The index at two decimals and its grade, without the element averages (the public page)."""
+    questionnaire = QUESTIONNAIRES.get(version)
+    if questionnaire is None or n <= 0:
+        return None
+    value = two_decimals(index_of(questionnaire, n, sums))
+    return value, grade(value)[0]
 
 
 def ikm(version: str, n: int, sums: Mapping[str, int]) -> Ikm | None:
@@ -92,12 +99,22 @@ def ikm(version: str, n: int, sums: Mapping[str, int]) -> Ikm | None:
     return Ikm(version, n, averages, value, letter, label)
 
 
-def from_counts(counts: Mapping[str, object], version: str) -> Ikm | None:
-    """The IKM from a counter document's `ikm` field: `{version: {"n": …, "u1": …, …}}`."""
+def _kept(counts: Mapping[str, object], version: str) -> tuple[int, dict[str, int]] | None:
     kept = counts.get("ikm")
-    if not isinstance(kept, Mapping):
-        return None
-    sums = kept.get(version)
+    sums = kept.get(version) if isinstance(kept, Mapping) else None
     if not isinstance(sums, Mapping):
         return None
-    return ikm(version, int(sums.get("n", 0)), {k: int(v) for k, v in sums.items() if k != "n"})
+    return int(sums.get("n", 0)), {k: int(v) for k, v in sums.items() if k != "n"}
+
+
+def from_counts(counts: Mapping[str, object], version: str) -> Ikm | None:
+    """The IKM from a counter document's `ikm` field: `{version: {"n": …, "u1": …, …}}`."""
+    kept = _kept(counts, version)
+    return None if kept is None else ikm(version, *kept)
+
+
+def index_from_counts(counts: Mapping[str, object], version: str) -> tuple[int, Decimal, str] | None:
+    """(respondents, index, grade) from a counter document's `ikm` field."""
+    kept = _kept(counts, version)
+    found = None if kept is None else index_and_grade(version, *kept)
+    return None if found is None or kept is None else (kept[0], *found)

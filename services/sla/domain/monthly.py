@@ -131,7 +131,10 @@ def clock_months(
 
 def median_hk(histogram: Mapping[str, int]) -> float | None:
     """The median of an `rt_hk` histogram in working days, interpolated in its bucket."""
-    counts = [int(histogram.get(str(k), 0)) for k in range(RT_HK_TOP + 1)]
+    counts = [0] * (RT_HK_TOP + 1)
+    for bucket, n in histogram.items():
+        if bucket.isdigit() and int(bucket) <= RT_HK_TOP:
+            counts[int(bucket)] = int(n)
     total = sum(counts)
     if total == 0:
         return None

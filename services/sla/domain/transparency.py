@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.sla.domain.figures import add_counts
-from services.sla.domain.ikm import from_counts
+from services.sla.domain.ikm import index_from_counts
 from services.sla.domain.monthly import median_hk, share_pct
 
 Doc = dict[str, Any]
@@ -53,7 +53,7 @@ def figures(counts: Mapping[str, Any], version: str) -> Figures:
     answered = int(counts.get("answered", 0))
     on_time = int(counts.get("answered_on_time", 0))
     median = median_hk(counts.get("rt_hk", {}))
-    index = from_counts(counts, version)
+    index = index_from_counts(counts, version)
     return Figures(
         received=int(counts.get("received", 0)),
         answered=answered,
@@ -62,9 +62,9 @@ def figures(counts: Mapping[str, Any], version: str) -> Figures:
         median_response_hk=None if median is None else round(median, 1),
         open=int(counts.get("open", 0)),
         overdue=int(counts.get("overdue", 0)),
-        ikm_respondents=index.respondents if index else 0,
-        ikm=index.index if index else None,
-        ikm_grade=index.grade if index else None,
+        ikm_respondents=index[0] if index else 0,
+        ikm=index[1] if index else None,
+        ikm_grade=index[2] if index else None,
     )
 
 
@@ -94,6 +94,7 @@ def by_scope(docs: Sequence[Doc], months: Sequence[str], version: str) -> list[S
     out = []
     for scope in sorted(grouped, key=lambda s: (levels[s] != "pemda", s)):
         per_month = {d["month"]: d for d in grouped[scope]}
-        rows = [(m, figures(sum_months([per_month[m]] if m in per_month else []), version)) for m in months]
+        # One document per scope and month: read as it is (figures() reads only counter fields).
+        rows = [(m, figures(per_month.get(m, {}), version)) for m in months]
         out.append(ScopeFigures(scope, levels[scope], rows, figures(sum_months(grouped[scope]), version)))
     return out
