@@ -173,7 +173,7 @@ CSV_COLUMNS: list[Column] = [
     ("Persen sesuai standar", lambda r: r["answered_on_time_pct"]),
     ("Median waktu tanggapan (hari kerja)", lambda r: r["median_response_hk"]),
     ("Masih terbuka", lambda r: r["open"]),
-    ("Melewati tenggat", lambda r: r["overdue"]),
+    ("Melewati tenggat penyelesaian", lambda r: r["overdue"]),
     ("Responden SKM", lambda r: r["ikm_respondents"]),
     ("IKM", lambda r: r["ikm"]),
     ("Mutu IKM", lambda r: r["ikm_grade"]),

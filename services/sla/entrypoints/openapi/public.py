@@ -145,7 +145,7 @@ def openapi_paths() -> dict[str, Any]:
         "get": {
             "summary": "Transparansi pengaduan (data terbuka, tanpa masuk)",
             "description": "Per pemda (dan OPD-nya) per bulan: pengaduan diterima, persen dijawab sesuai "
-            "standar pelayanan, median waktu tanggapan (hari kerja), masih terbuka, melewati tenggat, "
+            "standar pelayanan, median waktu tanggapan (hari kerja), masih terbuka, melewati tenggat penyelesaian (verifikasi atau penyelesaian), "
             "IKM. Hanya angka rekap; tanpa isi pengaduan atau identitas. `Cache-Control` dan `ETag` "
             "(`If-None-Match` → 304).",
             "tags": ["Publik"],
