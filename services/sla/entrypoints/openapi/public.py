@@ -144,10 +144,10 @@ def openapi_paths() -> dict[str, Any]:
     public: dict[str, Any] = {
         "get": {
             "summary": "Transparansi pengaduan (data terbuka, tanpa masuk)",
-            "description": "Per pemda (dan OPD-nya) per bulan: pengaduan diterima, persen dijawab sesuai "
-            "standar pelayanan, median waktu tanggapan (hari kerja), masih terbuka, melewati tenggat penyelesaian (verifikasi atau penyelesaian), "
-            "IKM. Hanya angka rekap; tanpa isi pengaduan atau identitas. `Cache-Control` dan `ETag` "
-            "(`If-None-Match` → 304).",
+            "description": "Per pemda (dan OPD-nya) per bulan: pengaduan diterima, persen dijawab "
+            "sesuai standar pelayanan, median waktu tanggapan (hari kerja), masih terbuka, melewati "
+            "tenggat penyelesaian, IKM. Hanya angka rekap; tanpa isi pengaduan atau identitas. "
+            "`Cache-Control` dan `ETag` (`If-None-Match` → 304).",
             "tags": ["Publik"],
             "parameters": [
                 _param("pemda", "Kode pemda; tanpa ini: semua pemda"),
