@@ -49,10 +49,12 @@ from shared.events import (
     ComplaintUpdated,
     EscalationRaised,
     SlaBreached,
+    SurveySubmitted,
 )
 from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
+from shared.survey import CURRENT
 from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS
 
 TARGET_HK = {"response": 5, "resolution": 5}
@@ -253,6 +255,12 @@ class Story:
         self._lifecycle(ComplaintClosed(outcome="feedback", rating=rating), at)
         return self
 
+    def surveyed(self, opd_id: str, at: datetime, scores: Sequence[int]) -> Story:
+        """The reporter's SKM answers (shared/survey.py), one score per element in order."""
+        answers = dict(zip(CURRENT.codes, scores, strict=True))
+        self._lifecycle(SurveySubmitted(opd_id=opd_id, version=CURRENT.version, scores=answers), at)
+        return self
+
     def escalated(self, level: int, opd_id: str, at: datetime) -> Story:
         self._sla(EscalationRaised(level=level, opd_id=opd_id, reason="jam SLA melewati tenggat", at=at), at)
         return self
@@ -277,7 +285,7 @@ def fixed_stories(pemda: str, now: datetime, prefix: str = "K") -> list[Story]:
     - `<pemda>/dlh`: 1 answered late (a closed breach, 1 day late), 1 transferred away after 1 day
       → 0 met, 1 breached (0 %), 1 transfer out;
     - `<pemda>/disdukcapil`: 2 answered and resolved on time and rated 5 and 4 → 4 met (100 %),
-      satisfaction 4.5.
+      satisfaction 4.5; their SKM surveys score every element 4 and 3 → IKM 87.50 (B).
 
     Breaches, the latest first: the open PUPR one (due ~10 days ago), then the DLH one.
 
@@ -307,6 +315,7 @@ def fixed_stories(pemda: str, now: datetime, prefix: str = "K") -> list[Story]:
         at = next_day
         s = story(i).received(at).assigned(dukcapil, at).answered(dukcapil, at + timedelta(hours=3))
         s.resolved(dukcapil, at + timedelta(hours=4)).closed(at + timedelta(days=1), rating)
+        s.surveyed(dukcapil, at + timedelta(days=1, hours=1), [rating - 1] * 9)
     return stories
 
 

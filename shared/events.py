@@ -253,6 +253,19 @@ class ComplaintClosed(Payload):
 
 
 @register
+class SurveySubmitted(Payload):
+    """The reporter answered the Survei Kepuasan Masyarakat (PermenPANRB 14/2017, shared/survey.py)
+    of a resolved or closed complaint, once per complaint. No state change; `opd_id` is the OPD
+    that resolved it, whose IKM the answers count for. Never identity, never free text."""
+
+    TYPE = "SurveySubmitted"
+
+    opd_id: str
+    version: str
+    scores: dict[str, int]  # element code (u1 … u9) → score on the questionnaire's scale
+
+
+@register
 class ComplaintArchived(Payload):
     """A coordinator archived it from `received`/`triage` (spam, or outside the pemda's authority,
     with the body it was forwarded to): every running clock ends `cancelled`."""
@@ -317,6 +330,17 @@ class GiveFeedback(Payload):
 
 
 @register
+class SubmitSurvey(Payload):
+    """The reporter's SKM answers for a resolved or closed complaint (checked against the
+    questionnaire `version` by intake before it is sent)."""
+
+    TYPE = "SubmitSurvey"
+
+    version: str
+    scores: dict[str, int]
+
+
+@register
 class ReopenComplaint(Payload):
     TYPE = "ReopenComplaint"
 
@@ -339,7 +363,7 @@ class CloseExpired(Payload):
     clock_id: str
 
 
-COMMANDS = (AddInformation, GiveFeedback, ReopenComplaint, WithdrawComplaint, CloseExpired)
+COMMANDS = (AddInformation, GiveFeedback, SubmitSurvey, ReopenComplaint, WithdrawComplaint, CloseExpired)
 
 # --- sla.events (sla; key = complaint id; seq = the lifecycle event it derives from) ----------
 

@@ -185,9 +185,11 @@ class Seeded:
     opd_id: str
 
 
-async def seed_complaint(apps: Apps, bootstrap: str, *, category: str, region_code: str) -> Seeded:
+async def seed_complaint(
+    apps: Apps, bootstrap: str, *, category: str, region_code: str, **fields: Any
+) -> Seeded:
     """A complaint submitted to intake, routed (routing's consumer step, called here) and seen by
-    intake's view and sla's clocks and reports."""
+    intake's view and sla's clocks and reports; `fields` add to or replace the submitted body's."""
     response = await apps.intake.post(
         "/api/v1/complaints",
         json={
@@ -196,6 +198,7 @@ async def seed_complaint(apps: Apps, bootstrap: str, *, category: str, region_co
             "category": category,
             "region_code": region_code,
             "reporter": {"name": "Uji"},
+            **fields,
         },
     )
     assert response.status == 202, await response.text()

@@ -252,13 +252,15 @@ class FakeReportStore:
             and (d["scope"] == scope if scope is not None else pemda is None or d["pemda"] == pemda)
         ]
 
-    async def monthly(self, *, level: str, scope: str | None, months: tuple[str, str]) -> list[Doc]:
+    async def monthly(
+        self, *, level: str, pemda: str | None, scope: str | None, months: tuple[str, str]
+    ) -> list[Doc]:
         return [
             copy.deepcopy(d)
             for d in self.monthly_docs.values()
             if d["level"] == level
             and months[0] <= d["month"] <= months[1]
-            and (scope is None or d["scope"] == scope)
+            and (d["scope"] == scope if scope is not None else pemda is None or d["pemda"] == pemda)
         ]
 
     async def gauges(self, *, level: str, pemda: str | None, scope: str | None) -> list[Doc]:

@@ -212,6 +212,14 @@ class FeedbackBody(_CommandBody):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+class SurveyBody(_CommandBody):
+    """The reporter's answers to the Survei Kepuasan Masyarakat (shared/survey.py): the
+    questionnaire's version and a score for each of its elements."""
+
+    version: str = Field(min_length=1, max_length=40)
+    answers: dict[str, StrictInt] = Field(max_length=20)
+
+
 class ReopenBody(_CommandBody):
     reason: str = Field(min_length=5, max_length=2000)
 

@@ -76,7 +76,7 @@ class RateLimitSettings(ClientLimitSettings):
     open311_read_per_minute: int = 120
     # Attachment uploads per minute from one address.
     upload_per_minute: int = 30
-    # Reporter commands (information, feedback, reopen, withdraw) per minute from one address.
+    # Reporter commands (information, feedback, survey, reopen, withdraw) per minute from one address.
     command_per_minute: int = 30
 
 

@@ -57,6 +57,7 @@ from shared.events import (
     ComplaintTransferred,
     ComplaintTriaged,
     OpdAssignmentNotice,
+    SurveySubmitted,
 )
 from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing, Rejected
@@ -96,6 +97,8 @@ def record(
         evolve(complaint, payload, at)
         messages.append(Outgoing.of(COMPLAINTS_EVENTS, doc["_id"], envelope))
         recipients = {complaint.opd_id} if complaint.opd_id else set()
+        if isinstance(payload, SurveySubmitted):
+            recipients = set()  # one reporter's scores are not the OPD's to read: only its IKM
         if isinstance(payload, ComplaintTransferred):
             recipients.add(payload.from_opd_id)
         feed += [

@@ -35,6 +35,7 @@ from services.sla.entrypoints import (
     openapi,
     ratelimit,
     satisfaction,
+    transparency,
 )
 from services.sla.entrypoints.edge import RULES, SLA, reports_state
 from services.sla.entrypoints.workers import DetectorSettings, run_catch_up, run_detector
@@ -103,9 +104,11 @@ def report_consumer_specs(app: web.Application, open_sla: OpenSla = _open_real) 
     return [_reports_spec(app, _opener(app, open_sla))]
 
 
-def add_supervisor_routes(app: web.Application) -> None:
-    """The supervisor API (it reads `reports_state(app).store`) and the dashboard page."""
+def add_supervisor_routes(app: web.Application, public_cache_seconds: float | None = None) -> None:
+    """The supervisor API (it reads `reports_state(app).store`), the dashboard page, and the
+    public transparency page and data from the same counters."""
     reports_state(app)
+    transparency.add_routes(app, public_cache_seconds)
     compliance.add_routes(app)
     breaches.add_routes(app)
     satisfaction.add_routes(app)
@@ -176,7 +179,7 @@ def create_app(settings: SlaSettings, *, reports: bool = True, sla: OpenSla | No
     docs.add_routes(app)
     _watch(app, reports)
     if reports:
-        add_supervisor_routes(app)
+        add_supervisor_routes(app, settings.public_cache_seconds)
     extra_dates.add_routes(app)
     calendar.add_routes(app)
     ratelimit.install(app)

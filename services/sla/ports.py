@@ -146,8 +146,11 @@ class ReportReader(Protocol):
         self, *, level: str, pemda: str | None, scope: str | None, weeks: tuple[date, date]
     ) -> list[Doc]: ...
 
-    async def monthly(self, *, level: str, scope: str | None, months: tuple[str, str]) -> list[Doc]:
-        """Monthly counters (`YYYY-MM`, inclusive) of one scope, or of every scope of the level."""
+    async def monthly(
+        self, *, level: str, pemda: str | None, scope: str | None, months: tuple[str, str]
+    ) -> list[Doc]:
+        """Monthly counters (domain/monthly.py) of `level` ("opd" or "pemda") rows, months
+        `YYYY-MM` from–to inclusive: one scope's, a pemda's rows, or every row of the level."""
         ...
 
     async def gauges(self, *, level: str, pemda: str | None, scope: str | None) -> list[Doc]: ...

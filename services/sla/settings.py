@@ -41,5 +41,8 @@ class SlaSettings(FileSettings):
     detector_max_sleep: float = 0.25
     # Seconds an outbox may stay unconfirmed before the relay publishes it again.
     relay_after: float = 10.0
+    # Seconds the public transparency page and its JSON/CSV are kept in the process and told to
+    # browsers and proxies (Cache-Control max-age) before the counters are read again.
+    public_cache_seconds: float = 60.0
     # Seconds between reloads of the service standards and calendars (changes by other processes).
     refresh_every: float = 5.0

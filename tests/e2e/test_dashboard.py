@@ -174,6 +174,9 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     # The classifier's accuracy is a pemda figure: shown for the pemda, a row per month.
     assert await page.is_visible("#classifier")
     assert len(await _cells(page, "#classifier-table")) == 12
+    # The SKM surveys (every element 4, and 3): element averages 3.5, IKM 87.50, grade B.
+    ikm = {row[0]: row for row in await _cells(page, "#ikm-table")}
+    assert ikm[DUKCAPIL][1:3] == ["2", "3,5"] and ikm[DUKCAPIL][11:] == ["87,5", "B (Baik)"]
 
     screenshots = infra.run_dir(infra.test_profile()) / "screenshots"
     screenshots.mkdir(parents=True, exist_ok=True)
@@ -190,6 +193,36 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     await page.screenshot(path=str(screenshots / "dashboard-opd.png"), full_page=True)
 
     assert requested and all(url.startswith(base) for url in requested), "the page must work offline"
+    await context.close()
+
+
+async def test_the_public_transparency_page_needs_no_sign_in_and_runs_no_script(
+    dashboard_url: tuple[str, str], browser: Browser
+) -> None:
+    base, _ = dashboard_url
+    await eventually(lambda: _seeded(base, mint("admin")), within=60, what="the seeded events to be counted")
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="id-ID")  # a phone
+    page = await context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    response = await page.goto(f"{base}/transparansi?pemda={JAYAPURA}")
+    assert response is not None and response.status == 200
+    assert "script-src" not in response.headers["content-security-policy"]
+    # The seeded stories: 8 complaints received; 6 first answers (the one still late and the one
+    # transferred away have none), 5 of them within the standard; 2 SKM answers → IKM 87.50 (B).
+    assert await page.text_content("#sum-received") == "8"
+    assert await page.text_content("#sum-on-time") == "83.3 %"
+    assert await page.text_content("#sum-ikm") == "87.50 (B)"
+    assert await page.locator("svg.chart rect.bar").count() == 12  # the last 12 months
+    opd_rows = await _cells(page, "table")
+    assert {row[0].split()[-1] for row in opd_rows} >= {JAYAPURA, PUPR, DLH, DUKCAPIL}
+    assert not console, console  # nothing refused by the policy, nothing failing
+    assert requested and all(url.startswith(base) for url in requested), "the page must work offline"
+    screenshots = infra.run_dir(infra.test_profile()) / "screenshots"
+    screenshots.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(screenshots / "transparansi.png"), full_page=True)
     await context.close()
 
 

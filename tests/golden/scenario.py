@@ -38,6 +38,7 @@ from tests.attachment_files import photo
 from tests.waiting import eventually
 
 PEMDA = "34.71"  # Kota Yogyakarta
+SKM = "skm-2017-1"  # the SKM questionnaire's version (shared/survey.py)
 DESA = "34.71.01.1001"  # Kricak, Tegalrejo
 PUPR = f"{PEMDA}/dinas-pupr"
 DISHUB = f"{PEMDA}/dinas-perhubungan"
@@ -345,6 +346,7 @@ async def public_surface(rec: Recorder) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     await rec.call("region levels", "intake", "GET", "/api/v1/regions", params={"parent": "34.71"})
+    await rec.call("transparency page style", "sla", "GET", "/transparansi/transparansi.css")
     await rec.call(
         "invalid submission",
         "intake",
@@ -677,6 +679,19 @@ async def identified_complaint(rec: Recorder) -> str:
     )
     await citizen_state(rec, a, token, status("closed"), "closed")
     await rec.call("reporter's view: closed", "intake", "GET", url, token=token)
+    await rec.call("the SKM questionnaire", "intake", "GET", "/api/v1/survey")
+    answers = dict(zip([f"u{n}" for n in range(1, 10)], [4, 3, 4, 4, 3, 4, 4, 3, 4], strict=True))
+    await command(
+        rec, "reporter answers the SKM survey", a, token, "survey", {"version": SKM, "answers": answers}
+    )
+    await rec.call(
+        "SKM survey with a score out of the scale: refused",
+        "intake",
+        "POST",
+        f"{url}/survey",
+        token=token,
+        json_body={"version": SKM, "answers": {**answers, "u9": 5}},
+    )
     await rec.call(
         "withdraw once closed: refused", "intake", "POST", f"{url}/withdraw", token=token, json_body={}
     )
@@ -1084,6 +1099,31 @@ async def reports(rec: Recorder, a: str, b: str, c: str) -> None:
         await rec.call(
             f"supervisor {report}", "sla", "GET", f"{api}/{report}", token=SUPERVISOR, params=scope
         )
+    months = {"from": "2027-01", "to": "2027-06"}
+    for fmt in ("json", "csv"):
+        await rec.call(
+            f"supervisor IKM ({fmt})",
+            "sla",
+            "GET",
+            f"{api}/ikm",
+            token=SUPERVISOR,
+            params={**scope, **months, "format": fmt},
+        )
+        await rec.call(
+            f"public transparency ({fmt})",
+            "sla",
+            "GET",
+            "/api/v1/public/transparency",
+            params={**scope, **months, "format": fmt},
+        )
+    await rec.call("public transparency page", "sla", "GET", "/transparansi", params={**scope, **months})
+    await rec.call(
+        "public transparency: bad month",
+        "sla",
+        "GET",
+        "/api/v1/public/transparency",
+        params={"from": "2027-13"},
+    )
     await rec.call(
         "supervisor compliance (CSV)",
         "sla",

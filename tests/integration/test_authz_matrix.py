@@ -90,6 +90,8 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "GET", "/api/v1/complaints/{id}"): PUBLIC + ": public view, or the reporter's with the token",
     ("intake", "POST", "/api/v1/complaints/{id}/information"): PUBLIC + ": the reporter (access token)",
     ("intake", "POST", "/api/v1/complaints/{id}/feedback"): PUBLIC + ": the reporter (access token)",
+    ("intake", "POST", "/api/v1/complaints/{id}/survey"): PUBLIC + ": the reporter (access token)",
+    ("intake", "GET", "/api/v1/survey"): PUBLIC + ": the SKM questionnaire in force",
     ("intake", "POST", "/api/v1/complaints/{id}/reopen"): PUBLIC + ": the reporter (access token)",
     ("intake", "POST", "/api/v1/complaints/{id}/withdraw"): PUBLIC + ": the reporter (access token)",
     ("intake", "GET", "/api/v1/complaints/{id}/commands/{command_id}"): PUBLIC + ": the reporter",
@@ -156,13 +158,16 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("sla", "GET", "/dashboard"): PUBLIC + ": redirect to the page",
     ("sla", "GET", "/dashboard/"): PUBLIC + ": the page; its API calls carry the token",
     ("sla", "GET", "/dashboard/static"): PUBLIC + ": the page's CSS and JS",
+    ("sla", "GET", "/transparansi"): PUBLIC + ": the public transparency page (counts only)",
+    ("sla", "GET", "/transparansi/transparansi.css"): PUBLIC + ": the transparency page's CSS",
+    ("sla", "GET", "/api/v1/public/transparency"): PUBLIC + ": open data (counts only)",
     ("sla", "GET", "/api/v1/calendar/{pemda}/due"): PUBLIC + ": the working-day calendar",
     ("sla", "GET", "/api/v1/calendar/{pemda}/working-time"): PUBLIC + ": the working-day calendar",
     ("sla", "GET", "/api/v1/admin/calendar/{pemda}/extra-dates"): staff(target="any"),
     ("sla", "PUT", "/api/v1/admin/calendar/{pemda}/extra-dates"): Row(frozenset({"admin"}), "any"),
     **{
         ("sla", "GET", f"/api/v1/supervisor/{report}"): staff("coordinator", "supervisor", target="reports")
-        for report in ("compliance", "trend", "breaches", "escalations", "satisfaction", "misrouting")
+        for report in ("compliance", "trend", "breaches", "escalations", "satisfaction", "misrouting", "ikm")
     },
     # A pemda's figure (its coordinator's corrections): never an OPD-scoped token.
     ("sla", "GET", "/api/v1/supervisor/classifier/{pemda}"): staff(

@@ -24,6 +24,7 @@ from shared.events import (
     GiveFeedback,
     InformationAdded,
     ReopenComplaint,
+    SubmitSurvey,
     WithdrawComplaint,
 )
 from shared.states import STATE_LABELS
@@ -35,12 +36,14 @@ OPD = "33.74/dinas-pupr"
 ALLOWED: dict[str, set[str]] = {
     "AddInformation": {"assigned", "in_progress", "waiting_reporter"},
     "GiveFeedback": {"resolved"},
+    "SubmitSurvey": {"resolved", "closed"},
     "ReopenComplaint": {"resolved"},
     "WithdrawComplaint": {"received", "triage", "assigned", "in_progress", "waiting_reporter"},
 }
 COMMANDS: list[Payload] = [
     AddInformation(message="foto terbaru"),
     GiveFeedback(rating=5),
+    SubmitSurvey(version="skm-2017-1", scores={f"u{n}": 4 for n in range(1, 10)}),
     ReopenComplaint(reason="rusak lagi"),
     WithdrawComplaint(reason=None),
 ]
@@ -53,8 +56,8 @@ def view(status: str, **changes: Any) -> dict[str, Any]:
         "region_code": "33.74.01.1001",
         "pemda": "33.74",
         "opd_id": OPD,
-        "resolved_at": RESOLVED_AT if status == "resolved" else None,
-        "resolved_by": OPD if status == "resolved" else None,
+        "resolved_at": RESOLVED_AT if status in ("resolved", "closed") else None,
+        "resolved_by": OPD if status in ("resolved", "closed") else None,
         "reopened": False,
         "deadlines": {},
         "last_seq": 2,  # routing has recorded it (ComplaintReceived and a next event seen)
@@ -80,6 +83,15 @@ def test_each_command_is_allowed_exactly_in_its_states(command: Payload, status:
         with pytest.raises(NotAllowed) as refused:
             check(view(status), command, now, calendar_for)
         assert STATE_LABELS[status] in refused.value.reason  # the reporter is told the state
+
+
+def test_the_skm_survey_is_once_and_only_where_an_opd_resolved_the_complaint() -> None:
+    survey = COMMANDS[2]
+    now = RESOLVED_AT + timedelta(days=30)
+    with pytest.raises(NotAllowed, match="sudah diisi"):
+        check(view("closed", surveyed=True), survey, now, calendar_for)
+    with pytest.raises(NotAllowed, match="diselesaikan OPD"):  # withdrawn before any resolution
+        check(view("closed", resolved_by=None), survey, now, calendar_for)
 
 
 def _reply_clock(due: datetime, state: str = "running") -> dict[str, Any]:

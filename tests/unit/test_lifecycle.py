@@ -29,6 +29,7 @@ ACTIONS: dict[str, lc.Action] = {
     "reopen": lc.Reopen("Masih berlubang"),
     "withdraw": lc.Withdraw("Sudah beres sendiri"),
     "close_expired": lc.CloseExpired("C/reporter_reply/1"),
+    "survey": lc.Survey("skm-2017-1", {f"u{n}": 4 for n in range(1, 10)}),
 }
 
 # state → action → (event types, resulting state); a missing action means "refused".
@@ -79,8 +80,9 @@ TABLE: dict[str, dict[str, tuple[list[str], str]]] = {
         "feedback": (["ComplaintClosed"], "closed"),
         "reopen": (["ComplaintReopened", "ComplaintAssigned"], "assigned"),
         "close_expired": (["ComplaintClosed"], "closed"),
+        "survey": (["SurveySubmitted"], "resolved"),
     },
-    "closed": {},
+    "closed": {"survey": (["SurveySubmitted"], "closed")},
     "archived": {},
 }
 
@@ -98,8 +100,8 @@ def complaint(state: str, **changes: object) -> Complaint:
         region_code="33.74.01.1001",
         category="jalan-jembatan",
         opd_id="33.74/dinas-pupr" if with_opd else None,
-        resolved_at=AT if state == "resolved" else None,
-        resolved_opd="33.74/dinas-pupr" if state == "resolved" else None,
+        resolved_at=AT if state in ("resolved", "closed") else None,
+        resolved_opd="33.74/dinas-pupr" if state in ("resolved", "closed") else None,
     )
     for k, v in changes.items():
         setattr(c, k, v)
@@ -254,3 +256,16 @@ def test_every_action_has_its_decision_and_every_state_change_its_step() -> None
         *("InformationRequested", "ComplaintResolved", "ComplaintClosed", "ComplaintArchived"),
     }
     assert changing <= {kind.TYPE for kind in lifecycle._EVOLUTIONS}
+
+
+def test_the_skm_survey_is_taken_once_and_only_for_a_complaint_an_opd_resolved() -> None:
+    survey = ACTIONS["survey"]
+    c = complaint("closed")
+    (submitted,) = decide(c, survey, AT)
+    assert submitted.TYPE == "SurveySubmitted" and submitted.opd_id == "33.74/dinas-pupr"  # type: ignore[attr-defined]
+    evolve(c, submitted, AT)
+    with pytest.raises(Refused, match="sudah diisi"):
+        decide(c, survey, AT)
+    withdrawn_unresolved = complaint("closed", resolved_opd=None, resolved_at=None)
+    with pytest.raises(Refused, match="diselesaikan OPD"):
+        decide(withdrawn_unresolved, survey, AT)

@@ -47,7 +47,7 @@ def test_the_classifier_is_judged_by_the_coordinators_last_category() -> None:
     waiting = Story("K4", PEMDA).received(AT).triaged(AT, "dlh", 0.3)  # not decided yet
     chosen = Story("K5", PEMDA).received(AT).assigned(f"{PEMDA}/dinas-pupr", AT)  # no classifier
     deltas = counters(corrected, confirmed, auto, waiting, chosen)
-    scope = f"m|{PEMDA}/admin-koordinator|2026-03"
+    scope = f"m|{PEMDA}|2026-03"  # the pemda's own monthly counters
     assert {
         name: deltas[f"{scope}|clf_{name}"] for name in ("classified", "auto", "reviewed", "corrected")
     } == {

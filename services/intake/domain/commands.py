@@ -15,7 +15,14 @@ from typing import Any
 from services.intake.domain.errors import NotAllowed, NotYet
 from services.intake.domain.view import CalendarFor, is_lifecycle, reopen_window_end
 from shared.envelope import Envelope, Payload
-from shared.events import AddInformation, CommandRejected, GiveFeedback, ReopenComplaint, WithdrawComplaint
+from shared.events import (
+    AddInformation,
+    CommandRejected,
+    GiveFeedback,
+    ReopenComplaint,
+    SubmitSurvey,
+    WithdrawComplaint,
+)
 from shared.states import OPEN_STATES, STATE_LABELS, WITH_OPD
 
 CommandOutcome = tuple[str, str | None]  # ("accepted" | "rejected", reason)
@@ -37,6 +44,13 @@ def check(doc: dict[str, Any], command: Payload, now: datetime, calendar_for: Ca
     elif isinstance(command, GiveFeedback):
         if status != "resolved":
             raise NotAllowed(f"Penilaian hanya dapat diberikan setelah pengaduan diselesaikan OPD; {label}")
+    elif isinstance(command, SubmitSurvey):
+        if status not in ("resolved", "closed") or not doc.get("resolved_by"):
+            raise NotAllowed(
+                "Survei kepuasan masyarakat dapat diisi setelah pengaduan diselesaikan OPD; " + label
+            )
+        if doc.get("surveyed"):
+            raise NotAllowed("Survei kepuasan masyarakat untuk pengaduan ini sudah diisi")
     elif isinstance(command, ReopenComplaint):
         if status != "resolved":
             raise NotAllowed(

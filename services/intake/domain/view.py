@@ -48,6 +48,7 @@ from shared.events import (
     EscalationRetracted,
     InformationAdded,
     InformationRequested,
+    SurveySubmitted,
     TierChanged,
 )
 from shared.privacy import mask_contacts
@@ -61,6 +62,7 @@ CalendarFor = Callable[[str], WorkingCalendar]
 REPORTER_COMMANDS: dict[str, str] = {
     "AddInformation": "menambah informasi",
     "GiveFeedback": "memberi penilaian",
+    "SubmitSurvey": "mengisi survei kepuasan masyarakat",
     "ReopenComplaint": "membuka kembali",
     "WithdrawComplaint": "mencabut pengaduan",
 }
@@ -202,6 +204,13 @@ def _closed(doc: Doc, p: ComplaintClosed, at: datetime) -> Note:
     if p.rating is not None:
         summary += f" ({p.rating}/5)"
     return Note(summary, p.comment, "reporter")
+
+
+@_on(SurveySubmitted)
+def _surveyed(doc: Doc, p: SurveySubmitted, at: datetime) -> Note:
+    doc["surveyed"] = True
+    # The scores stay with sla's counters; the timeline only says it was done, to the reporter.
+    return Note("Pelapor mengisi Survei Kepuasan Masyarakat", reporter_only=True)
 
 
 @_on(ComplaintArchived)

@@ -34,11 +34,13 @@ from services.intake.models import (
     CommandStatus,
     FeedbackBody,
     ReopenBody,
+    SurveyBody,
     WithdrawBody,
 )
 from shared.envelope import Payload
-from shared.events import AddInformation, GiveFeedback, ReopenComplaint, WithdrawComplaint
-from shared.http import ProblemError, json_response, read_json
+from shared.events import AddInformation, GiveFeedback, ReopenComplaint, SubmitSurvey, WithdrawComplaint
+from shared.http import FieldError, ProblemError, json_response, read_json
+from shared.survey import CURRENT, QuestionnaireDoc, problems
 
 B = TypeVar("B", bound=BaseModel)
 
@@ -82,6 +84,25 @@ async def give_feedback(request: web.Request) -> web.Response:
     )
 
 
+def _survey(body: SurveyBody, text: ReporterTexts) -> Payload:
+    found = problems(body.version, body.answers)
+    if found:
+        raise ProblemError(422, errors=[FieldError(field=name, message=why) for name, why in found])
+    return SubmitSurvey(version=body.version, scores=dict(body.answers))
+
+
+async def submit_survey(request: web.Request) -> web.Response:
+    """The Survei Kepuasan Masyarakat (PermenPANRB 14/2017) of a resolved or closed complaint,
+    once; separate from the 1–5 rating, which is the reporter's satisfaction with how the
+    complaint was handled."""
+    return await _send(request, SurveyBody, _survey, "mengisi survei kepuasan masyarakat")
+
+
+async def questionnaire(request: web.Request) -> web.Response:
+    """The questionnaire in force (public): what a client shows the reporter."""
+    return json_response(QuestionnaireDoc.of(CURRENT))
+
+
 async def reopen(request: web.Request) -> web.Response:
     return await _send(
         request,
@@ -118,6 +139,8 @@ def add_routes(app: web.Application) -> None:
     base = "/api/v1/complaints/{id}"
     app.router.add_post(f"{base}/information", add_information)
     app.router.add_post(f"{base}/feedback", give_feedback)
+    app.router.add_post(f"{base}/survey", submit_survey)
+    app.router.add_get("/api/v1/survey", questionnaire)
     app.router.add_post(f"{base}/reopen", reopen)
     app.router.add_post(f"{base}/withdraw", withdraw)
     app.router.add_get(f"{base}/commands/{{command_id}}", command_status)

@@ -46,7 +46,7 @@ class SubmitLimits:
 
 LIMITS = web.AppKey("submit_limits", SubmitLimits)
 COMMAND_BASE = "/api/v1/complaints/{id}"
-COMMANDS = ("information", "feedback", "reopen", "withdraw")
+COMMANDS = ("information", "feedback", "survey", "reopen", "withdraw")
 # (method, route) → the limit it counts against; Open311 reads are limited in open311.add_routes.
 ROUTES = {
     ("GET", "/api/v1/complaints"): "listing",

@@ -34,6 +34,7 @@ COMPLAINT_FIELDS = (
     "tier",
     "transfers",
     "reopened",
+    "surveyed",
     "anonymous",
     "confidential",
     "resolved_at",
@@ -168,6 +169,8 @@ def command_action(payload: Payload) -> lc.Action:
         return lc.AddInfo(payload.message)
     if isinstance(payload, ev.GiveFeedback):
         return lc.Feedback(payload.rating, payload.comment)
+    if isinstance(payload, ev.SubmitSurvey):
+        return lc.Survey(payload.version, dict(payload.scores))
     if isinstance(payload, ev.ReopenComplaint):
         return lc.Reopen(payload.reason)
     if isinstance(payload, ev.WithdrawComplaint):

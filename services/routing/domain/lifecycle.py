@@ -15,6 +15,9 @@ Decisions worth knowing:
 - Reopen: within the `reporter_reply` window — `REPORTER_REPLY_HK` (DESIGN default) from the resolution on the
   calendar of the pemda whose OPD resolved it — and at most once; back to the last OPD.
 - `CloseExpired` (sla) is honoured only while the complaint is still `resolved`.
+- The SKM survey (PermenPANRB 14/2017) is accepted once per complaint, from `resolved` or
+  `closed`, and only when an OPD resolved it (its IKM is that OPD's): `SurveySubmitted`, which
+  changes no state.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from shared.events import (
     ComplaintUpdated,
     InformationAdded,
     InformationRequested,
+    SurveySubmitted,
     Tier,
     TierChanged,
     Via,
@@ -69,6 +73,7 @@ class Complaint:
     tier: Tier = "normatif"
     transfers: int = 0
     reopened: bool = False
+    surveyed: bool = False
     anonymous: bool = False
     confidential: bool = False
     resolved_at: datetime | None = None
@@ -157,6 +162,12 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class Survey:
+    version: str
+    scores: dict[str, int]
+
+
+@dataclass(frozen=True)
 class Reopen:
     reason: str
 
@@ -183,6 +194,7 @@ Action = (
     | Update
     | AddInfo
     | Feedback
+    | Survey
     | Reopen
     | Withdraw
     | CloseExpired
@@ -201,6 +213,7 @@ ALLOWED: dict[type, frozenset[str]] = {
     Update: OPEN_STATES,  # privacy tightening in any open state; category/region only in triage
     AddInfo: WITH_OPD,
     Feedback: frozenset({"resolved"}),
+    Survey: frozenset({"resolved", "closed"}),
     Reopen: frozenset({"resolved"}),
     Withdraw: OPEN_STATES,
     CloseExpired: frozenset({"resolved"}),
@@ -218,6 +231,7 @@ _NAMES: dict[type, str] = {
     Update: "mengubah data",
     AddInfo: "menambah informasi",
     Feedback: "memberi penilaian",
+    Survey: "mengisi survei kepuasan masyarakat",
     Reopen: "membuka kembali",
     Withdraw: "mencabut",
     CloseExpired: "menutup otomatis",
@@ -353,6 +367,15 @@ def _add_info(c: Complaint, action: AddInfo, x: _Context) -> list[Payload]:
 @_decides(Feedback)
 def _feedback(c: Complaint, action: Feedback, x: _Context) -> list[Payload]:
     return [ComplaintClosed(outcome="feedback", rating=action.rating, comment=action.comment)]
+
+
+@_decides(Survey)
+def _survey(c: Complaint, action: Survey, x: _Context) -> list[Payload]:
+    if c.surveyed:
+        raise Refused("survei kepuasan masyarakat untuk pengaduan ini sudah diisi")
+    if c.resolved_opd is None:
+        raise Refused("survei kepuasan masyarakat hanya untuk pengaduan yang diselesaikan OPD")
+    return [SurveySubmitted(opd_id=c.resolved_opd, version=action.version, scores=dict(action.scores))]
 
 
 @_decides(Reopen)
@@ -550,6 +573,11 @@ def _reopened(c: Complaint, p: ComplaintReopened, at: datetime) -> None:
 @_evolves(ComplaintClosed)
 def _closed(c: Complaint, p: ComplaintClosed, at: datetime) -> None:
     c.state = "closed"
+
+
+@_evolves(SurveySubmitted)
+def _surveyed(c: Complaint, p: SurveySubmitted, at: datetime) -> None:
+    c.surveyed = True
 
 
 @_evolves(ComplaintArchived)

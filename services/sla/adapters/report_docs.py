@@ -68,6 +68,7 @@ def complaint_doc(record: ComplaintRecord) -> Doc:
         "closed_at": record.closed_at,
         "close_outcome": record.close_outcome,
         "rating": record.rating,
+        "survey": record.survey,
         "level": record.level,
         "escalation_opd": record.escalation_opd,
         "escalations": [_step_doc(e) for e in record.escalations],
@@ -98,6 +99,7 @@ def complaint_record(doc: Mapping[str, Any]) -> ComplaintRecord:
         closed_at=doc["closed_at"],
         close_outcome=doc["close_outcome"],
         rating=doc["rating"],
+        survey=doc.get("survey"),  # absent in records written before the SKM survey
         level=doc["level"],
         escalation_opd=doc["escalation_opd"],
         escalations=[_step(e) for e in doc["escalations"]],
@@ -129,7 +131,8 @@ def clock_record(doc: Mapping[str, Any]) -> ClockRecord:
 @dataclass
 class CounterWrites:
     """Counter increments grouped per document: `weekly[_id] = (set_on_insert, {field: n})`;
-    `monthly` the same per calendar month (the classifier figures)."""
+    `monthly` the same per calendar month (domain/monthly.py: the public page, the IKM and the
+    classifier figures)."""
 
     weekly: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
     monthly: dict[str, tuple[Doc, Counter[str]]] = field(default_factory=dict)
@@ -148,15 +151,16 @@ def counter_writes(deltas: Mapping[str, int]) -> CounterWrites:
     for key, n in deltas.items():
         kind, opd, rest = key.split("|", 2)
         pemda = opd_pemda(opd)
+        if kind == "m":  # domain/monthly.py: the scope is the pemda's or the OPD's, no roll-up
+            month, name = rest.split("|", 1)
+            base = {"level": "opd" if "/" in opd else "pemda", "scope": opd, "pemda": pemda, "month": month}
+            add(out.monthly, f"{opd}|{month}", base, name, n)
+            continue
         for level, scope in (("opd", opd), ("pemda", pemda)):
             if kind == "w":
                 week, name = rest.split("|", 1)
                 base = {"level": level, "scope": scope, "pemda": pemda, "week": week}
                 add(out.weekly, f"{scope}|{week}", base, name, n)
-            elif kind == "m":
-                month, name = rest.split("|", 1)
-                base = {"level": level, "scope": scope, "pemda": pemda, "month": month}
-                add(out.monthly, f"{scope}|{month}", base, name, n)
             else:
                 base = {"level": level, "scope": scope, "pemda": pemda}
                 name = rest if kind == "g" else f"open_days.{rest}"
@@ -173,10 +177,10 @@ def apply_counter_writes(
     monthly: dict[str, Doc] | None = None,
 ) -> None:
     """The in-memory equivalent of the database writes (for fakes and tests)."""
-    groups = [(weekly, writes.weekly), (gauges, writes.gauges)]
+    targets = [(weekly, writes.weekly), (gauges, writes.gauges)]
     if monthly is not None:
-        groups.append((monthly, writes.monthly))
-    for target, grouped in groups:
+        targets.append((monthly, writes.monthly))
+    for target, grouped in targets:
         for doc_id, (base, incs) in grouped.items():
             doc = target.setdefault(doc_id, {"_id": doc_id, **base})
             for name, n in incs.items():

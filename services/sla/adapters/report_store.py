@@ -43,7 +43,7 @@ CLOCKS = "report_clocks"
 BREACHES = "report_breaches"
 ESCALATIONS = "report_escalations"
 WEEKLY = "report_weekly"
-MONTHLY = "report_monthly"  # the classifier figures, per calendar month
+MONTHLY = "report_monthly"  # domain/monthly.py: the public page's and the IKM's counters
 GAUGES = "report_gauges"
 COMMIT_TIMEOUT_S = 8.0  # one batch's projections; below the server's transaction lifetime (10 s)
 
@@ -56,6 +56,7 @@ async def ensure_report_indexes(db: AsyncDatabase[Doc]) -> None:
     await db[WEEKLY].create_index([("scope", ASCENDING), ("week", ASCENDING)])
     await db[WEEKLY].create_index([("level", ASCENDING), ("week", ASCENDING)])
     await db[GAUGES].create_index([("level", ASCENDING), ("pemda", ASCENDING)])
+    await db[MONTHLY].create_index([("level", ASCENDING), ("pemda", ASCENDING), ("month", ASCENDING)])
     await db[MONTHLY].create_index([("scope", ASCENDING), ("month", ASCENDING)])
     await db[MONTHLY].create_index([("level", ASCENDING), ("month", ASCENDING)])
     for prefix in ([], [("pemda", ASCENDING)], [("opd_id", ASCENDING)]):
@@ -170,7 +171,7 @@ class MongoReportStore:
         if escalation_ops:
             await self._db[ESCALATIONS].bulk_write(escalation_ops, ordered=False, session=session)
         writes = counter_writes(changes.deltas)
-        for name, grouped in ((WEEKLY, writes.weekly), (MONTHLY, writes.monthly), (GAUGES, writes.gauges)):
+        for name, grouped in ((WEEKLY, writes.weekly), (GAUGES, writes.gauges), (MONTHLY, writes.monthly)):
             ops: list[UpdateOne] = [
                 UpdateOne({"_id": doc_id}, {"$setOnInsert": base, "$inc": dict(incs)}, upsert=True)
                 for doc_id, (base, incs) in grouped.items()
@@ -220,10 +221,16 @@ class MongoReportStore:
             query = {"level": level, "week": span}
         return [d async for d in self._db[WEEKLY].find(query) if d["level"] == level]
 
-    async def monthly(self, *, level: str, scope: str | None, months: tuple[str, str]) -> list[Doc]:
-        """Monthly counters (`YYYY-MM` inclusive) of one scope, or of every scope of the level."""
+    async def monthly(
+        self, *, level: str, pemda: str | None, scope: str | None, months: tuple[str, str]
+    ) -> list[Doc]:
         span = {"$gte": months[0], "$lte": months[1]}
-        query: Doc = {"scope": scope, "month": span} if scope is not None else {"level": level, "month": span}
+        if scope is not None:
+            query: Doc = {"scope": scope, "month": span}
+        elif pemda is not None:
+            query = {"level": level, "pemda": pemda, "month": span}
+        else:
+            query = {"level": level, "month": span}
         return [d async for d in self._db[MONTHLY].find(query) if d["level"] == level]
 
     async def gauges(self, *, level: str, pemda: str | None, scope: str | None) -> list[Doc]:

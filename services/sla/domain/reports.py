@@ -57,6 +57,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from services.sla.domain.holdings import Holding, end_stay
 from services.sla.domain.ladder import EscalationStep
+from services.sla.domain.monthly import Stay, Survey, clock_months, complaint_months
 from services.sla.domain.targets import DefaultRules
 from shared.calendar import WorkingCalendar, calendar_for, zone_for
 from shared.envelope import Envelope, Payload
@@ -81,6 +82,7 @@ from shared.events import (
     InformationAdded,
     InformationRequested,
     SlaBreached,
+    SurveySubmitted,
     TierChanged,
 )
 
@@ -228,6 +230,8 @@ class ComplaintRecord:
     closed_at: datetime | None = None
     close_outcome: str | None = None
     rating: int | None = None
+    # The reporter's SKM answers (PermenPANRB 14/2017), once: {"opd_id", "version", "scores", "at"}.
+    survey: Doc | None = None
     level: int = 0
     escalation_opd: str | None = None
     escalations: list[EscalationStep] = field(default_factory=list)
@@ -372,6 +376,12 @@ def _closed(record: ComplaintRecord, p: ComplaintClosed, at: datetime) -> None:
     record.rating = p.rating if p.outcome == "feedback" else None
 
 
+@_on(SurveySubmitted)
+def _surveyed(record: ComplaintRecord, p: SurveySubmitted, at: datetime) -> None:
+    if record.survey is None:  # routing accepts one per complaint; the first one stands
+        record.survey = {"opd_id": p.opd_id, "version": p.version, "scores": dict(p.scores), "at": at}
+
+
 @_on(ComplaintArchived)
 def _archived(record: ComplaintRecord, p: ComplaintArchived, at: datetime) -> None:
     _end_holding(record, at, "withdrawn")
@@ -494,6 +504,14 @@ def complaint_contribution(record: ComplaintRecord) -> Counter[str]:
     if record.level >= 1 and record.open and escalated_at:
         c[_key_g(escalated_at, "escalated")] += 1
         c[_key_g(escalated_at, f"level_{record.level}")] += 1
+    survey = record.survey
+    c += complaint_months(
+        record.pemda,
+        record.submitted_at,
+        record.open,
+        [Stay(h.opd_id, h.since, h.until is None) for h in record.holdings],
+        Survey(survey["opd_id"], survey["version"], survey["scores"], survey["at"]) if survey else None,
+    )
     return +c
 
 
@@ -503,12 +521,13 @@ def corrected(record: ComplaintRecord) -> bool:
 
 
 def classifier_contribution(record: ComplaintRecord) -> Counter[str]:
-    """Classifier figures of the complaint's pemda (its coordinator's scope), in the month of the
-    classification: classified, routed without a coordinator, reviewed by one, corrected."""
+    """Classifier figures of the complaint's pemda (its monthly counters at the pemda's level), in
+    the month of the classification: classified, routed without a coordinator, reviewed by one,
+    corrected."""
     c: Counter[str] = Counter()
     if record.guess is None or record.classified_at is None or record.pemda is None:
         return c
-    scope, month = f"{record.pemda}/{COORDINATOR}", month_of(record.classified_at, record.pemda)
+    scope, month = record.pemda, month_of(record.classified_at, record.pemda)
     c[_key_m(scope, month, "clf_classified")] += 1
     if record.auto_routed:
         c[_key_m(scope, month, "clf_auto")] += 1
@@ -545,11 +564,13 @@ def clock_contribution(record: ClockRecord) -> Counter[str]:
             c[_key_g(opd, f"breached_{name}")] += 1
     elif stopped is not None and record.state == "met":
         c[_key_w(opd, stopped, f"{name}_met")] += 1
+    used: int | None = None
     if name == "response" and stopped is not None and record.state in ("met", "breached"):
         used = response_seconds(record)
         c[_key_w(opd, stopped, f"rt.{rt_bucket(used)}")] += 1
         c[_key_w(opd, stopped, "rt_n")] += 1
         c[_key_w(opd, stopped, "rt_sum")] += used
+    c += clock_months(opd, name, record.started_at, stopped, record.state, record.breached, used)
     return +c
 
 
@@ -592,6 +613,7 @@ LIFECYCLE_TYPES: tuple[type[Payload], ...] = (
     ComplaintClosed,
     ComplaintArchived,
     CommandRejected,
+    SurveySubmitted,
 )
 ESCALATION_TYPES: tuple[type[Payload], ...] = (EscalationRaised, EscalationRetracted)
 

@@ -169,7 +169,9 @@ async def classifier(request: web.Request) -> web.Response:
     scope = await _pemda_scope(request)
     now: datetime = reading_instant(request)
     months = months_param(request, today_in(scope, now))
-    docs = await reader(request).monthly(level="pemda", scope=scope.pemda, months=(months[0], months[-1]))
+    docs = await reader(request).monthly(
+        level="pemda", pemda=None, scope=scope.pemda, months=(months[0], months[-1])
+    )
     by_month: dict[str, list[Doc]] = {}
     for doc in docs:
         by_month.setdefault(doc["month"], []).append(doc)

@@ -29,6 +29,9 @@ DEFAULT_WEEKS = 12
 MAX_WEEKS = 106
 OPD_ID = re.compile(r"^\d{2}(\.\d{2})?/[a-z0-9][a-z0-9-]*$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+DEFAULT_MONTHS = 12
+MAX_MONTHS = 60
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2100, 12, 31)
 
 
@@ -137,6 +140,34 @@ def weeks_param(request: web.Request, scope: Scope, now: datetime) -> tuple[date
     if (last - first).days // 7 + 1 > MAX_WEEKS:
         raise field_error("from", f"periode paling panjang {MAX_WEEKS} minggu")
     return first, last
+
+
+def _month(request: web.Request, name: str) -> date | None:
+    raw = request.query.get(name) or None
+    if raw is None:
+        return None
+    if not MONTH.match(raw):
+        raise field_error(name, "bulan harus berformat YYYY-MM")
+    value = date.fromisoformat(raw + "-01")
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise field_error(name, "bulan harus antara tahun 1900 dan 2100")
+    return value
+
+
+def months_param(request: web.Request, zone_pemda: str | None, now: datetime) -> tuple[str, str]:
+    """The period as months `YYYY-MM` (`from`, `to`, both included; default the last
+    `DEFAULT_MONTHS` up to this month in the pemda's local time), at most `MAX_MONTHS`."""
+    today = now.astimezone(zone_for(zone_pemda) if zone_pemda else WIB).date()
+    end = _month(request, "to") or today.replace(day=1)
+    start = _month(request, "from")
+    if start is None:
+        back = end.year * 12 + end.month - 1 - (DEFAULT_MONTHS - 1)
+        start = date(back // 12, back % 12 + 1, 1)
+    if end < start:
+        raise field_error("to", "tidak boleh sebelum 'from'")
+    if (end.year - start.year) * 12 + end.month - start.month + 1 > MAX_MONTHS:
+        raise field_error("from", f"periode paling panjang {MAX_MONTHS} bulan")
+    return start.strftime("%Y-%m"), end.strftime("%Y-%m")
 
 
 def limit_param(request: web.Request, csv_wanted: bool) -> int:

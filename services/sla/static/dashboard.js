@@ -103,6 +103,13 @@
     return p;
   }
 
+  // The IKM is kept by month: the period's dates as months (YYYY-MM).
+  function monthParams(extra) {
+    const p = params(extra);
+    for (const name of ["from", "to"]) if (p.get(name)) p.set(name, p.get(name).slice(0, 7));
+    return p;
+  }
+
   async function api(path, query, accept) {
     const response = await fetch(`${API}/${path}?${query}`, {
       headers: { Authorization: `Bearer ${token()}`, Accept: accept || "application/json" },
@@ -391,6 +398,22 @@
     );
   }
 
+  function renderIkm(data) {
+    fillTable(
+      "#ikm-table",
+      data.items,
+      (r) => [
+        cell(r.scope, "text"),
+        cell(num(r.respondents)),
+        ...["u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9"].map((u) => cell(num(r.elements[u], 2))),
+        cell(num(r.ikm, 2)),
+        cell(r.grade ? `${r.grade} (${r.label})` : "–", "text"),
+      ],
+      "Belum ada survei kepuasan masyarakat.",
+      13,
+    );
+  }
+
   // --- wiring -----------------------------------------------------------------------------------
 
   function showError(message) {
@@ -410,13 +433,14 @@
     try {
       const query = params();
       const classifier = classifierPath();
-      const [compliance, escalations, trend, satisfaction, misrouting, accuracy] = await Promise.all([
+      const [compliance, escalations, trend, satisfaction, misrouting, accuracy, ikm] = await Promise.all([
         api("compliance", query),
         api("escalations", query),
         api("trend", query),
         api("satisfaction", query),
         api("misrouting", query),
         classifier ? api(classifier, periodOnly()) : null,
+        api("ikm", monthParams()),
         loadBreaches(true),
       ]);
       renderCompliance(compliance);
@@ -425,6 +449,7 @@
       renderSatisfaction(satisfaction);
       renderMisrouting(misrouting);
       renderClassifier(accuracy);
+      renderIkm(ikm);
       $("#status").textContent = `Diperbarui ${new Date().toLocaleTimeString("id-ID")}`;
     } catch (error) {
       showError(`Gagal memuat: ${error.message}`);
@@ -440,7 +465,8 @@
       const extra = kind === "breaches" ? { clock: $("#f-clock").value } : {};
       const path = kind === "classifier" ? classifierPath() : kind;
       if (!path) return;
-      const query = kind === "classifier" ? periodOnly() : params(extra);
+      const query =
+        kind === "classifier" ? periodOnly() : kind === "ikm" ? monthParams(extra) : params(extra);
       const blob = await api(path, query, "text/csv");
       const link = document.createElement("a");
       link.href = URL.createObjectURL(blob);

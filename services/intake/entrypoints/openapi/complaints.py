@@ -19,9 +19,11 @@ from services.intake.models import (
     ReporterIdentity,
     SubmitAccepted,
     SubmitComplaint,
+    SurveyBody,
     WithdrawBody,
 )
 from shared.openapi import Media, Operation, Param, Reply, json_reply
+from shared.survey import CURRENT, QuestionnaireDoc
 
 
 class IdentityRead(BaseModel):
@@ -114,10 +116,19 @@ _COMMANDS = [
     ),
     _command(
         "feedback",
-        "Beri penilaian atas penyelesaian",
+        "Beri penilaian kepuasan atas penanganan pengaduan (1–5)",
         FeedbackBody,
         {"rating": 4, "comment": "Sudah ditambal, terima kasih."},
         "Hanya setelah pengaduan diselesaikan OPD; menutup pengaduan.",
+    ),
+    _command(
+        "survey",
+        "Isi Survei Kepuasan Masyarakat (PermenPANRB 14/2017)",
+        SurveyBody,
+        {"version": CURRENT.version, "answers": {code: 4 for code in CURRENT.codes}},
+        "Setelah pengaduan diselesaikan OPD (juga setelah ditutup), sekali per pengaduan; sembilan "
+        "unsur, masing-masing bernilai 1–4 (kuesioner: `GET /api/v1/survey`). Terpisah dari "
+        "penilaian 1–5 atas penanganan pengaduan.",
     ),
     _command(
         "reopen",
@@ -147,7 +158,19 @@ _ATTACHMENT = {
 }
 _BINARY = {"type": "string", "format": "binary"}
 
+_SURVEY = Operation(
+    "GET",
+    "/api/v1/survey",
+    "Kuesioner Survei Kepuasan Masyarakat yang berlaku",
+    {
+        200: json_reply(
+            "Versi, unsur dan skala kuesioner", QuestionnaireDoc, QuestionnaireDoc.of(CURRENT).model_dump()
+        )
+    },
+    (),
+)
 OPERATIONS = [
+    _SURVEY,
     Operation(
         "POST",
         "/api/v1/complaints",

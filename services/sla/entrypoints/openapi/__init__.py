@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.sla.entrypoints.openapi import calendar, supervisor
+from services.sla.entrypoints.openapi import calendar, public, supervisor
 from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
@@ -14,7 +14,11 @@ INFO = Info(
     "0.1.0",
     "Jam SLA berdasarkan hari kerja (HK) pemda: tenggat, pelanggaran, eskalasi.",
 )
-OPERATIONS = [*tagged("Kalender hari kerja", calendar.OPERATIONS), *tagged("Dasbor", supervisor.OPERATIONS)]
+OPERATIONS = [
+    *tagged("Kalender hari kerja", calendar.OPERATIONS),
+    *tagged("Dasbor", supervisor.OPERATIONS),
+    *tagged("Dasbor", public.OPERATIONS),
+]
 # Routes served but not operations of the API, each with its reason.
 EXEMPT = {
     ("GET", "/dashboard"): "a redirect to /dashboard/",

@@ -508,9 +508,9 @@ def _operations() -> list[Operation]:
         ),
         _op(
             "satisfaction",
-            "Kepuasan pelapor per OPD",
-            "Penilaian pelapor (1–5) atas pengaduan yang diselesaikan, dihitung untuk OPD yang "
-            "menyelesaikannya.",
+            "Kepuasan atas penanganan pengaduan (1–5) per OPD",
+            "Penilaian pelapor (1–5) atas penanganan pengaduan yang diselesaikan, dihitung untuk OPD "
+            "yang menyelesaikannya. Bukan IKM (lihat `/ikm`).",
             [*_SCOPE_PARAMS, *_PERIOD_PARAMS, *_LIST_PARAMS],
             Satisfaction,
             {
