@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AliasChoices, AwareDatetime, Field
+from pydantic import AliasChoices, AwareDatetime, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.ratelimit import ClientLimitSettings
+from shared.regions import lookup
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 from shared.startup import Secret, register_secret
 from shared.topics import INTAKE_DEAD_COMMANDS_GROUP, INTAKE_GROUP, ROUTING_GROUP
@@ -197,10 +198,21 @@ class IntakeSettings(FileSettings):
     # Seals the access token an Idempotency-Key record keeps for its replay (services/intake/
     # adapters/idempotency.py), with the raw key. The default is for development only: set your own.
     idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
+    # The pemda (province or kab/kota code, e.g. 33.74) an Open311 request belongs to when it names
+    # no region_code or jurisdiction_id; empty: the region comes from lat/long (its province).
+    default_pemda: str = ""
     listing: ListingSettings = Field(default_factory=ListingSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
     rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+
+    @field_validator("default_pemda")
+    @classmethod
+    def _a_pemda(cls, value: str) -> str:
+        region = lookup(value) if value else None
+        if value and (region is None or region.level > 2):
+            raise ValueError("INTAKE_DEFAULT_PEMDA: kode provinsi atau kab/kota dari data (mis. 33.74)")
+        return value
 
 
 @register_secret

@@ -71,6 +71,8 @@ _EXAMPLE_CREATED = {
     "service_notice": "Pengaduan diterima dan segera diverifikasi (tenggat 3 hari kerja).",
     "access_token": "rahasia-pelapor",
     "status_url": f"http://127.0.0.1:8081/api/v1/complaints/{_ID}",
+    "region_code": "33.74.01.1001",
+    "region_source": "region_code",
 }
 
 
@@ -89,8 +91,10 @@ def _operation(summary: str, description: str, status: str, example: Any, *param
 
 _POST = _operation(
     "Open311: kirim pengaduan (form, dengan api_key)",
-    "Form application/x-www-form-urlencoded sesuai spesifikasi. Ekstensi: region_code wajib. Judul "
-    "diturunkan dari layanan dan deskripsi. Header Idempotency-Key didukung.",
+    "Form application/x-www-form-urlencoded sesuai spesifikasi. Wilayah: region_code (ekstensi) bila "
+    "ada, lalu jurisdiction_id (kode pemda), lalu pemda bawaan server (INTAKE_DEFAULT_PEMDA), lalu "
+    "provinsi dari lat/long; tanpa semuanya 400. Judul diturunkan dari layanan dan deskripsi. Header "
+    "Idempotency-Key didukung.",
     "201",
     [_EXAMPLE_CREATED],
 )
@@ -101,7 +105,8 @@ PATHS: dict[str, Any] = {
     BASE + "/discovery.{fmt}": {
         "get": _operation(
             "Open311: penemuan layanan (discovery)",
-            "Titik akhir, format dan ekstensi server ini (region_code, access_token).",
+            "Titik akhir, format dan ekstensi server ini (region_code, access_token) dan pemda yang dilayani "
+            "(jurisdictions).",
             "200",
             {"changeset": CHANGESET, "endpoints": [{"specification": SPECIFICATION, "type": "production"}]},
         )
@@ -117,7 +122,7 @@ PATHS: dict[str, Any] = {
     BASE + "/services/{code}.{fmt}": {
         "get": _operation(
             "Open311: definisi layanan dan atributnya",
-            "Atribut attribute[region_code] wajib; lainnya opsional.",
+            "Semua atribut opsional (attribute[region_code]: kode wilayah Kemendagri).",
             "200",
             service_definition("jalan-jembatan"),
             _param("code", "path", "service_code", "kependudukan"),
