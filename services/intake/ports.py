@@ -8,13 +8,14 @@ the stored view in place."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
+from services.intake.domain.tracking import Backoff
 from shared.kafka import Outgoing
 
 if TYPE_CHECKING:
@@ -68,6 +69,21 @@ class ComplaintStore(Protocol):
 
     async def save_calendar(self, pemda: str, revision: int, extra_dates: Sequence[date]) -> None: ...
     async def calendars(self) -> list[tuple[str, int, list[date]]]: ...
+
+
+class TrackingStore(Protocol):
+    """Tracking codes (with the PIN's hash and the wrong-PIN backoff) and the sessions a link or
+    code is exchanged for (domain/tracking.py; adapters/tracking.py)."""
+
+    async def reserve_code(self, complaint_id: str, pin_hash_of: Callable[[str], str]) -> str: ...
+    async def release_code(self, code: str) -> None: ...
+    async def code(self, code: str) -> Document | None: ...
+    async def take_try(
+        self, code: str, failures: int, now: datetime, backoff: Backoff
+    ) -> Document | None: ...
+    async def right_pin(self, code: str) -> None: ...
+    async def open_session(self, session: str, complaint_id: str, ttl: timedelta) -> None: ...
+    async def session_complaint(self, session: str) -> str | None: ...
 
 
 class Publisher(Protocol):
@@ -144,3 +160,6 @@ class Adapters:
     open311: Open311Records
     # Only when this deployment sends notifications (an SMTP host or a gateway URL configured).
     notifications: NotificationStore | None = None
+    # Tracking codes and sessions (links and code + PIN instead of a bearer header); None in tests
+    # that do without (then no code is given and no cookie is accepted).
+    tracking: TrackingStore | None = None

@@ -4,6 +4,8 @@ and passed down. The features with settings of their own prefix (`INTAKE_LISTING
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -74,6 +76,26 @@ class RateLimitSettings(ClientLimitSettings):
     upload_per_minute: int = 30
     # Reporter commands (information, feedback, reopen, withdraw) per minute from one address.
     command_per_minute: int = 30
+    # Tracking code + PIN exchanges per minute from one address (each code also slows down on its
+    # own after wrong PINs: INTAKE_TRACKING_*).
+    track_per_minute: int = 10
+
+
+class TrackingSettings(FileSettings):
+    """Following a complaint without a bearer header (services/intake/domain/tracking.py): the
+    notification links, the tracking code + PIN, and the session cookie they are exchanged for."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_TRACKING_", extra="ignore")
+
+    # How long the session cookie (and its server-side session) lasts.
+    session_hours: float = Field(default=7 * 24, gt=0, le=90 * 24)
+    # Development only (plain http on a machine): the cookie without its Secure attribute.
+    insecure_cookie: bool = False
+    # Wrong PINs for one code: this many are free, then a delay of `first_delay_seconds` doubling
+    # per wrong PIN up to `max_delay_seconds`; never a lockout (the right PIN works after the delay).
+    free_tries: int = Field(default=3, ge=1)
+    first_delay_seconds: float = Field(default=2.0, gt=0)
+    max_delay_seconds: float = Field(default=900.0, gt=0, le=24 * 3600)
 
 
 DEV_NOTIFY_SECRET = "development-only-notification-link-secret-do-not-deploy"
@@ -167,7 +189,9 @@ class IntakeSettings(FileSettings):
     routing_group: str = ROUTING_GROUP
     http_host: str = "127.0.0.1"
     http_port: int = 8081
-    # Base of the `status_url` given to citizens; empty = derived from the request's host.
+    # Base of the URLs given to citizens (`status_url`, the links in notifications, the redirect
+    # after a tracking exchange); empty: the request's host for `status_url`, the local address
+    # (http_host:http_port) for notifications.
     public_base_url: str = ""
     # How long a submit (or a reporter's command) waits for Kafka's acknowledgement before 503.
     publish_timeout_seconds: float = 10.0
@@ -196,7 +220,8 @@ class IntakeSettings(FileSettings):
     retention_years: int = Field(default=0, ge=0, le=100)
     retention_check_seconds: float = Field(default=6 * 3600, gt=0)
     # Seals the access token an Idempotency-Key record keeps for its replay (services/intake/
-    # adapters/idempotency.py), with the raw key. The default is for development only: set your own.
+    # adapters/idempotency.py), with the raw key; a key derived from it signs the tracking links and
+    # hashes the PINs (TrackingSettings). The default is for development only: set your own.
     idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
     # The pemda (province or kab/kota code, e.g. 33.74) an Open311 request belongs to when it names
     # no region_code or jurisdiction_id; empty: the region comes from lat/long (its province).
@@ -205,6 +230,13 @@ class IntakeSettings(FileSettings):
     open311: Open311Settings = Field(default_factory=Open311Settings)
     rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+
+    def tracking_key(self) -> str:
+        """The HMAC key of tracking links and PIN hashes, derived from the one intake secret
+        (INTAKE_IDEMPOTENCY_SECRET) under its own label, so neither use can stand in for the other."""
+        label = b"pengaduan intake tracking links and PINs v1"
+        return hmac.new(self.idempotency_secret.encode(), label, hashlib.sha256).hexdigest()
 
     @field_validator("default_pemda")
     @classmethod

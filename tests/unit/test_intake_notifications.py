@@ -18,6 +18,7 @@ from services.intake.adapters.notify_templates import Links, Templates, last_day
 from services.intake.adapters.senders import _retry_after
 from services.intake.domain import notifications as n
 from services.intake.domain.errors import NotFound
+from services.intake.domain.tracking import link_token
 from services.intake.domain.view import apply
 from services.intake.models import SubmitComplaint
 from services.intake.ports import DeliveryRefused
@@ -39,6 +40,7 @@ from tests.intake_fakes import FakeComplaintStore, FakeNotificationStore, FakePu
 from tests.unit.test_intake_views import FULL_STORY, OPD, T0, assigned, doc, lifecycle, received
 
 SECRET = "n" * 32
+TRACKING_KEY = "k" * 64
 EMAIL = "sari@example.id"
 PHONE = "0812-3456-7890"
 
@@ -174,9 +176,9 @@ def test_the_html_mail_escapes_what_the_events_carry_and_links_only_our_urls() -
     templates.check()
     note = {"_id": "E:email", "kind": "answered", "channel": "email", "complaint_id": "C1",
             "facts": {"opd_id": "33.74/<script>alert(1)</script>"}}  # fmt: skip
-    message = templates.message(note, EMAIL, Links.of("https://lapor.example", "C1", "tok"))
+    message = templates.message(note, EMAIL, Links.of("https://lapor.example", "C1", "tok", "lacak"))
     assert message.html is not None and "<script>" not in message.html and "&lt;script&gt;" in message.html
-    assert '<a href="https://lapor.example/api/v1/complaints/C1">' in message.html
+    assert '<a href="https://lapor.example/api/v1/complaints/C1/track?t=lacak">' in message.html
     assert "<script>" in message.text  # plain text is not HTML
     assert message.unsubscribe_url == "https://lapor.example/api/v1/complaints/C1/notifications/opt-out?t=tok"
 
@@ -209,7 +211,7 @@ class World:
         self.mail, self.sms = FakeSender("email"), FakeSender("sms", "whatsapp")
         self.settings = NotifySettings(secret=SECRET, smtp_host="smtp", gateway_url="http://gw", **settings)
         self.notifier = Notifier(
-            self.notes, [self.mail, self.sms], Templates(), self.settings, "https://lapor"
+            self.notes, [self.mail, self.sms], Templates(), self.settings, "https://lapor", TRACKING_KEY
         )
         self.notifying = handlers.Notifying(self.notes, frozenset({"email", "sms", "whatsapp"}))
 
@@ -353,8 +355,11 @@ async def test_the_answered_resolved_and_closed_notices_carry_their_facts(fixed:
     )
     await world.notifier.pass_once()
     resolved = next(m for m in world.mail.sent if m.kind == "resolved")
-    assert f"https://lapor/api/v1/complaints/{cid}/feedback" in resolved.text
-    assert f"https://lapor/api/v1/complaints/{cid}/reopen" in resolved.text
+    # Links a person opens: the tracking link (a session cookie, then the complaint), never the
+    # API's POST routes and never a bearer token.
+    track = f"https://lapor/api/v1/complaints/{cid}/track?t={link_token(TRACKING_KEY, cid)}"
+    assert f"(1–5): {track}" in resolved.text
+    assert "/feedback" not in resolved.text and "/reopen" not in resolved.text
     closed = next(m for m in world.mail.sent if m.kind == "closed")
     assert "(5/5)" in closed.text
     assert all("Sari" not in m.text and PHONE not in m.text for m in world.mail.sent)

@@ -34,6 +34,7 @@ RECIPIENT_FIELDS = (
     "reporter",
     "notify_channels",
     "notify_opt_out_at",
+    "tracking_code",  # shown in the "received" notification
     "status",
     "awaiting_reply",
     "anonymous",

@@ -17,6 +17,7 @@ from typing import Any
 
 from services.intake.adapters.notify_templates import Links, Templates
 from services.intake.domain.notifications import address_for, address_key, gate, opt_out_token, retry_delay
+from services.intake.domain.tracking import link_token
 from services.intake.ports import DeliveryRefused, NotificationSender, NotificationStore
 from services.intake.settings import NotifySettings
 from shared import clock
@@ -35,12 +36,14 @@ class Notifier:
         templates: Templates,
         settings: NotifySettings,
         base_url: str,
+        tracking_key: str = "",
     ) -> None:
         self._store = store
         self._senders = {channel: sender for sender in senders for channel in sender.channels}
         self._templates = templates
         self._settings = settings
         self._base_url = base_url
+        self._tracking_key = tracking_key
 
     async def pass_once(self, limit: int = 50) -> int:
         """Handle the notifications due now; how many were handled."""
@@ -95,9 +98,15 @@ class Notifier:
             await self._settle(notification, claimed, "capped", reason=reason)
             return
         complaint_id = notification["complaint_id"]
-        links = Links.of(self._base_url, complaint_id, opt_out_token(self._settings.secret, complaint_id))
+        links = Links.of(
+            self._base_url,
+            complaint_id,
+            opt_out_token(self._settings.secret, complaint_id),
+            link_token(self._tracking_key, complaint_id),
+        )
         try:
-            reference = await sender.send(self._templates.message(notification, to, links))
+            message = self._templates.message(notification, to, links, complaint.get("tracking_code"))
+            reference = await sender.send(message)
         except DeliveryRefused as exc:
             await self._settle(notification, claimed, "failed", reason=_without(to, str(exc)))
             return

@@ -93,6 +93,7 @@ def complaint_document(complaint: NewComplaint) -> dict[str, Any]:
         "timeline": [],
         "submitted_at": complaint.submitted_at,
         "notify_channels": list(complaint.notify_channels),
+        "tracking_code": complaint.tracking_code,
         "rev": 0,
     }
 

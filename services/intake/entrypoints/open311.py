@@ -230,6 +230,8 @@ async def post_request(request: web.Request) -> Reply:
             store=adapters.complaints,
             publisher=adapters.publisher,
             secret=request.app[SETTINGS].idempotency_secret,
+            tracking=adapters.tracking,
+            tracking_key=request.app[SETTINGS].tracking_key(),
         )
     except IntakeError as error:
         raise problem(error) from None  # in the spec's error format (open311_format.endpoint)
@@ -248,6 +250,8 @@ async def post_request(request: web.Request) -> Reply:
                 "account_id": None,
                 "access_token": accepted.access_token,
                 "status_url": accepted.status_url,
+                "tracking_code": accepted.tracking_code,
+                "pin": accepted.pin,
                 "region_code": region.code,
                 "region_source": region.source,
             }
