@@ -99,6 +99,8 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "POST", "/open311/v2/{tail}"): PUBLIC + ": Open311's 404 for unknown paths",
     ("intake", "GET", "/api/v1/complaints/{id}/notifications/opt-out"): PUBLIC + ": the signed opt-out link",
     ("intake", "POST", "/api/v1/complaints/{id}/notifications/opt-out"): PUBLIC + ": the signed opt-out link",
+    ("intake", "GET", "/api/v1/complaints/{id}/track"): PUBLIC + ": the signed tracking link → a session",
+    ("intake", "POST", "/api/v1/tracking"): PUBLIC + ": tracking code + PIN → a session",
     ("intake", "GET", "/api/v1/complaints/{id}/reporter"): staff(target="complaint"),
     ("intake", "GET", "/api/v1/complaints/{id}/reporter/audit"): staff(
         "coordinator", "supervisor", target="complaint"

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.intake.entrypoints.openapi import complaints, docs_page, listing, notifications, open311
+from services.intake.entrypoints.openapi import (
+    complaints,
+    docs_page,
+    listing,
+    notifications,
+    open311,
+    tracking,
+)
 from shared.http import openapi_document
 
 
@@ -20,6 +27,6 @@ def _merged(paths: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     doc = openapi_document(complaints.TITLE, complaints.VERSION, complaints.DESCRIPTION, complaints.PATHS)
     paths = doc.get("paths", {})
-    for feature in (docs_page.PATHS, listing.PATHS, open311.PATHS, notifications.PATHS):
+    for feature in (docs_page.PATHS, listing.PATHS, open311.PATHS, notifications.PATHS, tracking.PATHS):
         paths = _merged(paths, feature)
     return {**doc, "paths": paths}
