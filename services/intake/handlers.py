@@ -6,6 +6,7 @@ these and encode; rules are in domain/."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from ulid import ULID
 
 from services.intake.adapters.idempotency import seal, unseal
+from services.intake.adapters.tracking import seal_pin
 from services.intake.domain import notifications
 from services.intake.domain import tracking as tracking_rules
 from services.intake.domain.commands import check, command_outcomes
@@ -85,6 +87,7 @@ async def submit(
     secret: str,
     tracking: TrackingStore | None = None,
     tracking_key: str = "",
+    notify_channels: frozenset[str] = frozenset(),
 ) -> SubmitAccepted:
     """Store and publish one validated submission; the 202 answer once it is durable.
 
@@ -109,6 +112,9 @@ async def submit(
         at=now,
         tracking_code=code,
     )
+    if pin is not None and set(complaint.notify_channels) & notify_channels:
+        # Sent again in the "received" notification: kept sealed until it is out.
+        complaint = dataclasses.replace(complaint, pin_sealed=seal_pin(tracking_key, complaint_id, pin))
     event = new_event(
         ComplaintSubmitted(
             title=complaint.outgoing_title(),

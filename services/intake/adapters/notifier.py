@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.adapters.notify_templates import Links, Templates
+from services.intake.adapters.tracking import open_pin
 from services.intake.domain.notifications import address_for, address_key, gate, opt_out_token, retry_delay
 from services.intake.domain.tracking import link_token
 from services.intake.ports import DeliveryRefused, NotificationSender, NotificationStore
@@ -105,7 +106,10 @@ class Notifier:
             link_token(self._tracking_key, complaint_id),
         )
         try:
-            message = self._templates.message(notification, to, links, complaint.get("tracking_code"))
+            pin = None
+            if notification["kind"] == "received":
+                pin = open_pin(self._tracking_key, complaint_id, complaint.get("pin_sealed"))
+            message = self._templates.message(notification, to, links, complaint.get("tracking_code"), pin)
             reference = await sender.send(message)
         except DeliveryRefused as exc:
             await self._settle(notification, claimed, "failed", reason=_without(to, str(exc)))
@@ -140,6 +144,8 @@ class Notifier:
     async def _settle(self, notification: Document, claimed: datetime, state: str, **extra: Any) -> None:
         changes: Mapping[str, Any] = {"state": state, "at": clock.now(), **extra}
         settled = await self._store.settle(notification["_id"], claimed, changes)
+        if notification["kind"] == "received":
+            await self._store.forget_pin(notification["complaint_id"])
         log.info(
             "notification %s: %s (complaint %s, %s, %s)%s",
             notification["_id"], state, notification["complaint_id"], notification["kind"],

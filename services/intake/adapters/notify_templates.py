@@ -84,10 +84,15 @@ class Templates:
         return "".join(template.blocks[block](template.new_context(dict(context)))).strip()
 
     def message(
-        self, notification: Mapping[str, Any], to: str, links: Links, tracking_code: str | None = None
+        self,
+        notification: Mapping[str, Any],
+        to: str,
+        links: Links,
+        tracking_code: str | None = None,
+        pin: str | None = None,
     ) -> OutgoingMessage:
         kind, channel = notification["kind"], notification["channel"]
-        context = self.context(notification, links) | {"tracking_code": tracking_code}
+        context = self.context(notification, links) | {"tracking_code": tracking_code, "pin": pin}
         subject = self._block(kind, "subject", context)
         params = {k: str(v) for k, v in context.items() if k != "links" and v is not None}
         params["link"] = links.status

@@ -11,10 +11,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -22,11 +26,40 @@ from pymongo.errors import DuplicateKeyError
 from services.intake.domain.tracking import Backoff, new_code, session_hash
 from shared import clock
 
+_NONCE_BYTES = 12
 _DRAWS = 5  # a 40-bit code collides about never; five draws in a row would mean a bug
 
 
 class CodeSpaceExhausted(Exception):
     pass
+
+
+# The PIN for the "received" notification: the worker sends it after the answer, so a copy is kept
+# sealed (AES-GCM under the tracking key, the complaint id as associated data) on the complaint
+# until every "received" notification is settled (adapters/notifications.py `forget_pin`), and
+# only when the reporter is notified at all. The PIN itself is checked against its hash only.
+
+
+def _pin_cipher(key: str) -> AESGCM:
+    return AESGCM(hashlib.sha256(f"pin-seal:{key}".encode()).digest())
+
+
+def seal_pin(key: str, complaint_id: str, pin: str) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + _pin_cipher(key).encrypt(nonce, pin.encode(), complaint_id.encode())
+
+
+def open_pin(key: str, complaint_id: str, sealed: bytes | None) -> str | None:
+    """The sealed PIN, or None (none kept, or sealed under another key)."""
+    if not sealed:
+        return None
+    raw = bytes(sealed)
+    try:
+        return (
+            _pin_cipher(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], complaint_id.encode()).decode()
+        )
+    except InvalidTag:
+        return None
 
 
 class MongoTrackingStore:

@@ -37,6 +37,8 @@ class NewComplaint:
     notify_channels: tuple[str, ...] = ()
     # The code a person types to follow it (domain/tracking.py); its PIN is kept elsewhere, hashed.
     tracking_code: str | None = None
+    # Its PIN sealed, only until the "received" notification has gone out (adapters/tracking.py).
+    pin_sealed: bytes | None = None
 
     @classmethod
     def submitted(

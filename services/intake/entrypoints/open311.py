@@ -232,6 +232,7 @@ async def post_request(request: web.Request) -> Reply:
             secret=request.app[SETTINGS].idempotency_secret,
             tracking=adapters.tracking,
             tracking_key=request.app[SETTINGS].tracking_key(),
+            notify_channels=request.app[SETTINGS].notify.channels(),
         )
     except IntakeError as error:
         raise problem(error) from None  # in the spec's error format (open311_format.endpoint)
