@@ -149,7 +149,7 @@ class TrackingLogin(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=20)
-    pin: str = Field(pattern=r"^\d{6}$")
+    pin: str = Field(pattern=r"^[0-9]{6}$")
 
 
 class Deadline(BaseModel):

@@ -66,7 +66,8 @@ def link_token(secret: str, complaint_id: str) -> str:
 
 
 def link_valid(secret: str, complaint_id: str, token: str) -> bool:
-    return hmac.compare_digest(link_token(secret, complaint_id), token)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a False).
+    return hmac.compare_digest(link_token(secret, complaint_id).encode(), token.encode())
 
 
 def session_hash(session: str) -> str:
