@@ -133,11 +133,20 @@ async def discovery(request: web.Request) -> Reply:
             "description": "Atribut layanan opsional; lihat services/{service_code}",
         },
         {
-            "name": "access_token, status_url",
+            "name": "access_token, status_url, tracking_code, pin",
             "applies_to": "POST requests (jawaban)",
             "description": (
-                "Token akses pribadi pelapor dan alamat status /api/v1/complaints/{id}; simpan token "
-                "untuk memantau pengaduan (satu-satunya jalan untuk pengaduan rahasia)."
+                "Token akses pribadi pelapor dan alamat status /api/v1/complaints/{id}; kode pelacakan "
+                "dan PIN (sekali tampil) yang dapat diketik di POST /api/v1/tracking. Simpan untuk "
+                "memantau pengaduan (satu-satunya jalan untuk pengaduan rahasia)."
+            ),
+        },
+        {
+            "name": "region_code, region_source",
+            "applies_to": "POST requests (jawaban)",
+            "description": (
+                "Wilayah yang dipakai dan asalnya: region_code, jurisdiction_id, default (pemda "
+                "bawaan server) atau lat/long (provinsi dari titik)."
             ),
         },
         {
@@ -238,8 +247,8 @@ async def post_request(request: web.Request) -> Reply:
         raise problem(error) from None  # in the spec's error format (open311_format.endpoint)
     token = await adapters.open311.token_for(accepted.id)
     notice = (
-        "Pengaduan diterima dan segera diverifikasi (tenggat 3 hari kerja). Simpan access_token untuk "
-        "memantau status secara pribadi."
+        "Pengaduan diterima dan segera diverifikasi (tenggat 3 hari kerja). Simpan access_token, atau "
+        "kode pelacakan (tracking_code) dan PIN, untuk memantau status secara pribadi."
     )
     return Reply(
         "service_requests",
