@@ -14,14 +14,18 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
+from services.intake.bootstrap import create_app
 from services.intake.domain.tracking import link_token
 from services.intake.entrypoints.tracking import COOKIE
 from services.intake.settings import IntakeSettings, RateLimitSettings
 from shared import clock
+from shared.kafka import ensure_topics
 from shared.logs import ACCESS
+from shared.topics import TopicSpec, dlq
 from tests.intake_app import Client, running_intake
 from tests.waiting import eventually
 
@@ -194,3 +198,41 @@ async def test_each_client_address_has_its_own_limit(endpoints: Endpoints) -> No
             for _ in range(3)
         ]
     assert statuses == [401, 401, 429]
+
+
+async def test_the_backoff_holds_across_processes(
+    endpoints: Endpoints, intake: tuple[Client, AsyncDatabase[dict[str, Any]]]
+) -> None:
+    """A second intake on the same database (another process behind the load balancer) sees the
+    first one's count of wrong PINs: moving between instances does not reset the delay."""
+    first, db = intake
+    accepted = await submit(first)
+    code, pin = accepted["tracking_code"], accepted["pin"]
+    wrong = f"{(int(pin) + 1) % 1_000_000:06d}"
+    for _ in range(3):
+        resp = await first.post("/api/v1/tracking", json={"code": code, "pin": wrong})
+        assert resp.status == 401
+    config = IntakeSettings(
+        kafka_bootstrap=endpoints.kafka_bootstrap,
+        mongo_uri=endpoints.mongo_uri,
+        mongo_db=db.name,
+        consumer_group=f"{db.name}-second",
+        dead_commands_group=f"{db.name}-second-dead",
+        public_base_url=PUBLIC,
+        rate=RateLimitSettings(track_per_minute=0),
+    )
+    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(config.consumer_group), 1)])
+    second = TestClient(TestServer(create_app(config)))
+    await second.start_server()
+    try:
+        resp = await second.post("/api/v1/tracking", json={"code": code, "pin": pin}, allow_redirects=False)
+        assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
+        with clock.pinned(clock.now() + timedelta(seconds=3)):
+            resp = await second.post(
+                "/api/v1/tracking", json={"code": code, "pin": pin}, allow_redirects=False
+            )
+        session = session_of(resp, accepted["id"])
+    finally:
+        await second.close()
+    status, seen = await view(first, accepted["id"], session)  # the session is shared too
+    assert status == 200 and seen["title"] == SUBMISSION["title"]
