@@ -6,7 +6,8 @@ its GeoNames province), mapped to the province's Kemendagri code.
 This is the nearest place, not a point-in-polygon test: no package we can pin ships Indonesia's
 province boundaries. Near a provincial border the nearest town can lie across it; the complaint
 then reaches the neighbouring province's coordinator, who triages it (DESIGN §4) and can fix the
-region. The data has its own slips too: Batam, in Kepulauan Riau (21), is filed under Riau (14). The package's own `get` searches the whole world (a point off Kalimantan's coast can find a
+region. The data has its own slips too: Batam, in Kepulauan Riau (21), is filed under Riau (14).
+The package's own `get` searches the whole world (a point off Kalimantan's coast can find a
 Malaysian town), so the Indonesian places are read from its data file and searched here.
 """
 
