@@ -28,7 +28,13 @@ SECRET = re.compile(r"secret|password|api_key|_key$|token")
 
 
 def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
-    from services.intake.settings import IntakeSettings, ListingSettings, NotifySettings, Open311Settings
+    from services.intake.settings import (
+        IntakeSettings,
+        ListingSettings,
+        NotifySettings,
+        Open311Settings,
+        TrackingSettings,
+    )
     from services.intake.settings import RateLimitSettings as IntakeRateSettings
     from services.routing.entrypoints.ratelimit import RoutingRateSettings
     from services.routing.settings import RoutingSettings
@@ -44,6 +50,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
         ("intake: listing", ListingSettings),
         ("intake: Open311", Open311Settings),
         ("intake: notifications", NotifySettings),
+        ("intake: tracking", TrackingSettings),
         ("intake: rate limits", IntakeRateSettings),
         ("routing", RoutingSettings),
         ("routing: rate limits", RoutingRateSettings),

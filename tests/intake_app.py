@@ -16,6 +16,7 @@ from devtools.infra import Endpoints
 from services.intake.bootstrap import create_app
 from services.intake.settings import IntakeSettings
 from shared.kafka import ensure_topics
+from shared.logs import ACCESS, AccessLogger
 from shared.mongo import mongo_client
 from shared.topics import TopicSpec, dlq
 
@@ -24,10 +25,11 @@ Client = TestClient[aiohttp.web.Request, aiohttp.web.Application]
 
 @asynccontextmanager
 async def running_intake(
-    endpoints: Endpoints, **settings: Any
+    endpoints: Endpoints, *, access_log: bool = False, **settings: Any
 ) -> AsyncIterator[tuple[Client, AsyncDatabase[dict[str, Any]]]]:
     """The intake app served in this process (its HTTP client) and its database; `settings`
-    override IntakeSettings fields (environment-driven ones are read as usual)."""
+    override IntakeSettings fields (environment-driven ones are read as usual). `access_log`
+    serves it with the access log as ACCESS_LOG=true does (shared/logs.py)."""
     prefix = f"t{str(ULID()).lower()[-10:]}_"
     group = f"{prefix}intake"
     await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
@@ -38,7 +40,11 @@ async def running_intake(
         consumer_group=group,
         **{"dead_commands_group": f"{prefix}intake-dead-commands", **settings},
     )
-    client = TestClient(TestServer(create_app(config)))
+    server = TestServer(create_app(config))
+    # The access log as services run it (shared/runtime.py): ours, or none (aiohttp's own would
+    # log query strings).
+    await server.start_server(access_log_class=AccessLogger, access_log=ACCESS if access_log else None)
+    client = TestClient(server)
     await client.start_server()
     mongo = mongo_client(endpoints.mongo_uri)
     try:

@@ -14,6 +14,7 @@ from services.intake.adapters.notifications import RECIPIENT_FIELDS
 from services.intake.adapters.store import VIEW_FIELDS, complaint_document, key_document
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
+from services.intake.domain.tracking import Backoff, new_code
 from services.intake.ports import Document, OutgoingMessage
 from shared import clock, outbox
 from shared.faults import ConcurrentUpdate
@@ -268,6 +269,13 @@ class FakeNotificationStore:
             ids.append(notification_id)
         return ids.index(notification_id) + 1
 
+    async def forget_pin(self, complaint_id: str) -> None:
+        if not any(
+            n["complaint_id"] == complaint_id and n["kind"] == "received" and n["state"] == "pending"
+            for n in self.notifications.values()
+        ):
+            self._complaints.complaints[complaint_id]["pin_sealed"] = None
+
     async def opt_out(self, complaint_id: str, at: datetime) -> bool:
         record = self._complaints.complaints[complaint_id]
         first = record.get("notify_opt_out_at") is None
@@ -299,3 +307,43 @@ class FakeSender:
 
     async def close(self) -> None:
         return None
+
+
+class FakeTrackingStore:
+    """The TrackingStore port in dictionaries (adapters/tracking.py is the real one)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, Document] = {}
+        self.sessions: dict[str, tuple[str, datetime]] = {}
+
+    async def reserve_code(self, complaint_id: str, pin_hash_of: Callable[[str], str]) -> str:
+        code = new_code()
+        assert code not in self.codes
+        self.codes[code] = {"_id": code, "complaint_id": complaint_id, "pin_hash": pin_hash_of(code),
+                            "failures": 0, "retry_at": None}  # fmt: skip
+        return code
+
+    async def release_code(self, code: str) -> None:
+        self.codes.pop(code, None)
+
+    async def code(self, code: str) -> Document | None:
+        return copy.deepcopy(self.codes.get(code))
+
+    async def take_try(self, code: str, failures: int, now: datetime, backoff: Backoff) -> Document | None:
+        found = self.codes.get(code)
+        if found is None or found["failures"] != failures or (found["retry_at"] and found["retry_at"] > now):
+            return None
+        found.update(
+            failures=failures + 1, retry_at=now + timedelta(seconds=backoff.retry_after(failures + 1))
+        )
+        return copy.deepcopy(found)
+
+    async def right_pin(self, code: str) -> None:
+        self.codes[code].update(failures=0, retry_at=None)
+
+    async def open_session(self, session: str, complaint_id: str, ttl: timedelta) -> None:
+        self.sessions[session] = (complaint_id, clock.wall() + ttl)
+
+    async def session_complaint(self, session: str) -> str | None:
+        found = self.sessions.get(session)
+        return found[0] if found and found[1] > clock.wall() else None

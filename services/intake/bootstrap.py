@@ -18,6 +18,7 @@ from services.intake.adapters import listing as listing_queries
 from services.intake.adapters import notifications as notification_store
 from services.intake.adapters import open311 as open311_records
 from services.intake.adapters import store
+from services.intake.adapters import tracking as tracking_store
 from services.intake.adapters.notifier import Notifier
 from services.intake.adapters.notify_templates import Templates
 from services.intake.adapters.publisher import OUTBOXES, OutboxPublisher
@@ -36,6 +37,7 @@ from services.intake.entrypoints import (
     openapi,
     pages,
     ratelimit,
+    tracking,
 )
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, domain_errors
 from services.intake.ports import Adapters, NotificationSender
@@ -60,6 +62,7 @@ def mongo_adapters(settings: IntakeSettings) -> OpenAdapters:
         await store.ensure_indexes(db)
         await attachment_store.ensure_indexes(db)
         await listing_queries.ensure_indexes(db)
+        await tracking_store.ensure_indexes(db)
         notifications = None
         if settings.notify.channels():
             await notification_store.ensure_indexes(db)
@@ -71,6 +74,7 @@ def mongo_adapters(settings: IntakeSettings) -> OpenAdapters:
             listing=listing_queries.PublicComplaints(db),
             open311=open311_records.Open311Records(db),
             notifications=notifications,
+            tracking=tracking_store.MongoTrackingStore(db),
         )
 
     return open_adapters
@@ -152,6 +156,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     open311.add_routes(app)
     notifications.add_routes(app)
     pages.add_routes(app)
+    tracking.add_routes(app)
     ratelimit.install(app, settings.rate)
     return app
 
@@ -180,7 +185,9 @@ async def run_notifier(adapters: Adapters, settings: IntakeSettings) -> None:
     templates.check()
     senders = notification_senders(settings.notify, templates)
     base_url = public_base_url(settings)
-    notifier = Notifier(adapters.notifications, senders, templates, settings.notify, base_url)
+    notifier = Notifier(
+        adapters.notifications, senders, templates, settings.notify, base_url, settings.tracking_key()
+    )
     try:
         await notifier.run()
     finally:

@@ -5,6 +5,8 @@ these and encode; rules are in domain/."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,7 +20,9 @@ from pydantic import BaseModel
 from ulid import ULID
 
 from services.intake.adapters.idempotency import seal, unseal
+from services.intake.adapters.tracking import seal_pin
 from services.intake.domain import notifications
+from services.intake.domain import tracking as tracking_rules
 from services.intake.domain.commands import check, command_outcomes
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
 from services.intake.domain.errors import Forbidden, KeyInFlight, KeyReused, NotFound
@@ -37,7 +41,7 @@ from services.intake.models import (
     SubmitAccepted,
     SubmitComplaint,
 )
-from services.intake.ports import ComplaintStore, NotificationStore, Publisher
+from services.intake.ports import ComplaintStore, NotificationStore, Publisher, TrackingStore
 from shared import clock
 from shared.auth import Staff
 from shared.calendar import calendar_for as default_calendar
@@ -81,21 +85,36 @@ async def submit(
     store: ComplaintStore,
     publisher: Publisher,
     secret: str,
+    tracking: TrackingStore | None = None,
+    tracking_key: str = "",
+    notify_channels: frozenset[str] = frozenset(),
 ) -> SubmitAccepted:
     """Store and publish one validated submission; the 202 answer once it is durable.
 
     Shared by the JSON API and Open311. With an Idempotency-Key, a retry gets the original answer
-    (or KeyReused: another body; KeyInFlight: still in flight)."""
+    (or KeyReused: another body; KeyInFlight: still in flight). With `tracking`, the answer carries
+    a tracking code and PIN (domain/tracking.py), the PIN shown this once (and to a retry)."""
     now = clock.now()
     token = secrets.token_urlsafe(32)
+    # The id's time part is the submission instant: listings page by id windows.
+    complaint_id = str(ULID.from_datetime(now))
+    code = pin = None
+    if tracking is not None:
+        pin = tracking_rules.new_pin()
+        code = await tracking.reserve_code(
+            complaint_id, lambda c: tracking_rules.pin_hash(tracking_key, c, pin)
+        )
     complaint = NewComplaint.submitted(
         body,
-        # The id's time part is the submission instant: listings page by id windows.
-        complaint_id=str(ULID.from_datetime(now)),
+        complaint_id=complaint_id,
         token=token,
         reporter_ref=f"rep_{ULID()}" if body.reporter else None,
         at=now,
+        tracking_code=code,
     )
+    if pin is not None and set(complaint.notify_channels) & notify_channels:
+        # Sent again in the "received" notification: kept sealed until it is out.
+        complaint = dataclasses.replace(complaint, pin_sealed=seal_pin(tracking_key, complaint_id, pin))
     event = new_event(
         ComplaintSubmitted(
             title=complaint.outgoing_title(),
@@ -117,7 +136,11 @@ async def submit(
     )
     submitted = Outgoing.of(COMPLAINTS_SUBMITTED, complaint.id, event)
     accepted = SubmitAccepted(
-        id=complaint.id, access_token=token, status_url=f"{base_url}/api/v1/complaints/{complaint.id}"
+        id=complaint.id,
+        access_token=token,
+        status_url=f"{base_url}/api/v1/complaints/{complaint.id}",
+        tracking_code=code,
+        pin=pin,
     )
     claim = None
     # Without `notify` when unset: a body of before that field hashes as it did (a retry across
@@ -128,9 +151,17 @@ async def submit(
         response = seal(accepted.model_dump(), key, secret)
         claim = KeyClaim(key, digest, response, complaint_id=complaint.id)
     # The complaint, its ComplaintSubmitted (the outbox) and the key's record: durable together.
-    stored = await store.add(complaint, [submitted], claim)
+    try:
+        stored = await store.add(complaint, [submitted], claim)
+    except BaseException:
+        if tracking is not None and code is not None:  # the code would lead nowhere: free it
+            with contextlib.suppress(Exception):
+                await tracking.release_code(code)
+        raise
     if isinstance(stored, dict):  # a retry: the complaint of the first request is stored already
         assert key is not None
+        if tracking is not None and code is not None:
+            await tracking.release_code(code)
         return SubmitAccepted.model_validate(unseal(replayed(stored, digest), key, secret))
     # Durable: the answer goes out now. Publishing does not hold it: a Kafka outage delays
     # routing, never the citizen; what is not published now the relay publishes.

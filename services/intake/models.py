@@ -138,6 +138,18 @@ class SubmitAccepted(BaseModel):
     id: str
     access_token: str
     status_url: str
+    # To follow it by hand (POST /api/v1/tracking): shown this once; null where not offered.
+    tracking_code: str | None = None
+    pin: str | None = None
+
+
+class TrackingLogin(BaseModel):
+    """A tracking code and its PIN, exchanged for the session cookie."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=20)
+    pin: str = Field(pattern=r"^[0-9]{6}$")
 
 
 class Deadline(BaseModel):

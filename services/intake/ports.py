@@ -8,13 +8,14 @@ the stored view in place."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
+from services.intake.domain.tracking import Backoff
 from shared.kafka import Outgoing
 
 if TYPE_CHECKING:
@@ -70,6 +71,21 @@ class ComplaintStore(Protocol):
     async def calendars(self) -> list[tuple[str, int, list[date]]]: ...
 
 
+class TrackingStore(Protocol):
+    """Tracking codes (with the PIN's hash and the wrong-PIN backoff) and the sessions a link or
+    code is exchanged for (domain/tracking.py; adapters/tracking.py)."""
+
+    async def reserve_code(self, complaint_id: str, pin_hash_of: Callable[[str], str]) -> str: ...
+    async def release_code(self, code: str) -> None: ...
+    async def code(self, code: str) -> Document | None: ...
+    async def take_try(
+        self, code: str, failures: int, now: datetime, backoff: Backoff
+    ) -> Document | None: ...
+    async def right_pin(self, code: str) -> None: ...
+    async def open_session(self, session: str, complaint_id: str, ttl: timedelta) -> None: ...
+    async def session_complaint(self, session: str) -> str | None: ...
+
+
 class Publisher(Protocol):
     """Kafka through the outbox: `publish` waits for the broker's acknowledgement; `publish_soon`
     publishes a durable outbox document after the answer and marks it (the relay does the rest)."""
@@ -98,6 +114,7 @@ class NotificationStore(Protocol):
     ) -> None: ...
     async def recipient(self, complaint_id: str) -> Document | None: ...
     async def count_toward_cap(self, address_key: str, day: str, notification_id: str) -> int: ...
+    async def forget_pin(self, complaint_id: str) -> None: ...
     async def opt_out(self, complaint_id: str, at: datetime) -> bool: ...
     async def of_complaint(self, complaint_id: str) -> list[Document]: ...
 
@@ -144,3 +161,6 @@ class Adapters:
     open311: Open311Records
     # Only when this deployment sends notifications (an SMTP host or a gateway URL configured).
     notifications: NotificationStore | None = None
+    # Tracking codes and sessions (links and code + PIN instead of a bearer header); None in tests
+    # that do without (then no code is given and no cookie is accepted).
+    tracking: TrackingStore | None = None

@@ -4,13 +4,16 @@ and passed down. The features with settings of their own prefix (`INTAKE_LISTING
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AliasChoices, AwareDatetime, Field
+from pydantic import AliasChoices, AwareDatetime, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.ratelimit import ClientLimitSettings
+from shared.regions import lookup
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 from shared.startup import Secret, register_secret
 from shared.topics import INTAKE_DEAD_COMMANDS_GROUP, INTAKE_GROUP, ROUTING_GROUP
@@ -78,6 +81,28 @@ class RateLimitSettings(ClientLimitSettings):
     upload_per_minute: int = 30
     # Reporter commands (information, feedback, survey, reopen, withdraw) per minute from one address.
     command_per_minute: int = 30
+    # Tracking code + PIN exchanges per minute from one address (each code also slows down on its
+    # own after wrong PINs: INTAKE_TRACKING_*).
+    track_per_minute: int = 10
+
+
+class TrackingSettings(FileSettings):
+    """Following a complaint without a bearer header (services/intake/domain/tracking.py): the
+    notification links, the tracking code + PIN, and the session cookie they are exchanged for."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_TRACKING_", extra="ignore")
+
+    # How long the session cookie (and its server-side session) lasts.
+    session_hours: float = Field(default=7 * 24, gt=0, le=90 * 24)
+    # Development only (plain http on a machine): the cookie without its Secure attribute.
+    insecure_cookie: bool = False
+    # Wrong PINs for one code: this many are free, then a delay of `first_delay_seconds` doubling
+    # per wrong PIN up to `max_delay_seconds`; never a lockout (the right PIN works after the delay).
+    free_tries: int = Field(default=3, ge=1)
+    # The delay after the first wrong PIN past the free ones (it doubles with each further one).
+    first_delay_seconds: float = Field(default=2.0, gt=0)
+    # The longest delay one code waits after wrong PINs.
+    max_delay_seconds: float = Field(default=900.0, gt=0, le=24 * 3600)
 
 
 DEV_NOTIFY_SECRET = "development-only-notification-link-secret-do-not-deploy"
@@ -194,7 +219,9 @@ class IntakeSettings(FileSettings):
     http_host: str = "127.0.0.1"
     # Port of the API, /healthz, /readyz, /metrics and the pages.
     http_port: int = 8081
-    # Base of the `status_url` given to citizens; empty = derived from the request's host.
+    # Base of the URLs given to citizens (`status_url`, the links in notifications, the redirect
+    # after a tracking exchange); empty: the request's host for `status_url`, the local address
+    # (http_host:http_port) for notifications.
     public_base_url: str = ""
     # How long a submit (or a reporter's command) waits for Kafka's acknowledgement before 503.
     publish_timeout_seconds: float = 10.0
@@ -231,12 +258,31 @@ class IntakeSettings(FileSettings):
     # How often the retention erasure runs (and once at start-up).
     retention_check_seconds: float = Field(default=6 * 3600, gt=0)
     # Seals the access token an Idempotency-Key record keeps for its replay (services/intake/
-    # adapters/idempotency.py), with the raw key. The default is for development only: set your own.
+    # adapters/idempotency.py), with the raw key; a key derived from it signs the tracking links and
+    # hashes the PINs (TrackingSettings). The default is for development only: set your own.
     idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
+    # The pemda (province or kab/kota code, e.g. 33.74) an Open311 request belongs to when it names
+    # no region_code or jurisdiction_id; empty: the region comes from lat/long (its province).
+    default_pemda: str = ""
     listing: ListingSettings = Field(default_factory=ListingSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
     rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+
+    def tracking_key(self) -> str:
+        """The HMAC key of tracking links and PIN hashes, derived from the one intake secret
+        (INTAKE_IDEMPOTENCY_SECRET) under its own label, so neither use can stand in for the other."""
+        label = b"pengaduan intake tracking links and PINs v1"
+        return hmac.new(self.idempotency_secret.encode(), label, hashlib.sha256).hexdigest()
+
+    @field_validator("default_pemda")
+    @classmethod
+    def _a_pemda(cls, value: str) -> str:
+        region = lookup(value) if value else None
+        if value and (region is None or region.level > 2):
+            raise ValueError("INTAKE_DEFAULT_PEMDA: kode provinsi atau kab/kota dari data (mis. 33.74)")
+        return value
 
 
 @register_secret

@@ -133,7 +133,7 @@ def test_the_notification_templates_ship_with_the_wheel(installed: Path, tmp_pat
         "         'resolved', 'closed', 'archived', 'escalated']\n"
         "facts = {'opd_id': '33.74/dlh', 'due': '2026-03-28T00:00:00+07:00', 'days': 3,\n"
         "         'reply_until': '2026-03-28T00:00:00+07:00', 'outcome': 'expired'}\n"
-        "links = Links.of('https://x', 'C1', 'tok')\n"
+        "links = Links.of('https://x', 'C1', 'tok', 'lacak')\n"
         "for kind in kinds:\n"
         "    for channel in ('email', 'sms'):\n"
         "        m = t.message({'_id': 'E:' + channel, 'kind': kind, 'channel': channel,\n"

@@ -122,6 +122,51 @@ async def test_the_georeport_client_lists_services_and_reads_back_a_posted_reque
         assert all(i["service_code"] in ("jalan-jembatan", "air-minum") for i in found)
 
 
+async def test_a_standard_client_needs_none_of_our_codes(
+    services: ServiceSet, http: aiohttp.ClientSession, api_key: str
+) -> None:
+    """What a GeoReport v2 client sends as the spec has it — service_code, lat, long, description,
+    email — is accepted: the region is the province of the point (no default pemda here), whose
+    coordinator triages it; the georeport client reads it back."""
+    spec_only = {k: FORM[k] for k in ("service_code", "lat", "long", "description", "email")}
+    status, answer = await post(http, services, {**spec_only, "api_key": api_key})
+    assert status == 201, answer
+    created = answer[0]
+    assert (created["region_code"], created["region_source"]) == ("33", "lat/long")  # Jawa Tengah
+    client = GeoReport(root(services), jurisdiction="33")
+    read = await asyncio.to_thread(client.get_service_request, created["service_request_id"])
+    assert read["region_code"] == "33" and read["service_code"] == "jalan-jembatan"
+
+    status, answer = await post(http, services, {**spec_only, "jurisdiction_id": "33.74", "api_key": api_key})
+    assert status == 201 and answer[0]["region_code"] == "33.74", answer
+
+    async def triaged() -> dict[str, Any] | None:
+        headers = {"Authorization": f"Bearer {created['access_token']}"}
+        async with http.get(created["status_url"], headers=headers) as resp:
+            view: dict[str, Any] = await resp.json()
+        return view if view["status"] == "triage" else None
+
+    await eventually(triaged, within=60, what="the province's coordinator holding it (triage)")
+
+    # An address alone, with no default pemda: nothing says where; the 400 names what is missing.
+    no_place = {**{k: FORM[k] for k in ("service_code", "description", "address_string")}, "api_key": api_key}
+    status, body = await post(http, services, no_place)
+    assert status == 400
+    assert [e["description"].split(":", 1)[0] for e in body] == ["region_code"]
+    assert "jurisdiction_id" in body[0]["description"] and "lat" in body[0]["description"]
+
+
+async def test_discovery_lists_the_jurisdictions_served(
+    services: ServiceSet, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{root(services)}/discovery.json") as resp:
+        assert resp.status == 200
+        found = await resp.json()
+    served = {j["jurisdiction_id"]: j for j in found["jurisdictions"]}
+    assert served["33.74"]["name"] == "Kota Semarang" and served["64"]["level"] == "provinsi"
+    assert len(served) == 552
+
+
 async def test_no_reporter_identity_reaches_any_open311_read(
     services: ServiceSet, http: aiohttp.ClientSession, api_key: str
 ) -> None:
@@ -205,7 +250,7 @@ async def test_bad_keys_and_fields_answer_the_spec_error_list(
     assert status == 403 and errors(body)[0]["description"].startswith("api_key")
     status, body = await post(http, services, {**FORM, "api_key": "o311_salah"}, fmt)
     assert status == 403
-    bad = {**FORM, "api_key": api_key, "region_code": "", "service_code": "jalan", "phone": "123"}
+    bad = {**FORM, "api_key": api_key, "region_code": "99", "service_code": "jalan", "phone": "123"}
     status, body = await post(http, services, bad, fmt)
     assert status == 400
     named = {str(e["description"]).split(":", 1)[0] for e in errors(body)}

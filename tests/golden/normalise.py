@@ -22,7 +22,7 @@ from typing import Any
 ULID = re.compile(r"(?<![0-9A-Za-z])[0-7][0-9A-HJKMNP-TV-Z]{25}(?![0-9A-Za-z])")
 INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})")
 # Keys whose string values are opaque per-run values as a whole.
-OPAQUE_KEY = re.compile(r"(token|cursor|etag|secret)$", re.IGNORECASE)
+OPAQUE_KEY = re.compile(r"(token|cursor|etag|secret|tracking_code|^pin)$", re.IGNORECASE)
 
 
 class Window:

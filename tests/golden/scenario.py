@@ -491,6 +491,17 @@ async def identified_complaint(rec: Recorder) -> str:
     await rec.call("wrong token", "intake", "GET", url, token="x" * 43)
     await rec.call("staff view through intake", "intake", "GET", url, token=HANDLER)
     await rec.call("unknown complaint", "intake", "GET", "/api/v1/complaints/01HZZZZZZZZZZZZZZZZZZZZZZZ")
+    # Following it without a bearer header: the code + PIN (given once, and to the replay) for a
+    # session cookie and a 303 to the clean URL (unrecorded: the code is random and sent as
+    # `code`); a wrong code or PIN, and a wrong link token, recorded.
+    login = {"code": replay.body["tracking_code"], "pin": replay.body["pin"]}
+    signed_in = await rec.call(
+        "code + PIN", "intake", "POST", "/api/v1/tracking", json_body=login, record=False
+    )
+    assert signed_in.status == 303 and signed_in.headers["location"] == url, signed_in
+    wrong_pin = {"code": "ZZ-ZZZZ-ZZ", "pin": "000000"}
+    await rec.call("tracking code + wrong PIN", "intake", "POST", "/api/v1/tracking", json_body=wrong_pin)
+    await rec.call("tracking link, wrong token", "intake", "GET", f"{url}/track", params={"t": "x" * 32})
     # Notifications are off on this stack (no SMTP host, no gateway): the opt-out link opens nothing.
     opt_out = f"{url}/notifications/opt-out"
     await rec.call("opt-out page, notifications off", "intake", "GET", opt_out, params={"token": "x" * 43})

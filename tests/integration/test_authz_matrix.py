@@ -111,6 +111,8 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "POST", "/lapor"): PUBLIC + ": a citizen submits from the form page",
     ("intake", "GET", "/api/v1/regions"): PUBLIC + ": the region picker's levels",
     ("intake", "GET", "/halaman/{name}"): PUBLIC + ": the pages' script and style",
+    ("intake", "GET", "/api/v1/complaints/{id}/track"): PUBLIC + ": the signed tracking link → a session",
+    ("intake", "POST", "/api/v1/tracking"): PUBLIC + ": tracking code + PIN → a session",
     ("intake", "GET", "/api/v1/complaints/{id}/reporter"): staff(target="complaint"),
     ("intake", "GET", "/api/v1/complaints/{id}/reporter/audit"): staff(
         "coordinator", "supervisor", target="complaint"

@@ -231,6 +231,11 @@ class Intake:
     bootstrap: str
     mailbox: Mailbox
     gateway: Gateway
+    given: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    async def tracking_of(self, complaint_id: str) -> tuple[str, str]:
+        """The code and PIN this complaint's submit answered (kept by `submit`)."""
+        return self.given[complaint_id]
 
     async def submit(self, **changes: Any) -> tuple[str, str]:
         body = {
@@ -243,6 +248,7 @@ class Intake:
         resp = await self.http.post("/api/v1/complaints", json=body)
         assert resp.status == 202, await resp.text()
         answer = await resp.json()
+        self.given[answer["id"]] = (answer["tracking_code"], answer["pin"])
         return answer["id"], answer["access_token"]
 
     async def events(self, *events: Envelope, topic: str = COMPLAINTS_EVENTS) -> None:
@@ -455,10 +461,16 @@ async def test_an_sms_goes_through_the_signed_gateway_retried_with_the_same_refe
     assert sorted(tries) == sorted([*delivered, *delivered])  # each reference twice: a 503, then taken
     sms = next(r for r in delivered.values() if r["channel"] == "sms")
     assert sms["template"] == "pengaduan_received" and sms["params"]["complaint_id"] == cid
-    assert sms["text"].startswith(f"Pengaduan {cid} diterima.")
+    # The tracking code and PIN given at submission, and the tracking link (never a bearer token).
+    code, pin = await intake.tracking_of(cid)
+    assert sms["text"].startswith(f"Pengaduan {cid} diterima, kode lacak {code} PIN {pin}. Pantau: ")
+    assert f"/api/v1/complaints/{cid}/track?t=" in sms["text"] and token not in sms["text"]
     states = await eventually(lambda: _states_settled(intake, cid, token, 2))
     assert states == [("received", "sms", "sent"), ("received", "whatsapp", "sent")]
     assert intake.gateway.refused_signatures == 0
+    # Both "received" notifications out: the sealed PIN is gone from the complaint.
+    stored = await intake.db["complaints"].find_one({"_id": cid})
+    assert stored is not None and stored["pin_sealed"] is None and stored["tracking_code"] == code
 
 
 async def test_whatsapp_uses_the_configured_template_names(intake: Intake) -> None:
@@ -471,7 +483,8 @@ async def test_whatsapp_uses_the_configured_template_names(intake: Intake) -> No
         ("whatsapp", "pengaduan_received"),  # not configured: pengaduan_<kind>
         ("whatsapp", "pengaduan_disposisi_v2"),  # INTAKE_NOTIFY_GATEWAY_TEMPLATES
     ]
-    assert sent[1]["params"]["opd"] == OPD and sent[1]["params"]["link"].endswith(f"/api/v1/complaints/{cid}")
+    assert sent[1]["params"]["opd"] == OPD
+    assert f"/api/v1/complaints/{cid}/track?t=" in sent[1]["params"]["link"]
 
 
 # --- a crash between the send and its mark ----------------------------------------------------------

@@ -18,8 +18,9 @@ from services.intake.adapters.notify_templates import Links, Templates, last_day
 from services.intake.adapters.senders import _retry_after
 from services.intake.domain import notifications as n
 from services.intake.domain.errors import NotFound
+from services.intake.domain.tracking import link_token
 from services.intake.domain.view import apply
-from services.intake.models import SubmitComplaint
+from services.intake.models import SubmitAccepted, SubmitComplaint
 from services.intake.ports import DeliveryRefused
 from services.intake.settings import NotifySettings
 from shared import clock
@@ -35,10 +36,17 @@ from shared.events import (
     TierChanged,
 )
 from shared.faults import TransientError
-from tests.intake_fakes import FakeComplaintStore, FakeNotificationStore, FakePublisher, FakeSender
+from tests.intake_fakes import (
+    FakeComplaintStore,
+    FakeNotificationStore,
+    FakePublisher,
+    FakeSender,
+    FakeTrackingStore,
+)
 from tests.unit.test_intake_views import FULL_STORY, OPD, T0, assigned, doc, lifecycle, received
 
 SECRET = "n" * 32
+TRACKING_KEY = "k" * 64
 EMAIL = "sari@example.id"
 PHONE = "0812-3456-7890"
 
@@ -174,9 +182,9 @@ def test_the_html_mail_escapes_what_the_events_carry_and_links_only_our_urls() -
     templates.check()
     note = {"_id": "E:email", "kind": "answered", "channel": "email", "complaint_id": "C1",
             "facts": {"opd_id": "33.74/<script>alert(1)</script>"}}  # fmt: skip
-    message = templates.message(note, EMAIL, Links.of("https://lapor.example", "C1", "tok"))
+    message = templates.message(note, EMAIL, Links.of("https://lapor.example", "C1", "tok", "lacak"))
     assert message.html is not None and "<script>" not in message.html and "&lt;script&gt;" in message.html
-    assert '<a href="https://lapor.example/api/v1/complaints/C1">' in message.html
+    assert '<a href="https://lapor.example/api/v1/complaints/C1/track?t=lacak">' in message.html
     assert "<script>" in message.text  # plain text is not HTML
     assert message.unsubscribe_url == "https://lapor.example/api/v1/complaints/C1/notifications/opt-out?t=tok"
 
@@ -209,9 +217,11 @@ class World:
         self.mail, self.sms = FakeSender("email"), FakeSender("sms", "whatsapp")
         self.settings = NotifySettings(secret=SECRET, smtp_host="smtp", gateway_url="http://gw", **settings)
         self.notifier = Notifier(
-            self.notes, [self.mail, self.sms], Templates(), self.settings, "https://lapor"
+            self.notes, [self.mail, self.sms], Templates(), self.settings, "https://lapor", TRACKING_KEY
         )
         self.notifying = handlers.Notifying(self.notes, frozenset({"email", "sms", "whatsapp"}))
+        self.tracking = FakeTrackingStore()
+        self.accepted: dict[str, SubmitAccepted] = {}
 
     async def submit(self, **changes: Any) -> str:
         body = SubmitComplaint.model_validate(
@@ -219,8 +229,10 @@ class World:
              "region_code": "33.74.01.1001", "reporter": {"email": EMAIL, "phone": PHONE}, **changes}
         )  # fmt: skip
         accepted = await handlers.submit(
-            body, None, "https://x", store=self.store, publisher=FakePublisher(), secret=SECRET
-        )
+            body, None, "https://x", store=self.store, publisher=FakePublisher(), secret=SECRET,
+            tracking=self.tracking, tracking_key=TRACKING_KEY, notify_channels=self.notifying.channels,
+        )  # fmt: skip
+        self.accepted[accepted.id] = accepted
         return accepted.id
 
     async def events(self, *events: Envelope) -> None:
@@ -353,8 +365,11 @@ async def test_the_answered_resolved_and_closed_notices_carry_their_facts(fixed:
     )
     await world.notifier.pass_once()
     resolved = next(m for m in world.mail.sent if m.kind == "resolved")
-    assert f"https://lapor/api/v1/complaints/{cid}/feedback" in resolved.text
-    assert f"https://lapor/api/v1/complaints/{cid}/reopen" in resolved.text
+    # Links a person opens: the tracking link (a session cookie, then the complaint), never the
+    # API's POST routes and never a bearer token.
+    track = f"https://lapor/api/v1/complaints/{cid}/track?t={link_token(TRACKING_KEY, cid)}"
+    assert f"(1–5): {track}" in resolved.text
+    assert "/feedback" not in resolved.text and "/reopen" not in resolved.text
     closed = next(m for m in world.mail.sent if m.kind == "closed")
     assert "(5/5)" in closed.text
     assert all("Sari" not in m.text and PHONE not in m.text for m in world.mail.sent)
@@ -394,3 +409,32 @@ def test_notifications_are_off_by_default_and_secrets_may_come_from_files(
 )
 def test_a_gateways_retry_after_is_honoured_up_to_half_a_minute(header: str | None, seconds: float) -> None:
     assert _retry_after(header) == seconds
+
+
+async def test_the_received_notification_carries_the_tracking_code_and_pin_once(
+    fixed: clock.FixedClock,
+) -> None:
+    world = World()
+    cid = await world.submit(notify=["email", "sms"])
+    accepted = world.accepted[cid]
+    code, pin = accepted.tracking_code, accepted.pin
+    assert code and pin
+    record = world.store.complaints[cid]
+    assert record["pin_sealed"] and pin.encode() not in bytes(record["pin_sealed"])  # sealed, not plain
+    await world.events(event(cid, 1, received()), event(cid, 2, assigned()))
+    await world.notifier.pass_once()
+    mail = {m.kind: m for m in world.mail.sent}
+    sms = {m.kind: m for m in world.sms.sent}
+    for message in (mail["received"], sms["received"]):
+        assert code in message.text and f"PIN {pin}" in message.text
+        assert f"/api/v1/complaints/{cid}/track?t={link_token(TRACKING_KEY, cid)}" in message.text
+    assert pin not in mail["assigned"].text
+    # Both "received" notifications out: the sealed copy is gone; the hash alone remains.
+    assert world.store.complaints[cid]["pin_sealed"] is None
+    assert world.tracking.codes[code]["pin_hash"] != pin
+
+
+async def test_without_a_channel_the_pin_is_never_kept_even_sealed(fixed: clock.FixedClock) -> None:
+    world = World()
+    cid = await world.submit(notify=[])
+    assert world.accepted[cid].pin and world.store.complaints[cid]["pin_sealed"] is None

@@ -66,3 +66,22 @@ def test_the_view_records_when_a_complaint_ended(one_day: datetime) -> None:
         event = new_event(payload, producer="routing", complaint_id="C1", seq=seq, occurred_at=one_day)
         assert apply(doc, event)
         assert doc["closed_at"] == one_day
+
+
+async def test_erasure_drops_a_sealed_pin_and_keeps_the_reporters_way_in(one_day: datetime) -> None:
+    """The PIN kept sealed for a "received" notification not yet sent goes with the identity; the
+    tracking code (no identity in it) still opens the complaint with its PIN's hash."""
+    from services.intake.domain.tracking import pin_matches
+    from tests.intake_fakes import FakePublisher, FakeTrackingStore
+
+    store, tracking = FakeComplaintStore(), FakeTrackingStore()
+    accepted = await handlers.submit(
+        SubmitComplaint.model_validate(BODY), None, "https://x", store=store, publisher=FakePublisher(),
+        secret="s", tracking=tracking, tracking_key="k", notify_channels=frozenset({"sms"}),
+    )  # fmt: skip
+    assert accepted.tracking_code and accepted.pin
+    assert store.complaints[accepted.id]["pin_sealed"]
+    assert await handlers.erase_reporter(accepted.id, by="op", reason="permintaan", store=store)
+    assert store.complaints[accepted.id]["pin_sealed"] is None
+    code = tracking.codes[accepted.tracking_code]
+    assert pin_matches("k", accepted.tracking_code, accepted.pin, code["pin_hash"])

@@ -115,7 +115,11 @@ def test_every_bad_field_is_named_in_the_error_list() -> None:
     ("change", "field"),
     [
         ({"service_code": ""}, "service_code"),
-        ({"region_code": ""}, "region_code"),
+        ({"region_code": "", "lat": "", "long": ""}, "region_code"),  # address_string alone
+        ({"region_code": "", "lat": "1.0", "long": "95.0"}, "lat"),  # a point no place is near
+        ({"jurisdiction_id": "33.74.01"}, "jurisdiction_id"),  # a kecamatan is not a pemda
+        ({"jurisdiction_id": "pengaduan.go.id"}, "jurisdiction_id"),
+        ({"jurisdiction_id": "64"}, "region_code"),  # 33.74.01.1001 lies outside province 64
         ({"long": ""}, "long"),
         ({"lat": "", "long": "", "address_string": ""}, "lat"),
         ({"lat": "51.5", "long": "-0.1"}, "lat"),  # outside Indonesia
@@ -130,6 +134,50 @@ def test_every_bad_field_is_named_in_the_error_list() -> None:
 def test_a_bad_form_is_refused_naming_the_field(change: dict[str, str], field: str) -> None:
     errors = _errors({**FORM, **change})
     assert any(e.startswith(f"{field}: ") for e in errors), errors
+
+
+WITHOUT_CODE = {k: v for k, v in FORM.items() if k != "region_code"}
+
+
+@pytest.mark.parametrize(
+    ("change", "default_pemda", "region", "source"),
+    [
+        ({"region_code": "33.74.01.1001", "jurisdiction_id": "33.74"}, "64", "33.74.01.1001", "region_code"),
+        ({"attribute[region_code]": "33.74"}, "64", "33.74", "region_code"),
+        ({"jurisdiction_id": "33.74"}, "64", "33.74", "jurisdiction_id"),
+        ({}, "64.01", "64.01", "default"),
+        ({}, "", "33", "lat/long"),  # Semarang's coordinates: Jawa Tengah
+        ({"lat": "-2.5337", "long": "140.7181"}, "", "91", "lat/long"),  # Jayapura: Papua
+        ({"lat": "-0.5022", "long": "117.1536"}, "", "64", "lat/long"),  # Samarinda: Kalimantan Timur
+    ],
+)
+def test_the_region_is_known_without_our_codes_in_the_spec_order(
+    change: dict[str, str], default_pemda: str, region: str, source: str
+) -> None:
+    from services.intake.adapters.places import province_at
+    from services.intake.entrypoints.open311_forms import submission_and_region
+
+    body, found = submission_and_region(
+        {**WITHOUT_CODE, **change}, default_pemda=default_pemda, locate=province_at
+    )
+    assert (body.region_code, found.code, found.source) == (region, region, source)
+
+
+def test_a_point_far_from_any_indonesian_place_has_no_province() -> None:
+    from services.intake.adapters.places import province_at
+
+    assert province_at(51.5, -0.1) is None  # London
+    assert province_at(5.0, 100.0) is None  # Penang Strait, Malaysia's side
+    assert province_at(float("nan"), 110.0) is None
+
+
+def test_the_default_pemda_setting_must_be_a_pemda() -> None:
+    from pydantic import ValidationError
+
+    assert IntakeSettings(default_pemda="33.74").default_pemda == "33.74"
+    for wrong in ("33.74.01", "99", "semarang"):
+        with pytest.raises(ValidationError):
+            IntakeSettings(default_pemda=wrong)
 
 
 def test_a_derived_title_is_always_a_valid_title() -> None:
@@ -151,10 +199,10 @@ def test_services_in_xml_read_as_the_georeport_client_reads_them() -> None:
     assert first["service_name"] == CATEGORIES[first["service_code"]].name
 
 
-def test_a_service_definition_requires_region_code_and_lists_values_in_xml() -> None:
+def test_a_service_definition_offers_region_code_and_lists_values_in_xml() -> None:
     definition = service_definition("kependudukan")
     region = next(a for a in definition["attributes"] if a["code"] == "region_code")
-    assert region["required"] is True and region["datatype"] == "string"
+    assert region["required"] is False and region["datatype"] == "string"
     parsed = xmltodict.parse(to_xml("service_definition", definition))["service_definition"]
     assert parsed["service_code"] == "kependudukan"
     anonymous = next(a for a in parsed["attributes"]["attribute"] if a["code"] == "anonymous")
@@ -368,3 +416,6 @@ async def test_discovery_names_the_endpoint_its_formats_and_the_region_code_exte
     assert endpoint["formats"]["format"] == ["application/json", "text/xml"]
     assert parsed["key_service"] and parsed["contact"]
     assert any(e["name"] == "region_code" for e in parsed["extensions"]["extension"])
+    jurisdictions = parsed["jurisdictions"]["jurisdiction"]
+    assert len(jurisdictions) == 38 + 514  # every province and kab/kota (DESIGN §4)
+    assert {"jurisdiction_id": "33.74", "name": "Kota Semarang", "level": "kabkota"} in jurisdictions

@@ -38,23 +38,32 @@ def _cipher(key: str, secret: str) -> AESGCM:
 
 
 def seal(response: Mapping[str, Any], key: str, secret: str) -> dict[str, Any]:
-    """The answer to store: the access token sealed (`sealed_token`), everything else as is."""
-    stored = {k: v for k, v in response.items() if k != "access_token"}
-    nonce = os.urandom(_NONCE_BYTES)
-    token = str(response["access_token"]).encode()
-    stored["sealed_token"] = nonce + _cipher(key, secret).encrypt(nonce, token, key_id(key).encode())
+    """The answer to store: the access token sealed (`sealed_token`), and the tracking PIN
+    (`sealed_pin`) when there is one; everything else as is."""
+    stored = {k: v for k, v in response.items() if k not in ("access_token", "pin")}
+    cipher = _cipher(key, secret)
+    for name, field in (("access_token", "sealed_token"), ("pin", "sealed_pin")):
+        if response.get(name) is None:
+            continue
+        nonce = os.urandom(_NONCE_BYTES)
+        aad = key_id(key).encode() if name == "access_token" else f"{key_id(key)}:{name}".encode()
+        stored[field] = nonce + cipher.encrypt(nonce, str(response[name]).encode(), aad)
     return stored
 
 
 def unseal(stored: Mapping[str, Any], key: str, secret: str) -> dict[str, Any]:
     """The original answer from a stored one (`seal`); AnswerSealed (409) if the token cannot be opened (the
     server's secret changed since: the retry must not get an answer without its token)."""
-    response = {k: v for k, v in stored.items() if k != "sealed_token"}
-    sealed = bytes(stored["sealed_token"])
-    nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-    try:
-        token = _cipher(key, secret).decrypt(nonce, ciphertext, key_id(key).encode())
-    except InvalidTag:
-        raise AnswerSealed("Jawaban tersimpan untuk kunci ini tidak dapat dibuka lagi") from None
-    response["access_token"] = token.decode()
+    response = {k: v for k, v in stored.items() if k not in ("sealed_token", "sealed_pin")}
+    cipher = _cipher(key, secret)
+    for name, field in (("access_token", "sealed_token"), ("pin", "sealed_pin")):
+        if field not in stored:
+            continue
+        sealed = bytes(stored[field])
+        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        aad = key_id(key).encode() if name == "access_token" else f"{key_id(key)}:{name}".encode()
+        try:
+            response[name] = cipher.decrypt(nonce, ciphertext, aad).decode()
+        except InvalidTag:
+            raise AnswerSealed("Jawaban tersimpan untuk kunci ini tidak dapat dibuka lagi") from None
     return response

@@ -34,6 +34,8 @@ RECIPIENT_FIELDS = (
     "reporter",
     "notify_channels",
     "notify_opt_out_at",
+    "tracking_code",  # shown in the "received" notification, with the PIN while it is kept
+    "pin_sealed",
     "status",
     "awaiting_reply",
     "anonymous",
@@ -137,6 +139,14 @@ class MongoNotificationStore:
                 ids: list[str] = (found or {}).get("ids", [notification_id])
                 return ids.index(notification_id) + 1
         raise DuplicateKeyError("notify_caps: the counter could not be written")
+
+    async def forget_pin(self, complaint_id: str) -> None:
+        """Once no "received" notification of the complaint is pending, its sealed PIN goes."""
+        pending = {"complaint_id": complaint_id, "kind": "received", "state": "pending"}
+        if await self._notifications.find_one(pending, {"_id": 1}) is None:
+            await self._complaints.update_one(
+                {"_id": complaint_id, "pin_sealed": {"$ne": None}}, {"$set": {"pin_sealed": None}}
+            )
 
     async def opt_out(self, complaint_id: str, at: datetime) -> bool:
         """The reporter wants no more notifications for this complaint: recorded (the first time),

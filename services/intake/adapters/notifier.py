@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.adapters.notify_templates import Links, Templates
+from services.intake.adapters.tracking import open_pin
 from services.intake.domain.notifications import address_for, address_key, gate, opt_out_token, retry_delay
+from services.intake.domain.tracking import link_token
 from services.intake.ports import DeliveryRefused, NotificationSender, NotificationStore
 from services.intake.settings import NotifySettings
 from shared import clock
@@ -35,12 +37,14 @@ class Notifier:
         templates: Templates,
         settings: NotifySettings,
         base_url: str,
+        tracking_key: str = "",
     ) -> None:
         self._store = store
         self._senders = {channel: sender for sender in senders for channel in sender.channels}
         self._templates = templates
         self._settings = settings
         self._base_url = base_url
+        self._tracking_key = tracking_key
 
     async def pass_once(self, limit: int = 50) -> int:
         """Handle the notifications due now; how many were handled."""
@@ -95,9 +99,18 @@ class Notifier:
             await self._settle(notification, claimed, "capped", reason=reason)
             return
         complaint_id = notification["complaint_id"]
-        links = Links.of(self._base_url, complaint_id, opt_out_token(self._settings.secret, complaint_id))
+        links = Links.of(
+            self._base_url,
+            complaint_id,
+            opt_out_token(self._settings.secret, complaint_id),
+            link_token(self._tracking_key, complaint_id),
+        )
         try:
-            reference = await sender.send(self._templates.message(notification, to, links))
+            pin = None
+            if notification["kind"] == "received":
+                pin = open_pin(self._tracking_key, complaint_id, complaint.get("pin_sealed"))
+            message = self._templates.message(notification, to, links, complaint.get("tracking_code"), pin)
+            reference = await sender.send(message)
         except DeliveryRefused as exc:
             await self._settle(notification, claimed, "failed", reason=_without(to, str(exc)))
             return
@@ -131,6 +144,8 @@ class Notifier:
     async def _settle(self, notification: Document, claimed: datetime, state: str, **extra: Any) -> None:
         changes: Mapping[str, Any] = {"state": state, "at": clock.now(), **extra}
         settled = await self._store.settle(notification["_id"], claimed, changes)
+        if notification["kind"] == "received":
+            await self._store.forget_pin(notification["complaint_id"])
         log.info(
             "notification %s: %s (complaint %s, %s, %s)%s",
             notification["_id"], state, notification["complaint_id"], notification["kind"],

@@ -46,14 +46,17 @@ class Links:
     opt_out: str
 
     @classmethod
-    def of(cls, base_url: str, complaint_id: str, opt_out_token: str) -> Links:
-        """Links for now: the status URL and the API's actions (issue 20 item 2 brings links a
-        person can open without a bearer header)."""
+    def of(cls, base_url: str, complaint_id: str, opt_out_token: str, tracking_token: str) -> Links:
+        """Links a person can open: the tracking link (its token exchanged for a session cookie and
+        a redirect to the complaint, entrypoints/tracking.py) for the status and, until the citizen
+        pages give them their own, for rating and reopening too; and the opt-out. `base_url` is
+        the configured public base URL (never a request's Host header)."""
         complaint = f"{base_url.rstrip('/')}/api/v1/complaints/{complaint_id}"
+        track = f"{complaint}/track?t={tracking_token}"
         return cls(
-            status=complaint,
-            feedback=f"{complaint}/feedback",
-            reopen=f"{complaint}/reopen",
+            status=track,
+            feedback=track,
+            reopen=track,
             opt_out=f"{complaint}/notifications/opt-out?t={opt_out_token}",
         )
 
@@ -80,9 +83,16 @@ class Templates:
         template = self._env.get_template(f"kinds/{kind}.txt")
         return "".join(template.blocks[block](template.new_context(dict(context)))).strip()
 
-    def message(self, notification: Mapping[str, Any], to: str, links: Links) -> OutgoingMessage:
+    def message(
+        self,
+        notification: Mapping[str, Any],
+        to: str,
+        links: Links,
+        tracking_code: str | None = None,
+        pin: str | None = None,
+    ) -> OutgoingMessage:
         kind, channel = notification["kind"], notification["channel"]
-        context = self.context(notification, links)
+        context = self.context(notification, links) | {"tracking_code": tracking_code, "pin": pin}
         subject = self._block(kind, "subject", context)
         params = {k: str(v) for k, v in context.items() if k != "links" and v is not None}
         params["link"] = links.status

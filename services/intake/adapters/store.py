@@ -93,6 +93,8 @@ def complaint_document(complaint: NewComplaint) -> dict[str, Any]:
         "timeline": [],
         "submitted_at": complaint.submitted_at,
         "notify_channels": list(complaint.notify_channels),
+        "tracking_code": complaint.tracking_code,
+        "pin_sealed": complaint.pin_sealed,
         "rev": 0,
     }
 

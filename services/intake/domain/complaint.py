@@ -35,10 +35,21 @@ class NewComplaint:
     submitted_at: datetime
     # The channels the reporter is notified on (domain/notifications.py), resolved at submission.
     notify_channels: tuple[str, ...] = ()
+    # The code a person types to follow it (domain/tracking.py); its PIN is kept elsewhere, hashed.
+    tracking_code: str | None = None
+    # Its PIN sealed, only until the "received" notification has gone out (adapters/tracking.py).
+    pin_sealed: bytes | None = None
 
     @classmethod
     def submitted(
-        cls, body: SubmitComplaint, *, complaint_id: str, token: str, reporter_ref: str | None, at: datetime
+        cls,
+        body: SubmitComplaint,
+        *,
+        complaint_id: str,
+        token: str,
+        reporter_ref: str | None,
+        at: datetime,
+        tracking_code: str | None = None,
     ) -> NewComplaint:
         reporter = body.reporter.model_dump() if body.reporter else None
         identity = identity_pattern(reporter)
@@ -61,6 +72,7 @@ class NewComplaint:
             else leaving_intake(redact_with(identity, body.address), body.anonymous),
             submitted_at=at,
             notify_channels=tuple(channels_for(body.notify, reporter)),
+            tracking_code=tracking_code,
         )
 
     def outgoing_title(self) -> str:

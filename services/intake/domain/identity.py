@@ -120,6 +120,7 @@ def erased(doc: Mapping[str, Any], *, at: Any, by: str, reason: str) -> dict[str
         "title": doc.get("staff_title", doc.get("title")),
         "description": doc.get("staff_description", doc.get("description")),
         "reporter_erased": {"at": at, "by": by, "reason": reason},
+        "pin_sealed": None,  # a "received" notification not sent yet has nobody to go to
     }
 
 

@@ -209,7 +209,8 @@ def opt_out_token(secret: str, complaint_id: str) -> str:
 
 
 def opt_out_valid(secret: str, complaint_id: str, token: str) -> bool:
-    return hmac.compare_digest(opt_out_token(secret, complaint_id), token)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a False).
+    return hmac.compare_digest(opt_out_token(secret, complaint_id).encode(), token.encode())
 
 
 def address_key(secret: str, address: str) -> str:

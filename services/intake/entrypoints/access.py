@@ -21,6 +21,7 @@ from aiohttp import web
 from services.intake.domain.identity import complaint_pemda, token_hash
 from services.intake.domain.view import Audience
 from services.intake.entrypoints.edge import ADAPTERS
+from services.intake.entrypoints.tracking import reporter_session
 from shared.auth import STAFF_AUTH, Staff, bearer, looks_like_jwt
 from shared.http import ProblemError
 
@@ -40,9 +41,12 @@ class Caller:
 
 
 async def caller_for(request: web.Request, doc: dict[str, Any]) -> Caller:
-    """The audience a request gets for this complaint (401 for a bad credential)."""
+    """The audience a request gets for this complaint (401 for a bad credential). Without a bearer,
+    a tracking session cookie for this complaint is the reporter (entrypoints/tracking.py)."""
     token = bearer(request)
     if token is None:
+        if await reporter_session(request, doc["_id"]):
+            return Caller("reporter")
         return Caller("public")
     if looks_like_jwt(token):
         staff = await request.app[STAFF_AUTH].verify(token)

@@ -25,6 +25,9 @@ async def submit(request: web.Request) -> web.Response:
         store=adapters.complaints,
         publisher=adapters.publisher,
         secret=request.app[SETTINGS].idempotency_secret,
+        tracking=adapters.tracking,
+        tracking_key=request.app[SETTINGS].tracking_key(),
+        notify_channels=request.app[SETTINGS].notify.channels(),
     )
     return json_response(accepted, status=202)
 

@@ -4,9 +4,12 @@ Every resource in JSON and XML by its suffix (`services.json`, `services.xml`, �
 spec's list of `{code, description}` with the HTTP status in `code`. Service codes are the
 categories of DESIGN §4. What this server adds to the spec, announced in `discovery`:
 
-- `region_code` (required on POST): the spec has no region and lat/long cannot be turned into a
-  Kemendagri code exactly with the data we have, so the client names it — as a top-level field or as
-  the service attribute `attribute[region_code]` (every service definition lists it). Optional
+- Where a POST is (DESIGN §6, Open311 location; open311_forms.py): `region_code` (an optional
+  extension, top-level or `attribute[region_code]`) if given, else `jurisdiction_id` (a pemda
+  code; `discovery` lists them all), else the deployment's default pemda
+  (`INTAKE_DEFAULT_PEMDA`), else the province of `lat`/`long` (the nearest place in shipped
+  GeoNames data, adapters/places.py), whose coordinator triages. The answer says which
+  (`region_code`, `region_source`). Only a request with none of these is a 400. Optional
   attributes: `classification`, `anonymous`, `confidential`, `incident_date`.
 - The spec has no title: one is derived from the service name and the description's first words.
 - POST answers `service_request_id` at once (intake assigns ids synchronously), and also a spec
@@ -17,12 +20,13 @@ categories of DESIGN §4. What this server adds to the spec, announced in `disco
   `status` is `closed` for resolved, closed and archived complaints, otherwise `open`;
   `expected_datetime` is the due of the current `response` clock; `agency_responsible` the OPD.
 - Identity from the form (first/last name, phone, email) goes to the reporter record only;
-  `device_id`, `account_id` and `media_url` are accepted and dropped; `jurisdiction_id` is accepted
-  and ignored (one endpoint serves every pemda).
+  `device_id`, `account_id` and `media_url` are accepted and dropped; on GETs `jurisdiction_id`
+  is accepted and ignored (one endpoint serves every pemda).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +36,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from services.intake import handlers
+from services.intake.adapters import places
 from services.intake.adapters.listing import public_conditions
 from services.intake.domain.errors import IntakeError
 from services.intake.domain.view import CalendarFor
@@ -46,7 +51,11 @@ from services.intake.entrypoints.open311_format import (
     error_reply,
     to_xml,
 )
-from services.intake.entrypoints.open311_forms import derive_title, submission_from_form
+from services.intake.entrypoints.open311_forms import (
+    derive_title,
+    submission_and_region,
+    submission_from_form,
+)
 from services.intake.entrypoints.open311_services import (
     BASE,
     CHANGESET,
@@ -57,6 +66,7 @@ from services.intake.entrypoints.open311_services import (
 from shared import clock
 from shared.calendar import pemda_of
 from shared.categories import CATEGORIES
+from shared.regions import all_pemda
 from shared.states import STATE_LABELS
 
 # The names used from outside (intake's app, the tests); some live in the open311_* modules:
@@ -98,14 +108,24 @@ async def discovery(request: web.Request) -> Reply:
         "type": "production",
         "formats": ["application/json", "text/xml"],
     }
+    default_pemda = request.app[SETTINGS].default_pemda
     extensions = [
         {
             "name": "region_code",
             "applies_to": "POST requests; GET requests",
             "description": (
-                "Wajib saat mengirim: kode wilayah Kemendagri (mis. 33.74.01.1001), sebagai field "
-                "region_code atau attribute[region_code]. Pada jawaban GET: wilayah sampai kab/kota."
+                "Opsional saat mengirim: kode wilayah Kemendagri (mis. 33.74.01.1001), sebagai field "
+                "region_code atau attribute[region_code]. Tanpanya wilayah diambil dari "
+                "jurisdiction_id (kode pemda, lihat jurisdictions), lalu pemda bawaan server"
+                + (f" ({default_pemda})" if default_pemda else "")
+                + ", lalu provinsi dari lat/long (tempat terdekat; Admin Koordinator provinsi "
+                "memverifikasi). Pada jawaban GET: wilayah sampai kab/kota."
             ),
+        },
+        {
+            "name": "jurisdictions",
+            "applies_to": "discovery; POST requests (jurisdiction_id)",
+            "description": "Pemda yang dilayani: jurisdiction_id adalah kode provinsi atau kab/kota.",
         },
         {
             "name": "attribute[classification|anonymous|confidential|incident_date]",
@@ -113,11 +133,20 @@ async def discovery(request: web.Request) -> Reply:
             "description": "Atribut layanan opsional; lihat services/{service_code}",
         },
         {
-            "name": "access_token, status_url",
+            "name": "access_token, status_url, tracking_code, pin",
             "applies_to": "POST requests (jawaban)",
             "description": (
-                "Token akses pribadi pelapor dan alamat status /api/v1/complaints/{id}; simpan token "
-                "untuk memantau pengaduan (satu-satunya jalan untuk pengaduan rahasia)."
+                "Token akses pribadi pelapor dan alamat status /api/v1/complaints/{id}; kode pelacakan "
+                "dan PIN (sekali tampil) yang dapat diketik di POST /api/v1/tracking. Simpan untuk "
+                "memantau pengaduan (satu-satunya jalan untuk pengaduan rahasia)."
+            ),
+        },
+        {
+            "name": "region_code, region_source",
+            "applies_to": "POST requests (jawaban)",
+            "description": (
+                "Wilayah yang dipakai dan asalnya: region_code, jurisdiction_id, default (pemda "
+                "bawaan server) atau lat/long (provinsi dari titik)."
             ),
         },
         {
@@ -134,8 +163,18 @@ async def discovery(request: web.Request) -> Reply:
             "key_service": settings.key_service,
             "endpoints": [endpoint_doc],
             "extensions": extensions,
+            "default_jurisdiction_id": default_pemda or None,
+            "jurisdictions": _jurisdictions(),
         },
     )
+
+
+def _jurisdictions() -> list[dict[str, str]]:
+    """Every pemda (DESIGN §4: each gets the standard OPD set), as Open311 jurisdictions."""
+    return [
+        {"jurisdiction_id": r.code, "name": r.name, "level": "provinsi" if r.level == 1 else "kabkota"}
+        for r in all_pemda()
+    ]
 
 
 async def get_services(request: web.Request) -> Reply:
@@ -185,7 +224,13 @@ async def post_request(request: web.Request) -> Reply:
     adapters = request.app[ADAPTERS]
     if await adapters.open311.client_of(api_key) is None:
         raise Open311Error(403, ["api_key tidak ada atau tidak sah"])
-    body = submission_from_form(form)
+    # In a thread: the first request that needs lat/long reads the place data (half a second).
+    body, region = await asyncio.to_thread(
+        submission_and_region,
+        form,
+        default_pemda=request.app[SETTINGS].default_pemda,
+        locate=places.province_at,
+    )
     try:
         accepted = await handlers.submit(
             body,
@@ -194,13 +239,16 @@ async def post_request(request: web.Request) -> Reply:
             store=adapters.complaints,
             publisher=adapters.publisher,
             secret=request.app[SETTINGS].idempotency_secret,
+            tracking=adapters.tracking,
+            tracking_key=request.app[SETTINGS].tracking_key(),
+            notify_channels=request.app[SETTINGS].notify.channels(),
         )
     except IntakeError as error:
         raise problem(error) from None  # in the spec's error format (open311_format.endpoint)
     token = await adapters.open311.token_for(accepted.id)
     notice = (
-        "Pengaduan diterima dan segera diverifikasi (tenggat 3 hari kerja). Simpan access_token untuk "
-        "memantau status secara pribadi."
+        "Pengaduan diterima dan segera diverifikasi (tenggat 3 hari kerja). Simpan access_token, atau "
+        "kode pelacakan (tracking_code) dan PIN, untuk memantau status secara pribadi."
     )
     return Reply(
         "service_requests",
@@ -212,6 +260,10 @@ async def post_request(request: web.Request) -> Reply:
                 "account_id": None,
                 "access_token": accepted.access_token,
                 "status_url": accepted.status_url,
+                "tracking_code": accepted.tracking_code,
+                "pin": accepted.pin,
+                "region_code": region.code,
+                "region_source": region.source,
             }
         ],
         201,

@@ -44,6 +44,7 @@ ITEM_TAGS = {
     "attributes": "attribute",
     "values": "value",
     "extensions": "extension",
+    "jurisdictions": "jurisdiction",
 }
 
 

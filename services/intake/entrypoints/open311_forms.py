@@ -1,10 +1,17 @@
 """A spec GeoReport v2 POST form as intake's `SubmitComplaint`, with each bad field named the way
-the form names it (the spec's parameters, `region_code` and the service attributes)."""
+the form names it (the spec's parameters, `region_code` and the service attributes).
+
+The region (DESIGN §6, Open311 location) is, in this order: `region_code` (our extension, or
+`attribute[region_code]`); else `jurisdiction_id`, a pemda code (province or kab/kota, as
+discovery lists them); else the deployment's default pemda (`INTAKE_DEFAULT_PEMDA`); else the
+province of `lat`/`long` (adapters/places.py), whose coordinator triages. A form with none of these
+is a 400 naming what is missing."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,6 +20,9 @@ from services.intake.entrypoints.open311_format import Open311Error
 from services.intake.entrypoints.open311_services import ATTRIBUTES
 from services.intake.models import SubmitComplaint
 from shared.categories import CATEGORIES
+from shared.regions import lookup
+
+Locate = Callable[[float, float], str | None]
 
 _TITLE_WORDS = 12
 
@@ -63,8 +73,69 @@ def _number(name: str, value: str, errors: list[str]) -> float | None:
         return None
 
 
-def submission_from_form(form: Mapping[str, str]) -> SubmitComplaint:
-    """A spec GeoReport v2 POST as intake's submission, or Open311Error(400) naming each bad field."""
+@dataclass(frozen=True)
+class Region:
+    code: str
+    source: str  # the form's field it came from: region_code, jurisdiction_id, default, lat/long
+
+
+def _jurisdiction(value: str | None, errors: list[str]) -> str | None:
+    if value is None:
+        return None
+    region = lookup(value)
+    if region is None or region.level > 2:
+        errors.append(
+            "jurisdiction_id: bukan kode pemda (provinsi atau kab/kota, mis. 33.74); lihat discovery"
+        )
+        return None
+    return value
+
+
+def _region(
+    given: str | None,
+    jurisdiction: str | None,
+    default_pemda: str,
+    location: dict[str, float] | None,
+    locate: Locate,
+    errors: list[str],
+) -> Region | None:
+    """Where the request is (module docstring); None with an error when it cannot be known."""
+    if given is not None:
+        if jurisdiction is not None and not (given == jurisdiction or given.startswith(jurisdiction + ".")):
+            errors.append(f"region_code: di luar jurisdiction_id {jurisdiction}")
+        return Region(given, "region_code")
+    if jurisdiction is not None:
+        return Region(jurisdiction, "jurisdiction_id")
+    if default_pemda:
+        return Region(default_pemda, "default")
+    if location is not None:
+        province = locate(location["lat"], location["lon"])
+        if province is not None:
+            return Region(province, "lat/long")
+        errors.append(
+            "lat: wilayah tidak dapat ditentukan dari lat/long ini; isi region_code atau jurisdiction_id"
+        )
+        return None
+    errors.append(
+        "region_code: wilayah tidak diketahui: isi region_code (kode wilayah Kemendagri, mis. "
+        "33.74.01.1001), jurisdiction_id (kode pemda), atau lat dan long"
+    )
+    return None
+
+
+def submission_from_form(
+    form: Mapping[str, str], *, default_pemda: str = "", locate: Locate | None = None
+) -> SubmitComplaint:
+    """A spec GeoReport v2 POST as intake's submission, or Open311Error(400) naming each bad field.
+    `locate` gives the province code of a point (adapters/places.py); it is asked only when
+    neither the form nor the deployment names the region."""
+    return submission_and_region(form, default_pemda=default_pemda, locate=locate)[0]
+
+
+def submission_and_region(
+    form: Mapping[str, str], *, default_pemda: str = "", locate: Locate | None = None
+) -> tuple[SubmitComplaint, Region]:
+    """`submission_from_form`, and where its region came from."""
     errors: list[str] = []
     attributes: dict[str, str] = {}
     for name, value in form.items():
@@ -102,9 +173,10 @@ def submission_from_form(form: Mapping[str, str]) -> SubmitComplaint:
     region_top, region_attr = text("region_code"), attributes.get("region_code") or None
     if region_top and region_attr and region_top != region_attr:
         errors.append("region_code: berbeda dengan attribute[region_code]")
-    region = region_top or region_attr
-    if region is None:
-        errors.append("region_code: wajib diisi (ekstensi: kode wilayah Kemendagri, mis. 33.74.01.1001)")
+    jurisdiction = _jurisdiction(text("jurisdiction_id"), errors)
+    region = _region(
+        region_top or region_attr, jurisdiction, default_pemda, location, locate or _nowhere, errors
+    )
 
     description = text("description") or ""
     full_name = " ".join(p for p in (text("first_name"), text("last_name")) if p) or None
@@ -115,7 +187,7 @@ def submission_from_form(form: Mapping[str, str]) -> SubmitComplaint:
         "title": derive_title(category.name if category else "Pengaduan", description),
         "description": description,
         "category": service_code,
-        "region_code": region or "",
+        "region_code": region.code if region else "",
         "location": location,
         "address": text("address_string"),
         "incident_date": attributes.get("incident_date") or None,
@@ -129,6 +201,8 @@ def submission_from_form(form: Mapping[str, str]) -> SubmitComplaint:
         body = SubmitComplaint.model_validate(submission)
     except ValidationError as exc:
         reported = {e.split(":", 1)[0] for e in errors}
+        if region is None:  # already said why
+            reported.add("region_code")
         for err in exc.errors(include_url=False):
             path = ".".join(str(p) for p in err["loc"])
             form_name = FORM_NAMES.get(path, FORM_NAMES.get(path.split(".")[0], path))
@@ -137,6 +211,10 @@ def submission_from_form(form: Mapping[str, str]) -> SubmitComplaint:
             reported.add(form_name)
             errors.append(f"{form_name}: {err['msg'].removeprefix('Value error, ')}")
         raise Open311Error(400, errors) from exc
-    if errors:
+    if errors or region is None:
         raise Open311Error(400, errors)
-    return body
+    return body, region
+
+
+def _nowhere(lat: float, lon: float) -> str | None:
+    return None

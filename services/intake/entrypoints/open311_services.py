@@ -1,6 +1,6 @@
 """What intake offers as Open311 GeoReport v2: the spec version it implements under `BASE`, and the
-complaint categories of DESIGN §4 as services with their attribute definitions (`region_code`
-required, the other attributes optional)."""
+complaint categories of DESIGN §4 as services with their attribute definitions (all optional:
+without `region_code` the region comes from jurisdiction_id, the default pemda or lat/long)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def service_list() -> list[dict[str, Any]]:
             "service_code": c.code,
             "service_name": c.name,
             "description": f"{c.name}: {c.covers}",
-            "metadata": True,  # the attributes below, region_code required
+            "metadata": True,  # the attributes below, all optional
             "type": "realtime",
             "keywords": c.covers,
             "group": _LEVEL_GROUP[c.level],
@@ -61,9 +61,10 @@ def service_definition(code: str) -> dict[str, Any]:
         _attribute(
             1,
             "region_code",
-            "Wilayah lokasi masalah: provinsi, kab/kota, kecamatan atau desa/kelurahan",
+            "Wilayah lokasi masalah: provinsi, kab/kota, kecamatan atau desa/kelurahan (opsional: "
+            "tanpanya dari jurisdiction_id, pemda bawaan, atau provinsi dari lat/long)",
             datatype="string",
-            required=True,
+            required=False,
             datatype_description="Kode wilayah Kemendagri bertitik, contoh 33.74.01.1001",
         ),
         _attribute(2, "classification", "Jenis laporan (bawaan: pengaduan)", values=classifications),

@@ -52,6 +52,7 @@ ROUTES = {
     ("GET", "/api/v1/complaints"): "listing",
     ("POST", f"{COMMAND_BASE}/attachments"): "upload",
     **{("POST", f"{COMMAND_BASE}/{name}"): "command" for name in COMMANDS},
+    ("POST", "/api/v1/tracking"): "track",
 }
 
 
@@ -67,6 +68,7 @@ def install(
         "open311_read": settings.open311_read_per_minute,
         "upload": settings.upload_per_minute,
         "command": settings.command_per_minute,
+        "track": settings.track_per_minute,
     }
     limits = settings.limits(per_minute, database or app_database(app))
     shared.install(app, limits, ROUTES)

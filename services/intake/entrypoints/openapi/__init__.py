@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.intake.entrypoints.openapi import complaints, listing, notifications, open311, pages
+from services.intake.entrypoints.openapi import complaints, listing, notifications, open311, pages, tracking
 from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
@@ -18,6 +18,7 @@ OPERATIONS = [
     *tagged("Pengaduan", [*complaints.OPERATIONS, *listing.OPERATIONS]),
     *open311.OPERATIONS,
     *tagged("Pemberitahuan", notifications.OPERATIONS),
+    *tagged("Pelacakan", tracking.OPERATIONS),
     *tagged("Halaman warga", pages.OPERATIONS),
 ]
 EXEMPT = open311.EXEMPT

@@ -36,12 +36,20 @@ class Extension(_Open):
     applies_to: str
 
 
+class Jurisdiction(_Open):
+    jurisdiction_id: str
+    name: str
+    level: str
+
+
 class Discovery(_Open):
     changeset: str
     contact: str
     key_service: str
     endpoints: list[Endpoint]
     extensions: list[Extension] = []
+    default_jurisdiction_id: str | None = None
+    jurisdictions: list[Jurisdiction] = []
 
 
 class Service(_Open):
@@ -103,6 +111,10 @@ class Created(_Open):
     service_notice: str | None
     access_token: str | None = None
     status_url: str | None = None
+    # Which region the complaint was filed under, and where it came from (region_code,
+    # jurisdiction_id, the server's default pemda, or the province of lat/long).
+    region_code: str | None = None
+    region_source: str | None = None
 
 
 class TokenAnswer(_Open):
@@ -165,6 +177,8 @@ _EXAMPLE_CREATED = {
     "service_notice": "Pengaduan diterima dan segera diverifikasi (tenggat 3 hari kerja).",
     "access_token": "rahasia-pelapor",
     "status_url": f"http://127.0.0.1:8081/api/v1/complaints/{_ID}",
+    "region_code": "33.74.01.1001",
+    "region_source": "region_code",
 }
 
 
@@ -200,7 +214,8 @@ OPERATIONS = [
         "GET",
         "/discovery.{fmt}",
         "Open311: penemuan layanan (discovery)",
-        "Titik akhir, format dan ekstensi server ini (region_code, access_token).",
+        "Titik akhir, format dan ekstensi server ini (region_code, access_token) dan pemda yang dilayani "
+        "(jurisdictions).",
         200,
         Discovery,
         {
@@ -231,7 +246,7 @@ OPERATIONS = [
         "GET",
         "/services/{code}.{fmt}",
         "Open311: definisi layanan dan atributnya",
-        "Atribut attribute[region_code] wajib; lainnya opsional.",
+        "Semua atribut opsional (attribute[region_code]: kode wilayah Kemendagri).",
         200,
         ServiceDefinition,
         service_definition("jalan-jembatan"),
@@ -264,8 +279,10 @@ OPERATIONS = [
         "POST",
         "/requests.{fmt}",
         "Open311: kirim pengaduan (form, dengan api_key)",
-        "Form application/x-www-form-urlencoded sesuai spesifikasi. Ekstensi: region_code wajib. Judul "
-        "diturunkan dari layanan dan deskripsi. Header Idempotency-Key didukung.",
+        "Form application/x-www-form-urlencoded sesuai spesifikasi. Wilayah: region_code (ekstensi) bila "
+        "ada, lalu jurisdiction_id (kode pemda), lalu pemda bawaan server (INTAKE_DEFAULT_PEMDA), lalu "
+        "provinsi dari lat/long; tanpa semuanya 400. Judul diturunkan dari layanan dan deskripsi. Header "
+        "Idempotency-Key didukung.",
         201,
         list[Created],
         [_EXAMPLE_CREATED],
