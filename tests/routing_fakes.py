@@ -51,6 +51,24 @@ class FakeComplaintStore:
             doc["rev"] += 1
             self.docs[doc["_id"]] = copy.deepcopy(doc)
 
+    async def replace_together(self, docs: Sequence[Document]) -> None:
+        await self.replace(docs)  # checks every rev before writing any: all or none
+
+    async def duplicate_candidates(self, keys: Sequence[str], since: datetime, limit: int) -> list[Document]:
+        wanted = set(keys)
+        found = [
+            copy.deepcopy(d)
+            for d in self.docs.values()
+            if wanted.intersection(d.get("dup_keys") or ()) and d["submitted_at"] >= since
+        ]
+        return sorted(found, key=lambda d: d["submitted_at"], reverse=True)[:limit]
+
+    async def suggested_with(self, complaint_id: str, limit: int) -> list[Document]:
+        found = [
+            d for d in self.docs.values() if any(s["id"] == complaint_id for s in d.get("duplicates") or ())
+        ]
+        return [copy.deepcopy(d) for d in found[:limit]]
+
     async def mark_published(self, written: Sequence[tuple[str, datetime]]) -> None:
         for cid, since in written:
             doc = self.docs.get(cid)

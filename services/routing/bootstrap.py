@@ -26,6 +26,7 @@ from services.routing.entrypoints import (
     admin,
     complaints,
     consumers,
+    duplicates,
     explain,
     notes,
     opd_systems,
@@ -61,6 +62,8 @@ def mongo_routing(
     max_transfers: int = 3,
     lease_minutes: int = 30,
     finish_later: bool = False,
+    duplicate_window_days: int = 30,
+    duplicate_min_similarity: float = 0.3,
 ) -> Routing:
     """The real adapters on a database and a publisher (indexes are `store.ensure_indexes`)."""
     complaints_ = store.MongoComplaintStore(db)
@@ -74,12 +77,15 @@ def mongo_routing(
         webhooks=MongoWebhooks(db),
         max_transfers=max_transfers,
         lease_minutes=lease_minutes,
+        duplicate_window_days=duplicate_window_days,
+        duplicate_min_similarity=duplicate_min_similarity,
     )
 
 
 def add_staff_routes(app: web.Application) -> None:
     """The staff API's views (they read `app[ROUTING]`)."""
     complaints.add_routes(app)
+    duplicates.add_routes(app)
     notes.add_routes(app)
     queues.add_routes(app)
     opd_systems.add_routes(app)
@@ -108,6 +114,8 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
             max_transfers=settings.max_transfers,
             lease_minutes=settings.lease_minutes,
             finish_later=finish_later,
+            duplicate_window_days=settings.duplicate_window_days,
+            duplicate_min_similarity=settings.duplicate_min_similarity,
         )
 
     open_routing = routing or open_real

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import AwareDatetime, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.routing.adapters.webhooks import parse_networks
@@ -26,6 +26,11 @@ class RoutingSettings(FileSettings):
     log_level: str = "INFO"
     max_transfers: int = 3  # the N-th transfer goes to the coordinator (DESIGN §5)
     lease_minutes: int = 30  # a claim keeps other clerks off a complaint this long
+    # Duplicate suggestions (services/routing/domain/duplicates.py): an open complaint submitted
+    # this many days before a new one may be its original; and the Jaccard similarity of their
+    # texts' shingles a suggestion needs (0–1). The radii per category are a table in that module.
+    duplicate_window_days: int = Field(default=30, ge=1, le=365)
+    duplicate_min_similarity: float = Field(default=0.3, gt=0, le=1)
     webhook_interval_seconds: float = 1.0
     # Networks webhooks may reach although they are not public (an OPD system on the pemda's
     # intranet): CIDRs separated by commas, e.g. `10.20.0.0/16,192.168.5.0/24`. Empty: only
