@@ -47,15 +47,18 @@ NEAR = {"lat": -6.9831, "lon": 110.4093}  # ~50 m away
 FAR = {"lat": -6.9655, "lon": 110.4091}  # ~2 km away
 FIRST = {
     "title": "Jalan berlubang besar di Jl. Pemuda",
-    "description": "Ada lubang besar di Jalan Pemuda depan SD Negeri 2, sudah dua minggu, motor sering jatuh saat malam.",
+    "description": "Ada lubang besar di Jalan Pemuda depan SD Negeri 2, sudah dua minggu, motor sering "
+    "jatuh saat malam.",
 }
 SAME_POTHOLE = {
     "title": "Lubang jalan Pemuda bahaya",
-    "description": "Jalan Pemuda dekat SD Negeri 2 berlubang besar dan dalam, banyak pengendara motor jatuh waktu malam.",
+    "description": "Jalan Pemuda dekat SD Negeri 2 berlubang besar dan dalam, banyak pengendara motor "
+    "jatuh waktu malam.",
 }
 OTHER_MATTER = {
     "title": "Jembatan kayu Kali Garang lapuk",
-    "description": "Papan jembatan penyeberangan kayu banyak yang patah dan goyang ketika dilewati anak sekolah.",
+    "description": "Papan jembatan penyeberangan kayu banyak yang patah dan goyang ketika dilewati anak "
+    "sekolah.",
 }
 
 
@@ -65,7 +68,9 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 async def apps(
-    endpoints: Endpoints, smtp: tuple[Mailbox, int, Path], gateway: tuple[Gateway, str]
+    endpoints: Endpoints,
+    smtp: tuple[Mailbox, int, Path],  # noqa: F811 (the notification tests' fixture)
+    gateway: tuple[Gateway, str],  # noqa: F811 (the notification tests' fixture)
 ) -> AsyncIterator[Apps]:
     notify = _notify_settings(smtp, gateway[1], daily_cap=100)
     async with running_apps(endpoints, notify=notify, public_base_url="https://lapor.example") as running:
@@ -138,7 +143,9 @@ async def test_a_near_similar_complaint_is_suggested_a_far_or_different_one_is_n
 
 
 async def test_merge_closes_the_duplicate_into_the_survivor_and_both_reporters_follow_it(
-    apps: Apps, endpoints: Endpoints, smtp: tuple[Mailbox, int, Path]
+    apps: Apps,
+    endpoints: Endpoints,
+    smtp: tuple[Mailbox, int, Path],  # noqa: F811 (the notification tests' fixture)
 ) -> None:
     bootstrap, mailbox = endpoints.kafka_bootstrap, smtp[0]
     sari, joko = _address("sari"), _address("joko")
