@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from services.routing.entrypoints.models import (
     ArchiveBody,
     DisposeBody,
+    MergeBody,
     MessageBody,
     NoteBody,
     OpdBody,
@@ -115,6 +116,23 @@ def paths() -> dict[str, Any]:
                 "Koordinator: arsipkan dengan alasan",
                 body=ArchiveBody,
                 example={"reason": "Di luar kewenangan pemda", "forwarded_to": "Kementerian PUPR"},
+                params=idp,
+            )
+        },
+        f"{base}/duplicates": {
+            "get": _op(
+                "Dugaan duplikat: pengaduan terbuka sekategori yang berdekatan (radius per kategori, atau "
+                "desa yang sama) dan bernada serupa, tanpa identitas, teks, atau lampiran pelapor lain",
+                params=idp,
+            )
+        },
+        f"{base}/merge": {
+            "post": _op(
+                "Koordinator: gabungkan pengaduan ini (duplikat) ke pengaduan lain yang terbuka di pemda "
+                "yang sama; duplikat ditutup `merged`, pengaduan tujuan mengambil privasi terketat. "
+                "Penggabungan yang sama diulang tidak mengubah apa pun",
+                body=MergeBody,
+                example={"into": "01JQ7ZK3M5V8X2B4N6P8R0T2W4", "reason": "Lubang jalan yang sama"},
                 params=idp,
             )
         },
