@@ -13,8 +13,12 @@ scans (DESIGN §7), so neither `$near` nor `$text` is used.
 - **LSH**: a MinHash signature (datasketch, `NUM_PERM` permutations from the fixed `SEED`: stored
   keys depend on both, so changing either needs every open complaint's keys rewritten) cut into
   `BANDS` bands of `ROWS` rows. Two complaints share a band with probability 1 − (1 − J^ROWS)^BANDS:
-  at J = 0.3 about 0.90, at J = 0.4 about 0.985, at J = 0.1 about 0.21 — the exact Jaccard then
-  drops the chance meetings.
+  with 8 bands of one row, at J = 0.3 about 0.94, at J = 0.4 about 0.98, at J = 0.5 about 0.996,
+  and at J = 0.1 about 0.57 — the exact Jaccard then drops the chance meetings, which the place
+  and category already make few. Why so few bands: every key is an index entry, and the
+  database's insert rate falls steeply with the entries per document (bench/duplicates.py, 10k
+  complaints in batches of 200: 4,800/s without keys, 3,100/s with 12, 1,500/s with 16, 400/s
+  with 24, 310/s with 48).
 - **Place**: when both complaints have a location, within the category's radius (`RADIUS_M`);
   otherwise the same desa. A complaint with a location is keyed by its geohash cell, at the
   precision whose cells are at least twice the radius wide and high, so the circle around a new
@@ -41,8 +45,8 @@ from datasketch import MinHash
 
 from services.routing.domain.classify import normalise, stem_words
 
-NUM_PERM = 48
-BANDS = 24
+NUM_PERM = 8
+BANDS = 8
 ROWS = NUM_PERM // BANDS
 SEED = 22  # issue 22; part of every stored key
 MAX_SHINGLES = 600  # a 4,000-character text has fewer distinct content stems than this
@@ -171,16 +175,20 @@ def shingles(title: str, description: str) -> tuple[str, ...]:
 def fingerprint(title: str, description: str) -> Fingerprint:
     """Shingles and band hashes of one complaint's text (CPU work: the stemmer; off the loop)."""
     found = shingles(title, description)
+    return Fingerprint(found, band_hashes(found))
+
+
+def band_hashes(found: Sequence[str]) -> tuple[str, ...]:
+    """The LSH band hashes of a shingle set (none for an empty one)."""
     if not found:
-        return Fingerprint((), ())
+        return ()
     minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
     minhash.update_batch([s.encode() for s in found])
     values = np.asarray(minhash.hashvalues, dtype="<u4")
-    bands = tuple(
+    return tuple(
         hashlib.blake2b(values[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=6).hexdigest()
         for i in range(BANDS)
     )
-    return Fingerprint(found, bands)
 
 
 def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
