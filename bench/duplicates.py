@@ -14,7 +14,7 @@ do not write alike), in its own category, spread uniformly over Kota Semarang (~
 its 177 desa, submitted over the last 30 days. Probes are new complaints drawn the same way. So
 at 100k, each (category, desa) holds ~50 complaints and each text ~600 near copies: a busy city.
 
-How: its own secantusd-rs (`devtools.infra.start_mongo`, profile `bench-duplicates`, port 38517,
+How: its own secantusd-rs (`devtools.infra.start_mongo`, profile `bench-duplicates`, port 38917,
 data under `.run/bench-duplicates`, wiped first); no Kafka, no services. Figures are printed,
 never asserted; the last line is all of them as JSON. The machine is small and shared: compare
 runs on a quiet machine.
@@ -49,7 +49,7 @@ from shared import clock
 from shared.mongo import mongo_client
 
 PROFILE = "bench-duplicates"
-PORTS = infra.Ports(kafka=39592, kafka_controller=39593, mongo=38517)
+PORTS = infra.Ports(kafka=39992, kafka_controller=39993, mongo=38917)
 DATA = Path(__file__).parent / "data" / "labelled_complaints.jsonl"
 PEMDA = "33.74"
 SOUTH, NORTH, WEST, EAST = -7.10, -6.93, 110.30, 110.50  # Kota Semarang, roughly
