@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.routing.adapters.delivery import OutboxDelivery
+from services.routing.adapters.store import CANDIDATE_FIELDS
 from services.routing.domain.complaint import FEED_OUTBOX
 from services.routing.ports import DuesUpdate, Routing
 from shared.envelope import Envelope, decode
@@ -57,7 +58,7 @@ class FakeComplaintStore:
     async def duplicate_candidates(self, keys: Sequence[str], since: datetime, limit: int) -> list[Document]:
         wanted = set(keys)
         found = [
-            copy.deepcopy(d)
+            {k: copy.deepcopy(v) for k, v in d.items() if k == "_id" or k in CANDIDATE_FIELDS}
             for d in self.docs.values()
             if wanted.intersection(d.get("dup_keys") or ()) and d["submitted_at"] >= since
         ]
