@@ -12,6 +12,7 @@ changes are staged at one instant, so that their outboxes are marked published i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -257,16 +258,22 @@ async def handle_submissions(
 async def suggest_duplicates(docs: Sequence[Document], routing: Routing) -> None:
     """Each new complaint's likely duplicates among the open complaints (and the batch's earlier
     ones): found by key (domain/duplicates.py), confirmed by text similarity and distance, stored
-    on it (`duplicates`) for its handler and coordinator to see."""
-    for i, doc in enumerate(docs):
+    on it (`duplicates`) for its handler and coordinator to see. The look-ups of a batch run
+    concurrently (one indexed read each)."""
+
+    async def candidates(doc: Document) -> list[Document]:
         keys = dup.lookup_keys(place_of(doc), doc.get("dup_bands") or ())
         if not keys:
-            continue
+            return []
         since = dup.window_start(doc["submitted_at"], routing.duplicate_window_days)
-        found = await routing.complaints.duplicate_candidates(keys, since, dup.MAX_CANDIDATES)
-        wanted = set(keys)
+        return await routing.complaints.duplicate_candidates(keys, since, dup.MAX_CANDIDATES)
+
+    found = await asyncio.gather(*(candidates(doc) for doc in docs))
+    for i, (doc, stored) in enumerate(zip(docs, found, strict=True)):
+        wanted = set(dup.lookup_keys(place_of(doc), doc.get("dup_bands") or ()))
+        since = dup.window_start(doc["submitted_at"], routing.duplicate_window_days)
         earlier = [d for d in docs[:i] if wanted.intersection(d["dup_keys"]) and d["submitted_at"] >= since]
-        doc["duplicates"] = suggest(doc, [*found, *earlier], routing.duplicate_min_similarity)
+        doc["duplicates"] = suggest(doc, [*stored, *earlier], routing.duplicate_min_similarity)
 
 
 # --- one staff action (HTTP) --------------------------------------------------------------------
