@@ -237,19 +237,37 @@ class ComplaintReopened(Payload):
     reason: str
 
 
-CloseOutcome = Literal["feedback", "expired", "withdrawn"]
+CloseOutcome = Literal["feedback", "expired", "withdrawn", "merged"]
 
 
 @register
 class ComplaintClosed(Payload):
     """→ `closed`: the reporter's feedback, the `reporter_reply` window expiring (sla's command),
-    or the reporter withdrawing an open complaint (every running clock ends `cancelled`)."""
+    the reporter withdrawing an open complaint, or a coordinator merging it into another open
+    complaint of its pemda (`merged`, `merged_into` names the survivor, which carries on with a
+    `ComplaintAbsorbed`). Withdrawn or merged, every running clock ends `cancelled`; a breach
+    already recorded stays."""
 
     TYPE = "ComplaintClosed"
 
     outcome: CloseOutcome
     rating: int | None = Field(default=None, ge=1, le=5)
     comment: str | None = None
+    merged_into: str | None = None  # the survivor, when `outcome` is `merged`
+
+
+@register
+class ComplaintAbsorbed(Payload):
+    """A coordinator merged the duplicate `absorbed_id` into this complaint (the survivor; the
+    duplicate closed `merged` at the same instant). The survivor now carries the strictest privacy
+    flags of the two (DESIGN §3): `anonymous`/`confidential` are its flags after the merge. The
+    state does not change; the absorbed complaint's reporter follows this one from now on."""
+
+    TYPE = "ComplaintAbsorbed"
+
+    absorbed_id: str
+    anonymous: bool
+    confidential: bool
 
 
 @register

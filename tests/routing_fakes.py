@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from services.routing.adapters.delivery import OutboxDelivery
+from services.routing.adapters.store import CANDIDATE_FIELDS
 from services.routing.domain.complaint import FEED_OUTBOX
 from services.routing.domain.suggestions import KEPT, CountedTransfer, Decision, TransferPair
 from services.routing.ports import DuesUpdate, Routing
@@ -52,6 +53,24 @@ class FakeComplaintStore:
         for doc in docs:
             doc["rev"] += 1
             self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def replace_together(self, docs: Sequence[Document]) -> None:
+        await self.replace(docs)  # checks every rev before writing any: all or none
+
+    async def duplicate_candidates(self, keys: Sequence[str], since: datetime, limit: int) -> list[Document]:
+        wanted = set(keys)
+        found = [
+            {k: copy.deepcopy(v) for k, v in d.items() if k == "_id" or k in CANDIDATE_FIELDS}
+            for d in self.docs.values()
+            if wanted.intersection(d.get("dup_keys") or ()) and d["submitted_at"] >= since
+        ]
+        return sorted(found, key=lambda d: d["submitted_at"], reverse=True)[:limit]
+
+    async def suggested_with(self, complaint_id: str, limit: int) -> list[Document]:
+        found = [
+            d for d in self.docs.values() if any(s["id"] == complaint_id for s in d.get("duplicates") or ())
+        ]
+        return [copy.deepcopy(d) for d in found[:limit]]
 
     async def mark_published(self, written: Sequence[tuple[str, datetime]]) -> None:
         for cid, since in written:

@@ -47,7 +47,7 @@ from shared.auth import Staff
 from shared.calendar import calendar_for as default_calendar
 from shared.deadletters import Letter
 from shared.envelope import Envelope, Payload, decode, new_event
-from shared.events import CalendarChanged, ComplaintSubmitted, WithdrawComplaint
+from shared.events import CalendarChanged, ComplaintAbsorbed, ComplaintSubmitted, WithdrawComplaint
 from shared.kafka import Outgoing, Rejected
 from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_SUBMITTED
 
@@ -385,7 +385,8 @@ async def complaint_events(
     staged: list[dict[str, Any]] = []
     answered: set[str] = set()
     calendar_for = calendars.calendar_for if calendars else default_calendar
-    applied = _notices(staged, answered, notifying, calendar_for)
+    followers = await _follower_channels(store, docs, events) if notifying is not None else {}
+    applied = _notices(staged, answered, notifying, calendar_for, followers)
     lifecycle: dict[str, list[Envelope]] = {}
     for event in events:
         if event.complaint_id is None:
@@ -417,26 +418,49 @@ async def complaint_events(
 Applied = Callable[[dict[str, Any], Envelope], None]
 
 
+async def _follower_channels(
+    store: ComplaintStore, docs: Mapping[str, dict[str, Any]], events: Sequence[Envelope]
+) -> dict[str, list[str]]:
+    """The notification channels of the reporters following a survivor (complaints merged into
+    one of these), by their complaint's id: the survivor's events are told to them too."""
+    ids = {f for doc in docs.values() for f in doc.get("followers") or ()}
+    ids |= {e.payload.absorbed_id for e in events if isinstance(e.payload, ComplaintAbsorbed)}
+    if not ids:
+        return {}
+    found = await store.load_views(sorted(ids))
+    return {cid: list(doc.get("notify_channels") or ()) for cid, doc in found.items()}
+
+
 def _notices(
-    staged: list[dict[str, Any]], answered: set[str], notifying: Notifying | None, calendar_for: CalendarFor
+    staged: list[dict[str, Any]],
+    answered: set[str],
+    notifying: Notifying | None,
+    calendar_for: CalendarFor,
+    followers: Mapping[str, list[str]] | None = None,
 ) -> Applied:
     """What to do with each event a view has just applied: note the open information request
     (and the complaints whose request was answered), and stage the notifications it causes on
-    the reporter's channels."""
+    the reporter's channels, and on those of the reporters following it (merged complaints)."""
 
     def on_applied(doc: dict[str, Any], event: Envelope) -> None:
         if notifications.track_reply(doc, event):
             answered.add(doc["_id"])
         if notifying is None or event.complaint_id is None:
             return
-        channels = [c for c in doc.get("notify_channels") or () if c in notifying.channels]
-        if not channels:
-            return
         now = clock.now()
-        for notice in notifications.notices_for(event, doc, calendar_for):
+        notices = notifications.notices_for(event, doc, calendar_for)
+        channels = [c for c in doc.get("notify_channels") or () if c in notifying.channels]
+        for notice in notices:
             staged.extend(
                 notifications.notification_document(notice, channel, event, now) for channel in channels
             )
+        for follower in doc.get("followers") or ():
+            theirs = [c for c in (followers or {}).get(follower, ()) if c in notifying.channels]
+            for notice in notifications.follower_notices(notices, doc["_id"], follower):
+                staged.extend(
+                    notifications.notification_document(notice, channel, event, now, follower)
+                    for channel in theirs
+                )
 
     return on_applied
 

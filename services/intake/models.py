@@ -179,6 +179,18 @@ class NotificationState(BaseModel):
     at: datetime
 
 
+class MergedInto(BaseModel):
+    """The complaint a reporter's merged complaint now lives on, as that reporter may see it."""
+
+    id: str
+    status: str
+    status_label: str | None = None
+    opd_id: str | None
+    escalation_level: int
+    deadlines: list[Deadline]
+    timeline: list[TimelineEntry]
+
+
 class ComplaintView(BaseModel):
     id: str
     status: str
@@ -198,13 +210,16 @@ class ComplaintView(BaseModel):
     confidential: bool = False
     # The reporter's own view only: what became of each notification sent to them (no addresses).
     notifications: list[NotificationState] | None = None
+    # The reporter's own view of a complaint merged into another (issue 22): the survivor.
+    merged_into: MergedInto | None = None
 
     @model_serializer(mode="wrap")
     def _without_absent_notifications(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Only the reporter's view has the field: the others' answers stay as they were.
+        # Only the reporter's view has these fields: the others' answers stay as they were.
         data: dict[str, Any] = handler(self)
-        if data.get("notifications") is None:
-            data.pop("notifications", None)
+        for name in ("notifications", "merged_into"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
 

@@ -27,6 +27,7 @@ from services.routing.entrypoints import (
     admin,
     complaints,
     consumers,
+    duplicates,
     explain,
     notes,
     opd_systems,
@@ -67,6 +68,8 @@ def mongo_routing(
     finish_later: bool = False,
     suggest_after: int = 3,
     suggest_window_days: int = 90,
+    duplicate_window_days: int = 30,
+    duplicate_min_similarity: float = 0.3,
 ) -> Routing:
     """The real adapters on a database and a publisher (indexes are `store.ensure_indexes`)."""
     complaints_ = store.MongoComplaintStore(db)
@@ -83,12 +86,15 @@ def mongo_routing(
         lease_minutes=lease_minutes,
         suggest_after=suggest_after,
         suggest_window_days=suggest_window_days,
+        duplicate_window_days=duplicate_window_days,
+        duplicate_min_similarity=duplicate_min_similarity,
     )
 
 
 def add_staff_routes(app: web.Application) -> None:
     """The staff API's views (they read `app[ROUTING]`)."""
     complaints.add_routes(app)
+    duplicates.add_routes(app)
     notes.add_routes(app)
     queues.add_routes(app)
     opd_systems.add_routes(app)
@@ -120,6 +126,8 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
             finish_later=finish_later,
             suggest_after=settings.rule_suggest_after,
             suggest_window_days=settings.rule_suggest_window_days,
+            duplicate_window_days=settings.duplicate_window_days,
+            duplicate_min_similarity=settings.duplicate_min_similarity,
         )
 
     open_routing = routing or open_real

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 from services.routing.domain.classify import Budget, TooCostly
+from services.routing.domain.duplicates import Fingerprint, fingerprint
 from services.routing.domain.table import RouteDecision, UnknownCategory, route_text
 
 # CPU seconds one complaint's classification may use. The labelled set takes 2–40 ms a complaint;
@@ -71,3 +72,16 @@ async def decide_off_loop(text: Text, cpu_seconds: float = EXPLAIN_CPU_SECONDS) 
     """One decision on the explain thread (the explain endpoint); raises what `decide` raises."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(EXPLAINER, decide, text, cpu_seconds)
+
+
+def _fingerprints(texts: Sequence[tuple[str, str]]) -> list[Fingerprint]:
+    return [fingerprint(title, description) for title, description in texts]
+
+
+async def fingerprint_batch(texts: Sequence[tuple[str, str]]) -> list[Fingerprint]:
+    """Each (title, description)'s duplicate-search fingerprint, on the classifier thread (the
+    stemmer's work; words the classification just stemmed are cached, so mostly MinHash)."""
+    if not texts:
+        return []
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(CLASSIFIER, _fingerprints, texts)

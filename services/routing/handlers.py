@@ -12,10 +12,12 @@ changes are staged at one instant, so that their outboxes are marked published i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from services.routing.deciding import CPU_SECONDS, Text, decide_batch
+from services.routing.deciding import CPU_SECONDS, Text, decide_batch, fingerprint_batch
+from services.routing.domain import duplicates as dup
 from services.routing.domain.catalog_import import CatalogPlan
 from services.routing.domain.complaint import (
     FEED_OUTBOX,
@@ -26,12 +28,24 @@ from services.routing.domain.complaint import (
     as_complaint,
     command_action,
     dues_updates,
+    duplicate_keys,
     feed_entry,
     new_complaint,
+    place_of,
     shown_text,
     store_complaint,
+    suggest,
 )
-from services.routing.domain.lifecycle import Action, Complaint, Refused, decide, evolve, lease
+from services.routing.domain.lifecycle import (
+    Action,
+    Complaint,
+    Merge,
+    Refused,
+    decide,
+    decide_merge,
+    evolve,
+    lease,
+)
 from services.routing.domain.suggestions import (
     CountedTransfer,
     Decision,
@@ -107,6 +121,7 @@ def record(
         if isinstance(payload, ComplaintAssigned):
             messages.append(_notice(doc, envelope, payload, complaint))
     store_complaint(doc, complaint)
+    doc["dup_keys"] = duplicate_keys(doc)
     if complaint.state not in QUEUED_STATES:
         doc["sla_due"] = NO_DUE
     outbox.stage(doc, messages, staged_at)
@@ -145,6 +160,7 @@ def route_submission(
     overrides: Overrides | None = None,
     decision: RouteDecision | None = None,
     staged_at: datetime | None = None,
+    fingerprint: dup.Fingerprint | None = None,
 ) -> Document:
     """The first two lifecycle events of a complaint: received (seq 1, at the submission
     instant), then assigned or triage (seq 2, at routing's decision; computed here if not given),
@@ -154,7 +170,7 @@ def route_submission(
             submitted.category, submitted.region_code, submitted.title, submitted.description
         )
     decision = with_overrides(decision, overrides or {})
-    doc = new_complaint(envelope, submitted, decision)
+    doc = new_complaint(envelope, submitted, decision, fingerprint)
     correlation = envelope.correlation_id or envelope.event_id
     received = ComplaintReceived(
         submitted_at=envelope.occurred_at,
@@ -233,16 +249,20 @@ async def handle_submissions(
         p = envelope.payload
         texts.append((p.category, p.region_code, p.title, p.description))
     decisions = await decide_batch(texts, cpu_seconds)
-    for (complaint_id, envelope), decided in zip(valid.items(), decisions, strict=True):
+    fingerprints = await fingerprint_batch([(title, text) for *_, title, text in texts])
+    for (complaint_id, envelope), decided, printed in zip(
+        valid.items(), decisions, fingerprints, strict=True
+    ):
         assert isinstance(envelope.payload, ComplaintSubmitted)
         if isinstance(decided, str):
             rejected.append(Rejected(envelope, decided))
             continue
         routed[complaint_id] = route_submission(
-            envelope, envelope.payload, instant, overrides, decided, staged_at
+            envelope, envelope.payload, instant, overrides, decided, staged_at, printed
         )
     if not routed:
         return rejected
+    await suggest_duplicates(list(routed.values()), routing)
     existing = await routing.complaints.insert_new(list(routed.values()))
     await routing.delivery.deliver([doc for cid, doc in routed.items() if cid not in existing])
     if existing:
@@ -251,6 +271,27 @@ async def handle_submissions(
         stored = await routing.complaints.load(sorted(existing))
         await routing.delivery.deliver(list(stored.values()))
     return rejected
+
+
+async def suggest_duplicates(docs: Sequence[Document], routing: Routing) -> None:
+    """Each new complaint's likely duplicates among the open complaints (and the batch's earlier
+    ones): found by key (domain/duplicates.py), confirmed by text similarity and distance, stored
+    on it (`duplicates`) for its handler and coordinator to see. The look-ups of a batch run
+    concurrently (one indexed read each)."""
+
+    async def candidates(doc: Document) -> list[Document]:
+        keys = dup.lookup_keys(place_of(doc), doc.get("dup_bands") or ())
+        if not keys:
+            return []
+        since = dup.window_start(doc["submitted_at"], routing.duplicate_window_days)
+        return await routing.complaints.duplicate_candidates(keys, since, dup.MAX_CANDIDATES)
+
+    found = await asyncio.gather(*(candidates(doc) for doc in docs))
+    for i, (doc, stored) in enumerate(zip(docs, found, strict=True)):
+        wanted = set(dup.lookup_keys(place_of(doc), doc.get("dup_bands") or ()))
+        since = dup.window_start(doc["submitted_at"], routing.duplicate_window_days)
+        earlier = [d for d in docs[:i] if wanted.intersection(d["dup_keys"]) and d["submitted_at"] >= since]
+        doc["duplicates"] = suggest(doc, [*stored, *earlier], routing.duplicate_min_similarity)
 
 
 # --- one staff action (HTTP) --------------------------------------------------------------------
@@ -294,6 +335,33 @@ async def act(
         await routing.delivery.deliver([doc])
         return doc
     raise ConcurrentUpdate(f"complaint {complaint_id} keeps changing")
+
+
+async def merge(
+    routing: Routing, absorbed_id: str, action: Merge, *, correlation_id: str | None = None
+) -> tuple[Document, Document]:
+    """Merge a duplicate into its survivor (both documents in one transaction); the two
+    documents after. `Refused` → 409, `LookupError` → 404 (the duplicate) or the survivor's id."""
+    for _ in range(5):  # a concurrent writer on either: read both again and decide again
+        docs = await routing.complaints.load(sorted({absorbed_id, action.into}))
+        absorbed, survivor = docs.get(absorbed_id), docs.get(action.into)
+        if absorbed is None:
+            raise LookupError(absorbed_id)
+        if survivor is None:
+            raise LookupError(action.into)
+        instant = clock.now()
+        closing, absorbing = decide_merge(as_complaint(absorbed), as_complaint(survivor), action)
+        if not closing:
+            return absorbed, survivor  # merged already: nothing changes
+        record(absorbed, closing, instant, correlation_id)
+        record(survivor, absorbing, instant, correlation_id)
+        try:
+            await routing.complaints.replace_together([absorbed, survivor])
+        except ConcurrentUpdate:
+            continue
+        await routing.delivery.deliver([absorbed, survivor])
+        return absorbed, survivor
+    raise ConcurrentUpdate(f"complaints {absorbed_id} and {action.into} keep changing")
 
 
 # --- commands (complaints.commands) -------------------------------------------------------------

@@ -51,6 +51,19 @@ class ComplaintStore(Protocol):
         delivered outbox from being cleared."""
         ...
 
+    async def replace_together(self, docs: Sequence[Document]) -> None:
+        """`replace`, all or none (one transaction): a merge changes two complaints."""
+        ...
+
+    async def duplicate_candidates(self, keys: Sequence[str], since: datetime, limit: int) -> list[Document]:
+        """Complaints holding any of these duplicate keys (only open ones hold keys), submitted
+        at or after `since`, newest first, with what confirming a duplicate needs."""
+        ...
+
+    async def suggested_with(self, complaint_id: str, limit: int) -> list[Document]:
+        """Complaints whose stored duplicate suggestions name this one."""
+        ...
+
     async def set_lease(self, complaint_id: str, rev: int, handler: str, until: datetime) -> bool:
         """Take or renew the handler's lease if the complaint is still at `rev`."""
         ...
@@ -146,3 +159,5 @@ class Routing:
     # within the window.
     suggest_after: int = 3
     suggest_window_days: int = 90
+    duplicate_window_days: int = 30  # how far back an open complaint may be a duplicate's original
+    duplicate_min_similarity: float = 0.3  # Jaccard of the text shingles a suggestion needs

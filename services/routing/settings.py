@@ -45,6 +45,12 @@ class RoutingSettings(FileSettings):
     rule_suggest_after: int = Field(default=3, ge=1, le=MAX_THRESHOLD)
     # Only transfers of the last this many days count towards a rule suggestion.
     rule_suggest_window_days: int = Field(default=90, ge=1, le=3650)
+    # Duplicate suggestions (services/routing/domain/duplicates.py): an open complaint submitted
+    # this many days before a new one may be its original; and the Jaccard similarity of their
+    # texts' shingles a suggestion needs (0–1). The radii per category are a table in that module.
+    duplicate_window_days: int = Field(default=30, ge=1, le=365)
+    # The Jaccard similarity (0–1) of two texts' shingles a duplicate suggestion needs.
+    duplicate_min_similarity: float = Field(default=0.3, gt=0, le=1)
     # How often the webhook pusher looks for new feed entries to deliver.
     webhook_interval_seconds: float = 1.0
     # Networks webhooks may reach although they are not public (an OPD system on the pemda's

@@ -303,6 +303,7 @@ async def run(
     await calendar(rec)
     await settled(bootstrap)
     await reports(rec, a, b, c)
+    await duplicates_merged(rec)
     await docs_pages(rec)
     return rec
 
@@ -951,6 +952,75 @@ async def archived_spam(rec: Recorder) -> str:
     )
     await rec.call("public listing: bad cursor", "intake", "GET", listing, params={"cursor": "rusak"})
     return d
+
+
+DRAIN = {
+    "title": "Saluran air tersumbat di Jl. Kyai Mojo",
+    "description": "Saluran air di tepi Jalan Kyai Mojo tersumbat sampah, air meluap ke jalan setiap hujan.",
+    "category": "jalan-jembatan",
+    "region_code": DESA,
+    "location": {"lat": -7.7801, "lon": 110.3702},
+    "reporter": {"name": "Wahyu Hidayat", "email": "wahyu@example.id"},
+}
+SAME_DRAIN = {
+    "title": "Got mampet Kyai Mojo, jalan banjir",
+    "description": "Got di Jalan Kyai Mojo mampet penuh sampah sehingga air meluap dan jalan banjir "
+    "saat hujan.",
+    "category": "jalan-jembatan",
+    "region_code": DESA,
+    "location": {"lat": -7.7798, "lon": 110.3703},
+    "anonymous": True,
+    "reporter": {"name": "Sri Lestari", "phone": "0813-7777-8899"},
+}
+
+
+async def duplicates_merged(rec: Recorder) -> None:
+    """The same blocked drain reported twice: the second shows the first as a suggested duplicate;
+    the coordinator merges it; its reporter follows the survivor, which takes the stricter flags."""
+    survivor, survivor_token = await submit(rec, "submit: a blocked drain", DRAIN)
+    duplicate, duplicate_token = await submit(rec, "submit: the same drain, anonymous", SAME_DRAIN)
+    await staff_state(rec, duplicate, "assigned")
+    await rec.call(
+        "suggested duplicates", "routing", "GET", staff_path(duplicate, "duplicates"), token=HANDLER
+    )
+    merge = staff_path(duplicate, "merge")
+    await rec.call(
+        "merge by a handler: refused", "routing", "POST", merge, token=HANDLER, json_body={"into": survivor}
+    )
+    await rec.call(
+        "merge into itself: refused",
+        "routing",
+        "POST",
+        merge,
+        token=COORDINATOR,
+        json_body={"into": duplicate},
+    )
+    body = {"into": survivor, "reason": "Saluran yang sama"}
+    await rec.call("merge", "routing", "POST", merge, token=COORDINATOR, json_body=body)
+    await rec.call(
+        "merge again: nothing changes", "routing", "POST", merge, token=COORDINATOR, json_body=body
+    )
+    back = {"into": duplicate}
+    await rec.call(
+        "merge into a merged complaint: refused", "routing", "POST", staff_path(survivor, "merge"),
+        token=COORDINATOR, json_body=back,
+    )  # fmt: skip
+    await citizen_state(
+        rec, duplicate, duplicate_token, lambda b: "merged_into" in b, "merged, following the survivor"
+    )
+    await citizen_state(
+        rec, survivor, survivor_token, lambda b: b.get("anonymous") is True, "survivor anonymous"
+    )
+    path = "/api/v1/complaints/"
+    await rec.call("reporter's view: merged", "intake", "GET", path + duplicate, token=duplicate_token)
+    await rec.call("survivor's reporter view", "intake", "GET", path + survivor, token=survivor_token)
+    await rec.call(
+        "survivor's duplicates, merged gone",
+        "routing",
+        "GET",
+        staff_path(survivor, "duplicates"),
+        token=COORDINATOR,
+    )
 
 
 async def open311(rec: Recorder, key: str) -> str:

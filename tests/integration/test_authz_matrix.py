@@ -137,6 +137,10 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
         "handler", "coordinator", target="complaint"
     ),
     ("routing", "GET", "/api/v1/staff/complaints/{id}/notes"): staff(target="complaint"),
+    ("routing", "GET", "/api/v1/staff/complaints/{id}/duplicates"): staff(
+        "handler", "coordinator", target="complaint"
+    ),
+    ("routing", "POST", "/api/v1/staff/complaints/{id}/merge"): staff("coordinator", target="complaint"),
     ("routing", "GET", "/api/v1/opd/{pemda}/{slug}/queue"): staff(target="opd"),
     ("routing", "GET", "/api/v1/opd/{pemda}/{slug}/feed"): staff(target="opd"),
     ("routing", "PUT", "/api/v1/opd/{pemda}/{slug}/webhook"): staff("handler", "coordinator", target="opd"),

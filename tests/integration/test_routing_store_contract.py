@@ -239,3 +239,54 @@ async def test_a_decision_is_taken_once(pairs: TransferPairs) -> None:
     stored = await pairs.get(*KEY)
     assert stored is not None and stored.decided == accepted
     assert await pairs.decide(stored, rejected) is True
+
+
+async def test_two_complaints_are_written_together_or_not_at_all(store: ComplaintStore) -> None:
+    await store.insert_new([routed("C1"), routed("C2")])
+    one, two = await store.get("C1"), await store.get("C2")
+    stale = await store.get("C2")
+    assert one is not None and two is not None and stale is not None
+    two["tier"] = "ringan"
+    await store.replace([two])
+    one["state"], stale["tier"] = "closed", "berkadar-pengawasan"
+    with pytest.raises(ConcurrentUpdate):
+        await store.replace_together([one, stale])  # C2 changed since: neither is written
+    kept = await store.get("C1")
+    assert kept is not None and (kept["state"], kept["rev"]) == ("assigned", 0)
+    fresh = await store.get("C2")
+    assert fresh is not None
+    fresh["tier"] = "tidak-berkadar-pengawasan"
+    await store.replace_together([one, fresh])
+    assert (one["rev"], fresh["rev"]) == (1, 2)
+    written = await store.load(["C1", "C2"])
+    assert (written["C1"]["state"], written["C2"]["tier"]) == ("closed", "tidak-berkadar-pengawasan")
+
+
+async def test_duplicate_candidates_are_found_by_key_within_the_window_newest_first(
+    store: ComplaintStore,
+) -> None:
+    docs = [routed(f"C{i}", at=NOW - timedelta(days=i)) for i in range(4)]
+    for i, doc in enumerate(docs):
+        doc["submitted_at"] = NOW - timedelta(days=10 * i)
+        doc["dup_keys"] = ["33.74|jalan-jembatan|d:33.74.01.1001|0:aa", f"other-{i}"]
+    docs[3]["dup_keys"] = []  # closed: it holds no keys
+    docs[0]["duplicates"] = [{"id": "C2", "similarity": 0.5, "distance_m": None}]
+    await store.insert_new(docs)
+    found = await store.duplicate_candidates(
+        ["33.74|jalan-jembatan|d:33.74.01.1001|0:aa", "nothing"], NOW - timedelta(days=25), 10
+    )
+    assert [d["_id"] for d in found] == ["C0", "C1", "C2"]
+    assert "outbox" not in found[0] and found[0]["category"] == "jalan-jembatan"
+    assert [
+        d["_id"] for d in await store.duplicate_candidates(["other-1"], NOW - timedelta(days=25), 10)
+    ] == ["C1"]
+    assert await store.duplicate_candidates(["other-1"], NOW - timedelta(days=5), 10) == []
+    assert (
+        len(
+            await store.duplicate_candidates(
+                ["33.74|jalan-jembatan|d:33.74.01.1001|0:aa"], NOW - timedelta(days=99), 2
+            )
+        )
+        == 2
+    )
+    assert [d["_id"] for d in await store.suggested_with("C2", 10)] == ["C0"]

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from services.intake.domain.view import CalendarBook, apply, countdown, render, reopen_window_end
+from services.intake.domain import notifications
+from services.intake.domain.view import (
+    CalendarBook,
+    apply,
+    countdown,
+    render,
+    render_survivor,
+    reopen_window_end,
+)
 from shared.calendar import calendar_for
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
@@ -16,6 +24,7 @@ from shared.events import (
     ClockStarted,
     ClockStopped,
     CommandRejected,
+    ComplaintAbsorbed,
     ComplaintAnswered,
     ComplaintArchived,
     ComplaintAssigned,
@@ -384,3 +393,35 @@ def test_the_reopen_window_comes_from_the_reporter_reply_clock_or_else_from_the_
         ),
     )
     assert reopen_window_end(view, calendar_for) == due
+
+
+def test_a_merged_complaint_points_at_its_survivor_and_the_survivor_takes_the_flags() -> None:
+    merged = doc()
+    apply(merged, lifecycle(1, received()))
+    apply(merged, lifecycle(2, ComplaintClosed(outcome="merged", comment="sama", merged_into="C9")))
+    assert (merged["status"], merged["closed_outcome"], merged["merged_into"]) == ("closed", "merged", "C9")
+    assert "C9" in merged["timeline"][-1]["summary"]
+
+    survivor = doc(_id="C9", reporter={"name": "Sari Wulandari"}, title="Lubang", description="Sari di sini")
+    apply(survivor, lifecycle(1, received()))
+    apply(survivor, lifecycle(2, ComplaintAnswered(opd_id=OPD, handler="h", message="Kami tambal.")))
+    absorbing = lifecycle(3, ComplaintAbsorbed(absorbed_id="C1", anonymous=True, confidential=False))
+    apply(survivor, absorbing)
+    apply(survivor, absorbing)  # redelivered: nothing new
+    assert survivor["anonymous"] is True and survivor["followers"] == ["C1"]
+    assert "C1" not in survivor["timeline"][-1]["summary"]  # the other reporter's complaint is not named
+    # What the merged complaint's reporter sees of the survivor: status and OPD answers, not its text.
+    followed = render_survivor(survivor, T0 + timedelta(hours=1), calendar_for)
+    assert followed.id == "C9" and any("Kami tambal." in e.summary for e in followed.timeline)
+    assert "Sari" not in followed.model_dump_json()
+    # The survivor's reporter is told of the merge; its followers of its news, once per follower.
+    assert [n.kind for n in notifications.notices_for(absorbing, survivor, calendar_for)] == ["merged"]
+    answered = lifecycle(4, ComplaintAnswered(opd_id=OPD, handler="h", message="x"))
+    notices = notifications.notices_for(answered, survivor, calendar_for)
+    [told] = notifications.follower_notices(notices, "C9", "C1")
+    assert (told.kind, told.key, told.facts["what"], told.facts["survivor"]) == (
+        "followed",
+        f"{answered.event_id}:C1",
+        "answered",
+        "C9",
+    )

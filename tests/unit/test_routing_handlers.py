@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.routing.domain.complaint import NO_DUE
-from services.routing.handlers import handle_clock_events, handle_routing_batch, handle_submissions
+from services.routing.domain.lifecycle import Merge
+from services.routing.handlers import handle_clock_events, handle_routing_batch, handle_submissions, merge
 from shared.envelope import Envelope, Payload, decode, new_event
 from shared.events import (
     AddInformation,
@@ -290,3 +291,36 @@ async def test_an_uncategorised_complaint_with_clear_text_is_classified_and_assi
     assert (assigned.category, assigned.opd_id) == ("jalan-jembatan", "33.74/dinas-pupr")
     assert assigned.rule.startswith("classified:")
     assert store.docs["C1"]["category"] == "jalan-jembatan"
+
+
+async def test_the_second_of_two_similar_submissions_in_one_batch_suggests_the_first() -> None:
+    lc, store, _, _ = fake_routing()
+    near = {"location": {"lat": -6.9835, "lon": 110.4091}}
+    batch = [
+        submitted(
+            "D1", description="Lubang besar di Jalan Pemuda depan SD, motor sering jatuh malam hari.", **near
+        ),
+        submitted(
+            "D2", description="Jalan Pemuda dekat SD berlubang besar, pengendara motor jatuh malam.", **near
+        ),
+        submitted("D3", description="Jembatan kayu penyeberangan lapuk, papannya patah dan goyang.", **near),
+    ]
+    assert await handle_submissions(batch, lc) == []
+    assert store.docs["D1"]["duplicates"] == []
+    [suggested] = store.docs["D2"]["duplicates"]
+    assert suggested["id"] == "D1" and suggested["distance_m"] == 0
+    assert store.docs["D3"]["duplicates"] == []  # another matter
+    assert store.docs["D1"]["dup_keys"]  # open: found by its keys
+
+
+async def test_a_merge_writes_both_complaints_once_and_a_repeat_changes_nothing() -> None:
+    lc, _, _, sent = fake_routing()
+    await handle_submissions([submitted("M1"), submitted("M2", anonymous=True)], lc)
+    absorbed, survivor = await merge(lc, "M2", Merge("koor", "M1"))
+    assert (absorbed["state"], absorbed["merged_into"], absorbed["dup_keys"]) == ("closed", "M1", [])
+    assert (survivor["state"], survivor["anonymous"]) == ("assigned", True)
+    events = [e.type for e in sent.decoded(COMPLAINTS_EVENTS)]
+    again = await merge(lc, "M2", Merge("koor", "M1"))
+    assert (again[0]["seq"], again[1]["seq"]) == (absorbed["seq"], survivor["seq"])
+    assert [e.type for e in sent.decoded(COMPLAINTS_EVENTS)] == events
+    assert events.count("ComplaintAbsorbed") == 1 and events.count("ComplaintClosed") == 1

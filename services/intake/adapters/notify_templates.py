@@ -128,5 +128,8 @@ class Templates:
             "outcome": facts.get("outcome"),
             "rating": facts.get("rating"),
             "forwarded_to": facts.get("forwarded_to"),
+            "merged_into": facts.get("merged_into"),
+            "survivor": facts.get("survivor"),
+            "what": facts.get("what"),
         }
         return context

@@ -56,6 +56,8 @@ VIEW_FIELDS = (
     "parked_count",
     "awaiting_reply",  # the information request a reminder is about (domain/notifications.py)
     "notify_channels",  # the channels, never the addresses
+    "merged_into",  # a merged complaint's survivor (its reporter follows that one)
+    "followers",  # a survivor's merged complaints, whose reporters it notifies too
     "rev",
 )
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from shared.calendar import WorkingCalendar, pemda_of
 from shared.envelope import Envelope
 from shared.events import (
+    ComplaintAbsorbed,
     ComplaintAnswered,
     ComplaintArchived,
     ComplaintAssigned,
@@ -45,6 +46,8 @@ Kind = Literal[
     "closed",
     "archived",
     "escalated",
+    "merged",
+    "followed",
 ]
 Channel = Literal["email", "sms", "whatsapp"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "whatsapp")
@@ -95,12 +98,29 @@ def notices_for(event: Envelope, view: Doc, calendar_for: CalendarFor) -> list[N
         until = calendar_for(_pemda_of_opd(p.opd_id, view)).due(at, REPORTER_REPLY_HK)
         return [Notice("resolved", key, {"opd_id": p.opd_id, "reply_until": until.isoformat()})]
     if isinstance(p, ComplaintClosed):
-        return [Notice("closed", key, {"outcome": p.outcome, "rating": p.rating})]
+        facts = {"outcome": p.outcome, "rating": p.rating}
+        return [Notice("closed", key, {**facts, "merged_into": p.merged_into} if p.merged_into else facts)]
+    if isinstance(p, ComplaintAbsorbed):
+        return [Notice("merged", key)]
     if isinstance(p, ComplaintArchived):
         return [Notice("archived", key, {"forwarded_to": p.forwarded_to})]
     if isinstance(p, EscalationRaised) and p.level == 3:
         return [Notice("escalated", key, {"level": p.level})]
     return []
+
+
+# What the reporters of complaints merged into this one (its followers) are told of it.
+FOLLOWED: frozenset[str] = frozenset({"assigned", "answered", "resolved", "closed", "archived", "escalated"})
+
+
+def follower_notices(notices: Sequence[Notice], survivor_id: str, follower_id: str) -> list[Notice]:
+    """The survivor's notices as one follower gets them: kind `followed`, naming the survivor and
+    what happened, keyed per follower (idempotent like the others)."""
+    return [
+        Notice("followed", f"{n.key}:{follower_id}", {**n.facts, "what": n.kind, "survivor": survivor_id})
+        for n in notices
+        if n.kind in FOLLOWED and n.not_before is None
+    ]
 
 
 def _pemda_of_opd(opd_id: str, view: Doc) -> str:
@@ -140,12 +160,15 @@ def notification_id(notice: Notice, channel: str) -> str:
     return f"{notice.key}:{channel}"
 
 
-def notification_document(notice: Notice, channel: str, event: Envelope, now: datetime) -> Doc:
+def notification_document(
+    notice: Notice, channel: str, event: Envelope, now: datetime, complaint_id: str | None = None
+) -> Doc:
     """A notification as staged: pending, due at once or at the notice's instant. `when` orders
-    the reporter's list: the event's instant (a reminder's own), then its seq."""
+    the reporter's list: the event's instant (a reminder's own), then its seq. `complaint_id`:
+    whose reporter is told (a follower's, for a survivor's event); the event's by default."""
     return {
         "_id": notification_id(notice, channel),
-        "complaint_id": event.complaint_id,
+        "complaint_id": complaint_id or event.complaint_id,
         "event_id": event.event_id,
         "when": [notice.not_before or event.occurred_at, event.seq or 0],
         "kind": notice.kind,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
-from services.intake.models import ComplaintView, Deadline, TimelineEntry
+from services.intake.models import ComplaintView, Deadline, MergedInto, TimelineEntry
 from shared.calendar import WorkingCalendar, calendar_for, pemda_of
 from shared.envelope import Envelope, Payload
 from shared.events import (
@@ -33,6 +33,7 @@ from shared.events import (
     ClockEvent,
     ClockStopped,
     CommandRejected,
+    ComplaintAbsorbed,
     ComplaintAnswered,
     ComplaintArchived,
     ComplaintAssigned,
@@ -79,6 +80,7 @@ _CLOSED_SUMMARY = {
     "feedback": "Selesai setelah pelapor memberi penilaian",
     "expired": f"Selesai: batas waktu tanggapan pelapor ({REPORTER_REPLY_HK} hari kerja) berakhir",
     "withdrawn": "Dicabut oleh pelapor",
+    "merged": "Digabungkan oleh Admin Koordinator ke pengaduan lain tentang hal yang sama",
 }
 _DAY = 86400
 _HOUR = 3600
@@ -203,6 +205,10 @@ def _closed(doc: Doc, p: ComplaintClosed, at: datetime) -> Note:
     summary = _CLOSED_SUMMARY[p.outcome]
     if p.rating is not None:
         summary += f" ({p.rating}/5)"
+    if p.outcome == "merged":
+        # The reporter follows the survivor from now on (render's `merged_into`).
+        doc["merged_into"] = p.merged_into
+        return Note(f"{summary} ({p.merged_into})", p.comment, "coordinator")
     return Note(summary, p.comment, "reporter")
 
 
@@ -211,6 +217,18 @@ def _surveyed(doc: Doc, p: SurveySubmitted, at: datetime) -> Note:
     doc["surveyed"] = True
     # The scores stay with sla's counters; the timeline only says it was done, to the reporter.
     return Note("Pelapor mengisi Survei Kepuasan Masyarakat", reporter_only=True)
+
+
+@_on(ComplaintAbsorbed)
+def _absorbed(doc: Doc, p: ComplaintAbsorbed, at: datetime) -> Note:
+    # Flags only ever tighten (DESIGN §3): the survivor takes the strictest of the two.
+    doc["anonymous"] = bool(doc.get("anonymous")) or p.anonymous
+    doc["confidential"] = bool(doc.get("confidential")) or p.confidential
+    followers: list[str] = doc.setdefault("followers", [])
+    if p.absorbed_id not in followers:
+        followers.append(p.absorbed_id)
+    # Not the other complaint's id: its reporter is a stranger to this one.
+    return Note("Laporan lain tentang hal yang sama digabungkan ke pengaduan ini")
 
 
 @_on(ComplaintArchived)
@@ -306,6 +324,22 @@ def _apply_escalation(doc: Doc, event_id: str, p: EscalationRaised | EscalationR
 
 
 # --- render: the stored view → what one audience sees --------------------------------------------
+
+
+def render_survivor(survivor: Doc, now: datetime, calendar_for: CalendarFor) -> MergedInto:
+    """What the reporter of a merged complaint sees of the survivor they now follow: its status,
+    deadlines and timeline as the public sees them (OPD answers without identity), whatever its
+    flags — never its reporter, their text, additions or attachments."""
+    public = render(survivor, now, calendar_for, "public")
+    return MergedInto(
+        id=public.id,
+        status=public.status,
+        status_label=public.status_label,
+        opd_id=public.opd_id,
+        escalation_level=public.escalation_level,
+        deadlines=public.deadlines,
+        timeline=public.timeline,
+    )
 
 
 def render(

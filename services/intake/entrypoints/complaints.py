@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.intake import handlers
-from services.intake.domain.view import render
+from services.intake.domain.view import render, render_survivor
 from services.intake.entrypoints import ratelimit
 from services.intake.entrypoints.access import caller_for, complaint_for
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SETTINGS, base_url, idempotency_key
@@ -45,6 +45,11 @@ async def get_complaint(request: web.Request) -> web.Response:
     if caller.audience == "reporter" and notifications is not None:
         states = await handlers.notification_states(doc["_id"], notifications)
         view = view.model_copy(update={"notifications": states})
+    if caller.audience == "reporter" and doc.get("merged_into"):
+        survivor = await request.app[ADAPTERS].complaints.get(doc["merged_into"])
+        if survivor is not None:
+            followed = render_survivor(survivor, clock.now(), calendars.calendar_for)
+            view = view.model_copy(update={"merged_into": followed})
     return json_response(view, headers={"Cache-Control": "private, no-store"})
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
@@ -24,6 +25,7 @@ from services.routing.ports import DuesUpdate, Publish
 from shared import clock, outbox
 from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
+from shared.mongo import transaction
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,16 @@ log = logging.getLogger(__name__)
 RELAY_GRACE = timedelta(seconds=30)
 RELAY_EVERY_S = 2.0
 INDEX_NOT_FOUND = 27
+MERGE_TIMEOUT_S = 10.0
+# What confirming a duplicate reads of a candidate (never its outbox or text).
+CANDIDATE_FIELDS = dict.fromkeys(
+    ("state", "pemda", "category", "region_code", "location", "dup_shingles", "submitted_at"), 1
+)
 
 
 class MongoComplaintStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._client = db.client
         self._complaints = db["complaints"]
 
     async def insert_new(self, docs: Sequence[dict[str, Any]]) -> set[str]:
@@ -78,6 +86,43 @@ class MongoComplaintStore:
             raise ConcurrentUpdate(f"{len(ops) - result.matched_count} complaint(s) changed concurrently")
         for doc in docs:
             doc["rev"] += 1
+
+    async def replace_together(self, docs: Sequence[dict[str, Any]]) -> None:
+        """`replace` in one transaction: every document written (each rev-guarded) or none."""
+
+        async def work(session: AsyncClientSession) -> None:
+            for doc in docs:
+                rev = doc["rev"]
+                result = await self._complaints.update_one(
+                    {"_id": doc["_id"], "rev": rev}, {"$set": {**doc, "rev": rev + 1}}, session=session
+                )
+                if result.matched_count != 1:
+                    raise ConcurrentUpdate(f"complaint {doc['_id']} changed concurrently")
+
+        await transaction(self._client, work, timeout=MERGE_TIMEOUT_S)
+        for doc in docs:
+            doc["rev"] += 1
+
+    async def duplicate_candidates(
+        self, keys: Sequence[str], since: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """Point reads on the (dup_keys, submitted_at) index: one per key, each a range from
+        `since`; only open complaints hold keys."""
+        cursor = (
+            self._complaints.find(
+                {"dup_keys": {"$in": list(keys)}, "submitted_at": {"$gte": since}}, CANDIDATE_FIELDS
+            )
+            .sort("submitted_at", DESCENDING)
+            .limit(limit)
+        )
+        return [d async for d in cursor]
+
+    async def suggested_with(self, complaint_id: str, limit: int) -> list[dict[str, Any]]:
+        cursor = self._complaints.find(
+            {"duplicates.id": complaint_id},
+            {"state": 1, "category": 1, "opd_id": 1, "submitted_at": 1, "duplicates": 1},
+        ).limit(limit)
+        return [d async for d in cursor]
 
     async def mark_published(self, written: Sequence[tuple[str, datetime]]) -> None:
         """Guarded by `outbox_since`, not `rev`: a dues update (sla.events) changes `rev` but not
@@ -138,6 +183,10 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
         [("pemda", ASCENDING), ("state", ASCENDING), ("sla_due", ASCENDING), ("_id", ASCENDING)]
     )
     await outbox.ensure_outbox_index(complaints)  # the relay's (outbox_since, _id)
+    # Duplicate search (domain/duplicates.py): exact keys of open complaints, then time; and the
+    # reverse look-up of the suggestions naming a complaint.
+    await complaints.create_index([("dup_keys", ASCENDING), ("submitted_at", ASCENDING)])
+    await complaints.create_index([("duplicates.id", ASCENDING)])
     await db["opd_feed"].create_index([("opd_id", ASCENDING), ("pos", ASCENDING)])
     # Once per database, not at every start: entries written before feed positions existed.
     if await db["migrations"].find_one({"_id": "feed-positions"}) is None:

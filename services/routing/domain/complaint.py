@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.routing.domain import duplicates as dup
 from services.routing.domain import lifecycle as lc
 from services.routing.domain.lifecycle import Complaint
 from services.routing.domain.table import RouteDecision
@@ -20,6 +21,7 @@ from shared.calendar import pemda_of
 from shared.envelope import Envelope, Payload
 from shared.events import ClockEvent, ComplaintSubmitted
 from shared.privacy import mask_contacts
+from shared.states import OPEN_STATES
 
 Document = dict[str, Any]
 
@@ -41,6 +43,7 @@ COMPLAINT_FIELDS = (
     "resolved_opd",
     "claimed_by",
     "lease_until",
+    "merged_into",
 )
 TEXT_FIELDS = ("message", "answer", "comment", "reason")
 HANDLED_KEPT = 100  # command ids remembered per complaint (a complaint sees a handful)
@@ -96,9 +99,17 @@ def feed_entry(envelope: Envelope, opd_id: str, state: str, anonymous: bool) -> 
     }
 
 
-def new_complaint(envelope: Envelope, submitted: ComplaintSubmitted, decision: RouteDecision) -> Document:
-    """Routing's document of a complaint before its first event (state `received`, seq 0)."""
+def new_complaint(
+    envelope: Envelope,
+    submitted: ComplaintSubmitted,
+    decision: RouteDecision,
+    fingerprint: dup.Fingerprint | None = None,
+) -> Document:
+    """Routing's document of a complaint before its first event (state `received`, seq 0), with
+    what duplicate search needs (`fingerprint`: its text's shingles and band hashes)."""
     assert envelope.complaint_id is not None
+    fingerprint = fingerprint or dup.Fingerprint((), ())
+    location = submitted.location
     return {
         "_id": envelope.complaint_id,
         "state": "received",
@@ -114,6 +125,12 @@ def new_complaint(envelope: Envelope, submitted: ComplaintSubmitted, decision: R
         "title": submitted.title,
         "description": submitted.description,
         "submitted_at": envelope.occurred_at,
+        "location": {"lat": location.lat, "lon": location.lon} if location else None,
+        "dup_shingles": list(fingerprint.shingles),
+        "dup_bands": list(fingerprint.bands),
+        "dup_keys": [],
+        "duplicates": [],
+        "merged_into": None,
         "tier": "normatif",
         "transfers": 0,
         "reopened": False,
@@ -125,6 +142,31 @@ def new_complaint(envelope: Envelope, submitted: ComplaintSubmitted, decision: R
         FEED_OUTBOX: [],
         "rev": 0,
     }
+
+
+def place_of(doc: Document) -> dup.Place:
+    return dup.Place(doc["pemda"], doc.get("category"), doc["region_code"], doc.get("location"))
+
+
+def duplicate_keys(doc: Document) -> list[str]:
+    """The keys an open complaint is found by as a possible duplicate (none once it is not open:
+    the index holds open complaints only)."""
+    if doc["state"] not in OPEN_STATES:
+        return []
+    return dup.stored_keys(place_of(doc), doc.get("dup_bands") or ())
+
+
+def suggest(
+    doc: Document, candidates: list[Document], min_similarity: float = dup.MIN_SIMILARITY
+) -> list[Document]:
+    """The confirmed duplicates among a new complaint's key matches, best first (stored on it)."""
+    place, shingles = place_of(doc), doc.get("dup_shingles") or ()
+    found = (
+        dup.confirm(place, shingles, place_of(c), c.get("dup_shingles") or (), c["_id"], min_similarity)
+        for c in candidates
+        if c["_id"] != doc["_id"] and c["state"] in OPEN_STATES
+    )
+    return [s.as_doc() for s in dup.best(s for s in found if s is not None)]
 
 
 def dues_updates(

@@ -18,6 +18,10 @@ Decisions worth knowing:
 - The SKM survey (PermenPANRB 14/2017) is accepted once per complaint, from `resolved` or
   `closed`, and only when an OPD resolved it (its IKM is that OPD's): `SurveySubmitted`, which
   changes no state.
+- Merge (`decide_merge`) is the one action on two complaints: the duplicate closes `merged`
+  pointing at the survivor, the survivor records `ComplaintAbsorbed` and takes the strictest
+  privacy flags. Both must be open and of one pemda; merging again into the same survivor
+  produces nothing (a redelivered request), into anything else is refused.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from shared.categories import CATEGORIES, COORDINATOR_SLUG
 from shared.envelope import Payload
 from shared.events import (
     REPORTER_REPLY_HK,
+    ComplaintAbsorbed,
     ComplaintAnswered,
     ComplaintArchived,
     ComplaintAssigned,
@@ -83,6 +88,7 @@ class Complaint:
     # The current `reporter_reply` clock's due as sla announced it (sla's calendar has the pemda's
     # extra non-working dates); None until sla has spoken.
     reply_due: datetime | None = None
+    merged_into: str | None = None  # the survivor, once merged (closed)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -502,6 +508,44 @@ def _reopen(complaint: Complaint, action: Reopen, at: datetime) -> list[Payload]
     ]
 
 
+@dataclass(frozen=True)
+class Merge:
+    """A coordinator merges a complaint (the duplicate) into `into` (the survivor)."""
+
+    coordinator: str
+    into: str
+    reason: str | None = None
+
+
+def decide_merge(
+    absorbed: Complaint, survivor: Complaint, action: Merge
+) -> tuple[list[Payload], list[Payload]]:
+    """The payloads of the duplicate and of the survivor, or `Refused`; ([], []) when the duplicate
+    is already merged into this survivor (the same request again)."""
+    if absorbed.merged_into is not None:
+        if absorbed.merged_into == survivor.id:
+            return [], []
+        raise Refused(f"pengaduan ini sudah digabungkan ke {absorbed.merged_into}")
+    if absorbed.id == survivor.id:
+        raise Refused("pengaduan tidak dapat digabungkan ke dirinya sendiri")
+    if survivor.merged_into is not None:
+        raise Refused(f"pengaduan tujuan sudah digabungkan ke {survivor.merged_into}; gabungkan ke sana")
+    if absorbed.pemda != survivor.pemda:
+        raise Refused(f"pengaduan tujuan milik pemda {survivor.pemda}, bukan {absorbed.pemda}")
+    for which, c in (("ini", absorbed), ("tujuan", survivor)):
+        if c.state not in OPEN_STATES:
+            raise Refused(
+                f"tidak dapat menggabungkan: status pengaduan {which} '{c.state}' ({STATE_LABELS[c.state]})"
+            )
+    closed = ComplaintClosed(outcome="merged", comment=action.reason, merged_into=survivor.id)
+    absorbing = ComplaintAbsorbed(
+        absorbed_id=absorbed.id,
+        anonymous=survivor.anonymous or absorbed.anonymous,
+        confidential=survivor.confidential or absorbed.confidential,
+    )
+    return [closed], [absorbing]
+
+
 def evolve(complaint: Complaint, payload: Payload, at: datetime) -> None:
     """Apply one produced payload to the complaint (the new state routing stores); a payload that
     changes nothing routing keeps (a notice) has no step."""
@@ -572,7 +616,12 @@ def _reopened(c: Complaint, p: ComplaintReopened, at: datetime) -> None:
 
 @_evolves(ComplaintClosed)
 def _closed(c: Complaint, p: ComplaintClosed, at: datetime) -> None:
-    c.state = "closed"
+    c.state, c.merged_into = "closed", p.merged_into
+
+
+@_evolves(ComplaintAbsorbed)
+def _absorbed(c: Complaint, p: ComplaintAbsorbed, at: datetime) -> None:
+    c.anonymous, c.confidential = c.anonymous or p.anonymous, c.confidential or p.confidential
 
 
 @_evolves(SurveySubmitted)

@@ -52,6 +52,7 @@ def staff_view(doc: dict[str, Any]) -> dict[str, Any]:
         "lease_until": doc["lease_until"].isoformat() if doc.get("lease_until") else None,
         "submitted_at": doc["submitted_at"].isoformat(),
         "updated_at": doc["updated_at"].isoformat() if doc.get("updated_at") else None,
+        "merged_into": doc.get("merged_into"),
     }
 
 

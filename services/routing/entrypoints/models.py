@@ -50,6 +50,34 @@ class UpdateBody(_Body):
     confidential: bool | None = None
 
 
+class MergeBody(_Body):
+    into: str = Field(min_length=1, max_length=80)  # the survivor's id
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class DuplicateItem(BaseModel):
+    """One suggested duplicate as staff see it: never its reporter, text or attachments."""
+
+    id: str
+    status: str
+    category: str | None
+    opd_id: str | None
+    submitted_at: str
+    similarity: float
+    distance_m: int | None  # null when compared by desa (one of the two has no location)
+    direction: str  # `earlier`: this complaint may repeat it; `later`: it may repeat this one
+
+
+class DuplicatesPage(BaseModel):
+    items: list[DuplicateItem]
+    next_cursor: None = None
+
+
+class MergeResult(BaseModel):
+    merged: dict[str, object]  # the duplicate's staff view (status closed, merged_into set)
+    into: dict[str, object]  # the survivor's staff view
+
+
 class NoteBody(_Body):
     text: str = Field(min_length=1, max_length=4000)
 
@@ -166,6 +194,8 @@ class StaffComplaint(BaseModel):
     lease_until: str | None
     submitted_at: str
     updated_at: str | None
+    merged_into: str | None = None  # a duplicate closed by a merge: the complaint it joined
+
 
 
 class StaffComplaintPage(BaseModel):

@@ -399,8 +399,8 @@ def _reopened(c: ComplaintClocks, f: Fact, rules: Rules) -> list[Payload]:
 
 @_on(ComplaintClosed)
 def _closed(c: ComplaintClocks, f: Fact, rules: Rules) -> list[Payload]:
-    if f.outcome == "withdrawn":
-        out = c._stop(lambda k: True, f.at, "cancelled", "withdrawn")
+    if f.outcome in ("withdrawn", "merged"):  # ended early; a breach already recorded stays
+        out = c._stop(lambda k: True, f.at, "cancelled", f.outcome)
     else:
         out = c._stop(lambda k: k.clock == "reporter_reply", f.at, "met", f.outcome or "closed")
         out += c._stop(lambda k: True, f.at, "cancelled", "closed")

@@ -13,6 +13,9 @@ from services.routing.entrypoints.models import (
     DeliveryPage,
     DisposeBody,
     FeedPage,
+    MergeBody,
+    DuplicatesPage,
+    MergeResult,
     MessageBody,
     Note,
     NoteBody,
@@ -59,6 +62,16 @@ _COMPLAINT: dict[str, Any] = {
     "lease_until": "2026-03-02T10:45:00+07:00",
     "submitted_at": "2026-03-02T10:14:58+07:00",
     "updated_at": "2026-03-02T10:15:30+07:00",
+}
+_DUPLICATE = {
+    "id": _ID,
+    "status": "in_progress",
+    "category": "jalan-jembatan",
+    "opd_id": "33.74/dinas-pupr",
+    "submitted_at": "2026-03-02T03:14:58+00:00",
+    "similarity": 0.52,
+    "distance_m": 40,
+    "direction": "earlier",
 }
 _SUGGESTION: dict[str, Any] = {
     "id": "33.74:penerangan-jalan:33.74/dinas-perhubungan:33.74/dinas-pupr",
@@ -313,6 +326,29 @@ OPERATIONS = [
         Reply("Aturan dihapus"),
         status=204,
         problems=(401, 403, 404),
+    ),
+    _staff(
+        "GET",
+        f"{_BASE}/duplicates",
+        "Dugaan duplikat: pengaduan terbuka sekategori yang berdekatan (radius per kategori, atau desa "
+        "yang sama) dan bernada serupa, tanpa identitas, teks, atau lampiran pelapor lain",
+        json_reply("Dugaan duplikat", DuplicatesPage, {"items": [_DUPLICATE], "next_cursor": None}),
+        problems=(401, 403, 404),
+    ),
+    _staff(
+        "POST",
+        f"{_BASE}/merge",
+        "Koordinator: gabungkan pengaduan ini (duplikat) ke pengaduan lain yang terbuka di pemda yang "
+        "sama; duplikat ditutup `merged`, pengaduan tujuan mengambil privasi terketat. Penggabungan yang "
+        "sama diulang tidak mengubah apa pun",
+        json_reply(
+            "Digabungkan",
+            MergeResult,
+            {"merged": {**_COMPLAINT, "status": "closed", "merged_into": _ID}, "into": _COMPLAINT},
+        ),
+        body=MergeBody,
+        example={"into": _ID, "reason": "Lubang jalan yang sama"},
+        problems=(400, 401, 403, 404, 409, 415, 422),
     ),
     _staff(
         "GET",
