@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from devtools.infra import Endpoints
+from services.intake.settings import RateLimitSettings
 from tests.attachment_files import NAME, photo
 from tests.intake_app import running_intake
 
@@ -28,6 +29,13 @@ FORM = {
     "desa": "35.73.01.1002",
     "name": "Dewi Lestari",
     "phone": "081355550101",
+}
+
+API_BODY = {
+    "title": "Lampu jalan mati di depan pasar",
+    "description": "Tiga lampu jalan di depan Pasar Arjosari mati sejak seminggu, malam hari gelap.",
+    "category": "penerangan-jalan",
+    "region_code": "35.73.01.1002",
 }
 
 
@@ -173,3 +181,73 @@ async def test_the_region_levels_are_small_and_searchable(endpoints: Endpoints) 
             answer = await client.get("/api/v1/regions", params=bad)
             assert answer.status in (404, 422), bad
             assert answer.content_type == "application/problem+json"
+
+
+async def _signed_in(client: Any, code: str, pin: str) -> tuple[str, str]:
+    """The /lacak form with the code and PIN: (the session cookie, the page it leads to)."""
+    answer = await client.post("/lacak", data={"code": code, "pin": pin}, allow_redirects=False)
+    assert answer.status == 303, await answer.text()
+    session = answer.cookies["pengaduan_lacak"].value
+    return session, answer.headers["Location"]
+
+
+async def test_a_reporter_follows_and_acts_on_their_complaint_from_the_page(endpoints: Endpoints) -> None:
+    async with running_intake(endpoints, rate=RateLimitSettings(track_per_minute=0)) as (client, db):
+        page = await (await client.get("/lacak")).text()
+        assert '<label for="f-code"' in page and '<label for="f-pin"' in page
+        accepted = await (
+            await client.post("/api/v1/complaints", json={**API_BODY, "reporter": {"name": "Dewi Lestari"}})
+        ).json()
+        cid = accepted["id"]
+
+        wrong = await client.post("/lacak", data={"code": accepted["tracking_code"], "pin": "000000"})
+        assert wrong.status == 401 and 'role="alert"' in await wrong.text()  # the form again, said why
+
+        session, location = await _signed_in(client, accepted["tracking_code"], accepted["pin"])
+        assert location == f"/api/v1/complaints/{cid}"
+        browser = {"Cookie": f"pengaduan_lacak={session}", "Accept": "text/html,application/xhtml+xml"}
+        answer = await client.get(location, headers=browser)
+        page = await answer.text()
+        assert answer.status == 200 and answer.content_type == "text/html"
+        assert API_BODY["title"] in page and "data-status=" in page and 'name="csrf"' in page
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        assert csrf
+        # An API client still gets JSON from the same address.
+        as_json = await client.get(location, headers={"Cookie": f"pengaduan_lacak={session}"})
+        assert as_json.content_type == "application/json"
+
+        # Adding information from the page: a command on its way, then back to the page.
+        act = f"/api/v1/complaints/{cid}/halaman"
+        sent = await client.post(
+            act,
+            data={"csrf": csrf[1], "aksi": "informasi", "message": "Tiang nomor 12 dan 13."},
+            headers={"Cookie": f"pengaduan_lacak={session}"},
+            allow_redirects=False,
+        )
+        assert sent.status == 303 and sent.headers["Location"].startswith(location)
+        assert await db["commands"].count_documents({"complaint_id": cid}) == 1
+
+        # Without the page's token, or from another complaint's session: refused, nothing sent.
+        forged = await client.post(
+            act,
+            data={"csrf": "0" * 32, "aksi": "cabut"},
+            headers={"Cookie": f"pengaduan_lacak={session}"},
+            allow_redirects=False,
+        )
+        assert forged.status == 403
+        other = await (await client.post("/api/v1/complaints", json=API_BODY)).json()
+        other_session, _ = await _signed_in(client, other["tracking_code"], other["pin"])
+        stolen = await client.post(
+            act,
+            data={"csrf": csrf[1], "aksi": "cabut"},
+            headers={"Cookie": f"pengaduan_lacak={other_session}"},
+            allow_redirects=False,
+        )
+        assert stolen.status in (401, 403)
+        refused = await client.post(
+            act,
+            data={"csrf": csrf[1], "aksi": "nilai", "rating": "5"},  # not resolved yet: the page says why
+            headers={"Cookie": f"pengaduan_lacak={session}"},
+        )
+        assert refused.status == 409 and 'role="alert"' in await refused.text()
+        assert await db["commands"].count_documents({"complaint_id": cid}) == 1

@@ -29,8 +29,10 @@ from tests.service_apps import Apps, Seeded, running_apps, seed_complaint
 from tests.topics import messages_for
 from tests.waiting import eventually
 
-OPD = "33.74/dinas-pupr"
-PEMDA = "33.74"
+# A pemda no other test uses: the public counters of a fresh sla read every complaint the suite
+# published, and this test counts its pemda's exactly.
+OPD = "63.72/dinas-pupr"
+PEMDA = "63.72"
 SECRET_TITLE = "Rahasia: pungutan liar di loket perizinan"
 SECRET_TEXT = "Petugas loket meminta uang tambahan tanpa kuitansi; saya takut dilaporkan balik."
 ANSWERS = dict(zip(CURRENT.codes, [4, 3, 4, 4, 3, 4, 4, 3, 4], strict=True))  # IKM 91.67 (A)
@@ -73,12 +75,12 @@ async def intake_status(apps: Apps, seeded: Seeded) -> dict[str, Any]:
 async def world(endpoints: Endpoints) -> AsyncIterator[World]:
     async with running_apps(endpoints) as apps:
         bootstrap = endpoints.kafka_bootstrap
-        done = await seed_complaint(apps, bootstrap, category="jalan-jembatan", region_code="33.74.01.1001")
+        done = await seed_complaint(apps, bootstrap, category="jalan-jembatan", region_code="63.72.02.1003")
         secret = await seed_complaint(
             apps,
             bootstrap,
             category="jalan-jembatan",
-            region_code="33.74.01.1001",
+            region_code="63.72.02.1003",
             title=SECRET_TITLE,
             description=SECRET_TEXT,
             confidential=True,

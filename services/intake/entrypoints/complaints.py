@@ -6,7 +6,7 @@ from aiohttp import web
 
 from services.intake import handlers
 from services.intake.domain.view import render, render_survivor
-from services.intake.entrypoints import ratelimit
+from services.intake.entrypoints import pages, ratelimit
 from services.intake.entrypoints.access import caller_for, complaint_for
 from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SETTINGS, base_url, idempotency_key
 from services.intake.models import ComplaintView, SubmitComplaint
@@ -50,7 +50,9 @@ async def get_complaint(request: web.Request) -> web.Response:
         if survivor is not None:
             followed = render_survivor(survivor, clock.now(), calendars.calendar_for)
             view = view.model_copy(update={"merged_into": followed})
-    return json_response(view, headers={"Cache-Control": "private, no-store"})
+    if pages.wants_page(request):
+        return pages.complaint_page(request, view, caller.audience, sent=request.query.get("terkirim"))
+    return json_response(view, headers={"Cache-Control": "private, no-store", "Vary": "Accept"})
 
 
 def add_routes(app: web.Application) -> None:

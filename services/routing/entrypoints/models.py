@@ -197,7 +197,6 @@ class StaffComplaint(BaseModel):
     merged_into: str | None = None  # a duplicate closed by a merge: the complaint it joined
 
 
-
 class StaffComplaintPage(BaseModel):
     items: list[StaffComplaint]
     next_cursor: str | None

@@ -201,7 +201,15 @@ OPERATIONS = [
         "GET",
         "/api/v1/complaints/{id}",
         "Status pengaduan, disposisi dan tenggat layanan",
-        {200: json_reply("Status pengaduan", ComplaintView, _VIEW_EXAMPLE)},
+        {
+            200: Reply(
+                "Status pengaduan (JSON; halaman HTML untuk peramban yang meminta `Accept: text/html`)",
+                (
+                    Media(model=ComplaintView, example=_VIEW_EXAMPLE),
+                    Media("text/html", schema={"type": "string"}),
+                ),
+            )
+        },
         (401, 404),
         "Dengan token akses pelapor: tampilan lengkap. Tanpa token: tampilan publik (DESIGN §3); "
         "pengaduan rahasia menjawab 404.",

@@ -25,7 +25,54 @@ _SUBMITTED = {
     422: Reply("Formulir lagi, dengan isian yang salah disebut", (_HTML,)),
 }
 
+_LOGIN_FORM = Media(
+    "application/x-www-form-urlencoded",
+    schema={"type": "object", "properties": {"code": {"type": "string"}, "pin": {"type": "string"}}},
+)
+_ACTION_FORM = Media(
+    "application/x-www-form-urlencoded",
+    schema={
+        "type": "object",
+        "properties": {
+            name: {"type": "string"} for name in ("aksi", "csrf", "message", "rating", "comment", "reason")
+        },
+    },
+)
+
 OPERATIONS = [
+    Operation(
+        "GET",
+        "/lacak",
+        "Halaman lacak pengaduan dengan kode pelacakan dan PIN",
+        {200: Reply("Halaman HTML", (_HTML,))},
+        offline=True,
+    ),
+    Operation(
+        "POST",
+        "/lacak",
+        "Kode pelacakan + PIN dari formulir halaman lacak: cookie sesi lalu 303 ke halaman pengaduan",
+        {
+            303: Reply("Sesi dibuka; pengalihan ke halaman pengaduan"),
+            401: Reply("Formulir lagi: kode atau PIN salah", (_HTML,)),
+            422: Reply("Formulir lagi: isian tidak valid", (_HTML,)),
+            429: Reply("Formulir lagi: jeda setelah PIN salah (Retry-After)", (_HTML,)),
+        },
+        (400, 411, 413, 415),
+        body=(_LOGIN_FORM,),
+    ),
+    Operation(
+        "POST",
+        "/api/v1/complaints/{id}/halaman",
+        "Tindakan pelapor dari halaman pengaduan (tambah informasi, nilai, buka kembali, cabut)",
+        {
+            303: Reply("Terkirim; kembali ke halaman pengaduan"),
+            409: Reply("Halaman pengaduan lagi, dengan alasan penolakan", (_HTML,)),
+            422: Reply("Halaman pengaduan lagi, dengan isian yang salah", (_HTML,)),
+        },
+        (401, 403, 404, 413, 415),
+        "Formulir halaman dengan token CSRF yang terikat pada cookie sesi pelacakan.",
+        body=(_ACTION_FORM,),
+    ),
     Operation(
         "GET",
         "/lapor",
