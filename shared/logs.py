@@ -80,7 +80,6 @@ def configure(service: str, level: str, settings: LogSettings | None = None) -> 
     root.setLevel(level)
     logging.captureWarnings(True)  # a library's warning is a JSON line too
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("aiokafka.consumer.group_coordinator").setLevel(logging.INFO)  # PROBE
     return settings
 
 
