@@ -44,9 +44,6 @@ class ServiceSet:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[service_of(name)]}"
 
-    def instances(self, service: str) -> list[str]:
-        return [instance_name(service, n) for n in range(1, self.scale + 1)]
-
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop(timeout=15)

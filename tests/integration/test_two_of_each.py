@@ -1,5 +1,6 @@
 """What each background loop is when a service runs two processes (issue 19), on the real database:
 
+- consumer groups: two members of a group settle on one generation, sharing the partitions;
 - leased (shared/lease.py): one holder at a time, renewed by it, taken over after its expiry or
   at once after a release, the token growing at each change of holder; sla's detector passes only
   in the holder; intake's retention sweep likewise;
@@ -21,6 +22,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.protocol.group import JoinGroupRequest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
@@ -29,10 +33,10 @@ from services.sla.bootstrap import mongo_sla
 from services.sla.entrypoints.workers import DetectorSettings, run_detector
 from services.sla.handlers import detect_once, handle_lifecycle
 from shared import clock, outbox
-from shared.kafka import Outgoing
+from shared.kafka import ASSIGNORS, Outgoing
 from shared.lease import COLLECTION, Lease
 from shared.mongo import mongo_client
-from shared.topics import SLA_EVENTS
+from shared.topics import COMPLAINTS_EVENTS, GROUP_TOPICS, ROUTING_GROUP, SLA_EVENTS, TOPICS
 from tests.sla_fakes import Sent, fake_sla
 from tests.unit.test_sla_domain import Story, wib
 from tests.waiting import eventually
@@ -130,6 +134,102 @@ async def test_only_the_lease_holder_s_detector_detects(db: AsyncDatabase[dict[s
         for loop in loops:
             loop.cancel()
         await asyncio.wait(loops)
+
+
+# --- consumer groups ------------------------------------------------------------------------------
+
+
+async def test_two_processes_of_a_group_settle_on_one_generation_sharing_the_partitions(
+    endpoints: Endpoints, db_prefix: str
+) -> None:
+    """Two members of one group with the services' assignors (shared/kafka.py ASSIGNORS) both hold
+    partitions of one generation: the group settles. With aiokafka's double JoinGroup for two
+    assignors it went on rebalancing, each member's join failing the other's sync."""
+    group = f"{db_prefix}pair"
+    topics = list(GROUP_TOPICS[ROUTING_GROUP])
+    members = [
+        AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=endpoints.kafka_bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            partition_assignment_strategy=ASSIGNORS,
+        )
+        for _ in range(2)
+    ]
+    polling = []
+    try:
+        for member in members:
+            await member.start()
+            polling.append(asyncio.create_task(_poll(member)))
+
+        async def shared() -> bool:
+            held = [member.assignment() for member in members]
+            return all(held) and set().union(*held) == _all_partitions(topics)
+
+        await eventually(shared, within=60, what="both members holding partitions of one generation")
+        first, second = (m.assignment() for m in members)
+        assert not first & second
+        # One complaint's partitions of both topics in one member (the range assignor).
+        for held in (first, second):
+            numbers = {t: {tp.partition for tp in held if tp.topic == t} for t in topics}
+            assert len({frozenset(n) for n in numbers.values()}) == 1
+    finally:
+        for task in polling:
+            task.cancel()
+        await asyncio.gather(*polling, return_exceptions=True)
+        for member in members:
+            await member.stop()
+
+
+async def test_every_join_request_offers_all_the_services_assignors(
+    endpoints: Endpoints, db_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka 0.14.0 sends one JoinGroup per configured assignor at each (re)join, the first
+    offering the first assignor only: each round changed the member's protocols and started a new
+    generation, and with two members the group kept rebalancing for minutes (shared/kafka.py
+    ASSIGNORS). Every JoinGroup a member sends with the services' assignors offers all of them."""
+    offered: list[tuple[str, ...]] = []
+    original = GroupCoordinator._send_req
+
+    async def recording(self: GroupCoordinator, request: Any) -> Any:
+        if isinstance(request, JoinGroupRequest):
+            # As sent: aiokafka appends to this very list for its next assignor.
+            offered.append(tuple(name for name, _ in request._group_protocols))
+        return await original(self, request)
+
+    monkeypatch.setattr(GroupCoordinator, "_send_req", recording)
+    member = AIOKafkaConsumer(
+        COMPLAINTS_EVENTS,
+        bootstrap_servers=endpoints.kafka_bootstrap,
+        group_id=f"{db_prefix}one",
+        enable_auto_commit=False,
+        partition_assignment_strategy=ASSIGNORS,
+    )
+    await member.start()
+    polling = asyncio.create_task(_poll(member))
+    try:
+
+        async def assigned() -> bool:
+            return bool(member.assignment())
+
+        await eventually(assigned, within=30, what="the member's partitions")
+        assert offered
+        assert set(offered) == {tuple(assignor.name for assignor in ASSIGNORS)}
+    finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
+        await member.stop()
+
+
+async def _poll(member: AIOKafkaConsumer) -> None:
+    while True:  # as a consumer's loop does: the group's joins are driven while it polls
+        await member.getmany(timeout_ms=200)
+
+
+def _all_partitions(topics: Sequence[str]) -> set[TopicPartition]:
+    counts = {spec.name: spec.partitions for spec in TOPICS}
+    return {TopicPartition(t, p) for t in topics for p in range(counts[t])}
 
 
 # --- harmless when doubled ----------------------------------------------------------------------
