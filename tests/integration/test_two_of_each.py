@@ -3,7 +3,7 @@
 - consumer groups: two members of a group settle on one generation, sharing the partitions;
 - leased (shared/lease.py): one holder at a time, renewed by it, taken over after its expiry or
   at once after a release, the token growing at each change of holder; sla's detector passes only
-  in the holder; intake's retention sweep likewise;
+  in the holder; intake's retention sweep likewise (one erasure, audited once);
 - harmless when doubled: two outbox relays at once publish a message twice at worst, never lose
   one, and mark every document (the consumers recognise the second copy by its event id and
   `seq`: tests/integration/test_sla_clocks.py and test_routing_relay.py redeliver); two detector
@@ -19,7 +19,7 @@ import asyncio
 import collections
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,6 +28,8 @@ from aiokafka.protocol.group import JoinGroupRequest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
+from services.intake.entrypoints.consumers import retention
+from services.intake.ports import Adapters
 from services.sla.adapters.clock_store import ensure_indexes
 from services.sla.bootstrap import mongo_sla
 from services.sla.entrypoints.workers import DetectorSettings, run_detector
@@ -37,6 +39,7 @@ from shared.kafka import ASSIGNORS, Outgoing
 from shared.lease import COLLECTION, Lease
 from shared.mongo import mongo_client
 from shared.topics import COMPLAINTS_EVENTS, GROUP_TOPICS, ROUTING_GROUP, SLA_EVENTS, TOPICS
+from tests.intake_fakes import FakeComplaintStore
 from tests.sla_fakes import Sent, fake_sla
 from tests.unit.test_sla_domain import Story, wib
 from tests.waiting import eventually
@@ -134,6 +137,66 @@ async def test_only_the_lease_holder_s_detector_detects(db: AsyncDatabase[dict[s
         for loop in loops:
             loop.cancel()
         await asyncio.wait(loops)
+
+
+class CountingLease(Lease):
+    """A lease counting its refusals (a process's passes that found another holder)."""
+
+    refused: int = 0
+
+    async def acquire(self) -> bool:
+        got = await super().acquire()
+        self.refused += not got
+        return got
+
+
+class ProcessStore:
+    """One process's view of intake's shared complaint store, counting its retention queries."""
+
+    def __init__(self, shared: FakeComplaintStore) -> None:
+        self.shared, self.queries = shared, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.shared, name)
+
+    async def ended_before(self, cutoff: Any, limit: int) -> list[str]:
+        self.queries += 1
+        return await self.shared.ended_before(cutoff, limit)
+
+
+async def test_only_the_lease_holder_s_retention_sweep_erases_and_audits_once(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    shared = FakeComplaintStore()
+    shared.complaints["OLD"] = {
+        "_id": "OLD",
+        "closed_at": clock.now() - timedelta(days=3660),
+        "reporter": {"name": "Warga", "email": "warga@example.id"},
+    }
+    stores = [ProcessStore(shared), ProcessStore(shared)]
+    leases = [CountingLease(db, "intake-retention", timedelta(seconds=60), f"p{n}") for n in (1, 2)]
+    assert await leases[0].acquire()  # p1 holds it when both start
+    loops = [
+        asyncio.create_task(retention(cast(Adapters, _adapters(store)), 5, 0.05, lease))
+        for store, lease in zip(stores, leases, strict=True)
+    ]
+    try:
+
+        async def both_passed_thrice() -> bool:
+            return stores[0].queries >= 3 and leases[1].refused >= 3
+
+        await eventually(both_passed_thrice, what="three passes of each process")
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.wait(loops)
+    assert stores[1].queries == 0  # the other process never swept
+    assert shared.complaints["OLD"]["reporter"] is None  # erased
+    assert [a["action"] for a in shared.audit] == ["erase"]  # one erasure, audited once
+
+
+def _adapters(store: ProcessStore) -> Any:
+    return type("OneProcess", (), {"complaints": store})()
 
 
 # --- consumer groups ------------------------------------------------------------------------------
