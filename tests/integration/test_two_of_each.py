@@ -1,6 +1,7 @@
 """What each background loop is when a service runs two processes (issue 19), on the real database:
 
-- consumer groups: two members of a group settle on one generation, sharing the partitions;
+- consumer groups: two members of a group settle on one generation, sharing the partitions, and
+  every JoinGroup a member sends offers all the services' assignors (shared/kafka.py ASSIGNORS);
 - leased (shared/lease.py): one holder at a time, renewed by it, taken over after its expiry or
   at once after a release, the token growing at each change of holder; sla's detector passes only
   in the holder; intake's retention sweep likewise (one erasure, audited once);
