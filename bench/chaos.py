@@ -29,6 +29,13 @@ the answers seen, and each fault's time to heal; the last line is the same as JS
 
     .venv/bin/python -m bench.chaos                  # 50 submits/s, about 3 minutes
     .venv/bin/python -m bench.chaos --rate 10 --steady 5
+    .venv/bin/python -m bench.chaos --scale 2 --brokers 3 --faults intake-2,routing,sla-2,kafka-2
+
+With `--scale 2` every service runs two processes (one address each, SO_REUSEPORT) and a fault
+may name one of a pair (`intake-2`); with `--brokers 3` Kafka is a KRaft cluster (replication
+factor 3, min.insync.replicas 2) and `kafka-2` is one of its brokers, healed once it is back in
+every partition's in-sync replicas. Each heal also counts the submits answered 202 while the
+process was down: with the other of a pair, or two brokers of three, the service carried on.
 
 `tests/e2e/test_chaos.py` runs a bounded form in `make test` (a few hundred complaints) and asserts
 only lost = duplicated = stuck = 0.
@@ -39,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import sys
@@ -53,7 +61,7 @@ from pymongo import AsyncMongoClient
 from ulid import ULID
 
 from devtools import infra
-from devtools.services import SERVICES, wait_ready
+from devtools.services import SERVICES, listening, service_of, wait_ready
 from devtools.stack import Stack, supervised_stack, ticking
 from shared.envelope import DecodeError, decode
 from shared.mongo import mongo_client
@@ -93,6 +101,7 @@ class Heal:
     fault: str
     at_s: float  # since the load started
     healed_s: float  # kill → restarted, answering, every service ready
+    accepted_while_down: int = 0  # submits answered 202 between the kill and the heal
 
 
 @dataclass
@@ -126,7 +135,8 @@ class Report:
             f"settled     {self.settled_s:.1f} s after the last citizen finished",
         ]
         lines += [
-            f"heal        {h.fault:<9} killed at {h.at_s:5.1f} s, healed in {h.healed_s:5.1f} s"
+            f"heal        {h.fault:<9} killed at {h.at_s:5.1f} s, healed in {h.healed_s:5.1f} s,"
+            f" {h.accepted_while_down} accepted meanwhile"
             for h in self.heals
         ]
         lines += [f"e.g. {kind}: {', '.join(ids)}" for kind, ids in self.examples.items() if ids]
@@ -143,6 +153,10 @@ def submission(marker: str, n: int) -> dict[str, Any]:
     }
 
 
+# Instants (monotonic) of every 202 of the current run: what was accepted while a process was down.
+ACCEPTED_AT: list[float] = []
+
+
 async def citizen(http: aiohttp.ClientSession, url: str, marker: str, n: int, plan: Plan) -> Citizen:
     """One citizen's submit: the same key for every attempt, Retry-After honoured, gives up."""
     me = Citizen(n, f"{marker}-{n}")
@@ -156,6 +170,7 @@ async def citizen(http: aiohttp.ClientSession, url: str, marker: str, n: int, pl
                 me.answers[str(resp.status)] += 1
                 if resp.status in ANSWERED:
                     me.complaint_id = (await resp.json())["id"]
+                    ACCEPTED_AT.append(time.monotonic())
                     return me
                 if resp.status not in RETRIED:  # refused for what it is: retrying will not help
                     me.gave_up = True
@@ -202,11 +217,34 @@ async def _not_ready(http: aiohttp.ClientSession, stack: Stack) -> str | None:
 
 
 async def _answers(stack: Stack, fault: str) -> bool:
-    if fault == "kafka":
-        return await infra._kafka_answers(stack.ends.kafka_bootstrap)
+    if fault.startswith("kafka"):
+        if not await infra._kafka_answers(stack.broker_bootstrap(fault)):
+            return False
+        return stack.brokers == 1 or await in_sync_everywhere(stack.ends.kafka_bootstrap, stack.brokers)
     if fault == "database":
         return await infra._mongo_answers(stack.ends.mongo_uri)
-    return True
+    # A service's process: listening on its service's port (with two on one address, a /readyz
+    # through it may be answered by the other).
+    pid = stack.pid(fault)
+    return pid is not None and listening(pid, stack.services.ports[service_of(fault)])
+
+
+async def in_sync_everywhere(bootstrap: str, brokers: int) -> bool:
+    """Every partition of the project's topics has all its replicas in sync again (a broker that
+    was down has rejoined and caught up)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        described = await admin.describe_topics([t.name for t in TOPICS])
+    except Exception:  # a broker still electing: not yet
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    partitions = [p for topic in described for p in topic["partitions"]]
+    return bool(partitions) and all(len(p["isr"]) == len(p["replicas"]) for p in partitions)
 
 
 async def healed(http: aiohttp.ClientSession, stack: Stack, fault: str, restarts: int, within: float) -> None:
@@ -235,8 +273,13 @@ async def inject_faults(http: aiohttp.ClientSession, stack: Stack, plan: Plan, s
         killed = time.monotonic()
         stack.kill(fault)
         await healed(http, stack, fault, restarts, plan.heal_within_s)
-        heals.append(Heal(fault, killed - started, time.monotonic() - killed))
-        print(f"  {fault}: killed, healed in {heals[-1].healed_s:.1f} s", flush=True)
+        back = time.monotonic()
+        meanwhile = sum(1 for at in ACCEPTED_AT if killed <= at <= back)
+        heals.append(Heal(fault, killed - started, back - killed, meanwhile))
+        print(
+            f"  {fault}: killed, healed in {heals[-1].healed_s:.1f} s, {meanwhile} accepted meanwhile",
+            flush=True,
+        )
         await asyncio.sleep(plan.steady_s)  # load on the healed stack before the next fault
     return heals
 
@@ -337,6 +380,7 @@ async def exercise(stack: Stack, plan: Plan) -> Report:
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=200)) as http:
         await wait_ready(stack.services, timeout=120)
+        ACCEPTED_AT.clear()
         stop = asyncio.Event()
         started = time.monotonic()
         load = asyncio.create_task(offer_load(http, url, marker, plan, stop))
@@ -402,10 +446,22 @@ def without_rate_limits() -> dict[str, str]:
     return dict.fromkeys(names, "0")
 
 
-def run(profile: str, ports: infra.Ports, http_ports: dict[str, int], plan: Plan) -> Report:
-    """Start a fresh supervised stack of `profile`, exercise it, stop it. The caller sets the
-    services' environment (`without_rate_limits`, a clock) in os.environ beforehand."""
-    with supervised_stack(profile, ports, http_ports, fresh=True) as stack, ticking(stack):
+def run(
+    profile: str,
+    ports: infra.Ports,
+    http_ports: dict[str, int],
+    plan: Plan,
+    *,
+    scale: int = 1,
+    brokers: int = 1,
+) -> Report:
+    """Start a fresh supervised stack of `profile` (`scale` processes per service, `brokers`),
+    exercise it, stop it. The caller sets the services' environment (`without_rate_limits`, a
+    clock) in os.environ beforehand."""
+    with (
+        supervised_stack(profile, ports, http_ports, fresh=True, scale=scale, brokers=brokers) as stack,
+        ticking(stack),
+    ):
         return asyncio.run(exercise(stack, plan))
 
 
@@ -417,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steady", type=float, default=Plan.steady_s, help="seconds of load after each heal")
     parser.add_argument("--faults", default=",".join(FAULTS), help="what to kill, in order")
+    parser.add_argument("--scale", type=int, default=1, help="processes per service")
+    parser.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="Kafka brokers")
     args = parser.parse_args(argv)
     plan = Plan(
         rate=args.rate, warmup_s=args.warmup, steady_s=args.steady, faults=tuple(args.faults.split(","))
@@ -425,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     infra.ensure_kafka_jars()
     infra.ensure_secantus()
     print(f"chaos: {plan.rate:g} submits/s; killing {', '.join(plan.faults)} in turn", flush=True)
-    report = run("chaos", CHAOS_PORTS, CHAOS_HTTP_PORTS, plan)
+    report = run("chaos", CHAOS_PORTS, CHAOS_HTTP_PORTS, plan, scale=args.scale, brokers=args.brokers)
     print(report.table())
     print(json.dumps(asdict(report)))
     return 0 if report.lost == report.duplicated == report.stuck == 0 else 1

@@ -2,6 +2,8 @@
 
 python -m devtools run     Kafka + database + the three services, topics, region data and
                            OPD catalog; prints the URLs; Ctrl-C stops everything.
+                           `--scale 2`: two processes of every service, one address each;
+                           `--brokers 3`: a 3-broker KRaft cluster (make run SCALE=2 BROKERS=3).
 python -m devtools test    installs the servers if needed and runs the whole test suite
                            (the fixtures start and stop their own servers on test ports).
 python -m devtools stop    stops servers a killed run left behind (by their PID files).
@@ -41,7 +43,7 @@ def install(browser: bool = False) -> None:
         infra.ensure_axe()
 
 
-def run() -> int:
+def run(scale: int = 1, brokers: int = 1) -> int:
     install()
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
@@ -53,7 +55,12 @@ def run() -> int:
     from services.intake.settings import DEV_API_KEY
 
     os.environ.setdefault("OPEN311_API_KEY", DEV_API_KEY)
-    with supervised_stack("run", infra.RUN_PORTS, RUN_HTTP_PORTS) as stack:
+    if scale > 1:
+        # A client's requests reach either process (SO_REUSEPORT): they count their rate limits
+        # together in the database, or each would allow the limit again.
+        for prefix in ("INTAKE", "ROUTING", "SLA"):
+            os.environ.setdefault(f"{prefix}_RATE_SHARED", "true")
+    with supervised_stack("run", infra.RUN_PORTS, RUN_HTTP_PORTS, scale=scale, brokers=brokers) as stack:
         services, ends = stack.services, stack.ends
         asyncio.run(wait_ready(services))
         print(
@@ -66,6 +73,7 @@ def run() -> int:
             f"  sla             {services.url('sla')}/openapi.json\n"
             f"  dashboard       {services.url('sla')}/dashboard/ (token: python -m shared.auth mint"
             " --role supervisor --pemda 33.74)\n"
+            f"  processes       {scale} of each service; {brokers} Kafka broker(s)\n"
             f"  Kafka           {ends.kafka_bootstrap}\n"
             f"  database        {ends.mongo_uri}\n"
             f"  logs            {infra.run_dir('run')}\n"
@@ -142,7 +150,9 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m devtools")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run")
+    run_parser = sub.add_parser("run")
+    run_parser.add_argument("--scale", type=int, choices=range(1, 5), default=1, help="processes per service")
+    run_parser.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="Kafka brokers")
     sub.add_parser("install")
     sub.add_parser("stop")
     sub.add_parser("audit")  # unknown arguments go to pip-audit
@@ -153,7 +163,7 @@ def main() -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "run":
         try:
-            return run()
+            return run(args.scale, args.brokers)
         except infra.InfraError as exc:  # e.g. the stack is already running: say so, no traceback
             print(f"make run: {exc}", file=sys.stderr)
             return 2

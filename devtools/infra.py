@@ -234,9 +234,9 @@ class Endpoints:
     mongo_uri: str
 
 
-def endpoints(ports: Ports) -> Endpoints:
+def endpoints(ports: Ports, brokers: int = 1) -> Endpoints:
     return Endpoints(
-        kafka_bootstrap=f"127.0.0.1:{ports.kafka}",
+        kafka_bootstrap=",".join(f"127.0.0.1:{kafka_node_ports(ports, n)[0]}" for n in range(1, brokers + 1)),
         mongo_uri=f"mongodb://127.0.0.1:{ports.mongo}/?directConnection=true",
     )
 
@@ -324,13 +324,27 @@ def _spawn(server: Server, argv: list[str], ports: list[int]) -> None:
     log.info("started %s (pid %s), log %s", server.name, proc.pid, server.logfile)
 
 
-def _kafka_properties(ports: Ports, data: Path) -> str:
+def kafka_node_ports(ports: Ports, node: int) -> tuple[int, int]:
+    """(listener, controller) ports of broker `node` (1-based) of a stack: the first broker's are
+    the stack's own, the others' follow two by two (a slot's space is 100 ports wide)."""
+    return ports.kafka + 2 * (node - 1), ports.kafka_controller + 2 * (node - 1)
+
+
+def _kafka_properties(ports: Ports, data: Path, node: int = 1, brokers: int = 1) -> str:
+    """A KRaft node that is broker and controller at once; with `brokers` > 1 one of a cluster
+    whose every node votes (a static quorum), the internal topics replicated on three (or all)
+    of them and `min.insync.replicas` 2: the layout the project's topics get from
+    KAFKA_REPLICATION_FACTOR / KAFKA_MIN_INSYNC_REPLICAS, so that one broker may be lost."""
+    listener, controller = kafka_node_ports(ports, node)
+    voters = ",".join(f"{n}@127.0.0.1:{kafka_node_ports(ports, n)[1]}" for n in range(1, brokers + 1))
+    replicas = min(brokers, 3)
+    min_isr = 2 if brokers > 1 else 1
     return f"""\
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{ports.kafka_controller}
-listeners=PLAINTEXT://127.0.0.1:{ports.kafka},CONTROLLER://127.0.0.1:{ports.kafka_controller}
-advertised.listeners=PLAINTEXT://127.0.0.1:{ports.kafka}
+node.id={node}
+controller.quorum.voters={voters}
+listeners=PLAINTEXT://127.0.0.1:{listener},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{listener}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -338,12 +352,14 @@ log.dirs={data}
 # Topics are created by the project with explicit partition counts (shared.topics).
 auto.create.topics.enable=false
 num.partitions=1
-offsets.topic.replication.factor=1
+default.replication.factor={replicas}
+min.insync.replicas={min_isr}
+offsets.topic.replication.factor={replicas}
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={min_isr}
+share.coordinator.state.topic.replication.factor={replicas}
+share.coordinator.state.topic.min.isr={min_isr}
 group.initial.rebalance.delay.ms=0
 log.retention.hours=-1
 """
@@ -363,10 +379,15 @@ logger.kafka.level = info
 """
 
 
-def kafka_server(profile: str) -> Server:
-    """The profile's broker, by its PID and log files (started or not)."""
-    base = run_dir(profile) / "kafka"
-    return Server("kafka", base / "kafka.pid", base / "stdout.log")
+def kafka_name(node: int = 1) -> str:
+    """A broker's name in a stack: `kafka`, then `kafka-2`, `kafka-3` in a cluster."""
+    return "kafka" if node == 1 else f"kafka-{node}"
+
+
+def kafka_server(profile: str, node: int = 1) -> Server:
+    """The profile's broker `node`, by its PID and log files (started or not)."""
+    base = run_dir(profile) / kafka_name(node)
+    return Server(kafka_name(node), base / "kafka.pid", base / "stdout.log")
 
 
 def mongo_server(profile: str) -> Server:
@@ -375,30 +396,39 @@ def mongo_server(profile: str) -> Server:
     return Server("secantusd-rs", base / "secantusd.pid", base / "server.log")
 
 
-def start_kafka(profile: str, ports: Ports, heap: str = "768m") -> Server:
+def start_kafka(profile: str, ports: Ports, heap: str = "768m", *, node: int = 1, brokers: int = 1) -> Server:
+    """Broker `node` of the profile's `brokers` (one: the single broker of `make run`)."""
     lib = ensure_kafka_jars()
     java = shutil.which("java")
     if java is None:
         raise InfraError("java (17+) is needed to run the Kafka broker")
-    base = run_dir(profile) / "kafka"
+    base = run_dir(profile) / kafka_name(node)
     data = base / "data"
     base.mkdir(parents=True, exist_ok=True)
     props = base / "server.properties"
-    props.write_text(_kafka_properties(ports, data))
+    props.write_text(_kafka_properties(ports, data, node, brokers))
     log4j = base / "log4j2.properties"
     log4j.write_text(_LOG4J2.format(logfile=base / "server.log"))
     classpath = f"{lib}/*"
     jvm = [java, "-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}"]
     if not (data / "meta.properties").exists():
-        cluster_id = new_cluster_id()
+        cluster_id = new_cluster_id() if brokers == 1 else _cluster_id(profile)
         subprocess.run(
             [*jvm, "-cp", classpath, "kafka.tools.StorageTool", "format",
              "-t", cluster_id, "-c", str(props)],
             check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
-    server = kafka_server(profile)
-    _spawn(server, [*jvm, "-cp", classpath, "kafka.Kafka", str(props)], [ports.kafka, ports.kafka_controller])
+    server = kafka_server(profile, node)
+    _spawn(server, [*jvm, "-cp", classpath, "kafka.Kafka", str(props)], list(kafka_node_ports(ports, node)))
     return server
+
+
+def _cluster_id(profile: str) -> str:
+    """The id every broker of the profile's cluster is formatted with (kept beside their data)."""
+    path = run_dir(profile) / "kafka-cluster.id"
+    if not path.exists():
+        path.write_text(new_cluster_id())
+    return path.read_text().strip()
 
 
 def start_mongo(profile: str, ports: Ports, cache_size: str = "1G", *, sync_on_commit: bool = True) -> Server:
@@ -434,13 +464,16 @@ def start_mongo(profile: str, ports: Ports, cache_size: str = "1G", *, sync_on_c
 # --- readiness: by connecting with the real clients, never by sleeping a fixed time ------------
 
 
-def _accepts_tcp(address: str) -> bool:
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=1.0):
-            return True
-    except OSError:
-        return False
+def _accepts_tcp(addresses: str) -> bool:
+    """Any of the comma-separated `host:port` accepts a connection."""
+    for address in addresses.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=1.0):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 async def _kafka_answers(bootstrap: str) -> bool:
@@ -553,33 +586,69 @@ def stack_lock(profile: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def native_stack(profile: str, ports: Ports, fresh: bool = False) -> Iterator[Endpoints]:
-    """Start Kafka and the database, yield their endpoints once both answer, stop both after.
+def native_stack(profile: str, ports: Ports, fresh: bool = False, brokers: int = 1) -> Iterator[Endpoints]:
+    """Start Kafka (one broker, or a KRaft cluster of `brokers`) and the database, yield their
+    endpoints once all answer, stop them after.
 
     `fresh` wipes the profile's data first (the test stack always starts empty). One live stack
     per profile (`stack_lock`).
     """
     with stack_lock(profile):
-        yield from _native_stack(profile, ports, fresh)
+        yield from _native_stack(profile, ports, fresh, brokers)
 
 
-def _native_stack(profile: str, ports: Ports, fresh: bool) -> Iterator[Endpoints]:
+def _native_stack(profile: str, ports: Ports, fresh: bool, brokers: int) -> Iterator[Endpoints]:
     if fresh:
         stop_stale(profile)
-        for sub in ("kafka", "secantus"):
-            shutil.rmtree(run_dir(profile) / sub, ignore_errors=True)
-    ends = endpoints(ports)
+        for sub in ("kafka", "kafka-2", "kafka-3", "kafka-cluster.id", "secantus"):
+            target = run_dir(profile) / sub
+            if target.is_file():
+                target.unlink()
+            shutil.rmtree(target, ignore_errors=True)
+    ends = endpoints(ports, brokers)
     servers: list[Server] = []
     try:
         servers.append(start_mongo(profile, ports))
-        servers.append(start_kafka(profile, ports))
-        asyncio.run(_wait_both(ends, servers))
+        # A smaller heap each when three share the machine.
+        heap = "768m" if brokers == 1 else "384m"
+        for node in range(1, brokers + 1):
+            servers.append(start_kafka(profile, ports, heap, node=node, brokers=brokers))
+        asyncio.run(_wait_all(ends, ports, servers))
         yield ends
     finally:
         for server in reversed(servers):
             server.stop()
 
 
-async def _wait_both(ends: Endpoints, servers: list[Server]) -> None:
-    mongo, kafka = servers
-    await asyncio.gather(wait_mongo(ends.mongo_uri, mongo), wait_kafka(ends.kafka_bootstrap, kafka))
+async def _wait_all(ends: Endpoints, ports: Ports, servers: list[Server]) -> None:
+    mongo, *kafkas = servers
+    await asyncio.gather(
+        wait_mongo(ends.mongo_uri, mongo),
+        *(
+            wait_kafka(f"127.0.0.1:{kafka_node_ports(ports, node)[0]}", kafka)
+            for node, kafka in enumerate(kafkas, start=1)
+        ),
+    )
+    if len(kafkas) > 1:
+        await wait_until_ready(None, _cluster_complete(len(kafkas)), ends.kafka_bootstrap, 90.0)
+
+
+def _cluster_complete(brokers: int) -> object:
+    """A check that every one of `brokers` is registered with the cluster (topics of replication
+    factor 3 can be created only then)."""
+
+    async def check(bootstrap: str) -> bool:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        try:
+            await admin.start()
+            cluster = await admin.describe_cluster()
+            return len(cluster["brokers"]) >= brokers
+        except Exception:  # not yet
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    return check

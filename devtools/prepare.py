@@ -13,15 +13,28 @@ import sys
 from services.routing.adapters.catalog import load_catalog
 from shared.kafka import TopicLayoutError, ensure_topics
 from shared.mongo import mongo_client
-from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, SecretFileError, value_from_file
+from shared.settings import (
+    DEFAULT_KAFKA,
+    DEFAULT_MONGO,
+    KafkaLayoutSettings,
+    SecretFileError,
+    value_from_file,
+)
 
 # An existing topic with another partition count or replication factor (never altered).
 EXIT_TOPIC_LAYOUT = 3
 
 
-async def prepare(kafka_bootstrap: str, mongo_uri: str, routing_db: str = "routing") -> None:
-    """Topics with their partition counts, then the region data and the OPD catalog."""
-    created = await ensure_topics(kafka_bootstrap)
+async def prepare(
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    routing_db: str = "routing",
+    *,
+    layout: KafkaLayoutSettings | None = None,
+) -> None:
+    """Topics with their partition counts (and `layout`, default the settings'), then the region
+    data and the OPD catalog."""
+    created = await ensure_topics(kafka_bootstrap, layout=layout)
     print(f"topics created: {', '.join(created) or 'none (all existed)'}", flush=True)
     client = mongo_client(mongo_uri)
     try:

@@ -43,7 +43,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
     from shared.auth import StaffAuthSettings
     from shared.logs import LogSettings
     from shared.metrics import MetricsSettings
-    from shared.settings import KafkaLayoutSettings, MongoConcernSettings
+    from shared.settings import KafkaLayoutSettings, MongoConcernSettings, ServeSettings
 
     return [
         ("intake", IntakeSettings),
@@ -59,6 +59,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
         ("all: staff sign-in", StaffAuthSettings),
         ("all: database", MongoConcernSettings),
         ("all: Kafka topics", KafkaLayoutSettings),
+        ("all: HTTP", ServeSettings),
         ("all: logs", LogSettings),
         ("all: metrics", MetricsSettings),
     ]

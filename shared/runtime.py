@@ -35,6 +35,7 @@ from shared.kafka import (
     topic_problems,
 )
 from shared.mongo import database_down, mongo_client, mongo_reachable
+from shared.settings import ServeSettings
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,7 @@ def serve(app: web.Application, host: str, port: int, log_level: str, service: s
         print=None,
         access_log=logs.ACCESS if log_settings.access_log else None,
         access_log_class=logs.AccessLogger,
+        reuse_port=ServeSettings().reuse_port,
         loop=new_event_loop(),
     )
     tracing.shutdown()

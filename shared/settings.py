@@ -127,6 +127,17 @@ def kafka_layout() -> KafkaLayoutSettings:
     return KafkaLayoutSettings()
 
 
+class ServeSettings(BaseSettings):
+    """How a service process listens (`HTTP_REUSE_PORT`)."""
+
+    model_config = SettingsConfigDict(env_prefix="HTTP_", extra="ignore")
+
+    # SO_REUSEPORT on the listening socket: several processes of one service on one address, the
+    # kernel spreading the connections over them (`make run SCALE=2`). Off by default: a second
+    # process started by mistake on a taken port then fails instead of sharing it.
+    reuse_port: bool = False
+
+
 class MongoConcernSettings(BaseSettings):
     """The database client's write and read concerns (`MONGO_WRITE_CONCERN`, `MONGO_JOURNAL`,
     `MONGO_READ_CONCERN`). The defaults are the durable ones: a write is acknowledged once it is

@@ -9,6 +9,7 @@ OpenAPI document in entrypoints/.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -46,6 +47,7 @@ from shared import docs, metrics, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
+from shared.lease import Lease, holder_id
 from shared.runtime import HEALTH, INFRA, ConsumerSpec, Infra, with_consumers
 from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS
 
@@ -114,9 +116,11 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
         await consumers.dead_commands(await opened(infra), settings, app[HEALTH])
 
     async def retention(infra: Infra) -> None:
-        await consumers.retention(
-            await opened(infra), settings.retention_years, settings.retention_check_seconds
-        )
+        # One sweep at a time over all of intake's processes (shared/lease.py): a doubled one would
+        # erase nothing twice but write each erasure's audit entry twice.
+        period = settings.retention_check_seconds
+        lease = Lease(infra.db, "intake-retention", timedelta(seconds=2 * period), holder_id())
+        await consumers.retention(await opened(infra), settings.retention_years, period, lease)
 
     async def notify(infra: Infra) -> None:
         await run_notifier(await opened(infra), settings)

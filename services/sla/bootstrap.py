@@ -11,7 +11,9 @@ working-day calendar with the pemdas' extra dates, cached and invalidated when t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,6 +47,7 @@ from shared import clock, docs, metrics, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
+from shared.lease import Lease, holder_id
 from shared.runtime import INFRA, ConsumerSpec, Infra, with_consumers
 from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS, SLA_REPORTS_GROUP
 
@@ -156,15 +159,23 @@ def create_app(settings: SlaSettings, *, reports: bool = True, sla: OpenSla | No
         return consumers.lifecycle_batches(await opened(infra))
 
     async def detector(infra: Infra) -> None:
-        await run_detector(
-            await opened(infra),
-            DetectorSettings(
-                batch=settings.detector_batch,
-                max_sleep=settings.detector_max_sleep,
-                relay_after=settings.relay_after,
-                refresh_every=settings.refresh_every,
-            ),
-        )
+        ttl = settings.detector_lease_seconds
+        lease = Lease(infra.db, "sla-detector", timedelta(seconds=ttl), holder_id()) if ttl else None
+        try:
+            await run_detector(
+                await opened(infra),
+                DetectorSettings(
+                    batch=settings.detector_batch,
+                    max_sleep=settings.detector_max_sleep,
+                    relay_after=settings.relay_after,
+                    refresh_every=settings.refresh_every,
+                ),
+                lease=lease,
+            )
+        finally:
+            if lease is not None:  # a clean stop hands detection over at once
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(lease.release())
 
     async def catch_up(infra: Infra) -> None:
         await run_catch_up(await opened(infra))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
@@ -46,3 +46,8 @@ class SlaSettings(FileSettings):
     public_cache_seconds: float = 60.0
     # Seconds between reloads of the service standards and calendars (changes by other processes).
     refresh_every: float = 5.0
+    # Seconds the detector's lease lasts (shared/lease.py): with several sla processes one detects
+    # and relays, renewing it every third of this; when it dies another takes over within about
+    # this long. 0: no lease (every process detects; harmless, the revision guard skips the
+    # doubled saves, but each due complaint is then read and advanced by each process).
+    detector_lease_seconds: float = Field(default=10.0, ge=0)

@@ -15,6 +15,7 @@ from services.intake.settings import IntakeSettings
 from shared.deadletters import Letter, LetterConsumer
 from shared.envelope import Envelope
 from shared.kafka import BatchHandler, Rejected
+from shared.lease import Lease
 from shared.runtime import Health, Infra
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,17 @@ async def calendar_refresh(adapters: Adapters, calendars: CalendarBook, period_s
             log.warning("calendar refresh failed: %r", exc)
 
 
-async def retention(adapters: Adapters, years: int, period_seconds: float) -> None:
-    """Erase the reporter identity of complaints closed more than `years` ago, now and then."""
+async def retention(
+    adapters: Adapters, years: int, period_seconds: float, lease: Lease | None = None
+) -> None:
+    """Erase the reporter identity of complaints closed more than `years` ago, now and then; with
+    `lease`, only in the process holding it (its `ttl` outlasts a period, so the holder keeps it
+    from pass to pass and another takes over about a period after it dies)."""
     while True:
         try:
+            if lease is not None and not await lease.acquire():
+                await asyncio.sleep(period_seconds)  # a period, not a wait for a condition
+                continue
             erased = await handlers.erase_expired(years, store=adapters.complaints)
             if erased:
                 log.info(

@@ -7,6 +7,10 @@ therefore seen within `max_sleep`. The cost of a pass depends on how many compla
 on how many are open (an index range; bench/sla.py measures it). The same loop relays outboxes a
 crash left unpublished and refreshes the reference data (service standards, calendars) every
 `refresh_every` seconds.
+
+With several sla processes the detection and the relay run in the one holding the detector's
+lease (shared/lease.py); the others keep refreshing their reference data (their consumers use
+it) and try for the lease every pass.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from services.sla.handlers import catch_up, detect_once
 from services.sla.ports import Sla
 from shared import clock
 from shared.faults import is_transient
+from shared.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,13 @@ class DetectorSettings:
 
 
 async def run_detector(
-    sla: Sla, settings: DetectorSettings = DetectorSettings(), now: Now = clock.now
+    sla: Sla,
+    settings: DetectorSettings = DetectorSettings(),
+    now: Now = clock.now,
+    lease: Lease | None = None,
 ) -> None:
-    """The background loop (wired in bootstrap.py); runs until cancelled."""
+    """The background loop (wired in bootstrap.py); runs until cancelled. With `lease`, detects
+    and relays only while holding it."""
     store = sla.clock_store()
     rules = sla.rules
     next_refresh = next_relay = 0.0
@@ -49,6 +58,10 @@ async def run_detector(
             if tick >= next_refresh:
                 await sla.calendars.refresh(rules)
                 next_refresh = tick + settings.refresh_every
+            if lease is not None and not await lease.held():
+                backoff = 0.2
+                await asyncio.sleep(min(settings.max_sleep * 4, lease.ttl.total_seconds() / 3))
+                continue
             if tick >= next_relay:
                 relayed = await store.relay(
                     sla.publish, timedelta(seconds=settings.relay_after), settings.batch
