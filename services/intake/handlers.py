@@ -217,6 +217,7 @@ async def read_identity(complaint_id: str, staff: Staff, *, store: ComplaintStor
             "_id": str(ULID()),
             "complaint_id": complaint_id,
             "who": staff.sub,
+            "who_name": staff.name,  # the person signed in (routing's token), None for a system
             "role": staff.role,
             "pemda": staff.pemda,
             "opd": staff.opd,

@@ -32,6 +32,7 @@ from services.routing.entrypoints import (
     openapi,
     queues,
     ratelimit,
+    staff_pages,
 )
 from services.routing.entrypoints.edge import GUARD, ROUTING
 from services.routing.ports import Publish, Routing
@@ -157,4 +158,5 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     explain.add_routes(app)
     ratelimit.install(app)
     add_staff_routes(app)
+    staff_pages.add_routes(app, settings)  # after with_consumers: its directory needs the database
     return app

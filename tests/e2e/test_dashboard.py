@@ -1,6 +1,8 @@
 """The supervisor dashboard in a real headless browser (Debian's chromium driven by Playwright):
 figures published as events on the real topics show on the page, the OPD filter works, nothing is
 fetched from outside the service, and a screenshot is saved under `.run/<profile>/screenshots/`.
+The person's token comes as routing's sign-in hands it over, an HttpOnly cookie (the sign-in itself
+is tests/e2e/test_staff_sign_in.py).
 
 The reports part of the sla service runs in-process (its consumer, with a consumer group of this
 test's own, and its routes) against the real broker and database, so the test neither shares
@@ -15,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from ulid import ULID
 
 from devtools import infra
@@ -108,6 +110,14 @@ async def _seeded(base: str, token: str) -> bool:
         )
 
 
+async def _signed_in(context: BrowserContext, base: str, token: str) -> None:
+    """The browser holds `token` as routing's sign-in leaves it: an HttpOnly cookie for the host."""
+    await context.clear_cookies()
+    await context.add_cookies(
+        [{"name": "pengaduan_staff_token", "value": token, "url": base, "httpOnly": True, "sameSite": "Lax"}]
+    )
+
+
 async def _loaded(page: Page, times: int) -> None:
     # A function, not an expression: Playwright would `eval` an expression, which the page's
     # Content-Security-Policy forbids.
@@ -139,9 +149,13 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     # A token in the address is never taken (it would stay in the history and in logs).
     response = await page.goto(f"{base}/dashboard/#token={token}")
     assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
-    assert "Belum ada token staf" in (await page.text_content("#who") or "")
-    await page.fill("#token", token)
-    await page.click("#save-token")
+    await page.wait_for_selector("#sign-in-panel", state="visible")
+    assert "Belum masuk" in (await page.text_content("#who") or "")
+    assert (await page.get_attribute("#sign-in", "href") or "").startswith(
+        "http://127.0.0.1:8082/staff/masuk?next="
+    )
+    await _signed_in(context, base, token)
+    await page.reload()
     await _loaded(page, 1)
     assert await page.is_hidden("#error"), await page.text_content("#error")
     assert "kepala-inspektorat" in (await page.text_content("#who") or "")
@@ -184,25 +198,24 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     await context.close()
 
 
-async def test_a_pasted_token_is_kept_for_the_tab_and_out_of_scope_is_explained(
+async def test_the_signed_in_person_is_shown_and_out_of_scope_is_explained(
     dashboard_url: tuple[str, str], browser: Browser
 ) -> None:
     base, _ = dashboard_url
     await eventually(lambda: _seeded(base, mint("admin")), within=60, what="the seeded events to be counted")
     context = await browser.new_context()
     page = await context.new_page()
+    await _signed_in(context, base, mint("supervisor", pemda="33.74", name="Sri Wahyuni"))
     await page.goto(f"{base}/dashboard/")
-    await page.fill("#token", mint("supervisor", pemda="33.74"))
+    await page.wait_for_function("() => document.querySelector('#who').textContent.includes('Sri Wahyuni')")
+    await _loaded(page, 1)  # its own pemda's figures
     await page.fill("#f-pemda", JAYAPURA)
-    await page.click("#save-token")
-    await _loaded(page, 1)
+    await page.click("#apply")
+    await _loaded(page, 2)
     assert "Di luar kewenangan" in (await page.text_content("#error") or "")
 
-    await page.fill("#token", mint("supervisor", opd=DLH))
-    await page.fill("#f-pemda", "")
-    await page.click("#save-token")
-    await _loaded(page, 2)
-    await page.reload()  # sessionStorage keeps the token for this tab
+    await _signed_in(context, base, mint("supervisor", opd=DLH))
+    await page.reload()  # the page follows whoever the browser is signed in as now
     await _loaded(page, 1)
     assert await page.is_hidden("#error")
     assert await page.input_value("#f-pemda") == JAYAPURA

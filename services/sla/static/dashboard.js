@@ -1,12 +1,11 @@
-// Dasbor pengawasan SLA: reads the supervisor API with the staff token kept in sessionStorage.
-// The token is pasted into the form, never taken from the address (it would stay in the history,
-// in logs and in Referer headers).
+// Dasbor pengawasan SLA: reads the supervisor API as the person signed in at routing's staff
+// sign-in, whose short-lived token the browser sends as an HttpOnly cookie (this script never sees
+// it). Without one (or once it expired) the page offers the sign-in, which sends the person back.
 // No external libraries or fonts: the charts are hand-written SVG, so the page works offline.
 "use strict";
 
 (() => {
   const API = "/api/v1/supervisor";
-  const TOKEN_KEY = "pengaduan.staffToken";
   const SVG = "http://www.w3.org/2000/svg";
   const CLOCK_LABELS = { response: "Respons", resolution: "Penyelesaian", verification: "Verifikasi" };
   const STATE_LABELS = {
@@ -15,33 +14,39 @@
   const $ = (selector) => document.querySelector(selector);
   let breachCursor = null;
 
-  // --- token ------------------------------------------------------------------------------------
+  // --- who is signed in ---------------------------------------------------------------------------
 
-  function token() {
-    return sessionStorage.getItem(TOKEN_KEY) || "";
+  let signedIn = false;
+
+  function showSignIn(message) {
+    signedIn = false;
+    const link = $("#sign-in");
+    const url = new URL(link.dataset.signIn, location.href);
+    url.searchParams.set("next", location.href);
+    link.href = url.href;
+    $("#sign-in-panel").hidden = false;
+    $("#who").textContent = message || "Belum masuk.";
   }
 
-  function claims(tok) {
-    try {
-      const part = tok.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-      const padded = part.padEnd(Math.ceil(part.length / 4) * 4, "=");
-      return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(padded), (c) => c.charCodeAt(0))));
-    } catch (e) {
-      return null;
+  async function showWho() {
+    const response = await fetch(`${API}/me`, { headers: { Accept: "application/json" } });
+    if (response.status === 401) {
+      showSignIn();
+      return false;
     }
-  }
-
-  function showWho() {
-    const c = claims(token());
-    if (!c) {
-      $("#who").textContent = "Belum ada token staf.";
-      return;
+    if (!response.ok) {
+      showSignIn(`Akun ini tidak dapat membuka dasbor (${response.status}).`);
+      return false;
     }
-    const scope = c.opd ? `OPD ${c.opd}` : c.pemda ? `pemda ${c.pemda}` : "seluruh pemda";
-    $("#who").textContent = `Masuk sebagai ${c.sub || "?"} (${c.role}), cakupan: ${scope}`;
+    const c = await response.json();
+    signedIn = true;
+    $("#sign-in-panel").hidden = true;
+    const scope = c.opd_name || c.opd || (c.pemda_name || c.pemda ? `${c.pemda_name || c.pemda}` : "seluruh pemda");
+    $("#who").textContent = `Masuk sebagai ${c.name || c.sub} (${c.role_label}), cakupan: ${scope}`;
     if (!$("#f-pemda").value) {
       $("#f-pemda").value = c.pemda || (c.opd ? c.opd.split("/")[0] : "");
     }
+    return true;
   }
 
   // --- formatting -------------------------------------------------------------------------------
@@ -105,8 +110,11 @@
 
   async function api(path, query, accept) {
     const response = await fetch(`${API}/${path}?${query}`, {
-      headers: { Authorization: `Bearer ${token()}`, Accept: accept || "application/json" },
+      headers: { Accept: accept || "application/json" },
     });
+    if (response.status === 401) {
+      showSignIn("Sesi berakhir; silakan masuk lagi.");
+    }
     if (!response.ok) {
       let detail = `${response.status}`;
       try {
@@ -344,8 +352,8 @@
 
   async function loadAll() {
     showError("");
-    if (!token()) {
-      showError("Tempel token staf terlebih dahulu.");
+    if (!signedIn) {
+      showError("Masuk terlebih dahulu.");
       return;
     }
     $("#status").textContent = "Memuat…";
@@ -387,19 +395,7 @@
     }
   }
 
-  function start() {
-    $("#token").value = token();
-    showWho();
-    $("#save-token").addEventListener("click", () => {
-      sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
-      showWho();
-      loadAll();
-    });
-    $("#clear-token").addEventListener("click", () => {
-      sessionStorage.removeItem(TOKEN_KEY);
-      $("#token").value = "";
-      showWho();
-    });
+  async function start() {
     $("#filters").addEventListener("submit", (event) => {
       event.preventDefault();
       loadAll();
@@ -412,7 +408,7 @@
     for (const button of document.querySelectorAll("[data-csv]")) {
       button.addEventListener("click", () => downloadCsv(button.dataset.csv));
     }
-    if (token()) loadAll();
+    if (await showWho()) loadAll();
   }
 
   start();

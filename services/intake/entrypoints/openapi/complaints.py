@@ -227,7 +227,8 @@ PATHS: dict[str, Any] = {
             "summary": "Audit pembacaan identitas pelapor",
             "description": (
                 "Setiap upaya membaca identitas pelapor pengaduan ini, terbaru dulu (paling banyak 200): "
-                "siapa, peran dan cakupannya, kapan, diizinkan atau tidak, dan alasannya. Untuk admin, "
+                "siapa (`who_name`: nama orang yang masuk, kosong untuk token sistem), peran dan "
+                "cakupannya, kapan, diizinkan atau tidak, dan alasannya. Untuk admin, "
                 "serta Admin Koordinator dan supervisor pemda pengaduan."
             ),
             "parameters": [_ID],
@@ -242,6 +243,7 @@ PATHS: dict[str, Any] = {
                                 "items": [
                                     {
                                         "who": "koord-semarang",
+                                        "who_name": "Sri Wahyuni",
                                         "role": "coordinator",
                                         "pemda": "33.74",
                                         "opd": None,
@@ -251,6 +253,7 @@ PATHS: dict[str, Any] = {
                                     },
                                     {
                                         "who": "petugas-pupr",
+                                        "who_name": None,
                                         "role": "handler",
                                         "pemda": "33.74",
                                         "opd": "33.74/dinas-pupr",
