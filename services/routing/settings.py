@@ -49,7 +49,9 @@ class RoutingSettings(FileSettings):
     staff_cookie_domain: str = ""
     # Where a sign-in may send the person back to (`?next=`), besides routing's own paths: origins
     # separated by commas, e.g. `https://sla.example.go.id`. Locally: intake's and sla's defaults.
-    staff_return_origins: str = "http://127.0.0.1:8081,http://127.0.0.1:8083,http://localhost:8081,http://localhost:8083"
+    staff_return_origins: str = (
+        "http://127.0.0.1:8081,http://127.0.0.1:8083,http://localhost:8081,http://localhost:8083"
+    )
     # Where people reach routing's staff pages, for the links `pengaduan staff create-admin`
     # prints. Empty: http://<ROUTING_HTTP_HOST>:<ROUTING_HTTP_PORT>.
     staff_public_url: str = ""

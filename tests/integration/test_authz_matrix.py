@@ -131,6 +131,25 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("routing", "GET", "/api/v1/pemda/{pemda}/triage"): staff("coordinator", "supervisor", target="pemda"),
     ("routing", "PUT", "/api/v1/admin/rules/{pemda}/{category}"): staff("coordinator", target="pemda"),
     ("routing", "DELETE", "/api/v1/admin/rules/{pemda}/{category}"): staff("coordinator", target="pemda"),
+    **{  # people's pages: the session cookie decides (tests/e2e/test_staff_sign_in.py), not a JWT
+        ("routing", method, path): PUBLIC + ": a person's page (sign-in session, CSRF token)"
+        for method, path in (
+            ("GET", "/staff"),
+            ("GET", "/staff/"),
+            ("GET", "/staff/masuk"),
+            ("POST", "/staff/masuk"),
+            ("POST", "/staff/keluar"),
+            ("GET", "/staff/sandi"),
+            ("POST", "/staff/sandi"),
+            ("GET", "/staff/akun"),
+            ("POST", "/staff/akun"),
+            ("POST", "/staff/akun/{username}/nonaktifkan"),
+            ("POST", "/staff/akun/{username}/tautan-sandi"),
+            ("GET", "/staff/atur-sandi/{token}"),
+            ("POST", "/staff/atur-sandi/{token}"),
+            ("GET", "/staff/static"),
+        )
+    },
     # --- sla ---
     ("sla", "GET", "/healthz"): PUBLIC,
     ("sla", "GET", "/readyz"): PUBLIC,
@@ -139,6 +158,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("sla", "GET", "/dashboard"): PUBLIC + ": redirect to the page",
     ("sla", "GET", "/dashboard/"): PUBLIC + ": the page; its API calls carry the token",
     ("sla", "GET", "/dashboard/static"): PUBLIC + ": the page's CSS and JS",
+    ("sla", "GET", "/api/v1/supervisor/me"): staff(target="any"),
     ("sla", "GET", "/api/v1/calendar/{pemda}/due"): PUBLIC + ": the working-day calendar",
     ("sla", "GET", "/api/v1/calendar/{pemda}/working-time"): PUBLIC + ": the working-day calendar",
     ("sla", "GET", "/api/v1/admin/calendar/{pemda}/extra-dates"): staff(target="any"),

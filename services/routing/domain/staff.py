@@ -100,7 +100,8 @@ class Backoff:
         if failures <= self.free:
             return timedelta(0)
         doublings = min(failures - self.free - 1, 30)
-        return min(self.cap, self.base * (2**doublings))
+        wait: timedelta = self.base * (2**doublings)
+        return min(self.cap, wait)
 
     def blocked_until(self, failures: int, last_failure: datetime) -> datetime:
         return last_failure + self.wait_after(failures)

@@ -24,6 +24,7 @@ only username and password sign-in exists.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -113,7 +114,7 @@ class Refusal(Exception):
         self.status, self.title, self.message = status, title, message
 
 
-View = Any
+View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def page(view: View) -> View:
@@ -178,8 +179,8 @@ def _issue_token(request: web.Request, response: web.StreamResponse, account: Ac
 def _end_cookies(request: web.Request, response: web.StreamResponse) -> None:
     s = _settings(request)
     response.del_cookie(SESSION_COOKIE, path="/")
-    extra = {"domain": s.staff_cookie_domain} if s.staff_cookie_domain else {}
-    response.del_cookie(request.app[STAFF_AUTH].settings.cookie_name, path="/", **extra)
+    domain = s.staff_cookie_domain or None
+    response.del_cookie(request.app[STAFF_AUTH].settings.cookie_name, path="/", domain=domain)
 
 
 def _safe_next(request: web.Request, target: str | None) -> str:
@@ -252,9 +253,9 @@ async def sign_in_form(request: web.Request) -> web.Response:
     target = _safe_next(request, request.query.get("next"))
     found = await _session(request)
     if found is not None:  # already signed in: renew the token and go on
-        response = web.HTTPFound(target)
-        _issue_token(request, response, found[0])
-        raise response
+        onward = web.HTTPFound(target)
+        _issue_token(request, onward, found[0])
+        raise onward
     csrf = _csrf_value(request)
     response = _page(request, "sign_in.html", next=target, csrf=csrf, notice=request.query.get("pesan"))
     _csrf_cookie(request, response, csrf)

@@ -16,6 +16,7 @@ def document() -> dict[str, Any]:
         explain.paths(),
     )
     doc["paths"].update(staff.paths())
+    doc["paths"].update(staff.page_paths())
     doc.setdefault("components", {})["securitySchemes"] = {
         "staffJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }

@@ -174,3 +174,29 @@ def paths() -> dict[str, Any]:
             )
         },
     }
+
+
+def page_paths() -> dict[str, Any]:
+    """The staff pages (HTML for people, services/routing/entrypoints/staff_pages.py): their forms
+    need the session cookie and a CSRF token, so only their entry pages are listed."""
+    html = {"200": {"description": "halaman HTML", "content": {"text/html": {}}}}
+    return {
+        "/staff/masuk": {
+            "get": {
+                "summary": "Halaman masuk staf (HTML)",
+                "description": "Nama pengguna dan kata sandi; `next`: halaman tujuan sesudah masuk (jalur "
+                "routing, atau asal yang diizinkan `ROUTING_STAFF_RETURN_ORIGINS`). Dengan sesi yang masih "
+                "berlaku, langsung ke `next` dengan token staf baru di cookie.",
+                "parameters": [
+                    {"name": "next", "in": "query", "required": False, "schema": {"type": "string"}}
+                ],
+                "responses": {**html, "302": {"description": "sudah masuk: ke `next`"}},
+            }
+        },
+        "/staff/": {
+            "get": {
+                "summary": "Beranda staf (HTML; tanpa sesi → halaman masuk)",
+                "responses": {**html, "302": {"description": "belum masuk: ke /staff/masuk"}},
+            }
+        },
+    }

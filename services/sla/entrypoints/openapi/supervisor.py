@@ -294,9 +294,37 @@ def openapi_paths() -> dict[str, Any]:
                 },
             )
         ),
+        f"{API}/me": {
+            "get": {
+                "summary": "Siapa yang masuk",
+                "description": "Pemilik token staf (header `Authorization`, atau cookie sesi masuk staf untuk "
+                "GET): nama, peran dan cakupannya dengan nama pemda/OPD. Semua peran staf.",
+                "tags": ["Pengawas"],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {
+                                "example": {
+                                    "sub": "sri.pengawas",
+                                    "name": "Sri Wahyuni",
+                                    "role": "supervisor",
+                                    "role_label": "Pengawas",
+                                    "pemda": "33.74",
+                                    "pemda_name": "Kota Semarang",
+                                    "opd": None,
+                                    "opd_name": None,
+                                }
+                            }
+                        },
+                    },
+                    "401": _ERRORS["401"],
+                },
+            }
+        },
         "/dashboard/": {
             "get": {
-                "summary": "Dasbor pengawasan SLA (HTML; token staf ditempel di halaman)",
+                "summary": "Dasbor pengawasan SLA (HTML; orang yang masuk di ruang staf routing)",
                 "responses": {"200": {"description": "halaman HTML", "content": {"text/html": {}}}},
             }
         },
