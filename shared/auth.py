@@ -85,6 +85,7 @@ class StaffAuthSettings(FileSettings):
     jwt_role_claim: str = "role"
     jwt_pemda_claim: str = "pemda"
     jwt_opd_claim: str = "opd"
+    # A person's display name (tokens of routing's sign-in carry it; audits record it).
     jwt_name_claim: str = "name"
     # The cookie in which routing's sign-in hands people their short-lived token (HttpOnly, so no
     # page script reads it). Accepted for reads (GET/HEAD) only: a write still needs the

@@ -38,7 +38,7 @@ class RoutingSettings(FileSettings):
     # Lifetime of the token a session hands the browser (cookie `STAFF_COOKIE_NAME`) for intake's
     # and sla's pages and APIs: kept short, because it stays valid until then after a logout or
     # a disabled account (those end the session at once).
-    staff_token_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    staff_jwt_minutes: int = Field(default=10, ge=1, le=24 * 60)
     # A password-reset link works once, within this many hours.
     staff_reset_hours: float = Field(default=24.0, gt=0, le=24 * 14)
     # Cookies marked Secure (HTTPS only). Unset: Secure unless listening on loopback (development).

@@ -169,11 +169,11 @@ def _issue_token(request: web.Request, response: web.StreamResponse, account: Ac
         opd=account.opd,
         sub=account.id,
         name=account.name,
-        ttl_seconds=s.staff_token_minutes * 60,
+        ttl_seconds=s.staff_jwt_minutes * 60,
     )
     name = request.app[STAFF_AUTH].settings.cookie_name
     extra = {"domain": s.staff_cookie_domain} if s.staff_cookie_domain else {}
-    _set_cookie(request, response, name, token, s.staff_token_minutes * 60, **extra)
+    _set_cookie(request, response, name, token, s.staff_jwt_minutes * 60, **extra)
 
 
 def _end_cookies(request: web.Request, response: web.StreamResponse) -> None:
