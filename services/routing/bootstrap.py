@@ -16,7 +16,7 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.routing.adapters import store
-from services.routing.adapters.catalog import MongoCatalog
+from services.routing.adapters.catalog import MongoCatalog, run_catalog_relay
 from services.routing.adapters.delivery import OutboxDelivery
 from services.routing.adapters.feed import FeedStore
 from services.routing.adapters.notes import MongoNotes
@@ -134,6 +134,10 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         delivery = consumers.delivery_of(await opened(infra))
         await store.run_relay(infra.db, infra.publish, delivery.after_publish)
 
+    async def catalog_relay(infra: Infra) -> None:
+        await opened(infra)  # the indexes, the outbox's among them
+        await run_catalog_relay(infra.db, infra.publish)
+
     async def finisher(infra: Infra) -> None:
         await consumers.delivery_of(await opened(infra)).finisher()
 
@@ -149,12 +153,13 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         ],
         background=[
             ("routing-relay", relay),
+            ("routing-catalog-relay", catalog_relay),
             ("routing-finisher", finisher),
             ("routing-webhooks", push_webhooks),
         ],
     )
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
-    outbox.watch_backlog(app, ["complaints"])
+    outbox.watch_backlog(app, ["complaints", "pemda"])
     explain.add_routes(app)
     ratelimit.install(app)
     add_staff_routes(app)

@@ -26,17 +26,40 @@ from services.sla.bootstrap import add_supervisor_routes, report_consumer_specs
 from services.sla.settings import SlaSettings
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
+from shared.envelope import new_event
+from shared.events import CatalogChanged, OpdEntry
 from shared.http import problem_middleware
-from shared.kafka import durable_producer, ensure_topics, publish
+from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
 from shared.runtime import ConsumerSpec, with_consumers
-from shared.topics import TopicSpec, dlq
+from shared.topics import CATALOG_CHANGES, TopicSpec, dlq
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 JAYAPURA = "91.71"
 PUPR, DLH, DUKCAPIL = (f"{JAYAPURA}/{slug}" for slug in ("dinas-pupr", "dlh", "disdukcapil"))
+# The OPDs' names as routing's catalog announces them (issue 21 item 5): the page shows these. The
+# test's announcement has the highest revision there can be, so no other one on this broker
+# (routing's own, of another test) outranks it in this test's consumer group.
+NAMES = {
+    PUPR: "Dinas PUPR Kota Jayapura",
+    DLH: "Dinas Lingkungan Hidup Jayapura",
+    DUKCAPIL: "Disdukcapil Jayapura",
+}
+
+
+def catalog_announcement() -> Outgoing:
+    payload = CatalogChanged(
+        pemda=JAYAPURA,
+        pemda_name="Kota Jayapura",
+        revision=2**62,
+        opds=[OpdEntry(opd_id=opd, name=name) for opd, name in NAMES.items()],
+    )
+    event = new_event(payload, producer="routing", complaint_id=None)
+    return Outgoing(CATALOG_CHANGES, JAYAPURA, event.to_bytes())
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -73,7 +96,8 @@ async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, 
     producer = durable_producer(endpoints.kafka_bootstrap)
     await producer.start()
     try:
-        await publish(producer, outgoing(events_of(fixed_stories(JAYAPURA, clock.now(), prefix=prefix))))
+        stories = outgoing(events_of(fixed_stories(JAYAPURA, clock.now(), prefix=prefix)))
+        await publish(producer, [catalog_announcement(), *stories])
     finally:
         await producer.stop()
     try:
@@ -105,6 +129,7 @@ async def _seeded(base: str, token: str) -> bool:
         rows = {row["scope"]: row for row in body.get("items", [])}
         return (
             DUKCAPIL in rows
+            and rows[DUKCAPIL]["opd_name"] == NAMES[DUKCAPIL]
             and rows[DUKCAPIL]["resolution"]["met"] == 2
             and rows.get(PUPR, {}).get("escalated") == 1
         )
@@ -161,26 +186,34 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     assert "kepala-inspektorat" in (await page.text_content("#who") or "")
     assert not [m for m in console if "Content Security Policy" in m], console  # the policy lets it all run
 
-    compliance = {row[0]: row for row in await _cells(page, "#compliance-table")}
+    named = {row[0]: row for row in await _cells(page, "#compliance-table")}
+    compliance = {opd: named[name] for opd, name in NAMES.items()}  # names, not slugs
     assert (
         compliance[PUPR][4] == "75 %" and compliance[DLH][4] == "0 %" and compliance[DUKCAPIL][4] == "100 %"
     )
     assert compliance[PUPR][9] == "1"  # escalated
-    assert compliance["Jumlah"][4] == "77,8 %"
+    assert named["Jumlah"][4] == "77,8 %"
     assert await page.get_attribute("#compliance-chart svg", "data-rows") == "3"
     tiles = await page.eval_on_selector_all(".tile", "ts => ts.map(t => t.textContent)")
     assert "77,8 %Tepat waktu" in tiles
 
     breaches = await _cells(page, "#breach-table")
     assert [row[0] for row in breaches] == [f"{prefix}003", f"{prefix}004"]  # the latest first
-    assert breaches[0][4] == "terlambat, masih terbuka" and breaches[1][2] == DLH
+    assert breaches[0][4] == "terlambat, masih terbuka" and breaches[1][2] == NAMES[DLH]
     escalations = await _cells(page, "#escalation-table")
     assert escalations == [
-        [f"{prefix}003", "1 — Kepala OPD", PUPR, PUPR, escalations[0][4], "jam SLA melewati tenggat"]
+        [
+            f"{prefix}003",
+            "1 — Kepala OPD",
+            NAMES[PUPR],
+            NAMES[PUPR],
+            escalations[0][4],
+            "jam SLA melewati tenggat",
+        ]
     ]
     assert await page.get_attribute("#trend-chart svg", "data-weeks") == "12"
     satisfaction = {row[0]: row for row in await _cells(page, "#satisfaction-table")}
-    assert satisfaction[DUKCAPIL][1:3] == ["2", "4,5"]
+    assert satisfaction[NAMES[DUKCAPIL]][1:3] == ["2", "4,5"]
 
     screenshots = infra.run_dir(infra.test_profile()) / "screenshots"
     screenshots.mkdir(parents=True, exist_ok=True)
@@ -189,8 +222,8 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     await page.select_option("#f-opd", DLH)
     await page.click("#apply")
     await _loaded(page, 2)
-    assert [row[0] for row in await _cells(page, "#compliance-table")] == [DLH]
-    assert [row[2] for row in await _cells(page, "#breach-table")] == [DLH]
+    assert [row[0] for row in await _cells(page, "#compliance-table")] == [NAMES[DLH]]
+    assert [row[2] for row in await _cells(page, "#breach-table")] == [NAMES[DLH]]
     assert (await _cells(page, "#escalation-table"))[0][0] == "Tidak ada pengaduan tereskalasi."
     await page.screenshot(path=str(screenshots / "dashboard-opd.png"), full_page=True)
 
@@ -220,5 +253,5 @@ async def test_the_signed_in_person_is_shown_and_out_of_scope_is_explained(
     assert await page.is_hidden("#error")
     assert await page.input_value("#f-pemda") == JAYAPURA
     rows = await _cells(page, "#compliance-table")
-    assert [row[0] for row in rows] == [DLH]
+    assert [row[0] for row in rows] == [NAMES[DLH]]
     await context.close()

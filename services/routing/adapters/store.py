@@ -137,6 +137,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
         [("pemda", ASCENDING), ("state", ASCENDING), ("sla_due", ASCENDING), ("_id", ASCENDING)]
     )
     await outbox.ensure_outbox_index(complaints)  # the relay's (outbox_since, _id)
+    await outbox.ensure_outbox_index(db["pemda"])  # the catalog announcements' relay (adapters/catalog.py)
     await db["opd_feed"].create_index([("opd_id", ASCENDING), ("pos", ASCENDING)])
     # Once per database, not at every start: entries written before feed positions existed.
     if await db["migrations"].find_one({"_id": "feed-positions"}) is None:

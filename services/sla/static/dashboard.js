@@ -60,6 +60,8 @@
   const hk = (value) => (value === null || value === undefined ? "–" : `${num(value, 2)} HK`);
   const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "–");
   const slug = (opd) => (opd ? opd.split("/").slice(1).join("/") || opd : "–");
+  // An OPD as a person reads it: its name from routing's catalog, its id until the name is known.
+  const opdLabel = (id, name) => name || id || "–";
 
   function cell(text, className) {
     const td = document.createElement("td");
@@ -178,7 +180,7 @@
     const body = $("#compliance-table tbody");
     body.replaceChildren();
     for (const r of data.items) {
-      const tr = makeRow(complianceCells(r, r.scope));
+      const tr = makeRow(complianceCells(r, opdLabel(r.scope, r.opd_name)));
       tr.dataset.scope = r.scope;
       body.append(tr);
     }
@@ -204,7 +206,7 @@
     const chart = svg("svg", { viewBox: `0 0 ${width} ${rows.length * rowHeight + 24}`, "data-rows": rows.length });
     rows.forEach((r, i) => {
       const y = i * rowHeight + 4;
-      chart.append(svg("text", { x: 0, y: y + 15 }, r.scope));
+      chart.append(svg("text", { x: 0, y: y + 15 }, opdLabel(r.scope, r.opd_name)));
       const done = r.met + r.breached;
       if (!done) {
         chart.append(svg("rect", { x: labelWidth, y, width: barWidth, height: 18, class: "bar-none" }));
@@ -231,8 +233,9 @@
     const select = $("#f-opd");
     const chosen = select.value;
     if (chosen && data.opd) return; // a filtered answer lists one OPD: keep the full list
-    const options = data.pemda === null ? [] : data.items.map((r) => r.scope);
-    select.replaceChildren(new Option("Semua OPD", ""), ...options.map((o) => new Option(o, o)));
+    const rows = data.pemda === null ? [] : data.items;
+    const options = rows.map((r) => r.scope);
+    select.replaceChildren(new Option("Semua OPD", ""), ...rows.map((r) => new Option(opdLabel(r.scope, r.opd_name), r.scope)));
     select.value = options.includes(chosen) ? chosen : "";
   }
 
@@ -242,7 +245,7 @@
     return [
       cell(b.complaint_id, "text"),
       cell(CLOCK_LABELS[b.clock] || b.clock, "text"),
-      cell(b.opd_id, "text"),
+      cell(opdLabel(b.opd_id, b.opd_name), "text"),
       cell(when(b.due_at), "text"),
       cell(b.open ? "terlambat, masih terbuka" : STATE_LABELS[b.state] || b.state, b.open ? "text open" : "text"),
       cell(num(b.late_days, 2), "late"),
@@ -280,8 +283,8 @@
       (e) => [
         cell(e.complaint_id, "text"),
         cell(`${e.level} — ${e.level_label}`, `text level-${e.level}`),
-        cell(e.opd_id, "text"),
-        cell(e.current_opd_id || "–", "text"),
+        cell(opdLabel(e.opd_id, e.opd_name), "text"),
+        cell(opdLabel(e.current_opd_id, e.current_opd_name), "text"),
         cell(when(e.raised_at), "text"),
         cell(e.reason || "–", "text"),
       ],
@@ -332,7 +335,7 @@
       "#satisfaction-table",
       data.items,
       (s) => [
-        cell(s.scope, "text"),
+        cell(opdLabel(s.scope, s.opd_name), "text"),
         cell(num(s.ratings)),
         cell(num(s.average, 2)),
         ...[1, 2, 3, 4, 5].map((n) => cell(num(s.distribution[String(n)]))),

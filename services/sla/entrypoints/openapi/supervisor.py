@@ -297,8 +297,8 @@ def openapi_paths() -> dict[str, Any]:
         f"{API}/me": {
             "get": {
                 "summary": "Siapa yang masuk",
-                "description": "Pemilik token staf (header `Authorization`, atau cookie sesi masuk staf untuk "
-                "GET): nama, peran dan cakupannya dengan nama pemda/OPD. Semua peran staf.",
+                "description": "Pemilik token staf (header `Authorization`, atau cookie sesi masuk staf "
+                "untuk GET): nama, peran dan cakupannya dengan nama pemda/OPD. Semua peran staf.",
                 "tags": ["Pengawas"],
                 "responses": {
                     "200": {
