@@ -18,6 +18,7 @@ from services.intake.adapters import listing as listing_queries
 from services.intake.adapters import notifications as notification_store
 from services.intake.adapters import open311 as open311_records
 from services.intake.adapters import store
+from services.intake.adapters.names import MongoOpdNames
 from services.intake.adapters.notifier import Notifier
 from services.intake.adapters.notify_templates import Templates
 from services.intake.adapters.publisher import OUTBOXES, OutboxPublisher
@@ -45,7 +46,7 @@ from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
 from shared.runtime import HEALTH, INFRA, ConsumerSpec, Infra, with_consumers
-from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS
+from shared.topics import GROUP_TOPICS, INTAKE_GROUP
 
 __all__ = ["OpenAdapters", "create_app", "mongo_adapters"]
 
@@ -71,6 +72,7 @@ def mongo_adapters(settings: IntakeSettings) -> OpenAdapters:
             listing=listing_queries.PublicComplaints(db),
             open311=open311_records.Open311Records(db),
             notifications=notifications,
+            names=MongoOpdNames(db),
         )
 
     return open_adapters
@@ -129,7 +131,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     ready = with_consumers(
         app,
         settings,
-        [ConsumerSpec(settings.consumer_group, [COMPLAINTS_EVENTS, SLA_EVENTS], build_view_consumer)],
+        [ConsumerSpec(settings.consumer_group, list(GROUP_TOPICS[INTAKE_GROUP]), build_view_consumer)],
         background=background,
     )
     app.cleanup_ctx.append(_scrubber(settings))
@@ -179,7 +181,7 @@ async def run_notifier(adapters: Adapters, settings: IntakeSettings) -> None:
     templates.check()
     senders = notification_senders(settings.notify, templates)
     base_url = public_base_url(settings)
-    notifier = Notifier(adapters.notifications, senders, templates, settings.notify, base_url)
+    notifier = Notifier(adapters.notifications, senders, templates, settings.notify, base_url, adapters.names)
     try:
         await notifier.run()
     finally:

@@ -17,7 +17,7 @@ from typing import Any
 
 from services.intake.adapters.notify_templates import Links, Templates
 from services.intake.domain.notifications import address_for, address_key, gate, opt_out_token, retry_delay
-from services.intake.ports import DeliveryRefused, NotificationSender, NotificationStore
+from services.intake.ports import DeliveryRefused, NotificationSender, NotificationStore, OpdNames
 from services.intake.settings import NotifySettings
 from shared import clock
 from shared.calendar import WIB
@@ -35,8 +35,10 @@ class Notifier:
         templates: Templates,
         settings: NotifySettings,
         base_url: str,
+        names: OpdNames | None = None,
     ) -> None:
         self._store = store
+        self._names = names
         self._senders = {channel: sender for sender in senders for channel in sender.channels}
         self._templates = templates
         self._settings = settings
@@ -96,6 +98,11 @@ class Notifier:
             return
         complaint_id = notification["complaint_id"]
         links = Links.of(self._base_url, complaint_id, opt_out_token(self._settings.secret, complaint_id))
+        if self._names is not None and (notification.get("facts") or {}).get("opd_id"):
+            # The OPD as the reporter reads it: its current name from routing's catalog.
+            name = await self._names.name_of(notification["facts"]["opd_id"])
+            if name:
+                notification = {**notification, "facts": {**notification["facts"], "opd_name": name}}
         try:
             reference = await sender.send(self._templates.message(notification, to, links))
         except DeliveryRefused as exc:
