@@ -10,12 +10,12 @@ OpenAPI document in entrypoints/.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.routing.adapters import store
+from services.routing.adapters import accounts, store
 from services.routing.adapters.catalog import MongoCatalog, run_catalog_relay
 from services.routing.adapters.delivery import OutboxDelivery
 from services.routing.adapters.feed import FeedStore
@@ -35,13 +35,13 @@ from services.routing.entrypoints import (
     staff_pages,
 )
 from services.routing.entrypoints.edge import GUARD, ROUTING
-from services.routing.ports import Publish, Routing
+from services.routing.ports import Publish, Routing, StaffDirectory
 from services.routing.settings import RoutingSettings
 from shared import outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
-from shared.runtime import REPLAYING, ConsumerSpec, Infra, with_consumers
+from shared.runtime import INFRA, REPLAYING, ConsumerSpec, Infra, with_consumers
 from shared.topics import (
     COMPLAINTS_COMMANDS,
     COMPLAINTS_SUBMITTED,
@@ -85,6 +85,12 @@ def add_staff_routes(app: web.Application) -> None:
     queues.add_routes(app)
     opd_systems.add_routes(app)
     admin.add_routes(app)
+
+
+async def open_staff_directory(db: AsyncDatabase[dict[str, object]]) -> StaffDirectory:
+    """People's accounts and sessions (adapters/accounts.py), indexes made first."""
+    await accounts.ensure_indexes(db)
+    return accounts.MongoStaffDirectory(db)
 
 
 async def _load_classifier(app: web.Application) -> None:
@@ -163,5 +169,13 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     explain.add_routes(app)
     ratelimit.install(app)
     add_staff_routes(app)
-    staff_pages.add_routes(app, settings)  # after with_consumers: its directory needs the database
+    staff_pages.add_routes(app, settings)
+
+    async def staff_directory(app: web.Application) -> AsyncIterator[None]:
+        # After with_consumers' lifecycle (appended first): the database is open.
+        if staff_pages.DIRECTORY not in app:
+            app[staff_pages.DIRECTORY] = await open_staff_directory(app[INFRA].db)
+        yield
+
+    app.cleanup_ctx.append(staff_directory)
     return app

@@ -34,7 +34,6 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from services.routing.adapters.accounts import MongoStaffDirectory
 from services.routing.domain.staff import (
     Account,
     AccountError,
@@ -43,13 +42,13 @@ from services.routing.domain.staff import (
     may_manage,
     scoped,
 )
+from services.routing.entrypoints.ratelimit import RoutingRateSettings
 from services.routing.ports import StaffDirectory
 from services.routing.settings import RoutingSettings
 from shared import clock
 from shared.auth import ROLE_LABELS, ROLES, STAFF_AUTH, mint
 from shared.http import browser_headers, database_free
-from shared.ratelimit import client_address, parse_networks
-from shared.runtime import INFRA
+from shared.ratelimit import client_address
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION_COOKIE = "pengaduan_sesi"
@@ -70,6 +69,7 @@ MAX_FORM_BYTES = 16 * 1024
 
 DIRECTORY = web.AppKey("staff_directory", StaffDirectory)
 PAGE_SETTINGS = web.AppKey("staff_page_settings", RoutingSettings)
+PROXIES = web.AppKey("staff_trusted_proxies", tuple)
 
 
 # --- plumbing ----------------------------------------------------------------------------------
@@ -212,13 +212,9 @@ async def _signed_in(request: web.Request) -> tuple[Account, str]:
 
 
 def _client_key(request: web.Request) -> str:
-    return f"client:{client_address(request, _proxies(request))}"
-
-
-def _proxies(request: web.Request) -> Any:
-    from services.routing.entrypoints.ratelimit import RoutingRateSettings
-
-    return parse_networks(RoutingRateSettings().trusted_proxies)
+    """The client address a sign-in counts against (behind the same trusted proxies as the rate
+    limits, `TRUSTED_PROXIES`)."""
+    return f"client:{client_address(request, request.app[PROXIES])}"
 
 
 def _csrf_value(request: web.Request) -> str:
@@ -504,7 +500,10 @@ async def _to_home(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application, settings: RoutingSettings) -> None:
+    """The pages; they read the accounts through `app[DIRECTORY]` (set by bootstrap.py once the
+    database is open)."""
     app[PAGE_SETTINGS] = settings
+    app[PROXIES] = RoutingRateSettings().proxies
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(ROOT / "templates"),
@@ -512,15 +511,6 @@ def add_routes(app: web.Application, settings: RoutingSettings) -> None:
         app_key=aiohttp_jinja2.APP_KEY,
     )
 
-    async def open_directory(app: web.Application) -> Any:
-        if DIRECTORY not in app:
-            from services.routing.adapters.accounts import ensure_indexes
-
-            await ensure_indexes(app[INFRA].db)
-            app[DIRECTORY] = MongoStaffDirectory(app[INFRA].db)
-        yield
-
-    app.cleanup_ctx.append(open_directory)
     app.on_response_prepare.append(_headers)
     r = app.router
     r.add_get("/staff", _to_home)
