@@ -246,4 +246,21 @@ async def test_wrong_passwords_make_sign_in_wait_and_forms_need_their_csrf_token
         async with http.post(f"{routing}/staff/akun", data=new, allow_redirects=False) as resp:
             assert resp.status == 403
         assert await apps.routing_db["staff_accounts"].find_one({"_id": "tanpa.csrf"}) is None
+
+        # A password change ends the account's other sessions (here the browser's), not this one.
+        await page.goto(f"{routing}/staff/masuk")
+        await _sign_in(page, "wati.admin", "sandi-wati-yang-kuat")
+        await page.wait_for_url(f"{routing}/staff/")
+        async with http.get(f"{routing}/staff/sandi") as resp:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', await resp.text())
+            assert resp.status == 200 and csrf
+        change = {"csrf": csrf.group(1), "current": "sandi-wati-yang-kuat", "new": "sandi-baru-wati-2026"}
+        async with http.post(f"{routing}/staff/sandi", data={**change, "repeat": change["new"]}) as resp:
+            assert resp.status == 200 and "Kata sandi diganti" in await resp.text()
+        async with http.get(f"{routing}/staff/", allow_redirects=False) as resp:
+            assert resp.status == 200  # this session goes on
+    await page.goto(f"{routing}/staff/")
+    await page.wait_for_url(re.compile(r"/staff/masuk\?next="))  # the browser's session ended
+    await _sign_in(page, "wati.admin", "sandi-baru-wati-2026")
+    await page.wait_for_url(f"{routing}/staff/")
     await context.close()
