@@ -250,6 +250,7 @@ async def test_the_signed_in_person_is_shown_and_out_of_scope_is_explained(
     await _signed_in(context, base, mint("supervisor", opd=DLH))
     await page.reload()  # the page follows whoever the browser is signed in as now
     await _loaded(page, 1)
+    assert NAMES[DLH] in (await page.text_content("#who") or "")  # the OPD's name, not its id
     assert await page.is_hidden("#error")
     assert await page.input_value("#f-pemda") == JAYAPURA
     rows = await _cells(page, "#compliance-table")

@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic_settings import SettingsConfigDict
 
+from services.sla.entrypoints.edge import REPORTS
 from shared.auth import ROLE_LABELS, require_staff
 from shared.http import browser_headers, database_free, json_response
 from shared.regions import lookup
@@ -58,6 +59,9 @@ async def me(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     pemda = staff.pemda or (staff.opd.split("/", 1)[0] if staff.opd else None)
     region = lookup(pemda) if pemda else None
+    opd_name, store = None, request.app[REPORTS].store  # None until the reports are open
+    if staff.opd and store is not None:
+        opd_name = (await store.opd_names([staff.opd])).get(staff.opd)
     return json_response(
         {
             "sub": staff.sub,
@@ -67,7 +71,7 @@ async def me(request: web.Request) -> web.Response:
             "pemda": staff.pemda,
             "pemda_name": region.name if region else None,
             "opd": staff.opd,
-            "opd_name": None,
+            "opd_name": opd_name,
         },
         headers={"Cache-Control": "no-store"},
     )
