@@ -62,3 +62,27 @@ def test_backoff_grows_from_the_free_attempts_and_stops_at_its_cap() -> None:
     assert policy.wait_after(10**6) == timedelta(seconds=60)  # a stranger's hammering cannot make it longer
     last = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
     assert policy.blocked_until(5, last) == last + timedelta(seconds=4)
+
+
+def test_a_sign_in_returns_only_to_routings_paths_or_allowed_origins() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from services.routing.entrypoints.staff_pages import PAGE_SETTINGS, _safe_next
+    from services.routing.settings import RoutingSettings
+
+    app = web.Application()
+    app[PAGE_SETTINGS] = RoutingSettings(staff_return_origins="https://sla.contoh.go.id")
+    request = make_mocked_request("GET", "/staff/masuk", app=app)
+    allowed = ["/staff/akun", "https://sla.contoh.go.id/dashboard/?pemda=33.74"]
+    assert [_safe_next(request, t) for t in allowed] == allowed
+    refused = [
+        None,
+        "",
+        "//evil.example/",
+        "/\\evil.example/",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "/x\n",
+    ]
+    assert {_safe_next(request, t) for t in refused} == {"/staff/"}

@@ -185,7 +185,8 @@ def _end_cookies(request: web.Request, response: web.StreamResponse) -> None:
 
 def _safe_next(request: web.Request, target: str | None) -> str:
     """Where to go after signing in: a path of routing's, or an allowed origin's page."""
-    if not target:
+    # A backslash or a control character: browsers read "/\\evil.example" as another host.
+    if not target or "\\" in target or any(ord(c) < 32 for c in target):
         return "/staff/"
     parts = urlsplit(target)
     if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
