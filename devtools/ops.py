@@ -410,6 +410,53 @@ async def catalog_import(file: Path, *, dry_run: bool, by: str) -> int:
     return 0
 
 
+async def staff_create_admin(username: str, name: str, email: str | None, password_stdin: bool) -> int:
+    """The first admin (issue 21): an account, and a one-time link to set its password (or the
+    password read from standard input, for scripts)."""
+    from datetime import timedelta
+
+    from services.routing.adapters.accounts import MongoStaffDirectory, ensure_indexes
+    from services.routing.domain.staff import Account, AccountError, check_password, check_username
+    from services.routing.settings import RoutingSettings
+    from shared.mongo import mongo_client
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        username = check_username(username)
+        if password is not None:
+            check_password(password, username)
+    except AccountError as exc:
+        print(f"staff create-admin: {exc}", file=sys.stderr)
+        return 1
+    settings = RoutingSettings()
+    client = mongo_client(settings.mongo_uri)
+    try:
+        db = client[settings.mongo_db]
+        await ensure_indexes(db)
+        directory = MongoStaffDirectory(db)
+        account = Account(
+            id=username, name=" ".join(name.split()), role="admin", pemda=None, opd=None, email=email
+        )
+        await directory.create(account, password, "pengaduan staff create-admin")
+        if password is None:
+            token = await directory.new_reset(username, timedelta(hours=settings.staff_reset_hours), "cli")
+    except AccountError as exc:
+        print(f"staff create-admin: {exc}", file=sys.stderr)
+        return 1
+    except PyMongoError as exc:
+        print(f"staff create-admin failed: the database does not answer ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    if password is None:
+        base = settings.staff_public_url.rstrip("/") or f"http://{settings.http_host}:{settings.http_port}"
+        print(f"admin {username} created; set the password within {settings.staff_reset_hours:g} h, once:")
+        print(f"{base}/staff/atur-sandi/{token}")
+    else:
+        print(f"admin {username} created; sign in at /staff/masuk")
+    return 0
+
+
 async def identity_erasure(args: argparse.Namespace) -> int:
     """`erase-reporter` and `retention`, through intake's own use cases on its database."""
     from pydantic import ValidationError
@@ -528,6 +575,14 @@ def main(argv: list[str] | None = None) -> int:
     importing.add_argument("file", type=Path)
     importing.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     importing.add_argument("--by", default=os.environ.get("USER") or "operator", help="who, for the audit")
+    people = sub.add_parser("staff", help="people's staff accounts").add_subparsers(
+        dest="action", required=True
+    )
+    first = people.add_parser("create-admin", help="an admin account and a one-time link to set its password")
+    first.add_argument("--username", required=True)
+    first.add_argument("--name", required=True, help="the person's name, shown on pages and in audits")
+    first.add_argument("--email")
+    first.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sub.add_parser("apikeys", help="Open311 API keys: issue, revoke, list", add_help=False)
     sub.add_parser(
         "recompute", help="sla's clocks after a calendar change: holidays | pemda CODE", add_help=False
@@ -549,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
         return status(args.profile)
     if args.command == "replay":
         return asyncio.run(rebuild_read_model(args.group))
+    if args.command == "staff":
+        return asyncio.run(staff_create_admin(args.username, args.name, args.email, args.password_stdin))
     if args.command == "catalog":
         return asyncio.run(catalog_import(args.file, dry_run=args.dry_run, by=args.by))
     if args.command in ("erase-reporter", "retention"):

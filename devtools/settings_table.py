@@ -38,6 +38,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
     from services.intake.settings import RateLimitSettings as IntakeRateSettings
     from services.routing.entrypoints.ratelimit import RoutingRateSettings
     from services.routing.settings import RoutingSettings
+    from services.sla.entrypoints.dashboard import DashboardSettings
     from services.sla.entrypoints.ratelimit import SlaRateSettings
     from services.sla.settings import SlaSettings
     from shared.auth import StaffAuthSettings
@@ -56,6 +57,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
         ("routing: rate limits", RoutingRateSettings),
         ("sla", SlaSettings),
         ("sla: rate limits", SlaRateSettings),
+        ("sla: dashboard", DashboardSettings),
         ("all: staff sign-in", StaffAuthSettings),
         ("all: database", MongoConcernSettings),
         ("all: Kafka topics", KafkaLayoutSettings),

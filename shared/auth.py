@@ -31,6 +31,13 @@ from shared.startup import Secret, register_secret
 
 Role = Literal["handler", "coordinator", "supervisor", "admin"]
 ROLES: tuple[Role, ...] = ("handler", "coordinator", "supervisor", "admin")
+# What people read for each role (pages, the dashboard).
+ROLE_LABELS: dict[str, str] = {
+    "handler": "Petugas OPD",
+    "coordinator": "Admin Koordinator",
+    "supervisor": "Pengawas",
+    "admin": "Admin",
+}
 DEV_SECRET = "pengaduan-dev-secret-change-me-in-deployments"
 ISSUER = "pengaduan"
 
@@ -41,6 +48,9 @@ class Staff:
     role: Role
     pemda: str | None
     opd: str | None
+    # A person's display name (the `name` claim of tokens routing issues at sign-in); None for
+    # systems' tokens. Recorded by audits next to `sub`.
+    name: str | None = None
 
     def covers(self, *, opd_id: str | None, pemda: str | None) -> bool:
         """May this staff member see/act on a complaint held by `opd_id` in `pemda`?
@@ -79,6 +89,12 @@ class StaffAuthSettings(FileSettings):
     jwt_pemda_claim: str = "pemda"
     # The claim (or dotted path) holding the staff member's OPD id (`<pemda>/<slug>`).
     jwt_opd_claim: str = "opd"
+    # A person's display name (tokens of routing's sign-in carry it; audits record it).
+    jwt_name_claim: str = "name"
+    # The cookie in which routing's sign-in hands people their short-lived token (HttpOnly, so no
+    # page script reads it). Accepted for reads (GET/HEAD) only: a write still needs the
+    # `Authorization` header, so a cookie a browser sends by itself never changes anything.
+    cookie_name: str = "pengaduan_staff_token"
     # JWKS: the key set is cached this long; a token with an unknown `kid` makes at most one
     # re-fetch per `jwks_refetch_seconds` (PyJWKClient's cooldown), so random kids cannot make
     # every request fetch the key set.
@@ -174,7 +190,9 @@ def _staff(claims: dict[str, Any], settings: StaffAuthSettings | None = None) ->
         raise ProblemError(401, "token petugas OPD tanpa klaim opd")
     if opd and pemda and not str(opd).startswith(f"{pemda}/"):
         raise ProblemError(401, "klaim opd tidak berada di pemda token")
-    return Staff(sub=str(claims.get("sub") or "?"), role=role, pemda=pemda, opd=opd)
+    name = _claim(claims, s.jwt_name_claim)
+    name = name[:200] if isinstance(name, str) and name.strip() else None
+    return Staff(sub=str(claims.get("sub") or "?"), role=role, pemda=pemda, opd=opd, name=name)
 
 
 STAFF_AUTH = web.AppKey("staff_auth", StaffAuth)
@@ -190,9 +208,18 @@ def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
 
 
+def staff_cookie(request: web.Request) -> str | None:
+    """The token of routing's sign-in (a person's browser), for reads only."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    value = request.cookies.get(request.app[STAFF_AUTH].settings.cookie_name, "")
+    return value if looks_like_jwt(value) else None
+
+
 async def require_staff(request: web.Request, *roles: Role) -> Staff:
-    """The caller's verified staff identity: 401 without a valid token, 403 for another role."""
-    token = bearer(request)
+    """The caller's verified staff identity: 401 without a valid token, 403 for another role.
+    The token is the `Authorization` header's, else (reads) the sign-in cookie's."""
+    token = bearer(request) or staff_cookie(request)
     if token is None:
         raise ProblemError(401, "token staf diperlukan", headers={"WWW-Authenticate": "Bearer"})
     staff = await request.app[STAFF_AUTH].verify(token)
@@ -209,8 +236,10 @@ def mint(
     sub: str = "dev",
     ttl_seconds: int = 8 * 3600,
     secret: str | None = None,
+    name: str | None = None,
 ) -> str:
-    """A signed HS256 development token (the local secret)."""
+    """A signed HS256 token (the local secret): development tokens, and the short-lived token
+    routing's sign-in issues to a person (with their `name`)."""
     if opd and not pemda:
         pemda = opd.split("/", 1)[0]
     now = int(clock.wall().timestamp())  # token lifetimes are wall time (PyJWT checks them so)
@@ -219,6 +248,8 @@ def mint(
         claims["pemda"] = pemda
     if opd:
         claims["opd"] = opd
+    if name:
+        claims["name"] = name
     return jwt.encode(claims, secret or StaffAuthSettings().jwt_secret or DEV_SECRET, algorithm="HS256")
 
 

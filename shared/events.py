@@ -492,3 +492,28 @@ class CalendarChanged(Payload):
     extra_dates: list[date]
     holidays_version: str
     revision: int = Field(ge=1)
+
+
+# --- catalog.changes (routing → whoever shows OPD names) ---------------------------------------
+
+
+class OpdEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    opd_id: str
+    name: str
+
+
+@register
+class CatalogChanged(Payload):
+    """A pemda's OPD catalog as it now is (issue 21 item 5): every OPD with its current name, so a
+    consumer rebuilds its names of the pemda from this one message (the topic is compacted by
+    pemda). Key = pemda, complaint_id null. `revision` grows with each change of the pemda's
+    catalog (routing uses wall-clock milliseconds): a consumer keeps the highest it applied and
+    ignores older or repeated ones."""
+
+    TYPE = "CatalogChanged"
+
+    pemda: str
+    pemda_name: str
+    revision: int = Field(ge=1)
+    opds: list[OpdEntry]

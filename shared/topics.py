@@ -14,6 +14,8 @@ COMPLAINTS_COMMANDS = "complaints.commands"
 COMPLAINTS_EVENTS = "complaints.events"
 COMPLAINTS_ASSIGNED = "complaints.assigned"
 SLA_EVENTS = "sla.events"
+# Each pemda's OPD catalog (names) as it now is, key = pemda: routing → sla (issue 21 item 5).
+CATALOG_CHANGES = "catalog.changes"
 
 # Consumer groups; each has its dead-letter topic `<group>.dlq`.
 ROUTING_GROUP = "routing"
@@ -49,8 +51,8 @@ GROUP_TOPICS: dict[str, tuple[str, ...]] = {
     ROUTING_DUES_GROUP: (SLA_EVENTS,),
     ROUTING_TRANSFERS_GROUP: (COMPLAINTS_EVENTS,),
     SLA_GROUP: (COMPLAINTS_EVENTS,),
-    SLA_REPORTS_GROUP: (SLA_EVENTS, COMPLAINTS_EVENTS),
-    INTAKE_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS),
+    SLA_REPORTS_GROUP: (SLA_EVENTS, COMPLAINTS_EVENTS, CATALOG_CHANGES),
+    INTAKE_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS, CATALOG_CHANGES),
     INTAKE_DEAD_COMMANDS_GROUP: (dlq(ROUTING_GROUP),),
 }
 
@@ -75,6 +77,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(COMPLAINTS_EVENTS, COMPLAINT_PARTITIONS, KEEP_FOREVER),
     TopicSpec(COMPLAINTS_ASSIGNED, COMPLAINT_PARTITIONS),
     TopicSpec(SLA_EVENTS, COMPLAINT_PARTITIONS, KEEP_FOREVER),
+    # Compacted: the latest catalog of each pemda stays, so a new consumer rebuilds every name.
+    TopicSpec(CATALOG_CHANGES, 3, (("cleanup.policy", "compact"),)),
     # A dead letter is the only record of a message its group committed past: kept until replayed.
     *(TopicSpec(dlq(group), 1, KEEP_FOREVER) for group in GROUPS),
 )

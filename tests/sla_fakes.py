@@ -196,6 +196,17 @@ class FakeReportStore:
         self.escalation_docs: dict[str, Doc] = {}
         self.commits = 0
         self.last_changes: ReportChanges | None = None
+        self.names: dict[str, tuple[int, dict[str, str]]] = {}  # pemda → (revision, names)
+
+    async def put_names(self, pemda: str, revision: int, names: dict[str, str]) -> bool:
+        if self.names.get(pemda, (0, {}))[0] >= revision:
+            return False
+        self.names[pemda] = (revision, dict(names))
+        return True
+
+    async def opd_names(self, opd_ids: Iterable[str]) -> dict[str, str]:
+        known = {k: v for _, names in self.names.values() for k, v in names.items()}
+        return {opd: known[opd] for opd in opd_ids if opd in known}
 
     async def load(
         self, complaint_ids: Iterable[str], clock_ids: Iterable[str]

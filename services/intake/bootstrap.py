@@ -20,6 +20,7 @@ from services.intake.adapters import notifications as notification_store
 from services.intake.adapters import open311 as open311_records
 from services.intake.adapters import store
 from services.intake.adapters import tracking as tracking_store
+from services.intake.adapters.names import MongoOpdNames
 from services.intake.adapters.notifier import Notifier
 from services.intake.adapters.notify_templates import Templates
 from services.intake.adapters.publisher import OUTBOXES, OutboxPublisher
@@ -49,7 +50,7 @@ from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
 from shared.lease import Lease, holder_id
 from shared.runtime import HEALTH, INFRA, ConsumerSpec, Infra, with_consumers
-from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS
+from shared.topics import GROUP_TOPICS, INTAKE_GROUP
 
 __all__ = ["OpenAdapters", "create_app", "mongo_adapters"]
 
@@ -77,6 +78,7 @@ def mongo_adapters(settings: IntakeSettings) -> OpenAdapters:
             open311=open311_records.Open311Records(db),
             notifications=notifications,
             tracking=tracking_store.MongoTrackingStore(db),
+            names=MongoOpdNames(db),
         )
 
     return open_adapters
@@ -137,7 +139,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     ready = with_consumers(
         app,
         settings,
-        [ConsumerSpec(settings.consumer_group, [COMPLAINTS_EVENTS, SLA_EVENTS], build_view_consumer)],
+        [ConsumerSpec(settings.consumer_group, list(GROUP_TOPICS[INTAKE_GROUP]), build_view_consumer)],
         background=background,
     )
     app.cleanup_ctx.append(_scrubber(settings))
@@ -190,7 +192,13 @@ async def run_notifier(adapters: Adapters, settings: IntakeSettings) -> None:
     senders = notification_senders(settings.notify, templates)
     base_url = public_base_url(settings)
     notifier = Notifier(
-        adapters.notifications, senders, templates, settings.notify, base_url, settings.tracking_key()
+        adapters.notifications,
+        senders,
+        templates,
+        settings.notify,
+        base_url,
+        settings.tracking_key(),
+        adapters.names,
     )
     try:
         await notifier.run()

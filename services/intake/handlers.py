@@ -41,13 +41,19 @@ from services.intake.models import (
     SubmitAccepted,
     SubmitComplaint,
 )
-from services.intake.ports import ComplaintStore, NotificationStore, Publisher, TrackingStore
+from services.intake.ports import ComplaintStore, NotificationStore, OpdNames, Publisher, TrackingStore
 from shared import clock
 from shared.auth import Staff
 from shared.calendar import calendar_for as default_calendar
 from shared.deadletters import Letter
 from shared.envelope import Envelope, Payload, decode, new_event
-from shared.events import CalendarChanged, ComplaintAbsorbed, ComplaintSubmitted, WithdrawComplaint
+from shared.events import (
+    CalendarChanged,
+    CatalogChanged,
+    ComplaintAbsorbed,
+    ComplaintSubmitted,
+    WithdrawComplaint,
+)
 from shared.kafka import Outgoing, Rejected
 from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_SUBMITTED
 
@@ -248,6 +254,7 @@ async def read_identity(complaint_id: str, staff: Staff, *, store: ComplaintStor
             "_id": str(ULID()),
             "complaint_id": complaint_id,
             "who": staff.sub,
+            "who_name": staff.name,  # the person signed in (routing's token), None for a system
             "role": staff.role,
             "pemda": staff.pemda,
             "opd": staff.opd,
@@ -476,9 +483,17 @@ async def handle_view_events(
     calendars: CalendarBook | None = None,
     publish: Publish | None = None,
     notifying: Notifying | None = None,
+    names: OpdNames | None = None,
 ) -> list[Rejected]:
-    """complaints.events + sla.events → the citizen's views, the outcome of the reporter's
-    commands, and the pemdas' calendars. Idempotent: a redelivered batch changes nothing."""
+    """complaints.events + sla.events + catalog.changes → the citizen's views, the outcome of the
+    reporter's commands, the pemdas' calendars and the OPDs' names. Idempotent: a redelivered
+    batch changes nothing."""
+    catalogs = [e.payload for e in batch if isinstance(e.payload, CatalogChanged)]
+    if catalogs:
+        batch = [e for e in batch if not isinstance(e.payload, CatalogChanged)]
+    if catalogs and names is not None:
+        for catalog in catalogs:
+            await names.put(catalog.pemda, catalog.revision, {o.opd_id: o.name for o in catalog.opds})
     for payload_type, handler in VIEW_HANDLERS.items():
         events = [e for e in batch if isinstance(e.payload, payload_type)]
         if events:

@@ -150,6 +150,16 @@ class NotificationSender(Protocol):
     async def close(self) -> None: ...
 
 
+class OpdNames(Protocol):
+    """OPD names from routing's `catalog.changes` (adapters/names.py)."""
+
+    async def put(self, pemda: str, revision: int, names: dict[str, str]) -> bool:
+        """Replace the pemda's names unless a revision as new is stored; whether they were."""
+        ...
+
+    async def name_of(self, opd_id: str) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Adapters:
     """Everything the HTTP views and consumers reach outside the process, built by bootstrap.py."""
@@ -164,3 +174,5 @@ class Adapters:
     # Tracking codes and sessions (links and code + PIN instead of a bearer header); None in tests
     # that do without (then no code is given and no cookie is accepted).
     tracking: TrackingStore | None = None
+    # OPD names for what people read (None: ids are shown, e.g. in tests' in-memory adapters).
+    names: OpdNames | None = None

@@ -10,13 +10,13 @@ OpenAPI document in entrypoints/.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.routing.adapters import store
-from services.routing.adapters.catalog import MongoCatalog
+from services.routing.adapters import accounts, store
+from services.routing.adapters.catalog import MongoCatalog, run_catalog_relay
 from services.routing.adapters.delivery import OutboxDelivery
 from services.routing.adapters.feed import FeedStore
 from services.routing.adapters.notes import MongoNotes
@@ -34,16 +34,17 @@ from services.routing.entrypoints import (
     openapi,
     queues,
     ratelimit,
+    staff_pages,
     suggestions,
 )
 from services.routing.entrypoints.edge import GUARD, ROUTING
-from services.routing.ports import Publish, Routing
+from services.routing.ports import Publish, Routing, StaffDirectory
 from services.routing.settings import RoutingSettings
 from shared import docs, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
-from shared.runtime import REPLAYING, ConsumerSpec, Infra, with_consumers
+from shared.runtime import INFRA, REPLAYING, ConsumerSpec, Infra, with_consumers
 from shared.topics import (
     COMPLAINTS_COMMANDS,
     COMPLAINTS_EVENTS,
@@ -102,6 +103,12 @@ def add_staff_routes(app: web.Application) -> None:
     suggestions.add_routes(app)
 
 
+async def open_staff_directory(db: AsyncDatabase[dict[str, object]]) -> StaffDirectory:
+    """People's accounts and sessions (adapters/accounts.py), indexes made first."""
+    await accounts.ensure_indexes(db)
+    return accounts.MongoStaffDirectory(db)
+
+
 async def _load_classifier(app: web.Application) -> None:
     """The classifier's coefficients (3 MB of JSON), read off the event loop at start-up rather
     than by the first uncategorised complaint."""
@@ -156,6 +163,10 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         delivery = consumers.delivery_of(await opened(infra))
         await store.run_relay(infra.db, infra.publish, delivery.after_publish)
 
+    async def catalog_relay(infra: Infra) -> None:
+        await opened(infra)  # the indexes, the outbox's among them
+        await run_catalog_relay(infra.db, infra.publish)
+
     async def finisher(infra: Infra) -> None:
         await consumers.delivery_of(await opened(infra)).finisher()
 
@@ -172,14 +183,24 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
         ],
         background=[
             ("routing-relay", relay),
+            ("routing-catalog-relay", catalog_relay),
             ("routing-finisher", finisher),
             ("routing-webhooks", push_webhooks),
         ],
     )
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
     docs.add_routes(app)
-    outbox.watch_backlog(app, ["complaints"])
+    outbox.watch_backlog(app, ["complaints", "pemda"])
     explain.add_routes(app)
     ratelimit.install(app)
     add_staff_routes(app)
+    staff_pages.add_routes(app, settings)
+
+    async def staff_directory(app: web.Application) -> AsyncIterator[None]:
+        # After with_consumers' lifecycle (appended first): the database is open.
+        if staff_pages.DIRECTORY not in app:
+            app[staff_pages.DIRECTORY] = await open_staff_directory(app[INFRA].db)
+        yield
+
+    app.cleanup_ctx.append(staff_directory)
     return app

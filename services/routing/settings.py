@@ -58,6 +58,32 @@ class RoutingSettings(FileSettings):
     # public addresses (services/routing/adapters/webhooks.py).
     webhook_allowed_networks: str = ""
 
+    # Staff sign-in (issue 21; services/routing/entrypoints/staff_pages.py).
+    # A signed-in session lasts this long at most (then the person signs in again).
+    staff_session_hours: float = Field(default=10.0, gt=0, le=24 * 30)
+    # Lifetime of the token a session hands the browser (cookie `STAFF_COOKIE_NAME`) for intake's
+    # and sla's pages and APIs: kept short, because it stays valid until then after a logout or
+    # a disabled account (those end the session at once).
+    staff_jwt_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # A password-reset link works once, within this many hours.
+    staff_reset_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    # Cookies marked Secure (HTTPS only). Unset: Secure unless listening on loopback (development).
+    staff_cookie_secure: bool | None = None
+    # Domain of the token cookie, e.g. `pengaduan.example.go.id` when intake and sla are
+    # `lapor.pengaduan.example.go.id` and `sla.pengaduan.example.go.id`. Empty: routing's host
+    # only (on one host, as locally, the cookie reaches every port of it).
+    staff_cookie_domain: str = ""
+    # Where a sign-in may send the person back to (`?next=`), besides routing's own paths: origins
+    # separated by commas, e.g. `https://sla.example.go.id`. Locally: intake's and sla's defaults.
+    staff_return_origins: str = (
+        "http://127.0.0.1:8081,http://127.0.0.1:8083,http://localhost:8081,http://localhost:8083"
+    )
+    # Where people reach routing's staff pages, for the links `pengaduan staff create-admin`
+    # prints. Empty: http://<ROUTING_HTTP_HOST>:<ROUTING_HTTP_PORT>.
+    staff_public_url: str = ""
+    # The SLA dashboard's address, linked from the staff home page.
+    staff_dashboard_url: str = "http://127.0.0.1:8083/dashboard/"
+
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _cidrs(cls, value: str) -> str:

@@ -49,7 +49,7 @@ from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
 from shared.lease import Lease, holder_id
 from shared.runtime import INFRA, ConsumerSpec, Infra, with_consumers
-from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS, SLA_REPORTS_GROUP
+from shared.topics import COMPLAINTS_EVENTS, GROUP_TOPICS, SLA_REPORTS_GROUP
 
 __all__ = ["OpenSla", "add_supervisor_routes", "create_app", "mongo_sla", "report_consumer_specs"]
 
@@ -97,7 +97,7 @@ def _reports_spec(app: web.Application, opened: Callable[[Infra], Awaitable[Sla]
         state.store = sla.reports  # what the supervisor views read from now on
         return consumers.report_batches(sla)
 
-    return ConsumerSpec(SLA_REPORTS_GROUP, [SLA_EVENTS, COMPLAINTS_EVENTS], build)
+    return ConsumerSpec(SLA_REPORTS_GROUP, list(GROUP_TOPICS[SLA_REPORTS_GROUP]), build)
 
 
 def report_consumer_specs(app: web.Application, open_sla: OpenSla = _open_real) -> list[ConsumerSpec]:

@@ -28,7 +28,14 @@ from services.sla.ports import ClockStore, Publish, ReportStore, Sla, Stored
 from shared import clock
 from shared.calendar import HOLIDAYS_VERSION
 from shared.envelope import Envelope, Payload, decode, new_event
-from shared.events import CalendarChanged, ClockEvent, CloseExpired, EscalationRaised, EscalationRetracted
+from shared.events import (
+    CalendarChanged,
+    CatalogChanged,
+    ClockEvent,
+    CloseExpired,
+    EscalationRaised,
+    EscalationRetracted,
+)
 from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing, Rejected
 from shared.topics import COMPLAINTS_COMMANDS, SLA_EVENTS
@@ -317,7 +324,13 @@ async def catch_up(sla: Sla) -> None:
 
 async def handle_report_events(batch: Sequence[Envelope], store: ReportStore) -> list[Rejected]:
     """The `sla-reports` consumer's handler: load the records the batch touches, fold, commit
-    (records, projections and counters at once; `ConcurrentUpdate` retries the batch)."""
+    (records, projections and counters at once; `ConcurrentUpdate` retries the batch). A pemda's
+    catalog (`CatalogChanged`) replaces the OPD names the reports show."""
+    catalogs = [e.payload for e in batch if isinstance(e.payload, CatalogChanged)]
+    for catalog in catalogs:
+        await store.put_names(catalog.pemda, catalog.revision, {o.opd_id: o.name for o in catalog.opds})
+    if catalogs:
+        batch = [e for e in batch if not isinstance(e.payload, CatalogChanged)]
     complaint_ids, clock_ids = wanted_ids(batch)
     complaints, clocks = await store.load(complaint_ids, clock_ids)
     changes, refused = fold(batch, complaints, clocks)

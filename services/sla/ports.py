@@ -138,6 +138,11 @@ class ReportStore(Protocol):
         `ConcurrentUpdate` when a record changed since it was loaded."""
         ...
 
+    async def put_names(self, pemda: str, revision: int, names: dict[str, str]) -> bool:
+        """A pemda's OPD names as routing announced them (`CatalogChanged`): replace the pemda's
+        names unless a revision as new was applied already; whether they were applied."""
+        ...
+
 
 class ReportReader(Protocol):
     """What the supervisor API reads: counters, the breach and escalation lists, one complaint."""
@@ -166,6 +171,10 @@ class ReportReader(Protocol):
         ...
 
     async def complaint(self, complaint_id: str) -> tuple[ComplaintRecord | None, list[ClockRecord]]: ...
+
+    async def opd_names(self, opd_ids: Iterable[str]) -> dict[str, str]:
+        """The current names of these OPDs, of those announced (issue 21 item 5)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """The supervisor dashboard in a real headless browser (Debian's chromium driven by Playwright):
 figures published as events on the real topics show on the page, the OPD filter works, nothing is
 fetched from outside the service, and a screenshot is saved under `.run/<profile>/screenshots/`.
+The person's token comes as routing's sign-in hands it over, an HttpOnly cookie (the sign-in itself
+is tests/e2e/test_staff_sign_in.py).
 
 The reports part of the sla service runs in-process (its consumer, with a consumer group of this
 test's own, and its routes) against the real broker and database, so the test neither shares
@@ -15,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from ulid import ULID
 
 from devtools import infra
@@ -24,17 +26,40 @@ from services.sla.bootstrap import add_supervisor_routes, report_consumer_specs
 from services.sla.settings import SlaSettings
 from shared import clock
 from shared.auth import STAFF_AUTH, StaffAuth, mint
+from shared.envelope import new_event
+from shared.events import CatalogChanged, OpdEntry
 from shared.http import problem_middleware
-from shared.kafka import durable_producer, ensure_topics, publish
+from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
 from shared.runtime import ConsumerSpec, with_consumers
-from shared.topics import TopicSpec, dlq
+from shared.topics import CATALOG_CHANGES, TopicSpec, dlq
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 JAYAPURA = "91.71"
 PUPR, DLH, DUKCAPIL = (f"{JAYAPURA}/{slug}" for slug in ("dinas-pupr", "dlh", "disdukcapil"))
+# The OPDs' names as routing's catalog announces them (issue 21 item 5): the page shows these. The
+# test's announcement has the highest revision there can be, so no other one on this broker
+# (routing's own, of another test) outranks it in this test's consumer group.
+NAMES = {
+    PUPR: "Dinas PUPR Kota Jayapura",
+    DLH: "Dinas Lingkungan Hidup Jayapura",
+    DUKCAPIL: "Disdukcapil Jayapura",
+}
+
+
+def catalog_announcement() -> Outgoing:
+    payload = CatalogChanged(
+        pemda=JAYAPURA,
+        pemda_name="Kota Jayapura",
+        revision=2**62,
+        opds=[OpdEntry(opd_id=opd, name=name) for opd, name in NAMES.items()],
+    )
+    event = new_event(payload, producer="routing", complaint_id=None)
+    return Outgoing(CATALOG_CHANGES, JAYAPURA, event.to_bytes())
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -71,7 +96,8 @@ async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, 
     producer = durable_producer(endpoints.kafka_bootstrap)
     await producer.start()
     try:
-        await publish(producer, outgoing(events_of(fixed_stories(JAYAPURA, clock.now(), prefix=prefix))))
+        stories = outgoing(events_of(fixed_stories(JAYAPURA, clock.now(), prefix=prefix)))
+        await publish(producer, [catalog_announcement(), *stories])
     finally:
         await producer.stop()
     try:
@@ -103,9 +129,18 @@ async def _seeded(base: str, token: str) -> bool:
         rows = {row["scope"]: row for row in body.get("items", [])}
         return (
             DUKCAPIL in rows
+            and rows[DUKCAPIL]["opd_name"] == NAMES[DUKCAPIL]
             and rows[DUKCAPIL]["resolution"]["met"] == 2
             and rows.get(PUPR, {}).get("escalated") == 1
         )
+
+
+async def _signed_in(context: BrowserContext, base: str, token: str) -> None:
+    """The browser holds `token` as routing's sign-in leaves it: an HttpOnly cookie for the host."""
+    await context.clear_cookies()
+    await context.add_cookies(
+        [{"name": "pengaduan_staff_token", "value": token, "url": base, "httpOnly": True, "sameSite": "Lax"}]
+    )
 
 
 async def _loaded(page: Page, times: int) -> None:
@@ -139,34 +174,46 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     # A token in the address is never taken (it would stay in the history and in logs).
     response = await page.goto(f"{base}/dashboard/#token={token}")
     assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
-    assert "Belum ada token staf" in (await page.text_content("#who") or "")
-    await page.fill("#token", token)
-    await page.click("#save-token")
+    await page.wait_for_selector("#sign-in-panel", state="visible")
+    assert "Belum masuk" in (await page.text_content("#who") or "")
+    assert (await page.get_attribute("#sign-in", "href") or "").startswith(
+        "http://127.0.0.1:8082/staff/masuk?next="
+    )
+    await _signed_in(context, base, token)
+    await page.reload()
     await _loaded(page, 1)
     assert await page.is_hidden("#error"), await page.text_content("#error")
     assert "kepala-inspektorat" in (await page.text_content("#who") or "")
     assert not [m for m in console if "Content Security Policy" in m], console  # the policy lets it all run
 
-    compliance = {row[0]: row for row in await _cells(page, "#compliance-table")}
+    named = {row[0]: row for row in await _cells(page, "#compliance-table")}
+    compliance = {opd: named[name] for opd, name in NAMES.items()}  # names, not slugs
     assert (
         compliance[PUPR][4] == "75 %" and compliance[DLH][4] == "0 %" and compliance[DUKCAPIL][4] == "100 %"
     )
     assert compliance[PUPR][9] == "1"  # escalated
-    assert compliance["Jumlah"][4] == "77,8 %"
+    assert named["Jumlah"][4] == "77,8 %"
     assert await page.get_attribute("#compliance-chart svg", "data-rows") == "3"
     tiles = await page.eval_on_selector_all(".tile", "ts => ts.map(t => t.textContent)")
     assert "77,8 %Tepat waktu" in tiles
 
     breaches = await _cells(page, "#breach-table")
     assert [row[0] for row in breaches] == [f"{prefix}003", f"{prefix}004"]  # the latest first
-    assert breaches[0][4] == "terlambat, masih terbuka" and breaches[1][2] == DLH
+    assert breaches[0][4] == "terlambat, masih terbuka" and breaches[1][2] == NAMES[DLH]
     escalations = await _cells(page, "#escalation-table")
     assert escalations == [
-        [f"{prefix}003", "1 — Kepala OPD", PUPR, PUPR, escalations[0][4], "jam SLA melewati tenggat"]
+        [
+            f"{prefix}003",
+            "1 — Kepala OPD",
+            NAMES[PUPR],
+            NAMES[PUPR],
+            escalations[0][4],
+            "jam SLA melewati tenggat",
+        ]
     ]
     assert await page.get_attribute("#trend-chart svg", "data-weeks") == "12"
     satisfaction = {row[0]: row for row in await _cells(page, "#satisfaction-table")}
-    assert satisfaction[DUKCAPIL][1:3] == ["2", "4,5"]
+    assert satisfaction[NAMES[DUKCAPIL]][1:3] == ["2", "4,5"]
     # Misrouting: DLH held one complaint one working day, then transferred it to PUPR.
     misrouting = {row[0]: row for row in await _cells(page, "#misrouting-table")}
     assert misrouting[DLH][2:4] == ["1", "0"] and misrouting[DLH][5:7] == ["1 HK", "1 HK"]
@@ -185,8 +232,8 @@ async def test_the_dashboard_shows_the_seeded_figures_and_filters_by_opd(
     await page.select_option("#f-opd", DLH)
     await page.click("#apply")
     await _loaded(page, 2)
-    assert [row[0] for row in await _cells(page, "#compliance-table")] == [DLH]
-    assert [row[2] for row in await _cells(page, "#breach-table")] == [DLH]
+    assert [row[0] for row in await _cells(page, "#compliance-table")] == [NAMES[DLH]]
+    assert [row[2] for row in await _cells(page, "#breach-table")] == [NAMES[DLH]]
     assert (await _cells(page, "#escalation-table"))[0][0] == "Tidak ada pengaduan tereskalasi."
     assert [row[0] for row in await _cells(page, "#misrouting-table")] == [DLH]
     assert await page.is_hidden("#classifier")  # not a figure of one OPD
@@ -226,29 +273,29 @@ async def test_the_public_transparency_page_needs_no_sign_in_and_runs_no_script(
     await context.close()
 
 
-async def test_a_pasted_token_is_kept_for_the_tab_and_out_of_scope_is_explained(
+async def test_the_signed_in_person_is_shown_and_out_of_scope_is_explained(
     dashboard_url: tuple[str, str], browser: Browser
 ) -> None:
     base, _ = dashboard_url
     await eventually(lambda: _seeded(base, mint("admin")), within=60, what="the seeded events to be counted")
     context = await browser.new_context()
     page = await context.new_page()
+    await _signed_in(context, base, mint("supervisor", pemda="33.74", name="Sri Wahyuni"))
     await page.goto(f"{base}/dashboard/")
-    await page.fill("#token", mint("supervisor", pemda="33.74"))
+    await page.wait_for_function("() => document.querySelector('#who').textContent.includes('Sri Wahyuni')")
+    await _loaded(page, 1)  # its own pemda's figures
     await page.fill("#f-pemda", JAYAPURA)
-    await page.click("#save-token")
-    await _loaded(page, 1)
+    await page.click("#apply")
+    await _loaded(page, 2)
     assert "Di luar kewenangan" in (await page.text_content("#error") or "")
 
-    await page.fill("#token", mint("supervisor", opd=DLH))
-    await page.fill("#f-pemda", "")
-    await page.click("#save-token")
-    await _loaded(page, 2)
-    await page.reload()  # sessionStorage keeps the token for this tab
+    await _signed_in(context, base, mint("supervisor", opd=DLH))
+    await page.reload()  # the page follows whoever the browser is signed in as now
     await _loaded(page, 1)
+    assert NAMES[DLH] in (await page.text_content("#who") or "")  # the OPD's name, not its id
     assert await page.is_hidden("#error")
     assert await page.input_value("#f-pemda") == JAYAPURA
     rows = await _cells(page, "#compliance-table")
-    assert [row[0] for row in rows] == [DLH]
+    assert [row[0] for row in rows] == [NAMES[DLH]]
     assert await page.is_hidden("#classifier")
     await context.close()

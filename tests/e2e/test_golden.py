@@ -20,7 +20,7 @@ import pytest
 from devtools.infra import Endpoints
 from devtools.services import ServiceSet
 from shared import clock
-from tests.e2e.conftest import E2E_OPEN311_KEY
+from tests.e2e.conftest import DB_PREFIX, E2E_OPEN311_KEY
 from tests.golden import scenario
 from tests.golden.normalise import Normaliser, Window
 
@@ -55,7 +55,9 @@ async def test_the_golden_scenario_gives_the_recorded_answers_and_events(
     started = time.monotonic()
     begun, begun_wall = clock.now(), clock.wall()
     urls = {name: services.url(name) for name in ("intake", "routing", "sla")}
-    recorder = await scenario.run(http, urls, endpoints.kafka_bootstrap, E2E_OPEN311_KEY)
+    recorder = await scenario.run(
+        http, urls, endpoints.kafka_bootstrap, E2E_OPEN311_KEY, endpoints.mongo_uri, f"{DB_PREFIX}routing"
+    )
     events = await scenario.events_of(endpoints.kafka_bootstrap, recorder.complaints, scenario.PEMDA)
     window = Window((begun, clock.now()), (begun_wall, clock.wall()))
     got = dumped(normalised(recorder, events, window, urls))
@@ -108,8 +110,8 @@ def differences(want: dict[str, Any], got: dict[str, Any], most: int = 3) -> str
 
 def _route_pattern(template: str) -> re.Pattern[str]:
     """An aiohttp route's canonical path as a pattern over the recorded (normalised) paths."""
-    if template == "/dashboard/static":  # a static resource: the files under it
-        return re.compile(r"/dashboard/static/.+")
+    if template in ("/dashboard/static", "/staff/static"):  # a static resource: the files under it
+        return re.compile(re.escape(template) + r"/.+")
     parts = re.split(r"(\{[^}]+\})", template)
     body = "".join(
         (".*" if p.startswith("{tail") else "[^/]+") if p.startswith("{") else re.escape(p) for p in parts

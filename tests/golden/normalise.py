@@ -22,7 +22,9 @@ from typing import Any
 ULID = re.compile(r"(?<![0-9A-Za-z])[0-7][0-9A-HJKMNP-TV-Z]{25}(?![0-9A-Za-z])")
 INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})")
 # Keys whose string values are opaque per-run values as a whole.
-OPAQUE_KEY = re.compile(r"(token|cursor|etag|secret|tracking_code|^pin)$", re.IGNORECASE)
+OPAQUE_KEY = re.compile(r"(token|cursor|etag|secret|csrf|tracking_code|^pin)$", re.IGNORECASE)
+# A staff password link's one-time token (routing's /staff/atur-sandi/<token>).
+STAFF_LINK = re.compile(r"(?<=/staff/atur-sandi/)[A-Za-z0-9_-]{20,}")
 
 
 class Window:
@@ -69,6 +71,7 @@ class Normaliser:
         for v in sorted(known, key=len, reverse=True):
             value = value.replace(v, self.ids[v])
         value = ULID.sub(lambda m: self.placeholder(m.group(0)), value)
+        value = STAFF_LINK.sub(lambda m: self.placeholder(m.group(0)), value)
         return INSTANT.sub(self._instant, value)
 
     def __call__(self, data: Any, key: str | None = None) -> Any:

@@ -13,8 +13,11 @@ comparable.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +113,8 @@ class Answer:
     status: int
     body: Any
     headers: dict[str, str]
+    raw: bytes = b""  # not recorded: what a later step reads from a page (a form's CSRF token)
+    cookies: dict[str, str] = field(default_factory=dict)  # not recorded (sessions, tokens)
 
 
 # Response headers worth keeping: the ones a client acts on, and the pages' security headers.
@@ -162,8 +167,9 @@ class Recorder:
             raw = await resp.read()
             content_type = resp.content_type
             kept = {h: resp.headers[h] for h in KEPT_HEADERS if h in resp.headers}
+            cookies = {name: morsel.value for name, morsel in resp.cookies.items()}
         body = _body(content_type, raw)
-        answer = Answer(resp.status, body, kept)
+        answer = Answer(resp.status, body, kept, raw, cookies)
         if record:
             entry: dict[str, Any] = {
                 "step": f"{len(self.steps) + 1:03d} {step}",
@@ -209,7 +215,12 @@ def _body(content_type: str, raw: bytes) -> Any:
         return raw.decode().splitlines()
     if content_type == "text/html":  # a form's fresh key (its Idempotency-Key) is not behaviour
         raw = re.sub(rb'name="kunci" value="[^"]*"', b'name="kunci" value="<kunci>"', raw)
+    if content_type == "text/html":  # the staff pages' per-run values: CSRF tokens, one-time links
+        raw = VOLATILE_HTML.sub(lambda m: m.group(1) + b"<id>", raw)
     return {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+VOLATILE_HTML = re.compile(rb'(name="csrf" value="|/staff/atur-sandi/)[A-Za-z0-9_-]+')
 
 
 async def settled(bootstrap: str) -> None:
@@ -288,10 +299,16 @@ async def events_of(bootstrap: str, complaints: list[str], pemda: str) -> dict[s
 
 
 async def run(
-    http: aiohttp.ClientSession, urls: dict[str, str], bootstrap: str, open311_key: str
+    http: aiohttp.ClientSession,
+    urls: dict[str, str],
+    bootstrap: str,
+    open311_key: str,
+    mongo_uri: str = "",
+    routing_db: str = "e2e_routing",
 ) -> Recorder:
     rec = Recorder(http, urls, bootstrap)
     await public_surface(rec)
+    await staff_sign_in(rec, mongo_uri, routing_db)
     await rules_and_catalog(rec)
     a = await identified_complaint(rec)
     b = await anonymous_confidential_complaint(rec)
@@ -355,6 +372,122 @@ async def public_surface(rec: Recorder) -> None:
         "/api/v1/complaints",
         json_body={**IDENTIFIED, "category": "parkir-liar", "region_code": "34.99"},
     )
+
+
+def _csrf(answer: Answer) -> str:
+    found = re.search(rb'name="csrf" value="([^"]+)"', answer.raw)
+    assert found, answer.status
+    return found.group(1).decode()
+
+
+def _cookie(**values: str) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in values.items())}
+
+
+async def staff_sign_in(rec: Recorder, mongo_uri: str, routing_db: str) -> None:
+    """People's sign-in (issue 21 item 1): the first admin from `pengaduan staff create-admin`, its
+    one-time link, sign-in (refused without the form's CSRF token), the staff page, the token
+    cookie read by sla, logout. Cookies are sent by hand (the session's jar drops an IP host's)."""
+    from devtools import ops
+
+    variables = {
+        "ROUTING_MONGO_URI": mongo_uri,
+        "ROUTING_MONGO_DB": routing_db,
+        "ROUTING_STAFF_PUBLIC_URL": rec.urls["routing"],
+    }
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), _environment(variables):
+        assert await ops.staff_create_admin("golden-admin", "Admin Emas", None, password_stdin=False) == 0
+    link = printed.getvalue().strip().splitlines()[-1].removeprefix(rec.urls["routing"])
+    form_page = await rec.call("staff: the one-time link", "routing", "GET", link)
+    csrf = form_page.cookies["pengaduan_csrf"]
+    password = "sandi-admin-emas-yang-panjang"
+    await rec.call(
+        "staff: set the password",
+        "routing",
+        "POST",
+        link,
+        form={"csrf": _csrf(form_page), "new": password, "repeat": password},
+        headers=_cookie(pengaduan_csrf=csrf),
+    )
+    await rec.call("staff: the link works once", "routing", "GET", link)
+    await rec.call("staff: without its slash", "routing", "GET", "/staff")
+    await rec.call("staff: home without a session", "routing", "GET", "/staff/")
+    sign_in = await rec.call("staff: sign-in page", "routing", "GET", "/staff/masuk")
+    csrf = sign_in.cookies["pengaduan_csrf"]
+    account = {"username": "golden-admin", "password": password}
+    await rec.call("staff: sign-in without CSRF token", "routing", "POST", "/staff/masuk", form=account)
+    signed = await rec.call(
+        "staff: sign in",
+        "routing",
+        "POST",
+        "/staff/masuk",
+        form={**account, "csrf": _csrf(sign_in), "next": "/staff/akun"},
+        headers=_cookie(pengaduan_csrf=csrf),
+    )
+    session = _cookie(pengaduan_sesi=signed.cookies["pengaduan_sesi"])
+    home = await rec.call("staff: home", "routing", "GET", "/staff/", headers=session)
+    token = home.cookies["pengaduan_staff_token"]
+    await rec.call("staff: style sheet", "routing", "GET", "/staff/static/staff.css")
+    await rec.call("staff: password page", "routing", "GET", "/staff/sandi", headers=session)
+    await rec.call(
+        "staff: password change with a wrong current one",
+        "routing",
+        "POST",
+        "/staff/sandi",
+        form={"csrf": _csrf(home), "current": "salah", "new": "x" * 12, "repeat": "x" * 12},
+        headers=session,
+    )
+    await rec.call("staff: accounts", "routing", "GET", "/staff/akun", headers=session)
+    new = {
+        "username": "golden.pupr",
+        "name": "Petugas Emas",
+        "role": "handler",
+        "pemda": PEMDA,
+        "opd": "dinas-pupr",
+    }
+    await rec.call(
+        "staff: new account",
+        "routing",
+        "POST",
+        "/staff/akun",
+        form={**new, "csrf": _csrf(home)},
+        headers=session,
+    )
+    for action in ("tautan-sandi", "nonaktifkan"):
+        await rec.call(
+            f"staff: account {action}",
+            "routing",
+            "POST",
+            f"/staff/akun/golden.pupr/{action}",
+            form={"csrf": _csrf(home)},
+            headers=session,
+        )
+    await rec.call(
+        "staff: who is signed in (sla, the token cookie)",
+        "sla",
+        "GET",
+        "/api/v1/supervisor/me",
+        headers=_cookie(pengaduan_staff_token=token),
+    )
+    await rec.call(
+        "staff: logout", "routing", "POST", "/staff/keluar", form={"csrf": _csrf(home)}, headers=session
+    )
+    await rec.call("staff: home after logout", "routing", "GET", "/staff/", headers=session)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Any:
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 async def rules_and_catalog(rec: Recorder) -> None:

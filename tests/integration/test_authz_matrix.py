@@ -159,6 +159,25 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     },
     ("routing", "PUT", "/api/v1/admin/rules/{pemda}/{category}"): staff("coordinator", target="pemda"),
     ("routing", "DELETE", "/api/v1/admin/rules/{pemda}/{category}"): staff("coordinator", target="pemda"),
+    **{  # people's pages: the session cookie decides (tests/e2e/test_staff_sign_in.py), not a JWT
+        ("routing", method, path): PUBLIC + ": a person's page (sign-in session, CSRF token)"
+        for method, path in (
+            ("GET", "/staff"),
+            ("GET", "/staff/"),
+            ("GET", "/staff/masuk"),
+            ("POST", "/staff/masuk"),
+            ("POST", "/staff/keluar"),
+            ("GET", "/staff/sandi"),
+            ("POST", "/staff/sandi"),
+            ("GET", "/staff/akun"),
+            ("POST", "/staff/akun"),
+            ("POST", "/staff/akun/{username}/nonaktifkan"),
+            ("POST", "/staff/akun/{username}/tautan-sandi"),
+            ("GET", "/staff/atur-sandi/{token}"),
+            ("POST", "/staff/atur-sandi/{token}"),
+            ("GET", "/staff/static"),
+        )
+    },
     # --- sla ---
     ("sla", "GET", "/healthz"): PUBLIC,
     ("sla", "GET", "/readyz"): PUBLIC,
@@ -170,6 +189,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("sla", "GET", "/transparansi"): PUBLIC + ": the public transparency page (counts only)",
     ("sla", "GET", "/transparansi/transparansi.css"): PUBLIC + ": the transparency page's CSS",
     ("sla", "GET", "/api/v1/public/transparency"): PUBLIC + ": open data (counts only)",
+    ("sla", "GET", "/api/v1/supervisor/me"): staff(target="any"),
     ("sla", "GET", "/api/v1/calendar/{pemda}/due"): PUBLIC + ": the working-day calendar",
     ("sla", "GET", "/api/v1/calendar/{pemda}/working-time"): PUBLIC + ": the working-day calendar",
     ("sla", "GET", "/api/v1/admin/calendar/{pemda}/extra-dates"): staff(target="any"),

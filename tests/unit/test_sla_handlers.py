@@ -13,7 +13,7 @@ from services.sla.domain.complaint import ComplaintClocks
 from services.sla.domain.standards import SlaRules
 from services.sla.handlers import announce, handle_lifecycle
 from services.sla.ports import Saved
-from shared.envelope import decode
+from shared.envelope import Envelope, decode
 from shared.events import CloseExpired, ComplaintAssigned
 from shared.kafka import Outgoing
 from shared.topics import COMPLAINTS_COMMANDS, SLA_EVENTS
@@ -165,3 +165,26 @@ def test_escalations_carry_their_instant_and_the_opd() -> None:
     assert escalation.occurred_at == wib(2026, 2, 10)
     assert escalation.payload.opd_id == s.clock("response").opd_id  # type: ignore[attr-defined]
     assert isinstance(s.events[1].payload, ComplaintAssigned)
+
+
+async def test_catalog_announcements_keep_the_newest_names_and_ignore_repeats() -> None:
+    """`catalog.changes` (issue 21 item 5): the reports keep each pemda's latest announced names;
+    a redelivered or older announcement changes nothing."""
+    from services.sla.handlers import handle_report_events
+    from shared.envelope import new_event
+    from shared.events import CatalogChanged, OpdEntry
+    from tests.sla_fakes import FakeReportStore
+
+    def announced(revision: int, name: str) -> Envelope:
+        opds = [OpdEntry(opd_id="33.74/dinas-pupr", name=name)]
+        payload = CatalogChanged(pemda="33.74", pemda_name="Kota Semarang", revision=revision, opds=opds)
+        return new_event(payload, producer="routing", complaint_id=None)
+
+    store = FakeReportStore()
+    newer, older = announced(5, "Dinas PU Kota Semarang"), announced(3, "Nama lama")
+    assert await handle_report_events([newer], store) == []
+    assert await handle_report_events([older, newer], store) == []
+    assert await store.opd_names(["33.74/dinas-pupr", "33.74/dlh"]) == {
+        "33.74/dinas-pupr": "Dinas PU Kota Semarang"
+    }
+    assert store.commits == 0  # no report record was touched

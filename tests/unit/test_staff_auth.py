@@ -77,3 +77,31 @@ async def test_keycloak_style_claims_with_configured_names() -> None:
     await refused(keycloak, token(no_role), "tanpa peran")
     # The default names do not read Keycloak's claims.
     await refused(auth(), token(claims), "tanpa peran")
+
+
+async def test_the_sign_in_cookie_is_accepted_for_reads_only_and_carries_the_name() -> None:
+    """Routing's sign-in hands people their token as a cookie (a browser sends it by itself, even
+    on a request another site makes it send): it authenticates a read, never a write."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from shared.auth import STAFF_AUTH, require_staff
+    from shared.http import json_response, problem_middleware
+
+    async def who(request: web.Request) -> web.Response:
+        staff = await require_staff(request)
+        return json_response({"sub": staff.sub, "name": staff.name})
+
+    app = web.Application(middlewares=[problem_middleware])
+    app[STAFF_AUTH] = auth()
+    app.router.add_get("/who", who)
+    app.router.add_post("/who", who)
+    person = token({**HANDLER, "sub": "budi.pupr", "name": "Budi Santoso"})
+    async with TestClient(TestServer(app)) as client:
+        cookie = {"Cookie": f"pengaduan_staff_token={person}"}
+        read = await client.get("/who", headers=cookie)
+        assert read.status == 200 and await read.json() == {"sub": "budi.pupr", "name": "Budi Santoso"}
+        assert (await client.post("/who", headers=cookie)).status == 401
+        bearer = {"Authorization": f"Bearer {person}"}
+        assert (await client.post("/who", headers=bearer)).status == 200
+        assert (await client.get("/who", headers={"Cookie": "pengaduan_staff_token=nonsense"})).status == 401

@@ -19,7 +19,7 @@ from services.intake.adapters.notify_templates import Links, Templates
 from services.intake.adapters.tracking import open_pin
 from services.intake.domain.notifications import address_for, address_key, gate, opt_out_token, retry_delay
 from services.intake.domain.tracking import link_token
-from services.intake.ports import DeliveryRefused, NotificationSender, NotificationStore
+from services.intake.ports import DeliveryRefused, NotificationSender, NotificationStore, OpdNames
 from services.intake.settings import NotifySettings
 from shared import clock
 from shared.calendar import WIB
@@ -38,8 +38,10 @@ class Notifier:
         settings: NotifySettings,
         base_url: str,
         tracking_key: str = "",
+        names: OpdNames | None = None,
     ) -> None:
         self._store = store
+        self._names = names
         self._senders = {channel: sender for sender in senders for channel in sender.channels}
         self._templates = templates
         self._settings = settings
@@ -105,6 +107,11 @@ class Notifier:
             opt_out_token(self._settings.secret, complaint_id),
             link_token(self._tracking_key, complaint_id),
         )
+        if self._names is not None and (notification.get("facts") or {}).get("opd_id"):
+            # The OPD as the reporter reads it: its current name from routing's catalog.
+            name = await self._names.name_of(notification["facts"]["opd_id"])
+            if name:
+                notification = {**notification, "facts": {**notification["facts"], "opd_name": name}}
         try:
             pin = None
             if notification["kind"] == "received":

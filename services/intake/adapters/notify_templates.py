@@ -121,7 +121,7 @@ class Templates:
         context: dict[str, Any] = {
             "complaint_id": notification["complaint_id"],
             "links": links,
-            "opd": facts.get("opd_id"),
+            "opd": facts.get("opd_name") or facts.get("opd_id"),
             "due": last_day(facts["due"]) if facts.get("due") else None,
             "reply_until": last_day(facts["reply_until"]) if facts.get("reply_until") else None,
             "days": facts.get("days"),

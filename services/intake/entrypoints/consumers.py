@@ -24,15 +24,15 @@ log = logging.getLogger(__name__)
 def view_events(
     adapters: Adapters, calendars: CalendarBook, infra: Infra, notify_channels: frozenset[str] = frozenset()
 ) -> BatchHandler:
-    """complaints.events + sla.events → handlers.handle_view_events (and the notifications they
-    cause, on the channels this deployment sends on)."""
+    """complaints.events + sla.events + catalog.changes → handlers.handle_view_events (and the
+    notifications they cause, on the channels this deployment sends on)."""
     notifying = None
     if adapters.notifications is not None and notify_channels:
         notifying = handlers.Notifying(adapters.notifications, notify_channels)
 
     async def on_view_events(batch: list[Envelope]) -> list[Rejected]:
         return await handlers.handle_view_events(
-            batch, adapters.complaints, calendars, infra.publish, notifying
+            batch, adapters.complaints, calendars, infra.publish, notifying, adapters.names
         )
 
     return on_view_events

@@ -37,7 +37,7 @@ async def identity_audit(request: web.Request) -> web.Response:
         raise ProblemError(404)
     if not may_read_audit(staff, doc):
         raise ProblemError(403, "Audit identitas hanya untuk admin, Admin Koordinator, dan supervisor pemda")
-    fields = ("who", "role", "pemda", "opd", "at", "allowed", "reason")
+    fields = ("who", "who_name", "role", "pemda", "opd", "at", "allowed", "reason")
     items = [{k: r.get(k) for k in fields} for r in await store.identity_reads(complaint_id)]
     return json_response(
         {"complaint_id": complaint_id, "items": items}, headers={"Cache-Control": "no-store"}

@@ -10,17 +10,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.routing.adapters.store import ensure_indexes
 from services.routing.settings import RoutingSettings
-from shared import clock
-from shared.mongo import mongo_client
-from shared.regions import all_pemda
+from shared import clock, outbox
+from shared.envelope import new_event
+from shared.events import CatalogChanged, OpdEntry
+from shared.kafka import Outgoing
+from shared.mongo import mongo_client, transaction
+from shared.regions import all_pemda, lookup
+from shared.topics import CATALOG_CHANGES
 
 CATALOG_VERSION = 1
 # The per-pemda rule overrides are re-read at most this often (a read per batch cost a database
@@ -80,7 +85,46 @@ async def load_catalog(db: AsyncDatabase[dict[str, Any]], chunk: int = 500) -> d
     for collection, ops in (("pemda", pemda_ops), ("opds", opd_ops)):
         for start in range(0, len(ops), chunk):
             await db[collection].bulk_write(ops[start : start + chunk], ordered=False)
+    # Every pemda's names are announced once (a pemda already announced keeps its revision).
+    async for doc in db["pemda"].find({"catalog_revision": {"$exists": False}}, {"_id": 1}):
+        await stage_announcement(db, doc["_id"])
     return {"pemda": len(pemda_ops), "opds": len(opd_ops)}
+
+
+WRITE_TIMEOUT_S = 10.0
+
+
+async def stage_announcement(
+    db: AsyncDatabase[dict[str, Any]], pemda: str, session: AsyncClientSession | None = None
+) -> None:
+    """Stage the pemda's whole catalog as a `CatalogChanged` in its `pemda` document's outbox
+    (shared/outbox.py; the catalog relay publishes it). A later change replaces a staged one not
+    yet published: each carries the whole list, so only the latest matters."""
+    doc = await db["pemda"].find_one(
+        {"_id": pemda}, {"catalog_revision": 1, "outbox_since": 1}, session=session
+    )
+    region = lookup(pemda)
+    found = db["opds"].find({"pemda": pemda}, {"name": 1}, session=session).sort("_id", ASCENDING)
+    opds = [OpdEntry(opd_id=o["_id"], name=o["name"]) async for o in found]
+    # Milliseconds of wall time (or one more than the last, if the clock stepped back): a restored
+    # backup's or a rebuilt database's next announcement is still newer than any on the topic.
+    revision = max(int((doc or {}).get("catalog_revision", 0)) + 1, int(clock.wall().timestamp() * 1000))
+    payload = CatalogChanged(
+        pemda=pemda, pemda_name=region.name if region else pemda, revision=revision, opds=opds
+    )
+    event = new_event(payload, producer="routing", complaint_id=None)
+    staged: dict[str, Any] = {}
+    outbox.stage(
+        staged, [Outgoing(CATALOG_CHANGES, pemda, event.to_bytes())], after=(doc or {}).get("outbox_since")
+    )
+    await db["pemda"].update_one(
+        {"_id": pemda}, {"$set": {**staged, "catalog_revision": revision}}, upsert=True, session=session
+    )
+
+
+async def run_catalog_relay(db: AsyncDatabase[dict[str, Any]], publish: outbox.Publish) -> None:
+    """Background: publish the staged catalog announcements (shared/outbox.py's relay)."""
+    await outbox.run_relay(db["pemda"], publish, older_than=timedelta(0), every=1.0)
 
 
 class MongoCatalog:
@@ -121,12 +165,19 @@ class MongoCatalog:
         return result.deleted_count > 0
 
     async def put_opd(self, pemda: str, slug: str, name: str) -> None:
-        """Rename a standard OPD or add a pemda's own (`overridden`: the loader never overwrites it)."""
-        await self._db["opds"].update_one(
-            {"_id": f"{pemda}/{slug}"},
-            {"$set": {"pemda": pemda, "slug": slug, "name": name, "overridden": True}},
-            upsert=True,
-        )
+        """Rename a standard OPD or add a pemda's own (`overridden`: the loader never overwrites it),
+        and announce the pemda's catalog on `catalog.changes` (staged in the same transaction)."""
+
+        async def write(session: AsyncClientSession) -> None:
+            await self._db["opds"].update_one(
+                {"_id": f"{pemda}/{slug}"},
+                {"$set": {"pemda": pemda, "slug": slug, "name": name, "overridden": True}},
+                upsert=True,
+                session=session,
+            )
+            await stage_announcement(self._db, pemda, session)
+
+        await transaction(self._db.client, write, timeout=WRITE_TIMEOUT_S)
 
     async def audit(self, what: str, by: str, role: str, data: dict[str, Any]) -> None:
         await self._db["audit"].insert_one(

@@ -187,6 +187,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     # reverse look-up of the suggestions naming a complaint.
     await complaints.create_index([("dup_keys", ASCENDING), ("submitted_at", ASCENDING)])
     await complaints.create_index([("duplicates.id", ASCENDING)])
+    await outbox.ensure_outbox_index(db["pemda"])  # the catalog announcements' relay (adapters/catalog.py)
     await db["opd_feed"].create_index([("opd_id", ASCENDING), ("pos", ASCENDING)])
     # Once per database, not at every start: entries written before feed positions existed.
     if await db["migrations"].find_one({"_id": "feed-positions"}) is None:

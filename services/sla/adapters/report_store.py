@@ -44,6 +44,7 @@ BREACHES = "report_breaches"
 ESCALATIONS = "report_escalations"
 WEEKLY = "report_weekly"
 MONTHLY = "report_monthly"  # domain/monthly.py: the public page's and the IKM's counters
+NAMES = "report_opd_names"  # OPD names by pemda, from routing's catalog.changes
 GAUGES = "report_gauges"
 COMMIT_TIMEOUT_S = 8.0  # one batch's projections; below the server's transaction lifetime (10 s)
 
@@ -138,6 +139,28 @@ def projection_writes(
 class MongoReportStore:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._db = db
+
+    # OPD names (routing's `catalog.changes`): one document per pemda, {_id, revision, names}
+
+    async def put_names(self, pemda: str, revision: int, names: dict[str, str]) -> bool:
+        # Guarded by the revision: a redelivered or older announcement changes nothing.
+        try:
+            result = await self._db[NAMES].update_one(
+                {"_id": pemda, "revision": {"$lt": revision}},
+                {"$set": {"revision": revision, "names": [[k, v] for k, v in names.items()]}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # the pemda has a revision as new already
+            return False
+        return result.modified_count > 0 or result.upserted_id is not None
+
+    async def opd_names(self, opd_ids: Iterable[str]) -> dict[str, str]:
+        wanted = set(opd_ids)
+        pemdas = {opd.split("/", 1)[0] for opd in wanted}
+        found: dict[str, str] = {}
+        async for doc in self._db[NAMES].find({"_id": {"$in": sorted(pemdas)}}):
+            found.update((k, v) for k, v in doc["names"] if k in wanted)
+        return found
 
     # write side
 

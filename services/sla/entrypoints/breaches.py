@@ -28,6 +28,7 @@ from services.sla.entrypoints.report_params import (
     reader,
     reading_instant,
     wants_csv,
+    with_opd_names,
 )
 from services.sla.ports import BreachFilter
 from shared.calendar import WIB, zone_for
@@ -36,6 +37,7 @@ BREACH_COLUMNS: list[Column] = [
     ("ID pengaduan", lambda r: r["complaint_id"]),
     ("Jam SLA", lambda r: r["clock"]),
     ("OPD", lambda r: r["opd_id"]),
+    ("Nama OPD", lambda r: r["opd_name"]),
     ("Pemda", lambda r: r["pemda"]),
     ("Mulai", lambda r: r["started_at"]),
     ("Tenggat", lambda r: r["due_at"]),
@@ -102,6 +104,7 @@ async def breaches(request: web.Request) -> web.Response:
     except ValueError:
         raise field_error("cursor", "cursor tidak sah") from None
     items = [_breach_item(doc, now) for doc in page.items]
+    await with_opd_names(request, items, "opd_id")
     extra = {"pemda": scope.pemda, "opd": scope.opd, "as_of": now.isoformat()}
     return answer(request, "pelanggaran-sla", BREACH_COLUMNS, items, page.next_cursor, extra)
 
@@ -111,7 +114,9 @@ ESCALATION_COLUMNS: list[Column] = [
     ("Level", lambda r: r["level"]),
     ("Label", lambda r: r["level_label"]),
     ("OPD", lambda r: r["opd_id"]),
+    ("Nama OPD", lambda r: r["opd_name"]),
     ("OPD saat ini", lambda r: r["current_opd_id"]),
+    ("Nama OPD saat ini", lambda r: r["current_opd_name"]),
     ("Sejak", lambda r: r["raised_at"]),
     ("Alasan", lambda r: r["reason"]),
     ("Diajukan", lambda r: r["submitted_at"]),
@@ -149,6 +154,7 @@ async def escalations(request: web.Request) -> web.Response:
         }
         for doc in page.items
     ]
+    await with_opd_names(request, items, "opd_id", "current_opd_id")
     extra = {"pemda": scope.pemda, "opd": scope.opd}
     return answer(request, "eskalasi", ESCALATION_COLUMNS, items, page.next_cursor, extra)
 

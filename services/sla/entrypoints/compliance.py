@@ -39,6 +39,7 @@ from services.sla.entrypoints.report_params import (
     reading_instant,
     wants_csv,
     weeks_param,
+    with_opd_names,
 )
 from services.sla.ports import ReportReader
 from shared.calendar import zone_for
@@ -65,6 +66,7 @@ async def compliance_rows(
 
 COMPLIANCE_COLUMNS: list[Column] = [
     ("OPD/Pemda", lambda r: r["scope"]),
+    ("Nama OPD", lambda r: r["opd_name"]),
     ("Pemda", lambda r: r["pemda"]),
     ("Nama pemda", lambda r: r["pemda_name"]),
     ("Penugasan", lambda r: r["assigned"]),
@@ -97,6 +99,7 @@ async def compliance(request: web.Request) -> web.Response:
     items, next_cursor = page_of(
         [public_row(r) for r in rows], request, "scope", limit_param(request, csv_wanted)
     )
+    await with_opd_names(request, items, "scope")
     period = {
         "from": weeks[0].isoformat(),
         "to": (weeks[1] + timedelta(days=6)).isoformat(),

@@ -271,3 +271,15 @@ def page_of(
         items = [item for item in items if str(item[key]) > after]
     page = items[:limit]
     return page, (str(page[-1][key]) if len(items) > limit else None)
+
+
+async def with_opd_names(request: web.Request, items: list[dict[str, Any]], *fields: str) -> None:
+    """Give each item's OPD fields (`opd_id` → `opd_name`, `scope` → `opd_name`, …) their current
+    names, from the names routing announces on `catalog.changes` (issue 21 item 5); None while
+    a name is not known."""
+    ids = {item[f] for item in items for f in fields if isinstance(item.get(f), str) and "/" in item[f]}
+    names = await reader(request).opd_names(ids) if ids else {}
+    for item in items:
+        for f in fields:
+            named = "opd_name" if f in ("opd_id", "scope") else f.removesuffix("_id") + "_name"
+            item[named] = names.get(item.get(f) or "")

@@ -31,11 +31,13 @@ from services.sla.entrypoints.report_params import (
     reading_instant,
     wants_csv,
     weeks_param,
+    with_opd_names,
 )
 from shared.survey import CURRENT, QUESTIONNAIRES
 
 SATISFACTION_COLUMNS: list[Column] = [
     ("OPD/Pemda", lambda r: r["scope"]),
+    ("Nama OPD", lambda r: r["opd_name"]),
     ("Jumlah penilaian", lambda r: r["ratings"]),
     ("Rata-rata kepuasan atas penanganan pengaduan (1–5)", lambda r: r["average"]),
     *[(f"Nilai {n}", (lambda k: lambda r: r["distribution"][k])(str(n))) for n in range(1, 6)],
@@ -68,6 +70,7 @@ async def satisfaction(request: web.Request) -> web.Response:
     rows = [_satisfaction(name, sum_counts(grouped[name])) for name in sorted(grouped)]
     total = _satisfaction(scope.opd or scope.pemda or "nasional", sum_counts(docs)) if docs else None
     items, next_cursor = page_of(rows, request, "scope", limit_param(request, wants_csv(request)))
+    await with_opd_names(request, items, "scope")
     extra = {"pemda": scope.pemda, "opd": scope.opd, "total": total}
     return answer(request, "kepuasan-pelapor", SATISFACTION_COLUMNS, items, next_cursor, extra)
 

@@ -1,12 +1,11 @@
-// Dasbor pengawasan SLA: reads the supervisor API with the staff token kept in sessionStorage.
-// The token is pasted into the form, never taken from the address (it would stay in the history,
-// in logs and in Referer headers).
+// Dasbor pengawasan SLA: reads the supervisor API as the person signed in at routing's staff
+// sign-in, whose short-lived token the browser sends as an HttpOnly cookie (this script never sees
+// it). Without one (or once it expired) the page offers the sign-in, which sends the person back.
 // No external libraries or fonts: the charts are hand-written SVG, so the page works offline.
 "use strict";
 
 (() => {
   const API = "/api/v1/supervisor";
-  const TOKEN_KEY = "pengaduan.staffToken";
   const SVG = "http://www.w3.org/2000/svg";
   const CLOCK_LABELS = { response: "Respons", resolution: "Penyelesaian", verification: "Verifikasi" };
   const STATE_LABELS = {
@@ -15,33 +14,39 @@
   const $ = (selector) => document.querySelector(selector);
   let breachCursor = null;
 
-  // --- token ------------------------------------------------------------------------------------
+  // --- who is signed in ---------------------------------------------------------------------------
 
-  function token() {
-    return sessionStorage.getItem(TOKEN_KEY) || "";
+  let signedIn = false;
+
+  function showSignIn(message) {
+    signedIn = false;
+    const link = $("#sign-in");
+    const url = new URL(link.dataset.signIn, location.href);
+    url.searchParams.set("next", location.href);
+    link.href = url.href;
+    $("#sign-in-panel").hidden = false;
+    $("#who").textContent = message || "Belum masuk.";
   }
 
-  function claims(tok) {
-    try {
-      const part = tok.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-      const padded = part.padEnd(Math.ceil(part.length / 4) * 4, "=");
-      return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(padded), (c) => c.charCodeAt(0))));
-    } catch (e) {
-      return null;
+  async function showWho() {
+    const response = await fetch(`${API}/me`, { headers: { Accept: "application/json" } });
+    if (response.status === 401) {
+      showSignIn();
+      return false;
     }
-  }
-
-  function showWho() {
-    const c = claims(token());
-    if (!c) {
-      $("#who").textContent = "Belum ada token staf.";
-      return;
+    if (!response.ok) {
+      showSignIn(`Akun ini tidak dapat membuka dasbor (${response.status}).`);
+      return false;
     }
-    const scope = c.opd ? `OPD ${c.opd}` : c.pemda ? `pemda ${c.pemda}` : "seluruh pemda";
-    $("#who").textContent = `Masuk sebagai ${c.sub || "?"} (${c.role}), cakupan: ${scope}`;
+    const c = await response.json();
+    signedIn = true;
+    $("#sign-in-panel").hidden = true;
+    const scope = c.opd_name || c.opd || (c.pemda_name || c.pemda ? `${c.pemda_name || c.pemda}` : "seluruh pemda");
+    $("#who").textContent = `Masuk sebagai ${c.name || c.sub} (${c.role_label}), cakupan: ${scope}`;
     if (!$("#f-pemda").value) {
       $("#f-pemda").value = c.pemda || (c.opd ? c.opd.split("/")[0] : "");
     }
+    return true;
   }
 
   // --- formatting -------------------------------------------------------------------------------
@@ -55,6 +60,8 @@
   const hk = (value) => (value === null || value === undefined ? "–" : `${num(value, 2)} HK`);
   const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "–");
   const slug = (opd) => (opd ? opd.split("/").slice(1).join("/") || opd : "–");
+  // An OPD as a person reads it: its name from routing's catalog, its id until the name is known.
+  const opdLabel = (id, name) => name || id || "–";
 
   function cell(text, className) {
     const td = document.createElement("td");
@@ -112,8 +119,11 @@
 
   async function api(path, query, accept) {
     const response = await fetch(`${API}/${path}?${query}`, {
-      headers: { Authorization: `Bearer ${token()}`, Accept: accept || "application/json" },
+      headers: { Accept: accept || "application/json" },
     });
+    if (response.status === 401) {
+      showSignIn("Sesi berakhir; silakan masuk lagi.");
+    }
     if (!response.ok) {
       let detail = `${response.status}`;
       try {
@@ -177,7 +187,7 @@
     const body = $("#compliance-table tbody");
     body.replaceChildren();
     for (const r of data.items) {
-      const tr = makeRow(complianceCells(r, r.scope));
+      const tr = makeRow(complianceCells(r, opdLabel(r.scope, r.opd_name)));
       tr.dataset.scope = r.scope;
       body.append(tr);
     }
@@ -203,7 +213,7 @@
     const chart = svg("svg", { viewBox: `0 0 ${width} ${rows.length * rowHeight + 24}`, "data-rows": rows.length });
     rows.forEach((r, i) => {
       const y = i * rowHeight + 4;
-      chart.append(svg("text", { x: 0, y: y + 15 }, r.scope));
+      chart.append(svg("text", { x: 0, y: y + 15 }, opdLabel(r.scope, r.opd_name)));
       const done = r.met + r.breached;
       if (!done) {
         chart.append(svg("rect", { x: labelWidth, y, width: barWidth, height: 18, class: "bar-none" }));
@@ -230,8 +240,9 @@
     const select = $("#f-opd");
     const chosen = select.value;
     if (chosen && data.opd) return; // a filtered answer lists one OPD: keep the full list
-    const options = data.pemda === null ? [] : data.items.map((r) => r.scope);
-    select.replaceChildren(new Option("Semua OPD", ""), ...options.map((o) => new Option(o, o)));
+    const rows = data.pemda === null ? [] : data.items;
+    const options = rows.map((r) => r.scope);
+    select.replaceChildren(new Option("Semua OPD", ""), ...rows.map((r) => new Option(opdLabel(r.scope, r.opd_name), r.scope)));
     select.value = options.includes(chosen) ? chosen : "";
   }
 
@@ -241,7 +252,7 @@
     return [
       cell(b.complaint_id, "text"),
       cell(CLOCK_LABELS[b.clock] || b.clock, "text"),
-      cell(b.opd_id, "text"),
+      cell(opdLabel(b.opd_id, b.opd_name), "text"),
       cell(when(b.due_at), "text"),
       cell(b.open ? "terlambat, masih terbuka" : STATE_LABELS[b.state] || b.state, b.open ? "text open" : "text"),
       cell(num(b.late_days, 2), "late"),
@@ -279,8 +290,8 @@
       (e) => [
         cell(e.complaint_id, "text"),
         cell(`${e.level} — ${e.level_label}`, `text level-${e.level}`),
-        cell(e.opd_id, "text"),
-        cell(e.current_opd_id || "–", "text"),
+        cell(opdLabel(e.opd_id, e.opd_name), "text"),
+        cell(opdLabel(e.current_opd_id, e.current_opd_name), "text"),
         cell(when(e.raised_at), "text"),
         cell(e.reason || "–", "text"),
       ],
@@ -331,7 +342,7 @@
       "#satisfaction-table",
       data.items,
       (s) => [
-        cell(s.scope, "text"),
+        cell(opdLabel(s.scope, s.opd_name), "text"),
         cell(num(s.ratings)),
         cell(num(s.average, 2)),
         ...[1, 2, 3, 4, 5].map((n) => cell(num(s.distribution[String(n)]))),
@@ -424,8 +435,8 @@
 
   async function loadAll() {
     showError("");
-    if (!token()) {
-      showError("Tempel token staf terlebih dahulu.");
+    if (!signedIn) {
+      showError("Masuk terlebih dahulu.");
       return;
     }
     $("#status").textContent = "Memuat…";
@@ -478,19 +489,7 @@
     }
   }
 
-  function start() {
-    $("#token").value = token();
-    showWho();
-    $("#save-token").addEventListener("click", () => {
-      sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
-      showWho();
-      loadAll();
-    });
-    $("#clear-token").addEventListener("click", () => {
-      sessionStorage.removeItem(TOKEN_KEY);
-      $("#token").value = "";
-      showWho();
-    });
+  async function start() {
     $("#filters").addEventListener("submit", (event) => {
       event.preventDefault();
       loadAll();
@@ -503,7 +502,7 @@
     for (const button of document.querySelectorAll("[data-csv]")) {
       button.addEventListener("click", () => downloadCsv(button.dataset.csv));
     }
-    if (token()) loadAll();
+    if (await showWho()) loadAll();
   }
 
   start();

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.routing.entrypoints.openapi import explain, staff
+from services.routing.entrypoints.openapi import explain, staff, staff_pages
 from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
 INFO = Info("Pengaduan — routing", "0.1.0", "Klasifikasi dan disposisi pengaduan ke OPD yang berwenang.")
-OPERATIONS = [*tagged("Disposisi", explain.OPERATIONS), *tagged("Petugas", staff.OPERATIONS)]
-EXEMPT: dict[tuple[str, str], str] = {}
+OPERATIONS = [
+    *tagged("Disposisi", explain.OPERATIONS),
+    *tagged("Petugas", staff.OPERATIONS),
+    *tagged("Halaman staf", staff_pages.OPERATIONS),
+]
+EXEMPT: dict[tuple[str, str], str] = staff_pages.EXEMPT
 
 
 def document() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.openapi import Media, Operation, Param, Reply
+from shared.openapi import Media, Operation, Param, Reply, json_reply
 
 API = "/api/v1/supervisor"  # the supervisor API's path prefix (the routes are added under it too)
 
@@ -601,12 +601,48 @@ def _operations() -> list[Operation]:
     ]
 
 
+class Me(BaseModel):
+    """The person a staff token belongs to, with their scope's names."""
+
+    sub: str
+    name: str | None
+    role: str
+    role_label: str
+    pemda: str | None
+    pemda_name: str | None
+    opd: str | None
+    opd_name: str | None
+
+
+_ME = {
+    "sub": "sri.pengawas",
+    "name": "Sri Wahyuni",
+    "role": "supervisor",
+    "role_label": "Pengawas",
+    "pemda": "33.74",
+    "pemda_name": "Kota Semarang",
+    "opd": None,
+    "opd_name": None,
+}
+
+
 OPERATIONS = [
     *_operations(),
     Operation(
         "GET",
+        f"{API}/me",
+        "Siapa yang masuk",
+        {200: json_reply("Pemilik token staf", Me, _ME)},
+        (401,),
+        "Pemilik token staf (header `Authorization`, atau cookie sesi masuk staf untuk GET): nama, peran "
+        "dan cakupannya dengan nama pemda/OPD. Semua peran staf.",
+        security=("staffJwt",),
+        tags=("Pengawas",),
+    ),
+    Operation(
+        "GET",
         "/dashboard/",
-        "Dasbor pengawasan SLA (HTML; token staf ditempel di halaman)",
+        "Dasbor pengawasan SLA (HTML; orang yang masuk di ruang staf routing)",
         {200: Reply("halaman HTML", (Media("text/html", schema={"type": "string"}),))},
         offline=True,
     ),

@@ -1,0 +1,244 @@
+"""People's staff accounts, their sessions, sign-in failures and password-reset links, in routing's
+database (issue 21 item 1). Passwords are argon2id hashes (argon2-cffi, hashed off the event
+loop); session and reset tokens are kept only as their SHA-256, so a copy of the database opens no
+session. Times are wall time: they are compared with browsers' cookies and tokens' `exp`.
+
+Collections: `staff_accounts` (`_id` = username), `staff_sessions` (`_id` = token hash; a TTL
+index drops expired ones), `staff_failures` (`_id` = "account:<name>" or "client:<address>"),
+`staff_resets` (`_id` = link token hash; single use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.routing.domain.staff import Account, AccountError, Backoff
+from shared import clock
+
+Doc = dict[str, Any]
+_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against for an unknown username, so that answering takes as long as for a real one.
+_DUMMY_HASH = _HASHER.hash("not-a-password-of-anyone")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_HASHER.hash, password)
+
+
+async def _verify(stored: str, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+def _account(doc: Doc) -> Account:
+    return Account(
+        id=doc["_id"],
+        name=doc["name"],
+        role=doc["role"],
+        pemda=doc.get("pemda"),
+        opd=doc.get("opd"),
+        active=bool(doc.get("active", True)),
+        email=doc.get("email"),
+    )
+
+
+async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
+    await db["staff_accounts"].create_index([("pemda", ASCENDING), ("_id", ASCENDING)])
+    await db["staff_sessions"].create_index([("account", ASCENDING)])
+    await db["staff_sessions"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+    await db["staff_failures"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+    await db["staff_resets"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+
+
+class MongoStaffDirectory:
+    """The `StaffDirectory` of ports.py."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Doc],
+        *,
+        account_backoff: Backoff | None = None,
+        client_backoff: Backoff | None = None,
+    ) -> None:
+        self._db = db
+        # An account's wait is short (anyone can make it wait); a client's may be long.
+        self.account_backoff = account_backoff or Backoff(cap=timedelta(seconds=60))
+        self.client_backoff = client_backoff or Backoff()
+
+    # --- accounts -------------------------------------------------------------------------------
+
+    async def create(self, account: Account, password: str | None, by: str) -> None:
+        doc: Doc = {
+            "_id": account.id,
+            "name": account.name,
+            "email": account.email,
+            "role": account.role,
+            "pemda": account.pemda,
+            "opd": account.opd,
+            "active": True,
+            "password_hash": await hash_password(password) if password else None,
+            "created_at": clock.wall(),
+            "created_by": by,
+        }
+        try:
+            await self._db["staff_accounts"].insert_one(doc)
+        except DuplicateKeyError:
+            raise AccountError(f"Nama pengguna {account.id} sudah dipakai") from None
+
+    async def get(self, username: str) -> Account | None:
+        doc = await self._db["staff_accounts"].find_one({"_id": username}, {"password_hash": 0})
+        return _account(doc) if doc else None
+
+    async def of_pemda(self, pemda: str | None, limit: int = 500) -> list[Account]:
+        """The accounts of a pemda (every account for None: an admin's view), by username."""
+        query: Doc = {} if pemda is None else {"pemda": pemda}
+        found = self._db["staff_accounts"].find(query, {"password_hash": 0}).sort("_id", ASCENDING)
+        return [_account(d) async for d in found.limit(limit)]
+
+    async def check_password(self, username: str, password: str) -> Account | None:
+        """The active account if the password is its own; None otherwise (same work either way)."""
+        doc = await self._db["staff_accounts"].find_one({"_id": username})
+        stored = doc.get("password_hash") if doc else None
+        ok = await _verify(stored or _DUMMY_HASH, password)
+        if not ok or doc is None or stored is None or not doc.get("active", True):
+            return None
+        if _HASHER.check_needs_rehash(stored):  # the library's parameters were raised since
+            await self._db["staff_accounts"].update_one(
+                {"_id": username, "password_hash": stored},
+                {"$set": {"password_hash": await hash_password(password)}},
+            )
+        return _account(doc)
+
+    async def set_password(self, username: str, password: str) -> None:
+        """A new password; every session of the account ends (the caller opens a new one)."""
+        await self._db["staff_accounts"].update_one(
+            {"_id": username},
+            {"$set": {"password_hash": await hash_password(password), "password_changed_at": clock.wall()}},
+        )
+        await self._db["staff_sessions"].delete_many({"account": username})
+
+    async def disable(self, username: str, by: str) -> bool:
+        """Disable a leaver: the account cannot sign in and its sessions end now."""
+        result = await self._db["staff_accounts"].update_one(
+            {"_id": username}, {"$set": {"active": False, "disabled_at": clock.wall(), "disabled_by": by}}
+        )
+        await self._db["staff_sessions"].delete_many({"account": username})
+        await self._db["staff_resets"].delete_many({"account": username})
+        return result.matched_count > 0
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    async def open_session(self, username: str, lifetime: timedelta) -> tuple[str, str]:
+        """A new session: (the cookie's token, its CSRF token)."""
+        token, csrf, now = new_token(), new_token(), clock.wall()
+        await self._db["staff_sessions"].insert_one(
+            {
+                "_id": token_hash(token),
+                "account": username,
+                "csrf": csrf,
+                "created_at": now,
+                "expires_at": now + lifetime,
+            }
+        )
+        return token, csrf
+
+    async def session(self, token: str) -> tuple[Account, str] | None:
+        """The session's account (active) and CSRF token, if the session is open."""
+        doc = await self._db["staff_sessions"].find_one({"_id": token_hash(token)})
+        if doc is None or doc["expires_at"] <= clock.wall():
+            return None
+        account = await self.get(doc["account"])
+        if account is None or not account.active:
+            return None
+        return account, doc["csrf"]
+
+    async def close_session(self, token: str) -> None:
+        await self._db["staff_sessions"].delete_one({"_id": token_hash(token)})
+
+    # --- sign-in failures -----------------------------------------------------------------------
+
+    async def blocked_until(self, keys: list[str]) -> datetime | None:
+        """The latest instant until which one of these keys must wait, if any is waiting."""
+        now, latest = clock.wall(), None
+        async for doc in self._db["staff_failures"].find({"_id": {"$in": keys}}):
+            policy = self.backoff_of(doc["_id"])
+            until = policy.blocked_until(doc["failures"], doc["last_at"])
+            if until > now and (latest is None or until > latest):
+                latest = until
+        return latest
+
+    def backoff_of(self, key: str) -> Backoff:
+        return self.account_backoff if key.startswith("account:") else self.client_backoff
+
+    async def failed(self, keys: list[str]) -> None:
+        now = clock.wall()
+        for key in keys:
+            await self._db["staff_failures"].update_one(
+                {"_id": key},
+                {
+                    "$inc": {"failures": 1},
+                    "$set": {"last_at": now, "expires_at": now + self.backoff_of(key).forget},
+                },
+                upsert=True,
+            )
+
+    async def succeeded(self, keys: list[str]) -> None:
+        await self._db["staff_failures"].delete_many({"_id": {"$in": keys}})
+
+    # --- password-reset links -------------------------------------------------------------------
+
+    async def new_reset(self, username: str, lifetime: timedelta, by: str) -> str:
+        """A one-time link token; earlier unused links of the account stop working."""
+        token, now = new_token(), clock.wall()
+        await self._db["staff_resets"].delete_many({"account": username})
+        await self._db["staff_resets"].insert_one(
+            {
+                "_id": token_hash(token),
+                "account": username,
+                "by": by,
+                "created_at": now,
+                "expires_at": now + lifetime,
+            }
+        )
+        return token
+
+    async def reset_account(self, token: str) -> Account | None:
+        """The account a link is for, if the link is unused, unexpired and the account active."""
+        doc = await self._db["staff_resets"].find_one({"_id": token_hash(token), "used_at": None})
+        if doc is None or doc["expires_at"] <= clock.wall():
+            return None
+        account = await self.get(doc["account"])
+        return account if account and account.active else None
+
+    async def use_reset(self, token: str) -> str | None:
+        """Spend a link (once, atomically): the username, or None if it was spent or expired."""
+        now = clock.wall()
+        doc = await self._db["staff_resets"].find_one_and_update(
+            {"_id": token_hash(token), "used_at": None, "expires_at": {"$gt": now}},
+            {"$set": {"used_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return doc["account"] if doc else None

@@ -1,0 +1,45 @@
+"""The staff pages for people (services/routing/entrypoints/staff_pages.py): HTML whose forms need
+the session cookie and a CSRF token, so only their entry pages are operations; the forms are
+listed in EXEMPT with that reason."""
+
+from __future__ import annotations
+
+from shared.openapi import Media, Operation, Param, Reply
+
+_HTML = Reply("halaman HTML", (Media("text/html", schema={"type": "string"}),))
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/staff/masuk",
+        "Halaman masuk staf (HTML)",
+        {200: _HTML, 302: Reply("sudah masuk: ke `next`")},
+        description="Nama pengguna dan kata sandi; `next`: halaman tujuan sesudah masuk (jalur routing, atau "
+        "asal yang diizinkan `ROUTING_STAFF_RETURN_ORIGINS`). Dengan sesi yang masih berlaku, langsung ke "
+        "`next` dengan token staf baru di cookie.",
+        params=(Param("next", description="Halaman tujuan sesudah masuk", example="/staff/"),),
+        offline=True,
+    ),
+    Operation(
+        "GET",
+        "/staff/",
+        "Beranda staf (HTML; tanpa sesi → halaman masuk)",
+        {200: _HTML, 302: Reply("belum masuk: ke /staff/masuk")},
+    ),
+]
+
+_FORM = "a staff page's form (session cookie and CSRF token; HTML for people, not an API)"
+EXEMPT: dict[tuple[str, str], str] = {
+    ("GET", "/staff"): "a redirect to /staff/",
+    ("POST", "/staff/masuk"): _FORM,
+    ("POST", "/staff/keluar"): _FORM,
+    ("GET", "/staff/sandi"): _FORM,
+    ("POST", "/staff/sandi"): _FORM,
+    ("GET", "/staff/akun"): _FORM,
+    ("POST", "/staff/akun"): _FORM,
+    ("POST", "/staff/akun/{username}/nonaktifkan"): _FORM,
+    ("POST", "/staff/akun/{username}/tautan-sandi"): _FORM,
+    ("GET", "/staff/atur-sandi/{token}"): _FORM,
+    ("POST", "/staff/atur-sandi/{token}"): _FORM,
+    ("GET", "/staff/static"): "the staff pages' own files (static route)",
+}
