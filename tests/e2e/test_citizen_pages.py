@@ -81,6 +81,16 @@ async def test_a_citizen_submits_from_a_phone(endpoints: infra.Endpoints, browse
         await page.wait_for_selector("[data-nomor]")
         await _screenshot(page, "citizen-confirmation.png")
         number = (await page.text_content("[data-nomor]") or "").strip()
+        code = (await page.text_content("[data-kode]") or "").strip()
+        pin = (await page.text_content("[data-pin]") or "").strip()
+        # Following it from the phone: the code and PIN open the complaint's own page.
+        await page.goto(f"{base}/lacak")
+        await page.fill("#f-code", code)
+        await page.fill("#f-pin", pin)
+        await page.click("button.utama")
+        await page.wait_for_selector("[data-status]")
+        assert await page.text_content("h1") == "Lampu jalan mati di depan pasar"
+        await _screenshot(page, "citizen-tracking.png")
         doc = await db["complaints"].find_one({"_id": number})
         assert doc is not None and doc["region_code"] == "35.73.01.1002"
         assert doc["category"] == "penerangan-jalan" and doc["reporter"]["name"] == "Dewi Lestari"
