@@ -364,6 +364,23 @@ async def public_surface(rec: Recorder) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     await rec.call("region levels", "intake", "GET", "/api/v1/regions", params={"parent": "34.71"})
+    await rec.call("tracking page", "intake", "GET", "/lacak")
+    await rec.call(
+        "tracking page: a wrong code",
+        "intake",
+        "POST",
+        "/lacak",
+        data=b"code=ZZ-ZZZZ-ZZ&pin=000000",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    await rec.call(
+        "complaint page action: unknown complaint",
+        "intake",
+        "POST",
+        "/api/v1/complaints/01HZZZZZZZZZZZZZZZZZZZZZZZ/halaman",
+        data=b"aksi=cabut&csrf=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     await rec.call("transparency page style", "sla", "GET", "/transparansi/transparansi.css")
     await rec.call(
         "invalid submission",
