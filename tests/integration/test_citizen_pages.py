@@ -216,8 +216,19 @@ async def test_a_reporter_follows_and_acts_on_their_complaint_from_the_page(endp
         as_json = await client.get(location, headers={"Cookie": f"pengaduan_lacak={session}"})
         assert as_json.content_type == "application/json"
 
-        # Adding information from the page: a command on its way, then back to the page.
+        # Before routing recorded the complaint, an action is refused: the page again, with why.
         act = f"/api/v1/complaints/{cid}/halaman"
+        early = await client.post(
+            act,
+            data={"csrf": csrf[1], "aksi": "informasi", "message": "Tiang nomor 12 dan 13."},
+            headers={"Cookie": f"pengaduan_lacak={session}"},
+        )
+        assert early.status == 409 and "belum tercatat" in await early.text()
+        # The view as routing's events leave it once an OPD handles the complaint.
+        await db["complaints"].update_one(
+            {"_id": cid}, {"$set": {"last_seq": 100, "status": "in_progress"}, "$inc": {"rev": 1}}
+        )
+        # Adding information from the page: a command on its way, then back to the page.
         sent = await client.post(
             act,
             data={"csrf": csrf[1], "aksi": "informasi", "message": "Tiang nomor 12 dan 13."},

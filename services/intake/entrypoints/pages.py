@@ -273,6 +273,9 @@ async def submit_form(request: web.Request) -> web.Response:
         store=adapters.complaints,
         publisher=adapters.publisher,
         secret=request.app[SETTINGS].idempotency_secret,
+        tracking=adapters.tracking,
+        tracking_key=request.app[SETTINGS].tracking_key(),
+        notify_channels=request.app[SETTINGS].notify.channels(),
     )
     if cleaned is not None and not await adapters.attachments.count(accepted.id):  # not on a replay
         data, content_type, filename = cleaned
@@ -390,7 +393,7 @@ def complaint_page(
         reporter=audience == "reporter",
         csrf=_csrf(request),
         path=path,
-        **{"galat": None, **extra},
+        **{"galat": None, "sent": None, **extra},
     )
 
 
