@@ -20,7 +20,8 @@ routing's real answer replaces that rejection (`MongoComplaintStore.settle_comma
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -66,22 +67,36 @@ async def _send(
     return json_response(accepted, status=202)
 
 
+@dataclass(frozen=True)
+class Command:
+    """A reporter's command as both the API and the complaint page take it: its body, the message
+    it becomes, and what the reporter does (for the refusals' wording)."""
+
+    model: type[BaseModel]
+    build: Callable[[Any, ReporterTexts], Payload]
+    action: str
+
+
+INFORMATION = Command(
+    AddInformationBody, lambda b, text: AddInformation(message=text.required(b.message)), "menambah informasi"
+)
+FEEDBACK = Command(
+    FeedbackBody, lambda b, text: GiveFeedback(rating=b.rating, comment=text(b.comment)), "memberi penilaian"
+)
+REOPEN = Command(
+    ReopenBody, lambda b, text: ReopenComplaint(reason=text.required(b.reason)), "membuka kembali"
+)
+WITHDRAW = Command(
+    WithdrawBody, lambda b, text: WithdrawComplaint(reason=text(b.reason)), "mencabut pengaduan"
+)
+
+
 async def add_information(request: web.Request) -> web.Response:
-    return await _send(
-        request,
-        AddInformationBody,
-        lambda b, text: AddInformation(message=text.required(b.message)),
-        "menambah informasi",
-    )
+    return await _send(request, INFORMATION.model, INFORMATION.build, INFORMATION.action)
 
 
 async def give_feedback(request: web.Request) -> web.Response:
-    return await _send(
-        request,
-        FeedbackBody,
-        lambda b, text: GiveFeedback(rating=b.rating, comment=text(b.comment)),
-        "memberi penilaian",
-    )
+    return await _send(request, FEEDBACK.model, FEEDBACK.build, FEEDBACK.action)
 
 
 def _survey(body: SurveyBody, text: ReporterTexts) -> Payload:
@@ -104,18 +119,11 @@ async def questionnaire(request: web.Request) -> web.Response:
 
 
 async def reopen(request: web.Request) -> web.Response:
-    return await _send(
-        request,
-        ReopenBody,
-        lambda b, text: ReopenComplaint(reason=text.required(b.reason)),
-        "membuka kembali",
-    )
+    return await _send(request, REOPEN.model, REOPEN.build, REOPEN.action)
 
 
 async def withdraw(request: web.Request) -> web.Response:
-    return await _send(
-        request, WithdrawBody, lambda b, text: WithdrawComplaint(reason=text(b.reason)), "mencabut pengaduan"
-    )
+    return await _send(request, WITHDRAW.model, WITHDRAW.build, WITHDRAW.action)
 
 
 async def command_status(request: web.Request) -> web.Response:

@@ -8,7 +8,12 @@ from services.intake import handlers
 from services.intake.domain.view import render, render_survivor
 from services.intake.entrypoints import pages, ratelimit
 from services.intake.entrypoints.access import caller_for, complaint_for
-from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SETTINGS, base_url, idempotency_key
+from services.intake.entrypoints.edge import (
+    ADAPTERS,
+    CALENDARS,
+    accept_submission,
+    idempotency_key,
+)
 from services.intake.models import ComplaintView, SubmitComplaint
 from shared import clock
 from shared.http import ProblemError, json_response, read_json
@@ -17,18 +22,7 @@ from shared.http import ProblemError, json_response, read_json
 async def submit(request: web.Request) -> web.Response:
     await ratelimit.check_submit(request)
     body = await read_json(request, SubmitComplaint)
-    adapters = request.app[ADAPTERS]
-    accepted = await handlers.submit(
-        body,
-        idempotency_key(request),
-        base_url(request),
-        store=adapters.complaints,
-        publisher=adapters.publisher,
-        secret=request.app[SETTINGS].idempotency_secret,
-        tracking=adapters.tracking,
-        tracking_key=request.app[SETTINGS].tracking_key(),
-        notify_channels=request.app[SETTINGS].notify.channels(),
-    )
+    accepted = await accept_submission(request, body, idempotency_key(request))
     return json_response(accepted, status=202)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from services.intake import handlers
 from services.intake.adapters.scrubber import Scrubber
 from services.intake.domain.errors import (
     AnswerSealed,
@@ -20,6 +21,7 @@ from services.intake.domain.errors import (
     NotYet,
 )
 from services.intake.domain.view import CalendarBook
+from services.intake.models import SubmitAccepted, SubmitComplaint
 from services.intake.ports import Adapters
 from services.intake.settings import IntakeSettings
 from shared.http import FieldError, ProblemError
@@ -77,3 +79,19 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except IntakeError as error:
         raise problem(error) from None
+
+
+async def accept_submission(request: web.Request, body: SubmitComplaint, key: str | None) -> SubmitAccepted:
+    """The submit use case as every entry point calls it (the JSON API, Open311, the form page)."""
+    adapters, settings = request.app[ADAPTERS], request.app[SETTINGS]
+    return await handlers.submit(
+        body,
+        key,
+        base_url(request),
+        store=adapters.complaints,
+        publisher=adapters.publisher,
+        secret=settings.idempotency_secret,
+        tracking=adapters.tracking,
+        tracking_key=settings.tracking_key(),
+        notify_channels=settings.notify.channels(),
+    )

