@@ -671,6 +671,10 @@ def stack_pids() -> dict[str, int]:
         "kafka": infra.Server("kafka", base / "kafka" / "kafka.pid", Path()).pid,
         "db": infra.Server("secantusd-rs", base / "secantus" / "secantusd.pid", Path()).pid,
     }
+    for node in (2, 3):  # the cluster's other brokers, when there is one
+        pid = infra.Server(f"kafka-{node}", base / f"kafka-{node}" / "kafka.pid", Path()).pid
+        if pid is not None:
+            found[f"kafka-{node}"] = pid
     return {name: pid for name, pid in found.items() if pid is not None}
 
 
@@ -725,7 +729,15 @@ def parse_args(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
         type=Path,
         help="write each step's per-complaint timings to <SERIES>-<step>-<rate>.tsv (see write_series)",
     )
+    parser.add_argument(
+        "--scale", type=int, default=1, help="processes of each service (issue 19; default 1)"
+    )
+    parser.add_argument(
+        "--brokers", type=int, default=1, choices=(1, 3), help="one broker, or a 3-broker KRaft cluster"
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.scale <= 4:
+        raise SystemExit("--scale must be 1–4")
     base = QUICK if args.quick else FULL
     plan = Plan(
         rate=args.rate or base.rate,
@@ -749,9 +761,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def running_services(ends: infra.Endpoints) -> Iterator[ServiceSet]:
+def running_services(ends: infra.Endpoints, scale: int = 1) -> Iterator[ServiceSet]:
     logs = infra.run_dir(PROFILE) / "services"
-    services = start_services(ends, SERVICE_PORTS, logs, db_prefix=DB_PREFIX)
+    services = start_services(ends, SERVICE_PORTS, logs, db_prefix=DB_PREFIX, scale=scale)
     try:
         yield services
     finally:
@@ -759,7 +771,7 @@ def running_services(ends: infra.Endpoints) -> Iterator[ServiceSet]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    plan, _ = parse_args(argv)
+    plan, args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -768,11 +780,17 @@ def main(argv: list[str] | None = None) -> int:
     raised = raise_rate_limits()
     print(f"intake rate limits raised to {RATE_LIMIT}: {', '.join(raised)}", flush=True)
     try:
-        with infra.native_stack(PROFILE, PORTS, fresh=True) as ends:
+        if args.brokers > 1:  # the cluster's topics: three replicas, two in sync (prepare and services)
+            os.environ.update(KAFKA_REPLICATION_FACTOR="3", KAFKA_MIN_INSYNC_REPLICAS="2")
+        print(f"processes per service: {args.scale}; Kafka brokers: {args.brokers}", flush=True)
+        with infra.native_stack(PROFILE, PORTS, fresh=True, brokers=args.brokers) as ends:
             asyncio.run(prepare(ends.kafka_bootstrap, ends.mongo_uri, routing_db=f"{DB_PREFIX}routing"))
             # The load generator on the services' event loop (uvloop): it shares the machine
             # with what it measures, so the less CPU it takes the better.
-            with running_services(ends) as services, asyncio.Runner(loop_factory=new_event_loop) as runner:
+            with (
+                running_services(ends, args.scale) as services,
+                asyncio.Runner(loop_factory=new_event_loop) as runner,
+            ):
                 freeze_loaded_objects()  # as the services do: no long collector pauses in the client
                 result = runner.run(bench(ends, services, plan))
     except KeyboardInterrupt:
