@@ -110,6 +110,11 @@ class KafkaLayoutSettings(BaseSettings):
     # Replicas that must hold a message before it is acknowledged (2 in production, with 3
     # replicas).
     min_insync_replicas: int = Field(default=1, ge=1)
+    # Partitions of every complaint-keyed topic (one count for all of them, so one complaint's
+    # messages meet in one process of each group): the most processes a consumer group can use.
+    # Applied when the topics are created; an existing topic with another count is refused at
+    # start-up, never changed (docs/capacity.md: 6 for a pemda, 24 for the whole country).
+    complaint_partitions: int = Field(default=6, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _isr_within_replicas(self) -> KafkaLayoutSettings:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.settings import kafka_layout
+
 COMPLAINTS_SUBMITTED = "complaints.submitted"
 COMPLAINTS_COMMANDS = "complaints.commands"
 COMPLAINTS_EVENTS = "complaints.events"
@@ -69,7 +71,7 @@ class TopicSpec:
 KEEP_FOREVER = (("retention.ms", "-1"), ("retention.bytes", "-1"))
 
 
-COMPLAINT_PARTITIONS = 6
+COMPLAINT_PARTITIONS = kafka_layout().complaint_partitions  # KAFKA_COMPLAINT_PARTITIONS
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(COMPLAINTS_SUBMITTED, COMPLAINT_PARTITIONS, KEEP_FOREVER),

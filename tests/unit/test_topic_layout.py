@@ -4,6 +4,11 @@ tests/integration/test_kafka_adapter.py)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
@@ -40,3 +45,22 @@ def test_prepare_refuses_a_topic_laid_out_otherwise_naming_it(
     assert exited.value.code == prepare.EXIT_TOPIC_LAYOUT
     err = capsys.readouterr().err
     assert problem in err and "Traceback" not in err
+
+
+def test_the_complaint_topics_partition_count_is_a_setting() -> None:
+    """KAFKA_COMPLAINT_PARTITIONS sets every complaint-keyed topic's count (read at import, so in
+    a process of its own); the dead-letter topics keep one."""
+    script = (
+        "import json; from shared.topics import TOPICS; "
+        "print(json.dumps({t.name: t.partitions for t in TOPICS}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "KAFKA_COMPLAINT_PARTITIONS": "24"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    counts = json.loads(done.stdout)
+    assert {counts[t] for t in ("complaints.submitted", "complaints.commands", "sla.events")} == {24}
+    assert counts["routing.dlq"] == 1
