@@ -44,7 +44,7 @@ from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
 from shared.runtime import ConsumerSpec, with_consumers
-from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS, TOPICS, TopicSpec, dlq
+from shared.topics import CATALOG_CHANGES, COMPLAINTS_EVENTS, SLA_EVENTS, TOPICS, TopicSpec, dlq
 from tests.conftest import DAYS
 from tests.waiting import eventually
 
@@ -143,7 +143,11 @@ async def test_published_events_become_the_figures_and_a_redelivery_changes_noth
     app = web.Application(middlewares=[problem_middleware])
     app[STAFF_AUTH] = StaffAuth()
     [spec] = report_consumer_specs(app)
-    assert spec.group == "sla-reports" and set(spec.topics) == {SLA_EVENTS, COMPLAINTS_EVENTS}
+    assert spec.group == "sla-reports" and set(spec.topics) == {
+        SLA_EVENTS,
+        COMPLAINTS_EVENTS,
+        CATALOG_CHANGES,
+    }
     settings = SlaSettings(
         kafka_bootstrap=endpoints.kafka_bootstrap, mongo_uri=endpoints.mongo_uri, mongo_db=db.name
     )

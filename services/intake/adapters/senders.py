@@ -46,7 +46,8 @@ class SmtpSender:
         mail = EmailMessage()
         mail["From"] = s.mail_from
         mail["To"] = message.to
-        mail["Subject"] = message.subject
+        # One line whatever the template's parts carry (a header with a line break is refused).
+        mail["Subject"] = " ".join(message.subject.split())
         mail["Date"] = format_datetime(clock.wall())
         # The id's colons are not allowed left of the @ (RFC 5322 dot-atom): dots instead.
         mail["Message-ID"] = f"<{message.id.replace(':', '.')}@{s.message_id_domain}>"

@@ -105,7 +105,7 @@ async def stage_announcement(
     )
     region = lookup(pemda)
     found = db["opds"].find({"pemda": pemda}, {"name": 1}, session=session).sort("_id", ASCENDING)
-    opds = [OpdEntry(opd_id=o["_id"], name=o["name"]) async for o in found]
+    opds = [OpdEntry(opd_id=o["_id"], name=o.get("name") or o["_id"]) async for o in found]
     # Milliseconds of wall time (or one more than the last, if the clock stepped back): a restored
     # backup's or a rebuilt database's next announcement is still newer than any on the topic.
     revision = max(int((doc or {}).get("catalog_revision", 0)) + 1, int(clock.wall().timestamp() * 1000))

@@ -107,7 +107,8 @@ class RuleBody(_Body):
 
 
 class OpdBody(_Body):
-    name: str = Field(min_length=3, max_length=200)
+    # A name people read in pages, CSV and e-mail subjects: one line, no control characters.
+    name: str = Field(min_length=3, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class ExplainRequest(BaseModel):

@@ -17,6 +17,8 @@
   // --- who is signed in ---------------------------------------------------------------------------
 
   let signedIn = false;
+  // Who /me says is signed in (their scope decides which pemda-wide figures are asked for).
+  let person = null;
 
   function showSignIn(message) {
     signedIn = false;
@@ -40,6 +42,7 @@
     }
     const c = await response.json();
     signedIn = true;
+    person = c;
     $("#sign-in-panel").hidden = true;
     const scope = c.opd_name || c.opd || (c.pemda_name || c.pemda ? `${c.pemda_name || c.pemda}` : "seluruh pemda");
     $("#who").textContent = `Masuk sebagai ${c.name || c.sub} (${c.role_label}), cakupan: ${scope}`;
@@ -374,7 +377,7 @@
 
   // A pemda's figure (its coordinator's corrections): asked only for a whole pemda, never for one OPD.
   function classifierPath() {
-    const c = claims(token()) || {};
+    const c = person || {};
     const pemda = $("#f-pemda").value.trim();
     if (!pemda || c.opd || $("#f-opd").value) return null;
     return `classifier/${encodeURIComponent(pemda)}`;
