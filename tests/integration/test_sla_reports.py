@@ -510,7 +510,9 @@ async def test_the_dashboard_page_runs_no_inline_script_and_sends_its_policy(
         page = await resp.text()
     assert re.findall(r"<script[^>]*>", page) == ['<script src="static/dashboard.js">']
     assert "<style" not in page and not re.search(r"\son[a-z]+\s*=", page)  # no inline handlers either
-    # The script takes no token from the address (history, logs and Referer keep it).
+    # The script reads nothing from the address (a token there would stay in history, logs and
+    # Referer); it only names the page itself as where the sign-in sends the person back.
     async with seeded.get("/dashboard/static/dashboard.js") as resp:
         text = await resp.text()
-    assert "location" not in text
+    assert "location.hash" not in text and "location.search" not in text
+    assert set(re.findall(r"location\.\w+", text)) == {"location.href"}
