@@ -261,4 +261,10 @@ async def test_a_reporter_follows_and_acts_on_their_complaint_from_the_page(endp
             headers={"Cookie": f"pengaduan_lacak={session}"},
         )
         assert refused.status == 409 and 'role="alert"' in await refused.text()
+        huge = await client.post(
+            act,
+            data={"csrf": csrf[1], "aksi": "nilai", "rating": "9" * 5000},  # no int() of a long text
+            headers={"Cookie": f"pengaduan_lacak={session}"},
+        )
+        assert huge.status == 422 and 'role="alert"' in await huge.text()
         assert await db["commands"].count_documents({"complaint_id": cid}) == 1

@@ -416,7 +416,8 @@ async def act(request: web.Request) -> web.Response:
     await require_reporter(request, doc, action)
     fields: dict[str, object] = {k: form[k] for k in ("message", "comment", "reason") if form.get(k)}
     if form.get("rating"):
-        fields["rating"] = int(form["rating"]) if form["rating"].isdigit() else form["rating"]
+        rating = form["rating"]  # a digit 1–5; anything else is the model's 422 (never int() of a long text)
+        fields["rating"] = int(rating) if rating.isdigit() and len(rating) <= 2 else rating
     adapters = request.app[ADAPTERS]
     try:
         body = model.model_validate(fields)
