@@ -83,6 +83,7 @@ from devtools.services import ServiceSet, start_services, wait_ready
 from shared.categories import CATEGORIES
 from shared.regions import all_pemda, lookup
 from shared.runtime import freeze_loaded_objects, new_event_loop
+from shared.settings import kafka_layout
 from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, GROUPS, TOPICS
 
 log = logging.getLogger("bench.routing")
@@ -782,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.brokers > 1:  # the cluster's topics: three replicas, two in sync (prepare and services)
             os.environ.update(KAFKA_REPLICATION_FACTOR="3", KAFKA_MIN_INSYNC_REPLICAS="2")
+            kafka_layout.cache_clear()  # read at import (shared/topics.py): read it again
         print(f"processes per service: {args.scale}; Kafka brokers: {args.brokers}", flush=True)
         with infra.native_stack(PROFILE, PORTS, fresh=True, brokers=args.brokers) as ends:
             asyncio.run(prepare(ends.kafka_bootstrap, ends.mongo_uri, routing_db=f"{DB_PREFIX}routing"))
