@@ -98,7 +98,7 @@ def _set_cookie(
     )
 
 
-def _page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     response = aiohttp_jinja2.render_template(
         f"staff/{template}", request, {"role_labels": ROLE_LABELS, **context}, status=status
     )
@@ -122,7 +122,7 @@ def page(view: View) -> View:
         try:
             return await view(request)
         except Refusal as refusal:
-            return _page(
+            return render(
                 request, "message.html", refusal.status, title=refusal.title, message=refusal.message
             )
 
@@ -136,7 +136,7 @@ GONE_LINK = Refusal(
 )
 
 
-async def _form(request: web.Request) -> dict[str, str]:
+async def read_form(request: web.Request) -> dict[str, str]:
     if (request.content_length or 0) > MAX_FORM_BYTES:
         raise web.HTTPRequestEntityTooLarge(MAX_FORM_BYTES, request.content_length or 0)
     data = await request.post()
@@ -160,7 +160,7 @@ async def _session(request: web.Request) -> tuple[Account, str] | None:
     return await directory(request).session(token) if token else None
 
 
-def _issue_token(request: web.Request, response: web.StreamResponse, account: Account) -> None:
+def issue_token(request: web.Request, response: web.StreamResponse, account: Account) -> None:
     """The session's short-lived staff JWT, in the cookie intake and sla read."""
     s = _settings(request)
     token = mint(
@@ -205,11 +205,21 @@ def _to_sign_in(request: web.Request) -> web.HTTPFound:
     return web.HTTPFound(f"/staff/masuk?next={quote(request.path_qs, safe='')}")
 
 
-async def _signed_in(request: web.Request) -> tuple[Account, str]:
+async def signed_in(request: web.Request) -> tuple[Account, str]:
     found = await _session(request)
     if found is None:
         raise _to_sign_in(request)
     return found
+
+
+async def signed_in_form(request: web.Request) -> tuple[Account, str, dict[str, str]]:
+    """A form posted by a signed-in person: the account, the session's CSRF token and the fields,
+    or a refusal page when the form did not come from this session's page."""
+    account, csrf = await signed_in(request)
+    form = await read_form(request)
+    if not _same(form.get("csrf"), csrf):
+        _refuse_csrf(request)
+    return account, csrf, form
 
 
 def _client_key(request: web.Request) -> str:
@@ -233,8 +243,8 @@ def _csrf_cookie(request: web.Request, response: web.StreamResponse, value: str)
 
 
 async def home(request: web.Request) -> web.Response:
-    account, csrf = await _signed_in(request)
-    response = _page(
+    account, csrf = await signed_in(request)
+    response = render(
         request,
         "home.html",
         account=account,
@@ -242,7 +252,7 @@ async def home(request: web.Request) -> web.Response:
         manages=account.role in ("admin", "coordinator"),
         dashboard_url=_settings(request).staff_dashboard_url,
     )
-    _issue_token(request, response, account)
+    issue_token(request, response, account)
     return response
 
 
@@ -251,16 +261,16 @@ async def sign_in_form(request: web.Request) -> web.Response:
     found = await _session(request)
     if found is not None:  # already signed in: renew the token and go on
         onward = web.HTTPFound(target)
-        _issue_token(request, onward, found[0])
+        issue_token(request, onward, found[0])
         raise onward
     csrf = _csrf_value(request)
-    response = _page(request, "sign_in.html", next=target, csrf=csrf, notice=request.query.get("pesan"))
+    response = render(request, "sign_in.html", next=target, csrf=csrf, notice=request.query.get("pesan"))
     _csrf_cookie(request, response, csrf)
     return response
 
 
 async def sign_in(request: web.Request) -> web.Response:
-    form = await _form(request)
+    form = await read_form(request)
     if not _same(form.get("csrf"), request.cookies.get(CSRF_COOKIE)):
         return _refuse_csrf(request)
     target = _safe_next(request, form.get("next"))
@@ -270,7 +280,7 @@ async def sign_in(request: web.Request) -> web.Response:
     until = await staff.blocked_until(keys)
     if until is not None:
         wait = max(1, int((until - clock.wall()).total_seconds()) + 1)
-        response = _page(
+        response = render(
             request,
             "sign_in.html",
             429,
@@ -284,7 +294,7 @@ async def sign_in(request: web.Request) -> web.Response:
     account = await staff.check_password(username, form.get("password", "")[:512])
     if account is None:
         await staff.failed(keys)
-        return _page(
+        return render(
             request,
             "sign_in.html",
             401,
@@ -298,13 +308,13 @@ async def sign_in(request: web.Request) -> web.Response:
     token, _ = await staff.open_session(account.id, lifetime)
     response = web.HTTPFound(target)
     _set_cookie(request, response, SESSION_COOKIE, token, int(lifetime.total_seconds()))
-    _issue_token(request, response, account)
+    issue_token(request, response, account)
     raise response
 
 
 async def sign_out(request: web.Request) -> web.Response:
     found = await _session(request)
-    form = await _form(request)
+    form = await read_form(request)
     if found is None or not _same(form.get("csrf"), found[1]):
         return _refuse_csrf(request)
     await directory(request).close_session(request.cookies[SESSION_COOKIE])
@@ -317,15 +327,12 @@ async def sign_out(request: web.Request) -> web.Response:
 
 
 async def password_form(request: web.Request) -> web.Response:
-    account, csrf = await _signed_in(request)
-    return _page(request, "password.html", account=account, csrf=csrf)
+    account, csrf = await signed_in(request)
+    return render(request, "password.html", account=account, csrf=csrf)
 
 
 async def change_password(request: web.Request) -> web.Response:
-    account, csrf = await _signed_in(request)
-    form = await _form(request)
-    if not _same(form.get("csrf"), csrf):
-        return _refuse_csrf(request)
+    account, csrf, form = await signed_in_form(request)
     staff = directory(request)
     error = None
     if await staff.check_password(account.id, form.get("current", "")[:512]) is None:
@@ -338,31 +345,41 @@ async def change_password(request: web.Request) -> web.Response:
         except AccountError as exc:
             error = str(exc)
     if error:
-        return _page(request, "password.html", 422, account=account, csrf=csrf, error=error)
+        return render(request, "password.html", 422, account=account, csrf=csrf, error=error)
     await staff.set_password(account.id, form["new"])  # ends every session, this one too
     lifetime = timedelta(hours=_settings(request).staff_session_hours)
     token, csrf = await staff.open_session(account.id, lifetime)
-    response = _page(request, "password.html", account=account, csrf=csrf, done=True)
+    response = render(request, "password.html", account=account, csrf=csrf, done=True)
     _set_cookie(request, response, SESSION_COOKIE, token, int(lifetime.total_seconds()))
-    _issue_token(request, response, account)
+    issue_token(request, response, account)
     return response
 
 
 # --- managing staff -----------------------------------------------------------------------------
 
 
-async def _manager(request: web.Request) -> tuple[Account, str]:
-    account, csrf = await _signed_in(request)
+def _must_manage(account: Account) -> None:
     if account.role not in ("admin", "coordinator"):
         raise Refusal(403, "Bukan wewenang Anda", "Halaman ini hanya untuk admin dan Admin Koordinator.")
+
+
+async def _manager(request: web.Request) -> tuple[Account, str]:
+    account, csrf = await signed_in(request)
+    _must_manage(account)
     return account, csrf
 
 
-async def _accounts_page(
+async def _manager_form(request: web.Request) -> tuple[Account, str, dict[str, str]]:
+    account, csrf, form = await signed_in_form(request)
+    _must_manage(account)
+    return account, csrf, form
+
+
+async def _accountsrender(
     request: web.Request, manager: Account, csrf: str, status: int = 200, **context: Any
 ) -> web.Response:
     accounts = await directory(request).of_pemda(None if manager.role == "admin" else manager.pemda)
-    response = _page(
+    response = render(
         request,
         "accounts.html",
         status,
@@ -372,13 +389,13 @@ async def _accounts_page(
         roles=[r for r in ROLES if manager.role == "admin" or r in ("handler", "supervisor")],
         **context,
     )
-    _issue_token(request, response, manager)
+    issue_token(request, response, manager)
     return response
 
 
 async def accounts(request: web.Request) -> web.Response:
     manager, csrf = await _manager(request)
-    return await _accounts_page(request, manager, csrf)
+    return await _accountsrender(request, manager, csrf)
 
 
 def _reset_url(request: web.Request, token: str) -> str:
@@ -386,10 +403,7 @@ def _reset_url(request: web.Request, token: str) -> str:
 
 
 async def create_account(request: web.Request) -> web.Response:
-    manager, csrf = await _manager(request)
-    form = await _form(request)
-    if not _same(form.get("csrf"), csrf):
-        return _refuse_csrf(request)
+    manager, csrf, form = await _manager_form(request)
     pemda = manager.pemda if manager.role == "coordinator" else (form.get("pemda") or "").strip() or None
     try:
         username = check_username(form.get("username", ""))
@@ -403,10 +417,10 @@ async def create_account(request: web.Request) -> web.Response:
         account = Account(id=username, name=name, role=role, pemda=pemda, opd=opd, email=email)
         await directory(request).create(account, None, manager.id)
     except AccountError as exc:
-        return await _accounts_page(request, manager, csrf, 422, error=str(exc))
+        return await _accountsrender(request, manager, csrf, 422, error=str(exc))
     hours = _settings(request).staff_reset_hours
     token = await directory(request).new_reset(username, timedelta(hours=hours), manager.id)
-    return await _accounts_page(
+    return await _accountsrender(
         request, manager, csrf, link_for=username, link=_reset_url(request, token), link_hours=hours
     )
 
@@ -419,32 +433,26 @@ async def _managed(request: web.Request, manager: Account) -> Account:
 
 
 async def disable_account(request: web.Request) -> web.Response:
-    manager, csrf = await _manager(request)
-    form = await _form(request)
-    if not _same(form.get("csrf"), csrf):
-        return _refuse_csrf(request)
+    manager, csrf, _ = await _manager_form(request)
     account = await _managed(request, manager)
     if account.id == manager.id:
-        return await _accounts_page(
+        return await _accountsrender(
             request, manager, csrf, 409, error="Anda tidak dapat menonaktifkan akun sendiri."
         )
     await directory(request).disable(account.id, manager.id)
-    return await _accounts_page(
+    return await _accountsrender(
         request, manager, csrf, notice=f"Akun {account.id} dinonaktifkan; sesinya berakhir."
     )
 
 
 async def reset_link(request: web.Request) -> web.Response:
-    manager, csrf = await _manager(request)
-    form = await _form(request)
-    if not _same(form.get("csrf"), csrf):
-        return _refuse_csrf(request)
+    manager, csrf, _ = await _manager_form(request)
     account = await _managed(request, manager)
     if not account.active:
-        return await _accounts_page(request, manager, csrf, 409, error=f"Akun {account.id} nonaktif.")
+        return await _accountsrender(request, manager, csrf, 409, error=f"Akun {account.id} nonaktif.")
     hours = _settings(request).staff_reset_hours
     token = await directory(request).new_reset(account.id, timedelta(hours=hours), manager.id)
-    return await _accounts_page(
+    return await _accountsrender(
         request, manager, csrf, link_for=account.id, link=_reset_url(request, token), link_hours=hours
     )
 
@@ -457,13 +465,13 @@ async def set_password_form(request: web.Request) -> web.Response:
     if account is None:
         raise GONE_LINK
     csrf = _csrf_value(request)
-    response = _page(request, "set_password.html", target=account, csrf=csrf)
+    response = render(request, "set_password.html", target=account, csrf=csrf)
     _csrf_cookie(request, response, csrf)
     return response
 
 
 async def set_password(request: web.Request) -> web.Response:
-    form = await _form(request)
+    form = await read_form(request)
     if not _same(form.get("csrf"), request.cookies.get(CSRF_COOKIE)):
         return _refuse_csrf(request)
     token = request.match_info["token"]
@@ -480,7 +488,7 @@ async def set_password(request: web.Request) -> web.Response:
         except AccountError as exc:
             error = str(exc)
     if error:
-        return _page(request, "set_password.html", 422, target=account, csrf=form.get("csrf"), error=error)
+        return render(request, "set_password.html", 422, target=account, csrf=form.get("csrf"), error=error)
     if await staff.use_reset(token) != account.id:  # spent meanwhile (a second tab)
         raise GONE_LINK
     await staff.set_password(account.id, form["new"])
