@@ -143,7 +143,8 @@ class FakeComplaintStore:
         return None if doc is None else _pick(doc, fields)
 
     async def erase_identity(self, complaint_id: str, changes: Document, audit: Document) -> bool:
-        self.audit.append(copy.deepcopy(audit))
+        if all(a["_id"] != audit["_id"] for a in self.audit):
+            self.audit.append(copy.deepcopy(audit))
         doc = self.complaints.get(complaint_id)
         if doc is None or not isinstance(doc.get("reporter"), dict):
             return False

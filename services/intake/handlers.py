@@ -286,7 +286,9 @@ async def erase_reporter(complaint_id: str, *, by: str, reason: str, store: Comp
         return False
     now = clock.now()
     audit = {
-        "_id": str(ULID()),
+        # One erasure per complaint: a second sweep (two processes, or a crash between the audit
+        # and the update) writes the same entry again, so the trail holds it once.
+        "_id": f"erase:{complaint_id}",
         "complaint_id": complaint_id,
         "who": by,
         "role": "operator",

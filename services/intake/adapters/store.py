@@ -299,7 +299,10 @@ class MongoComplaintStore:
         return await self._complaints.find_one({"_id": complaint_id}, dict.fromkeys(fields, 1))
 
     async def erase_identity(self, complaint_id: str, changes: dict[str, Any], audit: dict[str, Any]) -> bool:
-        await self._audit.insert_one(audit)
+        # The audit first: an erasure is never unaudited; the entry's id is the complaint's, so an
+        # erasure retried after a crash (or by a second sweep) keeps one entry.
+        fields = {k: v for k, v in audit.items() if k != "_id"}
+        await self._audit.update_one({"_id": audit["_id"]}, {"$setOnInsert": fields}, upsert=True)
         done = await self._complaints.update_one(
             {"_id": complaint_id, "reporter": {"$type": "object"}}, {"$set": changes}
         )
