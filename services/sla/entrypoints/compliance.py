@@ -3,6 +3,8 @@ week-by-week trend: `GET /api/v1/supervisor/compliance` and `/trend`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from aiohttp import web
@@ -88,18 +90,37 @@ COMPLIANCE_COLUMNS: list[Column] = [
 ]
 
 
-async def compliance(request: web.Request) -> web.Response:
-    """SLA compliance per OPD (or per pemda for an admin without `pemda`) over whole weeks."""
+@dataclass(frozen=True)
+class WeeklyReport:
+    """One page of a per-OPD report over whole weeks, and its total over every row."""
+
+    scope: Scope
+    now: datetime
+    weeks: tuple[date, date]
+    items: list[Doc]
+    next_cursor: str | None
+    total: Doc
+
+
+async def weekly_report(request: web.Request, row_of: Callable[[Doc], Doc]) -> WeeklyReport:
+    """The compliance rows of the caller's scope and the weeks asked, each shown as `row_of` makes
+    it; the total is summed over every row (not only this page)."""
     scope = await read_scope(request)
     csv_wanted = wants_csv(request)
     now = reading_instant(request)
     weeks = weeks_param(request, scope, now)
     rows = await compliance_rows(reader(request), scope, weeks, now)
-    total = public_row(total_row(rows, scope.opd or scope.pemda or "nasional", scope.pemda))
-    items, next_cursor = page_of(
-        [public_row(r) for r in rows], request, "scope", limit_param(request, csv_wanted)
-    )
-    await with_opd_names(request, items, "scope")
+    total = row_of(public_row(total_row(rows, scope.opd or scope.pemda or "nasional", scope.pemda)))
+    shown = [row_of(public_row(r)) for r in rows]
+    items, next_cursor = page_of(shown, request, "scope", limit_param(request, csv_wanted))
+    return WeeklyReport(scope, now, weeks, items, next_cursor, total)
+
+
+async def compliance(request: web.Request) -> web.Response:
+    """SLA compliance per OPD (or per pemda for an admin without `pemda`) over whole weeks."""
+    report = await weekly_report(request, lambda row: row)
+    await with_opd_names(request, report.items, "scope")
+    weeks = report.weeks
     period = {
         "from": weeks[0].isoformat(),
         "to": (weeks[1] + timedelta(days=6)).isoformat(),
@@ -107,13 +128,13 @@ async def compliance(request: web.Request) -> web.Response:
         "to_week": week_label(weeks[1]),
     }
     extra = {
-        "pemda": scope.pemda,
-        "opd": scope.opd,
+        "pemda": report.scope.pemda,
+        "opd": report.scope.opd,
         "period": period,
-        "as_of": now.isoformat(),
-        "total": total,
+        "as_of": report.now.isoformat(),
+        "total": report.total,
     }
-    return answer(request, "kepatuhan-sla", COMPLIANCE_COLUMNS, items, next_cursor, extra)
+    return answer(request, "kepatuhan-sla", COMPLIANCE_COLUMNS, report.items, report.next_cursor, extra)
 
 
 TREND_COLUMNS: list[Column] = [

@@ -18,9 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from services.sla.domain.figures import public_row, sum_counts, total_row
+from services.sla.domain.figures import sum_counts
 from services.sla.domain.reports import HK, Doc, week_label
-from services.sla.entrypoints.compliance import compliance_rows
+from services.sla.entrypoints.compliance import weekly_report
 from services.sla.entrypoints.openapi.supervisor import API
 from services.sla.entrypoints.report_params import (
     Column,
@@ -29,14 +29,9 @@ from services.sla.entrypoints.report_params import (
     date_param,
     field_error,
     guarded,
-    limit_param,
-    page_of,
-    read_scope,
     reader,
     reading_instant,
     today_in,
-    wants_csv,
-    weeks_param,
 )
 from shared.auth import require_staff
 from shared.http import ProblemError
@@ -81,24 +76,15 @@ MISROUTING_COLUMNS: list[Column] = [
 
 
 async def misrouting(request: web.Request) -> web.Response:
-    scope = await read_scope(request)
-    csv_wanted = wants_csv(request)
-    now = reading_instant(request)
-    weeks = weeks_param(request, scope, now)
-    rows = await compliance_rows(reader(request), scope, weeks, now)
-    summed = public_row(total_row(rows, scope.opd or scope.pemda or "nasional", scope.pemda))
-    total = misrouting_row({**summed, "pemda_name": summed.get("pemda_name")})
-    items, next_cursor = page_of(
-        [misrouting_row(r) for r in rows], request, "scope", limit_param(request, csv_wanted)
-    )
+    report = await weekly_report(request, misrouting_row)
     extra = {
-        "pemda": scope.pemda,
-        "opd": scope.opd,
-        "period": {"from_week": week_label(weeks[0]), "to_week": week_label(weeks[1])},
-        "as_of": now.isoformat(),
-        "total": total,
+        "pemda": report.scope.pemda,
+        "opd": report.scope.opd,
+        "period": {"from_week": week_label(report.weeks[0]), "to_week": week_label(report.weeks[1])},
+        "as_of": report.now.isoformat(),
+        "total": report.total,
     }
-    return answer(request, "salah-alamat", MISROUTING_COLUMNS, items, next_cursor, extra)
+    return answer(request, "salah-alamat", MISROUTING_COLUMNS, report.items, report.next_cursor, extra)
 
 
 def _month(day: date) -> str:
