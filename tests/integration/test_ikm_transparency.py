@@ -5,6 +5,7 @@ redelivered event changes no counter; a confidential complaint is only ever a co
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -282,6 +283,17 @@ async def test_answers_are_cached_with_an_etag(world: World) -> None:
     assert unchanged.status == 304 and await unchanged.read() == b""
     bad = await world.apps.sla.get("/api/v1/public/transparency?from=2026-13")
     assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "from"
+
+
+async def test_a_burst_of_cold_requests_reads_the_counters_once(world: World) -> None:
+    query = f"/api/v1/public/transparency?pemda={PEMDA}&from=2020-03&to=2020-04"
+    cache = world.apps.sla.server.app[PUBLIC_CACHE]
+    cache.entries.clear()
+    reads = cache.reads
+    answers = await asyncio.gather(*(world.apps.sla.get(query) for _ in range(8)))
+    assert [r.status for r in answers] == [200] * 8
+    assert len({r.headers["ETag"] for r in answers}) == 1
+    assert cache.reads == reads + 1 and cache.making == {}
 
 
 async def test_a_confidential_complaint_is_only_a_count(world: World) -> None:

@@ -21,7 +21,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -55,6 +55,7 @@ PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+Made = tuple[bytes, str, dict[str, str]]  # body, content type, headers
 CACHE_ENTRIES = 512  # distinct (pemda, period, format) answers kept; the oldest go first
 
 
@@ -75,6 +76,9 @@ class PublicCache:
     entries: OrderedDict[tuple[str, ...], Cached] = field(default_factory=OrderedDict)
     reads: int = 0  # counter reads made (tests and the bench see the cache work)
     now: Callable[[], float] = time.monotonic
+    # A cold answer being made, by key: a burst of requests for it (a link shared on social
+    # media, a crawler) waits for that one instead of each reading the counters again.
+    making: dict[tuple[str, ...], asyncio.Future[Cached]] = field(default_factory=dict)
 
     def get(self, key: tuple[str, ...]) -> Cached | None:
         found = self.entries.get(key)
@@ -91,6 +95,28 @@ class PublicCache:
         while len(self.entries) > CACHE_ENTRIES:
             self.entries.popitem(last=False)
         return cached
+
+    async def get_or_make(self, key: tuple[str, ...], make: Callable[[], Awaitable[Made]]) -> Cached:
+        found = self.get(key)
+        if found is not None:
+            return found
+        running = self.making.get(key)
+        if running is None:
+            running = asyncio.ensure_future(self._make(key, make))
+            self.making[key] = running
+            running.add_done_callback(lambda done: self._made(key, done))
+        # shielded: one client going away does not cancel the answer the others wait for
+        return await asyncio.shield(running)
+
+    def _made(self, key: tuple[str, ...], done: asyncio.Future[Cached]) -> None:
+        self.making.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # seen, even when every waiter has gone (its error reached those that waited)
+
+    async def _make(self, key: tuple[str, ...], make: Callable[[], Awaitable[Made]]) -> Cached:
+        self.reads += 1
+        body, content_type, headers = await make()
+        return self.put(key, body, content_type, headers)
 
 
 PUBLIC_CACHE = web.AppKey("sla_public_cache", PublicCache)
@@ -243,9 +269,6 @@ def _cached_response(request: web.Request, cached: Cached, ttl: float) -> web.Re
     return web.Response(body=cached.body, headers={**headers, "Content-Type": cached.content_type})
 
 
-Made = tuple[bytes, str, dict[str, str]]  # body, content type, headers
-
-
 def _make(kind: str, csv_wanted: bool, pemda: str | None, months: tuple[str, str], docs: list[Doc]) -> Made:
     """The answer's bytes from the counters: pure CPU (up to ~1 s for every pemda over a year on
     a small machine), so it runs off the event loop."""
@@ -267,13 +290,12 @@ async def _answer(request: web.Request, kind: str) -> web.Response:
     pemda = pemda_param(request)
     months = months_param(request, pemda, reading_instant(request))
     key = (kind, "csv" if csv_wanted else "json", pemda or "", *months)
-    cached = cache.get(key)
-    if cached is None:
-        cache.reads += 1
+
+    async def make() -> Made:
         docs = await _counters(request, pemda, months)
-        body, content_type, headers = await asyncio.to_thread(_make, kind, csv_wanted, pemda, months, docs)
-        cached = cache.put(key, body, content_type, headers)
-    return _cached_response(request, cached, cache.ttl)
+        return await asyncio.to_thread(_make, kind, csv_wanted, pemda, months, docs)
+
+    return _cached_response(request, await cache.get_or_make(key, make), cache.ttl)
 
 
 async def page(request: web.Request) -> web.Response:
