@@ -16,6 +16,7 @@ default); no reporter identity is ever an attribute (only ids and names of route
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from aiohttp import web
@@ -95,13 +96,18 @@ def shutdown() -> None:
 
 def install(app: web.Application) -> None:
     """A span per request of `app` when tracing is on. The middleware reads the global provider
-    when a request comes, so `configure` may run after the app is built; the instrumentor is
-    started here (it also instruments the applications made after it, so one made after this
-    call already has the middleware, and it is not added twice)."""
+    when a request comes, so `configure` may run after the app is built. The instrumentor is
+    started here only for the settings its middleware reads (tracer, meters, excluded URLs): it
+    also swaps `web.Application` for a subclass of its own (which aiohttp warns against), and that
+    swap is undone at once; each application gets the middleware from this function, once."""
     if not enabled():
         return
     instrumentor = AioHttpServerInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument()
+        application = web.Application
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Inheritance class", DeprecationWarning)
+            instrumentor.instrument()
+        web.Application = application  # type: ignore[misc]
     if not any(getattr(m, "__module__", "") == _MIDDLEWARE_MODULE for m in app.middlewares):
         app.middlewares.insert(0, create_aiohttp_middleware())
