@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -122,7 +122,12 @@ class FakeCatalog:
     async def opd_exists(self, opd_id: str) -> bool:
         return opd_id in self.opds
 
-    async def put_rule(self, pemda: str, category: str, opd_slug: str, note: str | None, by: str) -> None:
+    def forget_rules(self) -> None:
+        pass  # nothing cached
+
+    async def put_rule(
+        self, pemda: str, category: str, opd_slug: str, note: str | None, by: str, *, session: Any = None
+    ) -> None:
         self.rules[(pemda, category)] = opd_slug
 
     async def delete_rule(self, pemda: str, category: str) -> bool:
@@ -131,7 +136,7 @@ class FakeCatalog:
     async def put_opd(self, pemda: str, slug: str, name: str) -> None:
         self.opds[f"{pemda}/{slug}"] = {"pemda": pemda, "slug": slug, "name": name, "overridden": True}
 
-    async def audit(self, what: str, by: str, role: str, data: Document) -> None:
+    async def audit(self, what: str, by: str, role: str, data: Document, *, session: Any = None) -> None:
         self.audited.append({"what": what, "by": by, "role": role, "data": data})
 
 
@@ -201,10 +206,14 @@ class FakeTransferPairs:
     async def get(self, pemda: str, category: str, from_slug: str, to_slug: str) -> TransferPair | None:
         return self.pairs.get((pemda, category, from_slug, to_slug))
 
-    async def decide(self, pair: TransferPair, decision: Decision) -> bool:
+    async def decide(
+        self, pair: TransferPair, decision: Decision, then: Callable[[Any], Awaitable[None]] | None = None
+    ) -> bool:
         key = (pair.pemda, pair.category, pair.from_slug, pair.to_slug)
         if self.pairs[key].decided != pair.decided:
             return False
+        if then is not None:  # first: if it fails, nothing is decided (a transaction, in the adapter)
+            await then(None)
         self.pairs[key] = dataclasses.replace(self.pairs[key], decided=decision)
         return True
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.routing.deciding import CPU_SECONDS, Text, decide_batch, fingerprint_batch
 from services.routing.domain import duplicates as dup
@@ -530,24 +531,29 @@ async def decide_suggestion(
         raise Refused("usulan ini tidak sedang ditawarkan (sudah diputuskan atau pengalihan belum cukup)")
     complaint_ids = tuple(dict.fromkeys(t.complaint_id for t in offer.counted))
     decision = Decision(verdict, by, role, now, note, complaint_ids)
-    if not await routing.transfer_pairs.decide(pair, decision):
+
+    async def consequences(session: Any) -> None:
+        if verdict == "accepted":
+            note_text = f"usulan dari pengalihan: {note}" if note else "usulan dari pengalihan"
+            await routing.catalog.put_rule(pemda, pair.category, pair.to_slug, note_text, by, session=session)
+        await routing.catalog.audit(
+            f"rule.suggestion.{'accept' if verdict == 'accepted' else 'reject'}",
+            by,
+            role,
+            {
+                "pemda": pemda,
+                "suggestion": pair.id,
+                "category": pair.category,
+                "from_opd_id": pair.from_opd_id,
+                "to_opd_id": pair.to_opd_id,
+                "replaced_slug": offer.current_slug,
+                "note": note,
+                "complaint_ids": list(complaint_ids),
+            },
+            session=session,
+        )
+
+    if not await routing.transfer_pairs.decide(pair, decision, consequences):
         raise Refused("usulan ini baru saja diputuskan oleh orang lain")
-    if verdict == "accepted":
-        note_text = f"usulan dari pengalihan: {note}" if note else "usulan dari pengalihan"
-        await routing.catalog.put_rule(pemda, pair.category, pair.to_slug, note_text, by)
-    await routing.catalog.audit(
-        f"rule.suggestion.{'accept' if verdict == 'accepted' else 'reject'}",
-        by,
-        role,
-        {
-            "pemda": pemda,
-            "suggestion": pair.id,
-            "category": pair.category,
-            "from_opd_id": pair.from_opd_id,
-            "to_opd_id": pair.to_opd_id,
-            "replaced_slug": offer.current_slug,
-            "note": note,
-            "complaint_ids": list(complaint_ids),
-        },
-    )
+    routing.catalog.forget_rules()  # read again after the commit, not the rule from before it
     return offer, decision

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from devtools import infra
 from services.routing.adapters.catalog import MongoCatalog
 from services.routing.adapters.store import MongoComplaintStore, ensure_indexes
 from services.routing.adapters.transfer_pairs import MongoTransferPairs
@@ -239,6 +240,38 @@ async def test_a_decision_is_taken_once(pairs: TransferPairs) -> None:
     stored = await pairs.get(*KEY)
     assert stored is not None and stored.decided == accepted
     assert await pairs.decide(stored, rejected) is True
+
+
+async def test_a_decision_s_other_writes_are_in_its_transaction(
+    endpoints: infra.Endpoints, db_prefix: str
+) -> None:
+    """Accepting a suggestion writes the decision, the rule and the audit: a failure after the
+    rule (a crash, the database gone) leaves none of them, so the suggestion is still on offer."""
+    async with mongo_database(endpoints.mongo_uri, db_prefix) as db:  # a transaction: no fake of it
+        pairs, catalog = MongoTransferPairs(db), MongoCatalog(db)
+        await pairs.count(*KEY, CountedTransfer("e0", "c0", NOW, "r"))
+        read = await pairs.get(*KEY)
+        assert read is not None
+        accepted = Decision("accepted", "koor", "coordinator", NOW + timedelta(hours=1), None, ("c0",))
+        rule = ("33.74", "penerangan-jalan", "dinas-pupr", "usulan", "koor")
+
+        async def rule_then_failure(session: Any) -> None:
+            await catalog.put_rule(*rule, session=session)
+            raise RuntimeError("process gone")
+
+        with pytest.raises(RuntimeError):
+            await pairs.decide(read, accepted, rule_then_failure)
+        again = await pairs.get(*KEY)
+        assert again is not None and again.decided is None
+        assert await catalog.overrides(["33.74"]) == {}
+
+        async def rule_and_audit(session: Any) -> None:
+            await catalog.put_rule(*rule, session=session)
+            await catalog.audit("rule.suggestion.accept", "koor", "coordinator", {}, session=session)
+
+        assert await pairs.decide(again, accepted, rule_and_audit) is True
+        assert await catalog.overrides(["33.74"]) == {("33.74", "penerangan-jalan"): "dinas-pupr"}
+        assert await db["audit"].count_documents({"what": "rule.suggestion.accept"}) == 1
 
 
 async def test_two_complaints_are_written_together_or_not_at_all(store: ComplaintStore) -> None:

@@ -151,11 +151,14 @@ class MongoCatalog:
     async def opd_exists(self, opd_id: str) -> bool:
         return await self._db["opds"].find_one({"_id": opd_id}, {"_id": 1}) is not None
 
-    async def put_rule(self, pemda: str, category: str, opd_slug: str, note: str | None, by: str) -> None:
+    async def put_rule(
+        self, pemda: str, category: str, opd_slug: str, note: str | None, by: str, *, session: Any = None
+    ) -> None:
         await self._db["rules"].update_one(
             {"pemda": pemda, "category": category},
             {"$set": {"opd_slug": opd_slug, "note": note, "by": by, "at": clock.now()}},
             upsert=True,
+            session=session,
         )
         self.forget_rules()
 
@@ -179,9 +182,11 @@ class MongoCatalog:
 
         await transaction(self._db.client, write, timeout=WRITE_TIMEOUT_S)
 
-    async def audit(self, what: str, by: str, role: str, data: dict[str, Any]) -> None:
+    async def audit(
+        self, what: str, by: str, role: str, data: dict[str, Any], *, session: Any = None
+    ) -> None:
         await self._db["audit"].insert_one(
-            {"what": what, "by": by, "role": role, "at": clock.now(), "data": data}
+            {"what": what, "by": by, "role": role, "at": clock.now(), "data": data}, session=session
         )
 
 

@@ -11,11 +11,12 @@ out newer ones nor count twice what is kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -26,8 +27,10 @@ from services.routing.domain.suggestions import (
     TransferPair,
     suggestion_id,
 )
+from shared.mongo import transaction
 
 COLLECTION = "transfer_pairs"
+DECIDE_TIMEOUT_S = 10.0  # the decision, the rule and the audit in one transaction
 MAX_PAIRS = 500  # pairs read for one pemda's suggestions (categories × OPD pairs actually transferred)
 
 
@@ -115,15 +118,33 @@ class MongoTransferPairs:
         doc = await self._pairs.find_one({"_id": _key(pemda, category, from_slug, to_slug)})
         return pair_of(doc) if doc else None
 
-    async def decide(self, pair: TransferPair, decision: Decision) -> bool:
+    async def decide(
+        self,
+        pair: TransferPair,
+        decision: Decision,
+        then: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
+    ) -> bool:
         """Record the decision if the pair's last decision is still the one `pair` was read with
-        (two coordinators deciding at once: one wins); False otherwise."""
+        (two coordinators deciding at once: one wins); False otherwise. The winner's `then` writes
+        (the rule, the audit) are in the same transaction: a crash leaves all or none."""
         previous = pair.decided.at if pair.decided is not None else None
-        result = await self._pairs.update_one(
-            {"_id": _key(pair.pemda, pair.category, pair.from_slug, pair.to_slug), "decided.at": previous},
-            {"$set": {"decided": _decision_doc(decision)}, "$push": {"decisions": _decision_doc(decision)}},
-        )
-        return result.matched_count == 1
+        key = _key(pair.pemda, pair.category, pair.from_slug, pair.to_slug)
+        decided = _decision_doc(decision)
+        won = False
+
+        async def work(session: AsyncClientSession) -> None:
+            nonlocal won
+            result = await self._pairs.update_one(
+                {"_id": key, "decided.at": previous},
+                {"$set": {"decided": decided}, "$push": {"decisions": decided}},
+                session=session,
+            )
+            won = result.matched_count == 1
+            if won and then is not None:
+                await then(session)
+
+        await transaction(self._pairs.database.client, work, timeout=DECIDE_TIMEOUT_S)
+        return won
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
