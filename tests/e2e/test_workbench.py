@@ -234,7 +234,7 @@ async def test_a_transfer_is_explained_when_refused_and_other_people_see_what_th
     await opage.goto(page_url)  # now the other OPD's, who may act on it
     assert await _text(opage, "#status") == "Terdisposisi, belum ditindaklanjuti"
     assert await opage.locator("#form-ambil").count() == 1
-    assert "Dialihkan (bukan wewenang)" in await _text(opage, "#timeline")
+    assert "Diterima dari pengalihan OPD lain" in await _text(opage, "#timeline")
     for ctx in (context, other):
         await ctx.close()
 

@@ -192,6 +192,7 @@ async def test_claim_answer_note_and_each_refusal_in_words(
         people["budi"], world, cid, "alihkan", to_opd_id="33.71/dinas-pupr", reason="Lokasi di Kota Salatiga"
     )
     assert status == 422 and "OPD harus milik pemda wilayah pengaduan" in _error(text)
+    assert ">Lokasi di Kota Salatiga</textarea>" in text  # what was typed is kept for a second try
     status, text, _ = await _post(people["budi"], world, cid, "alihkan", to_opd_id=PUPR, reason="x")
     assert status == 422 and _error(text) == "Alasan minimal 5 karakter."
     status, text, _ = await _post(people["budi"], world, cid, "tingkat", tier="normatif")

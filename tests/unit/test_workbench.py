@@ -64,3 +64,9 @@ def test_the_forms_offered_follow_the_lifecycles_states() -> None:
     assert wb.offered("assigned") == ["ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan"]
     assert wb.offered("waiting_reporter") == ["ambil", "tingkat", "selesaikan", "alihkan"]
     assert wb.offered("resolved") == [] and wb.offered("triage") == []
+
+
+def test_an_assignment_by_transfer_says_so_in_the_timeline() -> None:
+    assert wb.event_label("ComplaintAssigned", {"via": "transfer"}).startswith("Diterima dari pengalihan")
+    assert wb.event_label("ComplaintAssigned", {"via": "routing"}) == "Didisposisikan ke OPD"
+    assert wb.event_label("Unheard", {}) == "Unheard"

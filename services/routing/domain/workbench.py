@@ -59,6 +59,16 @@ EVENT_LABELS: dict[str, str] = {
     "ComplaintArchived": "Diarsipkan",
     "OpdAssignmentNotice": "Pemberitahuan disposisi",
 }
+
+
+def event_label(kind: str, data: dict[str, Any]) -> str:
+    """A timeline entry's words: an assignment that came by transfer says so (the receiving OPD's
+    feed holds the assignment; the transfer itself is in the sending OPD's)."""
+    if kind == "ComplaintAssigned" and data.get("via") == "transfer":
+        return "Diterima dari pengalihan OPD lain (bukan wewenang OPD tersebut)"
+    return EVENT_LABELS.get(kind, kind)
+
+
 # The texts of a timeline entry a person reads, in the order shown (feed entries hold them masked
 # already when the complaint is anonymous: domain/complaint.py `feed_entry`).
 EVENT_TEXTS: dict[str, str] = {

@@ -234,7 +234,7 @@ def _entry(entry: dict[str, Any], region_code: str) -> dict[str, Any]:
     return {
         "at": _local(entry["at"], region_code),
         "at_iso": entry["at"].isoformat(),
-        "label": wb.EVENT_LABELS.get(entry["type"], entry["type"]),
+        "label": wb.event_label(entry["type"], data),
         "texts": texts,
     }
 
