@@ -95,13 +95,21 @@ class FakeComplaintStore:
         return missed
 
     async def queue(
-        self, *, field: str, value: str, states: Sequence[str], limit: int, after: tuple[datetime, str] | None
+        self,
+        *,
+        field: str,
+        value: str,
+        states: Sequence[str],
+        limit: int,
+        after: tuple[datetime, str] | None,
+        category: str | None = None,
     ) -> list[Document]:
         found = [
             d
             for d in self.docs.values()
             if d.get(field) == value
             and d["state"] in states
+            and (category is None or d.get("category") == category)
             and (after is None or (d["sla_due"], d["_id"]) > after)
         ]
         found.sort(key=lambda d: (d["sla_due"], d["_id"]))
@@ -157,6 +165,12 @@ class FakeFeed:
             e
             for e in self.entries.values()
             if e["opd_id"] == opd_id and (cursor is None or e["pos"] > cursor)
+        ]
+        return mine[:limit]
+
+    async def of_complaint(self, opd_id: str, complaint_id: str, limit: int) -> list[Document]:
+        mine = [
+            e for e in self.entries.values() if e["opd_id"] == opd_id and e["complaint_id"] == complaint_id
         ]
         return mine[:limit]
 

@@ -74,10 +74,18 @@ class ComplaintStore(Protocol):
         ...
 
     async def queue(
-        self, *, field: str, value: str, states: Sequence[str], limit: int, after: tuple[datetime, str] | None
+        self,
+        *,
+        field: str,
+        value: str,
+        states: Sequence[str],
+        limit: int,
+        after: tuple[datetime, str] | None,
+        category: str | None = None,
     ) -> list[Document]:
         """Complaints of one OPD (`field="opd_id"`) or one pemda's triage (`"pemda"`) in these
-        states, by nearest SLA due then id, after the keyset cursor `after`."""
+        states (and of one `category` when given), by nearest SLA due then id, after the keyset
+        cursor `after`."""
         ...
 
 
@@ -118,6 +126,9 @@ class Feed(Protocol):
     async def after(
         self, opd_id: str, cursor: str | None, limit: int, now: datetime | None = None
     ) -> list[Document]: ...
+    async def of_complaint(self, opd_id: str, complaint_id: str, limit: int) -> list[Document]:
+        """The OPD's entries of one complaint, oldest first (the workbench's timeline)."""
+        ...
 
 
 class Webhooks(Protocol):

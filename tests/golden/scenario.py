@@ -219,6 +219,7 @@ def _body(content_type: str, raw: bytes) -> Any:
         raw = VOLATILE_HTML.sub(lambda m: m.group(1) + b"<id>", raw)
         # Links the pages print carry the stack's own address, whose port depends on the test slot.
         raw = re.sub(rb"http://127\.0\.0\.1:\d+", b"http://<stack>", raw)
+        raw = re.sub(rb'data-now="[^"]*"', b'data-now="<t>"', raw)  # the workbench's server clock
     return {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
 
 
@@ -489,10 +490,49 @@ async def staff_sign_in(rec: Recorder, mongo_uri: str, routing_db: str) -> None:
         "/api/v1/supervisor/me",
         headers=_cookie(pengaduan_staff_token=token),
     )
+    await workbench(rec, session, _csrf(home))
     await rec.call(
         "staff: logout", "routing", "POST", "/staff/keluar", form={"csrf": _csrf(home)}, headers=session
     )
     await rec.call("staff: home after logout", "routing", "GET", "/staff/", headers=session)
+
+
+UNKNOWN_COMPLAINT = "01J0000000000000000000000X"
+
+
+async def workbench(rec: Recorder, session: dict[str, str], csrf: str) -> None:
+    """The handler workbench's routes (issue 21 item 2) as the admin: the queue without an OPD (a
+    chooser), a bad filter, the polled list, and an unknown complaint's page and forms (refusal
+    pages). A complaint's own page prints its id and live countdowns, which no baseline can hold:
+    tests/integration/test_workbench_pages.py and tests/e2e/test_workbench.py read those."""
+    await rec.call("workbench: queue, no OPD named", "routing", "GET", "/staff/tugas", headers=session)
+    await rec.call(
+        "workbench: queue with an unknown category",
+        "routing",
+        "GET",
+        "/staff/tugas",
+        params={"opd": f"{PEMDA}/dinas-pupr", "kategori": "bukan-kategori"},
+        headers=session,
+    )
+    await rec.call(
+        "workbench: new assignments (the page's poll)",
+        "routing",
+        "GET",
+        "/staff/tugas/baru",
+        params={"opd": f"{PEMDA}/dinas-pupr", "status": "archived"},
+        headers=session,
+    )
+    page = f"/staff/pengaduan/{UNKNOWN_COMPLAINT}"
+    await rec.call("workbench: unknown complaint", "routing", "GET", page, headers=session)
+    for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan"):
+        await rec.call(
+            f"workbench: {action} on an unknown complaint",
+            "routing",
+            "POST",
+            f"{page}/{action}",
+            form={"csrf": csrf},
+            headers=session,
+        )
 
 
 @contextlib.contextmanager

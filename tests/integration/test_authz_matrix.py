@@ -176,6 +176,13 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
             ("GET", "/staff/atur-sandi/{token}"),
             ("POST", "/staff/atur-sandi/{token}"),
             ("GET", "/staff/static"),
+            ("GET", "/staff/tugas"),  # the workbench: tests/integration/test_workbench_pages.py
+            ("GET", "/staff/tugas/baru"),
+            ("GET", "/staff/pengaduan/{id}"),
+            *(
+                ("POST", f"/staff/pengaduan/{{id}}/{action}")
+                for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan")
+            ),
         )
     },
     # --- sla ---

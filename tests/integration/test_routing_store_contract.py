@@ -173,6 +173,14 @@ async def test_a_queue_is_by_nearest_due_then_id_keyset_paged_and_without_the_ou
     assert [d["_id"] for d in rest] == ["C1", "C4"]
     triage = await store.queue(field="pemda", value="33.74", states=("triage",), limit=5, after=None)
     assert [d["_id"] for d in triage] == ["T1"]
+    one_kind = await store.queue(
+        field="opd_id", value=PUPR, states=states, limit=5, after=None, category="jalan-jembatan"
+    )
+    assert [d["_id"] for d in one_kind] == ["C2", "C3", "C1", "C4"]
+    assert (
+        await store.queue(field="opd_id", value=PUPR, states=states, limit=5, after=None, category="lainnya")
+        == []
+    )
 
 
 async def test_rule_overrides_take_effect_at_once_and_per_pemda(catalog: Catalog) -> None:

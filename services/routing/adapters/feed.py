@@ -88,6 +88,11 @@ class FeedStore:
         found = self._feed.find({"opd_id": opd_id, "pos": window})
         return [d async for d in found.sort([("opd_id", ASCENDING), ("pos", ASCENDING)]).limit(limit)]
 
+    async def of_complaint(self, opd_id: str, complaint_id: str, limit: int) -> list[dict[str, Any]]:
+        found = self._feed.find({"complaint_id": complaint_id, "opd_id": opd_id})
+        order = [("complaint_id", ASCENDING), ("opd_id", ASCENDING), ("pos", ASCENDING)]
+        return [d async for d in found.sort(order).limit(limit)]
+
     async def _position(self, cursor: str) -> str:
         if len(cursor) > 14 and cursor[:13].isdigit() and cursor[13] == ":":
             return cursor

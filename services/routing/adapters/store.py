@@ -150,7 +150,14 @@ class MongoComplaintStore:
         return len(ops) - result.matched_count
 
     async def queue(
-        self, *, field: str, value: str, states: Sequence[str], limit: int, after: tuple[datetime, str] | None
+        self,
+        *,
+        field: str,
+        value: str,
+        states: Sequence[str],
+        limit: int,
+        after: tuple[datetime, str] | None,
+        category: str | None = None,
     ) -> list[dict[str, Any]]:
         """Complaints of one OPD (or one pemda's triage) by nearest SLA due, then id; keyset paged.
 
@@ -159,6 +166,8 @@ class MongoComplaintStore:
         items: list[dict[str, Any]] = []
         for state in states:
             query: dict[str, Any] = {field: value, "state": state}
+            if category is not None:
+                query["category"] = category
             if after is not None:
                 due, last = after
                 query["$or"] = [{"sla_due": {"$gt": due}}, {"sla_due": due, "_id": {"$gt": last}}]
@@ -182,6 +191,16 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await complaints.create_index(
         [("pemda", ASCENDING), ("state", ASCENDING), ("sla_due", ASCENDING), ("_id", ASCENDING)]
     )
+    # The workbench's queue filtered by category (entrypoints/workbench_pages.py).
+    await complaints.create_index(
+        [
+            ("opd_id", ASCENDING),
+            ("category", ASCENDING),
+            ("state", ASCENDING),
+            ("sla_due", ASCENDING),
+            ("_id", ASCENDING),
+        ]
+    )
     await outbox.ensure_outbox_index(complaints)  # the relay's (outbox_since, _id)
     # Duplicate search (domain/duplicates.py): exact keys of open complaints, then time; and the
     # reverse look-up of the suggestions naming a complaint.
@@ -189,6 +208,9 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await complaints.create_index([("duplicates.id", ASCENDING)])
     await outbox.ensure_outbox_index(db["pemda"])  # the catalog announcements' relay (adapters/catalog.py)
     await db["opd_feed"].create_index([("opd_id", ASCENDING), ("pos", ASCENDING)])
+    await db["opd_feed"].create_index(
+        [("complaint_id", ASCENDING), ("opd_id", ASCENDING), ("pos", ASCENDING)]
+    )
     # Once per database, not at every start: entries written before feed positions existed.
     if await db["migrations"].find_one({"_id": "feed-positions"}) is None:
         await FeedStore(db).backfill_positions()

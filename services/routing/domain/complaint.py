@@ -190,6 +190,7 @@ def dues_updates(
                 "clock": snap.clock,
                 "opd_id": snap.opd_id,
                 "due": snap.due_at,
+                "started": snap.started_at,  # the workbench's colour (domain/workbench.py)
                 "state": snap.state,
                 "v": snap.version,
             }

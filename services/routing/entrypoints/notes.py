@@ -11,14 +11,24 @@ from services.routing.entrypoints.complaints import BASE
 from services.routing.entrypoints.edge import complaint_for, routing_of
 from services.routing.entrypoints.models import NoteBody
 from shared import clock
-from shared.auth import require_staff
+from shared.auth import Role, Staff, require_staff
 from shared.http import json_response, read_json
+
+# Who may write a note (the workbench's form too).
+NOTE_ROLES: tuple[Role, ...] = ("handler", "coordinator", "admin")
 
 
 async def add_note(request: web.Request) -> web.Response:
-    staff = await require_staff(request, "handler", "coordinator", "admin")
+    staff = await require_staff(request, *NOTE_ROLES)
     doc = await complaint_for(request, staff)
     body = await read_json(request, NoteBody)
+    note = await write_note(request, staff, doc, body)
+    return json_response(_note(note), status=201)
+
+
+async def write_note(
+    request: web.Request, staff: Staff, doc: dict[str, Any], body: NoteBody
+) -> dict[str, Any]:
     note = {
         "complaint_id": doc["_id"],
         "opd_id": doc.get("opd_id"),
@@ -28,7 +38,7 @@ async def add_note(request: web.Request) -> web.Response:
         "at": clock.now(),
     }
     await routing_of(request).notes.add(note)
-    return json_response(_note(note), status=201)
+    return note
 
 
 async def list_notes(request: web.Request) -> web.Response:

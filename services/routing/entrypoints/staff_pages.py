@@ -536,4 +536,7 @@ def add_routes(app: web.Application, settings: RoutingSettings) -> None:
     r.add_get("/staff/atur-sandi/{token}", page(set_password_form))
     r.add_post("/staff/atur-sandi/{token}", page(set_password))
     r.add_static("/staff/static/", ROOT / "static", append_version=False)
+    from services.routing.entrypoints import workbench_pages  # here: it imports this module
+
+    workbench_pages.add_routes(app)
     database_free(app, "/staff", "/staff/static")

@@ -42,4 +42,13 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/staff/atur-sandi/{token}"): _FORM,
     ("POST", "/staff/atur-sandi/{token}"): _FORM,
     ("GET", "/staff/static"): "the staff pages' own files (static route)",
+    **{  # the handler workbench (entrypoints/workbench_pages.py)
+        ("GET", "/staff/tugas"): _FORM,
+        ("GET", "/staff/tugas/baru"): "the workbench page's own polling (session cookie), not an API",
+        ("GET", "/staff/pengaduan/{id}"): _FORM,
+        **{
+            ("POST", f"/staff/pengaduan/{{id}}/{action}"): _FORM
+            for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan")
+        },
+    },
 }
