@@ -65,6 +65,7 @@ from shared.topics import (
     INTAKE_GROUP,
     ROUTING_DUES_GROUP,
     ROUTING_GROUP,
+    ROUTING_STAFF_MAIL_GROUP,
     ROUTING_TRANSFERS_GROUP,
     dlq,
 )
@@ -282,7 +283,7 @@ async def parked_complaints(service: str = "sla", limit: int = 5) -> tuple[int, 
 
 def _service_app(group: str) -> tuple[web.Application, InfraSettings]:
     """The service app (not started) whose consumer group is `group`, with its settings."""
-    if group in (ROUTING_GROUP, ROUTING_DUES_GROUP, ROUTING_TRANSFERS_GROUP):
+    if group in (ROUTING_GROUP, ROUTING_DUES_GROUP, ROUTING_TRANSFERS_GROUP, ROUTING_STAFF_MAIL_GROUP):
         from services.routing.bootstrap import create_app as routing_app
         from services.routing.settings import RoutingSettings
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from services.routing.deciding import CPU_SECONDS, Text, decide_batch, fingerprint_batch
 from services.routing.domain import duplicates as dup
+from services.routing.domain import staff_mail
 from services.routing.domain.catalog_import import CatalogPlan
 from services.routing.domain.complaint import (
     FEED_OUTBOX,
@@ -57,7 +58,7 @@ from services.routing.domain.suggestions import (
     parse_suggestion_id,
 )
 from services.routing.domain.table import Overrides, RouteDecision, route_text, with_overrides
-from services.routing.ports import Catalog, Routing
+from services.routing.ports import Catalog, Routing, StaffMailing
 from shared import clock, outbox
 from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload, new_event
@@ -70,7 +71,10 @@ from shared.events import (
     ComplaintSubmitted,
     ComplaintTransferred,
     ComplaintTriaged,
+    EscalationRaised,
     OpdAssignmentNotice,
+    SlaBreached,
+    SlaWarning,
     SurveySubmitted,
 )
 from shared.faults import ConcurrentUpdate
@@ -551,3 +555,39 @@ async def decide_suggestion(
         },
     )
     return offer, decision
+
+
+# --- staff e-mails (issue 21 item 4) --------------------------------------------------------------
+
+
+async def stage_staff_mail(batch: Sequence[Envelope], mailing: StaffMailing) -> list[Rejected]:
+    """Group `routing-staff-mail`: lifecycle and clock events that staff must act on become
+    e-mails to the people who must (domain/staff_mail.py), staged before the batch is committed,
+    so none is lost across a restart, and keyed by event and person, so a redelivery stages
+    nothing twice. An event older than `max_age` when read tells nobody (a late start would
+    otherwise mail the history)."""
+    if not mailing.on:
+        return []
+    now = clock.now()
+    relevant = [
+        e
+        for e in batch
+        if e.complaint_id
+        and isinstance(e.payload, ComplaintAssigned | SlaWarning | SlaBreached | EscalationRaised)
+        and now - e.occurred_at <= mailing.max_age
+    ]
+    if not relevant:
+        return []
+    complaints = await mailing.mailbox.complaints(
+        sorted({e.complaint_id for e in relevant if e.complaint_id})
+    )
+    mails: list[Document] = []
+    for event in relevant:
+        notice = staff_mail.notice_for(event, complaints.get(event.complaint_id or ""))
+        if notice is None:
+            continue
+        people = staff_mail.recipients(notice, await mailing.addresses.addressed(notice.audiences))
+        for person in people:
+            mails += staff_mail.mail_documents(notice, person, now, mailing.digest_hour)
+    await mailing.mailbox.stage(mails)
+    return []
