@@ -1,0 +1,258 @@
+"""Staff are told (issue 21 item 4), against real servers: the three apps on the test Kafka and
+database (tests/service_apps.py), a real SMTP server (tests/smtp_server.py: STARTTLS and AUTH
+required). A complaint is submitted to intake anonymously and confidentially with the reporter's
+name, phone and e-mail (the phone written in its text too), routed by routing; its lifecycle events
+and sla's clock events are read back from Kafka and handed to group `routing-staff-mail`'s handler,
+as its consumer does; routing's mailer sends what it staged. What reaches the SMTP server is what
+is asserted: who got which mail, once, and that no mail carries anything of the reporter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ulid import ULID
+
+from devtools.infra import Endpoints
+from services.routing.adapters.accounts import MongoStaffDirectory
+from services.routing.adapters.staff_mail import MongoStaffMailbox
+from services.routing.adapters.staff_mailer import StaffMailer
+from services.routing.bootstrap import open_staff_mailing
+from services.routing.domain.staff import Account
+from services.routing.handlers import stage_staff_mail
+from services.routing.settings import RoutingSettings, StaffMailSettings
+from shared import clock
+from shared.envelope import Envelope, Payload, new_event
+from shared.events import EscalationRaised, SlaBreached, SlaWarning
+from shared.kafka import Outgoing, durable_producer, publish
+from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS
+from tests.service_apps import Apps, Seeded, running_apps, seed_complaint
+from tests.smtp_server import SMTP_PASSWORD, SMTP_USER, Mailbox, smtp_server
+from tests.topics import messages_for
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+PEMDA = "33.74"
+OPD = f"{PEMDA}/dinas-pupr"
+NAME, PHONE, EMAIL = "Sari Rahasia Wulandari", "081298765432", "sari.rahasia@example.id"
+OPD_NAME = "Dinas Pekerjaan Umum dan Penataan Ruang Kota Semarang"
+DOMAIN = "staf.example"
+STAFF_URL = "https://staf.example"
+
+
+def _address(who: str) -> str:
+    return f"{who}-{str(ULID()).lower()[-8:]}@pemda.example"
+
+
+@dataclass
+class World:
+    apps: Apps
+    bootstrap: str
+    mailbox: Mailbox
+    seeded: Seeded
+    mailer: StaffMailer
+    store: MongoStaffMailbox
+    addresses: dict[str, str]  # username → address
+    handle: Any
+
+    def to(self, who: str) -> list[Message]:
+        return self.mailbox.to(self.addresses[who])
+
+    async def feed(self, topic: str, *types: str) -> list[Envelope]:
+        """The complaint's events of these types on `topic`, as the consumer hands them over."""
+
+        async def found() -> list[Envelope] | None:
+            envelopes = await messages_for(self.bootstrap, topic, self.seeded.id)
+            wanted = [e for e in envelopes if e.type in types]
+            return envelopes if len({e.type for e in wanted}) == len(types) else None
+
+        envelopes = await eventually(found, within=60, what=f"{types} on {topic}")
+        assert await self.handle(envelopes) == []
+        return [e for e in envelopes if e.type in types]
+
+    async def publish(self, topic: str, payload: Payload) -> Envelope:
+        envelope = new_event(payload, producer="sla", complaint_id=self.seeded.id, seq=2)
+        producer = durable_producer(self.bootstrap)
+        await producer.start()
+        try:
+            await publish(producer, [Outgoing.of(topic, self.seeded.id, envelope)])
+        finally:
+            await producer.stop()
+        return envelope
+
+
+@pytest.fixture(scope="module")
+def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mailbox, int, Path]]:
+    with smtp_server(tmp_path_factory.mktemp("smtp")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def world(endpoints: Endpoints, smtp: tuple[Mailbox, int, Path]) -> AsyncIterator[World]:
+    mailbox, port, cert = smtp
+    mail = StaffMailSettings(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_ca_file=str(cert),
+        smtp_username=SMTP_USER,
+        smtp_password=SMTP_PASSWORD,
+        mail_from="Layanan Pengaduan <pengaduan@staf.example>",
+        message_id_domain=DOMAIN,
+        lease_seconds=0.5,
+    )
+    async with running_apps(endpoints) as apps:
+        db = apps.routing_db
+        # The OPD as the catalog loader writes it (adapters/catalog.py), without announcing the
+        # whole catalog from this fresh database.
+        await db["opds"].insert_one({"_id": OPD, "pemda": PEMDA, "slug": "dinas-pupr", "name": OPD_NAME})
+        directory = MongoStaffDirectory(db)
+        people = {
+            "petugas-a": ("handler", OPD, False),
+            "petugas-b": ("handler", OPD, False),
+            "petugas-ringkas": ("handler", OPD, True),  # the daily digest
+            "petugas-dishub": ("handler", f"{PEMDA}/dinas-perhubungan", False),
+            "kepala-pupr": ("supervisor", OPD, False),
+            "inspektur": ("supervisor", f"{PEMDA}/inspektorat", False),
+            "koordinator": ("coordinator", None, False),
+        }
+        addresses = {who: _address(who) for who in people}
+        for who, (role, opd, digest) in people.items():
+            account = Account(who, who.title(), role, PEMDA, opd, email=addresses[who], mail_digest=digest)  # type: ignore[arg-type]
+            await directory.create(account, None, "test")
+        seeded = await seed_complaint(
+            apps,
+            endpoints.kafka_bootstrap,
+            category="jalan-jembatan",
+            region_code="33.74.01.1001",
+            anonymous=True,
+            confidential=True,
+            reporter={"name": NAME, "phone": PHONE, "email": EMAIL},
+            description=f"Jalan berlubang di depan rumah saya, hubungi {PHONE} atas nama {NAME}.",
+        )
+        assert seeded.opd_id == OPD
+        settings = RoutingSettings(mongo_uri=endpoints.mongo_uri, mail=mail)
+        mailing = await open_staff_mailing(db, settings)
+        store = MongoStaffMailbox(db)
+        mailer = StaffMailer(store, directory, mail, STAFF_URL)
+
+        async def handle(batch: list[Envelope]) -> list[Any]:
+            return await stage_staff_mail(batch, mailing)
+
+        yield World(apps, endpoints.kafka_bootstrap, mailbox, seeded, mailer, store, addresses, handle)
+
+
+def _text(mail: Message) -> str:
+    payload = mail.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(mail.get_content_charset() or "utf-8")
+
+
+def _received_by(world: World) -> dict[str, int]:
+    return {who: len(world.to(who)) for who in world.addresses}
+
+
+async def test_1_an_assignment_reaches_the_opds_handlers_once(world: World) -> None:
+    [assigned] = await world.feed(COMPLAINTS_EVENTS, "ComplaintAssigned")
+    assert await world.mailer.pass_once() == 2
+    for who in ("petugas-a", "petugas-b"):
+        [mail] = world.to(who)
+        assert mail["Message-ID"] == f"<{assigned.event_id}.{who}@{DOMAIN}>"
+        assert (
+            mail["Subject"] == f"Pengaduan {world.seeded.id} masuk ke {OPD_NAME}"
+        )
+        text = _text(mail)
+        assert f"Nomor pengaduan: {world.seeded.id}" in text and "Kategori: Jalan dan Jembatan" in text
+        assert "Tenggat tanggapan: " in text and f"{STAFF_URL}/staff/" in text
+    # Nobody else: not another OPD's handler, not the kepala OPD; the digest reader waits.
+    assert _received_by(world) == {
+        "petugas-a": 1, "petugas-b": 1, "petugas-ringkas": 0, "petugas-dishub": 0,
+        "kepala-pupr": 0, "inspektur": 0, "koordinator": 0,
+    }  # fmt: skip
+
+    # Redelivered (a restart before the commit): nothing staged, nothing sent again.
+    await world.feed(COMPLAINTS_EVENTS, "ComplaintAssigned")
+    assert await world.mailer.pass_once() == 0
+    assert len(world.to("petugas-a")) == 1
+
+
+async def _clock(world: World, cls: type[Any], state: str) -> Envelope:
+    due = clock.now() + timedelta(days=1)
+    return await world.publish(
+        SLA_EVENTS,
+        cls(
+            clock_id=f"{world.seeded.id}:response:1", clock="response", opd_id=OPD, pemda=PEMDA,
+            started_at=clock.now(), due_at=due, budget_seconds=5 * 86400, state=state, at=clock.now(),
+            version=9,
+        ),
+    )  # fmt: skip
+
+
+async def test_2_a_warning_and_a_breach_reach_the_handlers(world: World) -> None:
+    await _clock(world, SlaWarning, "running")
+    await world.feed(SLA_EVENTS, "SlaWarning")
+    assert await world.mailer.pass_once() == 2
+    [_, warning] = world.to("petugas-a")
+    assert warning["Subject"] == f"Tenggat tanggapan pengaduan {world.seeded.id} segera berakhir"
+    await _clock(world, SlaBreached, "breached")
+    await world.feed(SLA_EVENTS, "SlaWarning", "SlaBreached")  # the warning again: redelivered
+    assert await world.mailer.pass_once() == 2
+    [_, _, breach] = world.to("petugas-b")
+    assert breach["Subject"] == f"Tenggat tanggapan pengaduan {world.seeded.id} terlewati"
+    assert len(world.to("petugas-a")) == 3 and world.to("kepala-pupr") == []
+
+
+async def test_3_escalation_level_one_reaches_the_kepala_opd(world: World) -> None:
+    await world.publish(SLA_EVENTS, EscalationRaised(level=1, opd_id=OPD, reason="breach", at=clock.now()))
+    await world.feed(SLA_EVENTS, "EscalationRaised")
+    assert await world.mailer.pass_once() == 1
+    [mail] = world.to("kepala-pupr")
+    assert mail["Subject"] == f"Eskalasi tingkat 1: pengaduan {world.seeded.id}"
+    assert "Kepala OPD" in _text(mail)
+    assert world.to("inspektur") == [] and world.to("koordinator") == []
+
+
+async def test_4_escalation_level_two_reaches_the_coordinator_and_the_inspektorat(world: World) -> None:
+    await world.publish(SLA_EVENTS, EscalationRaised(level=2, opd_id=OPD, reason="5 HK", at=clock.now()))
+    await world.feed(SLA_EVENTS, "EscalationRaised")
+    assert await world.mailer.pass_once() == 2
+    for who in ("koordinator", "inspektur"):
+        [mail] = world.to(who)
+        assert mail["Subject"] == f"Eskalasi tingkat 2: pengaduan {world.seeded.id}"
+        assert "Inspektorat" in _text(mail)
+    assert len(world.to("kepala-pupr")) == 1  # level 1's only
+
+
+async def test_5_the_digest_sends_the_days_items_in_one_mail_the_next_morning(world: World) -> None:
+    assert world.to("petugas-ringkas") == []
+    assert await world.mailer.pass_once() == 0  # not due today
+    tomorrow = clock.wall() + timedelta(days=2)
+    assert await world.mailer.pass_once(until=tomorrow) == 1
+    [digest] = world.to("petugas-ringkas")
+    assert digest["Subject"].startswith("Ringkasan harian pengaduan ")
+    assert digest["Subject"].endswith(": 3 pemberitahuan")
+    text = _text(digest)
+    cid = world.seeded.id
+    for line in (
+        f"1. Pengaduan {cid} masuk ke {OPD_NAME}",
+        f"2. Tenggat tanggapan pengaduan {cid} segera berakhir",
+        f"3. Tenggat tanggapan pengaduan {cid} terlewati",
+    ):
+        assert line in text
+    assert await world.mailer.pass_once(until=tomorrow) == 0  # sent once
+    items = [m for m in await world.store.of_complaint(cid) if m["account"] == "petugas-ringkas"]
+    assert [m["state"] for m in items] == ["sent", "sent", "sent"]
+
+
+async def test_6_no_mail_carries_anything_of_the_reporter(world: World) -> None:
+    mine = world.mailbox.everything()  # this module's server: the mails of the tests above
+    assert len(mine) == 10  # 2 assignments, 2 warnings, 2 breaches, 1 + 2 escalations, 1 digest
+    for mail in mine:
+        whole = mail.as_string() + _text(mail)
+        for secret in (NAME, "Sari", PHONE, PHONE[-8:], EMAIL, "hubungi", "berlubang di depan rumah"):
+            assert secret not in whole, (secret, mail["Subject"])
