@@ -8,17 +8,20 @@ is asserted: who got which mail, once, and that no mail carries anything of the 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from ulid import ULID
 
 from devtools.infra import Endpoints
+from devtools.ops import staff_mail_digest
 from services.routing.adapters.accounts import MongoStaffDirectory
 from services.routing.adapters.staff_mail import MongoStaffMailbox
 from services.routing.adapters.staff_mailer import StaffMailer
@@ -122,9 +125,16 @@ async def world(endpoints: Endpoints, smtp: tuple[Mailbox, int, Path]) -> AsyncI
             "koordinator": ("coordinator", None, False),
         }
         addresses = {who: _address(who) for who in people}
-        for who, (role, opd, digest) in people.items():
-            account = Account(who, who.title(), role, PEMDA, opd, email=addresses[who], mail_digest=digest)  # type: ignore[arg-type]
+        for who, (role, opd, _) in people.items():
+            account = Account(who, who.title(), role, PEMDA, opd, email=addresses[who])  # type: ignore[arg-type]
             await directory.create(account, None, "test")
+        # The person's choice, through the operators' command (`pengaduan staff mail-digest`).
+        env = {"ROUTING_MONGO_URI": endpoints.mongo_uri, "ROUTING_MONGO_DB": db.name}
+        with mock.patch.dict(os.environ, env):
+            for who in (w for w, (_, _, digest) in people.items() if digest):
+                assert await staff_mail_digest(who, True) == 0
+            assert await staff_mail_digest("tidak-ada", True) == 1
+        assert [a.id for a in await directory.of_pemda(PEMDA) if a.mail_digest] == ["petugas-ringkas"]
         seeded = await seed_complaint(
             apps,
             endpoints.kafka_bootstrap,
@@ -163,9 +173,7 @@ async def test_1_an_assignment_reaches_the_opds_handlers_once(world: World) -> N
     for who in ("petugas-a", "petugas-b"):
         [mail] = world.to(who)
         assert mail["Message-ID"] == f"<{assigned.event_id}.{who}@{DOMAIN}>"
-        assert (
-            mail["Subject"] == f"Pengaduan {world.seeded.id} masuk ke {OPD_NAME}"
-        )
+        assert mail["Subject"] == f"Pengaduan {world.seeded.id} masuk ke {OPD_NAME}"
         text = _text(mail)
         assert f"Nomor pengaduan: {world.seeded.id}" in text and "Kategori: Jalan dan Jembatan" in text
         assert "Tenggat tanggapan: " in text and f"{STAFF_URL}/staff/" in text
