@@ -8,9 +8,10 @@ is asserted: who got which mail, once, and that no mail carries anything of the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
@@ -18,8 +19,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from ulid import ULID
 
+import services.routing.bootstrap as routing_app
 from devtools.infra import Endpoints
 from devtools.ops import staff_mail_digest
 from services.routing.adapters.accounts import MongoStaffDirectory
@@ -30,10 +34,13 @@ from services.routing.domain.staff import Account
 from services.routing.handlers import stage_staff_mail
 from services.routing.settings import RoutingSettings, StaffMailSettings
 from shared import clock
+from shared.deadletters import Letter, read_letters
 from shared.envelope import Envelope, Payload, new_event
-from shared.events import EscalationRaised, SlaBreached, SlaWarning
-from shared.kafka import Outgoing, durable_producer, publish
-from shared.topics import COMPLAINTS_EVENTS, SLA_EVENTS
+from shared.events import ComplaintAssigned, EscalationRaised, SlaBreached, SlaWarning
+from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
+from shared.mongo import mongo_client
+from shared.runtime import with_consumers
+from shared.topics import COMPLAINTS_EVENTS, ROUTING_STAFF_MAIL_GROUP, SLA_EVENTS, TopicSpec, dlq
 from tests.service_apps import Apps, Seeded, running_apps, seed_complaint
 from tests.smtp_server import SMTP_PASSWORD, SMTP_USER, Mailbox, smtp_server
 from tests.topics import messages_for
@@ -264,3 +271,101 @@ async def test_6_no_mail_carries_anything_of_the_reporter(world: World) -> None:
         whole = mail.as_string() + _text(mail)
         for secret in (NAME, "Sari", PHONE, PHONE[-8:], EMAIL, "hubungi", "berlubang di depan rumah"):
             assert secret not in whole, (secret, mail["Subject"])
+
+
+# --- the consumer group and the mailer as routing runs them ---------------------------------------
+
+
+def _only_staff_mail(group: str) -> Any:
+    """`with_consumers` with routing's staff-mail group only, under a name of this test's own, and
+    the mailer as its only loop (the other groups would route every submission of the session)."""
+
+    def wire(app: web.Application, settings: Any, consumers: Any, background: Any = ()) -> Any:
+        mine = [replace(c, group=group) for c in consumers if c.group == ROUTING_STAFF_MAIL_GROUP]
+        loops = [(name, loop) for name, loop in background if name == "routing-staff-mailer"]
+        assert len(mine) == 1 and len(loops) == 1
+        return with_consumers(app, settings, mine, loops)
+
+    return wire
+
+
+@contextlib.asynccontextmanager
+async def _routing(settings: RoutingSettings, group: str) -> AsyncIterator[None]:
+    with mock.patch.object(routing_app, "with_consumers", _only_staff_mail(group)):
+        app = routing_app.create_app(settings)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        yield
+    finally:
+        await server.close()
+
+
+async def test_routing_runs_the_group_and_the_mailer_across_a_restart_and_dead_letters_the_malformed(
+    endpoints: Endpoints, smtp: tuple[Mailbox, int, Path], db_prefix: str
+) -> None:
+    mailbox, port, cert = smtp
+    suffix = str(ULID()).lower()[-10:]
+    group, opd = f"routing-staff-mail-{suffix}", f"{PEMDA}/uji-{suffix}"  # an OPD no other test uses
+    await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
+    mail = StaffMailSettings(
+        smtp_host="127.0.0.1", smtp_port=port, smtp_ca_file=str(cert), smtp_username=SMTP_USER,
+        smtp_password=SMTP_PASSWORD, message_id_domain=DOMAIN, poll_seconds=0.05,
+    )  # fmt: skip
+    settings = RoutingSettings(
+        kafka_bootstrap=endpoints.kafka_bootstrap,
+        mongo_uri=endpoints.mongo_uri,
+        mongo_db=f"{db_prefix}staffmail",
+        staff_public_url=STAFF_URL,
+        mail=mail,
+    )
+    client = mongo_client(endpoints.mongo_uri)
+    address = _address("petugas-uji")
+    await MongoStaffDirectory(client[settings.mongo_db]).create(
+        Account("petugas-uji", "Petugas Uji", "handler", PEMDA, opd, email=address), None, "test"
+    )
+    cid = f"C-{suffix}"
+    broken = b'{"type": "SlaWarning", "complaint_id": "' + cid.encode() + b'", tidak lengkap'
+
+    async def assign() -> Envelope:
+        assigned = ComplaintAssigned(
+            opd_id=opd, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"
+        )
+        envelope = new_event(assigned, producer="routing", complaint_id=cid, seq=2)
+        producer = durable_producer(endpoints.kafka_bootstrap)
+        await producer.start()
+        try:
+            await publish(producer, [Outgoing.of(COMPLAINTS_EVENTS, cid, envelope)])
+            await producer.send_and_wait(SLA_EVENTS, key=cid.encode(), value=broken)
+        finally:
+            await producer.stop()
+        return envelope
+
+    def sent() -> list[str]:
+        return [str(m["Message-ID"]) for m in mailbox.to(address)]
+
+    try:
+        first = await assign()
+        async with _routing(settings, group):
+            await eventually(lambda: _async(sent()), within=120, what="the first assignment's mail")
+            letters = await eventually(
+                lambda: _letters(endpoints.kafka_bootstrap, group, broken), within=60, what="a dead letter"
+            )
+        assert letters[0].reason and letters[0].headers["dlq.topic"] == SLA_EVENTS
+        second = await assign()  # while routing is down
+        async with _routing(settings, group):  # the same group: on from its committed offsets
+            await eventually(
+                lambda: _async(len(sent()) == 2), within=120, what="the second assignment's mail"
+            )
+        assert sent() == [f"<{e.event_id}.petugas-uji@{DOMAIN}>" for e in (first, second)]
+    finally:
+        await client.drop_database(settings.mongo_db)
+        await client.close()
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def _letters(bootstrap: str, group: str, value: bytes) -> list[Letter] | None:
+    return [letter for letter in await read_letters(bootstrap, group) if letter.value == value] or None
