@@ -36,6 +36,7 @@ from services.routing.entrypoints import (
     openapi,
     queues,
     ratelimit,
+    staff_mail_pages,
     staff_pages,
     suggestions,
 )
@@ -241,6 +242,7 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     ratelimit.install(app)
     add_staff_routes(app)
     staff_pages.add_routes(app, settings)
+    staff_mail_pages.add_routes(app)
 
     async def staff_directory(app: web.Application) -> AsyncIterator[None]:
         # After with_consumers' lifecycle (appended first): the database is open.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -369,3 +370,37 @@ async def _async(value: Any) -> Any:
 
 async def _letters(bootstrap: str, group: str, value: bytes) -> list[Letter] | None:
     return [letter for letter in await read_letters(bootstrap, group) if letter.value == value] or None
+
+
+# --- the person's own choice, on the staff pages --------------------------------------------------
+
+
+async def test_7_a_person_chooses_the_daily_digest_on_their_page(world: World) -> None:
+    directory = MongoStaffDirectory(world.apps.routing_db)
+    password = "sandi-petugas-yang-panjang"
+    person = Account("petugas-pilih", "Petugas Pilih", "handler", PEMDA, OPD, email=_address("pilih"))
+    await directory.create(person, password, "test")
+    routing = world.apps.routing
+    sign_in = await routing.get("/staff/masuk")
+    form = {
+        "username": person.id,
+        "password": password,
+        "csrf": _csrf(await sign_in.text()),
+        "next": "/staff/surel",
+    }
+    page = await routing.post("/staff/masuk", data=form)
+    html = await page.text()
+    assert page.status == 200 and "Pemberitahuan e-mail" in html
+    assert person.email in html and 'value="segera" checked' in html
+    chosen = await routing.post("/staff/surel", data={"csrf": _csrf(html), "digest": "harian"})
+    assert chosen.status == 200 and 'value="harian" checked' in await chosen.text()
+    assert (await directory.get(person.id)) == replace(person, mail_digest=True)
+    refused = await routing.post("/staff/surel", data={"digest": "segera"})  # no CSRF token
+    assert refused.status == 403
+    assert (await directory.get(person.id)) == replace(person, mail_digest=True)
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "a form without its CSRF token"
+    return found.group(1)
