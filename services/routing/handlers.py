@@ -47,6 +47,7 @@ from services.routing.domain.lifecycle import (
     evolve,
     lease,
 )
+from services.routing.domain.staff import Account
 from services.routing.domain.suggestions import (
     CountedTransfer,
     Decision,
@@ -582,11 +583,14 @@ async def stage_staff_mail(batch: Sequence[Envelope], mailing: StaffMailing) -> 
         sorted({e.complaint_id for e in relevant if e.complaint_id})
     )
     mails: list[Document] = []
+    audiences: dict[tuple[staff_mail.Audience, ...], list[Account]] = {}  # one read per audience
     for event in relevant:
         notice = staff_mail.notice_for(event, complaints.get(event.complaint_id or ""))
         if notice is None:
             continue
-        people = staff_mail.recipients(notice, await mailing.addresses.addressed(notice.audiences))
+        if notice.audiences not in audiences:
+            audiences[notice.audiences] = await mailing.addresses.addressed(notice.audiences)
+        people = staff_mail.recipients(notice, audiences[notice.audiences])
         for person in people:
             mails += staff_mail.mail_documents(notice, person, now, mailing.digest_hour)
     await mailing.mailbox.stage(mails)
