@@ -31,6 +31,7 @@ from services.routing.adapters.accounts import MongoStaffDirectory
 from services.routing.adapters.staff_mail import MongoStaffMailbox
 from services.routing.adapters.staff_mailer import StaffMailer
 from services.routing.bootstrap import open_staff_mailing
+from services.routing.domain import staff_mail as sm
 from services.routing.domain.staff import Account
 from services.routing.handlers import stage_staff_mail
 from services.routing.settings import RoutingSettings, StaffMailSettings
@@ -71,6 +72,7 @@ class World:
     store: MongoStaffMailbox
     addresses: dict[str, str]  # username → address
     handle: Any
+    mail_settings: StaffMailSettings
 
     def to(self, who: str) -> list[Message]:
         return self.mailbox.to(self.addresses[who])
@@ -162,7 +164,7 @@ async def world(endpoints: Endpoints, smtp: tuple[Mailbox, int, Path]) -> AsyncI
         async def handle(batch: list[Envelope]) -> list[Any]:
             return await stage_staff_mail(batch, mailing)
 
-        yield World(apps, endpoints.kafka_bootstrap, mailbox, seeded, mailer, store, addresses, handle)
+        yield World(apps, endpoints.kafka_bootstrap, mailbox, seeded, mailer, store, addresses, handle, mail)
 
 
 def _text(mail: Message) -> str:
@@ -404,3 +406,47 @@ def _csrf(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "a form without its CSRF token"
     return found.group(1)
+
+
+class ProcessDied(Exception):
+    pass
+
+
+class CrashOnFirstMark(MongoStaffMailbox):
+    """The process dies between the send and its mark, once."""
+
+    crashed = False
+
+    async def settle(self, mail_id: str, claimed: Any, changes: Any) -> bool:
+        if not self.crashed:
+            self.crashed = True
+            raise ProcessDied
+        return await super().settle(mail_id, claimed, changes)
+
+
+async def test_8_a_crash_between_send_and_mark_resends_with_the_same_message_id(world: World) -> None:
+    directory = MongoStaffDirectory(world.apps.routing_db)
+    person = Account("petugas-crash", "Petugas Crash", "handler", PEMDA, OPD, email=_address("crash"))
+    await directory.create(person, None, "test")
+    assigned = ComplaintAssigned(
+        opd_id=OPD, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"
+    )
+    event = new_event(assigned, producer="routing", complaint_id=world.seeded.id, seq=9)
+    notice = sm.notice_for(event, None)
+    assert notice is not None
+    store = CrashOnFirstMark(world.apps.routing_db)
+    await store.stage(sm.mail_documents(notice, person, clock.now(), 7))
+    mailer = StaffMailer(store, directory, world.mail_settings, STAFF_URL)
+    with pytest.raises(ProcessDied):
+        await mailer.pass_once()
+    [first] = world.mailbox.to(person.email or "")
+
+    async def resent() -> list[Message] | None:
+        await mailer.pass_once()  # the lease (0.5 s) passes: the mail is due again
+        mails = world.mailbox.to(person.email or "")
+        return mails if len(mails) == 2 else None
+
+    again = await eventually(resent, what="the resend after the lease")
+    assert again[1]["Message-ID"] == first["Message-ID"] == f"<{event.event_id}.petugas-crash@{DOMAIN}>"
+    [record] = [m for m in await store.of_complaint(world.seeded.id) if m["account"] == "petugas-crash"]
+    assert record["state"] == "sent" and record["outbox_since"] is None
