@@ -65,6 +65,7 @@ from shared.topics import (
     INTAKE_GROUP,
     ROUTING_DUES_GROUP,
     ROUTING_GROUP,
+    ROUTING_STAFF_MAIL_GROUP,
     ROUTING_TRANSFERS_GROUP,
     dlq,
 )
@@ -282,7 +283,7 @@ async def parked_complaints(service: str = "sla", limit: int = 5) -> tuple[int, 
 
 def _service_app(group: str) -> tuple[web.Application, InfraSettings]:
     """The service app (not started) whose consumer group is `group`, with its settings."""
-    if group in (ROUTING_GROUP, ROUTING_DUES_GROUP, ROUTING_TRANSFERS_GROUP):
+    if group in (ROUTING_GROUP, ROUTING_DUES_GROUP, ROUTING_TRANSFERS_GROUP, ROUTING_STAFF_MAIL_GROUP):
         from services.routing.bootstrap import create_app as routing_app
         from services.routing.settings import RoutingSettings
 
@@ -457,6 +458,30 @@ async def staff_create_admin(username: str, name: str, email: str | None, passwo
     return 0
 
 
+async def staff_mail_digest(username: str, digest: bool) -> int:
+    """A person's staff e-mails one by one or as one digest a day (issue 21 item 4)."""
+    from services.routing.adapters.accounts import MongoStaffDirectory
+    from services.routing.settings import RoutingSettings
+    from shared.mongo import mongo_client
+
+    settings = RoutingSettings()
+    client = mongo_client(settings.mongo_uri)
+    try:
+        found = await MongoStaffDirectory(client[settings.mongo_db]).set_mail_digest(
+            username.strip().lower(), digest
+        )
+    except PyMongoError as exc:
+        print(f"staff mail-digest failed: the database does not answer ({exc})", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    if not found:
+        print(f"staff mail-digest: no account {username}", file=sys.stderr)
+        return 1
+    print(f"{username}: staff e-mails {'as one digest a day' if digest else 'one by one'}")
+    return 0
+
+
 async def identity_erasure(args: argparse.Namespace) -> int:
     """`erase-reporter` and `retention`, through intake's own use cases on its database."""
     from pydantic import ValidationError
@@ -583,6 +608,13 @@ def main(argv: list[str] | None = None) -> int:
     first.add_argument("--name", required=True, help="the person's name, shown on pages and in audits")
     first.add_argument("--email")
     first.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    digest = people.add_parser(
+        "mail-digest", help="a person's staff e-mails as one digest a day, or one by one"
+    )
+    digest.add_argument("--username", required=True)
+    choice = digest.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--on", dest="digest", action="store_true", help="one digest a day")
+    choice.add_argument("--off", dest="digest", action="store_false", help="one mail per event")
     sub.add_parser("apikeys", help="Open311 API keys: issue, revoke, list", add_help=False)
     sub.add_parser(
         "recompute", help="sla's clocks after a calendar change: holidays | pemda CODE", add_help=False
@@ -604,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
         return status(args.profile)
     if args.command == "replay":
         return asyncio.run(rebuild_read_model(args.group))
+    if args.command == "staff" and args.action == "mail-digest":
+        return asyncio.run(staff_mail_digest(args.username, args.digest))
     if args.command == "staff":
         return asyncio.run(staff_create_admin(args.username, args.name, args.email, args.password_stdin))
     if args.command == "catalog":

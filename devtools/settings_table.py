@@ -37,7 +37,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
     )
     from services.intake.settings import RateLimitSettings as IntakeRateSettings
     from services.routing.entrypoints.ratelimit import RoutingRateSettings
-    from services.routing.settings import RoutingSettings
+    from services.routing.settings import RoutingSettings, StaffMailSettings
     from services.sla.entrypoints.dashboard import DashboardSettings
     from services.sla.entrypoints.ratelimit import SlaRateSettings
     from services.sla.settings import SlaSettings
@@ -55,6 +55,7 @@ def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
         ("intake: rate limits", IntakeRateSettings),
         ("routing", RoutingSettings),
         ("routing: rate limits", RoutingRateSettings),
+        ("routing: staff e-mail", StaffMailSettings),
         ("sla", SlaSettings),
         ("sla: rate limits", SlaRateSettings),
         ("sla: dashboard", DashboardSettings),

@@ -255,3 +255,15 @@ def calendar_for(pemda: str, extra_dates: Mapping[str, Iterable[date]] | None = 
     if code != province:
         dates.update(configured.get(province, ()))
     return WorkingCalendar(code, zone_for(code), frozenset(dates))
+
+
+_DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+_MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+           "Oktober", "November", "Desember")  # fmt: skip
+
+
+def last_day(due_iso: str) -> str:
+    """A due (the next local midnight, DESIGN §5) as the day it ends, for people to read in a
+    message: "Kamis, 12 Maret 2026"."""
+    day = (datetime.fromisoformat(due_iso) - timedelta(seconds=1)).date()
+    return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"

@@ -118,3 +118,9 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationFailure):  # includes WriteError
         return exc.code in INFRASTRUCTURE_CODES
     return False
+
+
+def retry_delay(attempts: int, most: float) -> float:
+    """Seconds before a message's next try after `attempts` failed ones (shared/mail_outbox.py's
+    workers): 5 s doubling, capped at `most`."""
+    return float(min(most, 5.0 * 2 ** max(0, attempts - 1)))

@@ -24,6 +24,8 @@ ROUTING_GROUP = "routing"
 ROUTING_DUES_GROUP = "routing-dues"  # sla.events → each OPD queue's nearest due, off the routing path
 # complaints.events → transfers counted per pemda × category × from × to (rule suggestions)
 ROUTING_TRANSFERS_GROUP = "routing-transfers"
+# complaints.events + sla.events → e-mails to the staff who must act (issue 21 item 4)
+ROUTING_STAFF_MAIL_GROUP = "routing-staff-mail"
 SLA_GROUP = "sla"
 SLA_REPORTS_GROUP = "sla-reports"  # supervisor counters, built from sla.events + complaints.events
 INTAKE_GROUP = "intake"
@@ -31,6 +33,7 @@ GROUPS = (
     ROUTING_GROUP,
     ROUTING_DUES_GROUP,
     ROUTING_TRANSFERS_GROUP,
+    ROUTING_STAFF_MAIL_GROUP,
     SLA_GROUP,
     SLA_REPORTS_GROUP,
     INTAKE_GROUP,
@@ -52,6 +55,7 @@ GROUP_TOPICS: dict[str, tuple[str, ...]] = {
     ROUTING_GROUP: (COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS),
     ROUTING_DUES_GROUP: (SLA_EVENTS,),
     ROUTING_TRANSFERS_GROUP: (COMPLAINTS_EVENTS,),
+    ROUTING_STAFF_MAIL_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS),
     SLA_GROUP: (COMPLAINTS_EVENTS,),
     SLA_REPORTS_GROUP: (SLA_EVENTS, COMPLAINTS_EVENTS, CATALOG_CHANGES),
     INTAKE_GROUP: (COMPLAINTS_EVENTS, SLA_EVENTS, CATALOG_CHANGES),

@@ -135,11 +135,6 @@ class OutgoingMessage:
     unsubscribe_url: str
 
 
-class DeliveryRefused(Exception):
-    """The receiving side refuses this message for what it is (a 5xx SMTP reply, a 4xx from the
-    gateway): a retry cannot cure it. Anything transient is a shared.faults.TransientError."""
-
-
 class NotificationSender(Protocol):
     """Sends on some channels (e-mail over SMTP, SMS/WhatsApp through a gateway); returns the
     reference the receiver knows the message by."""

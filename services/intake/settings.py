@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, AwareDatetime, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.mail import SmtpSettings
 from shared.ratelimit import ClientLimitSettings
 from shared.regions import lookup
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
@@ -110,34 +111,14 @@ NotifyChannel = Literal["email", "sms", "whatsapp"]
 GATEWAY_CHANNELS: tuple[NotifyChannel, ...] = ("sms", "whatsapp")
 
 
-class NotifySettings(FileSettings):
+class NotifySettings(SmtpSettings, FileSettings):
     """Notifications to the reporter (services/intake/domain/notifications.py): off unless an SMTP
-    host (e-mail) or a gateway URL (SMS, WhatsApp) is set. Every value may come from
-    `<NAME>_FILE` (the password and the gateway key especially)."""
+    host (e-mail; the `smtp_*` and mail settings are shared/mail.py's) or a gateway URL (SMS,
+    WhatsApp) is set. Every value may come from `<NAME>_FILE` (the password and the gateway key
+    especially)."""
 
     model_config = SettingsConfigDict(env_prefix="INTAKE_NOTIFY_", extra="ignore")
 
-    # E-mail over SMTP (aiosmtplib): STARTTLS on the submission port by default.
-    smtp_host: str = ""
-    # The SMTP server's port (587: submission with STARTTLS).
-    smtp_port: int = 587
-    # Upgrade the SMTP connection with STARTTLS before authenticating and sending.
-    smtp_starttls: bool = True
-    # A CA bundle (PEM file) to verify the SMTP server's certificate with; empty: the system's.
-    smtp_ca_file: str = ""
-    # SMTP AUTH user and password (empty: no AUTH); the password best from
-    # `INTAKE_NOTIFY_SMTP_PASSWORD_FILE`.
-    smtp_username: str = ""
-    # SMTP AUTH password (with the user above).
-    smtp_password: str = ""
-    # Longest wait for the SMTP server per connection or command before the send is deferred and
-    # retried.
-    smtp_timeout_seconds: float = 20.0
-    # The From of every e-mail to reporters (the pemda's address; its domain's SPF/DKIM must allow
-    # this server).
-    mail_from: str = "Layanan Pengaduan <pengaduan@localhost>"
-    # The right-hand side of the Message-ID (`<notification id>@<domain>`).
-    message_id_domain: str = "pengaduan.localhost"
     # SMS / WhatsApp through a gateway's HTTP API: a JSON POST signed with HMAC-SHA256 of the body.
     gateway_url: str = ""
     # The gateway's API key (sent as a bearer token); best from `INTAKE_NOTIFY_GATEWAY_KEY_FILE`.

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.routing.adapters import accounts, store
+from services.routing.adapters import accounts, staff_mail, store
 from services.routing.adapters.catalog import MongoCatalog, run_catalog_relay
 from services.routing.adapters.delivery import OutboxDelivery
 from services.routing.adapters.feed import FeedStore
 from services.routing.adapters.notes import MongoNotes
+from services.routing.adapters.staff_mailer import StaffMailer, StaffTemplates
 from services.routing.adapters.transfer_pairs import MongoTransferPairs
 from services.routing.adapters.webhooks import MongoWebhooks, TargetGuard, parse_networks
 from services.routing.domain.model import model as classifier_model
@@ -34,11 +36,12 @@ from services.routing.entrypoints import (
     openapi,
     queues,
     ratelimit,
+    staff_mail_pages,
     staff_pages,
     suggestions,
 )
 from services.routing.entrypoints.edge import GUARD, ROUTING
-from services.routing.ports import Publish, Routing, StaffDirectory
+from services.routing.ports import Publish, Routing, StaffDirectory, StaffMailing
 from services.routing.settings import RoutingSettings
 from shared import docs, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
@@ -51,6 +54,7 @@ from shared.topics import (
     COMPLAINTS_SUBMITTED,
     ROUTING_DUES_GROUP,
     ROUTING_GROUP,
+    ROUTING_STAFF_MAIL_GROUP,
     ROUTING_TRANSFERS_GROUP,
     SLA_EVENTS,
 )
@@ -107,6 +111,39 @@ async def open_staff_directory(db: AsyncDatabase[dict[str, object]]) -> StaffDir
     """People's accounts and sessions (adapters/accounts.py), indexes made first."""
     await accounts.ensure_indexes(db)
     return accounts.MongoStaffDirectory(db)
+
+
+async def open_staff_mailing(db: AsyncDatabase[dict[str, object]], settings: RoutingSettings) -> StaffMailing:
+    """What the staff-mail group stages with (indexes made first); off without an SMTP host."""
+    await staff_mail.ensure_indexes(db)
+    await accounts.ensure_indexes(db)
+    return StaffMailing(
+        mailbox=staff_mail.MongoStaffMailbox(db),
+        addresses=accounts.MongoStaffDirectory(db),
+        on=settings.mail.on(),
+        digest_hour=settings.mail.digest_hour,
+        max_age=timedelta(hours=settings.mail.max_age_hours),
+    )
+
+
+def staff_url(settings: RoutingSettings) -> str:
+    """Where people reach routing's staff pages (the links in staff e-mails)."""
+    return settings.staff_public_url or f"http://{settings.http_host}:{settings.http_port}"
+
+
+async def run_staff_mailer(db: AsyncDatabase[dict[str, object]], settings: RoutingSettings) -> None:
+    """The staff e-mails' worker, for the app's lifetime (started when staff e-mail is on)."""
+    await staff_mail.ensure_indexes(db)
+    templates = StaffTemplates()
+    templates.check()  # a missing package file fails at start-up, not at a send
+    mailer = StaffMailer(
+        staff_mail.MongoStaffMailbox(db),
+        accounts.MongoStaffDirectory(db),
+        settings.mail,
+        staff_url(settings),
+        templates,
+    )
+    await mailer.run()
 
 
 async def _load_classifier(app: web.Application) -> None:
@@ -173,6 +210,14 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     async def push_webhooks(infra: Infra) -> None:
         await consumers.push_webhooks(infra, guard, settings.webhook_interval_seconds)
 
+    async def build_staff_mail(infra: Infra) -> BatchHandler:
+        return consumers.staff_mail_batches(await open_staff_mailing(infra.db, settings))
+
+    async def send_staff_mail(infra: Infra) -> None:
+        await run_staff_mailer(infra.db, settings)
+
+    mailer = [("routing-staff-mailer", send_staff_mail)] if settings.mail.on() else []
+
     ready = with_consumers(
         app,
         settings,
@@ -180,12 +225,14 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
             ConsumerSpec(ROUTING_GROUP, [COMPLAINTS_SUBMITTED, COMPLAINTS_COMMANDS], build),
             ConsumerSpec(ROUTING_DUES_GROUP, [SLA_EVENTS], build_dues),
             ConsumerSpec(ROUTING_TRANSFERS_GROUP, [COMPLAINTS_EVENTS], build_transfers),
+            ConsumerSpec(ROUTING_STAFF_MAIL_GROUP, [COMPLAINTS_EVENTS, SLA_EVENTS], build_staff_mail),
         ],
         background=[
             ("routing-relay", relay),
             ("routing-catalog-relay", catalog_relay),
             ("routing-finisher", finisher),
             ("routing-webhooks", push_webhooks),
+            *mailer,
         ],
     )
     add_standard_routes(app, ready_check=ready, openapi=openapi.document())
@@ -195,6 +242,7 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     ratelimit.install(app)
     add_staff_routes(app)
     staff_pages.add_routes(app, settings)
+    staff_mail_pages.add_routes(app)
 
     async def staff_directory(app: web.Application) -> AsyncIterator[None]:
         # After with_consumers' lifecycle (appended first): the database is open.

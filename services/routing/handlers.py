@@ -19,6 +19,7 @@ from typing import Any
 
 from services.routing.deciding import CPU_SECONDS, Text, decide_batch, fingerprint_batch
 from services.routing.domain import duplicates as dup
+from services.routing.domain import staff_mail
 from services.routing.domain.catalog_import import CatalogPlan
 from services.routing.domain.complaint import (
     FEED_OUTBOX,
@@ -47,6 +48,7 @@ from services.routing.domain.lifecycle import (
     evolve,
     lease,
 )
+from services.routing.domain.staff import Account
 from services.routing.domain.suggestions import (
     CountedTransfer,
     Decision,
@@ -58,7 +60,7 @@ from services.routing.domain.suggestions import (
     parse_suggestion_id,
 )
 from services.routing.domain.table import Overrides, RouteDecision, route_text, with_overrides
-from services.routing.ports import Catalog, Routing
+from services.routing.ports import Catalog, Routing, StaffMailing
 from shared import clock, outbox
 from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload, new_event
@@ -71,7 +73,10 @@ from shared.events import (
     ComplaintSubmitted,
     ComplaintTransferred,
     ComplaintTriaged,
+    EscalationRaised,
     OpdAssignmentNotice,
+    SlaBreached,
+    SlaWarning,
     SurveySubmitted,
 )
 from shared.faults import ConcurrentUpdate
@@ -557,3 +562,42 @@ async def decide_suggestion(
         raise Refused("usulan ini baru saja diputuskan oleh orang lain")
     routing.catalog.forget_rules()  # read again after the commit, not the rule from before it
     return offer, decision
+
+
+# --- staff e-mails (issue 21 item 4) --------------------------------------------------------------
+
+
+async def stage_staff_mail(batch: Sequence[Envelope], mailing: StaffMailing) -> list[Rejected]:
+    """Group `routing-staff-mail`: lifecycle and clock events that staff must act on become
+    e-mails to the people who must (domain/staff_mail.py), staged before the batch is committed,
+    so none is lost across a restart, and keyed by event and person, so a redelivery stages
+    nothing twice. An event older than `max_age` when read tells nobody (a late start would
+    otherwise mail the history)."""
+    if not mailing.on:
+        return []
+    now = clock.now()
+    relevant = [
+        e
+        for e in batch
+        if e.complaint_id
+        and isinstance(e.payload, ComplaintAssigned | SlaWarning | SlaBreached | EscalationRaised)
+        and now - e.occurred_at <= mailing.max_age
+    ]
+    if not relevant:
+        return []
+    complaints = await mailing.mailbox.complaints(
+        sorted({e.complaint_id for e in relevant if e.complaint_id})
+    )
+    mails: list[Document] = []
+    audiences: dict[tuple[staff_mail.Audience, ...], list[Account]] = {}  # one read per audience
+    for event in relevant:
+        notice = staff_mail.notice_for(event, complaints.get(event.complaint_id or ""))
+        if notice is None:
+            continue
+        if notice.audiences not in audiences:
+            audiences[notice.audiences] = await mailing.addresses.addressed(notice.audiences)
+        people = staff_mail.recipients(notice, audiences[notice.audiences])
+        for person in people:
+            mails += staff_mail.mail_documents(notice, person, now, mailing.digest_hour)
+    await mailing.mailbox.stage(mails)
+    return []

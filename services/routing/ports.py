@@ -12,12 +12,13 @@ state and outbox are atomic; delivery happens after.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from services.routing.domain.staff import Account
+from services.routing.domain.staff_mail import Audience
 from services.routing.domain.suggestions import CountedTransfer, Decision, TransferPair
 from shared.kafka import Outgoing
 
@@ -206,3 +207,40 @@ class StaffDirectory(Protocol):
     async def new_reset(self, username: str, lifetime: timedelta, by: str) -> str: ...
     async def reset_account(self, token: str) -> Account | None: ...
     async def use_reset(self, token: str) -> str | None: ...
+    async def set_mail_digest(self, username: str, digest: bool) -> bool: ...
+
+
+class StaffAddresses(Protocol):
+    """Whom staff e-mails go to (adapters/accounts.py): the accounts an audience covers, and one
+    account as it now is (its address is read when its mail goes)."""
+
+    async def addressed(self, audiences: Sequence[Audience], limit: int = 500) -> list[Account]: ...
+    async def get(self, username: str) -> Account | None: ...
+
+
+class StaffMailbox(Protocol):
+    """Staff e-mails waiting to go and what became of them (adapters/staff_mail.py), an outbox."""
+
+    async def stage(self, mails: Sequence[Document]) -> int: ...
+    async def complaints(self, ids: Sequence[str]) -> dict[str, Document]: ...
+    async def digest_items(self, digest: str, limit: int = 500) -> list[Document]: ...
+    async def settle_items(self, ids: Sequence[str], changes: Mapping[str, Any]) -> None: ...
+    async def opd_names(self, ids: Sequence[str]) -> dict[str, str]: ...
+    async def due(self, limit: int, until: datetime | None = None) -> list[Document]: ...
+    async def claim(self, mail: Document, lease_seconds: float) -> datetime | None: ...
+    async def settle(self, mail_id: str, claimed: datetime, changes: Mapping[str, Any]) -> bool: ...
+    async def retry_later(
+        self, mail_id: str, claimed: datetime, after_seconds: float, error: str
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class StaffMailing:
+    """What staging staff e-mails needs (handlers.stage_staff_mail): off when `on` is False (no
+    SMTP host), when the consumer group reads on and stages nothing."""
+
+    mailbox: StaffMailbox
+    addresses: StaffAddresses
+    on: bool = True
+    digest_hour: int = 7
+    max_age: timedelta = timedelta(hours=48)

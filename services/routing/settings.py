@@ -5,9 +5,36 @@ from pydantic_settings import SettingsConfigDict
 
 from services.routing.adapters.webhooks import parse_networks
 from services.routing.domain.suggestions import MAX_THRESHOLD
+from shared.mail import SmtpSettings
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
 
 PREFIX = "ROUTING_"
+
+
+class StaffMailSettings(SmtpSettings, FileSettings):
+    """E-mail to staff (issue 21 item 4; services/routing/domain/staff_mail.py): off unless an SMTP
+    host is set (the `smtp_*` and mail settings are shared/mail.py's, as intake's notifications
+    have them; both may name one server). Every value may come from `<NAME>_FILE`."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTING_MAIL_", extra="ignore")
+
+    # The hour (WIB, 0–23) at which a person who chose the daily digest gets the previous day's.
+    digest_hour: int = Field(default=7, ge=0, le=23)
+    # An event older than this when it is read tells nobody (a consumer group started late, or
+    # e-mail just switched on, would otherwise mail the whole history).
+    max_age_hours: float = Field(default=48.0, gt=0)
+    # The worker: how often it looks for due mails.
+    poll_seconds: float = Field(default=1.0, gt=0)
+    # How long one send may hold a mail before another pass or process may try it.
+    lease_seconds: float = Field(default=120.0, gt=0)
+    # A mail the server keeps deferring is tried again after 5 s, doubling up to
+    # `retry_max_seconds`; after this many tries it is recorded `failed`.
+    max_attempts: int = Field(default=30, ge=1)
+    # The longest wait between tries of a deferred mail.
+    retry_max_seconds: float = Field(default=900.0, gt=0)
+
+    def on(self) -> bool:
+        return bool(self.smtp_host)
 
 
 class RoutingSettings(FileSettings):
@@ -83,6 +110,7 @@ class RoutingSettings(FileSettings):
     staff_public_url: str = ""
     # The SLA dashboard's address, linked from the staff home page.
     staff_dashboard_url: str = "http://127.0.0.1:8083/dashboard/"
+    mail: StaffMailSettings = Field(default_factory=StaffMailSettings)
 
     @field_validator("webhook_allowed_networks")
     @classmethod

@@ -458,6 +458,15 @@ async def staff_sign_in(rec: Recorder, mongo_uri: str, routing_db: str) -> None:
         form={"csrf": _csrf(home), "current": "salah", "new": "x" * 12, "repeat": "x" * 12},
         headers=session,
     )
+    await rec.call("staff: e-mail choice", "routing", "GET", "/staff/surel", headers=session)
+    await rec.call(
+        "staff: e-mail as a daily digest",
+        "routing",
+        "POST",
+        "/staff/surel",
+        form={"csrf": _csrf(home), "digest": "harian"},
+        headers=session,
+    )
     await rec.call("staff: accounts", "routing", "GET", "/staff/akun", headers=session)
     new = {
         "username": "golden.pupr",

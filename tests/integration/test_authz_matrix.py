@@ -169,6 +169,8 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
             ("POST", "/staff/keluar"),
             ("GET", "/staff/sandi"),
             ("POST", "/staff/sandi"),
+            ("GET", "/staff/surel"),
+            ("POST", "/staff/surel"),
             ("GET", "/staff/akun"),
             ("POST", "/staff/akun"),
             ("POST", "/staff/akun/{username}/nonaktifkan"),

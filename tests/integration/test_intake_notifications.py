@@ -7,15 +7,10 @@ what reaches the servers is what is asserted. Every wait is on a condition (test
 from __future__ import annotations
 
 import datetime as dt
-import email
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
-import ssl
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -25,12 +20,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
@@ -55,79 +44,17 @@ from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
 from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, SLA_EVENTS
 from tests.intake_app import Client, running_intake
+from tests.smtp_server import SMTP_PASSWORD, SMTP_USER, Mailbox, smtp_server
 from tests.topics import messages_for
 from tests.unit.test_intake_views import assigned, received
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_day")]
 
-SMTP_USER, SMTP_PASSWORD = "pengaduan", "rahasia-smtp"
 GATEWAY_KEY = "g" * 32
 SECRET = "n" * 32
 OPD = "33.74/dinas-pupr"
 DAILY_CAP = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (the client trusts it as its CA bundle)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pengaduan-test-smtp")])
-    now = clock.wall()  # the certificate's validity is checked against the wall clock
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "smtp.pem", directory / "smtp.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
-class Mailbox:
-    """The SMTP server's handler: every message accepted (after STARTTLS and AUTH)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        assert session.ssl is not None, "a message before STARTTLS"
-        assert session.authenticated, "a message without AUTH"
-        with self._lock:
-            self._messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        with self._lock:
-            return [m for m in self._messages if m["To"] == address]
-
-
-def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        SMTP_USER.encode(),
-        SMTP_PASSWORD.encode(),
-    )
-    return AuthResult(success=ok, handled=False)
 
 
 @dataclass
@@ -167,25 +94,8 @@ class Gateway:
 
 @pytest.fixture(scope="module")
 def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mailbox, int, Path]]:
-    cert, key = _certificate(tmp_path_factory.mktemp("smtp"))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    mailbox = Mailbox()
-    port = _free_port()
-    controller = Controller(
-        mailbox,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=context,
-        require_starttls=True,
-        authenticator=_authenticator,
-        auth_required=True,
-    )
-    controller.start()
-    try:
-        yield mailbox, port, cert
-    finally:
-        controller.stop()
+    with smtp_server(tmp_path_factory.mktemp("smtp")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from services.intake.domain.errors import NotFound
 from services.intake.domain.tracking import link_token
 from services.intake.domain.view import apply
 from services.intake.models import SubmitAccepted, SubmitComplaint
-from services.intake.ports import DeliveryRefused
 from services.intake.settings import NotifySettings
 from shared import clock
 from shared.calendar import calendar_for
@@ -35,7 +34,8 @@ from shared.events import (
     InformationRequested,
     TierChanged,
 )
-from shared.faults import TransientError
+from shared.faults import TransientError, retry_delay
+from shared.mail import DeliveryRefused
 from tests.intake_fakes import (
     FakeComplaintStore,
     FakeNotificationStore,
@@ -348,7 +348,7 @@ async def test_a_transient_failure_is_tried_again_later_and_a_refusal_is_recorde
     assert world.states() == {mail_id: "pending", mail_id.replace(":email", ":whatsapp"): "failed"}
     assert await world.notifier.pass_once() == 0  # not before its retry's instant
     world.mail.fail_with = None
-    world.wall.at += timedelta(seconds=n.retry_delay(1, world.settings.retry_max_seconds))
+    world.wall.at += timedelta(seconds=retry_delay(1, world.settings.retry_max_seconds))
     assert await world.notifier.pass_once() == 1
     assert world.states()[mail_id] == "sent" and [m.id for m in world.mail.sent] == [mail_id]
 

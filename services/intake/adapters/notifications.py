@@ -1,7 +1,7 @@
 """Notifications to the reporter on intake's database (the NotificationStore port, ports.py).
 
 Each notification is one document, `notifications/<event id>:<channel>` (a reminder:
-`<event id>:r<days>:<channel>`), and is its own outbox record in shared/outbox.py's sense: staged
+`<event id>:r<days>:<channel>`), and is its own outbox record (shared/mail_outbox.py): staged
 with the change that causes it (the view consumer upserts it before it saves the view, so a crash
 between the two stages the same document again and a redelivery nothing new), due from
 `outbox_since` (the relay's field and index), and cleared once sent. The worker claims a document
@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument, UpdateMany, UpdateOne
+from pymongo import ASCENDING, ReturnDocument, UpdateMany
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-from shared import clock, outbox
+from shared import clock
+from shared.mail_outbox import MailOutbox
 
 Document = dict[str, Any]
 CAP_TTL_SECONDS = 2 * 24 * 3600
@@ -42,40 +43,16 @@ RECIPIENT_FIELDS = (
 )
 
 
-def _wall_due(not_before: datetime | None) -> datetime:
-    """The wall instant a notification is due (the worker's query compares with the wall clock,
-    as the outbox relay does); a reminder's instant is domain time (CLOCK_START may shift it)."""
-    wall = clock.wall()
-    if not_before is None:
-        return wall
-    return wall + max(timedelta(0), not_before - clock.now())
-
-
 class MongoNotificationStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._notifications = db["notifications"]
+        self._outbox = MailOutbox(self._notifications)
         self._complaints = db["complaints"]
         self._caps = db["notify_caps"]
 
     async def stage(self, notifications: Sequence[Document]) -> int:
         """Insert the ones not staged yet (by id); how many were new."""
-        if not notifications:
-            return 0
-        ops = [
-            UpdateOne(
-                {"_id": n["_id"]},
-                {"$setOnInsert": {**n, "outbox_since": _wall_due(n.get("not_before"))}},
-                upsert=True,
-            )
-            for n in notifications
-        ]
-        try:
-            result = await self._notifications.bulk_write(ops, ordered=False)
-        except BulkWriteError as exc:  # a concurrent upsert of the same id: staged already
-            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
-            return int(exc.details.get("nUpserted", 0))
-        return result.upserted_count
+        return await self._outbox.stage(notifications)
 
     async def cancel_reminders(self, open_requests: Mapping[str, str | None]) -> None:
         """Pending reminders of these complaints that are not about their open request (complaint
@@ -92,35 +69,19 @@ class MongoNotificationStore:
         await self._notifications.bulk_write(ops, ordered=False)
 
     async def due(self, limit: int) -> list[Document]:
-        query = {"outbox_since": {"$type": "date", "$lte": clock.wall()}}
-        return await self._notifications.find(query).sort("outbox_since", ASCENDING).limit(limit).to_list()
+        return await self._outbox.due(limit)
 
     async def claim(self, notification: Document, lease_seconds: float) -> datetime | None:
         """Hold it for `lease_seconds` (None: another pass or instance took it first)."""
-        until = clock.wall() + timedelta(seconds=lease_seconds)
-        result = await self._notifications.update_one(
-            {"_id": notification["_id"], "outbox_since": notification["outbox_since"]},
-            {"$set": {"outbox_since": until}},
-        )
-        return until if result.modified_count else None
+        return await self._outbox.claim(notification, lease_seconds)
 
     async def settle(self, notification_id: str, claimed: datetime, changes: Mapping[str, Any]) -> bool:
-        result = await self._notifications.update_one(
-            {"_id": notification_id, "outbox_since": claimed},
-            {"$set": {**changes, "outbox_since": None}},
-        )
-        return bool(result.modified_count)
+        return await self._outbox.settle(notification_id, claimed, changes)
 
     async def retry_later(
         self, notification_id: str, claimed: datetime, after_seconds: float, error: str
     ) -> None:
-        await self._notifications.update_one(
-            {"_id": notification_id, "outbox_since": claimed},
-            {
-                "$set": {"outbox_since": clock.wall() + timedelta(seconds=after_seconds), "error": error},
-                "$inc": {"attempts": 1},
-            },
-        )
+        await self._outbox.retry_later(notification_id, claimed, after_seconds, error)
 
     async def recipient(self, complaint_id: str) -> Document | None:
         return await self._complaints.find_one({"_id": complaint_id}, dict.fromkeys(RECIPIENT_FIELDS, 1))
@@ -169,6 +130,6 @@ class MongoNotificationStore:
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    await outbox.ensure_outbox_index(db["notifications"])
+    await MailOutbox(db["notifications"]).ensure_indexes()
     await db["notifications"].create_index([("complaint_id", ASCENDING), ("_id", ASCENDING)])
     await db["notify_caps"].create_index("created_at", expireAfterSeconds=CAP_TTL_SECONDS)

@@ -9,7 +9,6 @@ Log lines name the notification, the complaint, the kind and the channel: never 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -17,13 +16,15 @@ from typing import Any
 
 from services.intake.adapters.notify_templates import Links, Templates
 from services.intake.adapters.tracking import open_pin
-from services.intake.domain.notifications import address_for, address_key, gate, opt_out_token, retry_delay
+from services.intake.domain.notifications import address_for, address_key, gate, opt_out_token
 from services.intake.domain.tracking import link_token
-from services.intake.ports import DeliveryRefused, NotificationSender, NotificationStore, OpdNames
+from services.intake.ports import NotificationSender, NotificationStore, OpdNames
 from services.intake.settings import NotifySettings
 from shared import clock
 from shared.calendar import WIB
-from shared.faults import is_transient
+from shared.faults import is_transient, retry_delay
+from shared.mail import DeliveryRefused
+from shared.mail_outbox import run_passes
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
@@ -56,23 +57,8 @@ class Notifier:
         return len(due)
 
     async def run(self) -> None:
-        """For ever: passes while there is work, a pause when there is none; a fault of the
-        database is waited out, anything else (a bug) ends the task (/readyz says so)."""
-        backoff = self._settings.poll_seconds
-        while True:
-            try:
-                handled = await self.pass_once()
-                backoff = self._settings.poll_seconds
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("notifications: %r; retrying in %.0fs", exc, backoff)
-                handled = 0
-                backoff = min(backoff * 2, 30.0)
-            if not handled:
-                await asyncio.sleep(backoff)  # a poll period, not a wait for a condition
+        """For ever (shared/mail_outbox.py `run_passes`)."""
+        await run_passes(self.pass_once, self._settings.poll_seconds, "notifications")
 
     async def close(self) -> None:
         for sender in set(self._senders.values()):

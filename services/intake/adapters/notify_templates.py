@@ -13,24 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from services.intake.ports import OutgoingMessage
+from shared.calendar import last_day
 
-_DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
-_MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
-           "Oktober", "November", "Desember")  # fmt: skip
 _URL = re.compile(r"https?://[^\s<>\"]+")
-
-
-def last_day(due_iso: str) -> str:
-    """A due (the next local midnight, DESIGN §5) as the day it ends: "Kamis, 12 Maret 2026"."""
-    day = (datetime.fromisoformat(due_iso) - timedelta(seconds=1)).date()
-    return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def _linkify(line: str) -> Markup:

@@ -1,4 +1,4 @@
-"""The NotificationSender port (ports.py): e-mail over SMTP (aiosmtplib) and SMS / WhatsApp through
+"""The NotificationSender port (ports.py): e-mail over SMTP (shared/mail.py) and SMS / WhatsApp through
 a gateway's HTTP API. Both keep the notification's id on every resend — the e-mail's Message-ID,
 the gateway's `reference` and `Idempotency-Key` — so a message sent again after a crash is
 recognised by its receiver as the one it has.
@@ -15,24 +15,19 @@ import hashlib
 import hmac
 import json
 import logging
-from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
 from typing import Any
 
 import aiohttp
-import aiosmtplib
 
 from services.intake.adapters.notify_templates import Templates
-from services.intake.ports import DeliveryRefused, OutgoingMessage
+from services.intake.ports import OutgoingMessage
 from services.intake.settings import NotifySettings
 from shared import clock
 from shared.faults import TransientError
+from shared.mail import DeliveryRefused, new_mail, send_mail
 
 log = logging.getLogger(__name__)
-# Header lines up to RFC 5322's limit: a long List-Unsubscribe URL must stay one URL, not be folded
-# into encoded words (which mail clients do not read as a link).
-_SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 class SmtpSender:
@@ -42,16 +37,7 @@ class SmtpSender:
         self._settings = settings
 
     def email(self, message: OutgoingMessage) -> EmailMessage:
-        s = self._settings
-        mail = EmailMessage()
-        mail["From"] = s.mail_from
-        mail["To"] = message.to
-        # One line whatever the template's parts carry (a header with a line break is refused).
-        mail["Subject"] = " ".join(message.subject.split())
-        mail["Date"] = format_datetime(clock.wall())
-        # The id's colons are not allowed left of the @ (RFC 5322 dot-atom): dots instead.
-        mail["Message-ID"] = f"<{message.id.replace(':', '.')}@{s.message_id_domain}>"
-        mail["Auto-Submitted"] = "auto-generated"
+        mail = new_mail(self._settings, message.id, message.to, message.subject)
         # One-click opt-out (RFC 8058): the mail client POSTs to the link.
         mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -61,34 +47,7 @@ class SmtpSender:
         return mail
 
     async def send(self, message: OutgoingMessage) -> str:
-        s = self._settings
-        mail = self.email(message)
-        sender = parseaddr(s.mail_from)[1]
-        try:
-            await aiosmtplib.send(
-                mail.as_bytes(policy=_SMTP_POLICY),
-                sender=sender,
-                recipients=[message.to],
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                start_tls=s.smtp_starttls,
-                username=s.smtp_username or None,
-                password=s.smtp_password or None,
-                cert_bundle=s.smtp_ca_file or None,
-                timeout=s.smtp_timeout_seconds,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            if all(code >= 500 for code in codes):
-                raise DeliveryRefused(f"SMTP refused the recipient: {codes}") from None
-            raise TransientError(f"SMTP deferred the recipient: {codes}") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code >= 500 and exc.code not in (530, 535):  # auth/TLS setup is ours to fix
-                raise DeliveryRefused(f"SMTP {exc.code}: {exc.message[:200]}") from None
-            raise TransientError(f"SMTP {exc.code}: {exc.message[:200]}") from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise TransientError(f"SMTP: {exc!r}"[:300]) from None
-        return str(mail["Message-ID"])
+        return await send_mail(self._settings, self.email(message))
 
     async def close(self) -> None:
         return None

@@ -216,11 +216,6 @@ def address_for(channel: str, reporter: Mapping[str, Any]) -> str:
     return str(value or "")
 
 
-def retry_delay(attempts: int, most: float) -> float:
-    """Seconds before the next try after `attempts` failed ones: 5 s doubling, capped at `most`."""
-    return float(min(most, 5.0 * 2 ** max(0, attempts - 1)))
-
-
 # --- the opt-out link: a signed token per complaint ----------------------------------------------
 
 

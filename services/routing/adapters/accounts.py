@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.routing.domain.staff import Account, AccountError, Backoff
+from services.routing.domain.staff_mail import Audience
 from shared import clock
 
 Doc = dict[str, Any]
@@ -62,11 +64,13 @@ def _account(doc: Doc) -> Account:
         opd=doc.get("opd"),
         active=bool(doc.get("active", True)),
         email=doc.get("email"),
+        mail_digest=bool(doc.get("mail_digest", False)),
     )
 
 
 async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["staff_accounts"].create_index([("pemda", ASCENDING), ("_id", ASCENDING)])
+    await db["staff_accounts"].create_index([("opd", ASCENDING), ("role", ASCENDING)])
     await db["staff_sessions"].create_index([("account", ASCENDING)])
     await db["staff_sessions"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     await db["staff_failures"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
@@ -98,6 +102,7 @@ class MongoStaffDirectory:
             "role": account.role,
             "pemda": account.pemda,
             "opd": account.opd,
+            "mail_digest": account.mail_digest,
             "active": True,
             "password_hash": await hash_password(password) if password else None,
             "created_at": clock.wall(),
@@ -111,6 +116,27 @@ class MongoStaffDirectory:
     async def get(self, username: str) -> Account | None:
         doc = await self._db["staff_accounts"].find_one({"_id": username}, {"password_hash": 0})
         return _account(doc) if doc else None
+
+    async def addressed(self, audiences: Sequence[Audience], limit: int = 500) -> list[Account]:
+        """The active accounts with an e-mail address in these audiences (domain/staff_mail.py)."""
+        if not audiences:
+            return []
+        scopes = [
+            {"role": a.role, "opd": a.opd}
+            if a.opd is not None
+            else {"role": a.role, "pemda": a.pemda, "opd": None}
+            for a in audiences
+        ]
+        query: Doc = {"active": True, "email": {"$nin": [None, ""]}, "$or": scopes}
+        found = self._db["staff_accounts"].find(query, {"password_hash": 0}).sort("_id", ASCENDING)
+        return [_account(d) async for d in found.limit(limit)]
+
+    async def set_mail_digest(self, username: str, digest: bool) -> bool:
+        """The person's choice: staff e-mails one by one (False) or as one digest a day."""
+        result = await self._db["staff_accounts"].update_one(
+            {"_id": username}, {"$set": {"mail_digest": digest}}
+        )
+        return bool(result.matched_count)
 
     async def of_pemda(self, pemda: str | None, limit: int = 500) -> list[Account]:
         """The accounts of a pemda (every account for None: an admin's view), by username."""

@@ -32,6 +32,8 @@ class Account:
     opd: str | None
     active: bool = True
     email: str | None = None
+    # The person's staff e-mails (domain/staff_mail.py) come as one digest a day, not one by one.
+    mail_digest: bool = False
 
     def as_staff(self) -> Staff:
         return Staff(sub=self.id, role=self.role, pemda=self.pemda, opd=self.opd, name=self.name)

@@ -8,7 +8,7 @@ from services.routing import handlers
 from services.routing.adapters import webhooks
 from services.routing.adapters.delivery import OutboxDelivery
 from services.routing.adapters.webhooks import TargetGuard
-from services.routing.ports import Routing
+from services.routing.ports import Routing, StaffMailing
 from shared.envelope import Envelope
 from shared.kafka import BatchHandler, Rejected
 from shared.runtime import Infra
@@ -40,6 +40,15 @@ def transfer_batches(routing: Routing) -> BatchHandler:
 
     async def on_events(batch: list[Envelope]) -> list[Rejected]:
         return await handlers.count_transfers(batch, routing)
+
+    return on_events
+
+
+def staff_mail_batches(mailing: StaffMailing) -> BatchHandler:
+    """Group `routing-staff-mail`: lifecycle and clock events become staff e-mails."""
+
+    async def on_events(batch: list[Envelope]) -> list[Rejected]:
+        return await handlers.stage_staff_mail(batch, mailing)
 
     return on_events
 

@@ -34,6 +34,8 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/staff/masuk"): _FORM,
     ("POST", "/staff/keluar"): _FORM,
     ("GET", "/staff/sandi"): _FORM,
+    ("GET", "/staff/surel"): _FORM,
+    ("POST", "/staff/surel"): _FORM,
     ("POST", "/staff/sandi"): _FORM,
     ("GET", "/staff/akun"): _FORM,
     ("POST", "/staff/akun"): _FORM,
