@@ -176,6 +176,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
             ("GET", "/staff/atur-sandi/{token}"),
             ("POST", "/staff/atur-sandi/{token}"),
             ("GET", "/staff/static"),
+            ("GET", "/staff/masuk/oidc"),  # tests/integration/test_staff_oidc.py
         )
     },
     # --- sla ---

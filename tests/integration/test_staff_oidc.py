@@ -97,6 +97,8 @@ async def _at_provider(http: aiohttp.ClientSession, oidc: OidcRouting, url: str,
         form = _hidden_fields(page)
         if form.get("prompt") == "login":
             form |= {"login": login, "password": "apa-saja"}
+        if 'name="logout"' in page:  # the provider's logout: "Yes, sign me out"
+            form |= {"logout": "yes"}
         r = await http.post(urljoin(url, action), data=form, allow_redirects=False)
         assert r.status in (302, 303), await r.text()
         url = urljoin(url, r.headers["Location"])
