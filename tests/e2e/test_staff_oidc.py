@@ -26,9 +26,13 @@ ELSEWHERE = re.compile(r"^(?!https?://127\.0\.0\.1[:/])")
 
 
 @pytest.fixture(scope="module")
-async def oidc(endpoints: infra.Endpoints, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OidcRouting]:
+async def oidc(
+    endpoints: infra.Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[OidcRouting]:
     async with routing_with_provider(endpoints, tmp_path_factory.mktemp("oidc-browser")) as running:
-        running.provider.add("budi.pupr", name="Budi Santoso", role="handler", pemda="33.74", opd="dinas-pupr")
+        running.provider.add(
+            "budi.pupr", name="Budi Santoso", role="handler", pemda="33.74", opd="dinas-pupr"
+        )
         running.provider.add("tamu", name="Tamu", role="bendahara", pemda="33.74")
         yield running
 

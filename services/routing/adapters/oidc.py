@@ -178,8 +178,8 @@ class OidcClient:
         `iat`, `nonce`, `azp` and `at_hash` hold."""
         meta = await self.metadata()
         algorithms = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
-        # Never "none", never a symmetric algorithm keyed with a public key's bytes.
-        registry = JWSRegistry(algorithms=[a for a in algorithms if a != "none"])
+        # Only the provider's public keys sign: never "none", never HS* (the client secret as key).
+        registry = JWSRegistry(algorithms=[a for a in algorithms if a != "none" and not a.startswith("HS")])
         try:
             try:
                 token = jwt.decode(id_token, await self._key_set(refresh=False), registry=registry)
