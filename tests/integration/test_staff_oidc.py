@@ -26,11 +26,12 @@ from yarl import URL
 
 from devtools import infra
 from services.routing.adapters.accounts import token_hash
+from services.routing.adapters.oidc import OidcClient, OidcError
 from services.routing.domain.staff import Account
 from services.routing.entrypoints.staff_pages import DIRECTORY
 from shared.auth import StaffAuth
 from tests.intake_app import running_intake
-from tests.oidc import OidcRouting, routing_with_provider
+from tests.oidc import CLIENT_ID, CLIENT_SECRET, OidcRouting, free_port, routing_with_provider
 
 pytestmark = pytest.mark.integration
 
@@ -292,3 +293,17 @@ async def test_logout_ends_the_session_here_and_at_the_provider(oidc: OidcRoutin
         # Passwords are not used while the provider signs people in.
         r = await http.post(f"{oidc.base}/staff/masuk", data={"username": "x", "password": "y"})
         assert r.status == 404 and "Kata sandi tidak dipakai" in await r.text()
+
+
+async def test_a_provider_under_another_name_or_unreachable_is_not_used(oidc: OidcRouting) -> None:
+    port = urlsplit(oidc.provider.issuer).port
+    # The same provider reached as `localhost`: its discovery document names 127.0.0.1, so tokens
+    # it issues would not be its own (OpenID Connect Discovery §4.3).
+    renamed = OidcClient(f"http://localhost:{port}", CLIENT_ID, CLIENT_SECRET, "openid")
+    with pytest.raises(OidcError, match="is not 'http://localhost"):
+        await renamed.authorization_request("http://127.0.0.1/cb")
+    await renamed.close()
+    gone = OidcClient(f"http://127.0.0.1:{free_port()}", CLIENT_ID, CLIENT_SECRET, "openid")
+    with pytest.raises(OidcError, match="ClientConnectorError"):
+        await gone.metadata()
+    await gone.close()
