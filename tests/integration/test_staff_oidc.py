@@ -262,9 +262,23 @@ async def test_a_disabled_person_and_a_taken_username_are_refused(oidc: OidcRout
     assert (await directory.get("budi.lokal")).opd == "33.74/dinas-pupr"  # type: ignore[union-attr]
 
     oidc.provider.add("pensiun", name="Pak Pensiun", role="handler", pemda="33.74", opd="33.74/dlh")
-    async with _browser() as http:
+    oidc.provider.add("ani.koord", name="Ani Koordinator", role="koordinator", pemda="33.74")
+    async with _browser() as http, _browser() as coordinator:
         assert (await _sign_in(http, oidc, "pensiun")).status == 302
-        await directory.disable("pensiun", "admin")
+        # The pemda's coordinator (signed in through the provider too) disables the leaver in the
+        # staff page; accounts are not created there, the provider's sign-in creates them.
+        assert (await _sign_in(coordinator, oidc, "ani.koord")).status == 302
+        page = await (await coordinator.get(f"{oidc.base}/staff/akun")).text()
+        assert 'data-username="pensiun"' in page and 'id="akun-sso"' in page
+        assert 'id="new-account"' not in page and "tautan-sandi" not in page
+        csrf = _hidden_fields(page)["csrf"]
+        r = await coordinator.post(
+            f"{oidc.base}/staff/akun",
+            data={"csrf": csrf, "username": "baru", "name": "Baru", "role": "handler"},
+        )
+        assert r.status == 409 and await oidc.db["staff_accounts"].find_one({"_id": "baru"}) is None
+        r = await coordinator.post(f"{oidc.base}/staff/akun/pensiun/nonaktifkan", data={"csrf": csrf})
+        assert r.status == 200 and "Akun pensiun dinonaktifkan" in await r.text()
         home = await http.get(f"{oidc.base}/staff/", allow_redirects=False)
         assert home.status == 302  # the session ended with the account
         r = await _sign_in(http, oidc, "pensiun")

@@ -437,6 +437,13 @@ def _reset_url(request: web.Request, token: str) -> str:
 
 async def create_account(request: web.Request) -> web.Response:
     manager, csrf, form = await _manager_form(request)
+    if EXTERNAL_SIGN_IN in request.app:
+        raise Refusal(
+            409,
+            "Akun dibuat oleh layanan masuk",
+            "Akun staf dibuat sendiri saat seseorang pertama kali masuk melalui layanan masuk pemda; "
+            "peran dan cakupannya diatur di sana.",
+        )
     pemda = manager.pemda if manager.role == "coordinator" else (form.get("pemda") or "").strip() or None
     try:
         username = check_username(form.get("username", ""))
@@ -480,6 +487,7 @@ async def disable_account(request: web.Request) -> web.Response:
 
 async def reset_link(request: web.Request) -> web.Response:
     manager, csrf, _ = await _manager_form(request)
+    _passwords_off(request)
     account = await _managed(request, manager)
     if not account.active:
         return await _accountsrender(request, manager, csrf, 409, error=f"Akun {account.id} nonaktif.")
