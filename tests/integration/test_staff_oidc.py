@@ -6,7 +6,8 @@ routing is its real app on the real database.
 What must hold: the person lands on the staff home with the provider's name and role, in a
 session and staff token like a password sign-in's, with a local account linked to the provider's
 subject; the token's `sub` and `name` are what intake's identity audit records; a callback from
-another browser, a replayed or made-up state, a changed nonce, another attempt's code (PKCE) and
+another browser, a replayed or made-up state, a changed nonce, another attempt's code (PKCE), an
+answer naming another issuer, and
 an unknown role or a scope outside the deployment are refused with a page and open no session;
 logout ends the session here and sends the browser to the provider's logout.
 """
@@ -228,6 +229,20 @@ async def test_a_changed_nonce_or_another_attempts_code_is_refused(
                            allow_redirects=False)  # fmt: skip
         assert r.status == 502
         assert "HTTP 400 invalid_grant" in caplog.text, caplog.text
+        assert _cookie(http, oidc, "pengaduan_sesi") is None
+
+    async with _browser() as http:
+        # An answer naming another issuer (RFC 9207: a mix-up between providers), or none at all
+        # from a provider that always names itself, is refused before the code is used.
+        for iss in ("http://penyedia-lain.example", None):
+            callback = await _at_provider(http, oidc, await _start(http, oidc), "budi.pupr")
+            parts = urlsplit(callback)
+            query = {k: v[0] for k, v in parse_qs(parts.query).items() if k != "iss"}
+            if iss:
+                query["iss"] = iss
+            r = await http.get(f"{oidc.base}{parts.path}", params=query, allow_redirects=False)
+            assert r.status == 502
+            assert (f"callback: iss {iss!r}" if iss else "no iss although") in caplog.text
         assert _cookie(http, oidc, "pengaduan_sesi") is None
 
 

@@ -5,7 +5,8 @@ for a password (entrypoints/staff_pages.py asks `app[EXTERNAL_SIGN_IN]`).
 1. `GET /staff/masuk` (no session): a new state, nonce and PKCE verifier (adapters/oidc.py); the
    attempt is kept server-side under the state's hash for `ROUTING_OIDC_LOGIN_MINUTES`, bound to
    this browser by a random value in the HttpOnly cookie `pengaduan_oidc` (only its hash is
-   stored); 302 to the provider's authorization endpoint.
+   stored); 302 to the provider's authorization endpoint. A sign-in begun in a second tab
+   replaces the cookie, so the first tab's return asks the person to start again.
 2. `GET /staff/masuk/oidc?code&state` (the redirect URI): the attempt is taken once, only with the
    browser's binding cookie (a state replayed, forged, or carried to another browser finds
    nothing); the provider's `iss` parameter (RFC 9207) must be its own; the code is exchanged with
