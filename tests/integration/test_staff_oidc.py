@@ -7,9 +7,8 @@ What must hold: the person lands on the staff home with the provider's name and 
 session and staff token like a password sign-in's, with a local account linked to the provider's
 subject; the token's `sub` and `name` are what intake's identity audit records; a callback from
 another browser, a replayed or made-up state, a changed nonce, another attempt's code (PKCE), an
-answer naming another issuer, and
-an unknown role or a scope outside the deployment are refused with a page and open no session;
-logout ends the session here and sends the browser to the provider's logout.
+answer naming another issuer, an unknown role or a scope outside the deployment are refused with a
+page and open no session; logout ends the session here and at the provider.
 """
 
 from __future__ import annotations
