@@ -53,8 +53,8 @@ class AuthorizationRequest:
 
 
 class OidcClient:
-    """One per process: the discovery document and the key set are cached (the key set is fetched
-    again for an unknown `kid`, at most once per `jwks_refetch_seconds`)."""
+    """One per process: the discovery document and the key set are cached for `metadata_seconds`
+    (the key set is fetched again for an unknown `kid`, at most once per `jwks_refetch_seconds`)."""
 
     def __init__(
         self,
@@ -165,7 +165,10 @@ class OidcClient:
 
     async def _key_set(self, refresh: bool) -> KeySet:
         meta = await self.metadata()
-        if self._keys is None or (refresh and time.monotonic() - self._keys_at > self._refetch):
+        age = time.monotonic() - self._keys_at
+        # Re-read with the discovery document (a key the provider withdrew stops counting), and
+        # for an unknown `kid` (a rotation) at most once per `jwks_refetch_seconds`.
+        if self._keys is None or age > self._metadata_seconds or (refresh and age > self._refetch):
             doc = await self._json("GET", meta["jwks_uri"])
             try:
                 self._keys, self._keys_at = KeySet.import_key_set(doc), time.monotonic()  # type: ignore[arg-type]
