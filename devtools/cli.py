@@ -41,6 +41,7 @@ def install(browser: bool = False) -> None:
         infra.ensure_docker_compose()
         infra.ensure_promtool()
         infra.ensure_axe()
+        infra.ensure_oidc_provider()
 
 
 def run(scale: int = 1, brokers: int = 1) -> int:

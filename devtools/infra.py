@@ -156,6 +156,39 @@ def ensure_axe() -> Path:
     return script
 
 
+OIDC_PROVIDER_VERSION = "9.13.3"
+
+
+def ensure_oidc_provider() -> Path:
+    """panva's `oidc-provider` (from npm, pinned; certified by the OpenID Foundation), the real
+    OpenID Connect provider the staff sign-in tests run (tests/oidc/provider.mjs); fetched once
+    into the cache with npm. Its module's path."""
+    target = cache_dir() / f"oidc-provider-{OIDC_PROVIDER_VERSION}"
+    module = target / "node_modules" / "oidc-provider" / "lib" / "index.js"
+    if module.exists():
+        return module
+    if shutil.which("npm") is None:
+        raise InfraError("npm is needed once to fetch oidc-provider for the staff sign-in tests")
+    target.mkdir(parents=True, exist_ok=True)
+    log.info("fetching oidc-provider %s with npm (once)", OIDC_PROVIDER_VERSION)
+    done = subprocess.run(
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(target),
+            "--no-save",
+            "--ignore-scripts",
+            f"oidc-provider@{OIDC_PROVIDER_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0 or not module.exists():
+        raise InfraError(f"npm install oidc-provider@{OIDC_PROVIDER_VERSION} failed:\n{done.stderr[-2000:]}")
+    return module
+
+
 def _debian_package(package: str, path: Path) -> Path:
     if path.exists():
         return path

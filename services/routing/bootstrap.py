@@ -37,6 +37,7 @@ from services.routing.entrypoints import (
     queues,
     ratelimit,
     staff_mail_pages,
+    staff_oidc,
     staff_pages,
     suggestions,
 )
@@ -243,11 +244,14 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     add_staff_routes(app)
     staff_pages.add_routes(app, settings)
     staff_mail_pages.add_routes(app)
+    staff_oidc.add_routes(app, settings)
 
     async def staff_directory(app: web.Application) -> AsyncIterator[None]:
         # After with_consumers' lifecycle (appended first): the database is open.
         if staff_pages.DIRECTORY not in app:
             app[staff_pages.DIRECTORY] = await open_staff_directory(app[INFRA].db)
+        if staff_oidc.CATALOG not in app:  # an OIDC sign-in's OPD must exist
+            app[staff_oidc.CATALOG] = MongoCatalog(app[INFRA].db)
         yield
 
     app.cleanup_ctx.append(staff_directory)

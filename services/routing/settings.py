@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.routing.adapters.webhooks import parse_networks
+from services.routing.domain.oidc import parse_role_map
 from services.routing.domain.suggestions import MAX_THRESHOLD
 from shared.mail import SmtpSettings
 from shared.settings import DEFAULT_KAFKA, DEFAULT_MONGO, FileSettings, shared_env
@@ -111,6 +112,58 @@ class RoutingSettings(FileSettings):
     # The SLA dashboard's address, linked from the staff home page.
     staff_dashboard_url: str = "http://127.0.0.1:8083/dashboard/"
     mail: StaffMailSettings = Field(default_factory=StaffMailSettings)
+
+    # Staff sign-in through the pemda's OpenID Connect provider (Keycloak, Azure AD / Entra ID, …;
+    # services/routing/entrypoints/staff_oidc.py). Set, `/staff/masuk` sends people to it
+    # (authorization code with PKCE) instead of asking for a password. The provider's issuer URL
+    # exactly as its discovery document states it, e.g. `https://sso.semarangkota.go.id/realms/pemkot`.
+    oidc_issuer: str = ""
+    # The client id registered at the provider for routing (confidential client; its redirect
+    # URI is `<ROUTING_STAFF_PUBLIC_URL>/staff/masuk/oidc`).
+    oidc_client_id: str = ""
+    # That client's secret (best from `ROUTING_OIDC_CLIENT_SECRET_FILE`).
+    oidc_client_secret: str = ""
+    # Scopes asked for, separated by spaces (`openid` is always added): those that bring the
+    # claims below into the ID token.
+    oidc_scopes: str = "openid profile email"
+    # The ID token's claim holding the username (each claim setting is a name, or a dotted path
+    # into nested claims such as `realm_access.roles`): the account's id, the staff token's `sub`.
+    oidc_username_claim: str = "preferred_username"
+    # The claim holding the person's display name.
+    oidc_name_claim: str = "name"
+    # The claim holding the person's e-mail address (for staff notifications).
+    oidc_email_claim: str = "email"
+    # The claim holding the role. A list (groups, realm roles) may hold other values; exactly one
+    # must be a role, after `ROUTING_OIDC_ROLE_MAP`.
+    oidc_role_claim: str = "role"
+    # The claim holding the pemda code (e.g. `33.74`); none for an admin.
+    oidc_pemda_claim: str = "pemda"
+    # The claim holding the OPD of handlers and OPD supervisors (its slug or `<pemda>/<slug>`); it
+    # must be in the OPD catalog.
+    oidc_opd_claim: str = "opd"
+    # The provider's role names → this system's roles, e.g.
+    # `petugas-opd=handler,koordinator=coordinator,pengawas=supervisor`. A value absent here counts
+    # as itself; anything that is not then a role is refused.
+    oidc_role_map: str = ""
+    # The pemdas this deployment serves (codes separated by commas): a sign-in whose pemda claim
+    # is another is refused. Empty: any pemda.
+    oidc_pemdas: str = ""
+    # A sign-in sent to the provider must come back within this many minutes.
+    oidc_login_minutes: int = Field(default=10, ge=1, le=60)
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map(cls, value: str) -> str:
+        parse_role_map(value)
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> RoutingSettings:
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError(
+                "ROUTING_OIDC_ISSUER needs ROUTING_OIDC_CLIENT_ID and ROUTING_OIDC_CLIENT_SECRET(_FILE)"
+            )
+        return self
 
     @field_validator("webhook_allowed_networks")
     @classmethod

@@ -433,6 +433,8 @@ async def staff_sign_in(rec: Recorder, mongo_uri: str, routing_db: str) -> None:
     await rec.call("staff: the link works once", "routing", "GET", link)
     await rec.call("staff: without its slash", "routing", "GET", "/staff")
     await rec.call("staff: home without a session", "routing", "GET", "/staff/")
+    # The OIDC provider's way back (tests/integration/test_staff_oidc.py): none is configured here.
+    await rec.call("staff: OIDC return without a provider", "routing", "GET", "/staff/masuk/oidc")
     sign_in = await rec.call("staff: sign-in page", "routing", "GET", "/staff/masuk")
     csrf = sign_in.cookies["pengaduan_csrf"]
     account = {"username": "golden-admin", "password": password}

@@ -185,6 +185,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
                 ("POST", f"/staff/pengaduan/{{id}}/{action}")
                 for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan")
             ),
+            ("GET", "/staff/masuk/oidc"),  # tests/integration/test_staff_oidc.py
         )
     },
     # --- sla ---

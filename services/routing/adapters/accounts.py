@@ -5,7 +5,8 @@ session. Times are wall time: they are compared with browsers' cookies and token
 
 Collections: `staff_accounts` (`_id` = username), `staff_sessions` (`_id` = token hash; a TTL
 index drops expired ones), `staff_failures` (`_id` = "account:<name>" or "client:<address>"),
-`staff_resets` (`_id` = link token hash; single use).
+`staff_resets` (`_id` = link token hash; single use), `staff_oidc_logins` (`_id` = the state's hash:
+a sign-in through the OIDC provider under way, single use, dropped after a few minutes).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["staff_sessions"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     await db["staff_failures"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     await db["staff_resets"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+    await db["staff_accounts"].create_index([("oidc_subject", ASCENDING)])
+    await db["staff_oidc_logins"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
 
 
 class MongoStaffDirectory:
@@ -177,18 +180,22 @@ class MongoStaffDirectory:
 
     # --- sessions -------------------------------------------------------------------------------
 
-    async def open_session(self, username: str, lifetime: timedelta) -> tuple[str, str]:
-        """A new session: (the cookie's token, its CSRF token)."""
+    async def open_session(
+        self, username: str, lifetime: timedelta, id_token: str | None = None
+    ) -> tuple[str, str]:
+        """A new session: (the cookie's token, its CSRF token). `id_token`: the OIDC provider's,
+        kept for its logout (`id_token_hint`)."""
         token, csrf, now = new_token(), new_token(), clock.wall()
-        await self._db["staff_sessions"].insert_one(
-            {
-                "_id": token_hash(token),
-                "account": username,
-                "csrf": csrf,
-                "created_at": now,
-                "expires_at": now + lifetime,
-            }
-        )
+        doc: Doc = {
+            "_id": token_hash(token),
+            "account": username,
+            "csrf": csrf,
+            "created_at": now,
+            "expires_at": now + lifetime,
+        }
+        if id_token:
+            doc["id_token"] = id_token
+        await self._db["staff_sessions"].insert_one(doc)
         return token, csrf
 
     async def session(self, token: str) -> tuple[Account, str] | None:
@@ -201,8 +208,74 @@ class MongoStaffDirectory:
             return None
         return account, doc["csrf"]
 
-    async def close_session(self, token: str) -> None:
-        await self._db["staff_sessions"].delete_one({"_id": token_hash(token)})
+    async def close_session(self, token: str) -> str | None:
+        """End the session; the OIDC provider's ID token it was opened with, if any."""
+        doc = await self._db["staff_sessions"].find_one_and_delete({"_id": token_hash(token)})
+        return doc.get("id_token") if doc else None
+
+    # --- sign-in through an OIDC provider -------------------------------------------------------
+
+    async def begin_oidc(self, state: str, attempt: Doc, lifetime: timedelta) -> None:
+        """Remember a sign-in sent to the provider (its nonce, PKCE verifier, the browser binding's
+        hash, where to go next) under its `state`, for `lifetime`."""
+        now = clock.wall()
+        await self._db["staff_oidc_logins"].insert_one(
+            {**attempt, "_id": token_hash(state), "created_at": now, "expires_at": now + lifetime}
+        )
+
+    async def take_oidc(self, state: str, binding: str) -> Doc | None:
+        """The sign-in of this `state` begun in the browser holding `binding`, once (atomically):
+        None if unknown, spent, expired or begun in another browser (which leaves it in place)."""
+        doc = await self._db["staff_oidc_logins"].find_one_and_delete(
+            {"_id": token_hash(state), "binding": token_hash(binding)}
+        )
+        if doc is None or doc["expires_at"] <= clock.wall():
+            return None
+        return doc
+
+    async def oidc_account(self, person: Account, subject: str) -> Account | None:
+        """The local account of the provider's person `subject` (`<iss>#<sub>`): created at their
+        first sign-in, its name, e-mail, role and scope brought up to date with the provider's
+        claims at each one. A disabled account stays disabled (returned so; the caller refuses).
+        None: the username is another account's (a password account, or another person's)."""
+        accounts = self._db["staff_accounts"]
+        for _ in range(2):  # a second pass only after losing a race to insert the same person
+            doc = await accounts.find_one({"oidc_subject": subject}, {"password_hash": 0})
+            if doc is not None:
+                if not doc.get("active", True):
+                    return _account(doc)
+                fields: Doc = {"name": person.name, "email": person.email, "role": person.role}
+                fields |= {"pemda": person.pemda, "opd": person.opd, "signed_in_at": clock.wall()}
+                updated = await accounts.find_one_and_update(
+                    {"_id": doc["_id"], "active": {"$ne": False}},
+                    {"$set": fields},
+                    projection={"password_hash": 0},
+                    return_document=ReturnDocument.AFTER,
+                )
+                return _account(updated or doc)
+            try:
+                await accounts.insert_one(
+                    {
+                        "_id": person.id,
+                        "name": person.name,
+                        "email": person.email,
+                        "role": person.role,
+                        "pemda": person.pemda,
+                        "opd": person.opd,
+                        "active": True,
+                        "password_hash": None,  # signs in at the provider only
+                        "oidc_subject": subject,
+                        "created_at": clock.wall(),
+                        "created_by": "oidc",
+                        "signed_in_at": clock.wall(),
+                    }
+                )
+                return person
+            except DuplicateKeyError:
+                taken = await accounts.find_one({"_id": person.id}, {"oidc_subject": 1})
+                if taken is None or taken.get("oidc_subject") != subject:
+                    return None
+        return None
 
     # --- sign-in failures -----------------------------------------------------------------------
 

@@ -17,8 +17,9 @@
   reset link) a double-submit cookie. A missing or wrong one is a 403 and changes nothing.
 - No script on these pages at all; the policy says so (`staff_csp`).
 
-OIDC sign-in (issue 21: authorization code with PKCE when an issuer is configured) is NOT done yet:
-only username and password sign-in exists.
+With `ROUTING_OIDC_ISSUER` set, sign-in goes through the pemda's OpenID Connect provider instead
+(entrypoints/staff_oidc.py sets `app[EXTERNAL_SIGN_IN]`): `/staff/masuk` sends the person there,
+the password forms are refused, and logout also ends the provider's session when it can.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
@@ -72,6 +73,18 @@ PAGE_SETTINGS = web.AppKey("staff_page_settings", RoutingSettings)
 PROXIES = web.AppKey("staff_trusted_proxies", tuple)
 
 
+class ExternalSignIn(Protocol):
+    """Sign-in at an identity provider (entrypoints/staff_oidc.py), replacing the password's."""
+
+    origins: list[str]  # where its pages are: the logout form's answer redirects there
+
+    async def begin(self, request: web.Request, target: str) -> web.HTTPFound: ...
+    async def logout_url(self, request: web.Request, id_token: str | None) -> str | None: ...
+
+
+EXTERNAL_SIGN_IN = web.AppKey("staff_external_sign_in", ExternalSignIn)
+
+
 # --- plumbing ----------------------------------------------------------------------------------
 
 
@@ -99,8 +112,9 @@ def _set_cookie(
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    defaults = {"role_labels": ROLE_LABELS, "password_sign_in": EXTERNAL_SIGN_IN not in request.app}
     response = aiohttp_jinja2.render_template(
-        f"staff/{template}", request, {"role_labels": ROLE_LABELS, **context}, status=status
+        f"staff/{template}", request, {**defaults, **context}, status=status
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -263,13 +277,28 @@ async def sign_in_form(request: web.Request) -> web.Response:
         onward = web.HTTPFound(target)
         issue_token(request, onward, found[0])
         raise onward
+    external = request.app.get(EXTERNAL_SIGN_IN)
+    if external is not None:
+        if "pesan" not in request.query:  # straight to the provider; after a logout, a link there
+            raise await external.begin(request, target)
+        return render(request, "sign_in.html", next=target, notice=request.query.get("pesan"))
     csrf = _csrf_value(request)
     response = render(request, "sign_in.html", next=target, csrf=csrf, notice=request.query.get("pesan"))
     _csrf_cookie(request, response, csrf)
     return response
 
 
+def _passwords_off(request: web.Request) -> None:
+    if EXTERNAL_SIGN_IN in request.app:
+        raise Refusal(
+            404,
+            "Kata sandi tidak dipakai",
+            "Staf masuk melalui layanan masuk pemda; kata sandi dikelola di sana, bukan di sini.",
+        )
+
+
 async def sign_in(request: web.Request) -> web.Response:
+    _passwords_off(request)
     form = await read_form(request)
     if not _same(form.get("csrf"), request.cookies.get(CSRF_COOKIE)):
         return _refuse_csrf(request)
@@ -317,8 +346,10 @@ async def sign_out(request: web.Request) -> web.Response:
     form = await read_form(request)
     if found is None or not _same(form.get("csrf"), found[1]):
         return _refuse_csrf(request)
-    await directory(request).close_session(request.cookies[SESSION_COOKIE])
-    response = web.HTTPFound("/staff/masuk?pesan=keluar")
+    id_token = await directory(request).close_session(request.cookies[SESSION_COOKIE])
+    external = request.app.get(EXTERNAL_SIGN_IN)
+    at_provider = await external.logout_url(request, id_token) if external else None
+    response = web.HTTPFound(at_provider or "/staff/masuk?pesan=keluar")
     _end_cookies(request, response)
     raise response
 
@@ -328,11 +359,13 @@ async def sign_out(request: web.Request) -> web.Response:
 
 async def password_form(request: web.Request) -> web.Response:
     account, csrf = await signed_in(request)
+    _passwords_off(request)
     return render(request, "password.html", account=account, csrf=csrf)
 
 
 async def change_password(request: web.Request) -> web.Response:
     account, csrf, form = await signed_in_form(request)
+    _passwords_off(request)
     staff = directory(request)
     error = None
     if await staff.check_password(account.id, form.get("current", "")[:512]) is None:
@@ -404,6 +437,13 @@ def _reset_url(request: web.Request, token: str) -> str:
 
 async def create_account(request: web.Request) -> web.Response:
     manager, csrf, form = await _manager_form(request)
+    if EXTERNAL_SIGN_IN in request.app:
+        raise Refusal(
+            409,
+            "Akun dibuat oleh layanan masuk",
+            "Akun staf dibuat sendiri saat seseorang pertama kali masuk melalui layanan masuk pemda; "
+            "peran dan cakupannya diatur di sana.",
+        )
     pemda = manager.pemda if manager.role == "coordinator" else (form.get("pemda") or "").strip() or None
     try:
         username = check_username(form.get("username", ""))
@@ -447,6 +487,7 @@ async def disable_account(request: web.Request) -> web.Response:
 
 async def reset_link(request: web.Request) -> web.Response:
     manager, csrf, _ = await _manager_form(request)
+    _passwords_off(request)
     account = await _managed(request, manager)
     if not account.active:
         return await _accountsrender(request, manager, csrf, 409, error=f"Akun {account.id} nonaktif.")
@@ -461,6 +502,7 @@ async def reset_link(request: web.Request) -> web.Response:
 
 
 async def set_password_form(request: web.Request) -> web.Response:
+    _passwords_off(request)
     account = await directory(request).reset_account(request.match_info["token"])
     if account is None:
         raise GONE_LINK
@@ -471,6 +513,7 @@ async def set_password_form(request: web.Request) -> web.Response:
 
 
 async def set_password(request: web.Request) -> web.Response:
+    _passwords_off(request)
     form = await read_form(request)
     if not _same(form.get("csrf"), request.cookies.get(CSRF_COOKIE)):
         return _refuse_csrf(request)
@@ -500,7 +543,8 @@ async def set_password(request: web.Request) -> web.Response:
 
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:
     if request.path.startswith("/staff"):
-        csp = staff_csp(_return_origins(_settings(request)))
+        external = request.app.get(EXTERNAL_SIGN_IN)
+        csp = staff_csp(_return_origins(_settings(request)) + (external.origins if external else []))
         response.headers.update(browser_headers(csp))
 
 

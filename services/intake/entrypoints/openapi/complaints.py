@@ -31,6 +31,9 @@ class IdentityRead(BaseModel):
     it: Python's text of the instant, "2026-03-02 03:15:00+00:00")."""
 
     who: str | None
+    # The person's display name from the staff token (`name`: routing's sign-in, by password or
+    # through the OIDC provider); null for a system's token.
+    who_name: str | None = None
     role: str | None
     pemda: str | None
     opd: str | None

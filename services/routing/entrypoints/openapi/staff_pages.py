@@ -14,7 +14,8 @@ OPERATIONS = [
         "/staff/masuk",
         "Halaman masuk staf (HTML)",
         {200: _HTML, 302: Reply("sudah masuk: ke `next`")},
-        description="Nama pengguna dan kata sandi; `next`: halaman tujuan sesudah masuk (jalur routing, atau "
+        description="Nama pengguna dan kata sandi (dengan `ROUTING_OIDC_ISSUER`: 302 ke penyedia identitas "
+        "OpenID Connect); `next`: halaman tujuan sesudah masuk (jalur routing, atau "
         "asal yang diizinkan `ROUTING_STAFF_RETURN_ORIGINS`). Dengan sesi yang masih berlaku, langsung ke "
         "`next` dengan token staf baru di cookie.",
         params=(Param("next", description="Halaman tujuan sesudah masuk", example="/staff/"),),
@@ -53,4 +54,6 @@ EXEMPT: dict[tuple[str, str], str] = {
             for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan")
         },
     },
+    ("GET", "/staff/masuk/oidc"): "the OpenID Connect provider's redirect back to sign-in (browser only: "
+    "needs the attempt's state and binding cookie; 404 without ROUTING_OIDC_ISSUER)",
 }

@@ -1,0 +1,212 @@
+"""Staff sign-in through the pemda's OpenID Connect provider (issue 21 item 1), when
+`ROUTING_OIDC_ISSUER` is set: then `/staff/masuk` sends people to the provider instead of asking
+for a password (entrypoints/staff_pages.py asks `app[EXTERNAL_SIGN_IN]`).
+
+1. `GET /staff/masuk` (no session): a new state, nonce and PKCE verifier (adapters/oidc.py); the
+   attempt is kept server-side under the state's hash for `ROUTING_OIDC_LOGIN_MINUTES`, bound to
+   this browser by a random value in the HttpOnly cookie `pengaduan_oidc` (only its hash is
+   stored); 302 to the provider's authorization endpoint. A sign-in begun in a second tab
+   replaces the cookie, so the first tab's return asks the person to start again.
+2. `GET /staff/masuk/oidc?code&state` (the redirect URI): the attempt is taken once, only with the
+   browser's binding cookie (a state replayed, forged, or carried to another browser finds
+   nothing); the provider's `iss` parameter (RFC 9207) must be its own; the code is exchanged with
+   the verifier; the ID token's signature, iss, aud, exp and nonce are checked; its claims give
+   the role and scope (domain/oidc.py, refused in plain Indonesian when unknown or outside the
+   deployment); the person's local account is created or brought up to date (a disabled one is
+   refused); then the same session and staff token cookies as a password sign-in.
+3. Logout ends the local session, then sends the browser to the provider's
+   `end_session_endpoint` (with the ID token as `id_token_hint`) when it offers one.
+
+Why a local account per person: e-mail notifications (issue 21 item 4) and the staff page read
+routing's accounts; an admin can disable a leaver here at once, whatever the provider still says;
+sessions and the identity audit name the same username either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from services.routing.adapters.accounts import new_token, token_hash
+from services.routing.adapters.oidc import OidcClient, OidcError
+from services.routing.domain.oidc import ClaimNames, OidcRefusal, parse_role_map, person
+from services.routing.entrypoints.staff_pages import (
+    EXTERNAL_SIGN_IN,
+    SESSION_COOKIE,
+    Refusal,
+    _safe_next,
+    _set_cookie,
+    _settings,
+    directory,
+    issue_token,
+    page,
+)
+from services.routing.ports import Catalog
+from services.routing.settings import RoutingSettings
+
+log = logging.getLogger(__name__)
+
+CALLBACK = "/staff/masuk/oidc"
+BINDING_COOKIE = "pengaduan_oidc"
+CATALOG = web.AppKey("staff_oidc_catalog", Catalog)
+
+
+EXPIRED = Refusal(
+    400,
+    "Proses masuk tidak dikenal",
+    "Proses masuk ini sudah kedaluwarsa, sudah dipakai, atau dimulai di peramban lain. "
+    "Buka kembali halaman masuk untuk mencoba lagi.",
+)
+UNREACHABLE = Refusal(
+    503,
+    "Penyedia identitas tidak dapat dihubungi",
+    "Layanan masuk pemda sedang tidak dapat dihubungi. Coba lagi beberapa saat lagi; bila berlanjut, "
+    "hubungi admin.",
+)
+UNTRUSTED = Refusal(
+    502,
+    "Proses masuk gagal",
+    "Jawaban layanan masuk pemda tidak dapat diterima. Buka kembali halaman masuk untuk mencoba lagi; "
+    "bila berlanjut, hubungi admin.",
+)
+
+
+class OidcSignIn:
+    """The `ExternalSignIn` of staff_pages.py for one provider."""
+
+    def __init__(self, settings: RoutingSettings) -> None:
+        self.client = OidcClient(
+            settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret, settings.oidc_scopes
+        )
+        self.names = ClaimNames(
+            username=settings.oidc_username_claim,
+            name=settings.oidc_name_claim,
+            email=settings.oidc_email_claim,
+            role=settings.oidc_role_claim,
+            pemda=settings.oidc_pemda_claim,
+            opd=settings.oidc_opd_claim,
+            role_map=parse_role_map(settings.oidc_role_map),
+        )
+        self.pemdas = frozenset(p.strip() for p in settings.oidc_pemdas.split(",") if p.strip())
+        self.login_lifetime = timedelta(minutes=settings.oidc_login_minutes)
+        issuer = urlsplit(settings.oidc_issuer)
+        # The logout form's answer redirects there: `form-action` of the pages' policy must allow it.
+        self.origins = [f"{issuer.scheme}://{issuer.netloc}"]
+
+    async def begin(self, request: web.Request, target: str) -> web.HTTPFound:
+        redirect_uri = _base_url(request) + CALLBACK
+        try:
+            auth = await self.client.authorization_request(redirect_uri)
+        except OidcError as exc:
+            log.warning("OIDC sign-in cannot start: %s", exc)
+            raise UNREACHABLE from None
+        binding = new_token()
+        attempt = {
+            "binding": token_hash(binding),
+            "nonce": auth.nonce,
+            "verifier": auth.verifier,
+            "next": target,
+            "redirect_uri": redirect_uri,
+        }
+        await directory(request).begin_oidc(auth.state, attempt, self.login_lifetime)
+        response = web.HTTPFound(auth.url)
+        response.headers["Cache-Control"] = "no-store"
+        _set_cookie(request, response, BINDING_COOKIE, binding, int(self.login_lifetime.total_seconds()))
+        return response
+
+    async def logout_url(self, request: web.Request, id_token: str | None) -> str | None:
+        return await self.client.end_session_url(id_token, _base_url(request) + "/staff/masuk?pesan=keluar")
+
+    async def finish(self, request: web.Request) -> web.StreamResponse:
+        state, binding = request.query.get("state", ""), request.cookies.get(BINDING_COOKIE, "")
+        attempt = await directory(request).take_oidc(state, binding) if state and binding else None
+        if attempt is None:
+            raise EXPIRED
+        if "error" in request.query:
+            log.info("OIDC sign-in refused by the provider: %s", request.query.get("error", "")[:100])
+            raise Refusal(
+                403,
+                "Masuk dibatalkan",
+                "Penyedia identitas tidak meneruskan proses masuk (dibatalkan atau ditolak). "
+                "Buka kembali halaman masuk untuk mencoba lagi.",
+            )
+        try:
+            claims, id_token = await self._verified(request, attempt)
+        except OidcError as exc:
+            log.warning("OIDC sign-in refused: %s", exc)
+            raise UNTRUSTED from None
+        try:
+            wanted = person(claims, self.names, self.pemdas)
+        except OidcRefusal as exc:
+            raise Refusal(403, "Tidak dapat masuk", f"{exc} Hubungi admin pemda Anda.") from None
+        if wanted.opd and not await request.app[CATALOG].opd_exists(wanted.opd):
+            raise Refusal(
+                403,
+                "Tidak dapat masuk",
+                f"OPD {wanted.opd} tidak ada dalam katalog. Hubungi admin pemda Anda.",
+            )
+        account = await directory(request).oidc_account(wanted, f"{claims['iss']}#{claims['sub']}")
+        if account is None:
+            raise Refusal(
+                409,
+                "Tidak dapat masuk",
+                f"Nama pengguna {wanted.id} sudah dipakai akun lain di sistem ini. Hubungi admin.",
+            )
+        if not account.active:
+            raise Refusal(403, "Akun nonaktif", "Akun Anda telah dinonaktifkan. Hubungi admin pemda Anda.")
+        lifetime = timedelta(hours=_settings(request).staff_session_hours)
+        token, _ = await directory(request).open_session(account.id, lifetime, id_token)
+        response = web.HTTPFound(_safe_next(request, attempt.get("next")))
+        _set_cookie(request, response, SESSION_COOKIE, token, int(lifetime.total_seconds()))
+        response.del_cookie(BINDING_COOKIE, path="/")
+        issue_token(request, response, account)
+        raise response
+
+    async def _verified(self, request: web.Request, attempt: dict[str, str]) -> tuple[dict[str, object], str]:
+        meta = await self.client.metadata()
+        iss = request.query.get("iss")
+        # RFC 9207: an answer naming another issuer is a mix-up; a provider that promises the
+        # parameter and leaves it out is not trusted either.
+        if iss is not None and iss != self.client.issuer:
+            raise OidcError(f"callback: iss {iss!r}")
+        if iss is None and meta.get("authorization_response_iss_parameter_supported") is True:
+            raise OidcError("callback: no iss although the provider sends it")
+        code = request.query.get("code", "")
+        if not code or len(code) > 4096:
+            raise OidcError("callback: no usable code")
+        tokens = await self.client.exchange(code, attempt["verifier"], attempt["redirect_uri"])
+        access = tokens.get("access_token")
+        claims = await self.client.verify_id_token(
+            tokens["id_token"], attempt["nonce"], access if isinstance(access, str) else None
+        )
+        return claims, tokens["id_token"]
+
+
+def _base_url(request: web.Request) -> str:
+    public = _settings(request).staff_public_url.rstrip("/")
+    return public or f"{request.scheme}://{request.host}"
+
+
+async def _callback(request: web.Request) -> web.StreamResponse:
+    sign_in = request.app.get(EXTERNAL_SIGN_IN)
+    if not isinstance(sign_in, OidcSignIn):
+        raise web.HTTPNotFound()
+    return await sign_in.finish(request)
+
+
+def add_routes(app: web.Application, settings: RoutingSettings) -> None:
+    """With `ROUTING_OIDC_ISSUER` set: the provider's sign-in replaces the password's. The
+    callback route exists either way (answering 404 without a provider), so the route table is
+    the same in every deployment."""
+    if settings.oidc_issuer:
+        sign_in = OidcSignIn(settings)
+        app[EXTERNAL_SIGN_IN] = sign_in
+
+        async def close(app: web.Application) -> None:
+            await sign_in.client.close()
+
+        app.on_cleanup.append(close)
+    app.router.add_get(CALLBACK, page(_callback))

@@ -1,0 +1,337 @@
+"""Staff sign-in through an OpenID Connect provider (issue 21 item 1), without a browser: an HTTP
+client with a cookie jar follows the redirects and submits the provider's own login and consent
+forms. The provider is a real one (panva's oidc-provider, tests/oidc/), which requires PKCE;
+routing is its real app on the real database.
+
+What must hold: the person lands on the staff home with the provider's name and role, in a
+session and staff token like a password sign-in's, with a local account linked to the provider's
+subject; the token's `sub` and `name` are what intake's identity audit records; a callback from
+another browser, a replayed or made-up state, a changed nonce, another attempt's code (PKCE), an
+answer naming another issuer, an unknown role or a scope outside the deployment are refused with a
+page and open no session; logout ends the session here and at the provider.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from devtools import infra
+from services.routing.adapters.accounts import token_hash
+from services.routing.adapters.oidc import OidcClient, OidcError
+from services.routing.domain.staff import Account
+from services.routing.entrypoints.staff_pages import DIRECTORY
+from shared.auth import StaffAuth
+from tests.intake_app import running_intake
+from tests.oidc import CLIENT_ID, CLIENT_SECRET, OidcRouting, free_port, routing_with_provider
+
+pytestmark = pytest.mark.integration
+
+TOKEN_COOKIE = "pengaduan_staff_token"
+
+
+@pytest.fixture(scope="module")
+async def oidc(
+    endpoints: infra.Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[OidcRouting]:
+    async with routing_with_provider(
+        endpoints,
+        tmp_path_factory.mktemp("oidc"),
+        oidc_pemdas="33.74,33.72",
+        oidc_role_map="petugas-opd=handler,koordinator=coordinator",
+    ) as running:
+        running.provider.add(
+            "budi.pupr",
+            name="Budi Santoso",
+            email="budi@semarangkota.go.id",
+            role=["staf", "petugas-opd"],
+            pemda="33.74",
+            opd="33.74/dinas-pupr",
+        )
+        running.provider.add("sri.koord", name="Sri Wahyuni", role="koordinator", pemda="33.74")
+        running.provider.add("bendahara", name="Bendahara", role="bendahara", pemda="33.74")
+        running.provider.add("luar.daerah", name="Orang Jakarta", role="coordinator", pemda="31.71")
+        running.provider.add("opd.palsu", name="OPD Palsu", role="handler", pemda="33.74", opd="dinas-sihir")
+        yield running
+
+
+def _browser() -> aiohttp.ClientSession:
+    # unsafe: the servers are 127.0.0.1, whose cookies aiohttp's jar drops otherwise.
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+def _hidden_fields(page: str) -> dict[str, str]:
+    fields = re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page)
+    return {name: html.unescape(value) for name, value in fields}
+
+
+async def _start(http: aiohttp.ClientSession, oidc: OidcRouting, target: str = "/staff/") -> str:
+    """Routing's sign-in page: the provider's authorization URL it redirects to."""
+    r = await http.get(f"{oidc.base}/staff/masuk", params={"next": target}, allow_redirects=False)
+    assert r.status == 302, await r.text()
+    location = r.headers["Location"]
+    assert location.startswith(f"{oidc.provider.issuer}/auth?")
+    return location
+
+
+async def _at_provider(http: aiohttp.ClientSession, oidc: OidcRouting, url: str, login: str) -> str:
+    """Through the provider's login and consent forms, as a person would submit them: the
+    callback URL it sends the browser back to (not followed)."""
+    for _ in range(12):
+        r = await http.get(url, allow_redirects=False)
+        if r.status in (302, 303):
+            url = urljoin(url, r.headers["Location"])
+            if url.startswith(oidc.base):
+                return url
+            continue
+        page = await r.text()
+        assert r.status == 200, page
+        action = html.unescape(re.search(r'<form[^>]*action="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+        form = _hidden_fields(page)
+        if form.get("prompt") == "login":
+            form |= {"login": login, "password": "apa-saja"}
+        if 'name="logout"' in page:  # the provider's logout: "Yes, sign me out"
+            form |= {"logout": "yes"}
+        r = await http.post(urljoin(url, action), data=form, allow_redirects=False)
+        assert r.status in (302, 303), await r.text()
+        url = urljoin(url, r.headers["Location"])
+        if url.startswith(oidc.base):
+            return url
+    raise AssertionError("the provider never sent the browser back")
+
+
+async def _sign_in(http: aiohttp.ClientSession, oidc: OidcRouting, login: str) -> aiohttp.ClientResponse:
+    callback = await _at_provider(http, oidc, await _start(http, oidc), login)
+    return await http.get(callback, allow_redirects=False)
+
+
+def _cookie(http: aiohttp.ClientSession, oidc: OidcRouting, name: str) -> str | None:
+    found = http.cookie_jar.filter_cookies(URL(oidc.base)).get(name)
+    return found.value if found else None
+
+
+async def test_a_person_signs_in_through_the_provider_and_the_audit_names_them(
+    oidc: OidcRouting, endpoints: infra.Endpoints
+) -> None:
+    async with _browser() as http:
+        r = await http.get(f"{oidc.base}/staff/", allow_redirects=False)
+        assert r.status == 302 and r.headers["Location"].startswith("/staff/masuk?next=")
+        authorize = await _start(http, oidc)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
+        assert query["code_challenge_method"] == "S256" and query["response_type"] == "code"
+        assert query["state"] and query["nonce"] and query["client_id"] == "pengaduan-routing"
+        # The challenge is the S256 of the verifier kept server-side (never sent to the browser).
+        attempt = await oidc.db["staff_oidc_logins"].find_one({"_id": token_hash(query["state"])})
+        assert attempt is not None and attempt["verifier"] not in authorize
+        digest = hashlib.sha256(attempt["verifier"].encode()).digest()
+        assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"]
+        binding = [c for c in http.cookie_jar if c.key == "pengaduan_oidc"]
+        assert binding and binding[0]["httponly"] and binding[0]["samesite"] == "Lax"
+
+        callback = await _at_provider(http, oidc, authorize, "budi.pupr")
+        assert urlsplit(callback).path == "/staff/masuk/oidc"
+        r = await http.get(callback, allow_redirects=False)
+        assert r.status == 302, await r.text()
+        assert r.headers["Location"] == "/staff/"
+        home = await http.get(f"{oidc.base}/staff/")
+        text = await home.text()
+        assert home.status == 200
+        assert '<span id="who">Budi Santoso</span>' in text and "Petugas OPD" in text
+        assert "/staff/sandi" not in text  # no password to change here
+        assert await oidc.db["staff_oidc_logins"].find_one({"_id": token_hash(query["state"])}) is None
+
+        token = _cookie(http, oidc, TOKEN_COOKIE)
+        assert token is not None
+        staff = await StaffAuth().verify(token)
+        assert (staff.sub, staff.name, staff.role, staff.opd) == (
+            "budi.pupr",
+            "Budi Santoso",
+            "handler",
+            "33.74/dinas-pupr",
+        )
+        account = await oidc.db["staff_accounts"].find_one({"_id": "budi.pupr"})
+        assert account is not None
+        assert account["oidc_subject"] == f"{oidc.provider.issuer}#budi.pupr"
+        assert account["email"] == "budi@semarangkota.go.id" and account["password_hash"] is None
+
+    # Intake's identity audit records the person the token names (every attempt is audited,
+    # even one for an unknown complaint).
+    async with running_intake(endpoints) as (intake, intake_db):
+        complaint_id = "01JQ6Z1D4QH3K6W8C2M5N7P9RT"
+        r = await intake.get(
+            f"/api/v1/complaints/{complaint_id}/reporter", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status == 404
+        record = await intake_db["identity_audit"].find_one({"complaint_id": complaint_id})
+        assert record is not None
+        assert (record["who"], record["who_name"], record["role"]) == ("budi.pupr", "Budi Santoso", "handler")
+
+
+async def test_the_provider_decides_role_and_scope_at_every_sign_in(oidc: OidcRouting) -> None:
+    oidc.provider.add("sri.koord", name="Sri Wahyuni", role="koordinator", pemda="33.74")
+    async with _browser() as http:
+        assert (await _sign_in(http, oidc, "sri.koord")).status == 302
+    oidc.provider.add("sri.koord", name="Sri Wahyuni, S.H.", role="koordinator", pemda="33.72")
+    async with _browser() as http:
+        assert (await _sign_in(http, oidc, "sri.koord")).status == 302
+        text = await (await http.get(f"{oidc.base}/staff/")).text()
+        assert "Sri Wahyuni, S.H." in text and "Pemda 33.72" in text
+    assert await oidc.db["staff_accounts"].count_documents({"oidc_subject": {"$regex": "#sri.koord$"}}) == 1
+
+
+async def test_a_callback_in_another_browser_or_replayed_or_forged_is_refused(oidc: OidcRouting) -> None:
+    async with _browser() as person, _browser() as other:
+        callback = await _at_provider(person, oidc, await _start(person, oidc), "budi.pupr")
+        r = await other.get(callback, allow_redirects=False)  # no binding cookie there
+        assert r.status == 400 and "Proses masuk tidak dikenal" in await r.text()
+        assert _cookie(other, oidc, "pengaduan_sesi") is None
+        forged = re.sub(r"state=[^&]+", "state=dibuat-buat", callback)
+        assert (await person.get(forged, allow_redirects=False)).status == 400
+        r = await person.get(callback, allow_redirects=False)  # the real browser still may
+        assert r.status == 302 and _cookie(person, oidc, "pengaduan_sesi")
+        r = await person.get(callback, allow_redirects=False)  # but once
+        assert r.status == 400
+
+
+async def test_a_changed_nonce_or_another_attempts_code_is_refused(
+    oidc: OidcRouting, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with _browser() as http:
+        authorize = await _start(http, oidc)
+        state = parse_qs(urlsplit(authorize).query)["state"][0]
+        callback = await _at_provider(http, oidc, authorize, "budi.pupr")
+        await oidc.db["staff_oidc_logins"].update_one(
+            {"_id": token_hash(state)}, {"$set": {"nonce": "nonce-lain"}}
+        )
+        r = await http.get(callback, allow_redirects=False)
+        assert r.status == 502 and "tidak dapat diterima" in await r.text()
+        assert "id_token: invalid_claim: Invalid claim: 'nonce'" in caplog.text, caplog.text
+        assert _cookie(http, oidc, "pengaduan_sesi") is None
+
+    async with _browser() as http:
+        stolen = await _at_provider(http, oidc, await _start(http, oidc), "budi.pupr")
+        code = parse_qs(urlsplit(stolen).query)["code"][0]
+        # A second attempt in the same browser: its state and binding, the first one's code. The
+        # provider refuses the exchange: the code's PKCE challenge is not this verifier's.
+        second = await _start(http, oidc)
+        state = parse_qs(urlsplit(second).query)["state"][0]
+        r = await http.get(f"{oidc.base}/staff/masuk/oidc", params={"code": code, "state": state,
+                                                                    "iss": oidc.provider.issuer},
+                           allow_redirects=False)  # fmt: skip
+        assert r.status == 502
+        assert "HTTP 400 invalid_grant" in caplog.text, caplog.text
+        assert _cookie(http, oidc, "pengaduan_sesi") is None
+
+    async with _browser() as http:
+        # An answer naming another issuer (RFC 9207: a mix-up between providers), or none at all
+        # from a provider that always names itself, is refused before the code is used.
+        for iss in ("http://penyedia-lain.example", None):
+            callback = await _at_provider(http, oidc, await _start(http, oidc), "budi.pupr")
+            parts = urlsplit(callback)
+            query = {k: v[0] for k, v in parse_qs(parts.query).items() if k != "iss"}
+            if iss:
+                query["iss"] = iss
+            r = await http.get(f"{oidc.base}{parts.path}", params=query, allow_redirects=False)
+            assert r.status == 502
+            assert (f"callback: iss {iss!r}" if iss else "no iss although") in caplog.text
+        assert _cookie(http, oidc, "pengaduan_sesi") is None
+
+
+@pytest.mark.parametrize(
+    ("login", "says"),
+    [
+        ("bendahara", "Peran Anda di penyedia identitas (bendahara) tidak dikenal"),
+        ("luar.daerah", "Pemda 31.71 tidak dilayani oleh sistem ini"),
+        ("opd.palsu", "OPD 33.74/dinas-sihir tidak ada dalam katalog"),
+    ],
+)
+async def test_an_unknown_role_or_a_scope_outside_the_deployment_is_refused(
+    oidc: OidcRouting, login: str, says: str
+) -> None:
+    async with _browser() as http:
+        r = await _sign_in(http, oidc, login)
+        text = await r.text()
+        assert r.status == 403 and says in html.unescape(text), text
+        assert _cookie(http, oidc, "pengaduan_sesi") is None
+    assert await oidc.db["staff_accounts"].find_one({"_id": login}) is None
+
+
+async def test_a_disabled_person_and_a_taken_username_are_refused(oidc: OidcRouting) -> None:
+    directory = oidc.routing.server.app[DIRECTORY]
+    await directory.create(
+        Account("budi.lokal", "Budi Lokal", "handler", "33.74", "33.74/dinas-pupr"), None, "t"
+    )
+    oidc.provider.add("budi.lokal", name="Budi Lain", role="handler", pemda="33.74", opd="33.74/dlh")
+    async with _browser() as http:
+        r = await _sign_in(http, oidc, "budi.lokal")
+        assert r.status == 409 and "sudah dipakai akun lain" in await r.text()
+    assert (await directory.get("budi.lokal")).opd == "33.74/dinas-pupr"  # type: ignore[union-attr]
+
+    oidc.provider.add("pensiun", name="Pak Pensiun", role="handler", pemda="33.74", opd="33.74/dlh")
+    oidc.provider.add("ani.koord", name="Ani Koordinator", role="koordinator", pemda="33.74")
+    async with _browser() as http, _browser() as coordinator:
+        assert (await _sign_in(http, oidc, "pensiun")).status == 302
+        # The pemda's coordinator (signed in through the provider too) disables the leaver in the
+        # staff page; accounts are not created there, the provider's sign-in creates them.
+        assert (await _sign_in(coordinator, oidc, "ani.koord")).status == 302
+        page = await (await coordinator.get(f"{oidc.base}/staff/akun")).text()
+        assert 'data-username="pensiun"' in page and 'id="akun-sso"' in page
+        assert 'id="new-account"' not in page and "tautan-sandi" not in page
+        csrf = _hidden_fields(page)["csrf"]
+        r = await coordinator.post(
+            f"{oidc.base}/staff/akun",
+            data={"csrf": csrf, "username": "baru", "name": "Baru", "role": "handler"},
+        )
+        assert r.status == 409 and await oidc.db["staff_accounts"].find_one({"_id": "baru"}) is None
+        r = await coordinator.post(f"{oidc.base}/staff/akun/pensiun/nonaktifkan", data={"csrf": csrf})
+        assert r.status == 200 and "Akun pensiun dinonaktifkan" in await r.text()
+        home = await http.get(f"{oidc.base}/staff/", allow_redirects=False)
+        assert home.status == 302  # the session ended with the account
+        r = await _sign_in(http, oidc, "pensiun")
+        assert r.status == 403 and "dinonaktifkan" in await r.text()
+
+
+async def test_logout_ends_the_session_here_and_at_the_provider(oidc: OidcRouting) -> None:
+    async with _browser() as http:
+        assert (await _sign_in(http, oidc, "budi.pupr")).status == 302
+        home = await (await http.get(f"{oidc.base}/staff/")).text()
+        csrf = _hidden_fields(home)["csrf"]
+        r = await http.post(f"{oidc.base}/staff/keluar", data={"csrf": csrf}, allow_redirects=False)
+        assert r.status == 302
+        location = r.headers["Location"]
+        assert location.startswith(f"{oidc.provider.issuer}/session/end?")
+        query = parse_qs(urlsplit(location).query)
+        assert query["post_logout_redirect_uri"] == [f"{oidc.base}/staff/masuk?pesan=keluar"]
+        assert query["id_token_hint"][0].count(".") == 2
+        assert (await http.get(f"{oidc.base}/staff/", allow_redirects=False)).status == 302
+        # The provider asks to confirm, then sends the browser back to routing's page.
+        back = await _at_provider(http, oidc, location, "budi.pupr")
+        assert back == f"{oidc.base}/staff/masuk?pesan=keluar"
+        page = await (await http.get(back)).text()
+        assert "Anda sudah keluar" in page and 'id="masuk-sso"' in page
+
+        # Passwords are not used while the provider signs people in.
+        r = await http.post(f"{oidc.base}/staff/masuk", data={"username": "x", "password": "y"})
+        assert r.status == 404 and "Kata sandi tidak dipakai" in await r.text()
+
+
+async def test_a_provider_under_another_name_or_unreachable_is_not_used(oidc: OidcRouting) -> None:
+    port = urlsplit(oidc.provider.issuer).port
+    # The same provider reached as `localhost`: its discovery document names 127.0.0.1, so tokens
+    # it issues would not be its own (OpenID Connect Discovery §4.3).
+    renamed = OidcClient(f"http://localhost:{port}", CLIENT_ID, CLIENT_SECRET, "openid")
+    with pytest.raises(OidcError, match="is not 'http://localhost"):
+        await renamed.authorization_request("http://127.0.0.1/cb")
+    await renamed.close()
+    gone = OidcClient(f"http://127.0.0.1:{free_port()}", CLIENT_ID, CLIENT_SECRET, "openid")
+    with pytest.raises(OidcError, match="ClientConnectorError"):
+        await gone.metadata()
+    await gone.close()
