@@ -445,9 +445,12 @@ async def complaint_page(
     calendars = request.app[CALENDARS]
     # The same rule as the attachment route (entrypoints/attachments.py): the reporter and staff in
     # scope; each file served from that route, as a download that never runs in the page.
-    files = (
-        await request.app[ADAPTERS].attachments.list(doc["_id"]) if audience in ("reporter", "staff") else []
-    )
+    adapters = request.app[ADAPTERS]
+    files = await adapters.attachments.list(doc["_id"]) if audience in ("reporter", "staff") else []
+    # The OPD by the name routing's catalog announced, else by its id.
+    opd_name = await adapters.names.name_of(view.opd_id) if adapters.names and view.opd_id else None
+    # Times as the complaint's pemda reads its clocks (WIB, WITA or WIT), not in UTC.
+    local = calendars.calendar_for(doc.get("pemda") or doc["region_code"]).local
     return _render(
         "pengaduan.html",
         status,
@@ -463,6 +466,8 @@ async def complaint_page(
         clock_labels=CLOCK_LABELS,
         status_help=STATUS_HELP.get(view.status),
         due_text=_due_text,
+        opd_name=opd_name,
+        local=local,
         **{"galat": None, "sent": None, "chosen": {}, **extra},
     )
 
