@@ -425,7 +425,7 @@ def offered(doc: dict[str, Any], now: datetime, calendar_for: CalendarFor) -> fr
     return frozenset(allowed)
 
 
-def _due_text(due: datetime) -> str:
+def due_words(due: datetime) -> str:
     """A due instant as people say it: a due at local midnight is the end of the day before."""
     if due.time() == time(0, 0):
         return f"akhir hari {(due - timedelta(days=1)).strftime('%d-%m-%Y')}"
@@ -465,7 +465,7 @@ async def complaint_page(
         anonymous=bool(doc.get("anonymous")),
         clock_labels=CLOCK_LABELS,
         status_help=STATUS_HELP.get(view.status),
-        due_text=_due_text,
+        due_words=due_words,
         opd_name=opd_name,
         local=local,
         **{"galat": None, "sent": None, "chosen": {}, **extra},
