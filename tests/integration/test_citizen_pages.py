@@ -329,6 +329,7 @@ async def test_a_resolved_complaint_offers_the_rating_and_the_skm_survey_as_plai
         # The 1–5 rating, called what it is; the survey: nine elements, four labelled answers each.
         assert "<legend>Kepuasan atas penanganan pengaduan</legend>" in page
         assert "IKM" not in page and "Indeks" not in page
+        assert "<script" not in page and "style=" not in page  # the policy allows files only
         survey = re.search(r'<form [^>]*id="form-survei">(.*?)</form>', page, re.S)
         assert survey
         elements = re.findall(r'<fieldset class="isian skala" data-unsur="(u\d)"><legend>', survey[1])
@@ -352,6 +353,18 @@ async def test_a_resolved_complaint_offers_the_rating_and_the_skm_survey_as_plai
         assert again.status == 422 and "Survei, unsur Waktu penyelesaian: wajib diisi" in text
         assert 'id="f-u1-2" name="u1" value="2" required checked' in text
         assert 'id="f-u3-' in text and 'name="u3" value="1" required checked' not in text
+        # Hostile answers: the page again with the reason, nothing sent (never int() of a long text).
+        for bad, reason in (
+            ({"u1": "9" * 5000}, "Survei, unsur Persyaratan: "),
+            ({"u2": "5"}, "Survei, unsur Sistem, mekanisme, dan prosedur: bilangan bulat 1–4"),
+            ({"u4": "-1"}, "Survei, unsur Biaya/tarif: "),
+            ({"versi": "x" * 41}, "Versi kuesioner: "),
+            ({"versi": "skm-1990"}, "Versi kuesioner: versi kuesioner tidak dikenal"),
+        ):
+            refused = await client.post(act, data={**hidden, **answers, **bad}, headers=cookie)
+            text = await refused.text()
+            assert refused.status == 422 and 'role="alert"' in text and reason in text, (bad, text[:2000])
+        assert await db["commands"].count_documents({"complaint_id": cid}) == 0
         sent = []
         for _ in range(2):  # a double tap: the form's own key sends it once
             answer = await client.post(act, data={**hidden, **answers}, headers=cookie, allow_redirects=False)
