@@ -27,6 +27,8 @@ from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_day")]
 
+OPD = "35.73/dinas-pupr"
+
 FORM = {
     "title": "Lampu jalan mati di depan pasar",
     "description": "Tiga lampu jalan di depan Pasar Arjosari mati sejak seminggu, malam hari gelap.",
@@ -433,7 +435,20 @@ async def test_the_countdowns_are_named_and_counted_in_working_days(endpoints: E
                 "$inc": {"rev": 1},
             },
         )
+        # The OPD as routing's catalog names it (catalog.changes, kept by intake's consumer).
+        await db["opd_names"].insert_one(
+            {"_id": "35.73", "revision": 1, "names": [[OPD, "Dinas PU Kota Malang"]]}
+        )
+        request = {"at": DAYS["saturday"], "type": "InformationRequested", "author": "opd"}
+        summary = f"{OPD} meminta informasi tambahan dari pelapor"
+        await db["complaints"].update_one(
+            {"_id": cid},
+            {"$push": {"timeline": {**request, "summary": summary, "text": "Mohon foto tiangnya."}}},
+        )
         _, page = await _open_page(client, cid, session)
+        assert f'<dd data-opd="{OPD}">Dinas PU Kota Malang</dd>' in page
+        assert "Dinas PU Kota Malang meminta informasi tambahan dari pelapor: Mohon foto tiangnya." in page
+        assert '<time datetime="2026-06-13T03:00:00+00:00">13-06-2026 10:00 WIB</time>' in page
         assert '<span data-status="waiting_reporter">Menunggu tanggapan pelapor</span>' in page
         assert "dihentikan sementara sampai Anda menjawab" in page
         assert (

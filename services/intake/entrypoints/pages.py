@@ -58,6 +58,7 @@ from services.intake.models import (
     RegionLevel,
     SubmitComplaint,
 )
+from services.intake.ports import OpdNames
 from shared import clock
 from shared.categories import CATEGORIES
 from shared.envelope import Payload
@@ -432,6 +433,22 @@ def due_words(due: datetime) -> str:
     return due.strftime("%d-%m-%Y pukul %H:%M")
 
 
+# An OPD's id as the view's texts carry it: its pemda's code, a slash, the catalog's slug.
+_OPD_ID = re.compile(r"\b\d{2}(?:\.\d{2})?/[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+async def _opd_names(names: OpdNames | None, view: ComplaintView) -> dict[str, str]:
+    """The OPDs the page mentions (the one in charge, those in the timeline) by the names
+    routing's catalog announced; an OPD without a known name keeps its id."""
+    if names is None:
+        return {}
+    mentioned = {view.opd_id} if view.opd_id else set()
+    for entry in view.timeline:
+        mentioned.update(_OPD_ID.findall(entry.summary))
+    found = {opd: await names.name_of(opd) for opd in sorted(mentioned)[:20]}
+    return {opd: name for opd, name in found.items() if name}
+
+
 async def complaint_page(
     request: web.Request,
     doc: dict[str, Any],
@@ -447,8 +464,7 @@ async def complaint_page(
     # scope; each file served from that route, as a download that never runs in the page.
     adapters = request.app[ADAPTERS]
     files = await adapters.attachments.list(doc["_id"]) if audience in ("reporter", "staff") else []
-    # The OPD by the name routing's catalog announced, else by its id.
-    opd_name = await adapters.names.name_of(view.opd_id) if adapters.names and view.opd_id else None
+    names = await _opd_names(adapters.names, view)
     # Times as the complaint's pemda reads its clocks (WIB, WITA or WIT), not in UTC.
     local = calendars.calendar_for(doc.get("pemda") or doc["region_code"]).local
     return _render(
@@ -466,7 +482,8 @@ async def complaint_page(
         clock_labels=CLOCK_LABELS,
         status_help=STATUS_HELP.get(view.status),
         due_words=due_words,
-        opd_name=opd_name,
+        opd_name=names.get(view.opd_id or ""),
+        with_names=lambda text: _OPD_ID.sub(lambda m: names.get(m[0]) or m[0], text),
         local=local,
         **{"galat": None, "sent": None, "chosen": {}, **extra},
     )
