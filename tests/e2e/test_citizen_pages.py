@@ -299,6 +299,7 @@ async def test_the_citizens_story_from_the_form_to_the_survey(
     assert await story.status_shown() == ("in_progress", "Sedang diproses")
     assert (await story.countdown("resolution")).startswith("sisa 5 hari kerja")
     assert "Tiang nomor 12, di seberang warung." in (await page.text_content(".riwayat") or "")
+    await story.look("dijawab")
 
     # The handler resolves; the citizen has ten working days to rate or reopen.
     status, body = await staff.post("resolve", HANDLER, {"answer": "Lubang sudah ditambal."})
