@@ -294,7 +294,7 @@ async def test_the_citizens_story_from_the_form_to_the_survey(
     await page.fill("#f-message", "Tiang nomor 12, di seberang warung.")
     await page.click("#form-informasi button")
     await page.wait_for_url(f"{story.url}?terkirim=informasi")
-    assert await page.is_visible(".kabar")
+    assert await page.text_content(".kabar") == "Informasi Anda terkirim ke OPD dan akan tampil di riwayat."
     await story.reach("in_progress", running=("resolution",), note="Pelapor menambahkan informasi")
     assert await story.status_shown() == ("in_progress", "Sedang diproses")
     assert (await story.countdown("resolution")).startswith("sisa 5 hari kerja")

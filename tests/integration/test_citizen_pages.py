@@ -373,6 +373,11 @@ async def test_a_resolved_complaint_offers_the_rating_and_the_skm_survey_as_plai
             assert answer.status == 303, await answer.text()
             sent.append(answer.headers["Location"])
         assert sent[0].endswith(f"/api/v1/complaints/{cid}?terkirim=survei")
+        browser = {"Cookie": f"pengaduan_lacak={session}", "Accept": "text/html"}
+        after = await (await client.get(f"/api/v1/complaints/{cid}?terkirim=survei", headers=browser)).text()
+        assert '<p class="kabar" role="status">Jawaban survei Anda terkirim' in after
+        odd = await (await client.get(f"/api/v1/complaints/{cid}?terkirim=<b>x</b>", headers=browser)).text()
+        assert "Permintaan Anda terkirim dan sedang diproses." in odd and "<b>x</b>" not in odd
         records = await db["commands"].find({"complaint_id": cid}).to_list(None)
         assert [r["command"] for r in records] == ["SubmitSurvey"]
 

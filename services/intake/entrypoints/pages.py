@@ -373,6 +373,14 @@ _FIELD_LABELS = {
     "reason": "Alasan",
     "version": "Versi kuesioner",
 }
+# What the page says once an action is on its way (routing decides; the timeline then shows it).
+SENT = {
+    "informasi": "Informasi Anda terkirim ke OPD dan akan tampil di riwayat.",
+    "nilai": "Penilaian Anda terkirim. Terima kasih.",
+    "survei": "Jawaban survei Anda terkirim dan akan tercatat dalam beberapa saat. Terima kasih.",
+    "buka": "Permintaan membuka kembali terkirim.",
+    "cabut": "Permintaan mencabut pengaduan terkirim.",
+}
 CLOCK_LABELS = {
     "verification": "Batas waktu verifikasi oleh Admin Koordinator",
     "response": "Batas waktu tanggapan pertama OPD",
@@ -482,6 +490,7 @@ async def complaint_page(
         clock_labels=CLOCK_LABELS,
         status_help=STATUS_HELP.get(view.status),
         due_words=due_words,
+        sent_text=SENT,
         opd_name=names.get(view.opd_id or ""),
         with_names=lambda text: _OPD_ID.sub(lambda m: names.get(m[0]) or m[0], text),
         local=local,
