@@ -376,6 +376,10 @@ async def test_a_resolved_complaint_offers_the_rating_and_the_skm_survey_as_plai
         browser = {"Cookie": f"pengaduan_lacak={session}", "Accept": "text/html"}
         after = await (await client.get(f"/api/v1/complaints/{cid}?terkirim=survei", headers=browser)).text()
         assert '<p class="kabar" role="status">Jawaban survei Anda terkirim' in after
+        # On its way: not offered again until routing answers (the form's key guards a double tap,
+        # this a second visit).
+        assert "Permintaan Anda untuk mengisi survei kepuasan masyarakat sedang diproses." in after
+        assert "form-survei" not in after and 'id="form-nilai"' in after
         odd = await (await client.get(f"/api/v1/complaints/{cid}?terkirim=<b>x</b>", headers=browser)).text()
         assert "Permintaan Anda terkirim dan sedang diproses." in odd and "<b>x</b>" not in odd
         records = await db["commands"].find({"complaint_id": cid}).to_list(None)
@@ -389,10 +393,12 @@ async def test_a_resolved_complaint_offers_the_rating_and_the_skm_survey_as_plai
         assert envelopes[0].payload.version == "skm-2017-1"
         assert envelopes[0].payload.scores == {k: int(v) for k, v in answers.items()}
 
-        # Rated and surveyed: closed, the survey done (SurveySubmitted) — nothing more to fill in.
+        # Rated and surveyed: closed, the survey done (SurveySubmitted, which settles the command) —
+        # nothing more to fill in.
         await db["complaints"].update_one(
             {"_id": cid}, {"$set": {"status": "closed", "surveyed": True}, "$inc": {"rev": 1}}
         )
+        await db["commands"].update_many({"complaint_id": cid}, {"$set": {"status": "accepted"}})
         _, page = await _open_page(client, cid, session)
         assert '<span data-status="closed">Selesai</span>' in page
         assert "form-survei" not in page and "form-nilai" not in page and "Tindakan Anda" not in page

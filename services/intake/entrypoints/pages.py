@@ -473,6 +473,12 @@ async def complaint_page(
     adapters = request.app[ADAPTERS]
     files = await adapters.attachments.list(doc["_id"]) if audience in ("reporter", "staff") else []
     names = await _opd_names(adapters.names, view)
+    offers, on_their_way = frozenset[str](), set()
+    if reporter:
+        # An action already on its way is not offered again until routing has answered it.
+        kinds = await adapters.complaints.pending_commands(doc["_id"])
+        on_their_way = {action for action, probe in _PROBES.items() if probe.TYPE in kinds}
+        offers = offered(doc, clock.now(), calendars.calendar_for) - on_their_way
     # Times as the complaint's pemda reads its clocks (WIB, WITA or WIT), not in UTC.
     local = calendars.calendar_for(doc.get("pemda") or doc["region_code"]).local
     return _render(
@@ -483,7 +489,8 @@ async def complaint_page(
         csrf=_csrf(request),
         kunci=secrets.token_urlsafe(24),
         path=path,
-        offers=offered(doc, clock.now(), calendars.calendar_for) if reporter else frozenset(),
+        offers=offers,
+        pending=[ACTIONS[action].action for action in sorted(on_their_way)],
         questionnaire=CURRENT,
         files=files,
         anonymous=bool(doc.get("anonymous")),
