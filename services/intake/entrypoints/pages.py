@@ -343,7 +343,11 @@ def add_routes(app: web.Application) -> None:
 # The session cookie (entrypoints/tracking.py) is scoped to the complaint's API path, so the page
 # lives there too: `GET /api/v1/complaints/{id}` answers this page to a browser (Accept: text/html)
 # and JSON to everyone else. The reporter's actions post a form to `…/{id}/halaman`, with a CSRF
-# token bound to the session (the cookie is also SameSite=Lax).
+# token bound to the session (the cookie is also SameSite=Lax) and a key of the form's own (the
+# command's Idempotency-Key), and go through the API's command table: add information, the 1–5
+# rating ("kepuasan atas penanganan pengaduan"), the Survei Kepuasan Masyarakat (nine elements,
+# 1–4 each, shared/survey.py; never called IKM here), reopen, withdraw. The reporter's photos are
+# shown from the attachment route, under its access rule and download headers.
 
 ACTIONS = {
     "informasi": commands.INFORMATION,
