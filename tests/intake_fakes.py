@@ -119,6 +119,13 @@ class FakeComplaintStore:
         found = self.commands.get(command_id)
         return copy.deepcopy(found) if found is not None and found["complaint_id"] == complaint_id else None
 
+    async def pending_commands(self, complaint_id: str) -> set[str]:
+        return {
+            c["command"]
+            for c in self.commands.values()
+            if c["complaint_id"] == complaint_id and c["status"] == "pending"
+        }
+
     async def settle_commands(self, outcomes: Mapping[str, CommandOutcome]) -> None:
         for command_id, (status, reason) in outcomes.items():
             found = self.commands.get(command_id)

@@ -102,6 +102,18 @@ async def test_a_command_is_pending_until_an_outcome_settles_it_once(store: Comp
     assert settled is not None and (settled["status"], settled["reason"]) == ("accepted", None)
 
 
+async def test_the_kinds_of_a_complaints_pending_commands_are_known(store: ComplaintStore) -> None:
+    for cid, kind in (("K1", "GiveFeedback"), ("K2", "SubmitSurvey"), ("K3", "SubmitSurvey")):
+        await store.add_command(ReporterCommand(cid, "C1", kind, T0), [], None)
+    await store.add_command(ReporterCommand("K4", "C2", "AddInformation", T0), [], None)
+    assert await store.pending_commands("C1") == {"GiveFeedback", "SubmitSurvey"}
+    await store.settle_commands({"K1": ("accepted", None), "K2": ("rejected", "sudah diisi")})
+    assert await store.pending_commands("C1") == {"SubmitSurvey"}  # K3 still on its way
+    await store.settle_commands({"K3": ("accepted", None)})
+    assert await store.pending_commands("C1") == set()
+    assert await store.pending_commands("C2") == {"AddInformation"}
+
+
 async def test_a_dead_lettered_command_is_rejected_until_its_replay_answers(store: ComplaintStore) -> None:
     await store.add_command(ReporterCommand("K1", "C1", "AddInformation", T0), [], None)
     letter = {"group": "routing", "offset": 3, "at": T0}

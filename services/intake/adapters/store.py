@@ -243,6 +243,11 @@ class MongoComplaintStore:
     async def get_command(self, complaint_id: str, command_id: str) -> dict[str, Any] | None:
         return await self._commands.find_one({"_id": command_id, "complaint_id": complaint_id})
 
+    async def pending_commands(self, complaint_id: str) -> set[str]:
+        # The (complaint_id, created_at) index narrows it to this complaint's few commands.
+        kinds = await self._commands.distinct("command", {"complaint_id": complaint_id, "status": "pending"})
+        return set(kinds)
+
     async def settle_commands(self, outcomes: Mapping[str, CommandOutcome]) -> None:
         """Record what the lifecycle owner made of pending commands — or of commands rejected
         because routing dead-lettered them, whose replayed letter now has its real answer; settled

@@ -83,6 +83,16 @@ INFORMATION = Command(
 FEEDBACK = Command(
     FeedbackBody, lambda b, text: GiveFeedback(rating=b.rating, comment=text(b.comment)), "memberi penilaian"
 )
+
+
+def _survey(body: SurveyBody, text: ReporterTexts) -> Payload:
+    found = problems(body.version, body.answers)
+    if found:
+        raise ProblemError(422, errors=[FieldError(field=name, message=why) for name, why in found])
+    return SubmitSurvey(version=body.version, scores=dict(body.answers))
+
+
+SURVEY = Command(SurveyBody, _survey, "mengisi survei kepuasan masyarakat")
 REOPEN = Command(
     ReopenBody, lambda b, text: ReopenComplaint(reason=text.required(b.reason)), "membuka kembali"
 )
@@ -99,18 +109,11 @@ async def give_feedback(request: web.Request) -> web.Response:
     return await _send(request, FEEDBACK.model, FEEDBACK.build, FEEDBACK.action)
 
 
-def _survey(body: SurveyBody, text: ReporterTexts) -> Payload:
-    found = problems(body.version, body.answers)
-    if found:
-        raise ProblemError(422, errors=[FieldError(field=name, message=why) for name, why in found])
-    return SubmitSurvey(version=body.version, scores=dict(body.answers))
-
-
 async def submit_survey(request: web.Request) -> web.Response:
     """The Survei Kepuasan Masyarakat (PermenPANRB 14/2017) of a resolved or closed complaint,
     once; separate from the 1–5 rating, which is the reporter's satisfaction with how the
     complaint was handled."""
-    return await _send(request, SurveyBody, _survey, "mengisi survei kepuasan masyarakat")
+    return await _send(request, SURVEY.model, SURVEY.build, SURVEY.action)
 
 
 async def questionnaire(request: web.Request) -> web.Response:

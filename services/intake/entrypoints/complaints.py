@@ -45,7 +45,9 @@ async def get_complaint(request: web.Request) -> web.Response:
             followed = render_survivor(survivor, clock.now(), calendars.calendar_for)
             view = view.model_copy(update={"merged_into": followed})
     if pages.wants_page(request):
-        return pages.complaint_page(request, view, caller.audience, sent=request.query.get("terkirim"))
+        return await pages.complaint_page(
+            request, doc, view, caller.audience, sent=request.query.get("terkirim")
+        )
     return json_response(view, headers={"Cache-Control": "private, no-store", "Vary": "Accept"})
 
 

@@ -22,6 +22,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -36,8 +37,9 @@ from pydantic import ValidationError
 
 from services.intake import handlers
 from services.intake.domain.attachments import clean_name, sniff
-from services.intake.domain.errors import IntakeError
-from services.intake.domain.view import render
+from services.intake.domain.commands import check
+from services.intake.domain.errors import IntakeError, KeyReused, NotAllowed
+from services.intake.domain.view import CalendarFor, render
 from services.intake.entrypoints import commands, ratelimit, tracking
 from services.intake.entrypoints.access import complaint_for, require_reporter
 from services.intake.entrypoints.edge import (
@@ -56,10 +58,14 @@ from services.intake.models import (
     RegionLevel,
     SubmitComplaint,
 )
+from services.intake.ports import OpdNames
 from shared import clock
 from shared.categories import CATEGORIES
+from shared.envelope import Payload
+from shared.events import AddInformation, GiveFeedback, ReopenComplaint, SubmitSurvey, WithdrawComplaint
 from shared.http import FieldError, ProblemError, browser_headers, database_free, field_errors, json_response
 from shared.regions import is_well_formed, lookup
+from shared.survey import CURRENT, QUESTIONNAIRES
 
 # Only this service's own files run or style the pages; forms post back to it; nothing frames them.
 CSP = (
@@ -337,15 +343,70 @@ def add_routes(app: web.Application) -> None:
 # The session cookie (entrypoints/tracking.py) is scoped to the complaint's API path, so the page
 # lives there too: `GET /api/v1/complaints/{id}` answers this page to a browser (Accept: text/html)
 # and JSON to everyone else. The reporter's actions post a form to `…/{id}/halaman`, with a CSRF
-# token bound to the session (the cookie is also SameSite=Lax).
+# token bound to the session (the cookie is also SameSite=Lax) and a key of the form's own (the
+# command's Idempotency-Key), and go through the API's command table: add information, the 1–5
+# rating ("kepuasan atas penanganan pengaduan"), the Survei Kepuasan Masyarakat (nine elements,
+# 1–4 each, shared/survey.py; never called IKM here), reopen, withdraw. The reporter's photos are
+# shown from the attachment route, under its access rule and download headers.
 
 ACTIONS = {
     "informasi": commands.INFORMATION,
     "nilai": commands.FEEDBACK,
+    "survei": commands.SURVEY,
     "buka": commands.REOPEN,
     "cabut": commands.WITHDRAW,
 }
-_ACTION_FIELDS = ("aksi", "csrf", "message", "rating", "comment", "reason")
+# A harmless instance of each action's command: the domain's rules (domain/commands.py) decide
+# which forms the page offers, so the page never offers what the handler would refuse.
+_PROBES: dict[str, Payload] = {
+    "informasi": AddInformation(message="-"),
+    "nilai": GiveFeedback(rating=5),
+    "survei": SubmitSurvey(version=CURRENT.version, scores={}),
+    "buka": ReopenComplaint(reason="-"),
+    "cabut": WithdrawComplaint(),
+}
+_SURVEY_CODES = frozenset(code for q in QUESTIONNAIRES.values() for code in q.codes)
+_ACTION_FIELDS = frozenset(
+    {"aksi", "csrf", "kunci", "message", "rating", "comment", "reason", "versi", *_SURVEY_CODES}
+)
+# The API's field names as the page's labels call them (a refusal names what to fix).
+_FIELD_LABELS = {
+    "message": "Informasi",
+    "rating": "Kepuasan atas penanganan pengaduan",
+    "comment": "Komentar",
+    "reason": "Alasan",
+    "version": "Versi kuesioner",
+}
+# What the page says once an action is on its way (routing decides; the timeline then shows it).
+SENT = {
+    "informasi": "Informasi Anda terkirim ke OPD dan akan tampil di riwayat.",
+    "nilai": "Penilaian Anda terkirim. Terima kasih.",
+    "survei": "Jawaban survei Anda terkirim dan akan tercatat dalam beberapa saat. Terima kasih.",
+    "buka": "Permintaan membuka kembali terkirim.",
+    "cabut": "Permintaan mencabut pengaduan terkirim.",
+}
+CLOCK_LABELS = {
+    "verification": "Batas waktu verifikasi oleh Admin Koordinator",
+    "response": "Batas waktu tanggapan pertama OPD",
+    "resolution": "Batas waktu penyelesaian oleh OPD",
+    "reporter_reply": "Batas waktu Anda memberi penilaian atau membuka kembali",
+}
+# What each status means for the reporter, in plain words, next to its label.
+STATUS_HELP = {
+    "received": "Pengaduan Anda sudah masuk dan sedang diperiksa sebelum diteruskan ke OPD.",
+    "triage": "Admin Koordinator pemda sedang menentukan OPD yang berwenang.",
+    "assigned": "Pengaduan sudah diteruskan ke OPD dan menunggu ditindaklanjuti.",
+    "in_progress": "OPD sedang menangani pengaduan Anda.",
+    "waiting_reporter": (
+        "OPD meminta informasi tambahan dari Anda. Batas waktu penyelesaian dihentikan sementara "
+        "sampai Anda menjawab."
+    ),
+    "resolved": (
+        "OPD menyatakan pengaduan selesai. Beri penilaian, atau buka kembali bila masalahnya belum selesai."
+    ),
+    "closed": "Pengaduan sudah selesai.",
+    "archived": "Pengaduan diarsipkan oleh Admin Koordinator.",
+}
 
 
 def wants_page(request: web.Request) -> bool:
@@ -363,18 +424,88 @@ def _csrf(request: web.Request) -> str | None:
     return hmac.new(key, b"halaman:" + session.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def complaint_page(
-    request: web.Request, view: ComplaintView, audience: str, status: int = 200, **extra: Any
+def offered(doc: dict[str, Any], now: datetime, calendar_for: CalendarFor) -> frozenset[str]:
+    """The actions the domain's rules allow now. Before routing has recorded the complaint the
+    state alone decides (a post then says to try again in a moment)."""
+    recorded = {**doc, "last_seq": max(1, doc.get("last_seq", 0))}
+    allowed = set()
+    for action, probe in _PROBES.items():
+        try:
+            check(recorded, probe, now, calendar_for)
+        except NotAllowed:
+            continue
+        allowed.add(action)
+    return frozenset(allowed)
+
+
+def due_words(due: datetime) -> str:
+    """A due instant as people say it: a due at local midnight is the end of the day before."""
+    if due.time() == time(0, 0):
+        return f"akhir hari {(due - timedelta(days=1)).strftime('%d-%m-%Y')}"
+    return due.strftime("%d-%m-%Y pukul %H:%M")
+
+
+# An OPD's id as the view's texts carry it: its pemda's code, a slash, the catalog's slug.
+_OPD_ID = re.compile(r"\b\d{2}(?:\.\d{2})?/[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+async def _opd_names(names: OpdNames | None, view: ComplaintView) -> dict[str, str]:
+    """The OPDs the page mentions (the one in charge, those in the timeline) by the names
+    routing's catalog announced; an OPD without a known name keeps its id."""
+    if names is None:
+        return {}
+    mentioned = {view.opd_id} if view.opd_id else set()
+    for entry in view.timeline:
+        mentioned.update(_OPD_ID.findall(entry.summary))
+    found = {opd: await names.name_of(opd) for opd in sorted(mentioned)[:20]}
+    return {opd: name for opd, name in found.items() if name}
+
+
+async def complaint_page(
+    request: web.Request,
+    doc: dict[str, Any],
+    view: ComplaintView,
+    audience: str,
+    status: int = 200,
+    **extra: Any,
 ) -> web.Response:
     path = f"/api/v1/complaints/{view.id}"
+    reporter = audience == "reporter"
+    calendars = request.app[CALENDARS]
+    # The same rule as the attachment route (entrypoints/attachments.py): the reporter and staff in
+    # scope; each file served from that route, as a download that never runs in the page.
+    adapters = request.app[ADAPTERS]
+    files = await adapters.attachments.list(doc["_id"]) if audience in ("reporter", "staff") else []
+    names = await _opd_names(adapters.names, view)
+    offers, on_their_way = frozenset[str](), set()
+    if reporter:
+        # An action already on its way is not offered again until routing has answered it.
+        kinds = await adapters.complaints.pending_commands(doc["_id"])
+        on_their_way = {action for action, probe in _PROBES.items() if probe.TYPE in kinds}
+        offers = offered(doc, clock.now(), calendars.calendar_for) - on_their_way
+    # Times as the complaint's pemda reads its clocks (WIB, WITA or WIT), not in UTC.
+    local = calendars.calendar_for(doc.get("pemda") or doc["region_code"]).local
     return _render(
         "pengaduan.html",
         status,
         view=view,
-        reporter=audience == "reporter",
+        reporter=reporter,
         csrf=_csrf(request),
+        kunci=secrets.token_urlsafe(24),
         path=path,
-        **{"galat": None, "sent": None, **extra},
+        offers=offers,
+        pending=[ACTIONS[action].action for action in sorted(on_their_way)],
+        questionnaire=CURRENT,
+        files=files,
+        anonymous=bool(doc.get("anonymous")),
+        clock_labels=CLOCK_LABELS,
+        status_help=STATUS_HELP.get(view.status),
+        due_words=due_words,
+        sent_text=SENT,
+        opd_name=names.get(view.opd_id or ""),
+        with_names=lambda text: _OPD_ID.sub(lambda m: names.get(m[0]) or m[0], text),
+        local=local,
+        **{"galat": None, "sent": None, "chosen": {}, **extra},
     )
 
 
@@ -395,8 +526,34 @@ async def tracking_sign_in(request: web.Request) -> web.Response:
         return answer
 
 
+def _short_int(value: str) -> int | str:
+    """A short number as an int; anything else stays text for the model's 422 (never int() of a
+    long text)."""
+    return int(value) if value.isdigit() and len(value) <= 2 else value
+
+
+def _fields(action: str, form: dict[str, str]) -> dict[str, object]:
+    """The API body of `action` from the page's form."""
+    if action == "survei":
+        answers = {code: _short_int(form[code]) for code in sorted(_SURVEY_CODES) if form.get(code)}
+        return {"version": form.get("versi", ""), "answers": answers}
+    fields: dict[str, object] = {k: form[k] for k in ("message", "comment", "reason") if form.get(k)}
+    if form.get("rating"):
+        fields["rating"] = _short_int(form["rating"])
+    return fields
+
+
+def _label(name: str) -> str:
+    """A refused field as the page names it: a survey element by its name."""
+    if name.startswith("answers."):
+        code = name.removeprefix("answers.")
+        element = next((e for e in CURRENT.elements if e.code == code), None)
+        return f"Survei, unsur {element.name}" if element else "Survei"
+    return _FIELD_LABELS.get(name, name)
+
+
 async def act(request: web.Request) -> web.Response:
-    """One of the reporter's actions from the complaint page (a form)."""
+    """One of the reporter's actions from the complaint page (a form), through the API's handler."""
     doc = await complaint_for(request)
     if request.content_type != "application/x-www-form-urlencoded":
         raise ProblemError(415, "Kirim formulir (application/x-www-form-urlencoded)")
@@ -409,44 +566,53 @@ async def act(request: web.Request) -> web.Response:
     expected = _csrf(request)
     if expected is None or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
         raise ProblemError(403, "Sesi halaman tidak sah; buka lagi tautan pengaduan Anda")
-    found = ACTIONS.get(form.get("aksi", ""))
+    action = form.get("aksi", "")
+    found = ACTIONS.get(action)
     if found is None:
         raise ProblemError(422, errors=[FieldError(field="aksi", message="tindakan tidak dikenal")])
-    model, build, action = found.model, found.build, found.action
-    await require_reporter(request, doc, action)
-    fields: dict[str, object] = {k: form[k] for k in ("message", "comment", "reason") if form.get(k)}
-    if form.get("rating"):
-        rating = form["rating"]  # a digit 1–5; anything else is the model's 422 (never int() of a long text)
-        fields["rating"] = int(rating) if rating.isdigit() and len(rating) <= 2 else rating
+    await require_reporter(request, doc, found.action)
+    # The form's own key (a new one each time the page is shown): a double tap sends once.
+    key = form.get("kunci", "")
     adapters = request.app[ADAPTERS]
+    chosen = {k: v for k, v in form.items() if k in _SURVEY_CODES or k == "rating"}
     try:
-        body = model.model_validate(fields)
+        body = found.model.model_validate(_fields(action, form))
         await handlers.send_command(
             doc,
             body,
-            build,
-            None,
+            found.build,
+            f"halaman:{key}" if _KEY.match(key) else None,
             base_url(request),
             store=adapters.complaints,
             publisher=adapters.publisher,
             calendars=request.app[CALENDARS],
         )
     except ValidationError as exc:
-        message = "; ".join(f"{e.field}: {e.message}" for e in field_errors(exc))
-        return await _page_again(request, doc, 422, message)
+        message = "; ".join(f"{_label(e.field)}: {e.message}" for e in field_errors(exc))
+        return await _page_again(request, doc, 422, message, chosen)
+    except ProblemError as exc:
+        if exc.status != 422 or not exc.errors:
+            raise
+        message = "; ".join(f"{_label(e.field)}: {e.message}" for e in exc.errors)
+        return await _page_again(request, doc, 422, message, chosen)
+    except KeyReused:
+        message = "Formulir ini sudah pernah dikirim; muat ulang halaman untuk mengirim yang baru"
+        return await _page_again(request, doc, 422, message, chosen)
     except IntakeError as exc:
         problem = edge_problem(exc)
         return await _page_again(
-            request, doc, problem.status, problem.detail or "Tindakan tidak dapat dilakukan"
+            request, doc, problem.status, problem.detail or "Tindakan tidak dapat dilakukan", chosen
         )
     base = request.app[SETTINGS].public_base_url.rstrip("/")
-    target = f"{base}/api/v1/complaints/{doc['_id']}?terkirim={form['aksi']}"
+    target = f"{base}/api/v1/complaints/{doc['_id']}?terkirim={action}"
     return web.Response(status=303, headers={"Location": target, "Cache-Control": "no-store"})
 
 
-async def _page_again(request: web.Request, doc: dict[str, Any], status: int, message: str) -> web.Response:
+async def _page_again(
+    request: web.Request, doc: dict[str, Any], status: int, message: str, chosen: dict[str, str]
+) -> web.Response:
     view = render(doc, clock.now(), request.app[CALENDARS].calendar_for, "reporter")
-    return complaint_page(request, view, "reporter", status, galat=message)
+    return await complaint_page(request, doc, view, "reporter", status, galat=message, chosen=chosen)
 
 
 def add_tracking_routes(app: web.Application) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.intake.models import RegionLevel
 from shared.openapi import Media, Operation, Param, Reply, json_reply
+from shared.survey import CURRENT
 
 _HTML = Media("text/html", schema={"type": "string"})
 _FIELDS = (
@@ -34,7 +35,15 @@ _ACTION_FORM = Media(
     schema={
         "type": "object",
         "properties": {
-            name: {"type": "string"} for name in ("aksi", "csrf", "message", "rating", "comment", "reason")
+            "aksi": {"type": "string", "enum": ["informasi", "nilai", "survei", "buka", "cabut"]},
+            "csrf": {"type": "string"},
+            "kunci": {"type": "string", "description": "Kunci formulir (Idempotency-Key perintahnya)"},
+            **{name: {"type": "string"} for name in ("message", "rating", "comment", "reason")},
+            "versi": {"type": "string", "description": "Versi kuesioner SKM (aksi=survei)"},
+            **{
+                code: {"type": "string", "description": f"SKM unsur {code}: 1–{CURRENT.top} (aksi=survei)"}
+                for code in CURRENT.codes
+            },
         },
     },
 )
@@ -63,7 +72,7 @@ OPERATIONS = [
     Operation(
         "POST",
         "/api/v1/complaints/{id}/halaman",
-        "Tindakan pelapor dari halaman pengaduan (tambah informasi, nilai, buka kembali, cabut)",
+        "Tindakan pelapor dari halaman pengaduan (informasi, nilai, survei kepuasan, buka kembali, cabut)",
         {
             303: Reply("Terkirim; kembali ke halaman pengaduan"),
             409: Reply("Halaman pengaduan lagi, dengan alasan penolakan", (_HTML,)),
