@@ -109,10 +109,13 @@ def start_services(
 ) -> ServiceSet:
     """Spawn `scale` processes of every service (`start_service`)."""
     result = ServiceSet(ports, scale=scale)
+    # routing asks intake for a complaint's attachments (the workbench page) at intake's port here
+    neighbours = {"routing": {"ROUTING_INTAKE_URL": f"http://127.0.0.1:{ports['intake']}"}}
     for name in SERVICES:
+        env = {**neighbours.get(name, {}), **(extra_env or {})}
         for n in range(1, scale + 1):
             result.servers[instance_name(name, n)] = start_service(
-                name, ends, ports[name], logs, db_prefix, instance=n, scale=scale, extra_env=extra_env
+                name, ends, ports[name], logs, db_prefix, instance=n, scale=scale, extra_env=env
             )
     return result
 

@@ -31,6 +31,7 @@ import services.routing.bootstrap as routing_app
 import services.sla.bootstrap as sla_app
 from devtools.infra import Endpoints
 from services.routing.entrypoints.edge import GUARD, ROUTING
+from services.routing.entrypoints.staff_pages import PAGE_SETTINGS
 from services.routing.handlers import handle_routing_batch
 from services.routing.settings import RoutingSettings
 from services.sla.settings import SlaSettings
@@ -154,6 +155,9 @@ async def running_apps(endpoints: Endpoints, **intake_settings: Any) -> AsyncIte
     await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(g), 1) for g in sla_groups])
 
     async with running_intake(endpoints, **intake_settings) as (intake, intake_db):
+        # the workbench asks this intake for attachments (read when routing starts, just below)
+        intake_url = str(intake.make_url("/")).rstrip("/")
+        routing[PAGE_SETTINGS] = routing[PAGE_SETTINGS].model_copy(update={"intake_url": intake_url})
         routing_client: Client = TestClient(TestServer(routing))
         sla_client: Client = TestClient(TestServer(sla))
         await routing_client.start_server()

@@ -111,6 +111,10 @@ class RoutingSettings(FileSettings):
     staff_public_url: str = ""
     # The SLA dashboard's address, linked from the staff home page.
     staff_dashboard_url: str = "http://127.0.0.1:8083/dashboard/"
+    # Intake's address as routing reaches it (server to server), for the reporter's attachments
+    # on the workbench's complaint page: asked with the signed-in person's token, never intake's
+    # database.
+    intake_url: str = "http://127.0.0.1:8081"
     mail: StaffMailSettings = Field(default_factory=StaffMailSettings)
 
     # Staff sign-in through the pemda's OpenID Connect provider (Keycloak, Azure AD / Entra ID, …;

@@ -535,6 +535,9 @@ async def workbench(rec: Recorder, session: dict[str, str], csrf: str) -> None:
     )
     page = f"/staff/pengaduan/{UNKNOWN_COMPLAINT}"
     await rec.call("workbench: unknown complaint", "routing", "GET", page, headers=session)
+    await rec.call(
+        "workbench: an unknown complaint's file", "routing", "GET", f"{page}/lampiran/x", headers=session
+    )
     for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan"):
         await rec.call(
             f"workbench: {action} on an unknown complaint",

@@ -181,6 +181,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
             ("GET", "/staff/tugas"),  # the workbench: tests/integration/test_workbench_pages.py
             ("GET", "/staff/tugas/baru"),
             ("GET", "/staff/pengaduan/{id}"),
+            ("GET", "/staff/pengaduan/{id}/lampiran/{aid}"),
             *(
                 ("POST", f"/staff/pengaduan/{{id}}/{action}")
                 for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan")

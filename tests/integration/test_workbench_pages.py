@@ -23,6 +23,7 @@ from services.routing.domain.staff import Account
 from services.routing.entrypoints import workbench_pages
 from services.routing.entrypoints.edge import ROUTING
 from services.routing.entrypoints.staff_pages import DIRECTORY
+from tests.attachment_files import png_with_text
 from tests.service_apps import Apps, Seeded, running_apps, seed_complaint
 
 pytestmark = pytest.mark.integration
@@ -267,3 +268,42 @@ async def test_an_anonymous_complaint_shows_no_identity_and_transfers_with_a_rea
     assert status == 403  # no longer PUPR's
     _, text = await _page(people["budi"], f"{world.base}/staff/tugas?pesan=alihkan")
     assert cid not in text and "Pengaduan dialihkan ke OPD tujuan" in text
+
+
+async def test_the_reporter_s_photo_is_shown_as_intake_allows_it(
+    world: World, people: dict[str, aiohttp.ClientSession]
+) -> None:
+    cid = world.road.id
+    photo = png_with_text()
+    uploaded = await world.apps.intake.post(
+        f"/api/v1/complaints/{cid}/attachments",
+        data=photo,
+        headers={"Authorization": f"Bearer {world.road.access_token}", "Content-Type": "image/png"},
+    )
+    assert uploaded.status == 201, await uploaded.text()
+    aid = (await uploaded.json())["id"]
+    page = f"{world.base}/staff/pengaduan/{cid}"
+    status, text = await _page(people["budi"], page)
+    href = f"/staff/pengaduan/{cid}/lampiran/{aid}"
+    assert status == 200 and f'<img src="{href}"' in text and "(image/png" in text
+    async with people["budi"].get(f"{world.base}{href}") as resp:
+        body = await resp.read()
+        assert resp.status == 200 and resp.headers["Content-Type"] == "image/png"
+        assert resp.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert body[:8] == b"\x89PNG\r\n\x1a\n"
+    # Another OPD's handler: neither the page nor the file; an unknown file: a page saying so.
+    status, text = await _page(people["tono"], f"{world.base}{href}")
+    assert status == 403 and "Bukan wewenang Anda" in text
+    status, text = await _page(people["budi"], f"{world.base}/staff/pengaduan/{cid}/lampiran/01J00000000000")
+    assert status == 404 and "Lampiran tidak ditemukan" in text
+    # Intake not answering: the page still comes, saying the files cannot be shown now.
+    files = world.apps.routing.server.app[workbench_pages.INTAKE_FILES]
+    kept, files.base_url = files.base_url, "http://127.0.0.1:9"
+    try:
+        status, text = await _page(people["budi"], page)
+        assert status == 200 and 'id="files-unavailable"' in text
+        status, text = await _page(people["budi"], f"{world.base}{href}")
+        assert status == 503 and "Lampiran tidak dapat dimuat" in text
+    finally:
+        files.base_url = kept

@@ -174,17 +174,22 @@ async def _session(request: web.Request) -> tuple[Account, str] | None:
     return await directory(request).session(token) if token else None
 
 
-def issue_token(request: web.Request, response: web.StreamResponse, account: Account) -> None:
-    """The session's short-lived staff JWT, in the cookie intake and sla read."""
-    s = _settings(request)
-    token = mint(
+def staff_token(request: web.Request, account: Account) -> str:
+    """A short-lived staff JWT of this person, as intake and sla verify it."""
+    return mint(
         account.role,
         pemda=account.pemda,
         opd=account.opd,
         sub=account.id,
         name=account.name,
-        ttl_seconds=s.staff_jwt_minutes * 60,
+        ttl_seconds=_settings(request).staff_jwt_minutes * 60,
     )
+
+
+def issue_token(request: web.Request, response: web.StreamResponse, account: Account) -> None:
+    """The session's short-lived staff JWT, in the cookie intake and sla read."""
+    s = _settings(request)
+    token = staff_token(request, account)
     name = request.app[STAFF_AUTH].settings.cookie_name
     extra = {"domain": s.staff_cookie_domain} if s.staff_cookie_domain else {}
     _set_cookie(request, response, name, token, s.staff_jwt_minutes * 60, **extra)

@@ -19,8 +19,10 @@ Who: as the JSON API. Actions are the handler's; notes the handler's, coordinato
 everyone in scope may look, and the page shows only the forms the person may use. Out of scope
 is a 403 page, an unknown complaint a 404 page.
 
-Attachments are not shown: they live in intake's database and routing holds no reference to
-them (the submitted event carries none), so there is nothing for this page to link to.
+- `/staff/pengaduan/{id}/lampiran/{aid}`: one of the reporter's attachments, which live in
+  intake: the page lists them and this route passes a file on, both asked of intake's own
+  attachment API with the person's staff token (adapters/intake_files.py), so intake's rule
+  decides (staff in scope; an anonymous complaint's files stripped and unnamed).
 
 Script: `static/workbench.js` (the countdown, polling); the policy admits scripts from this
 origin only on these pages (`_headers`).
@@ -28,14 +30,17 @@ origin only on these pages (`_headers`).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TypeVar, get_args
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from services.routing import handlers
+from services.routing.adapters.intake_files import IntakeFiles, IntakeUnavailable
 from services.routing.domain import lifecycle as lc
 from services.routing.domain import workbench as wb
 from services.routing.domain.staff import Account
@@ -45,12 +50,14 @@ from services.routing.entrypoints.models import MessageBody, NoteBody, ResolveBo
 from services.routing.entrypoints.notes import NOTE_ROLES, write_note
 from services.routing.entrypoints.queues import HANDLER_STATES, _cursor, _page, _states
 from services.routing.entrypoints.staff_pages import (
+    PAGE_SETTINGS,
     Refusal,
     issue_token,
     page,
     render,
     signed_in,
     signed_in_form,
+    staff_token,
 )
 from shared import clock
 from shared.auth import Staff
@@ -65,6 +72,10 @@ COMPLAINT = "/staff/pengaduan/{id}"
 PAGE_SIZE = 25
 TIMELINE_MAX = 200  # feed entries of one complaint shown (a complaint sees a handful)
 NOTES_MAX = 200
+FILES_MAX = 20  # attachments listed (intake accepts a few per complaint)
+FILE_POLICY = "default-src 'none'; sandbox"
+INTAKE_FILES = web.AppKey("workbench_intake_files", IntakeFiles)
+log = logging.getLogger(__name__)
 FILTER_STATES = (*HANDLER_STATES, "resolved")
 TIERS: tuple[str, ...] = get_args(Tier)
 B = TypeVar("B", bound=BaseModel)
@@ -249,6 +260,7 @@ async def _complaint_render(
     opd = staff.opd or doc.get("opd_id")
     timeline = await routing.feed.of_complaint(opd, doc["_id"], TIMELINE_MAX) if opd else []
     notes = (await routing.notes.of(doc["_id"]))[:NOTES_MAX]
+    files = await _files(request, account, doc["_id"])
     handler = staff.role == "handler"
     response = render(
         request,
@@ -264,6 +276,7 @@ async def _complaint_render(
         clocks=[_clock_dict(c, doc["region_code"]) for c in wb.clocks(doc.get("dues"), now)],
         timeline=[_entry(e, doc["region_code"]) for e in timeline],
         notes=[{**n, "at": _local(n["at"], doc["region_code"])} for n in notes],
+        files=files,
         offered=wb.offered(doc["state"]) if handler else [],
         may_note=staff.role in NOTE_ROLES,
         tiers=TIERS,
@@ -276,6 +289,54 @@ async def _complaint_render(
     )
     issue_token(request, response, account)
     return response
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, round(n / 1024))} KB"
+
+
+async def _files(request: web.Request, account: Account, complaint_id: str) -> list[dict[str, Any]] | None:
+    """The reporter's attachments as intake shows them to this person; None when intake cannot
+    be asked now (the page says so and shows the rest)."""
+    try:
+        items = await request.app[INTAKE_FILES].listing(complaint_id, staff_token(request, account))
+    except IntakeUnavailable as exc:
+        log.warning("attachments of %s not shown: %s", complaint_id, exc)
+        return None
+    shown = []
+    for item in items[:FILES_MAX]:
+        aid, kind = str(item.get("id", "")), str(item.get("content_type", ""))
+        if not aid:
+            continue
+        shown.append(
+            {
+                "href": f"{COMPLAINT.format(id=quote(complaint_id, safe=''))}/lampiran/{quote(aid, safe='')}",
+                "image": kind.startswith("image/"),
+                "kind": kind,
+                "name": item.get("filename") or f"lampiran-{aid}",
+                "size": _size(int(item.get("size") or 0)),
+            }
+        )
+    return shown
+
+
+async def attachment(request: web.Request) -> web.StreamResponse:
+    account, _ = await signed_in(request)
+    doc = await _complaint(request, account.as_staff())
+    try:
+        got = await request.app[INTAKE_FILES].file(
+            doc["_id"], request.match_info["aid"], staff_token(request, account)
+        )
+    except IntakeUnavailable as exc:
+        log.warning("attachment of %s not passed on: %s", doc["_id"], exc)
+        raise Refusal(
+            503,
+            "Lampiran tidak dapat dimuat",
+            "Layanan pengaduan warga tidak menjawab. Coba lagi sebentar lagi.",
+        ) from None
+    if got.status != 200:
+        raise Refusal(404, "Lampiran tidak ditemukan", "Lampiran ini tidak ada atau tidak boleh Anda lihat.")
+    return web.Response(body=got.body, headers={**got.headers, "Cache-Control": "private, no-store"})
 
 
 async def complaint_page(request: web.Request) -> web.Response:
@@ -406,6 +467,10 @@ async def add_note(request: web.Request) -> web.Response:
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:
     """These pages run their own script file (and fetch from their own origin): the staff pages'
     policy with exactly that added."""
+    if request.path.startswith("/staff/pengaduan/") and "/lampiran/" in request.path:
+        if response.status == 200:  # the file as intake serves it: nothing in it may run
+            response.headers["Content-Security-Policy"] = FILE_POLICY
+        return
     if request.path.startswith((QUEUE, "/staff/pengaduan/")):
         policy = response.headers.get("Content-Security-Policy", "")
         if "script-src" not in policy:
@@ -414,13 +479,21 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
             )
 
 
+async def _intake_files(app: web.Application) -> AsyncIterator[None]:
+    files = app[INTAKE_FILES] = IntakeFiles(app[PAGE_SETTINGS].intake_url)
+    yield
+    await files.close()
+
+
 def add_routes(app: web.Application) -> None:
     """Wired from staff_pages.add_routes (after its headers hook, which this one amends)."""
     app.on_response_prepare.append(_headers)
+    app.cleanup_ctx.append(_intake_files)
     r = app.router
     r.add_get(QUEUE, page(queue_page))
     r.add_get(f"{QUEUE}/baru", page(queue_poll))
     r.add_get(COMPLAINT, page(complaint_page))
+    r.add_get(f"{COMPLAINT}/lampiran/{{aid}}", page(attachment))
     for name in wb.ACTIONS:
         r.add_post(f"{COMPLAINT}/{name}", page(_act_view(name)))
     r.add_post(f"{COMPLAINT}/catatan", page(add_note))

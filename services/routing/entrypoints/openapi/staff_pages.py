@@ -49,6 +49,8 @@ EXEMPT: dict[tuple[str, str], str] = {
         ("GET", "/staff/tugas"): _FORM,
         ("GET", "/staff/tugas/baru"): "the workbench page's own polling (session cookie), not an API",
         ("GET", "/staff/pengaduan/{id}"): _FORM,
+        ("GET", "/staff/pengaduan/{id}/lampiran/{aid}"): "a reporter's file for the workbench page "
+        "(session cookie), passed on from intake's attachment API",
         **{
             ("POST", f"/staff/pengaduan/{{id}}/{action}"): _FORM
             for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan")
