@@ -27,6 +27,7 @@ from services.routing.entrypoints import (
     admin,
     complaints,
     consumers,
+    coordinator_pages,
     duplicates,
     explain,
     notes,
@@ -195,6 +196,7 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     ratelimit.install(app)
     add_staff_routes(app)
     staff_pages.add_routes(app, settings)
+    coordinator_pages.add_routes(app)
 
     async def staff_directory(app: web.Application) -> AsyncIterator[None]:
         # After with_consumers' lifecycle (appended first): the database is open.

@@ -83,6 +83,9 @@ class RoutingSettings(FileSettings):
     staff_public_url: str = ""
     # The SLA dashboard's address, linked from the staff home page.
     staff_dashboard_url: str = "http://127.0.0.1:8083/dashboard/"
+    # Intake's address as people reach it: the coordinator pages link to intake's page that shows
+    # a reporter's identity (identity lives only in intake, DESIGN §3).
+    staff_intake_url: str = "http://127.0.0.1:8081"
 
     @field_validator("webhook_allowed_networks")
     @classmethod

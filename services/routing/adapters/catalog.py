@@ -151,6 +151,20 @@ class MongoCatalog:
     async def opd_exists(self, opd_id: str) -> bool:
         return await self._db["opds"].find_one({"_id": opd_id}, {"_id": 1}) is not None
 
+    async def opds_of(self, pemdas: Sequence[str]) -> list[dict[str, Any]]:
+        # An OPD's id starts with its pemda and "/" ("0" sorts right after "/"): a range of the
+        # `_id` index per pemda, no other index needed.
+        ranges = [{"_id": {"$gte": f"{p}/", "$lt": f"{p}0"}} for p in pemdas]
+        if not ranges:
+            return []
+        fields = {"pemda": 1, "slug": 1, "name": 1}
+        found = self._db["opds"].find({"$or": ranges}, fields).sort("_id", ASCENDING)
+        return [d async for d in found]
+
+    async def rules_of(self, pemda: str) -> list[dict[str, Any]]:
+        found = self._db["rules"].find({"pemda": pemda}, {"_id": 0}).sort("category", ASCENDING)
+        return [d async for d in found]
+
     async def put_rule(self, pemda: str, category: str, opd_slug: str, note: str | None, by: str) -> None:
         await self._db["rules"].update_one(
             {"pemda": pemda, "category": category},
