@@ -120,6 +120,11 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "GET", "/api/v1/complaints/{id}/reporter/audit"): staff(
         "coordinator", "supervisor", target="complaint"
     ),
+    **{  # a person's page: routing's sign-in cookie and the page's CSRF token decide, not a bearer JWT
+        # (tests/integration/test_coordinator_pages.py)
+        ("intake", method, "/staff/pelapor/{id}"): PUBLIC + ": a person's page (sign-in cookie, CSRF token)"
+        for method in ("GET", "POST")
+    },
     ("intake", "GET", "/api/v1/complaints/{id}/attachments"): staff(target="complaint"),
     ("intake", "GET", "/api/v1/complaints/{id}/attachments/{aid}"): staff(target="complaint"),
     # --- routing ---
@@ -176,6 +181,16 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
             ("GET", "/staff/atur-sandi/{token}"),
             ("POST", "/staff/atur-sandi/{token}"),
             ("GET", "/staff/static"),
+            # the coordinator pages (tests/integration/test_coordinator_pages.py: roles and pemdas)
+            ("GET", "/staff/triase"),
+            ("GET", "/staff/triase/{id}"),
+            ("POST", "/staff/triase/{id}/disposisi"),
+            ("POST", "/staff/triase/{id}/arsip"),
+            ("POST", "/staff/triase/{id}/privasi"),
+            ("GET", "/staff/katalog"),
+            ("POST", "/staff/katalog/opd"),
+            ("POST", "/staff/katalog/aturan"),
+            ("POST", "/staff/katalog/aturan/{category}/hapus"),
         )
     },
     # --- sla ---

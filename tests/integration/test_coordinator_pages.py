@@ -300,7 +300,8 @@ async def test_identity_is_revealed_only_by_the_pages_form_and_audited(
     await handler.http.close()
     # A token minted for systems still reads it through the header (the API is unchanged).
     headers = {"Authorization": f"Bearer {mint('coordinator', pemda=PEMDA, sub='sistem')}"}
-    async with aiohttp.ClientSession() as http, http.get(
-        f"{world.intake}/api/v1/complaints/{complaint_id}/reporter", headers=headers
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{world.intake}/api/v1/complaints/{complaint_id}/reporter", headers=headers) as r,
+    ):
         assert r.status == 200 and (await r.json())["name"] == "Sari"
