@@ -282,6 +282,7 @@ async def test_identity_is_revealed_only_by_the_pages_form_and_audited(
     await coordinator.post(url, {}, status=403)
     await coordinator.post(url, {"csrf": "x" * 40}, status=403)
     await coordinator.post(url, {"csrf": csrf}, status=403, Origin="https://jahat.example")
+    await coordinator.post(url, {"csrf": csrf}, status=403, **{"Sec-Fetch-Site": "same-site"})
     await coordinator.get(f"{world.intake}/api/v1/complaints/{complaint_id}/reporter", status=401)
     assert await _audit_count(world, complaint_id) == 0
     shown = await coordinator.post(url, {"csrf": csrf}, Origin=world.intake)

@@ -9,7 +9,7 @@ the coordinator pages link to. Identity lives only here, so the page is intake's
 
 Why a cross-site request can neither reveal nor write an audit entry: the GET has no effect; the
 POST needs the staff token cookie (SameSite=Lax, so a cross-site form post does not carry it),
-an `Origin`, when the browser sends one, of this service, and a CSRF token that is an HMAC of
+a `Sec-Fetch-Site`/`Origin`, when the browser sends them, of this service, and a CSRF token that is an HMAC of
 that very cookie under intake's secret (a page elsewhere cannot read the cookie, so cannot
 compute it). The JSON endpoint `GET …/reporter` takes only the `Authorization` header (identity.py),
 never the cookie a browser would send with a cross-site link.
@@ -93,8 +93,15 @@ async def identity_page(request: web.Request) -> web.Response:
 
 
 def _same_origin(request: web.Request) -> bool:
+    """What the browser says of where the form came from, when it says: `Sec-Fetch-Site` (sent
+    whatever the referrer policy), and `Origin` unless it is the opaque `null` (which the pages'
+    `Referrer-Policy: no-referrer` makes Chromium send for its own forms). Without either (an
+    older browser, a non-browser client) the CSRF token alone decides."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return False
     origin = request.headers.get("Origin")
-    if origin is None:  # an older browser or a non-browser client: the CSRF token still decides
+    if origin is None or origin == "null":
         return True
     parts = urlsplit(origin)
     return f"{parts.scheme}://{parts.netloc}" == base_url(request).rstrip("/") or parts.netloc == request.host
