@@ -93,6 +93,12 @@ async def _checked(page: Page, name: str) -> None:
     assert await _serious_faults(page) == [], name
 
 
+async def _in_intake(world: World, complaint_id: str) -> bool:
+    """Intake's view has the complaint assigned to dinas-pupr (the events reached it over Kafka)."""
+    found = await world.apps.intake_db["complaints"].find_one({"_id": complaint_id})
+    return bool(found and found.get("opd_id") == PUPR and found.get("status") == "assigned")
+
+
 async def test_a_coordinator_disposes_a_triaged_complaint_in_one_step(
     world: World, endpoints: infra.Endpoints, browser: Browser
 ) -> None:
@@ -123,11 +129,7 @@ async def test_a_coordinator_disposes_a_triaged_complaint_in_one_step(
     ):
         assert complaint_id in [item["id"] for item in (await r.json())["items"]]
 
-    async def in_intake() -> bool:
-        found = await world.apps.intake_db["complaints"].find_one({"_id": complaint_id})
-        return bool(found and found.get("opd_id") == PUPR and found.get("status") == "assigned")
-
-    await eventually(in_intake, within=120, what="the disposition in intake")
+    await eventually(lambda: _in_intake(world, complaint_id), within=120, what="the disposition in intake")
 
     # The catalog page too has no serious accessibility fault.
     await page.click("text=Katalog OPD dan aturan pemda")
@@ -158,6 +160,15 @@ async def test_a_handler_is_refused_and_an_anonymous_reporter_is_not_shown(
     assert "Sari" not in (await page.content())  # opening the page reveals nothing
     await _checked(page, "coordinator-identity-before.png")
 
+    # Not yet their OPD's: the handler is told nothing of it on intake's page.
+    hresponse = await hpage.goto(f"{world.intake}/staff/pelapor/{complaint_id}")
+    assert hresponse is not None and hresponse.status == 404
+    assert "anonim" not in (await hpage.text_content("main") or "")
+    # The coordinator disposes it to the handler's OPD (the complaint's page, guess preselected).
+    await page.goto(f"{world.routing}/staff/triase/{complaint_id}")
+    await page.click("#dispose button")
+    await page.wait_for_selector("text=didisposisikan ke Dinas Pekerjaan Umum")
+    await eventually(lambda: _in_intake(world, complaint_id), within=120, what="the disposition in intake")
     # The handler, on intake's page: refused (and audited), the reporter never shown.
     hresponse = await hpage.goto(f"{world.intake}/staff/pelapor/{complaint_id}")
     assert hresponse is not None and hresponse.status == 200
@@ -169,6 +180,7 @@ async def test_a_handler_is_refused_and_an_anonymous_reporter_is_not_shown(
     await hpage.screenshot(path=str(SCREENSHOTS / "identity-refused-handler.png"), full_page=True)
 
     # The coordinator asks: the identity, and the trail naming both attempts.
+    await page.goto(f"{world.intake}/staff/pelapor/{complaint_id}")
     await page.click("#buka button")
     await page.wait_for_selector("#identitas")
     assert "Sari" in (await page.text_content("#identitas") or "")

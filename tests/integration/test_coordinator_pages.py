@@ -261,6 +261,19 @@ async def test_the_catalog_names_opds_and_sets_rules(world: World, coordinator: 
     assert "Aturan ini sudah tidak ada" in _text(gone)
 
 
+async def disposed(world: World, coordinator: Person, complaint_id: str) -> None:
+    """Disposed to dinas-pupr from the complaint's page, and known so in intake (over Kafka)."""
+    page = await coordinator.get(f"{world.routing}/staff/triase/{complaint_id}")
+    form = {"csrf": _field(page, "csrf"), "category": "jalan-jembatan", "opd_id": f"{PEMDA}/dinas-pupr"}
+    await coordinator.post(f"{world.routing}/staff/triase/{complaint_id}/disposisi", form)
+
+    async def in_intake() -> bool:
+        found = await world.apps.intake_db["complaints"].find_one({"_id": complaint_id})
+        return bool(found and found.get("opd_id") == f"{PEMDA}/dinas-pupr")
+
+    await eventually(in_intake, within=120, what=f"{complaint_id} disposed, in intake")
+
+
 async def _audit_count(world: World, complaint_id: str) -> int:
     return await world.apps.intake_db["identity_audit"].count_documents({"complaint_id": complaint_id})
 
@@ -290,9 +303,14 @@ async def test_identity_is_revealed_only_by_the_pages_form_and_audited(
     assert "Sari" in text and "Koordinator Semarang (koor-smg)" in text and "dibuka" in text
     [entry] = await world.apps.intake_db["identity_audit"].find({"complaint_id": complaint_id}).to_list()
     assert entry["who"] == "koor-smg" and entry["who_name"] == "Koordinator Semarang" and entry["allowed"]
-    # A handler: an anonymous complaint's reporter is not theirs to see (refused, audited), nor the trail.
+    # Before it is theirs, the OPD's handler is told nothing of it (not even that it is anonymous).
     handler = Person(world)
     await handler.sign_in("petugas-pupr")
+    unknown = _text(await handler.get(url, status=404))
+    assert "tidak ada atau di luar kewenangan Anda" in unknown and "anonim" not in unknown
+    # Disposed to the handler's OPD: still, an anonymous reporter is not theirs to see (refused,
+    # audited), nor is the trail.
+    await disposed(world, coordinator, complaint_id)
     theirs = await handler.get(url)
     assert "Jejak audit" not in theirs
     refused = await handler.post(url, {"csrf": _field(theirs, "csrf")}, status=403)

@@ -2,7 +2,8 @@
 the coordinator pages link to. Identity lives only here, so the page is intake's.
 
 - `GET /staff/pelapor/{id}`: reads nothing of the reporter and writes no audit entry: it shows
-  the complaint's audit trail (to those `may_read_audit` admits) and a form to reveal.
+  the complaint's audit trail (to those `may_read_audit` admits) and a form to reveal; a
+  complaint outside the person's scope is "not found" (not even whether it is anonymous).
 - `POST /staff/pelapor/{id}`: the reveal, through the same use case as the API
   (`handlers.read_identity`: every attempt audited with the person's username and name, before
   anything is shown), then the identity and the trail, or the refusal's reason.
@@ -26,7 +27,7 @@ from aiohttp import web
 
 from services.intake import handlers
 from services.intake.domain.errors import Forbidden, NotFound
-from services.intake.domain.identity import may_read_audit
+from services.intake.domain.identity import complaint_pemda, may_read_audit
 from services.intake.entrypoints.edge import ADAPTERS, SETTINGS, base_url
 from services.intake.entrypoints.pages import render_page
 from shared.auth import STAFF_AUTH, Staff, looks_like_jwt
@@ -68,6 +69,8 @@ async def _page(
     complaint_id = request.match_info["id"]
     store = request.app[ADAPTERS].complaints
     doc = await store.identity_of(complaint_id)
+    if doc is not None and not staff.covers(opd_id=doc.get("opd_id"), pemda=complaint_pemda(doc)):
+        doc = None  # another OPD's or pemda's: not even whether it exists or is anonymous
     trail = None
     if doc is not None and may_read_audit(staff, doc):
         trail = [{k: r.get(k) for k in AUDIT_FIELDS} for r in await store.identity_reads(complaint_id)]
