@@ -19,11 +19,13 @@ page in Indonesian. An admin, who has no pemda, picks one with `?pemda=` (a hidd
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from services.routing.domain.complaint import NO_DUE
 from services.routing.domain.staff import Account
 from services.routing.domain.table import route, with_overrides
 from services.routing.entrypoints import admin, complaints, queues
@@ -39,6 +41,7 @@ from services.routing.entrypoints.staff_pages import (
     signed_in_form,
 )
 from shared.auth import Staff
+from shared.calendar import zone_for
 from shared.categories import CATEGORIES
 from shared.http import FieldError, ProblemError
 from shared.regions import lookup
@@ -175,9 +178,15 @@ async def _rows(request: web.Request, docs: Iterable[dict[str, Any]]) -> list[di
             opds_by_region[key] = await _opds_for(request, doc["region_code"])
         category, opd_id = _suggested(doc, overrides)
         guess = doc.get("classifier") or {}
+        region = lookup(doc["region_code"])
         rows.append(
             {
                 "view": staff_view(doc),
+                "region": region.path if region is not None else doc["region_code"],
+                "due": _local(doc.get("sla_due"), doc["region_code"]),
+                "opd_name": next(
+                    (o.get("name") for o in opds_by_region[key] if o["_id"] == doc.get("opd_id")), None
+                ),
                 "guess": _category_name(guess.get("guess")),
                 "confidence": guess.get("confidence"),
                 "category_name": _category_name(doc.get("category")),
@@ -187,6 +196,21 @@ async def _rows(request: web.Request, docs: Iterable[dict[str, Any]]) -> list[di
             }
         )
     return rows
+
+
+def _local(instant: datetime | None, region_code: str) -> str | None:
+    """A due as people of the region read it: their local time (WIB, WITA or WIT)."""
+    if instant is None:
+        return None
+    if instant.tzinfo is None:  # the database gives UTC without a zone
+        instant = instant.replace(tzinfo=UTC)
+    if instant == NO_DUE:
+        return None
+    local = instant.astimezone(zone_for(region_code))
+    return f"{local:%d-%m-%Y %H:%M} {ZONE_NAMES.get(str(local.tzinfo), '')}".strip()
+
+
+ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
 def _pemda_name(pemda: str) -> str:
