@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -30,7 +32,8 @@ from services.intake.domain.errors import Forbidden, NotFound
 from services.intake.domain.identity import complaint_pemda, may_read_audit
 from services.intake.entrypoints.edge import ADAPTERS, SETTINGS, base_url
 from services.intake.entrypoints.pages import render_page
-from shared.auth import STAFF_AUTH, Staff, looks_like_jwt
+from shared.auth import ROLE_LABELS, STAFF_AUTH, Staff, looks_like_jwt
+from shared.calendar import WIB, zone_for
 from shared.http import ProblemError
 
 MAX_FORM_BYTES = 4096
@@ -73,7 +76,8 @@ async def _page(
         doc = None  # another OPD's or pemda's: not even whether it exists or is anonymous
     trail = None
     if doc is not None and may_read_audit(staff, doc):
-        trail = [{k: r.get(k) for k in AUDIT_FIELDS} for r in await store.identity_reads(complaint_id)]
+        zone = zone_for(doc["region_code"]) if doc.get("region_code") else WIB
+        trail = [_entry(r, zone) for r in await store.identity_reads(complaint_id)]
     context = {
         "complaint_id": complaint_id,
         "known": doc is not None,
@@ -86,6 +90,20 @@ async def _page(
         **extra,
     }
     return render_page("pelapor.html", 404 if doc is None and status == 200 else status, **context)
+
+
+def _entry(record: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """One audit record as people read it: local time, the role's label."""
+    entry = {k: record.get(k) for k in AUDIT_FIELDS}
+    at = entry["at"]
+    if isinstance(at, datetime):
+        local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+        entry["at"] = f"{local:%Y-%m-%d %H:%M:%S} {ZONE_NAMES.get(str(zone), '')}".strip()
+    entry["role"] = ROLE_LABELS.get(str(entry["role"]), entry["role"])
+    return entry
+
+
+ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
 async def identity_page(request: web.Request) -> web.Response:
