@@ -217,16 +217,57 @@ async def test_only_the_pemdas_coordinator_may_use_the_pages(world: World, endpo
     await handler.sign_in("petugas-pupr")
     for path in ("/staff/triase", f"/staff/triase/{complaint_id}", "/staff/katalog"):
         assert "Bukan wewenang Anda" in _text(await handler.get(f"{world.routing}{path}", status=403))
+    # Every form too, with the handler's own session token: refused, nothing written.
+    csrf = _field(await handler.get(f"{world.routing}/staff/"), "csrf")
+    forms = {
+        f"/staff/triase/{complaint_id}/disposisi": {
+            "category": "jalan-jembatan",
+            "opd_id": f"{PEMDA}/dinas-pupr",
+        },
+        f"/staff/triase/{complaint_id}/arsip": {"reason": "bukan pengaduan"},
+        f"/staff/triase/{complaint_id}/privasi": {"confidential": "ya"},
+        "/staff/katalog/opd": {"slug": "dinas-pupr", "name": "Dinas Diganti"},
+        "/staff/katalog/aturan": {"category": "jalan-jembatan", "opd_slug": "dlh"},
+        "/staff/katalog/aturan/jalan-jembatan/hapus": {},
+    }
+    for path, form in forms.items():
+        answer = await handler.post(f"{world.routing}{path}", {"csrf": csrf, **form}, status=403)
+        assert "Bukan wewenang Anda" in _text(answer), path
     await handler.http.close()
     other = Person(world)
     await other.sign_in("koor-skt")
     refused = await other.get(f"{world.routing}/staff/triase/{complaint_id}", status=403)
     assert "di luar kewenangan Anda" in _text(refused)
+    csrf = _field(await other.get(f"{world.routing}/staff/triase"), "csrf")
+    dispose = {"csrf": csrf, "category": "jalan-jembatan", "opd_id": f"{PEMDA}/dinas-pupr"}
+    await other.post(f"{world.routing}/staff/triase/{complaint_id}/disposisi", dispose, status=403)
+    doc = await world.apps.routing_db["complaints"].find_one({"_id": complaint_id})
+    assert doc is not None and doc["state"] == "triage" and not doc.get("confidential")
+    assert (
+        await world.apps.routing_db["rules"].count_documents({"pemda": PEMDA, "category": "jalan-jembatan"})
+        == 0
+    )
     assert complaint_id not in await other.get(f"{world.routing}/staff/triase")
     await other.http.close()
     nobody = Person(world)
     await nobody.get(f"{world.routing}/staff/triase", status=302)  # to the sign-in page
     await nobody.http.close()
+
+
+async def test_hostile_addresses_are_explained_pages_not_errors(world: World, coordinator: Person) -> None:
+    triase = f"{world.routing}/staff/triase"
+    assert "Alamat halaman: kursor tidak valid" in _text(
+        await coordinator.get(f"{triase}?cursor=bukan-kursor", status=422)
+    )
+    assert "status tidak dikenal" in _text(await coordinator.get(f"{triase}?status={'x' * 500}", status=422))
+    assert "Pengaduan ini tidak ada" in _text(await coordinator.get(f"{triase}/TIDAK-ADA", status=404))
+    csrf = _field(await coordinator.get(triase), "csrf")
+    long_name = {"csrf": csrf, "slug": "dinas-baru", "name": "x" * 5000}
+    answer = await coordinator.post(f"{world.routing}/staff/katalog/opd", long_name, status=422)
+    assert "Nama OPD: terlalu panjang (maksimal 200 karakter)" in _text(answer)
+    unknown = {"csrf": csrf, "category": "tidak-ada", "opd_slug": "dinas-pupr"}
+    answer = await coordinator.post(f"{world.routing}/staff/katalog/aturan", unknown, status=422)
+    assert "Kategori: kategori tidak dikenal" in _text(answer)
 
 
 async def test_the_catalog_names_opds_and_sets_rules(world: World, coordinator: Person) -> None:

@@ -57,6 +57,8 @@ FIELD_LABELS = {
     "name": "Nama OPD",
     "note": "Catatan",
     "slug": "Kode OPD",
+    "cursor": "Alamat halaman",
+    "status": "Status",
 }
 NOT_YOURS = Refusal(403, "Bukan wewenang Anda", "Halaman ini hanya untuk Admin Koordinator pemda dan admin.")
 
