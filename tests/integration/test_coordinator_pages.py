@@ -189,6 +189,10 @@ async def test_refusals_are_explained_and_nothing_changes(
         status=422,
     )
     assert "OPD tujuan: OPD harus milik pemda wilayah pengaduan" in _text(wrong)
+    unpicked = await coordinator.post(
+        f"{url}/disposisi", {"csrf": csrf, "category": "jalan-jembatan"}, status=422
+    )
+    assert "OPD tujuan: pilih OPD tujuan" in _text(unpicked)
     short = await coordinator.post(f"{url}/arsip", {"csrf": csrf, "reason": "spam"}, status=422)
     assert "Alasan: terlalu pendek (minimal 5 karakter)" in _text(short)
     # Privacy: tightened, then loosening refused.

@@ -144,13 +144,6 @@ class MongoCatalog:
         wanted = set(pemdas)
         return {key: slug for key, slug in self._rules.items() if key[0] in wanted}
 
-    def forget_rules(self) -> None:
-        """The rules changed (admin API): the next batch reads them again."""
-        self._rules = None
-
-    async def opd_exists(self, opd_id: str) -> bool:
-        return await self._db["opds"].find_one({"_id": opd_id}, {"_id": 1}) is not None
-
     async def opds_of(self, pemdas: Sequence[str]) -> list[dict[str, Any]]:
         # An OPD's id starts with its pemda and "/" ("0" sorts right after "/"): a range of the
         # `_id` index per pemda, no other index needed.
@@ -164,6 +157,13 @@ class MongoCatalog:
     async def rules_of(self, pemda: str) -> list[dict[str, Any]]:
         found = self._db["rules"].find({"pemda": pemda}, {"_id": 0}).sort("category", ASCENDING)
         return [d async for d in found]
+
+    def forget_rules(self) -> None:
+        """The rules changed (admin API): the next batch reads them again."""
+        self._rules = None
+
+    async def opd_exists(self, opd_id: str) -> bool:
+        return await self._db["opds"].find_one({"_id": opd_id}, {"_id": 1}) is not None
 
     async def put_rule(self, pemda: str, category: str, opd_slug: str, note: str | None, by: str) -> None:
         await self._db["rules"].update_one(

@@ -315,6 +315,8 @@ async def dispose(request: web.Request) -> web.Response:
     staff = account.as_staff()
     doc = await _complaint(request, staff)
     try:
+        if not _text(form, "opd_id"):  # the queue's "— pilih OPD —" when the guess gave none
+            raise ProblemError(422, errors=[FieldError(field="opd_id", message="pilih OPD tujuan")])
         body = _validated(
             DisposeBody, {"opd_id": form.get("opd_id", ""), "category": _text(form, "category")}
         )
