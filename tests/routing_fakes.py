@@ -127,6 +127,13 @@ class FakeCatalog:
     async def overrides(self, pemdas: Sequence[str]) -> dict[tuple[str, str], str]:
         return {k: v for k, v in self.rules.items() if k[0] in pemdas}
 
+    async def opds_of(self, pemdas: Sequence[str]) -> list[Document]:
+        return [{"_id": k, **v} for k, v in sorted(self.opds.items()) if k.split("/")[0] in pemdas]
+
+    async def rules_of(self, pemda: str) -> list[Document]:
+        found = [(c, s) for (p, c), s in sorted(self.rules.items()) if p == pemda]
+        return [{"pemda": pemda, "category": c, "opd_slug": s} for c, s in found]
+
     async def opd_exists(self, opd_id: str) -> bool:
         return opd_id in self.opds
 

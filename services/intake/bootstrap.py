@@ -33,6 +33,7 @@ from services.intake.entrypoints import (
     complaints,
     consumers,
     identity,
+    identity_pages,
     listing,
     notifications,
     open311,
@@ -156,6 +157,7 @@ def create_app(settings: IntakeSettings, *, adapters: OpenAdapters | None = None
     complaints.add_routes(app)
     commands.add_routes(app)
     identity.add_routes(app)
+    identity_pages.add_routes(app)
     attachments.add_routes(app)
     listing.add_routes(app)
     docs.add_routes(app)

@@ -245,6 +245,9 @@ class IntakeSettings(FileSettings):
     # The pemda (province or kab/kota code, e.g. 33.74) an Open311 request belongs to when it names
     # no region_code or jurisdiction_id; empty: the region comes from lat/long (its province).
     default_pemda: str = ""
+    # Routing's staff sign-in page: intake's staff page (a reporter's identity, /staff/pelapor/{id})
+    # sends a person without a valid staff token there, to come back signed in.
+    staff_sign_in_url: str = "http://127.0.0.1:8082/staff/masuk"
     listing: ListingSettings = Field(default_factory=ListingSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
     rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
@@ -256,6 +259,12 @@ class IntakeSettings(FileSettings):
         (INTAKE_IDEMPOTENCY_SECRET) under its own label, so neither use can stand in for the other."""
         label = b"pengaduan intake tracking links and PINs v1"
         return hmac.new(self.idempotency_secret.encode(), label, hashlib.sha256).hexdigest()
+
+    def staff_form_key(self) -> bytes:
+        """The HMAC key of the CSRF tokens of intake's staff page, derived from the one intake
+        secret under its own label."""
+        label = b"pengaduan intake staff forms v1"
+        return hmac.new(self.idempotency_secret.encode(), label, hashlib.sha256).digest()
 
     @field_validator("default_pemda")
     @classmethod

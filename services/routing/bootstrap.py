@@ -29,6 +29,7 @@ from services.routing.entrypoints import (
     admin,
     complaints,
     consumers,
+    coordinator_pages,
     duplicates,
     explain,
     notes,
@@ -245,6 +246,7 @@ def create_app(settings: RoutingSettings, *, routing: OpenRouting | None = None)
     staff_pages.add_routes(app, settings)
     staff_mail_pages.add_routes(app)
     staff_oidc.add_routes(app, settings)
+    coordinator_pages.add_routes(app)
 
     async def staff_directory(app: web.Application) -> AsyncIterator[None]:
         # After with_consumers' lifecycle (appended first): the database is open.

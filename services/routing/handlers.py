@@ -196,6 +196,8 @@ def route_submission(
     # The classifier's word, when it spoke: supervisors' accuracy figures compare it with the
     # category a coordinator settles on (sla, issue 22 item 4).
     guessed = {"guess": decision.guess, "confidence": round(decision.confidence, 4)} if decision.guess else {}
+    if guessed:  # kept on the document too: the coordinator's triage page shows it
+        doc["classifier"] = guessed
     if decision.assigns:
         assert decision.category is not None
         second = ComplaintAssigned(

@@ -97,6 +97,14 @@ class Catalog(Protocol):
         """(pemda, category) → OPD slug for these pemdas."""
         ...
 
+    async def opds_of(self, pemdas: Sequence[str]) -> list[Document]:
+        """The OPDs of these pemdas (`_id`, `pemda`, `slug`, `name`), by id."""
+        ...
+
+    async def rules_of(self, pemda: str) -> list[Document]:
+        """One pemda's rule overrides (`category`, `opd_slug`, `note`, `by`, `at`), by category."""
+        ...
+
     async def opd_exists(self, opd_id: str) -> bool: ...
     async def put_rule(
         self, pemda: str, category: str, opd_slug: str, note: str | None, by: str, *, session: Any = None

@@ -115,6 +115,9 @@ class RoutingSettings(FileSettings):
     # on the workbench's complaint page: asked with the signed-in person's token, never intake's
     # database.
     intake_url: str = "http://127.0.0.1:8081"
+    # Intake's address as people reach it: the coordinator pages link to intake's page that shows
+    # a reporter's identity (identity lives only in intake, DESIGN §3).
+    staff_intake_url: str = "http://127.0.0.1:8081"
     mail: StaffMailSettings = Field(default_factory=StaffMailSettings)
 
     # Staff sign-in through the pemda's OpenID Connect provider (Keycloak, Azure AD / Entra ID, …;

@@ -220,6 +220,9 @@ def _body(content_type: str, raw: bytes) -> Any:
         # Links the pages print carry the stack's own address, whose port depends on the test slot.
         raw = re.sub(rb"http://127\.0\.0\.1:\d+", b"http://<stack>", raw)
         raw = re.sub(rb'data-now="[^"]*"', b'data-now="<t>"', raw)  # the workbench's server clock
+        # The coordinator pages name complaints (ids) and print instants (dues, the identity audit).
+        raw = re.sub(rb"\b[0-9A-HJKMNP-TV-Z]{26}\b", b"<ulid>", raw)
+        raw = re.sub(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?", b"<t>", raw)
     return {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
 
 
@@ -400,6 +403,9 @@ def _csrf(answer: Answer) -> str:
     return found.group(1).decode()
 
 
+ADMIN_PASSWORD = "sandi-admin-emas-yang-panjang"
+
+
 def _cookie(**values: str) -> dict[str, str]:
     return {"Cookie": "; ".join(f"{k}={v}" for k, v in values.items())}
 
@@ -421,7 +427,7 @@ async def staff_sign_in(rec: Recorder, mongo_uri: str, routing_db: str) -> None:
     link = printed.getvalue().strip().splitlines()[-1].removeprefix(rec.urls["routing"])
     form_page = await rec.call("staff: the one-time link", "routing", "GET", link)
     csrf = form_page.cookies["pengaduan_csrf"]
-    password = "sandi-admin-emas-yang-panjang"
+    password = ADMIN_PASSWORD
     await rec.call(
         "staff: set the password",
         "routing",
@@ -547,6 +553,103 @@ async def workbench(rec: Recorder, session: dict[str, str], csrf: str) -> None:
             form={"csrf": csrf},
             headers=session,
         )
+
+
+async def coordinator_pages(rec: Recorder, c: str) -> None:
+    """The coordinator pages (issue 21 item 3) with complaint `c` in triage, as the first admin
+    (with `?pemda=`): the queue and the complaint's page, refusals that change nothing (a
+    disposition without a category, a short archive reason, privacy unchanged), the catalog with a
+    rule set and removed again, and intake's identity page (the audit trail, the reveal by its form)."""
+    sign_in = await rec.call("coordinator pages: sign-in page", "routing", "GET", "/staff/masuk")
+    signed = await rec.call(
+        "coordinator pages: sign in",
+        "routing",
+        "POST",
+        "/staff/masuk",
+        form={
+            "username": "golden-admin",
+            "password": ADMIN_PASSWORD,
+            "csrf": _csrf(sign_in),
+            "next": "/staff/",
+        },
+        headers=_cookie(pengaduan_csrf=sign_in.cookies["pengaduan_csrf"]),
+    )
+    session = _cookie(pengaduan_sesi=signed.cookies["pengaduan_sesi"])
+    token = signed.cookies["pengaduan_staff_token"]
+    queue = await rec.call(
+        "coordinator pages: triage queue",
+        "routing",
+        "GET",
+        "/staff/triase",
+        params={"pemda": PEMDA},
+        headers=session,
+    )
+    csrf = _csrf(queue)
+    await rec.call("coordinator pages: complaint", "routing", "GET", f"/staff/triase/{c}", headers=session)
+    for step, action, form in (
+        ("disposition without a category", "disposisi", {"opd_id": PUPR}),
+        ("archive with a short reason", "arsip", {"reason": "spam"}),
+        ("privacy unchanged", "privasi", {}),
+    ):
+        await rec.call(
+            f"coordinator pages: {step}",
+            "routing",
+            "POST",
+            f"/staff/triase/{c}/{action}",
+            form={"csrf": csrf, **form},
+            headers=session,
+        )
+    catalog = {"pemda": PEMDA, "csrf": csrf}
+    await rec.call(
+        "coordinator pages: catalog",
+        "routing",
+        "GET",
+        "/staff/katalog",
+        params={"pemda": PEMDA},
+        headers=session,
+    )
+    await rec.call(
+        "coordinator pages: OPD with a bad code",
+        "routing",
+        "POST",
+        "/staff/katalog/opd",
+        form={**catalog, "slug": "Bukan Kode!", "name": "Dinas Contoh"},
+        headers=session,
+    )
+    await rec.call(
+        "coordinator pages: rule",
+        "routing",
+        "POST",
+        "/staff/katalog/aturan",
+        form={**catalog, "category": "penerangan-jalan", "opd_slug": "dinas-pupr"},
+        headers=session,
+    )
+    await rec.call(
+        "coordinator pages: rule removed",
+        "routing",
+        "POST",
+        "/staff/katalog/aturan/penerangan-jalan/hapus",
+        form=catalog,
+        headers=session,
+    )
+    cookie = _cookie(pengaduan_staff_token=token)
+    identity = await rec.call("identity page", "intake", "GET", f"/staff/pelapor/{c}", headers=cookie)
+    await rec.call(
+        "identity page: a post without its token",
+        "intake",
+        "POST",
+        f"/staff/pelapor/{c}",
+        form={},
+        headers=cookie,
+    )
+    await rec.call(
+        "identity page: reveal",
+        "intake",
+        "POST",
+        f"/staff/pelapor/{c}",
+        form={"csrf": _csrf(identity)},
+        headers=cookie,
+    )
 
 
 @contextlib.contextmanager
@@ -1003,6 +1106,7 @@ async def triaged_transferred_reopened(rec: Recorder, a: str) -> str:
     triage = f"/api/v1/pemda/{PEMDA}/triage"
     await rec.call("triage queue", "routing", "GET", triage, token=COORDINATOR)
     await rec.call("triage queue of another pemda", "routing", "GET", triage, token=OTHER_COORDINATOR)
+    await coordinator_pages(rec, c)
     await rec.call(
         "dispose without a category",
         "routing",

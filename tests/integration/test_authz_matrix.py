@@ -120,6 +120,11 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("intake", "GET", "/api/v1/complaints/{id}/reporter/audit"): staff(
         "coordinator", "supervisor", target="complaint"
     ),
+    **{  # a person's page: routing's sign-in cookie and the page's CSRF token decide, not a bearer JWT
+        # (tests/integration/test_coordinator_pages.py)
+        ("intake", method, "/staff/pelapor/{id}"): PUBLIC + ": a person's page (sign-in cookie, CSRF token)"
+        for method in ("GET", "POST")
+    },
     ("intake", "GET", "/api/v1/complaints/{id}/attachments"): staff(target="complaint"),
     ("intake", "GET", "/api/v1/complaints/{id}/attachments/{aid}"): staff(target="complaint"),
     # --- routing ---
@@ -187,6 +192,16 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
                 for action in ("ambil", "jawab", "minta-info", "tingkat", "selesaikan", "alihkan", "catatan")
             ),
             ("GET", "/staff/masuk/oidc"),  # tests/integration/test_staff_oidc.py
+            # the coordinator pages (tests/integration/test_coordinator_pages.py: roles and pemdas)
+            ("GET", "/staff/triase"),
+            ("GET", "/staff/triase/{id}"),
+            ("POST", "/staff/triase/{id}/disposisi"),
+            ("POST", "/staff/triase/{id}/arsip"),
+            ("POST", "/staff/triase/{id}/privasi"),
+            ("GET", "/staff/katalog"),
+            ("POST", "/staff/katalog/opd"),
+            ("POST", "/staff/katalog/aturan"),
+            ("POST", "/staff/katalog/aturan/{category}/hapus"),
         )
     },
     # --- sla ---

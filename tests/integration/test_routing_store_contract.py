@@ -198,6 +198,28 @@ async def test_rule_overrides_take_effect_at_once_and_per_pemda(catalog: Catalog
     await catalog.audit("opd.put", "koord", "coordinator", {"opd_id": "33.74/dinas-baru"})
 
 
+async def test_a_pemdas_opds_and_rules_are_listed(catalog: Catalog) -> None:
+    """What the coordinator pages show: a pemda's OPDs (not a neighbour's whose code starts the
+    same, 33.7 vs 33.74) and its rules, by id and by category."""
+    await catalog.put_opd("33.74", "dinas-baru", "Dinas Baru Kota Semarang")
+    await catalog.put_opd("33.71", "dinas-lain", "Dinas Lain Kota Magelang")
+    await catalog.put_opd("33", "dinas-provinsi", "Dinas Provinsi Jawa Tengah")
+    ids = [o["_id"] for o in await catalog.opds_of(["33.74"])]
+    assert ids == ["33.74/dinas-baru", PUPR]
+    both = await catalog.opds_of(["33", "33.74"])
+    assert [o["_id"] for o in both] == ["33.74/dinas-baru", PUPR, "33/dinas-provinsi"]
+    assert both[0]["name"] == "Dinas Baru Kota Semarang" and both[0]["slug"] == "dinas-baru"
+    assert await catalog.opds_of([]) == []
+    await catalog.put_rule("33.74", "penerangan-jalan", "dinas-pupr", None, "koord")
+    await catalog.put_rule("33.74", "jalan-jembatan", "dinas-baru", "uji", "koord")
+    await catalog.put_rule("33.71", "jalan-jembatan", "dinas-lain", None, "koord")
+    rules = await catalog.rules_of("33.74")
+    assert [(r["category"], r["opd_slug"]) for r in rules] == [
+        ("jalan-jembatan", "dinas-baru"),
+        ("penerangan-jalan", "dinas-pupr"),
+    ]
+
+
 # --- transfer pairs (rule suggestions) ---------------------------------------------------------
 
 

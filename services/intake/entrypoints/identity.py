@@ -14,11 +14,19 @@ from aiohttp import web
 from services.intake import handlers
 from services.intake.domain.identity import may_read_audit
 from services.intake.entrypoints.edge import ADAPTERS
-from shared.auth import require_staff
+from shared.auth import bearer, require_staff
 from shared.http import ProblemError, json_response
 
 
 async def reporter_identity(request: web.Request) -> web.Response:
+    # Never the sign-in cookie: a browser sends it with a cross-site link too, which would reveal
+    # and audit a read the person never asked for. People use the page (identity_pages.py).
+    if bearer(request) is None:
+        raise ProblemError(
+            401,
+            "token staf diperlukan di header Authorization (peramban: halaman /staff/pelapor/{id})",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     staff = await require_staff(request)
     identity = await handlers.read_identity(
         request.match_info["id"], staff, store=request.app[ADAPTERS].complaints

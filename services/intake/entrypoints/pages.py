@@ -157,6 +157,9 @@ def _render(name: str, status: int = 200, **context: Any) -> web.Response:
     )
 
 
+render_page = _render  # intake's other pages (identity_pages.py) share the templates and headers
+
+
 def _form_page(form: Form, status: int = 200) -> web.Response:
     categories = [(c.code, c.name, c.covers) for c in CATEGORIES.values()]
     if not form.values.get("kunci"):

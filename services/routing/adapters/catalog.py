@@ -144,6 +144,20 @@ class MongoCatalog:
         wanted = set(pemdas)
         return {key: slug for key, slug in self._rules.items() if key[0] in wanted}
 
+    async def opds_of(self, pemdas: Sequence[str]) -> list[dict[str, Any]]:
+        # An OPD's id starts with its pemda and "/" ("0" sorts right after "/"): a range of the
+        # `_id` index per pemda, no other index needed.
+        ranges = [{"_id": {"$gte": f"{p}/", "$lt": f"{p}0"}} for p in pemdas]
+        if not ranges:
+            return []
+        fields = {"pemda": 1, "slug": 1, "name": 1}
+        found = self._db["opds"].find({"$or": ranges}, fields).sort("_id", ASCENDING)
+        return [d async for d in found]
+
+    async def rules_of(self, pemda: str) -> list[dict[str, Any]]:
+        found = self._db["rules"].find({"pemda": pemda}, {"_id": 0}).sort("category", ASCENDING)
+        return [d async for d in found]
+
     def forget_rules(self) -> None:
         """The rules changed (admin API): the next batch reads them again."""
         self._rules = None

@@ -22,9 +22,22 @@ async def put_rule(request: web.Request) -> web.Response:
     staff = await require_staff(request, "coordinator", "admin")
     pemda, category = request.match_info["pemda"], request.match_info["category"]
     _pemda_admin(staff, pemda)
+    _known_category(category)
+    body = await read_json(request, RuleBody)
+    return json_response(await set_rule(request, staff, pemda, category, body))
+
+
+def _known_category(category: str) -> None:
     if category not in CATEGORIES:
         raise ProblemError(404, f"kategori {category!r} tidak dikenal")
-    body = await read_json(request, RuleBody)
+
+
+async def set_rule(
+    request: web.Request, staff: Staff, pemda: str, category: str, body: RuleBody
+) -> dict[str, str]:
+    """A pemda's rule override (the API's and the coordinator pages'), audited."""
+    _pemda_admin(staff, pemda)
+    _known_category(category)
     catalog = routing_of(request).catalog
     opd_id = f"{pemda}/{body.opd_slug}"
     if not await catalog.opd_exists(opd_id):
@@ -32,20 +45,21 @@ async def put_rule(request: web.Request) -> web.Response:
     await catalog.put_rule(pemda, category, body.opd_slug, body.note, staff.sub)
     audited = {"pemda": pemda, "category": category, "opd_slug": body.opd_slug}
     await catalog.audit("rule.put", staff.sub, staff.role, audited)
-    return json_response(
-        {"pemda": pemda, "category": category, "opd_id": opd_id, "rule": f"override:{pemda}:{category}"}
-    )
+    return {"pemda": pemda, "category": category, "opd_id": opd_id, "rule": f"override:{pemda}:{category}"}
 
 
 async def delete_rule(request: web.Request) -> web.Response:
     staff = await require_staff(request, "coordinator", "admin")
-    pemda, category = request.match_info["pemda"], request.match_info["category"]
+    await remove_rule(request, staff, request.match_info["pemda"], request.match_info["category"])
+    return web.Response(status=204)
+
+
+async def remove_rule(request: web.Request, staff: Staff, pemda: str, category: str) -> None:
     _pemda_admin(staff, pemda)
     catalog = routing_of(request).catalog
     if not await catalog.delete_rule(pemda, category):
         raise ProblemError(404)
     await catalog.audit("rule.delete", staff.sub, staff.role, {"pemda": pemda, "category": category})
-    return web.Response(status=204)
 
 
 async def put_opd(request: web.Request) -> web.Response:
@@ -53,16 +67,29 @@ async def put_opd(request: web.Request) -> web.Response:
     staff = await require_staff(request, "coordinator", "admin")
     pemda, slug = request.match_info["pemda"], request.match_info["slug"]
     _pemda_admin(staff, pemda)
+    _known_pemda(pemda)
+    body = await read_json(request, OpdBody)
+    return json_response(await name_opd(request, staff, pemda, slug, body))
+
+
+def _known_pemda(pemda: str) -> None:
     region = lookup(pemda)
     if region is None or region.level > 2:
         raise ProblemError(404, f"pemda {pemda!r} tidak dikenal")
-    body = await read_json(request, OpdBody)
+
+
+async def name_opd(
+    request: web.Request, staff: Staff, pemda: str, slug: str, body: OpdBody
+) -> dict[str, str]:
+    """An OPD's name (the API's and the coordinator pages'), audited."""
+    _pemda_admin(staff, pemda)
+    _known_pemda(pemda)
     opd_id = f"{pemda}/{slug}"
     await routing_of(request).catalog.put_opd(pemda, slug, body.name)
     await routing_of(request).catalog.audit(
         "opd.put", staff.sub, staff.role, {"opd_id": opd_id, "name": body.name}
     )
-    return json_response({"opd_id": opd_id, "name": body.name})
+    return {"opd_id": opd_id, "name": body.name}
 
 
 def add_routes(app: web.Application) -> None:

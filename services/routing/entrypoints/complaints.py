@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from services.routing.domain import lifecycle as lc
-from services.routing.entrypoints.edge import act, complaint_for, routing_of, staff_view
+from services.routing.entrypoints.edge import act, acted, complaint_for, routing_of, staff_view
 from services.routing.entrypoints.models import (
     ArchiveBody,
     DisposeBody,
@@ -113,20 +113,40 @@ async def _coordinator_doc(request: web.Request) -> tuple[Staff, dict[str, Any]]
 async def dispose(request: web.Request) -> web.Response:
     staff, doc = await _coordinator_doc(request)
     body = await read_json(request, DisposeBody)
+    return json_response(staff_view(await disposed(request, staff, doc, body)))
+
+
+async def disposed(
+    request: web.Request, staff: Staff, doc: dict[str, Any], body: DisposeBody
+) -> dict[str, Any]:
+    """A coordinator's disposition (the API's and the coordinator pages'): the new document."""
     _within_reach(doc, body.opd_id, "opd_id")
     known = await _known_opd(request, body.opd_id)
-    return await act(request, doc, lc.Dispose(staff.sub, body.opd_id, body.category), known_opd=known)
+    return await acted(request, doc, lc.Dispose(staff.sub, body.opd_id, body.category), known_opd=known)
 
 
 async def archive(request: web.Request) -> web.Response:
     staff, doc = await _coordinator_doc(request)
     body = await read_json(request, ArchiveBody)
-    return await act(request, doc, lc.Archive(staff.sub, body.reason, body.forwarded_to))
+    return json_response(staff_view(await archived(request, staff, doc, body)))
+
+
+async def archived(
+    request: web.Request, staff: Staff, doc: dict[str, Any], body: ArchiveBody
+) -> dict[str, Any]:
+    return await acted(request, doc, lc.Archive(staff.sub, body.reason, body.forwarded_to))
 
 
 async def update(request: web.Request) -> web.Response:
     staff, doc = await _coordinator_doc(request)
     body = await read_json(request, UpdateBody)
+    return json_response(staff_view(await updated(request, staff, doc, body)))
+
+
+async def updated(
+    request: web.Request, staff: Staff, doc: dict[str, Any], body: UpdateBody
+) -> dict[str, Any]:
+    """A coordinator's correction: category/region in triage, tightened privacy flags."""
     errors = []
     if body.category is not None and body.category not in CATEGORIES:
         errors.append(FieldError(field="category", message="kategori tidak dikenal"))
@@ -135,7 +155,7 @@ async def update(request: web.Request) -> web.Response:
     if errors:
         raise ProblemError(422, errors=errors)
     action = lc.Update(staff.sub, body.category, body.region_code, body.anonymous, body.confidential)
-    return await act(request, doc, action)
+    return await acted(request, doc, action)
 
 
 def add_routes(app: web.Application) -> None:

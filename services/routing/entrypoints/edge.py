@@ -66,12 +66,16 @@ async def complaint_for(request: web.Request, staff: Staff) -> dict[str, Any]:
     return doc
 
 
-async def act(request: web.Request, doc: dict[str, Any], action: Action, **kw: Any) -> web.Response:
-    """The `act` use case, its answer the complaint as staff now see it."""
+async def acted(request: web.Request, doc: dict[str, Any], action: Action, **kw: Any) -> dict[str, Any]:
+    """The `act` use case: the complaint's new document (a refusal is a 409 problem)."""
     try:
-        new = await handlers.act(routing_of(request), doc["_id"], action, **kw)
+        return await handlers.act(routing_of(request), doc["_id"], action, **kw)
     except Refused as refused:
         raise ProblemError(409, refused.reason) from None
     except LookupError:
         raise ProblemError(404) from None
-    return json_response(staff_view(new))
+
+
+async def act(request: web.Request, doc: dict[str, Any], action: Action, **kw: Any) -> web.Response:
+    """The `act` use case, its answer the complaint as staff now see it."""
+    return json_response(staff_view(await acted(request, doc, action, **kw)))

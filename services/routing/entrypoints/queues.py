@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from services.routing.entrypoints.edge import routing_of, staff_view
-from shared.auth import require_staff
+from shared.auth import Staff, require_staff
 from shared.http import FieldError, ProblemError, json_response
 from shared.states import STATES
 
@@ -52,14 +52,16 @@ def _cursor(request: web.Request) -> tuple[datetime, str] | None:
     return instant, last
 
 
+def next_cursor(items: list[dict[str, Any]], limit: int) -> str | None:
+    """The cursor of the page after `items` (None when this page is the last)."""
+    if len(items) < limit:
+        return None
+    last = items[-1]
+    return base64.urlsafe_b64encode(f"{last['sla_due'].isoformat()}|{last['_id']}".encode()).decode()
+
+
 def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
-    next_cursor = None
-    if len(items) == limit:
-        last = items[-1]
-        next_cursor = base64.urlsafe_b64encode(
-            f"{last['sla_due'].isoformat()}|{last['_id']}".encode()
-        ).decode()
-    return {"items": [staff_view(d) for d in items], "next_cursor": next_cursor}
+    return {"items": [staff_view(d) for d in items], "next_cursor": next_cursor(items, limit)}
 
 
 def _states(request: web.Request, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -98,15 +100,25 @@ async def opd_queue(request: web.Request) -> web.Response:
 async def triage_queue(request: web.Request) -> web.Response:
     staff = await require_staff(request, "coordinator", "supervisor", "admin")
     pemda = request.match_info["pemda"]
+    _may_triage(staff, pemda)
+    limit = page_limit(request)
+    return json_response(_page(await triage_docs(request, staff, pemda, limit), limit))
+
+
+def _may_triage(staff: Staff, pemda: str) -> None:
     if staff.role == "supervisor" and staff.opd:
         raise ProblemError(403, "antrean triage pemda bukan untuk supervisor satu OPD")
     if staff.role != "admin" and staff.pemda != pemda:
         raise ProblemError(403, "pemda ini di luar kewenangan Anda")
-    limit = page_limit(request)
-    items = await routing_of(request).complaints.queue(
+
+
+async def triage_docs(request: web.Request, staff: Staff, pemda: str, limit: int) -> list[dict[str, Any]]:
+    """A page of the pemda's triage list (the API's and the coordinator pages'): `status` and
+    `cursor` from the query, nearest due first."""
+    _may_triage(staff, pemda)
+    return await routing_of(request).complaints.queue(
         field="pemda", value=pemda, states=_states(request, ("triage",)), limit=limit, after=_cursor(request)
     )
-    return json_response(_page(items, limit))
 
 
 def add_routes(app: web.Application) -> None:

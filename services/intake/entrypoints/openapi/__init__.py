@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.intake.entrypoints.openapi import complaints, listing, notifications, open311, pages, tracking
+from services.intake.entrypoints.openapi import (
+    complaints,
+    identity_pages,
+    listing,
+    notifications,
+    open311,
+    pages,
+    tracking,
+)
 from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
@@ -21,7 +29,7 @@ OPERATIONS = [
     *tagged("Pelacakan", tracking.OPERATIONS),
     *tagged("Halaman warga", pages.OPERATIONS),
 ]
-EXEMPT = open311.EXEMPT
+EXEMPT = {**open311.EXEMPT, **identity_pages.EXEMPT}
 
 
 def document() -> dict[str, Any]:

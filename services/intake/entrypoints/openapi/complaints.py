@@ -264,7 +264,8 @@ OPERATIONS = [
         (401, 403, 404),
         "Pengaduan anonim: hanya Admin Koordinator pemda (dan admin). Lainnya: petugas OPD yang sedang "
         "menangani, Admin Koordinator pemda, dan supervisor dalam cakupan. Setiap pembacaan, diizinkan "
-        "maupun ditolak, dicatat dalam audit.",
+        "maupun ditolak, dicatat dalam audit. Token hanya dari header Authorization, bukan cookie masuk "
+        "staf (peramban memakai halaman `/staff/pelapor/{id}`, formulir POST dengan token CSRF).",
         security=("staffJwt",),
     ),
     Operation(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.routing.entrypoints.openapi import explain, staff, staff_pages
+from services.routing.entrypoints.openapi import coordinator_pages, explain, staff, staff_pages
 from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
@@ -15,7 +15,7 @@ OPERATIONS = [
     *tagged("Petugas", staff.OPERATIONS),
     *tagged("Halaman staf", staff_pages.OPERATIONS),
 ]
-EXEMPT: dict[tuple[str, str], str] = staff_pages.EXEMPT
+EXEMPT: dict[tuple[str, str], str] = {**staff_pages.EXEMPT, **coordinator_pages.EXEMPT}
 
 
 def document() -> dict[str, Any]:
