@@ -82,6 +82,10 @@ async def caught_up(bootstrap: str, timeout: float) -> None:
         await admin.close()
 
 
+# Set once the session's service stack runs (tests/e2e/test_dashboard.py must run before it).
+STACK_STARTED: list[bool] = []
+
+
 @pytest.fixture(scope="session")
 def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[ServiceSet]:
     # The same preparation `make run` does: topics, then the OPD catalog routing checks against.
@@ -98,6 +102,7 @@ def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[Servic
     for old in logs.glob("*.log"):  # this session's lines only: the tests read the logs
         old.unlink()
     running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX)
+    STACK_STARTED.append(True)
     try:
         asyncio.run(wait_ready(running, timeout=90))
         # The services' groups read every topic from the beginning: the integration tier's events

@@ -33,6 +33,7 @@ from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
 from shared.runtime import ConsumerSpec, with_consumers
 from shared.topics import CATALOG_CHANGES, TopicSpec, dlq
+from tests.e2e.conftest import STACK_STARTED
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +77,10 @@ async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, 
     """The reports app on a free port, fed by the seeded events; yields (base URL, complaint prefix).
 
     One per module: a consumer group of its own reads the topics from their beginning, so a second
-    seeding of the same pemda in this session would add up with the first."""
+    seeding of the same pemda in this session would add up with the first. Before the session's
+    service stack starts (files using it are named after this one): its sla would escalate the
+    seeded complaints too and publish escalations this consumer counts."""
+    assert not STACK_STARTED, "run test_dashboard.py before the e2e tests that start the service stack"
     suffix = str(ULID()).lower()[-10:]
     group, db_name, prefix = f"sla-reports-e2e-{suffix}", f"e2e_{suffix}_sla", f"D{suffix[-4:].upper()}-"
     await ensure_topics(endpoints.kafka_bootstrap, [TopicSpec(dlq(group), 1)])
