@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,6 +18,7 @@ from devtools.services import ServiceSet, start_services, wait_ready
 from shared import clock
 from shared.topics import GROUP_TOPICS, TOPICS
 from tests.conftest import DAYS
+from tests.smtp_server import SMTP_PASSWORD, SMTP_USER, Mailbox, smtp_server
 from tests.waiting import eventually
 
 E2E_PORTS = {
@@ -82,12 +84,32 @@ async def caught_up(bootstrap: str, timeout: float) -> None:
         await admin.close()
 
 
+@pytest.fixture(scope="session")
+def staff_smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mailbox, int, Path]]:
+    """A real SMTP server (STARTTLS, AUTH) the stack's routing sends staff e-mail to."""
+    with smtp_server(tmp_path_factory.mktemp("staff-smtp")) as server:
+        yield server
+
+
+def staff_mail_variables(smtp: tuple[Mailbox, int, Path]) -> dict[str, str]:
+    _, port, cert = smtp
+    return {
+        "ROUTING_MAIL_SMTP_HOST": "127.0.0.1",
+        "ROUTING_MAIL_SMTP_PORT": str(port),
+        "ROUTING_MAIL_SMTP_CA_FILE": str(cert),
+        "ROUTING_MAIL_SMTP_USERNAME": SMTP_USER,
+        "ROUTING_MAIL_SMTP_PASSWORD": SMTP_PASSWORD,
+    }
+
+
 # Set once the session's service stack runs (tests/e2e/test_dashboard.py must run before it).
 STACK_STARTED: list[bool] = []
 
 
 @pytest.fixture(scope="session")
-def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[ServiceSet]:
+def services(
+    endpoints: infra.Endpoints, e2e_clock: datetime, staff_smtp: tuple[Mailbox, int, Path]
+) -> Iterator[ServiceSet]:
     # The same preparation `make run` does: topics, then the OPD catalog routing checks against.
     asyncio.run(prepare(endpoints.kafka_bootstrap, endpoints.mongo_uri, routing_db=f"{DB_PREFIX}routing"))
     # The suite sends far more than a citizen would from one address: every per-minute limit of
@@ -101,7 +123,8 @@ def services(endpoints: infra.Endpoints, e2e_clock: datetime) -> Iterator[Servic
     logs = infra.run_dir(infra.test_profile()) / "services"
     for old in logs.glob("*.log"):  # this session's lines only: the tests read the logs
         old.unlink()
-    running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX)
+    mail = staff_mail_variables(staff_smtp)  # routing's staff e-mail (tests/e2e/test_workbench.py)
+    running = start_services(endpoints, E2E_PORTS, logs, db_prefix=DB_PREFIX, extra_env=mail)
     STACK_STARTED.append(True)
     try:
         asyncio.run(wait_ready(running, timeout=90))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,11 +27,17 @@ from devtools import infra
 from devtools.services import ServiceSet
 from services.routing.adapters.accounts import MongoStaffDirectory
 from services.routing.domain.staff import Account
+from shared import clock
 from shared.auth import mint
+from shared.envelope import new_event
+from shared.events import SlaWarning
+from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
+from shared.topics import SLA_EVENTS
 from tests.e2e.conftest import DB_PREFIX
 from tests.e2e.test_citizen_pages import _serious_faults
 from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.smtp_server import Mailbox
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +68,14 @@ async def people(services: ServiceSet, endpoints: infra.Endpoints) -> dict[str, 
     """Accounts of this run (names of their own: the stack's database outlives a run)."""
     run = str(ULID()).lower()[-6:]
     accounts = {
-        "handler": Account(id=f"budi.{run}", name="Budi Mataram", role="handler", pemda=PEMDA, opd=PUPR),
+        "handler": Account(
+            id=f"budi.{run}",
+            name="Budi Mataram",
+            role="handler",
+            pemda=PEMDA,
+            opd=PUPR,
+            email=f"budi.{run}@pupr.mataram.example",
+        ),
         "dishub": Account(id=f"tono.{run}", name="Tono Dishub", role="handler", pemda=PEMDA, opd=DISHUB),
         "supervisor": Account(id=f"sri.{run}", name="Sri Pengawas", role="supervisor", pemda=PEMDA, opd=None),
     }
@@ -267,3 +282,51 @@ async def test_an_anonymous_complaint_shows_no_identity_and_the_pages_pass_axe(
     assert await _serious_faults(page) == []
     await _screenshot(page, "anonymous-complaint")
     await context.close()
+
+
+async def test_the_handler_is_told_by_e_mail_of_the_assignment_and_of_a_warning(
+    services: ServiceSet,
+    http: aiohttp.ClientSession,
+    people: dict[str, Account],
+    staff_smtp: tuple[Mailbox, int, Path],
+    endpoints: infra.Endpoints,
+) -> None:
+    """The stack's routing mails the OPD's handler through the SMTP server this session started:
+    the new assignment, then a warning of the response clock (published on `sla.events` as sla
+    publishes it at 75 % of the time; the stack's own clock is days away from one). Neither
+    carries the reporter's name or phone."""
+    mailbox, _, _ = staff_smtp
+    address = people["handler"].email
+    assert address
+    cid, _ = await _submit(services, http)
+    await _assigned(services, http, cid, PUPR)
+
+    async def mails(subject: str) -> list[Any] | None:
+        found = [m for m in mailbox.to(address) if str(m["Subject"]).startswith(subject)]
+        return found or None
+
+    [assigned] = await eventually(
+        lambda: mails(f"Pengaduan {cid} masuk ke "), within=60, what="the assignment mail"
+    )
+    now = clock.now()
+    warning = SlaWarning(
+        clock_id=f"{cid}:response:1", clock="response", opd_id=PUPR, pemda=PEMDA, started_at=now,
+        due_at=now + timedelta(days=1), budget_seconds=5 * 86400, state="running", at=now, version=1,
+    )  # fmt: skip
+    producer = durable_producer(endpoints.kafka_bootstrap)
+    await producer.start()
+    try:
+        envelope = new_event(warning, producer="sla", complaint_id=cid, seq=1)
+        await publish(producer, [Outgoing.of(SLA_EVENTS, cid, envelope)])
+    finally:
+        await producer.stop()
+    [warned] = await eventually(
+        lambda: mails(f"Tenggat tanggapan pengaduan {cid} segera berakhir"),
+        within=60,
+        what="the warning mail",
+    )
+    assert warned["Message-ID"] == f"<{envelope.event_id}.{people['handler'].id}@pengaduan.localhost>"
+    for mail in (assigned, warned):
+        text = mail.get_payload(decode=True).decode()
+        assert f"Nomor pengaduan: {cid}" in text and "/staff/" in text
+        assert "Lalu Ahmad" not in text and "1234-5678" not in text and "12345678" not in text
