@@ -72,3 +72,14 @@ async def test_a_rename_in_routing_shows_in_slas_csv_and_json(world: tuple[Apps,
     # Routing's staged announcement was published and its outbox cleared.
     pemda = await apps.routing_db["pemda"].find_one({"_id": PEMDA})
     assert pemda is not None and pemda["outbox"] == [] and pemda["catalog_revision"] > 0
+
+
+async def test_a_new_opd_s_code_is_checked_by_the_api_as_by_the_page(world: tuple[Apps, Seeded]) -> None:
+    apps, _ = world
+    for slug in ("Dinas-Baru", "dinas%20baru", "d", "dinas_baru", "x" * 61):
+        response = await apps.routing.put(
+            f"/api/v1/admin/opds/{PEMDA}/{slug}", json={"name": "Dinas Baru"}, headers=COORDINATOR
+        )
+        assert response.status == 422, (slug, await response.text())
+        assert (await response.json())["errors"][0]["field"] == "slug"
+    assert await apps.routing_db["opds"].find_one({"name": "Dinas Baru"}) is None

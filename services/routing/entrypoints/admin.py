@@ -84,12 +84,25 @@ async def name_opd(
     """An OPD's name (the API's and the coordinator pages'), audited."""
     _pemda_admin(staff, pemda)
     _known_pemda(pemda)
+    if not good_slug(slug):
+        raise ProblemError(422, errors=[FieldError(field="slug", message=SLUG_RULE)])
     opd_id = f"{pemda}/{slug}"
     await routing_of(request).catalog.put_opd(pemda, slug, body.name)
     await routing_of(request).catalog.audit(
         "opd.put", staff.sub, staff.role, {"opd_id": opd_id, "name": body.name}
     )
     return {"opd_id": opd_id, "name": body.name}
+
+
+SLUG_RULE = "huruf kecil, angka dan tanda hubung, 2–60 karakter"
+SLUG_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def good_slug(slug: str) -> bool:
+    """An OPD's slug as the catalog writes them (`dinas-pupr`): what a new OPD's id may hold."""
+    return 2 <= len(slug) <= 60 and all(
+        c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in slug
+    )
 
 
 def add_routes(app: web.Application) -> None:
