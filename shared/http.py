@@ -16,6 +16,7 @@ found it; docs/performance.md).
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import math
@@ -209,6 +210,26 @@ async def read_json(request: web.Request, model: type[M], *, max_bytes: int = 64
         raise ProblemError(422, errors=field_errors(exc)) from exc
 
 
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="id"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Layanan sementara tidak tersedia</title></head>
+<body><main><h1>Layanan sementara tidak tersedia</h1><p>{detail}</p>
+<p>Tidak ada yang hilang: muat ulang halaman ini dalam beberapa detik.</p></main></body></html>
+"""
+
+
+def _unavailable(request: web.Request, detail: str) -> web.Response:
+    """A 503 as the caller reads it: a short page for a browser's navigation (the citizen's,
+    staff and dashboard pages), a problem document for everyone else."""
+    headers = {"Retry-After": RETRY_AFTER}
+    if request.method == "GET" and request.headers.get("Accept", "").startswith("text/html"):
+        page = UNAVAILABLE_PAGE.format(detail=html.escape(detail))
+        headers.update(browser_headers("default-src 'none'"))
+        return web.Response(status=503, text=page, content_type="text/html", headers=headers)
+    return problem_response(503, detail, headers=headers)
+
+
 @web.middleware
 async def problem_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -216,16 +237,12 @@ async def problem_middleware(
     needs_database = _needs_database(request)
     try:
         if needs_database and _database_known_down(request):
-            return problem_response(
-                503, "Basis data sementara tidak tersedia; coba lagi", headers={"Retry-After": RETRY_AFTER}
-            )
+            return _unavailable(request, "Basis data sementara tidak tersedia; coba lagi")
         if not needs_database:
             return await handler(request)
         app = request.app
         if _in_flight.get(app, 0) >= MAX_IN_FLIGHT:
-            return problem_response(
-                503, "Layanan sedang sibuk; coba lagi", headers={"Retry-After": RETRY_AFTER}
-            )
+            return _unavailable(request, "Layanan sedang sibuk; coba lagi")
         _in_flight[app] = _in_flight.get(app, 0) + 1
         try:
             return await handler(request)
@@ -242,8 +259,7 @@ async def problem_middleware(
     except Exception as exc:
         if _infrastructure(exc):  # the database or the broker, not the request: try again soon
             log.warning("%s %s: %r", request.method, request.path, exc)
-            detail = "Layanan pendukung sementara tidak tersedia; coba lagi"
-            return problem_response(503, detail, headers={"Retry-After": RETRY_AFTER})
+            return _unavailable(request, "Layanan pendukung sementara tidak tersedia; coba lagi")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500)
 

@@ -47,3 +47,23 @@ async def test_one_request_over_the_limit_is_refused_at_once_and_the_slots_come_
 
 async def _ready() -> dict[str, bool]:
     return {"database": True}
+
+
+async def test_a_browser_is_told_in_a_page_and_a_client_in_a_problem_when_the_database_is_down() -> None:
+    async def page(request: web.Request) -> web.Response:
+        raise AssertionError("not reached: the database is known down")
+
+    app = web.Application(middlewares=[http.problem_middleware])
+    app.router.add_get("/staff/tugas", page)
+    app[http.DATABASE_DOWN] = lambda: True
+    async with TestClient(TestServer(app)) as client:
+        browser = await client.get(
+            "/staff/tugas", headers={"Accept": "text/html,application/xhtml+xml;q=0.9"}
+        )
+        text = await browser.text()
+        assert browser.status == 503 and browser.headers["Retry-After"] == http.RETRY_AFTER
+        assert browser.content_type == "text/html" and "Basis data sementara tidak tersedia" in text
+        assert browser.headers["Content-Security-Policy"] == "default-src 'none'" and "<script" not in text
+        api = await client.get("/staff/tugas", headers={"Accept": "application/json"})
+        assert api.status == 503 and api.content_type == http.PROBLEM_JSON
+        assert (await api.json())["detail"] == "Basis data sementara tidak tersedia; coba lagi"
