@@ -15,7 +15,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from services.routing.domain.staff_mail import gate
 from services.routing.ports import StaffAddresses, StaffMailbox
@@ -36,7 +36,8 @@ class StaffTemplates:
     def __init__(self) -> None:
         self._env = Environment(
             loader=PackageLoader("services.routing", "templates/mail"),
-            autoescape=False,  # plain-text mail, never HTML
+            # The templates are .txt (plain-text mail, never HTML): not escaped; any .html would be.
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
