@@ -127,33 +127,31 @@ def ensure_promtool() -> Path:
 AXE_VERSION = "4.14.1"
 
 
-def ensure_axe() -> Path:
-    """axe-core's browser script (from npm, pinned), which the page tests inject to find
-    accessibility faults; fetched once into the cache with npm."""
-    target = cache_dir() / f"axe-core-{AXE_VERSION}"
-    script = target / "node_modules" / "axe-core" / "axe.min.js"
-    if script.exists():
-        return script
+def _npm_package(name: str, version: str, inside: str, needed_for: str) -> Path:
+    """`name@version` from npm, fetched once into the cache (no install scripts run); the path of
+    `inside` (a file of the package)."""
+    target = cache_dir() / f"{name}-{version}"
+    wanted = target / "node_modules" / name / inside
+    if wanted.exists():
+        return wanted
     if shutil.which("npm") is None:
-        raise InfraError("npm is needed once to fetch axe-core for the page tests")
+        raise InfraError(f"npm is needed once to fetch {name} for {needed_for}")
     target.mkdir(parents=True, exist_ok=True)
-    log.info("fetching axe-core %s with npm (once)", AXE_VERSION)
+    log.info("fetching %s %s with npm (once)", name, version)
     done = subprocess.run(
-        [
-            "npm",
-            "install",
-            "--prefix",
-            str(target),
-            "--no-save",
-            "--ignore-scripts",
-            f"axe-core@{AXE_VERSION}",
-        ],
+        ["npm", "install", "--prefix", str(target), "--no-save", "--ignore-scripts", f"{name}@{version}"],
         capture_output=True,
         text=True,
     )
-    if done.returncode != 0 or not script.exists():
-        raise InfraError(f"npm install axe-core@{AXE_VERSION} failed:\n{done.stderr[-2000:]}")
-    return script
+    if done.returncode != 0 or not wanted.exists():
+        raise InfraError(f"npm install {name}@{version} failed:\n{done.stderr[-2000:]}")
+    return wanted
+
+
+def ensure_axe() -> Path:
+    """axe-core's browser script (from npm, pinned), which the page tests inject to find
+    accessibility faults."""
+    return _npm_package("axe-core", AXE_VERSION, "axe.min.js", "the page tests")
 
 
 OIDC_PROVIDER_VERSION = "9.13.3"
@@ -161,32 +159,9 @@ OIDC_PROVIDER_VERSION = "9.13.3"
 
 def ensure_oidc_provider() -> Path:
     """panva's `oidc-provider` (from npm, pinned; certified by the OpenID Foundation), the real
-    OpenID Connect provider the staff sign-in tests run (tests/oidc/provider.mjs); fetched once
-    into the cache with npm. Its module's path."""
-    target = cache_dir() / f"oidc-provider-{OIDC_PROVIDER_VERSION}"
-    module = target / "node_modules" / "oidc-provider" / "lib" / "index.js"
-    if module.exists():
-        return module
-    if shutil.which("npm") is None:
-        raise InfraError("npm is needed once to fetch oidc-provider for the staff sign-in tests")
-    target.mkdir(parents=True, exist_ok=True)
-    log.info("fetching oidc-provider %s with npm (once)", OIDC_PROVIDER_VERSION)
-    done = subprocess.run(
-        [
-            "npm",
-            "install",
-            "--prefix",
-            str(target),
-            "--no-save",
-            "--ignore-scripts",
-            f"oidc-provider@{OIDC_PROVIDER_VERSION}",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0 or not module.exists():
-        raise InfraError(f"npm install oidc-provider@{OIDC_PROVIDER_VERSION} failed:\n{done.stderr[-2000:]}")
-    return module
+    OpenID Connect provider the staff sign-in tests run (tests/oidc/provider.mjs). Its module's
+    path."""
+    return _npm_package("oidc-provider", OIDC_PROVIDER_VERSION, "lib/index.js", "the staff sign-in tests")
 
 
 def _debian_package(package: str, path: Path) -> Path:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from playwright.async_api import Browser, async_playwright
 
 from devtools import infra
 from devtools.prepare import prepare
@@ -18,6 +19,7 @@ from devtools.services import ServiceSet, start_services, wait_ready
 from shared import clock
 from shared.topics import GROUP_TOPICS, TOPICS
 from tests.conftest import DAYS
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.smtp_server import SMTP_PASSWORD, SMTP_USER, Mailbox, smtp_server
 from tests.waiting import eventually
 
@@ -100,6 +102,15 @@ def staff_mail_variables(smtp: tuple[Mailbox, int, Path]) -> dict[str, str]:
         "ROUTING_MAIL_SMTP_USERNAME": SMTP_USER,
         "ROUTING_MAIL_SMTP_PASSWORD": SMTP_PASSWORD,
     }
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium, one per test module (tests/e2e/browser.py)."""
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
 
 
 # Set once the session's service stack runs (tests/e2e/test_dashboard.py must run before it).

@@ -9,47 +9,16 @@ the three services as processes, is tests/e2e/test_reporter_story.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser
 
 from devtools import infra
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browser import screenshot, serious_faults
 from tests.intake_app import running_intake
 
 pytestmark = [pytest.mark.e2e]
 
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-async def _serious_faults(page: Page) -> list[dict[str, Any]]:
-    """axe-core's violations of impact serious or critical on the page as it is now."""
-    await page.add_script_tag(path=str(infra.ensure_axe()))
-    found: list[dict[str, Any]] = await page.evaluate(
-        """async () => {
-            const result = await axe.run(document, {resultTypes: ["violations"]});
-            return result.violations
-                .filter(v => v.impact === "serious" || v.impact === "critical")
-                .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" "))}));
-        }"""
-    )
-    return found
-
-
-async def _screenshot(page: Page, name: str) -> None:
-    screenshots = infra.run_dir(infra.test_profile()) / "screenshots"
-    screenshots.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(screenshots / name), full_page=True)
 
 
 async def test_a_citizen_submits_from_a_phone(endpoints: infra.Endpoints, browser: Browser) -> None:
@@ -77,10 +46,10 @@ async def test_a_citizen_submits_from_a_phone(endpoints: infra.Endpoints, browse
         await page.select_option("#f-desa", "35.73.01.1002")
         await page.fill("#f-name", "Dewi Lestari")
         await page.fill("#f-phone", "081355550101")
-        await _screenshot(page, "citizen-form.png")
+        await screenshot(page, "citizen-form.png")
         await page.click("button.utama")
         await page.wait_for_selector("[data-nomor]")
-        await _screenshot(page, "citizen-confirmation.png")
+        await screenshot(page, "citizen-confirmation.png")
         number = (await page.text_content("[data-nomor]") or "").strip()
         code = (await page.text_content("[data-kode]") or "").strip()
         pin = (await page.text_content("[data-pin]") or "").strip()
@@ -91,7 +60,7 @@ async def test_a_citizen_submits_from_a_phone(endpoints: infra.Endpoints, browse
         await page.click("button.utama")
         await page.wait_for_selector("[data-status]")
         assert await page.text_content("h1") == "Lampu jalan mati di depan pasar"
-        await _screenshot(page, "citizen-tracking.png")
+        await screenshot(page, "citizen-tracking.png")
         doc = await db["complaints"].find_one({"_id": number})
         assert doc is not None and doc["region_code"] == "35.73.01.1002"
         assert doc["category"] == "penerangan-jalan" and doc["reporter"]["name"] == "Dewi Lestari"
@@ -112,11 +81,11 @@ async def test_the_pages_have_no_serious_accessibility_fault(
         context = await browser.new_context(viewport=PHONE, locale="id-ID", bypass_csp=True)
         page = await context.new_page()
         await page.goto(f"{base}/lapor")
-        assert await _serious_faults(page) == []
+        assert await serious_faults(page) == []
         await page.click("button.utama")  # nothing filled in: the error state
         await page.wait_for_selector("#galat")
-        await _screenshot(page, "citizen-form-errors.png")
-        assert await _serious_faults(page) == []
+        await screenshot(page, "citizen-form-errors.png")
+        assert await serious_faults(page) == []
         for selector, value in (
             ("#f-title", "Sampah menumpuk"),
             ("#f-description", "Sampah tidak diangkut sejak Senin, bau."),
@@ -127,7 +96,7 @@ async def test_the_pages_have_no_serious_accessibility_fault(
         await page.select_option("#f-kabkota", "35.73")
         await page.click("button.utama")
         await page.wait_for_selector("[data-nomor]")
-        assert await _serious_faults(page) == []
+        assert await serious_faults(page) == []
         await context.close()
 
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from devtools import infra
 from services.routing.adapters.catalog import load_catalog
 from services.routing.domain.staff import Account
 from services.routing.entrypoints.staff_pages import DIRECTORY, PAGE_SETTINGS
 from shared.auth import mint
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browser import SCREENSHOTS, serious_faults
 from tests.integration.test_coordinator_pages import PEMDA, World, triaged
 from tests.service_apps import running_apps
 from tests.waiting import eventually
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "kata-sandi-yang-cukup-panjang"
 PUPR = f"{PEMDA}/dinas-pupr"
-SCREENSHOTS = infra.run_dir(infra.test_profile()) / "screenshots"
 
 
 def _base(client: Any) -> str:
@@ -54,14 +53,6 @@ async def world(endpoints: infra.Endpoints) -> AsyncIterator[World]:
         yield World(apps, _base(apps.routing), _base(apps.intake))
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
 async def _signed_in(browser: Browser, world: World, username: str) -> tuple[BrowserContext, Page]:
     # axe's script is injected, which the pages' policy (no script at all) forbids.
     context = await browser.new_context(locale="id-ID", bypass_csp=True)
@@ -74,23 +65,9 @@ async def _signed_in(browser: Browser, world: World, username: str) -> tuple[Bro
     return context, page
 
 
-async def _serious_faults(page: Page) -> list[dict[str, Any]]:
-    """axe-core's violations of impact serious or critical on the page as it is now."""
-    await page.add_script_tag(path=str(infra.ensure_axe()))
-    found: list[dict[str, Any]] = await page.evaluate(
-        """async () => {
-            const result = await axe.run(document, {resultTypes: ["violations"]});
-            return result.violations
-                .filter(v => v.impact === "serious" || v.impact === "critical")
-                .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" "))}));
-        }"""
-    )
-    return found
-
-
 async def _checked(page: Page, name: str) -> None:
     await page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
-    assert await _serious_faults(page) == [], name
+    assert await serious_faults(page) == [], name
 
 
 async def _in_intake(world: World, complaint_id: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 from ulid import ULID
 
 from devtools import infra
@@ -61,17 +61,6 @@ def catalog_announcement() -> Outgoing:
     return Outgoing(CATALOG_CHANGES, JAYAPURA, event.to_bytes())
 
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
 @pytest.fixture(scope="module")
 async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, str]]:
     """The reports app on a free port, fed by the seeded events; yields (base URL, complaint prefix).
@@ -111,14 +100,6 @@ async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, 
         client = mongo_client(endpoints.mongo_uri)
         await client.drop_database(db_name)
         await client.close()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def _seeded(base: str, token: str) -> bool:

@@ -21,13 +21,12 @@ from playwright.async_api import Browser, Page
 from devtools.services import ServiceSet
 from shared.auth import mint
 from tests.attachment_files import photo
-from tests.e2e.test_citizen_pages import PHONE, _screenshot, _serious_faults, browser
+from tests.e2e.browser import screenshot, serious_faults
+from tests.e2e.test_citizen_pages import PHONE
 from tests.e2e.test_routing_flow import Staff
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e]
-
-__all__ = ["browser"]  # the module's browser fixture, shared
 
 # The story's pemda is Kota Malang, which no other e2e test counts in (the dashboard's figures of
 # Kota Semarang are exact).
@@ -84,9 +83,9 @@ class Story:
     async def look(self, name: str) -> None:
         """A screenshot of the phone, and axe on the same page in the audit context."""
         self.step += 1
-        await _screenshot(self.page, f"citizen-story-{self.step}-{name}.png")
+        await screenshot(self.page, f"citizen-story-{self.step}-{name}.png")
         await self.audit.goto(self.page.url)
-        assert await _serious_faults(self.audit) == [], name
+        assert await serious_faults(self.audit) == [], name
 
     async def status_shown(self) -> tuple[str, str]:
         shown = self.page.locator("[data-status]")

@@ -13,15 +13,14 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route
 
 from devtools import infra
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browser import SCREENSHOTS
 from tests.oidc import OidcRouting, routing_with_provider
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = infra.run_dir(infra.test_profile()) / "screenshots"
 ELSEWHERE = re.compile(r"^(?!https?://127\.0\.0\.1[:/])")
 
 
@@ -35,14 +34,6 @@ async def oidc(
         )
         running.provider.add("tamu", name="Tamu", role="bendahara", pemda="33.74")
         yield running
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def _context(browser: Browser) -> BrowserContext:

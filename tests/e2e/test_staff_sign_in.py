@@ -18,14 +18,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from devtools import infra, ops
 from services.routing.adapters.accounts import MongoStaffDirectory
 from services.routing.domain.staff import Account, Backoff
 from services.routing.entrypoints.staff_pages import DIRECTORY, PAGE_SETTINGS
 from shared.auth import StaffAuth
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.browser import SCREENSHOTS
 from tests.service_apps import Apps, running_apps
 
 pytestmark = pytest.mark.e2e
@@ -33,21 +33,12 @@ pytestmark = pytest.mark.e2e
 PEMDA, OPD = "33.74", "33.74/dinas-pupr"
 PASSWORD = "kata-sandi-admin-yang-panjang"
 TOKEN_COOKIE = "pengaduan_staff_token"
-SCREENSHOTS = infra.run_dir(infra.test_profile()) / "screenshots"
 
 
 @pytest.fixture(scope="module")
 async def apps(endpoints: infra.Endpoints) -> AsyncIterator[Apps]:
     async with running_apps(endpoints) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 def _base(client: object) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 from ulid import ULID
 
 from devtools import infra
@@ -34,9 +34,8 @@ from shared.events import SlaWarning
 from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
 from shared.topics import SLA_EVENTS
+from tests.e2e.browser import screenshot, serious_faults
 from tests.e2e.conftest import DB_PREFIX
-from tests.e2e.test_citizen_pages import _serious_faults
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS
 from tests.smtp_server import Mailbox
 from tests.waiting import eventually
 
@@ -45,7 +44,6 @@ pytestmark = pytest.mark.e2e
 PEMDA, REGION = "52.71", "52.71.01.1004"
 PUPR, DISHUB = "52.71/dinas-pupr", "52.71/dinas-perhubungan"
 PASSWORD = "sandi-meja-kerja-uji"
-SCREENSHOTS = infra.run_dir(infra.test_profile()) / "screenshots"
 SUBMISSION = {
     "title": "Gorong-gorong tersumbat di Ampenan",
     "description": "Air meluap ke jalan setiap hujan di depan pasar Ampenan sejak minggu lalu.",
@@ -53,14 +51,6 @@ SUBMISSION = {
     "region_code": REGION,
     "reporter": {"name": "Lalu Ahmad Zaini", "phone": "0819-1234-5678"},
 }
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +117,6 @@ async def _signed_in(
     return context, page
 
 
-async def _screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"workbench-{name}.png"), full_page=True)
-
-
 async def _text(page: Page, selector: str) -> str:
     return (await page.text_content(selector) or "").strip()
 
@@ -150,7 +135,7 @@ async def test_a_handler_claims_asks_hears_back_and_resolves(
     await row.wait_for(timeout=90_000)
     assert "pengaduan baru" in await _text(page, "#arrivals")
     assert await row.get_attribute("class") == "new"
-    await _screenshot(page, "queue-new-arrival")
+    await screenshot(page, "workbench-queue-new-arrival.png")
 
     await page.reload()  # the server's own row: the countdown coloured by its clock
     await page.locator(f"tr[data-id='{complaint_id}'] .due").wait_for()
@@ -196,7 +181,7 @@ async def test_a_handler_claims_asks_hears_back_and_resolves(
     await page.wait_for_url(re.compile(r"\?pesan=selesaikan$"))
     assert await _text(page, "#status") == "Terdisposisi selesai"
     assert await page.locator("#actions").count() == 0  # nothing left to do
-    await _screenshot(page, "complaint-resolved")
+    await screenshot(page, "workbench-complaint-resolved.png")
 
     async def told() -> bool:
         async with http.get(citizen, headers={"Authorization": f"Bearer {access}"}) as r:
@@ -219,7 +204,7 @@ async def test_a_transfer_is_explained_when_refused_and_other_people_see_what_th
     assert answer is not None and answer.status == 403
     assert await _text(opage, "h1") == "Bukan wewenang Anda"
     assert "Jembatan" not in await opage.content()
-    await _screenshot(opage, "other-opd-refused")
+    await screenshot(opage, "workbench-other-opd-refused.png")
 
     watcher, wpage = await _signed_in(browser, services, people["supervisor"])
     await wpage.goto(page_url)
@@ -236,7 +221,7 @@ async def test_a_transfer_is_explained_when_refused_and_other_people_see_what_th
     refused = await sent.value
     assert refused is not None and refused.status == 422
     assert "OPD harus milik pemda wilayah pengaduan" in await _text(page, ".error")
-    await _screenshot(page, "transfer-refused")
+    await screenshot(page, "workbench-transfer-refused.png")
 
     await page.fill("#form-alihkan input[name=to_opd_id]", DISHUB)
     await page.fill("#form-alihkan textarea", "Jembatan penyeberangan dikelola Dinas Perhubungan")
@@ -270,8 +255,8 @@ async def test_an_anonymous_complaint_shows_no_identity_and_the_pages_pass_axe(
     # axe's script is injected, which the pages' policy forbids: this context bypasses it.
     context, page = await _signed_in(browser, services, people["dishub"], bypass_csp=True)
     await page.locator(f"tr[data-id='{complaint_id}']").wait_for()
-    assert await _serious_faults(page) == []
-    await _screenshot(page, "queue")
+    assert await serious_faults(page) == []
+    await screenshot(page, "workbench-queue.png")
 
     await page.goto(services.url("routing") + f"/staff/pengaduan/{complaint_id}")
     content = await page.content()
@@ -279,8 +264,8 @@ async def test_an_anonymous_complaint_shows_no_identity_and_the_pages_pass_axe(
     for secret in (phone, "lalu.zaini@contoh.id", "Lalu Ahmad", "Zaini"):
         assert secret not in content, secret
     assert (await _text(page, "#reporter")).startswith("Anonim")
-    assert await _serious_faults(page) == []
-    await _screenshot(page, "anonymous-complaint")
+    assert await serious_faults(page) == []
+    await screenshot(page, "workbench-anonymous-complaint.png")
     await context.close()
 
 
