@@ -30,6 +30,7 @@ from services.routing.adapters.oidc import OidcClient, OidcError
 from services.routing.domain.staff import Account
 from services.routing.entrypoints.staff_pages import DIRECTORY
 from shared.auth import StaffAuth
+from shared.ratelimit import MONOTONIC, RATE_LIMITS, TokenBuckets
 from tests.intake_app import running_intake
 from tests.oidc import CLIENT_ID, CLIENT_SECRET, OidcRouting, free_port, routing_with_provider
 
@@ -335,3 +336,23 @@ async def test_a_provider_under_another_name_or_unreachable_is_not_used(oidc: Oi
     with pytest.raises(OidcError, match="ClientConnectorError"):
         await gone.metadata()
     await gone.close()
+
+
+async def test_a_flood_of_sign_in_starts_is_refused_before_anything_is_stored(oidc: OidcRouting) -> None:
+    """Each start stores a short-lived attempt: one client address gets `ROUTING_RATE_OIDC_SIGN_IN_
+    PER_MINUTE` of them (here 2 for the test), then a page asking it to wait, storing nothing."""
+    limits = oidc.routing.server.app[RATE_LIMITS]
+    kept = limits.groups["oidc_sign_in"]
+    limits.groups["oidc_sign_in"] = TokenBuckets(2, 100, MONOTONIC)
+    try:
+        async with _browser() as http:
+            for _ in range(2):
+                await _start(http, oidc)
+            stored = await oidc.db["staff_oidc_logins"].count_documents({})
+            r = await http.get(f"{oidc.base}/staff/masuk", allow_redirects=False)
+            text = await r.text()
+            assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
+            assert "Terlalu banyak percobaan masuk" in text and r.content_type == "text/html"
+            assert await oidc.db["staff_oidc_logins"].count_documents({}) == stored
+    finally:
+        limits.groups["oidc_sign_in"] = kept

@@ -1,6 +1,7 @@
 """Rate limits of routing's public endpoint (issue 15 item 9): `POST /api/v1/routing/explain`,
 which classifies a stranger's text, per client address (shared/ratelimit.py; `ROUTING_RATE_*`,
-0 = unlimited). The staff API needs a token and is not limited here."""
+0 = unlimited), and the start of an OIDC sign-in (entrypoints/staff_oidc.py, which checks it itself:
+only then does a visit write to the database). The staff API needs a token and is not limited here."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ class RoutingRateSettings(ClientLimitSettings):
 
     # Classifications per minute from one client address.
     explain_per_minute: int = 60
+    # Sign-ins sent to the OIDC provider per minute from one client address (each start stores a
+    # short-lived attempt in the database; an office behind one address signs in far less often).
+    oidc_sign_in_per_minute: int = 60
 
 
 ROUTES = {("POST", "/api/v1/routing/explain"): "explain"}
@@ -26,5 +30,6 @@ def install(
 ) -> None:
     """Limit explain; `database` is where shared counters live (by default the service's own)."""
     settings = settings or RoutingRateSettings()
-    limits = settings.limits({"explain": settings.explain_per_minute}, database or app_database(app))
+    per_minute = {"explain": settings.explain_per_minute, "oidc_sign_in": settings.oidc_sign_in_per_minute}
+    limits = settings.limits(per_minute, database or app_database(app))
     ratelimit.install(app, limits, ROUTES)

@@ -46,6 +46,8 @@ from services.routing.entrypoints.staff_pages import (
 )
 from services.routing.ports import Catalog
 from services.routing.settings import RoutingSettings
+from shared.http import ProblemError
+from shared.ratelimit import RATE_LIMITS
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,16 @@ class OidcSignIn:
         self.origins = [f"{issuer.scheme}://{issuer.netloc}"]
 
     async def begin(self, request: web.Request, target: str) -> web.HTTPFound:
+        try:  # before anything is stored: a flood of visits is refused, not remembered
+            await request.app[RATE_LIMITS].check_request("oidc_sign_in", request)
+        except ProblemError as exc:
+            wait = exc.headers.get("Retry-After", "60")
+            raise Refusal(
+                429,
+                "Terlalu banyak percobaan masuk",
+                f"Terlalu banyak percobaan masuk dari alamat ini. Coba lagi dalam {wait} detik.",
+                {"Retry-After": wait},
+            ) from None
         redirect_uri = _base_url(request) + CALLBACK
         try:
             auth = await self.client.authorization_request(redirect_uri)

@@ -123,9 +123,10 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
 class Refusal(Exception):
     """A page's refusal, shown to the person as a page (`pages` below), not a JSON problem."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(self, status: int, title: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.title, self.message = status, title, message
+        self.headers = headers or {}
 
 
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -136,9 +137,11 @@ def page(view: View) -> View:
         try:
             return await view(request)
         except Refusal as refusal:
-            return render(
+            shown = render(
                 request, "message.html", refusal.status, title=refusal.title, message=refusal.message
             )
+            shown.headers.update(refusal.headers)
+            return shown
 
     return shown
 
