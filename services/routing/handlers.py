@@ -582,7 +582,9 @@ async def stage_staff_mail(batch: Sequence[Envelope], mailing: StaffMailing) -> 
         e
         for e in batch
         if e.complaint_id
-        and isinstance(e.payload, ComplaintAssigned | SlaWarning | SlaBreached | EscalationRaised)
+        and isinstance(
+            e.payload, ComplaintAssigned | ComplaintTriaged | SlaWarning | SlaBreached | EscalationRaised
+        )
         and now - e.occurred_at <= mailing.max_age
     ]
     if not relevant:

@@ -17,6 +17,7 @@ from shared.events import (
     ClockStarted,
     ComplaintAssigned,
     ComplaintClaimed,
+    ComplaintTriaged,
     EscalationRaised,
     SlaBreached,
     SlaWarning,
@@ -191,3 +192,17 @@ def test_each_kind_renders_its_subject_and_the_facts_a_staff_member_needs(
     assert "Kategori: Jalan dan Jembatan" in rendered["facts"]
     assert "OPD: Dinas PUPR Kota Uji" in rendered["facts"]
     assert rendered["line"]
+
+
+def test_a_complaint_waiting_for_triage_tells_the_pemdas_coordinators() -> None:
+    triaged = event(
+        ComplaintTriaged(pemda=PEMDA, category="jalan-jembatan", rule="r", reason="keyakinan rendah")
+    )
+    assert told(triaged) == ["koordinator"]  # not the other pemda's, not the handlers
+    notice = sm.notice_for(triaged, COMPLAINT)
+    assert notice is not None
+    [mail] = sm.mail_documents(notice, ACCOUNTS[8], T0, 7)
+    rendered = StaffTemplates().item(mail, {})
+    assert rendered["subject"] == "Pengaduan C1 menunggu triase"
+    assert "Triase" in rendered["line"] and "OPD: -" in rendered["facts"]
+    assert "Kategori: Jalan dan Jembatan" in rendered["facts"]

@@ -4,6 +4,8 @@ what `notice_for` and `mail_documents` say (handlers.stage_staff_mail), the work
 
 Who must act, by event (DESIGN §5, the escalation ladder):
 - a new assignment (`ComplaintAssigned`, a transfer's and a reopen's included): the OPD's handlers;
+- a complaint waiting for triage (`ComplaintTriaged`: routing could not assign it with confidence,
+  or it was transferred too often): the pemda's coordinators, who must dispose of it;
 - a clock at its warning (`SlaWarning`, 75 %) or breached (`SlaBreached`): the handlers of the OPD
   the clock runs for; the `verification` clock's (no OPD): the pemda's coordinators; the
   reporter's own clock (`reporter_reply`): nobody on the staff side;
@@ -35,10 +37,10 @@ from typing import Any, Literal
 from services.routing.domain.staff import Account
 from shared.calendar import WIB, calendar_for, pemda_of
 from shared.envelope import Envelope
-from shared.events import ComplaintAssigned, EscalationRaised, SlaBreached, SlaWarning
+from shared.events import ComplaintAssigned, ComplaintTriaged, EscalationRaised, SlaBreached, SlaWarning
 
 Doc = dict[str, Any]
-Kind = Literal["assigned", "warning", "breached", "escalated"]
+Kind = Literal["assigned", "triaged", "warning", "breached", "escalated"]
 MailRole = Literal["handler", "coordinator", "supervisor"]
 INSPEKTORAT = "inspektorat"
 # The response clock's statutory budget (DESIGN §5), for the due an assignment's mail names; sla's
@@ -99,6 +101,9 @@ def notice_for(event: Envelope, complaint: Mapping[str, Any] | None) -> StaffNot
         due = calendar_for(p.pemda).due(event.occurred_at, RESPONSE_HK)
         facts = {"opd_id": p.opd_id, "category": p.category, "due": due.isoformat(), "clock": "response"}
         return StaffNotice("assigned", event.event_id, cid, (Audience("handler", opd=p.opd_id),), facts)
+    if isinstance(p, ComplaintTriaged):
+        facts = {"opd_id": None, "category": p.category, "due": None, "clock": "verification"}
+        return StaffNotice("triaged", event.event_id, cid, (Audience("coordinator", pemda=p.pemda),), facts)
     if isinstance(p, SlaWarning | SlaBreached):
         kind: Kind = "warning" if isinstance(p, SlaWarning) else "breached"
         facts = {
