@@ -365,6 +365,18 @@ async def sign_out(request: web.Request) -> web.Response:
 # --- password -----------------------------------------------------------------------------------
 
 
+def _new_password_refused(form: dict[str, str], username: str, differ: str) -> str | None:
+    """Why the form's new password (typed twice) is refused, or None: `differ` when the two
+    differ, else the password rule's reason (domain/staff.py `check_password`)."""
+    if form.get("new", "") != form.get("repeat", ""):
+        return differ
+    try:
+        check_password(form.get("new", ""), username)
+    except AccountError as exc:
+        return str(exc)
+    return None
+
+
 async def password_form(request: web.Request) -> web.Response:
     account, csrf = await signed_in(request)
     _passwords_off(request)
@@ -375,16 +387,10 @@ async def change_password(request: web.Request) -> web.Response:
     account, csrf, form = await signed_in_form(request)
     _passwords_off(request)
     staff = directory(request)
-    error = None
     if await staff.check_password(account.id, form.get("current", "")[:512]) is None:
-        error = "Kata sandi saat ini salah."
-    elif form.get("new", "") != form.get("repeat", ""):
-        error = "Kedua kata sandi baru tidak sama."
+        error: str | None = "Kata sandi saat ini salah."
     else:
-        try:
-            check_password(form.get("new", ""), account.id)
-        except AccountError as exc:
-            error = str(exc)
+        error = _new_password_refused(form, account.id, "Kedua kata sandi baru tidak sama.")
     if error:
         return render(request, "password.html", 422, account=account, csrf=csrf, error=error)
     await staff.set_password(account.id, form["new"])  # ends every session, this one too
@@ -416,7 +422,7 @@ async def _manager_form(request: web.Request) -> tuple[Account, str, dict[str, s
     return account, csrf, form
 
 
-async def _accountsrender(
+async def _accounts_page(
     request: web.Request, manager: Account, csrf: str, status: int = 200, **context: Any
 ) -> web.Response:
     accounts = await directory(request).of_pemda(None if manager.role == "admin" else manager.pemda)
@@ -436,7 +442,7 @@ async def _accountsrender(
 
 async def accounts(request: web.Request) -> web.Response:
     manager, csrf = await _manager(request)
-    return await _accountsrender(request, manager, csrf)
+    return await _accounts_page(request, manager, csrf)
 
 
 def _reset_url(request: web.Request, token: str) -> str:
@@ -465,10 +471,10 @@ async def create_account(request: web.Request) -> web.Response:
         account = Account(id=username, name=name, role=role, pemda=pemda, opd=opd, email=email)
         await directory(request).create(account, None, manager.id)
     except AccountError as exc:
-        return await _accountsrender(request, manager, csrf, 422, error=str(exc))
+        return await _accounts_page(request, manager, csrf, 422, error=str(exc))
     hours = _settings(request).staff_reset_hours
     token = await directory(request).new_reset(username, timedelta(hours=hours), manager.id)
-    return await _accountsrender(
+    return await _accounts_page(
         request, manager, csrf, link_for=username, link=_reset_url(request, token), link_hours=hours
     )
 
@@ -484,11 +490,11 @@ async def disable_account(request: web.Request) -> web.Response:
     manager, csrf, _ = await _manager_form(request)
     account = await _managed(request, manager)
     if account.id == manager.id:
-        return await _accountsrender(
+        return await _accounts_page(
             request, manager, csrf, 409, error="Anda tidak dapat menonaktifkan akun sendiri."
         )
     await directory(request).disable(account.id, manager.id)
-    return await _accountsrender(
+    return await _accounts_page(
         request, manager, csrf, notice=f"Akun {account.id} dinonaktifkan; sesinya berakhir."
     )
 
@@ -498,10 +504,10 @@ async def reset_link(request: web.Request) -> web.Response:
     _passwords_off(request)
     account = await _managed(request, manager)
     if not account.active:
-        return await _accountsrender(request, manager, csrf, 409, error=f"Akun {account.id} nonaktif.")
+        return await _accounts_page(request, manager, csrf, 409, error=f"Akun {account.id} nonaktif.")
     hours = _settings(request).staff_reset_hours
     token = await directory(request).new_reset(account.id, timedelta(hours=hours), manager.id)
-    return await _accountsrender(
+    return await _accounts_page(
         request, manager, csrf, link_for=account.id, link=_reset_url(request, token), link_hours=hours
     )
 
@@ -530,14 +536,7 @@ async def set_password(request: web.Request) -> web.Response:
     account = await staff.reset_account(token)
     if account is None:
         raise GONE_LINK
-    error = None
-    if form.get("new", "") != form.get("repeat", ""):
-        error = "Kedua kata sandi tidak sama."
-    else:
-        try:
-            check_password(form.get("new", ""), account.id)
-        except AccountError as exc:
-            error = str(exc)
+    error = _new_password_refused(form, account.id, "Kedua kata sandi tidak sama.")
     if error:
         return render(request, "set_password.html", 422, target=account, csrf=form.get("csrf"), error=error)
     if await staff.use_reset(token) != account.id:  # spent meanwhile (a second tab)
