@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.envelope import Envelope, decode
 from shared.topics import TOPICS
@@ -28,3 +29,30 @@ async def messages_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
     finally:
         await consumer.stop()
     return found
+
+
+def partitions_of(*topics: str) -> list[TopicPartition]:
+    counts = {spec.name: spec.partitions for spec in TOPICS}
+    return [TopicPartition(topic, p) for topic in topics for p in range(counts[topic])]
+
+
+async def ends_now(bootstrap: str, *topics: str) -> dict[TopicPartition, int]:
+    """The current end offset of every partition of `topics`."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe.start()
+    try:
+        ends: dict[TopicPartition, int] = await probe.end_offsets(partitions_of(*topics))
+        return ends
+    finally:
+        await probe.stop()
+
+
+async def committed_through(bootstrap: str, group: str, ends: dict[TopicPartition, int]) -> bool:
+    """Has consumer group `group` committed (handled) everything before these offsets?"""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return all(end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items())

@@ -34,6 +34,7 @@ from shared.mongo import mongo_client
 from shared.runtime import ConsumerSpec, with_consumers
 from shared.topics import CATALOG_CHANGES, TopicSpec, dlq
 from tests.e2e.conftest import STACK_STARTED
+from tests.topics import committed_through, ends_now
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -93,6 +94,15 @@ async def dashboard_url(endpoints: infra.Endpoints) -> AsyncIterator[tuple[str, 
         await publish(producer, [catalog_announcement(), *stories])
     finally:
         await producer.stop()
+    # The group reads each topic's whole history (every earlier test's events) at its own pace per
+    # partition: the seeded figures are complete only once it has handled everything up to now on
+    # every topic it reads, not when one of them (sla.events) shows the seeded escalation.
+    ends = await ends_now(endpoints.kafka_bootstrap, *spec.topics)
+    await eventually(
+        lambda: committed_through(endpoints.kafka_bootstrap, group, ends),
+        within=120,
+        what="the reports consumer to have handled every topic up to the seeded events",
+    )
     try:
         yield f"http://127.0.0.1:{port}", prefix
     finally:

@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
@@ -33,6 +32,7 @@ from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.runtime import INFRA, ConsumerSpec, Infra, with_consumers
 from shared.topics import COMPLAINT_PARTITIONS, COMPLAINTS_EVENTS, TopicSpec, dlq
+from tests.topics import committed_through, ends_now
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -70,22 +70,6 @@ async def _start_at_end(bootstrap_servers: str, group: str) -> None:
         await consumer.commit(dict(ends))
     finally:
         await consumer.stop()
-
-
-async def _caught_up(bootstrap_servers: str, group: str) -> bool:
-    """Has `group` committed everything now on `complaints.events`?"""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await probe.start()
-    await admin.start()
-    try:
-        partitions = [TopicPartition(COMPLAINTS_EVENTS, p) for p in range(COMPLAINT_PARTITIONS)]
-        ends = await probe.end_offsets(partitions)
-        committed = await admin.list_consumer_group_offsets(group)
-        return all(tp in committed and committed[tp].offset >= ends[tp] for tp in partitions)
-    finally:
-        await probe.stop()
-        await admin.close()
 
 
 @pytest.fixture
@@ -166,8 +150,9 @@ async def suggestions(stack: Stack) -> list[dict[str, Any]]:
 
 async def counted(stack: Stack) -> int:
     """Transfers counted for the pair, once the group has read everything published so far."""
+    ends = await ends_now(stack.bootstrap, COMPLAINTS_EVENTS)
     await eventually(
-        lambda: _caught_up(stack.bootstrap, stack.group), within=60, what="the transfers counted"
+        lambda: committed_through(stack.bootstrap, stack.group, ends), within=60, what="the transfers counted"
     )
     doc = await stack.db["transfer_pairs"].find_one({"_id": f"{PEMDA}|{SUGGESTION}"})
     return len(doc["transfers"]) if doc else 0
