@@ -323,6 +323,7 @@ class FakeTrackingStore:
     def __init__(self) -> None:
         self.codes: dict[str, Document] = {}
         self.sessions: dict[str, tuple[str, datetime]] = {}
+        self.devices: dict[str, Document] = {}
 
     async def reserve_code(self, complaint_id: str, pin_hash_of: Callable[[str], str]) -> str:
         code = new_code()
@@ -337,8 +338,10 @@ class FakeTrackingStore:
     async def code(self, code: str) -> Document | None:
         return copy.deepcopy(self.codes.get(code))
 
-    async def take_try(self, code: str, failures: int, now: datetime, backoff: Backoff) -> Document | None:
-        found = self.codes.get(code)
+    async def take_try(
+        self, counter: str, failures: int, now: datetime, backoff: Backoff, *, device: bool = False
+    ) -> Document | None:
+        found = (self.devices if device else self.codes).get(counter)
         if found is None or found["failures"] != failures or (found["retry_at"] and found["retry_at"] > now):
             return None
         found.update(
@@ -346,8 +349,17 @@ class FakeTrackingStore:
         )
         return copy.deepcopy(found)
 
-    async def right_pin(self, code: str) -> None:
-        self.codes[code].update(failures=0, retry_at=None)
+    async def right_pin(self, counter: str, *, device: bool = False) -> None:
+        (self.devices if device else self.codes)[counter].update(failures=0, retry_at=None)
+
+    async def device(self, key: str) -> Document | None:
+        found = self.devices.get(key)
+        return copy.deepcopy(found) if found and found["expires_at"] > clock.wall() else None
+
+    async def trust_device(self, key: str, ttl: timedelta) -> None:
+        self.devices.setdefault(key, {"_id": key, "failures": 0, "retry_at": None})["expires_at"] = (
+            clock.wall() + ttl
+        )
 
     async def open_session(self, session: str, complaint_id: str, ttl: timedelta) -> None:
         self.sessions[session] = (complaint_id, clock.wall() + ttl)

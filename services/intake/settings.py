@@ -104,6 +104,9 @@ class TrackingSettings(FileSettings):
     first_delay_seconds: float = Field(default=2.0, gt=0)
     # The longest delay one code waits after wrong PINs.
     max_delay_seconds: float = Field(default=900.0, gt=0, le=24 * 3600)
+    # How long a browser that proved a code (right PIN or the link) stays trusted with it: its
+    # tries then wait only for its own wrong PINs, never for a stranger's (a device cookie).
+    device_days: float = Field(default=180, gt=0, le=400)
 
 
 DEV_NOTIFY_SECRET = "development-only-notification-link-secret-do-not-deploy"

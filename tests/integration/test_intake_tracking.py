@@ -1,8 +1,9 @@
 """Following a complaint without an Authorization header (issue 20 item 2), intake in process on
 the real broker and database: the notification link and the tracking code + PIN exchanged for a
 session cookie and a 303 to the clean URL; the cookie's attributes; the per-code backoff kept in
-the database (429 with Retry-After, never a lockout); the per-client limit; the access log never
-holding a token."""
+the database (429 with Retry-After, never a lockout), which a stranger's guesses cannot keep a
+browser that proved the code waiting on; the per-client limit; the access log never holding a
+token."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from devtools.infra import Endpoints
 from services.intake.bootstrap import create_app
 from services.intake.domain.tracking import link_token
-from services.intake.entrypoints.tracking import COOKIE
+from services.intake.entrypoints.tracking import COOKIE, DEVICE_COOKIE
 from services.intake.settings import IntakeSettings, RateLimitSettings
 from shared import clock
 from shared.kafka import ensure_topics
@@ -149,6 +150,85 @@ async def test_wrong_pins_slow_the_code_down_but_never_lock_its_reporter_out(
     assert resp.status == 401
     resp = await http.post("/api/v1/tracking", json={"code": code, "pin": "12ab"})
     assert resp.status == 422 and (await resp.json())["errors"][0]["field"] == "pin"
+
+
+def device_of(resp: aiohttp.ClientResponse) -> str:
+    """The device cookie a successful exchange sets, its attributes checked."""
+    cookie = resp.cookies[DEVICE_COOKIE]
+    assert cookie["httponly"] and cookie["secure"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
+    assert int(cookie["max-age"]) >= 30 * 24 * 3600
+    return cookie.value
+
+
+async def test_a_strangers_guesses_never_hold_back_a_browser_that_proved_the_code(
+    intake: tuple[Client, AsyncDatabase[dict[str, Any]]],
+) -> None:
+    """OWASP's device cookies: the citizen's phone, once it has shown the right PIN (or opened the
+    link), is trusted with the code and waits only on its own wrong PINs; everyone else shares the
+    code's backoff, which a stranger guessing keeps going."""
+    http, db = intake
+    accepted = await submit(http)
+    cid, code, pin = accepted["id"], accepted["tracking_code"], accepted["pin"]
+    wrong = f"{(int(pin) + 1) % 1_000_000:06d}"
+
+    async def try_pin(attempt: str, device: str | None = None) -> aiohttp.ClientResponse:
+        headers = {"Cookie": f"{DEVICE_COOKIE}={device}"} if device else {}
+        return await http.post(
+            "/api/v1/tracking", json={"code": code, "pin": attempt}, headers=headers, allow_redirects=False
+        )
+
+    phone = device_of(await try_pin(pin))  # the citizen, once
+    assert phone not in str(await db["tracking_devices"].find().to_list())  # kept hashed
+    for _ in range(3):  # a stranger: the free tries, then into the backoff
+        assert (await try_pin(wrong)).status == 401
+    assert (await try_pin(pin)).status == 429  # without the cookie even the right PIN waits
+    assert (await try_pin(pin, device="a-made-up-device-id-of-a-stranger")).status == 429
+
+    resp = await try_pin(pin, device=phone)  # the phone does not wait
+    session_of(resp, cid)
+    assert device_of(resp) == phone  # the same device id, its trust renewed
+    stored = await db["tracking_codes"].find_one({"_id": code})
+    assert stored is not None and stored["failures"] == 3 and stored["retry_at"] is not None  # still slowed
+
+    # The phone's own wrong PINs slow the phone down (its own count), and only it.
+    for _ in range(3):
+        assert (await try_pin(wrong, device=phone)).status == 401
+    assert (await try_pin(pin, device=phone)).status == 429
+    with clock.pinned(clock.now() + timedelta(seconds=3)):
+        session_of(await try_pin(pin, device=phone), cid)
+
+    # Trust is per code: the phone's id means nothing for another complaint's code.
+    other = await submit(http)
+    for _ in range(4):
+        await http.post("/api/v1/tracking", json={"code": other["tracking_code"], "pin": wrong})
+    resp = await http.post(
+        "/api/v1/tracking",
+        json={"code": other["tracking_code"], "pin": other["pin"]},
+        headers={"Cookie": f"{DEVICE_COOKIE}={phone}"},
+        allow_redirects=False,
+    )
+    assert resp.status == 429
+
+
+async def test_opening_the_notification_link_trusts_the_browser_with_the_code(
+    intake: tuple[Client, AsyncDatabase[dict[str, Any]]],
+) -> None:
+    http, _ = intake
+    accepted = await submit(http)
+    cid, code, pin = accepted["id"], accepted["tracking_code"], accepted["pin"]
+    token = link_token(IntakeSettings(public_base_url=PUBLIC).tracking_key(), cid)
+    resp = await http.get(f"/api/v1/complaints/{cid}/track", params={"t": token}, allow_redirects=False)
+    phone = device_of(resp)
+    wrong = f"{(int(pin) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        await http.post("/api/v1/tracking", json={"code": code, "pin": wrong})
+    resp = await http.post(
+        "/api/v1/tracking",
+        json={"code": code, "pin": pin},
+        headers={"Cookie": f"{DEVICE_COOKIE}={phone}"},
+        allow_redirects=False,
+    )
+    session_of(resp, cid)
 
 
 async def test_the_notification_link_is_exchanged_for_the_cookie_and_never_logged(

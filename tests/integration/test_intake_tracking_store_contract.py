@@ -68,3 +68,23 @@ async def test_a_session_names_its_complaint_until_it_expires(store: TrackingSto
     assert await store.session_complaint("t" * 43) is None
     await store.open_session("u" * 43, "C2", timedelta(seconds=-1))  # already over
     assert await store.session_complaint("u" * 43) is None
+
+
+async def test_a_trusted_device_counts_on_its_own_until_its_trust_expires(store: TrackingStore) -> None:
+    code = await store.reserve_code("C1", lambda c: "h")
+    now = clock.now()
+    assert await store.device("d" * 64) is None
+    await store.trust_device("d" * 64, timedelta(days=1))
+    await store.trust_device("d" * 64, timedelta(days=1))  # renewed, not doubled
+    found = await store.device("d" * 64)
+    assert found is not None and (found["failures"], found["retry_at"]) == (0, None)
+    for failures in (0, 1):
+        assert await store.take_try("d" * 64, failures, now, BACKOFF, device=True) is not None
+    assert await store.take_try("d" * 64, 2, now, BACKOFF, device=True) is None  # its own delay
+    code_doc = await store.code(code)
+    assert code_doc is not None and code_doc["failures"] == 0  # the code's shared count untouched
+    await store.right_pin("d" * 64, device=True)
+    found = await store.device("d" * 64)
+    assert found is not None and (found["failures"], found["retry_at"]) == (0, None)
+    await store.trust_device("e" * 64, timedelta(seconds=-1))  # already over
+    assert await store.device("e" * 64) is None

@@ -4,6 +4,9 @@
   wrong-PIN count with the instant the next try is allowed. Reserved before the complaint is
   written (a taken code is drawn again); a reservation whose complaint was never stored leads
   nowhere (the exchange finds no complaint) and is removed when the submit knows it.
+- `tracking_devices`: `_id` the hash of a code with the id of a browser that proved it
+  (domain/tracking.py `device_key`): that browser's own wrong-PIN count and next allowed try, and
+  when the trust expires (a TTL index; renewed at each proof).
 - `tracking_sessions`: `_id` the session's hash, its complaint and when it expires (a TTL index
   removes it; the read checks the instant too, as the TTL monitor runs once a minute).
 """
@@ -66,6 +69,7 @@ class MongoTrackingStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._codes = db["tracking_codes"]
         self._sessions = db["tracking_sessions"]
+        self._devices = db["tracking_devices"]
 
     async def reserve_code(self, complaint_id: str, pin_hash_of: Callable[[str], str]) -> str:
         """A fresh code for `complaint_id`, stored with `pin_hash_of(code)`."""
@@ -86,20 +90,33 @@ class MongoTrackingStore:
         return await self._codes.find_one({"_id": code})
 
     async def take_try(
-        self, code: str, failures: int, now: datetime, backoff: Backoff
+        self, counter: str, failures: int, now: datetime, backoff: Backoff, *, device: bool = False
     ) -> dict[str, Any] | None:
-        """Count one try of `code` as wrong before its PIN is checked (so concurrent guesses cannot
-        all pass before any is counted), if a try is allowed now and nobody counted one since
-        `failures` was read: the document after it, or None (another try came first)."""
+        """Count one try as wrong before its PIN is checked (so concurrent guesses cannot all pass
+        before any is counted), on the code's shared counter or a trusted device's own
+        (`device`), if a try is allowed now and nobody counted one since `failures` was read: the
+        document after it, or None (another try came first)."""
         delay = backoff.retry_after(failures + 1)
-        return await self._codes.find_one_and_update(
-            {"_id": code, "failures": failures, "$or": [{"retry_at": None}, {"retry_at": {"$lte": now}}]},
+        return await (self._devices if device else self._codes).find_one_and_update(
+            {"_id": counter, "failures": failures, "$or": [{"retry_at": None}, {"retry_at": {"$lte": now}}]},
             {"$set": {"failures": failures + 1, "retry_at": now + timedelta(seconds=delay)}},
             return_document=ReturnDocument.AFTER,
         )
 
-    async def right_pin(self, code: str) -> None:
-        await self._codes.update_one({"_id": code}, {"$set": {"failures": 0, "retry_at": None}})
+    async def right_pin(self, counter: str, *, device: bool = False) -> None:
+        await (self._devices if device else self._codes).update_one(
+            {"_id": counter}, {"$set": {"failures": 0, "retry_at": None}}
+        )
+
+    async def device(self, key: str) -> dict[str, Any] | None:
+        return await self._devices.find_one({"_id": key, "expires_at": {"$gt": clock.wall()}})
+
+    async def trust_device(self, key: str, ttl: timedelta) -> None:
+        await self._devices.update_one(
+            {"_id": key},
+            {"$set": {"expires_at": clock.wall() + ttl}, "$setOnInsert": {"failures": 0, "retry_at": None}},
+            upsert=True,
+        )
 
     async def open_session(self, session: str, complaint_id: str, ttl: timedelta) -> None:
         now = clock.wall()  # a TTL index expires it: the database's clock
@@ -121,3 +138,4 @@ class MongoTrackingStore:
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db["tracking_sessions"].create_index("expires_at", expireAfterSeconds=0)
+    await db["tracking_devices"].create_index("expires_at", expireAfterSeconds=0)

@@ -12,9 +12,12 @@ Three ways in, each exchanged for the same session cookie (entrypoints/tracking.
   without 0/O, 1/I/L, ~40 bits) finds the complaint, the 6-digit PIN proves it is theirs. The PIN
   is stored as an HMAC under the same key (a copy of the database alone cannot try the million
   PINs). Wrong PINs slow that code down (`retry_after`): a few free tries, then a delay doubling per
-  wrong try up to `max_delay`, never a lockout: after the delay the right PIN works again, so a
-  stranger can delay a citizen at most `max_delay` per try and cannot shut them out (and the link
-  and access token never wait);
+  wrong try up to `max_delay`, never a lockout: after the delay the right PIN works again. A
+  stranger who keeps guessing keeps that shared delay going, so a browser that has once proven the
+  code (the right PIN, or the notification link) is trusted with it: it holds a device cookie (a
+  random id; the database keeps its hash per code) and its tries count on a backoff of its own
+  (OWASP's "device cookies"), so the citizen's phone never waits for a stranger's guesses, while
+  guesses without that cookie share the code's backoff (the link and access token never wait);
 - the access token (the API's bearer) as before.
 """
 
@@ -73,6 +76,18 @@ def link_valid(secret: str, complaint_id: str, token: str) -> bool:
 def session_hash(session: str) -> str:
     # A session is 256 random bits: a plain SHA-256 is enough (nothing to brute-force).
     return hashlib.sha256(f"session:{session}".encode()).hexdigest()
+
+
+def new_device() -> str:
+    """A browser's device id (the device cookie's value): 192 random bits."""
+    return secrets.token_urlsafe(24)
+
+
+def device_key(code: str, device: str) -> str | None:
+    """The stored key of a device trusted with `code`, or None when `device` cannot be an id."""
+    if not 16 <= len(device) <= 64 or not device.isascii():
+        return None
+    return hashlib.sha256(f"device:{code}:{device}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@
   and 303 for the right PIN; a wrong code or PIN is one 401 (which of the two is not said). Each
   code slows down after wrong PINs (429 with Retry-After while it waits; the right PIN works
   again afterwards), and each client address has its own limit (INTAKE_RATE_TRACK_PER_MINUTE).
+  A browser that has proven the code (the right PIN or the link) holds a device cookie and waits
+  only for its own wrong PINs, so a stranger's guesses never hold the citizen's phone back.
 
 The cookie: HttpOnly, Secure (unless INTAKE_TRACKING_INSECURE_COOKIE, for plain http on a
 development machine), SameSite=Lax (a cross-site POST carries no cookie, so a reporter's commands
@@ -35,6 +37,7 @@ from shared import clock
 from shared.http import FieldError, ProblemError, read_json
 
 COOKIE = "pengaduan_lacak"
+DEVICE_COOKIE = "pengaduan_perangkat"
 _MAX_FORM_BYTES = 4096
 
 
@@ -49,8 +52,9 @@ def _store(request: web.Request) -> TrackingStore:
     return store
 
 
-async def _signed_in(request: web.Request, complaint_id: str) -> web.Response:
-    """A new session for `complaint_id`: 303 to its clean URL with the cookie."""
+async def _signed_in(request: web.Request, complaint_id: str, code: str | None) -> web.Response:
+    """A new session for `complaint_id`: 303 to its clean URL with the cookie; the browser is
+    trusted with the complaint's `code` from now on (its device cookie)."""
     settings = request.app[SETTINGS]
     session = secrets.token_urlsafe(32)
     ttl = timedelta(hours=settings.tracking.session_hours)
@@ -74,7 +78,31 @@ async def _signed_in(request: web.Request, complaint_id: str) -> web.Response:
         secure=not settings.tracking.insecure_cookie,
         samesite="Lax",
     )
+    if code is not None:
+        await _trust(request, response, code)
     return response
+
+
+async def _trust(request: web.Request, response: web.Response, code: str) -> None:
+    """The browser's device id (kept, or a new one) is trusted with `code`."""
+    tracking = request.app[SETTINGS].tracking
+    device = request.cookies.get(DEVICE_COOKIE, "")
+    key = rules.device_key(code, device)
+    if key is None:
+        device = rules.new_device()
+        key = rules.device_key(code, device)
+    assert key is not None
+    ttl = timedelta(days=tracking.device_days)
+    await _store(request).trust_device(key, ttl)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        path="/",  # both forms post it: /lacak and /api/v1/tracking
+        max_age=int(ttl.total_seconds()),
+        httponly=True,
+        secure=not tracking.insecure_cookie,
+        samesite="Lax",
+    )
 
 
 async def open_link(request: web.Request) -> web.Response:
@@ -83,9 +111,10 @@ async def open_link(request: web.Request) -> web.Response:
     key = request.app[SETTINGS].tracking_key()
     if not 1 <= len(token) <= 64 or not rules.link_valid(key, complaint_id, token):
         raise ProblemError(404)
-    if await request.app[ADAPTERS].complaints.get(complaint_id) is None:
+    found = await request.app[ADAPTERS].complaints.get(complaint_id)
+    if found is None:
         raise ProblemError(404)
-    return await _signed_in(request, complaint_id)
+    return await _signed_in(request, complaint_id, found.get("tracking_code"))
 
 
 async def _login(request: web.Request) -> TrackingLogin:
@@ -116,9 +145,14 @@ async def sign_in(request: web.Request) -> web.Response:
     if code is None or found is None:
         raise ProblemError(401, WRONG, errors=[FieldError(field="pin", message=WRONG)])
     now = clock.now()
-    taken = await store.take_try(code, int(found.get("failures", 0)), now, backoff)
-    if taken is None:  # waiting out earlier wrong PINs, or another try of this code came first
-        latest = await store.code(code) or found
+    # A browser trusted with this code counts on its own; any other try on the code's shared count.
+    key = rules.device_key(code, request.cookies.get(DEVICE_COOKIE, ""))
+    trusted = await store.device(key) if key is not None else None
+    counter, counted = (key, trusted) if key is not None and trusted is not None else (code, found)
+    device = trusted is not None
+    taken = await store.take_try(counter, int(counted.get("failures", 0)), now, backoff, device=device)
+    if taken is None:  # waiting out earlier wrong PINs, or another try on this count came first
+        latest = (await store.device(counter) if device else await store.code(code)) or counted
         retry_at = latest.get("retry_at")
         wait = (retry_at - now).total_seconds() if retry_at is not None else 1.0
         raise ProblemError(
@@ -128,11 +162,11 @@ async def sign_in(request: web.Request) -> web.Response:
         )
     if not rules.pin_matches(settings.tracking_key(), code, login.pin, str(found["pin_hash"])):
         raise ProblemError(401, WRONG, errors=[FieldError(field="pin", message=WRONG)])
-    await store.right_pin(code)
+    await store.right_pin(counter, device=device)
     complaint_id = str(found["complaint_id"])
     if await request.app[ADAPTERS].complaints.get(complaint_id) is None:
         raise ProblemError(401, WRONG, errors=[FieldError(field="pin", message=WRONG)])
-    return await _signed_in(request, complaint_id)
+    return await _signed_in(request, complaint_id, code)
 
 
 async def reporter_session(request: web.Request, complaint_id: str) -> bool:

@@ -7,7 +7,9 @@ from shared.openapi import Media, Operation, Param, Reply
 
 _SIGNED_IN = Reply(
     "Sesi dibuka: cookie `pengaduan_lacak` (HttpOnly, Secure, SameSite=Lax, berlaku untuk "
-    "/api/v1/complaints/{id} saja, kedaluwarsa) dan pengalihan (Location) ke alamat pengaduan tanpa token."
+    "/api/v1/complaints/{id} saja, kedaluwarsa), cookie perangkat `pengaduan_perangkat` (peramban ini "
+    "dipercaya untuk kode ini: tebakan PIN orang lain tidak membuatnya menunggu) dan pengalihan (Location) "
+    "ke alamat pengaduan tanpa token."
 )
 _LOGIN_EXAMPLE = {"code": "YK-7F3K-Q9", "pin": "482913"}
 
