@@ -38,7 +38,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -105,6 +105,15 @@ def zone_for(region_code: str) -> ZoneInfo:
         return _PROVINCE_ZONES[province]
     except KeyError:
         raise ValueError(f"unknown province code: {province!r}") from None
+
+
+def local_text(instant: datetime, region_code: str, *, seconds: bool = False) -> str:
+    """An instant as people of the region read it, in their zone: `06-12-2026 14:30 WIB` (WITA,
+    WIT: the zones' own abbreviations). A naive instant is UTC, as the database gives it."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    local = instant.astimezone(zone_for(region_code))
+    return local.strftime("%d-%m-%Y %H:%M:%S %Z" if seconds else "%d-%m-%Y %H:%M %Z")
 
 
 # Building a holidays object costs ~ms; the SLA service computes dues in

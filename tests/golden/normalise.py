@@ -10,7 +10,8 @@ stable placeholder; everything else (statuses, field names, messages, dues, reda
   the wall clock for what is scheduled by it), widened by a few minutes before and 35 minutes
   after (a claim's 30-minute lease ends then), becomes `<t>`; instants outside it — the dues,
   computed on the working-day calendar from a holiday, so the same whenever the run was — are
-  kept as they are.
+  kept as they are. So are the local times people read (`06-12-2026 14:30 WIB`, shared/calendar.py
+  `local_text`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ULID = re.compile(r"(?<![0-9A-Za-z])[0-7][0-9A-HJKMNP-TV-Z]{25}(?![0-9A-Za-z])")
 INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})")
+LOCAL_INSTANT = re.compile(r"\b\d{2}-\d{2}-\d{4} \d{2}:\d{2}(?::\d{2})? (?:WIB|WITA|WIT)\b")
+ZONES = {"WIB": ZoneInfo("Asia/Jakarta"), "WITA": ZoneInfo("Asia/Makassar"), "WIT": ZoneInfo("Asia/Jayapura")}
 # Keys whose string values are opaque per-run values as a whole.
 OPAQUE_KEY = re.compile(r"(token|cursor|etag|secret|csrf|tracking_code|^pin)$", re.IGNORECASE)
 # A staff password link's one-time token (routing's /staff/atur-sandi/<token>).
@@ -62,6 +66,12 @@ class Normaliser:
             return text
         return "<t>" if parsed.tzinfo is not None and parsed in self.window else text
 
+    def _local_instant(self, match: re.Match[str]) -> str:
+        shown, zone = match.group(0).rsplit(" ", 1)
+        layout = "%d-%m-%Y %H:%M:%S" if shown.count(":") == 2 else "%d-%m-%Y %H:%M"
+        parsed = datetime.strptime(shown, layout).replace(tzinfo=ZONES[zone])
+        return "<t>" if parsed in self.window else match.group(0)
+
     def text(self, value: str, key: str | None = None) -> str:
         if key is not None and OPAQUE_KEY.search(key) and value and not value.startswith("<"):
             return self.placeholder(value)
@@ -72,7 +82,7 @@ class Normaliser:
             value = value.replace(v, self.ids[v])
         value = ULID.sub(lambda m: self.placeholder(m.group(0)), value)
         value = STAFF_LINK.sub(lambda m: self.placeholder(m.group(0)), value)
-        return INSTANT.sub(self._instant, value)
+        return LOCAL_INSTANT.sub(self._local_instant, INSTANT.sub(self._instant, value))
 
     def __call__(self, data: Any, key: str | None = None) -> Any:
         if isinstance(data, dict):

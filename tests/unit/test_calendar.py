@@ -16,6 +16,7 @@ from shared.calendar import (
     WITA,
     WorkingCalendar,
     calendar_for,
+    local_text,
     pemda_of,
     province_of,
     zone_for,
@@ -399,3 +400,10 @@ def test_extra_dates_never_bring_a_due_forward(
     more = WorkingCalendar(cal.pemda, cal.tz, cal.extra_dates | extra)
     assert more.due(t, n) >= cal.due(t, n)
     assert more.working_time(t, cal.due(t, n)) <= cal.working_time(t, cal.due(t, n))
+
+
+def test_an_instant_is_shown_in_the_regions_own_zone() -> None:
+    instant = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)
+    assert local_text(instant, "33.74") == "07-12-2026 06:30 WIB"
+    assert local_text(instant, "73.71") == "07-12-2026 07:30 WITA"
+    assert local_text(instant.replace(tzinfo=None), "91.71", seconds=True) == "07-12-2026 08:30:00 WIT"

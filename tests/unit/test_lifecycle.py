@@ -158,7 +158,8 @@ def test_transfer_to_an_unknown_or_same_opd_is_refused() -> None:
 
 def test_a_running_lease_keeps_other_handlers_off() -> None:
     c = complaint("in_progress", claimed_by="h2", lease_until=AT + timedelta(minutes=10))
-    with pytest.raises(Refused, match="h2"):
+    # Until when, as the handler's clock on the wall says it (the pemda's zone), not an ISO instant.
+    with pytest.raises(Refused, match=r"^sedang dikerjakan oleh h2 sampai 02-03-2026 10:10 WIB$"):
         decide(c, ACTIONS["answer"], AT)
     assert types(decide(c, lc.Answer("h2", "Sedang kami proses"), AT)) == ["ComplaintAnswered"]
     # After the lease runs out a colleague may take over.

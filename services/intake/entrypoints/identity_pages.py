@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -33,7 +32,7 @@ from services.intake.domain.identity import complaint_pemda, may_read_audit
 from services.intake.entrypoints.edge import ADAPTERS, SETTINGS, base_url
 from services.intake.entrypoints.pages import render_page
 from shared.auth import ROLE_LABELS, STAFF_AUTH, Staff, looks_like_jwt
-from shared.calendar import WIB, zone_for
+from shared.calendar import local_text
 from shared.http import ProblemError
 
 MAX_FORM_BYTES = 4096
@@ -76,8 +75,8 @@ async def _page(
         doc = None  # another OPD's or pemda's: not even whether it exists or is anonymous
     trail = None
     if doc is not None and may_read_audit(staff, doc):
-        zone = zone_for(doc["region_code"]) if doc.get("region_code") else WIB
-        trail = [_entry(r, zone) for r in await store.identity_reads(complaint_id)]
+        region = doc.get("region_code") or JAKARTA  # an erased complaint's trail: in WIB
+        trail = [_entry(r, region) for r in await store.identity_reads(complaint_id)]
     context = {
         "complaint_id": complaint_id,
         "known": doc is not None,
@@ -92,18 +91,16 @@ async def _page(
     return render_page("pelapor.html", 404 if doc is None and status == 200 else status, **context)
 
 
-def _entry(record: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+JAKARTA = "31"
+
+
+def _entry(record: dict[str, Any], region_code: str) -> dict[str, Any]:
     """One audit record as people read it: local time, the role's label."""
     entry = {k: record.get(k) for k in AUDIT_FIELDS}
-    at = entry["at"]
-    if isinstance(at, datetime):
-        local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
-        entry["at"] = f"{local:%Y-%m-%d %H:%M:%S} {ZONE_NAMES.get(str(zone), '')}".strip()
+    if isinstance(entry["at"], datetime):
+        entry["at"] = local_text(entry["at"], region_code, seconds=True)
     entry["role"] = ROLE_LABELS.get(str(entry["role"]), entry["role"])
     return entry
-
-
-ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
 async def identity_page(request: web.Request) -> web.Response:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from shared.calendar import calendar_for, pemda_of
+from shared.calendar import calendar_for, local_text, pemda_of
 from shared.categories import CATEGORIES, COORDINATOR_SLUG
 from shared.envelope import Payload
 from shared.events import (
@@ -256,7 +256,7 @@ def check_lease(complaint: Complaint, handler: str, at: datetime) -> None:
         and complaint.lease_until is not None
         and complaint.lease_until > at
     ):
-        until = complaint.lease_until.isoformat(timespec="minutes")
+        until = local_text(complaint.lease_until, complaint.pemda)
         raise Refused(f"sedang dikerjakan oleh {complaint.claimed_by} sampai {until}")
 
 

@@ -41,7 +41,7 @@ from services.routing.entrypoints.staff_pages import (
     signed_in_form,
 )
 from shared.auth import Staff
-from shared.calendar import zone_for
+from shared.calendar import local_text
 from shared.categories import CATEGORIES
 from shared.http import FieldError, ProblemError
 from shared.regions import lookup
@@ -202,17 +202,9 @@ async def _rows(request: web.Request, docs: Iterable[dict[str, Any]]) -> list[di
 
 def _local(instant: datetime | None, region_code: str) -> str | None:
     """A due as people of the region read it: their local time (WIB, WITA or WIT)."""
-    if instant is None:
+    if instant is None or instant.replace(tzinfo=instant.tzinfo or UTC) == NO_DUE:
         return None
-    if instant.tzinfo is None:  # the database gives UTC without a zone
-        instant = instant.replace(tzinfo=UTC)
-    if instant == NO_DUE:
-        return None
-    local = instant.astimezone(zone_for(region_code))
-    return f"{local:%d-%m-%Y %H:%M} {ZONE_NAMES.get(str(local.tzinfo), '')}".strip()
-
-
-ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+    return local_text(instant, region_code)
 
 
 def _pemda_name(pemda: str) -> str:

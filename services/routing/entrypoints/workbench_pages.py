@@ -61,7 +61,7 @@ from services.routing.entrypoints.staff_pages import (
 )
 from shared import clock
 from shared.auth import Staff
-from shared.calendar import zone_for
+from shared.calendar import local_text
 from shared.categories import CATEGORIES
 from shared.events import Tier
 from shared.http import ProblemError
@@ -116,9 +116,7 @@ DONE = {
 
 
 def _local(instant: datetime | None, region_code: str) -> str:
-    if instant is None:
-        return ""
-    return instant.astimezone(zone_for(region_code)).strftime("%d-%m-%Y %H:%M %Z")
+    return "" if instant is None else local_text(instant, region_code)
 
 
 def _category_name(code: str | None) -> str:
