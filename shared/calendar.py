@@ -276,3 +276,37 @@ def last_day(due_iso: str) -> str:
     message: "Kamis, 12 Maret 2026"."""
     day = (datetime.fromisoformat(due_iso) - timedelta(seconds=1)).date()
     return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+# --- the pemdas' extra dates as sla announces them (CalendarChanged on sla.events) -------------
+
+
+class CalendarBook:
+    """The shared calendar per pemda, with the extra dates sla announced. A kab/kota observes its
+    province's extra dates too (`calendar_for` does the merge). Services other than sla learn them from the
+    announcements, keep them (shared/calendar_store.py) and read them back, as other processes of
+    theirs may have consumed the announcement."""
+
+    def __init__(self) -> None:
+        self._extra: dict[str, tuple[int, frozenset[date]]] = {}
+        self._cache: dict[str, WorkingCalendar] = {}
+
+    def calendar_for(self, pemda: str) -> WorkingCalendar:
+        code = pemda_of(pemda)
+        found = self._cache.get(code)
+        if found is None:
+            extra = {p: dates for p, (_, dates) in self._extra.items()}
+            found = self._cache[code] = calendar_for(code, extra)
+        return found
+
+    def learn(self, pemda: str, revision: int, extra_dates: list[date]) -> bool:
+        """Keep the highest revision of a pemda's extra dates; True when it changed."""
+        current = self._extra.get(pemda)
+        if current is not None and current[0] >= revision:
+            return False
+        self._extra[pemda] = (revision, frozenset(extra_dates))
+        self._cache.clear()
+        return True
+
+    def revisions(self) -> dict[str, int]:
+        return {p: rev for p, (rev, _) in self._extra.items()}

@@ -26,7 +26,6 @@ from services.intake.adapters.notify_templates import Templates
 from services.intake.adapters.publisher import OUTBOXES, OutboxPublisher
 from services.intake.adapters.scrubber import Scrubber
 from services.intake.adapters.senders import GatewaySender, SmtpSender
-from services.intake.domain.view import CalendarBook
 from services.intake.entrypoints import (
     attachments,
     commands,
@@ -47,6 +46,7 @@ from services.intake.ports import Adapters, NotificationSender
 from services.intake.settings import IntakeSettings, NotifySettings
 from shared import docs, metrics, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
+from shared.calendar import CalendarBook
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
 from shared.lease import Lease, holder_id

@@ -33,7 +33,7 @@ from services.intake.domain.identity import (
     outgoing_text,
     redact_with,
 )
-from services.intake.domain.view import CalendarBook, CalendarFor, Redact, apply, is_lifecycle
+from services.intake.domain.view import CalendarFor, Redact, apply, is_lifecycle
 from services.intake.models import (
     CommandAccepted,
     NotificationState,
@@ -44,6 +44,7 @@ from services.intake.models import (
 from services.intake.ports import ComplaintStore, NotificationStore, OpdNames, Publisher, TrackingStore
 from shared import clock
 from shared.auth import Staff
+from shared.calendar import CalendarBook
 from shared.calendar import calendar_for as default_calendar
 from shared.deadletters import Letter
 from shared.envelope import Envelope, Payload, decode, new_event

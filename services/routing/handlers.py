@@ -66,6 +66,7 @@ from shared.calendar import pemda_of, province_of
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     COMMANDS,
+    CalendarChanged,
     ClockEvent,
     CommandRejected,
     ComplaintAssigned,
@@ -574,7 +575,13 @@ async def stage_staff_mail(batch: Sequence[Envelope], mailing: StaffMailing) -> 
     e-mails to the people who must (domain/staff_mail.py), staged before the batch is committed,
     so none is lost across a restart, and keyed by event and person, so a redelivery stages
     nothing twice. An event older than `max_age` when read tells nobody (a late start would
-    otherwise mail the history)."""
+    otherwise mail the history). The pemdas' calendar announcements on sla.events are kept (also
+    while mail is off, so that turning it on finds them) for the dues the mails name."""
+    if mailing.calendars is not None:
+        for event in batch:
+            if isinstance(event.payload, CalendarChanged):
+                p = event.payload
+                await mailing.calendars.save(p.pemda, p.revision, p.extra_dates)
     if not mailing.on:
         return []
     now = clock.now()
@@ -592,10 +599,14 @@ async def stage_staff_mail(batch: Sequence[Envelope], mailing: StaffMailing) -> 
     complaints = await mailing.mailbox.complaints(
         sorted({e.complaint_id for e in relevant if e.complaint_id})
     )
+    if mailing.calendars is not None:  # what any process of this group kept, this batch included
+        await mailing.calendars.teach(mailing.book)
     mails: list[Document] = []
     audiences: dict[tuple[staff_mail.Audience, ...], list[Account]] = {}  # one read per audience
     for event in relevant:
-        notice = staff_mail.notice_for(event, complaints.get(event.complaint_id or ""))
+        notice = staff_mail.notice_for(
+            event, complaints.get(event.complaint_id or ""), mailing.book.calendar_for
+        )
         if notice is None:
             continue
         if notice.audiences not in audiences:

@@ -13,13 +13,14 @@ state and outbox are atomic; delivery happens after.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from services.routing.domain.staff import Account
 from services.routing.domain.staff_mail import Audience
 from services.routing.domain.suggestions import CountedTransfer, Decision, TransferPair
+from shared.calendar import CalendarBook
 from shared.kafka import Outgoing
 
 Document = dict[str, Any]
@@ -247,13 +248,24 @@ class StaffMailbox(Protocol):
     ) -> None: ...
 
 
+class CalendarCopies(Protocol):
+    """The pemdas' extra non-working dates sla announced (shared/calendar_store.py)."""
+
+    async def save(self, pemda: str, revision: int, extra_dates: Sequence[date]) -> None: ...
+    async def teach(self, book: CalendarBook) -> None: ...
+
+
 @dataclass(frozen=True)
 class StaffMailing:
     """What staging staff e-mails needs (handlers.stage_staff_mail): off when `on` is False (no
-    SMTP host), when the consumer group reads on and stages nothing."""
+    SMTP host), when the consumer group reads on and stages nothing. `calendars` keeps the pemdas'
+    extra dates the group reads on sla.events, so a due in a mail counts the pemda's own days off
+    (`book`, this process's copy)."""
 
     mailbox: StaffMailbox
     addresses: StaffAddresses
     on: bool = True
     digest_hour: int = 7
     max_age: timedelta = timedelta(hours=48)
+    calendars: CalendarCopies | None = None
+    book: CalendarBook = field(default_factory=CalendarBook)

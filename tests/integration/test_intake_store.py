@@ -13,8 +13,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from devtools.infra import Endpoints
 from services.intake.adapters.store import MongoComplaintStore, ensure_indexes
-from services.intake.domain.view import CalendarBook
 from services.intake.handlers import handle_view_events
+from shared.calendar import CalendarBook
 from shared.envelope import Envelope, new_event
 from shared.events import CalendarChanged, ClockStarted, EscalationRaised, InformationRequested
 from shared.kafka import Outgoing

@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,10 @@ from services.routing.domain.staff import Account
 from services.routing.handlers import stage_staff_mail
 from services.routing.settings import RoutingSettings, StaffMailSettings
 from shared import clock
+from shared.calendar import WIB
 from shared.deadletters import Letter, read_letters
 from shared.envelope import Envelope, Payload, new_event
-from shared.events import ComplaintAssigned, EscalationRaised, SlaBreached, SlaWarning
+from shared.events import CalendarChanged, ComplaintAssigned, EscalationRaised, SlaBreached, SlaWarning
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
 from shared.runtime import with_consumers
@@ -450,3 +451,39 @@ async def test_8_a_crash_between_send_and_mark_resends_with_the_same_message_id(
     assert again[1]["Message-ID"] == first["Message-ID"] == f"<{event.event_id}.petugas-crash@{DOMAIN}>"
     [record] = [m for m in await store.of_complaint(world.seeded.id) if m["account"] == "petugas-crash"]
     assert record["state"] == "sent" and record["outbox_since"] is None
+
+
+async def test_9_the_pemdas_days_off_announced_by_sla_are_kept_for_every_process_of_the_group(
+    world: World, endpoints: Endpoints
+) -> None:
+    """A CalendarChanged read by one process of `routing-staff-mail` is stored; another process's
+    book learns it before its next mails, so an assignment's due counts the pemda's own days off
+    whichever process reads the assignment."""
+    announced = CalendarChanged(
+        pemda=PEMDA, extra_dates=[date(2026, 3, 16)], holidays_version="x", revision=7
+    )
+    older = CalendarChanged(pemda=PEMDA, extra_dates=[], holidays_version="x", revision=6)
+    for payload in (announced, older):  # an older revision arriving late changes nothing
+        envelope = new_event(payload, producer="sla", complaint_id=None)
+        assert await world.handle([envelope]) == []
+    stored = await world.apps.routing_db["calendars"].find_one({"_id": PEMDA})
+    assert stored is not None and (stored["revision"], stored["extra_dates"]) == (7, ["2026-03-16"])
+
+    other = await open_staff_mailing(
+        world.apps.routing_db, RoutingSettings(mongo_uri=endpoints.mongo_uri, mail=world.mail_settings)
+    )
+    assert other.book.revisions() == {}
+    assigned = new_event(
+        ComplaintAssigned(opd_id=OPD, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"),
+        producer="routing",
+        complaint_id=world.seeded.id,
+        seq=10,
+        occurred_at=datetime(2026, 3, 13, 9, 0, tzinfo=UTC),  # Fri 13 March 2026, 16:00 WIB
+    )
+    await stage_staff_mail([assigned], replace(other, max_age=timedelta(days=3650)))
+    assert other.book.revisions() == {PEMDA: 7}
+    [staged] = [
+        m for m in await world.store.of_complaint(world.seeded.id) if m["event_id"] == assigned.event_id
+    ][:1]
+    # Mon 16 March off: the five working days are Tue 17, Wed 25, Thu 26, Fri 27 and Mon 30 March.
+    assert staged["facts"]["due"] == datetime(2026, 3, 31, tzinfo=WIB).isoformat()

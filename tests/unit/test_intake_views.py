@@ -10,14 +10,13 @@ import pytest
 
 from services.intake.domain import notifications
 from services.intake.domain.view import (
-    CalendarBook,
     apply,
     countdown,
     render,
     render_survivor,
     reopen_window_end,
 )
-from shared.calendar import calendar_for
+from shared.calendar import CalendarBook, calendar_for
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     ClockPaused,

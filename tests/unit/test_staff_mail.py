@@ -11,7 +11,7 @@ import pytest
 from services.routing.adapters.staff_mailer import StaffTemplates
 from services.routing.domain import staff_mail as sm
 from services.routing.domain.staff import Account
-from shared.calendar import WIB
+from shared.calendar import WIB, CalendarBook
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
     ClockStarted,
@@ -73,7 +73,9 @@ def told(envelope: Envelope, complaint: dict[str, Any] | None = COMPLAINT) -> li
 
 def assigned(opd: str = OPD) -> Envelope:
     return event(
-        ComplaintAssigned(opd_id=opd, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r")
+        ComplaintAssigned(
+            opd_id=opd, pemda=opd.split("/")[0], category="jalan-jembatan", level="kabkota", rule="r"
+        )
     )
 
 
@@ -132,6 +134,17 @@ def test_an_assignments_mail_names_the_response_due_and_nothing_of_the_reporter(
         "due": datetime(2026, 3, 28, tzinfo=WIB).isoformat(),
         "clock": "response",
     }
+
+
+def test_an_assignments_due_counts_the_pemdas_own_days_off_as_sla_announced_them() -> None:
+    book = CalendarBook()
+    book.learn(PEMDA, 1, [date(2026, 3, 16)])  # a local day off (cuti bersama daerah), a Monday
+    notice = sm.notice_for(assigned(), COMPLAINT, book.calendar_for)
+    # The five working days are then Tue 17, Wed 25, Thu 26, Fri 27 and Mon 30 March.
+    assert notice is not None and notice.facts["due"] == datetime(2026, 3, 31, tzinfo=WIB).isoformat()
+    other = sm.notice_for(assigned("33.72/dinas-pupr"), COMPLAINT, book.calendar_for)
+    assert other is not None  # another pemda's complaint: its calendar has no such day off
+    assert other.facts["due"] == datetime(2026, 3, 28, tzinfo=WIB).isoformat()
 
 
 def test_a_mail_is_keyed_by_event_and_person_so_a_redelivery_stages_the_same_document() -> None:

@@ -20,6 +20,7 @@ from services.intake.adapters.idempotency import key_id
 from services.intake.domain.commands import CommandOutcome
 from services.intake.domain.complaint import KeyClaim, NewComplaint, ReporterCommand
 from shared import clock, outbox
+from shared.calendar_store import StoredCalendars
 from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing
 from shared.mongo import GroupWriter, transaction
@@ -123,7 +124,7 @@ class MongoComplaintStore:
         self._commands = db["commands"]
         self._audit = db["identity_audit"]
         self._abandoned = db["abandoned_submissions"]
-        self._calendars = db["calendars"]
+        self._calendars = StoredCalendars(db["calendars"])
         # Submits arrive concurrently: their writes are grouped into batches (group commit).
         self._complaint_writes = GroupWriter(self._complaints)
 
@@ -340,21 +341,10 @@ class MongoComplaintStore:
     # --- calendars ---
 
     async def save_calendar(self, pemda: str, revision: int, extra_dates: Sequence[date]) -> None:
-        """Keep the highest revision of a pemda's extra dates."""
-        dates = sorted(d.isoformat() for d in extra_dates)
-        # A newer revision stored already makes the upsert collide on _id: nothing to do.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._calendars.update_one(
-                {"_id": pemda, "revision": {"$lt": revision}},
-                {"$set": {"revision": revision, "extra_dates": dates, "updated_at": clock.now()}},
-                upsert=True,
-            )
+        await self._calendars.save(pemda, revision, extra_dates)
 
     async def calendars(self) -> list[tuple[str, int, list[date]]]:
-        return [
-            (d["_id"], d["revision"], [date.fromisoformat(x) for x in d.get("extra_dates", [])])
-            async for d in self._calendars.find({})
-        ]
+        return await self._calendars.all()
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from services.intake.models import ComplaintView, Deadline, MergedInto, TimelineEntry
-from shared.calendar import WorkingCalendar, calendar_for, pemda_of
+from shared.calendar import WorkingCalendar, pemda_of
 from shared.envelope import Envelope, Payload
 from shared.events import (
     REPORTER_REPLY_HK,
@@ -453,38 +453,6 @@ def _stopped_text(state: str, calendar: WorkingCalendar, due: datetime | None, a
     return {"met": "terpenuhi tepat waktu", "transferred": "dialihkan", "cancelled": "dibatalkan"}.get(
         state, state
     )
-
-
-# --- working-day calendars with the pemda's extra dates (CalendarChanged on sla.events) ---------
-
-
-class CalendarBook:
-    """The shared calendar per pemda, with the extra dates sla announced. A kab/kota observes its
-    province's extra dates too (shared.calendar.calendar_for does the merge)."""
-
-    def __init__(self) -> None:
-        self._extra: dict[str, tuple[int, frozenset[date]]] = {}
-        self._cache: dict[str, WorkingCalendar] = {}
-
-    def calendar_for(self, pemda: str) -> WorkingCalendar:
-        code = pemda_of(pemda)
-        found = self._cache.get(code)
-        if found is None:
-            extra = {p: dates for p, (_, dates) in self._extra.items()}
-            found = self._cache[code] = calendar_for(code, extra)
-        return found
-
-    def learn(self, pemda: str, revision: int, extra_dates: list[date]) -> bool:
-        """Keep the highest revision of a pemda's extra dates; True when it changed."""
-        current = self._extra.get(pemda)
-        if current is not None and current[0] >= revision:
-            return False
-        self._extra[pemda] = (revision, frozenset(extra_dates))
-        self._cache.clear()
-        return True
-
-    def revisions(self) -> dict[str, int]:
-        return {p: rev for p, (rev, _) in self._extra.items()}
 
 
 def reopen_window_end(

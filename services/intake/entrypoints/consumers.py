@@ -9,9 +9,9 @@ import logging
 from pymongo.errors import PyMongoError
 
 from services.intake import handlers
-from services.intake.domain.view import CalendarBook
 from services.intake.ports import Adapters
 from services.intake.settings import IntakeSettings
+from shared.calendar import CalendarBook
 from shared.deadletters import Letter, LetterConsumer
 from shared.envelope import Envelope
 from shared.kafka import BatchHandler, Rejected

@@ -20,10 +20,10 @@ from services.intake.domain.errors import (
     NotFound,
     NotYet,
 )
-from services.intake.domain.view import CalendarBook
 from services.intake.models import SubmitAccepted, SubmitComplaint
 from services.intake.ports import Adapters
 from services.intake.settings import IntakeSettings
+from shared.calendar import CalendarBook
 from shared.http import FieldError, ProblemError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -29,13 +29,13 @@ the staff page's link (DESIGN §3: what an OPD may see, and less).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from services.routing.domain.staff import Account
-from shared.calendar import WIB, calendar_for, pemda_of
+from shared.calendar import WIB, WorkingCalendar, calendar_for, pemda_of
 from shared.envelope import Envelope
 from shared.events import ComplaintAssigned, ComplaintTriaged, EscalationRaised, SlaBreached, SlaWarning
 
@@ -88,9 +88,15 @@ def _coordinator_and_inspektorat(pemda: str | None) -> tuple[Audience, ...]:
     return (Audience("coordinator", pemda=pemda), Audience("supervisor", opd=f"{pemda}/{INSPEKTORAT}"))
 
 
-def notice_for(event: Envelope, complaint: Mapping[str, Any] | None) -> StaffNotice | None:
+def notice_for(
+    event: Envelope,
+    complaint: Mapping[str, Any] | None,
+    calendar_of: Callable[[str], WorkingCalendar] = calendar_for,
+) -> StaffNotice | None:
     """What an event tells staff (None for most events). `complaint` is routing's record of it
-    (its category and pemda), None when routing does not know it."""
+    (its category and pemda), None when routing does not know it; `calendar_of` a pemda's
+    working-day calendar with the extra dates sla announced (an assignment's due: sla starts the
+    response clock on the same calendar)."""
     p, cid = event.payload, event.complaint_id
     if cid is None:
         return None
@@ -98,7 +104,7 @@ def notice_for(event: Envelope, complaint: Mapping[str, Any] | None) -> StaffNot
     category = complaint.get("category")
     facts: dict[str, Any]
     if isinstance(p, ComplaintAssigned):
-        due = calendar_for(p.pemda).due(event.occurred_at, RESPONSE_HK)
+        due = calendar_of(p.pemda).due(event.occurred_at, RESPONSE_HK)
         facts = {"opd_id": p.opd_id, "category": p.category, "due": due.isoformat(), "clock": "response"}
         return StaffNotice("assigned", event.event_id, cid, (Audience("handler", opd=p.opd_id),), facts)
     if isinstance(p, ComplaintTriaged):
