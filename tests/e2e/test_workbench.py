@@ -145,7 +145,9 @@ async def test_a_handler_claims_asks_hears_back_and_resolves(
     )
     await page.click(f"tr[data-id='{complaint_id}'] a")
     await page.wait_for_url(re.compile(rf"/staff/pengaduan/{complaint_id}$"))
-    assert "Lalu Ahmad" not in await page.content()  # identity stays in intake
+    content = await page.content()
+    assert "Lalu Ahmad" not in content  # identity stays in intake
+    assert "sejak minggu lalu." in content  # "Lalu", a title in the name, is not masked as a word
     await page.click("#form-ambil button")
     await page.wait_for_url(re.compile(r"\?pesan=ambil$"))
     assert await _text(page, "#status") == "Sedang diproses"

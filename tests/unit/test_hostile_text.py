@@ -159,6 +159,16 @@ def test_the_reporters_identity_is_redacted_others_numbers_kept(text: str, expec
     assert redact_identity(text, REPORTER) == expected
 
 
+def test_a_title_in_the_name_is_taken_out_with_the_name_but_not_as_an_everyday_word() -> None:
+    sasak = {"name": "Lalu Ahmad Zaini"}
+    text = "Sejak minggu lalu jalan rusak, kata Lalu Ahmad Zaini; Pak Zaini sudah lapor ke RT."
+    assert redact_identity(text, sasak) == (
+        f"Sejak minggu lalu jalan rusak, kata {REDACTED}; Pak {REDACTED} sudah lapor ke RT."
+    )
+    bali = {"name": "I Made Suarta"}
+    assert redact_identity("Made in Bali: Suarta", bali) == f"Made in Bali: {REDACTED}"
+
+
 def test_identity_redaction_is_right_on_adversarial_input_at_the_largest_length() -> None:
     redactor = identity_pattern(REPORTER)
     assert redactor is not None

@@ -69,6 +69,19 @@ class Redactor:
         return replace_numbers(text, nik=NIK_MASK, phone=own, only=phone)
 
 
+# Titles and name prefixes that name nobody on their own and many are also everyday words ("lalu":
+# then, ago; "anak": child; "ibu": mother): masked alone they garbled the text OPDs read ("sejak
+# minggu lalu" for a reporter named "Lalu …", a Sasak title). They are still taken out as part of
+# the whole name; the other parts of the name are masked wherever they stand alone.
+NAME_TITLES = frozenset(
+    (
+        "lalu", "baiq", "haji", "hajjah", "hajah", "bapak", "ibu", "raden", "teuku", "tengku", "cut",
+        "gusti", "anak", "daeng", "wayan", "made", "nyoman", "ketut", "putu", "kadek", "komang",
+        "gede", "ida", "tuan", "nona", "nyonya", "kyai", "kiai", "ustadz", "ustad", "habib",
+    )
+)  # fmt: skip
+
+
 def identity_pattern(reporter: Mapping[str, Any] | None) -> Redactor | None:
     """The reporter's own name, phone (in any usual writing) and e-mail, ready to redact; None
     when there is nothing to look for. Build once, apply to every text of a submission."""
@@ -81,7 +94,9 @@ def identity_pattern(reporter: Mapping[str, Any] | None) -> Redactor | None:
     if name:
         parts = name.split()
         alternatives.append(r"\b" + r"\s+".join(re.escape(part) for part in parts) + r"\b")
-        alternatives += [rf"\b{re.escape(part)}\b" for part in parts if len(part) >= 3]
+        alternatives += [
+            rf"\b{re.escape(part)}\b" for part in parts if len(part) >= 3 and part.lower() not in NAME_TITLES
+        ]
     phone = reporter.get("phone")
     national = phone[3:] if phone and phone.startswith("+62") else None
     # One alternation, longest kinds first: an e-mail is replaced whole before a name inside it.
