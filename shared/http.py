@@ -22,6 +22,7 @@ import logging
 import math
 import weakref
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -298,8 +299,14 @@ def browser_headers(csp: str) -> dict[str, str]:
     }
 
 
+def _json_default(value: Any) -> str:
+    # Instants as RFC 3339 (`2026-12-06T14:30:00+07:00`, what the API documents' date-time means),
+    # never Python's str() with a space; anything else (ids, decimals) as its text.
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    text = data.model_dump_json() if isinstance(data, BaseModel) else json.dumps(data, default=str)
+    text = data.model_dump_json() if isinstance(data, BaseModel) else json.dumps(data, default=_json_default)
     return web.Response(status=status, text=text, content_type="application/json", headers=headers)
 
 
