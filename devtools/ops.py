@@ -501,8 +501,8 @@ async def identity_erasure(args: argparse.Namespace) -> int:
             if years <= 0:
                 print("retention: give --years N (or set INTAKE_RETENTION_YEARS)", file=sys.stderr)
                 return 2
-            erased = await handlers.erase_expired(years, store=store)
-            print(f"reporter identity erased from {erased} complaint(s) closed over {years} year(s) ago")
+            count = await handlers.erase_expired(years, store=store)
+            print(f"reporter identity erased from {count} complaint(s) closed over {years} year(s) ago")
             return 0
         try:
             contact = Reporter(email=args.email, phone=args.phone)

@@ -213,6 +213,7 @@ async def seed_complaint(
         return await messages_for(bootstrap, COMPLAINTS_SUBMITTED, complaint_id)
 
     envelopes = await eventually(submitted, what=f"{complaint_id} on {COMPLAINTS_SUBMITTED}")
+    assert isinstance(apps.routing.server, TestServer)
     rejected = await handle_routing_batch(envelopes, apps.routing.server.app[ROUTING])
     assert not rejected, rejected
 
