@@ -16,6 +16,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -124,44 +125,53 @@ def ensure_promtool() -> Path:
     return _debian_package("prometheus", PROMTOOL)
 
 
-AXE_VERSION = "4.14.1"
+# What the tests fetch from npm — axe-core and oidc-provider, every transitive package pinned with
+# its integrity hash in devtools/npm/package-lock.json — installed once per lock with `npm ci
+# --ignore-scripts` (exactly the locked tree, no install scripts run) into the cache.
+NPM_LOCK = Path(__file__).parent / "npm"
 
 
-def _npm_package(name: str, version: str, inside: str, needed_for: str) -> Path:
-    """`name@version` from npm, fetched once into the cache (no install scripts run); the path of
-    `inside` (a file of the package)."""
-    target = cache_dir() / f"{name}-{version}"
-    wanted = target / "node_modules" / name / inside
-    if wanted.exists():
-        return wanted
+def _npm_tree(needed_for: str) -> Path:
+    """The locked npm packages' `node_modules`, installed once into the cache."""
+    lock = (NPM_LOCK / "package-lock.json").read_bytes()
+    digest = hashlib.sha256(lock + (NPM_LOCK / "package.json").read_bytes()).hexdigest()[:16]
+    target = cache_dir() / f"npm-{digest}"
+    if (target / "node_modules").is_dir():
+        return target / "node_modules"
     if shutil.which("npm") is None:
-        raise InfraError(f"npm is needed once to fetch {name} for {needed_for}")
-    target.mkdir(parents=True, exist_ok=True)
-    log.info("fetching %s %s with npm (once)", name, version)
+        raise InfraError(f"npm is needed once to fetch the packages of devtools/npm for {needed_for}")
+    building = cache_dir() / f"npm-{digest}.{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(NPM_LOCK / name, building / name)
+    log.info("installing devtools/npm's locked packages with npm ci (once)")
     done = subprocess.run(
-        ["npm", "install", "--prefix", str(target), "--no-save", "--ignore-scripts", f"{name}@{version}"],
+        ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=building,
         capture_output=True,
         text=True,
     )
-    if done.returncode != 0 or not wanted.exists():
-        raise InfraError(f"npm install {name}@{version} failed:\n{done.stderr[-2000:]}")
-    return wanted
+    if done.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        raise InfraError(f"npm ci in devtools/npm failed:\n{done.stderr[-2000:]}")
+    with contextlib.suppress(OSError):  # another process finished first: theirs is the same tree
+        building.rename(target)
+    shutil.rmtree(building, ignore_errors=True)
+    return target / "node_modules"
 
 
 def ensure_axe() -> Path:
-    """axe-core's browser script (from npm, pinned), which the page tests inject to find
+    """axe-core's browser script (from npm, locked), which the page tests inject to find
     accessibility faults."""
-    return _npm_package("axe-core", AXE_VERSION, "axe.min.js", "the page tests")
-
-
-OIDC_PROVIDER_VERSION = "9.13.3"
+    return _npm_tree("the page tests") / "axe-core" / "axe.min.js"
 
 
 def ensure_oidc_provider() -> Path:
-    """panva's `oidc-provider` (from npm, pinned; certified by the OpenID Foundation), the real
+    """panva's `oidc-provider` (from npm, locked; certified by the OpenID Foundation), the real
     OpenID Connect provider the staff sign-in tests run (tests/oidc/provider.mjs). Its module's
     path."""
-    return _npm_package("oidc-provider", OIDC_PROVIDER_VERSION, "lib/index.js", "the staff sign-in tests")
+    return _npm_tree("the staff sign-in tests") / "oidc-provider" / "lib" / "index.js"
 
 
 def _debian_package(package: str, path: Path) -> Path:

@@ -223,6 +223,8 @@ def _body(content_type: str, raw: bytes) -> Any:
         # The coordinator pages name complaints (ids) and print instants (dues, the identity audit).
         raw = re.sub(rb"\b[0-9A-HJKMNP-TV-Z]{26}\b", b"<ulid>", raw)
         raw = re.sub(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?", b"<t>", raw)
+        # …and as people read them (shared/calendar.py `local_text`: `06-12-2026 14:30 WIB`).
+        raw = re.sub(rb"\b\d{2}-\d{2}-\d{4} \d{2}:\d{2}(:\d{2})? (WIB|WITA|WIT)\b", b"<t>", raw)
     return {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
 
 
