@@ -168,11 +168,14 @@ async def test_a_handler_claims_asks_hears_back_and_resolves(
         assert r.status == 202, await r.text()
 
     async def resumed() -> bool:
+        # The status is routing's own record; the timeline is the OPD's feed, written by its own
+        # consumer a moment later: both, before going on.
         await page.goto(services.url("routing") + f"/staff/pengaduan/{complaint_id}")
-        return await _text(page, "#status") == "Sedang diproses"
+        return await _text(page, "#status") == "Sedang diproses" and (
+            "tertutup sampah plastik" in await _text(page, "#timeline")
+        )
 
-    await eventually(resumed, within=60, what="the complaint back in progress")
-    assert "tertutup sampah plastik" in await _text(page, "#timeline")
+    await eventually(resumed, within=60, what="the complaint back in progress with the reporter's answer")
     await page.fill("#form-catatan textarea", "Koordinasi dengan UPT kebersihan pasar.")
     await page.click("#form-catatan button")
     await page.wait_for_url(re.compile(r"\?pesan=catatan$"))

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -44,8 +43,9 @@ from shared.http import problem_middleware
 from shared.kafka import Outgoing, durable_producer, ensure_topics, publish
 from shared.mongo import mongo_client
 from shared.runtime import ConsumerSpec, with_consumers
-from shared.topics import CATALOG_CHANGES, COMPLAINTS_EVENTS, SLA_EVENTS, TOPICS, TopicSpec, dlq
+from shared.topics import CATALOG_CHANGES, COMPLAINTS_EVENTS, SLA_EVENTS, TopicSpec, dlq
 from tests.conftest import DAYS
+from tests.topics import committed_through, ends_now
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -84,35 +84,22 @@ def by_scope(answer: Json) -> dict[str, Json]:
     return {row["scope"]: row for row in answer["items"]}
 
 
+def differences(before: Any, after: Any, path: str = "") -> list[str]:
+    """Where two answers differ, as paths with both values (pytest truncates a long diff)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(set(before) | set(after))
+        return [d for k in keys for d in differences(before.get(k), after.get(k), f"{path}.{k}")]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        pairs = enumerate(zip(before, after, strict=True))
+        return [d for i, (b, a) in pairs for d in differences(b, a, f"{path}[{i}]")]
+    return [] if before == after else [f"{path}: {before!r} → {after!r}"]
+
+
 def stable(answer: Json) -> Json:
     return {k: v for k, v in answer.items() if k != "as_of"}
 
 
 # --- through the real topics ----------------------------------------------------------------------
-
-
-async def _caught_up(bootstrap: str, group: str) -> bool:
-    """Has `group` committed everything now on the two topics it reads?"""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await probe.start()
-    await admin.start()
-    try:
-        # Every partition the project creates (the probe's own metadata may not know them yet).
-        partitions = [
-            TopicPartition(spec.name, p)
-            for spec in TOPICS
-            if spec.name in (SLA_EVENTS, COMPLAINTS_EVENTS)
-            for p in range(spec.partitions)
-        ]
-        ends = await probe.end_offsets(partitions)
-        committed = await admin.list_consumer_group_offsets(group)
-        return all(
-            ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in partitions
-        )
-    finally:
-        await probe.stop()
-        await admin.close()
 
 
 async def _dead_letters(
@@ -167,10 +154,14 @@ async def test_published_events_become_the_figures_and_a_redelivery_changes_noth
         async with TestClient(TestServer(app)) as client:
             await publish(producer, messages)
 
-            # Every event applied: the group has committed all of both topics (it commits only
-            # after its database write). Figures read before that are partial.
+            # Every event applied: the group has committed all of the topics it reads (it commits
+            # only after its database write). Figures read before that are partial, and the OPDs'
+            # names come on catalog.changes: read before it is caught up, they differ from after.
+            ends = await ends_now(endpoints.kafka_bootstrap, *spec.topics)
             await eventually(
-                lambda: _caught_up(endpoints.kafka_bootstrap, group), within=60, what="the seeded figures"
+                lambda: committed_through(endpoints.kafka_bootstrap, group, ends),
+                within=60,
+                what="the seeded figures",
             )
             compliance = await get(client, f"compliance?pemda={pemda}", supervisor_)
             rows = by_scope(compliance)
@@ -208,14 +199,17 @@ async def test_published_events_become_the_figures_and_a_redelivery_changes_noth
             )
             assert {h["dlq.reason"].decode()[:9] for h in dead} >= {"envelope "}
             assert any(b"99.99" in h["dlq.reason"] for h in dead)
+            ends = await ends_now(endpoints.kafka_bootstrap, *spec.topics)
             await eventually(
-                lambda: _caught_up(endpoints.kafka_bootstrap, group), within=60, what="the group to catch up"
+                lambda: committed_through(endpoints.kafka_bootstrap, group, ends),
+                within=60,
+                what="the group to catch up",
             )
             after = [
                 stable(await get(client, f"{path}?pemda={pemda}", supervisor_))
                 for path in ("compliance", "breaches", "escalations", "satisfaction", "trend")
             ]
-            assert after == before
+            assert after == before, differences(before, after)
     finally:
         await producer.stop()
 
