@@ -47,7 +47,6 @@ from services.routing.ports import Publish, Routing, StaffDirectory, StaffMailin
 from services.routing.settings import RoutingSettings
 from shared import docs, outbox
 from shared.auth import STAFF_AUTH, StaffAuth
-from shared.calendar_store import StoredCalendars
 from shared.http import add_standard_routes, problem_middleware
 from shared.kafka import BatchHandler
 from shared.runtime import INFRA, REPLAYING, ConsumerSpec, Infra, with_consumers
@@ -126,7 +125,7 @@ async def open_staff_mailing(db: AsyncDatabase[dict[str, object]], settings: Rou
         on=settings.mail.on(),
         digest_hour=settings.mail.digest_hour,
         max_age=timedelta(hours=settings.mail.max_age_hours),
-        calendars=StoredCalendars(db["calendars"]),
+        calendars=staff_mail.stored_calendars(db),
     )
 
 

@@ -10,8 +10,8 @@ import pytest
 from services.intake import handlers
 from services.intake.adapters.idempotency import unseal
 from services.intake.domain.errors import KeyReused, NotAllowed, NotYet
-from services.intake.domain.view import CalendarBook
 from services.intake.models import AddInformationBody, SubmitComplaint, WithdrawBody
+from shared.calendar import CalendarBook
 from shared.envelope import decode
 from shared.events import AddInformation, ComplaintSubmitted, WithdrawComplaint
 from tests.intake_fakes import FakeComplaintStore, FakePublisher

@@ -16,6 +16,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.calendar_store import StoredCalendars
 from shared.mail_outbox import MailOutbox
 
 Document = dict[str, Any]
@@ -80,3 +81,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         [("digest", ASCENDING), ("at", ASCENDING), ("_id", ASCENDING)], sparse=True
     )
     await db["staff_mail"].create_index([("complaint_id", ASCENDING), ("_id", ASCENDING)])
+
+
+def stored_calendars(db: AsyncDatabase[dict[str, Any]]) -> StoredCalendars:
+    """The pemdas' days off sla announced, as the staff-mail group keeps them (routing's
+    `calendars` collection)."""
+    return StoredCalendars(db["calendars"])
