@@ -7,6 +7,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.envelope import Envelope, decode
 from shared.topics import TOPICS
+from tests.waiting import eventually
 
 
 async def messages_for(bootstrap: str, topic: str, key: str) -> list[Envelope]:
@@ -56,3 +57,16 @@ async def committed_through(bootstrap: str, group: str, ends: dict[TopicPartitio
     finally:
         await admin.close()
     return all(end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items())
+
+
+async def published(
+    bootstrap: str, topic: str, key: str, count: int = 1, within: float = 30
+) -> list[Envelope]:
+    """The messages with this key on `topic` once there are at least `count` (a service may publish
+    after it answered: intake's `publish_soon`, a relay)."""
+
+    async def enough() -> list[Envelope] | None:
+        found = await messages_for(bootstrap, topic, key)
+        return found if len(found) >= count else None
+
+    return await eventually(enough, within=within, what=f"{count} message(s) keyed {key} on {topic}")

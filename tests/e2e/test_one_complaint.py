@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from devtools.infra import Endpoints
@@ -19,8 +18,9 @@ from devtools.services import ServiceSet
 from shared.calendar import calendar_for
 from shared.kafka import Outgoing, durable_producer, publish
 from shared.mongo import mongo_client
-from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, TOPICS
+from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED, ROUTING_DUES_GROUP, SLA_EVENTS, TOPICS
 from tests.e2e.conftest import DB_PREFIX, E2E_DAY
+from tests.topics import committed_through, ends_now
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -127,7 +127,24 @@ async def test_one_complaint_from_post_to_stored_clocks(
         ("verification", "met", None),
     ]
 
-    # Redeliver the submission and the lifecycle events: nothing changes anywhere.
+    # Redeliver the submission and the lifecycle events: nothing changes anywhere. First the state
+    # settles: routing's dues group has read sla's clock events so far (it writes the dues on
+    # routing's record), and each service's relay has marked what it published.
+    clock_events = await ends_now(endpoints.kafka_bootstrap, SLA_EVENTS)
+    await eventually(
+        lambda: committed_through(endpoints.kafka_bootstrap, ROUTING_DUES_GROUP, clock_events),
+        what="routing's dues group past sla's clock events",
+    )
+
+    async def marked() -> bool:
+        docs = [
+            await mongo[f"{DB_PREFIX}{service}"][collection].find_one({"_id": complaint_id})
+            for service, collection in (("sla", "complaint_clocks"), ("routing", "complaints"))
+        ]
+        return all(doc is not None and doc.get("outbox_since") is None for doc in docs)
+
+    await eventually(marked, what="the relays to have marked their messages published")
+    stored = await mongo[f"{DB_PREFIX}sla"]["complaint_clocks"].find_one({"_id": complaint_id})
     routing_doc = await mongo[f"{DB_PREFIX}routing"]["complaints"].find_one({"_id": complaint_id})
     intake_doc = await mongo[f"{DB_PREFIX}intake"]["complaints"].find_one({"_id": complaint_id})
     replayed = await _messages_for(endpoints, complaint_id, [COMPLAINTS_SUBMITTED, COMPLAINTS_EVENTS])
@@ -137,14 +154,15 @@ async def test_one_complaint_from_post_to_stored_clocks(
         await publish(producer, [Outgoing(topic, complaint_id, value) for topic, value in replayed])
     finally:
         await producer.stop()
-    ends = await _end_offsets(endpoints, [COMPLAINTS_SUBMITTED, COMPLAINTS_EVENTS])
     for group, topic in (
         ("routing", COMPLAINTS_SUBMITTED),
         ("sla", COMPLAINTS_EVENTS),
         ("intake", COMPLAINTS_EVENTS),
     ):
+        ends = await ends_now(endpoints.kafka_bootstrap, topic)
         await eventually(
-            lambda g=group, t=topic: _committed_past(endpoints, g, ends[t]), what=f"{group} past the replay"
+            lambda g=group, e=ends: committed_through(endpoints.kafka_bootstrap, g, e),
+            what=f"{group} past the replay",
         )
     assert await mongo[f"{DB_PREFIX}sla"]["complaint_clocks"].find_one({"_id": complaint_id}) == stored
     assert await mongo[f"{DB_PREFIX}routing"]["complaints"].find_one({"_id": complaint_id}) == routing_doc
@@ -182,25 +200,3 @@ async def _messages_for(endpoints: Endpoints, key: str, topics: list[str]) -> li
         await consumer.stop()
     assert found, f"the complaint's messages are on the topics (scanned {scanned}, ends {ends})"
     return found
-
-
-async def _end_offsets(endpoints: Endpoints, topics: list[str]) -> dict[str, dict[TopicPartition, int]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=endpoints.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        result = {}
-        for topic in topics:
-            result[topic] = await consumer.end_offsets(_all_partitions([topic]))
-        return result
-    finally:
-        await consumer.stop()
-
-
-async def _committed_past(endpoints: Endpoints, group: str, ends: dict[TopicPartition, int]) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return all(tp in committed and committed[tp].offset >= end for tp, end in ends.items() if end > 0)

@@ -21,7 +21,7 @@ from shared.kafka import Outgoing, durable_producer, publish
 from shared.topics import COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED
 from tests.intake_app import running_intake
 from tests.integration.test_intake_api import OPD, SUBMISSION, Intake, bearer
-from tests.topics import messages_for
+from tests.topics import published
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_day")]
@@ -106,7 +106,7 @@ async def test_an_opd_answer_quoting_the_reporter_is_shown_without_their_identit
 async def test_an_anonymous_complaints_address_goes_to_kafka_masked_with_its_street(intake: Intake) -> None:
     address = "Jl. Pemuda No. 12 RT 03/RW 05, rumah Sari Wulandari, HP 0812-3456-7890, NIK 337401 150590 0001"
     cid, _ = await intake.submit(anonymous=True, address=address)
-    [submitted] = await messages_for(intake.bootstrap, COMPLAINTS_SUBMITTED, cid)
+    [submitted] = await published(intake.bootstrap, COMPLAINTS_SUBMITTED, cid)  # after the answer
     sent = submitted.payload.address  # type: ignore[attr-defined]
     assert sent.startswith("Jl. Pemuda No. 12 RT 03/RW 05")
     for value in ("Sari", "Wulandari", "3456", "7890", "150590", "337401"):

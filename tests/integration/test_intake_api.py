@@ -32,7 +32,7 @@ from shared.kafka import Outgoing, durable_producer, publish
 from shared.openapi import undocumented
 from shared.topics import COMPLAINTS_COMMANDS, COMPLAINTS_EVENTS, COMPLAINTS_SUBMITTED
 from tests.intake_app import running_intake
-from tests.topics import messages_for
+from tests.topics import messages_for, published
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_day")]
@@ -113,7 +113,7 @@ async def test_feedback_goes_durably_to_routing_once_per_idempotency_key(intake:
     other = await intake.http.post(url, json={"rating": 1}, headers=bearer(token) | key)
     assert other.status == 422 and (await other.json())["errors"][0]["field"] == "Idempotency-Key"
 
-    [command] = await messages_for(intake.bootstrap, COMPLAINTS_COMMANDS, cid)
+    [command] = await published(intake.bootstrap, COMPLAINTS_COMMANDS, cid)  # after the answer
     assert command.type == "GiveFeedback" and command.seq is None and command.complaint_id == cid
     assert command.event_id == command.correlation_id == accepted["command_id"]
     assert command.payload.model_dump() == {"rating": 4, "comment": "Sudah ditambal"}

@@ -25,6 +25,7 @@ from services.routing.entrypoints.edge import ROUTING
 from services.routing.entrypoints.staff_pages import DIRECTORY
 from tests.attachment_files import png_with_text
 from tests.service_apps import Apps, Seeded, running_apps, seed_complaint
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +95,17 @@ async def people(world: World) -> AsyncIterator[dict[str, aiohttp.ClientSession]
 async def _page(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
     async with http.get(url, allow_redirects=False) as resp:
         return resp.status, await resp.text()
+
+
+async def _timeline_shows(http: aiohttp.ClientSession, url: str, entry: str) -> str:
+    """The complaint page once its timeline (the OPD feed, written after the event is published)
+    shows `entry`."""
+
+    async def shown() -> str | None:
+        status, text = await _page(http, url)
+        return text if status == 200 and entry in text else None
+
+    return await eventually(shown, within=30, what=f"{entry!r} in the timeline")
 
 
 async def _csrf(http: aiohttp.ClientSession, url: str) -> str:
@@ -181,7 +193,8 @@ async def test_claim_answer_note_and_each_refusal_in_words(
     assert (status, location) == (303, f"/staff/pengaduan/{cid}?pesan=ambil")
     assert await _state(world, cid) == "in_progress"
     _, text = await _page(people["budi"], f"{page}?pesan=ambil")
-    assert "Pengaduan sudah Anda ambil." in text and "Diambil petugas" in text  # notice, timeline
+    assert "Pengaduan sudah Anda ambil." in text
+    await _timeline_shows(people["budi"], page, "Diambil petugas")  # the feed's writer, a moment later
 
     # A colleague: the lease holds them off, said on the page.
     status, text, _ = await _post(people["ani"], world, cid, "jawab", message="Kami cek besok.")
@@ -204,9 +217,8 @@ async def test_claim_answer_note_and_each_refusal_in_words(
     assert status == 303
     status, _, _ = await _post(people["budi"], world, cid, "catatan", text="Perlu alat berat dari UPT.")
     assert status == 303
-    _, text = await _page(people["budi"], page)
-    assert "Dijawab kepada pelapor" in text and "Tim kami meninjau lokasi." in text
-    assert "Perlu alat berat dari UPT." in text
+    text = await _timeline_shows(people["budi"], page, "Dijawab kepada pelapor")
+    assert "Tim kami meninjau lokasi." in text and "Perlu alat berat dari UPT." in text
 
     # Without the form's CSRF token: refused, nothing done.
     async with people["budi"].post(f"{page}/selesaikan", data={"answer": "Selesai."}) as resp:
