@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -48,9 +49,10 @@ class MailOutbox:
     async def ensure_indexes(self) -> None:
         await outbox.ensure_outbox_index(self.collection)
 
-    async def stage(self, messages: Sequence[Document]) -> int:
+    async def stage(self, messages: Sequence[Document], *, session: AsyncClientSession | None = None) -> int:
         """Insert the ones not staged yet (by id), due at their `not_before` (domain time; absent:
-        at once) or never by themselves when `outbox_since` is given as None; how many were new."""
+        at once) or never by themselves when `outbox_since` is given as None; how many were new.
+        `session`: the transaction of the write that causes them."""
         if not messages:
             return 0
         ops = [
@@ -62,7 +64,7 @@ class MailOutbox:
             for m in messages
         ]
         try:
-            result = await self.collection.bulk_write(ops, ordered=False)
+            result = await self.collection.bulk_write(ops, ordered=False, session=session)
         except BulkWriteError as exc:  # a concurrent upsert of the same id: staged already
             if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                 raise

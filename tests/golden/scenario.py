@@ -469,6 +469,14 @@ async def staff_sign_in(rec: Recorder, mongo_uri: str, routing_db: str) -> None:
         form={"csrf": _csrf(home), "current": "salah", "new": "x" * 12, "repeat": "x" * 12},
         headers=session,
     )
+    await rec.call(
+        "staff: e-mail address change with a wrong current password",
+        "routing",
+        "POST",
+        "/staff/alamat-surel",
+        form={"csrf": _csrf(home), "email": "admin.baru@example.id", "current_email": "salah"},
+        headers=session,
+    )
     await rec.call("staff: e-mail choice", "routing", "GET", "/staff/surel", headers=session)
     await rec.call(
         "staff: e-mail as a daily digest",

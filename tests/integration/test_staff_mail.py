@@ -119,7 +119,7 @@ async def world(endpoints: Endpoints, smtp: tuple[Mailbox, int, Path]) -> AsyncI
         message_id_domain=DOMAIN,
         lease_seconds=0.5,
     )
-    async with running_apps(endpoints) as apps:
+    async with running_apps(endpoints, routing_mail=mail) as apps:
         db = apps.routing_db
         # The OPD as the catalog loader writes it (adapters/catalog.py), without announcing the
         # whole catalog from this fresh database.
@@ -400,6 +400,66 @@ async def test_7_a_person_chooses_the_daily_digest_on_their_page(world: World) -
     refused = await routing.post("/staff/surel", data={"digest": "segera"})  # no CSRF token
     assert refused.status == 403
     assert (await directory.get(person.id)) == replace(person, mail_digest=True)
+
+
+async def test_9_a_person_changes_their_address_and_the_old_one_is_told(world: World) -> None:
+    directory = MongoStaffDirectory(world.apps.routing_db)
+    password = "sandi-petugas-pindah-alamat"
+    old, new = _address("lama"), _address("baru").replace("@pemda.example", "@PEMDA.Example")
+    person = Account("petugas-alamat", "Petugas Alamat", "handler", PEMDA, OPD, email=old)
+    await directory.create(person, password, "test")
+    routing = world.apps.routing
+    routing.session.cookie_jar.clear()  # test 7's person signed out
+    sign_in = await routing.get("/staff/masuk")
+    csrf = _csrf(await sign_in.text())
+    form = {"username": person.id, "password": password, "csrf": csrf, "next": "/staff/sandi"}
+    html = await (await routing.post("/staff/masuk", data=form)).text()
+    assert f'id="alamat-kini">{old}<' in html and 'action="/staff/alamat-surel"' in html
+    csrf = _csrf(html)
+
+    async def change(**fields: str) -> tuple[int, str]:
+        answer = await routing.post("/staff/alamat-surel", data=fields)
+        return answer.status, await answer.text()
+
+    refused = [
+        (await change(email=new, current_email=password), 403, "Permintaan ditolak"),  # no CSRF token
+        (
+            await change(csrf=csrf, email="bukan alamat@", current_email=password),
+            422,
+            "Alamat e-mail tidak valid",
+        ),
+        (await change(csrf=csrf, email="", current_email=password), 422, "Alamat e-mail wajib diisi"),
+        (
+            await change(csrf=csrf, email=new, current_email="bukan-sandinya"),
+            422,
+            "Kata sandi saat ini salah",
+        ),
+    ]
+    for (status, text), expected_status, expected_text in refused:
+        assert (status, expected_text in text) == (expected_status, True)
+    assert (await directory.get(person.id)) == person
+    assert await world.store.outbox.collection.count_documents({"account": person.id}) == 0
+
+    status, text = await change(csrf=csrf, email=new, current_email=password)
+    kept = new.replace("@PEMDA.Example", "@pemda.example")  # the domain as mail software reads it
+    assert status == 200 and "Alamat e-mail diubah" in text and f'id="alamat-kini">{kept}<' in text
+    assert (await directory.get(person.id)) == replace(person, email=kept)
+    record = await world.apps.routing_db["staff_accounts"].find_one({"_id": person.id})
+    assert record is not None and record["email_changed_by"] == person.id
+    assert [h["to"] for h in record["email_history"]] == [kept] and record["email_changed_at"]
+
+    await world.mailer.pass_once()
+    [notice] = world.mailbox.to(old)
+    body = _text(notice)
+    assert notice["Subject"] == "Alamat e-mail akun staf Anda diubah" and person.id in body
+    assert kept not in body and new not in body and password not in body and "/staff/sandi" in body
+    assert world.mailbox.to(kept) == []
+    [stored] = await world.store.outbox.collection.find({"account": person.id}).to_list()
+    assert stored["kind"] == "address_changed" and stored["state"] == "sent" and stored["to"] is None
+    # Said again: the same address is no change, and a redelivered form stages nothing new.
+    status, text = await change(csrf=csrf, email=kept, current_email=password)
+    assert status == 422 and "sama dengan alamat saat ini" in text
+    assert await world.store.outbox.collection.count_documents({"account": person.id}) == 1
 
 
 def _csrf(html: str) -> str:
