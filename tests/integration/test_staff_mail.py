@@ -456,10 +456,42 @@ async def test_9_a_person_changes_their_address_and_the_old_one_is_told(world: W
     assert world.mailbox.to(kept) == []
     [stored] = await world.store.outbox.collection.find({"account": person.id}).to_list()
     assert stored["kind"] == "address_changed" and stored["state"] == "sent" and stored["to"] is None
+    assert stored["expires_at"] > stored["at"]  # a settled record, with the others (test 10)
     # Said again: the same address is no change, and a redelivered form stages nothing new.
     status, text = await change(csrf=csrf, email=kept, current_email=password)
     assert status == 422 and "sama dengan alamat saat ini" in text
     assert await world.store.outbox.collection.count_documents({"account": person.id}) == 1
+
+
+async def test_10_a_settled_mails_record_expires_and_a_pending_one_never_does(world: World) -> None:
+    db = world.apps.routing_db
+    assert (await db["staff_mail"].index_information())["expires_at_1"]["expireAfterSeconds"] == 0
+    directory = MongoStaffDirectory(db)
+    single = Account("petugas-simpan", "Petugas Simpan", "handler", PEMDA, OPD, email=_address("simpan"))
+    daily = replace(single, id="petugas-simpan-harian", email=_address("harian"), mail_digest=True)
+    for person in (single, daily):
+        await directory.create(person, None, "test")
+    assigned = ComplaintAssigned(
+        opd_id=OPD, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"
+    )
+    event = new_event(assigned, producer="routing", complaint_id=world.seeded.id, seq=11)
+    notice = sm.notice_for(event, None)
+    assert notice is not None
+    # The wall clock pinned a day back: what is due by then is this test's mail alone.
+    at = clock.wall().replace(microsecond=0) - timedelta(days=1)
+    with mock.patch.object(clock, "wall", lambda: at):
+        staged = [*sm.mail_documents(notice, single, at, 7), *sm.mail_documents(notice, daily, at, 7)]
+        assert await world.store.stage(staged) == 3  # the mail; the digest item and its digest
+        assert await world.mailer.pass_once() == 1
+    assert len(world.mailbox.to(single.email or "")) == 1
+    records = {d["_id"]: d for d in await db["staff_mail"].find({"event_id": notice.key}).to_list()}
+    records |= {d["_id"]: d for d in await db["staff_mail"].find({"account": daily.id}).to_list()}
+    kept = {key: (d["state"], d.get("expires_at")) for key, d in records.items()}
+    assert kept == {
+        f"{notice.key}:{single.id}": ("sent", at + timedelta(days=world.mail_settings.keep_days)),
+        f"{notice.key}:{daily.id}": ("pending", None),  # waits for its digest: never expires
+        sm.digest_id(daily.id, sm.local_day(at)): ("pending", None),
+    }
 
 
 def _csrf(html: str) -> str:
