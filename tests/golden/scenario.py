@@ -856,6 +856,17 @@ async def identified_complaint(rec: Recorder) -> str:
         lambda b: any(i["id"] == a and i.get("sla_due") for i in b["items"]),
     )
     await rec.call("OPD queue", "routing", "GET", queue, token=HANDLER)
+    await rec.call(
+        "OPD queue, one category",
+        "routing",
+        "GET",
+        queue,
+        token=HANDLER,
+        params={"category": "jalan-jembatan"},
+    )
+    await rec.call(
+        "OPD queue, unknown category", "routing", "GET", queue, token=HANDLER, params={"category": "jalan"}
+    )
     await rec.call("OPD queue of another OPD", "routing", "GET", f"/api/v1/opd/{DISHUB}/queue", token=HANDLER)
     await rec.call(
         "OPD queue, one per page",
