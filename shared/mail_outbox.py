@@ -7,7 +7,11 @@ and its recipient), with `$setOnInsert`: a redelivered event stages nothing new.
 `outbox_since` on by a lease, so a send that crashes before its mark is tried again after the
 lease, with the same id (the e-mail's Message-ID): the receiver sees one message. The claim also
 guards the mark, so two processes never both mark one message. A settled document leaves the
-query (`outbox_since` null) and stays as the record of what became of it.
+query (`outbox_since` null) and stays as the record of what became of it: for ever, or, given a
+`keep`, until `expires_at` (set when it is settled; a TTL index removes it then). A message not yet
+settled has no `expires_at` and never expires. The owner must keep settled records longer than
+anything that stages them could stage the same id again (routing's staff mail: it stages only from
+events at most `max_age_hours` old).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -39,18 +44,34 @@ def wall_due(not_before: datetime | None) -> datetime:
     return wall + max(timedelta(0), not_before - clock.now())
 
 
-class MailOutbox:
-    """The messages of one collection: stage, find the due ones, claim, settle, retry."""
+EXPIRES_AT = "expires_at"
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+
+class MailOutbox:
+    """The messages of one collection: stage, find the due ones, claim, settle, retry. `keep`: how
+    long a settled message's record stays (None: for ever)."""
+
+    def __init__(self, collection: AsyncCollection[Document], keep: timedelta | None = None) -> None:
         self.collection = collection
+        self.keep = keep
 
     async def ensure_indexes(self) -> None:
         await outbox.ensure_outbox_index(self.collection)
+        if self.keep is not None:
+            await self.collection.create_index([(EXPIRES_AT, ASCENDING)], expireAfterSeconds=0)
 
-    async def stage(self, messages: Sequence[Document]) -> int:
+    def settled(self, changes: Mapping[str, Any]) -> Document:
+        """The fields that settle a message: what became of it, out of the due query, and (with
+        `keep`) when its record goes. Wall time: the TTL monitor compares with the server's."""
+        fields: Document = {**changes, "outbox_since": None}
+        if self.keep is not None:
+            fields[EXPIRES_AT] = clock.wall() + self.keep
+        return fields
+
+    async def stage(self, messages: Sequence[Document], *, session: AsyncClientSession | None = None) -> int:
         """Insert the ones not staged yet (by id), due at their `not_before` (domain time; absent:
-        at once) or never by themselves when `outbox_since` is given as None; how many were new."""
+        at once) or never by themselves when `outbox_since` is given as None; how many were new.
+        `session`: the transaction of the write that causes them."""
         if not messages:
             return 0
         ops = [
@@ -62,7 +83,7 @@ class MailOutbox:
             for m in messages
         ]
         try:
-            result = await self.collection.bulk_write(ops, ordered=False)
+            result = await self.collection.bulk_write(ops, ordered=False, session=session)
         except BulkWriteError as exc:  # a concurrent upsert of the same id: staged already
             if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                 raise
@@ -87,7 +108,7 @@ class MailOutbox:
         """Record what became of a claimed message; False when its lease had passed meanwhile."""
         result = await self.collection.update_one(
             {"_id": message_id, "outbox_since": claimed},
-            {"$set": {**changes, "outbox_since": None}},
+            {"$set": self.settled(changes)},
         )
         return bool(result.modified_count)
 

@@ -33,7 +33,7 @@ from devtools.infra import Endpoints
 from services.routing.entrypoints.edge import GUARD, ROUTING
 from services.routing.entrypoints.staff_pages import PAGE_SETTINGS
 from services.routing.handlers import handle_routing_batch
-from services.routing.settings import RoutingSettings
+from services.routing.settings import RoutingSettings, StaffMailSettings
 from services.sla.settings import SlaSettings
 from shared.auth import mint
 from shared.envelope import Envelope
@@ -63,8 +63,9 @@ def _prefix() -> str:
 
 
 # The webhook pusher is not run: the fuzzer registers webhooks at addresses it makes up, and tests
-# send traffic to loopback only (tests/integration/test_webhooks.py covers deliveries).
-NOT_RUN = {"routing-webhooks"}
+# send traffic to loopback only (tests/integration/test_webhooks.py covers deliveries). Nor is the
+# staff mailer: a test with routing's mail on sends with a mailer of its own, when it chooses.
+NOT_RUN = {"routing-webhooks", "routing-staff-mailer"}
 
 
 def _without_consumers(
@@ -116,14 +117,18 @@ class _NoDns(AbstractResolver):
 
 
 @contextlib.asynccontextmanager
-async def running_apps(endpoints: Endpoints, **intake_settings: Any) -> AsyncIterator[Apps]:
-    """The three apps; `intake_settings` override intake's (see `running_intake`)."""
+async def running_apps(
+    endpoints: Endpoints, *, routing_mail: StaffMailSettings | None = None, **intake_settings: Any
+) -> AsyncIterator[Apps]:
+    """The three apps; `intake_settings` override intake's (see `running_intake`); `routing_mail`:
+    routing's staff e-mail settings (its pages stage what they tell; no mailer task runs)."""
     prefix = _prefix()
     mongo = mongo_client(endpoints.mongo_uri)
     routing_settings = RoutingSettings(
         kafka_bootstrap=endpoints.kafka_bootstrap,
         mongo_uri=endpoints.mongo_uri,
         mongo_db=f"{prefix}routing",
+        mail=routing_mail or StaffMailSettings(),
     )
     with mock.patch.object(routing_app, "with_consumers", _without_consumers):
         routing = routing_app.create_app(routing_settings)

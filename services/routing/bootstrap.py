@@ -120,7 +120,7 @@ async def open_staff_mailing(db: AsyncDatabase[dict[str, object]], settings: Rou
     await staff_mail.ensure_indexes(db)
     await accounts.ensure_indexes(db)
     return StaffMailing(
-        mailbox=staff_mail.MongoStaffMailbox(db),
+        mailbox=staff_mail.MongoStaffMailbox(db, timedelta(days=settings.mail.keep_days)),
         addresses=accounts.MongoStaffDirectory(db),
         on=settings.mail.on(),
         digest_hour=settings.mail.digest_hour,
@@ -140,7 +140,7 @@ async def run_staff_mailer(db: AsyncDatabase[dict[str, object]], settings: Routi
     templates = StaffTemplates()
     templates.check()  # a missing package file fails at start-up, not at a send
     mailer = StaffMailer(
-        staff_mail.MongoStaffMailbox(db),
+        staff_mail.MongoStaffMailbox(db, timedelta(days=settings.mail.keep_days)),
         accounts.MongoStaffDirectory(db),
         settings.mail,
         staff_url(settings),

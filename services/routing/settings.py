@@ -33,6 +33,19 @@ class StaffMailSettings(SmtpSettings, FileSettings):
     max_attempts: int = Field(default=30, ge=1)
     # The longest wait between tries of a deferred mail.
     retry_max_seconds: float = Field(default=900.0, gt=0)
+    # How long the record of a settled mail (sent, or set aside with its reason) is kept; then the
+    # database drops it (a TTL index). A mail not yet settled is never dropped. Safe because a
+    # record is what makes a redelivered event stage nothing, and redelivery is bounded far below
+    # this: Kafka redelivers from the group's committed offsets (the batch in hand at a crash or a
+    # rebalance: seconds to minutes), and an event older than `max_age_hours` stages nothing at
+    # all, so it must exceed that (checked).
+    keep_days: int = Field(default=90, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _kept_longer_than_redelivered(self) -> StaffMailSettings:
+        if self.keep_days * 24 <= self.max_age_hours:
+            raise ValueError("keep_days must be longer than max_age_hours, or a redelivery could mail again")
+        return self
 
     def on(self) -> bool:
         return bool(self.smtp_host)

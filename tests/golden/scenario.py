@@ -471,6 +471,14 @@ async def staff_sign_in(rec: Recorder, mongo_uri: str, routing_db: str) -> None:
         form={"csrf": _csrf(home), "current": "salah", "new": "x" * 12, "repeat": "x" * 12},
         headers=session,
     )
+    await rec.call(
+        "staff: e-mail address change with a wrong current password",
+        "routing",
+        "POST",
+        "/staff/alamat-surel",
+        form={"csrf": _csrf(home), "email": "admin.baru@example.id", "current_email": "salah"},
+        headers=session,
+    )
     await rec.call("staff: e-mail choice", "routing", "GET", "/staff/surel", headers=session)
     await rec.call(
         "staff: e-mail as a daily digest",
@@ -850,6 +858,17 @@ async def identified_complaint(rec: Recorder) -> str:
         lambda b: any(i["id"] == a and i.get("sla_due") for i in b["items"]),
     )
     await rec.call("OPD queue", "routing", "GET", queue, token=HANDLER)
+    await rec.call(
+        "OPD queue, one category",
+        "routing",
+        "GET",
+        queue,
+        token=HANDLER,
+        params={"category": "jalan-jembatan"},
+    )
+    await rec.call(
+        "OPD queue, unknown category", "routing", "GET", queue, token=HANDLER, params={"category": "jalan"}
+    )
     await rec.call("OPD queue of another OPD", "routing", "GET", f"/api/v1/opd/{DISHUB}/queue", token=HANDLER)
     await rec.call(
         "OPD queue, one per page",

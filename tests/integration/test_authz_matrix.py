@@ -174,6 +174,7 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
             ("POST", "/staff/keluar"),
             ("GET", "/staff/sandi"),
             ("POST", "/staff/sandi"),
+            ("POST", "/staff/alamat-surel"),
             ("GET", "/staff/surel"),
             ("POST", "/staff/surel"),
             ("GET", "/staff/akun"),

@@ -148,6 +148,10 @@ async def test_the_triage_queue_shows_the_guess_and_disposes_in_one_step(
     page = await coordinator.get(f"{world.routing}/staff/triase")
     text = _text(page)
     assert complaint_id in page and "Jalan dan Jembatan" in text and "keyakinan 39%" in text
+    row = _text(page[page.index(f'data-id="{complaint_id}"') :])
+    assert row.split("Jalan dan Jembatan")[0].count("Klasifikasi otomatis kurang yakin") == 1  # why
+    stored = await world.apps.routing_db["complaints"].find_one({"_id": complaint_id})
+    assert stored is not None and stored["triage"]["rule"] == "uncategorised:below-threshold"
     # The guess preselected: its category, and the OPD the table (and the pemda's rules) give it.
     assert _selected(page, "category", complaint_id) == "jalan-jembatan"
     assert _selected(page, "opd_id", complaint_id) == f"{PEMDA}/dinas-pupr"
@@ -160,6 +164,7 @@ async def test_the_triage_queue_shows_the_guess_and_disposes_in_one_step(
     assert f'data-id="{complaint_id}"' not in done  # out of the queue
     doc = await world.apps.routing_db["complaints"].find_one({"_id": complaint_id})
     assert doc is not None and doc["state"] == "assigned" and doc["opd_id"] == f"{PEMDA}/dinas-pupr"
+    assert doc["triage"] is None  # disposed: no longer waiting, for any reason
 
     async def in_intake() -> bool:  # the assignment reached intake over Kafka
         found = await world.apps.intake_db["complaints"].find_one({"_id": complaint_id})
@@ -173,6 +178,27 @@ async def test_the_triage_queue_shows_the_guess_and_disposes_in_one_step(
         status=409,
     )
     assert "Tindakan ditolak" in _text(again)
+
+
+async def test_the_page_says_when_no_opd_could_be_chosen_for_a_province_only_region(
+    world: World, endpoints: Endpoints
+) -> None:
+    province = Account("koor-jateng", "Koordinator Jawa Tengah", "coordinator", "33", None)
+    await world.apps.routing.server.app[DIRECTORY].create(province, PASSWORD, "test")
+    # A kab/kota category, the region only a province: no kab/kota, so no OPD to route to.
+    complaint_id = await triaged(
+        world, endpoints.kafka_bootstrap, category="jalan-jembatan", region_code="33"
+    )
+    person = Person(world)
+    try:
+        await person.sign_in(province.id)
+        page = await person.get(f"{world.routing}/staff/triase")
+        row = _text(page[page.index(f'data-id="{complaint_id}"') :]).split("Disposisikan")[0]
+        assert "wilayahnya hanya sampai provinsi" in row
+        one = _text(await person.get(f"{world.routing}/staff/triase/{complaint_id}"))
+        assert "Alasan triase" in one and "tidak ada OPD yang dapat dipilih otomatis" in one
+    finally:
+        await person.http.close()
 
 
 async def test_refusals_are_explained_and_nothing_changes(

@@ -180,6 +180,39 @@ async def test_repeated_statuses_on_a_queue_are_refused_at_once(routing: Routing
     assert fields(await problem(resp, 422)) == {"limit"}
 
 
+async def test_an_opds_queue_by_category_pages_through_that_category_only(routing: Routing) -> None:
+    http, handler, queue = routing.http, bearer("handler", opd=DISHUB), f"/api/v1/opd/{DISHUB}/queue"
+    # Both categories go to the Dinas Perhubungan (DESIGN §4); submitted interleaved.
+    wanted = [await submit(routing.adapters, c) for c in ["transportasi", "penerangan-jalan"] * 3]
+    transport = sorted(wanted[0::2])  # no clock runs here: every due is the same, then by id
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(3):
+        params = {"category": "transportasi", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        resp = await http.get(queue, params=params, headers=handler)
+        assert resp.status == 200, await resp.text()
+        page = await resp.json()
+        assert {i["category"] for i in page["items"]} == {"transportasi"}
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == transport  # each once, in queue order, and no other category
+    everything = await (await http.get(queue, params={"category": ""}, headers=handler)).json()
+    assert sorted(i["id"] for i in everything["items"]) == sorted(wanted)
+    for bad in ("bukan-kategori", "Transportasi", "x" * 5000):
+        body = await problem(await http.get(queue, params={"category": bad}, headers=handler), 422)
+        assert fields(body) == {"category"} and "kategori tidak dikenal" in body["errors"][0]["message"]
+    twice = [("category", "transportasi"), ("category", "penerangan-jalan")]
+    assert fields(await problem(await http.get(queue, params=twice, headers=handler), 422)) == {"category"}
+    # One index range per state, sorted by the index: no in-memory sort of the OPD's complaints.
+    query = {"opd_id": DISHUB, "state": "assigned", "category": "transportasi"}
+    order = [("opd_id", 1), ("state", 1), ("sla_due", 1), ("_id", 1)]
+    explained = await routing.db["complaints"].find(query).sort(order).limit(2).explain()
+    plan = json.dumps(explained["queryPlanner"]["winningPlan"])
+    assert '"stage": "SORT"' not in plan and "opd_id_1_category_1_state_1" in plan, plan
+
+
 async def test_an_opd_supervisor_does_not_see_the_pemdas_triage_queue(routing: Routing) -> None:
     http = routing.http
     await submit(routing.adapters, "lainnya")

@@ -120,7 +120,7 @@ async def world(endpoints: Endpoints, smtp: tuple[Mailbox, int, Path]) -> AsyncI
         message_id_domain=DOMAIN,
         lease_seconds=0.5,
     )
-    async with running_apps(endpoints) as apps:
+    async with running_apps(endpoints, routing_mail=mail) as apps:
         db = apps.routing_db
         # The OPD as the catalog loader writes it (adapters/catalog.py), without announcing the
         # whole catalog from this fresh database.
@@ -403,6 +403,98 @@ async def test_7_a_person_chooses_the_daily_digest_on_their_page(world: World) -
     assert (await directory.get(person.id)) == replace(person, mail_digest=True)
 
 
+async def test_9_a_person_changes_their_address_and_the_old_one_is_told(world: World) -> None:
+    directory = MongoStaffDirectory(world.apps.routing_db)
+    password = "sandi-petugas-pindah-alamat"
+    old, new = _address("lama"), _address("baru").replace("@pemda.example", "@PEMDA.Example")
+    person = Account("petugas-alamat", "Petugas Alamat", "handler", PEMDA, OPD, email=old)
+    await directory.create(person, password, "test")
+    routing = world.apps.routing
+    routing.session.cookie_jar.clear()  # test 7's person signed out
+    sign_in = await routing.get("/staff/masuk")
+    csrf = _csrf(await sign_in.text())
+    form = {"username": person.id, "password": password, "csrf": csrf, "next": "/staff/sandi"}
+    html = await (await routing.post("/staff/masuk", data=form)).text()
+    assert f'id="alamat-kini">{old}<' in html and 'action="/staff/alamat-surel"' in html
+    csrf = _csrf(html)
+
+    async def change(**fields: str) -> tuple[int, str]:
+        answer = await routing.post("/staff/alamat-surel", data=fields)
+        return answer.status, await answer.text()
+
+    refused = [
+        (await change(email=new, current_email=password), 403, "Permintaan ditolak"),  # no CSRF token
+        (
+            await change(csrf=csrf, email="bukan alamat@", current_email=password),
+            422,
+            "Alamat e-mail tidak valid",
+        ),
+        (await change(csrf=csrf, email="", current_email=password), 422, "Alamat e-mail wajib diisi"),
+        (
+            await change(csrf=csrf, email=new, current_email="bukan-sandinya"),
+            422,
+            "Kata sandi saat ini salah",
+        ),
+    ]
+    for (status, text), expected_status, expected_text in refused:
+        assert (status, expected_text in text) == (expected_status, True)
+    assert (await directory.get(person.id)) == person
+    assert await world.store.outbox.collection.count_documents({"account": person.id}) == 0
+
+    status, text = await change(csrf=csrf, email=new, current_email=password)
+    kept = new.replace("@PEMDA.Example", "@pemda.example")  # the domain as mail software reads it
+    assert status == 200 and "Alamat e-mail diubah" in text and f'id="alamat-kini">{kept}<' in text
+    assert (await directory.get(person.id)) == replace(person, email=kept)
+    record = await world.apps.routing_db["staff_accounts"].find_one({"_id": person.id})
+    assert record is not None and record["email_changed_by"] == person.id
+    assert [h["to"] for h in record["email_history"]] == [kept] and record["email_changed_at"]
+
+    await world.mailer.pass_once()
+    [notice] = world.mailbox.to(old)
+    body = _text(notice)
+    assert notice["Subject"] == "Alamat e-mail akun staf Anda diubah" and person.id in body
+    assert kept not in body and new not in body and password not in body and "/staff/sandi" in body
+    assert world.mailbox.to(kept) == []
+    [stored] = await world.store.outbox.collection.find({"account": person.id}).to_list()
+    assert stored["kind"] == "address_changed" and stored["state"] == "sent" and stored["to"] is None
+    assert stored["expires_at"] > stored["at"]  # a settled record, with the others (test 10)
+    # Said again: the same address is no change, and a redelivered form stages nothing new.
+    status, text = await change(csrf=csrf, email=kept, current_email=password)
+    assert status == 422 and "sama dengan alamat saat ini" in text
+    assert await world.store.outbox.collection.count_documents({"account": person.id}) == 1
+
+
+async def test_10_a_settled_mails_record_expires_and_a_pending_one_never_does(world: World) -> None:
+    db = world.apps.routing_db
+    assert (await db["staff_mail"].index_information())["expires_at_1"]["expireAfterSeconds"] == 0
+    directory = MongoStaffDirectory(db)
+    single = Account("petugas-simpan", "Petugas Simpan", "handler", PEMDA, OPD, email=_address("simpan"))
+    daily = replace(single, id="petugas-simpan-harian", email=_address("harian"), mail_digest=True)
+    for person in (single, daily):
+        await directory.create(person, None, "test")
+    assigned = ComplaintAssigned(
+        opd_id=OPD, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"
+    )
+    event = new_event(assigned, producer="routing", complaint_id=world.seeded.id, seq=11)
+    notice = sm.notice_for(event, None)
+    assert notice is not None
+    # The wall clock pinned a day back: what is due by then is this test's mail alone.
+    at = clock.wall().replace(microsecond=0) - timedelta(days=1)
+    with mock.patch.object(clock, "wall", lambda: at):
+        staged = [*sm.mail_documents(notice, single, at, 7), *sm.mail_documents(notice, daily, at, 7)]
+        assert await world.store.stage(staged) == 3  # the mail; the digest item and its digest
+        assert await world.mailer.pass_once() == 1
+    assert len(world.mailbox.to(single.email or "")) == 1
+    records = {d["_id"]: d for d in await db["staff_mail"].find({"event_id": notice.key}).to_list()}
+    records |= {d["_id"]: d for d in await db["staff_mail"].find({"account": daily.id}).to_list()}
+    kept = {key: (d["state"], d.get("expires_at")) for key, d in records.items()}
+    assert kept == {
+        f"{notice.key}:{single.id}": ("sent", at + timedelta(days=world.mail_settings.keep_days)),
+        f"{notice.key}:{daily.id}": ("pending", None),  # waits for its digest: never expires
+        sm.digest_id(daily.id, sm.local_day(at)): ("pending", None),
+    }
+
+
 def _csrf(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "a form without its CSRF token"
@@ -453,7 +545,7 @@ async def test_8_a_crash_between_send_and_mark_resends_with_the_same_message_id(
     assert record["state"] == "sent" and record["outbox_since"] is None
 
 
-async def test_9_the_pemdas_days_off_announced_by_sla_are_kept_for_every_process_of_the_group(
+async def test_11_the_pemdas_days_off_announced_by_sla_are_kept_for_every_process_of_the_group(
     world: World, endpoints: Endpoints
 ) -> None:
     """A CalendarChanged read by one process of `routing-staff-mail` is stored; another process's

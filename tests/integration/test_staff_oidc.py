@@ -147,6 +147,14 @@ async def test_a_person_signs_in_through_the_provider_and_the_audit_names_them(
         assert home.status == 200
         assert '<span id="who">Budi Santoso</span>' in text and "Petugas OPD" in text
         assert "/staff/sandi" not in text  # no password to change here
+        # nor an address: the provider's claim is written over it at every sign-in
+        mail_page = await (await http.get(f"{oidc.base}/staff/surel")).text()
+        assert "diambil dari layanan masuk pemda" in mail_page and "/staff/sandi" not in mail_page
+        csrf = re.search(r'name="csrf" value="([^"]+)"', mail_page)
+        assert csrf is not None
+        form = {"csrf": csrf.group(1), "email": "lain@example.id", "current_email": "apa-saja"}
+        refused = await http.post(f"{oidc.base}/staff/alamat-surel", data=form)
+        assert refused.status == 404 and "ubah di sana" in await refused.text()
         assert await oidc.db["staff_oidc_logins"].find_one({"_id": token_hash(query["state"])}) is None
 
         token = _cookie(http, oidc, TOKEN_COOKIE)

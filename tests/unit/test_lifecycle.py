@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.routing.domain import lifecycle as lc
-from services.routing.domain.complaint import reply_due
+from services.routing.domain.complaint import reply_due, triage_explained
 from services.routing.domain.lifecycle import Complaint, Refused, decide, evolve
+from services.routing.domain.table import RouteDecision, route, route_text
 from shared.envelope import Payload
 from shared.states import STATES
 
@@ -144,6 +145,45 @@ def test_the_nth_transfer_goes_to_the_coordinator_instead() -> None:
     for p in payloads:
         evolve(c, p, AT)
     assert (c.state, c.opd_id, c.transfers) == ("triage", None, 3)
+
+
+def test_why_a_complaint_is_in_triage_is_kept_while_it_is_there_and_said_in_plain_words() -> None:
+    c = complaint("in_progress", transfers=2)
+    for p in decide(c, ACTIONS["transfer"], AT, max_transfers=3):
+        evolve(c, p, AT)
+    assert c.triage == {
+        "rule": "transfers>=3",
+        "reason": "dialihkan 3 kali: Admin Koordinator memutuskan",
+        "via": "transfer",
+    }
+    assert triage_explained(c.triage, c.transfers).startswith(
+        "Batas pengalihan tercapai: sudah dialihkan 3 kali"
+    )
+    for action in ("dispose", "archive", "withdraw"):
+        left = complaint("triage", triage=dict(c.triage))
+        for p in decide(left, ACTIONS[action], AT):
+            evolve(left, p, AT)
+        assert (left.state != "triage", left.triage) == (True, None), action
+    kept = complaint("triage", triage=dict(c.triage))
+    for p in decide(kept, ACTIONS["update"], AT):
+        evolve(kept, p, AT)
+    assert kept.triage == c.triage  # a correction in triage leaves the reason
+
+
+@pytest.mark.parametrize(
+    ("decision", "words"),
+    [
+        (route_text(None, "33.74.01.1001", "Keluhan", "Ada masalah jalan dan taman di lingkungan kami."),
+         "Klasifikasi otomatis kurang yakin"),
+        (route("jalan-jembatan", "33"), "wilayahnya hanya sampai provinsi"),
+        (route("lainnya", "33.74.01.1001"), "Kategori Lainnya tidak memiliki OPD baku"),
+        (route(None, "33.74"), "Pengaduan tanpa kategori"),
+    ],
+)  # fmt: skip
+def test_each_triage_rule_of_routing_reads_as_a_sentence(decision: RouteDecision, words: str) -> None:
+    triage = {"rule": decision.rule, "reason": decision.triage_reason or "", "via": "routing"}
+    assert decision.triage_reason and words in triage_explained(triage)
+    assert "tidak tercatat" in triage_explained(None)  # triaged before reasons were kept
 
 
 def test_transfer_to_an_unknown_or_same_opd_is_refused() -> None:

@@ -10,6 +10,7 @@ import pytest
 from services.routing.domain.staff import (
     AccountError,
     Backoff,
+    check_email,
     check_password,
     check_username,
     may_manage,
@@ -54,6 +55,15 @@ def test_usernames_and_passwords() -> None:
         with pytest.raises(AccountError):
             check_password(bad, "budi.pupr1")
     assert check_password("sandi-yang-cukup-panjang", "budi.pupr")
+
+
+def test_e_mail_addresses_are_checked_and_kept_as_mail_software_reads_them() -> None:
+    assert check_email("  Budi.Santoso@PUPR.Semarangkota.GO.ID ") == "Budi.Santoso@pupr.semarangkota.go.id"
+    assert check_email("") is None and check_email("   ") is None  # none given
+    for bad in ("budi", "budi@", "@pupr.go.id", "budi@pupr", "budi santoso@pupr.go.id", "a@b.test",
+                "budi@pupr.go.id\nBcc: x@y.id", "x" * 250 + "@pupr.go.id"):  # fmt: skip
+        with pytest.raises(AccountError, match="Alamat e-mail tidak valid"):
+            check_email(bad)
 
 
 def test_backoff_grows_from_the_free_attempts_and_stops_at_its_cap() -> None:

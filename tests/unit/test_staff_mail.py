@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from services.routing.adapters.staff_mailer import StaffTemplates
 from services.routing.domain import staff_mail as sm
 from services.routing.domain.staff import Account
+from services.routing.settings import StaffMailSettings
 from shared.calendar import WIB, CalendarBook
 from shared.envelope import Envelope, Payload, new_event
 from shared.events import (
@@ -219,3 +221,10 @@ def test_a_complaint_waiting_for_triage_tells_the_pemdas_coordinators() -> None:
     assert rendered["subject"] == "Pengaduan C1 menunggu triase"
     assert "Triase" in rendered["line"] and "OPD: -" in rendered["facts"]
     assert "Kategori: Jalan dan Jembatan" in rendered["facts"]
+
+
+def test_a_settled_mails_record_outlives_every_event_that_could_stage_it_again() -> None:
+    assert StaffMailSettings().keep_days * 24 > StaffMailSettings().max_age_hours
+    assert StaffMailSettings(keep_days=3, max_age_hours=48).keep_days == 3
+    with pytest.raises(ValidationError, match="keep_days must be longer than max_age_hours"):
+        StaffMailSettings(keep_days=2, max_age_hours=48)

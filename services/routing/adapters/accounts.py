@@ -21,17 +21,21 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.routing.adapters.staff_mail import MongoStaffMailbox
 from services.routing.domain.staff import Account, AccountError, Backoff
-from services.routing.domain.staff_mail import Audience
+from services.routing.domain.staff_mail import Audience, address_changed_mail
 from shared import clock
+from shared.mongo import transaction
 
 Doc = dict[str, Any]
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against for an unknown username, so that answering takes as long as for a real one.
 _DUMMY_HASH = _HASHER.hash("not-a-password-of-anyone")
+WRITE_TIMEOUT_S = 10.0  # an address change and its notice, one transaction
 
 
 def token_hash(token: str) -> str:
@@ -168,6 +172,37 @@ class MongoStaffDirectory:
             {"$set": {"password_hash": await hash_password(password), "password_changed_at": clock.wall()}},
         )
         await self._db["staff_sessions"].delete_many({"account": username})
+
+    async def change_email(self, username: str, email: str, by: str, tell_old: bool) -> str | None:
+        """The account's new address, recorded like its other changes (when and by whom; each
+        address it was given in `email_history`, the last 20); with `tell_old`, the notice to the old address
+        (domain/staff_mail.py `address_changed_mail`) is staged in the same transaction, so a
+        change is never without its notice nor a notice without its change. The old address, or
+        None when the account had none (or is not active)."""
+        accounts, old_address = self._db["staff_accounts"], None
+
+        async def work(session: AsyncClientSession) -> None:
+            nonlocal old_address
+            now = clock.wall()
+            before = await accounts.find_one_and_update(
+                {"_id": username, "active": True},
+                {
+                    "$set": {"email": email, "email_changed_at": now, "email_changed_by": by},
+                    "$push": {
+                        "email_history": {"$each": [{"at": now, "by": by, "to": email}], "$slice": -20}
+                    },
+                },
+                projection={"password_hash": 0},
+                return_document=ReturnDocument.BEFORE,
+                session=session,
+            )
+            old_address = before.get("email") if before else None
+            if before is not None and old_address and old_address != email and tell_old:
+                notice = address_changed_mail(_account(before), old_address, new_token(), clock.now())
+                await MongoStaffMailbox(self._db).outbox.stage([notice], session=session)
+
+        await transaction(self._db.client, work, timeout=WRITE_TIMEOUT_S)
+        return old_address
 
     async def disable(self, username: str, by: str) -> bool:
         """Disable a leaver: the account cannot sign in and its sessions end now."""

@@ -4,30 +4,37 @@ document per mail, digest item or digest, each its own outbox record (shared/mai
 A mail's id is `<event id>:<username>` (domain/staff_mail.py), so staging a redelivered event's
 mails inserts nothing. A digest item has no `outbox_since` of its own: the day's digest document
 (`digest:<username>:<day>`) is what comes due, and its worker reads the items that name it.
-Documents hold no address: the worker reads the account's when it sends.
+Documents hold no address: the worker reads the account's when it sends (an address-change
+notice holds the old one until it is settled).
+
+A settled document (sent, or set aside with its reason) expires `keep` after it was settled
+(`expires_at`, a TTL index; `ROUTING_MAIL_KEEP_DAYS`); a pending one, a digest item waiting for its
+digest included, never does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.routing.settings import StaffMailSettings
 from shared.calendar_store import StoredCalendars
 from shared.mail_outbox import MailOutbox
 
 Document = dict[str, Any]
 # What the staged mails need of routing's complaint record (category, pemda, the OPD, the due).
 COMPLAINT_FIELDS = ("category", "pemda", "opd_id", "sla_due")
+DEFAULT_KEEP = timedelta(days=StaffMailSettings.model_fields["keep_days"].default)
 
 
 class MongoStaffMailbox:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], keep: timedelta | None = DEFAULT_KEEP) -> None:
         self._db = db
-        self.outbox = MailOutbox(db["staff_mail"])
+        self.outbox = MailOutbox(db["staff_mail"], keep)
 
     async def stage(self, mails: Sequence[Document]) -> int:
         return await self.outbox.stage(mails)
@@ -49,7 +56,7 @@ class MongoStaffMailbox:
         """Digest items that went out with their digest (or with it were set aside)."""
         if ids:
             await self._db["staff_mail"].update_many(
-                {"_id": {"$in": list(ids)}, "state": "pending"}, {"$set": dict(changes)}
+                {"_id": {"$in": list(ids)}, "state": "pending"}, {"$set": self.outbox.settled(changes)}
             )
 
     async def opd_names(self, ids: Sequence[str]) -> dict[str, str]:
@@ -76,7 +83,7 @@ class MongoStaffMailbox:
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    await MailOutbox(db["staff_mail"]).ensure_indexes()
+    await MongoStaffMailbox(db).outbox.ensure_indexes()
     await db["staff_mail"].create_index(
         [("digest", ASCENDING), ("at", ASCENDING), ("_id", ASCENDING)], sparse=True
     )

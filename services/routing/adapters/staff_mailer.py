@@ -17,11 +17,11 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from services.routing.domain.staff_mail import gate
+from services.routing.domain.staff_mail import ADDRESS_CHANGED, gate
 from services.routing.ports import StaffAddresses, StaffMailbox
 from services.routing.settings import StaffMailSettings
 from shared import clock
-from shared.calendar import last_day
+from shared.calendar import WIB, last_day, local_text
 from shared.categories import CATEGORIES
 from shared.faults import is_transient, retry_delay
 from shared.mail import DeliveryRefused, new_mail, send_mail
@@ -77,6 +77,14 @@ class StaffTemplates:
     def digest_body(self, items: list[dict[str, Any]]) -> str:
         return self._env.get_template("digest.txt").render(items=items).strip()
 
+    def address_changed(self, mail: Mapping[str, Any], name: str, link: str) -> str:
+        facts = mail.get("facts") or {}
+        at = datetime.fromisoformat(facts["changed_at"])
+        pemda = facts.get("pemda")
+        when = local_text(at, pemda) if pemda else at.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
+        template = self._env.get_template("address_changed.txt")
+        return template.render(name=name, username=mail["account"], when=when, link=link)
+
 
 class StaffMailer:
     def __init__(
@@ -108,7 +116,7 @@ class StaffMailer:
         if claimed is None:
             return  # another pass or process holds it
         account = await self._addresses.get(mail["account"])
-        decision = gate(account)
+        decision = gate(account, mail)
         items = [mail]
         if mail["kind"] == "digest":
             items = await self._mailbox.digest_items(mail["_id"])
@@ -143,6 +151,15 @@ class StaffMailer:
         await self._settle(mail, claimed, "sent", items, reference=reference)
 
     async def _message(self, mail: Document, items: list[Document], name: str, to: str) -> EmailMessage:
+        if mail["kind"] == ADDRESS_CHANGED:
+            message = new_mail(self._settings, mail["_id"], to, "Alamat e-mail akun staf Anda diubah")
+            message.set_content(self._templates.address_changed(mail, name, self._link))
+            return message
+        return await self._complaint_message(mail, items, name, to)
+
+    async def _complaint_message(
+        self, mail: Document, items: list[Document], name: str, to: str
+    ) -> EmailMessage:
         opds = sorted({i["facts"]["opd_id"] for i in items if (i.get("facts") or {}).get("opd_id")})
         names = await self._mailbox.opd_names(opds)
         rendered = [self._templates.item(i, names) for i in items]
@@ -178,6 +195,8 @@ class StaffMailer:
         self, mail: Document, claimed: datetime, state: str, items: list[Document], **extra: Any
     ) -> None:
         changes: dict[str, Any] = {"state": state, "at": clock.now(), **extra}
+        if mail.get("to"):  # an address-change notice's: no record keeps an address once it is done
+            changes["to"] = None
         settled = await self._mailbox.settle(mail["_id"], claimed, changes)
         if mail["kind"] == "digest" and settled:
             await self._mailbox.settle_items([i["_id"] for i in items], changes)

@@ -9,6 +9,7 @@ entries not yet written and the clock snapshots travel with it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ COMPLAINT_FIELDS = (
     "claimed_by",
     "lease_until",
     "merged_into",
+    "triage",
 )
 TEXT_FIELDS = ("message", "answer", "comment", "reason")
 HANDLED_KEPT = 100  # command ids remembered per complaint (a complaint sees a handful)
@@ -75,6 +77,37 @@ def reply_due(doc: Document) -> datetime | None:
 def store_complaint(doc: Document, complaint: Complaint) -> None:
     for f in COMPLAINT_FIELDS:
         doc[f] = getattr(complaint, f)
+
+
+def triage_explained(triage: Mapping[str, Any] | None, transfers: int = 0) -> str:
+    """Why a complaint waits in triage, for the coordinator, from the `ComplaintTriaged` event's
+    rule (table.py `route`, `route_text`; lifecycle.py `_transfer`)."""
+    if not triage:
+        return "Alasan triase tidak tercatat (pengaduan ini masuk triase sebelum alasannya disimpan)."
+    rule = str(triage.get("rule") or "").removeprefix("classified:")  # the category guessed, then
+    if rule == "uncategorised:below-threshold":
+        return (
+            "Klasifikasi otomatis kurang yakin akan kategorinya (lihat tebakannya): "
+            "tetapkan kategori dan OPD yang berwenang."
+        )
+    if rule == "uncategorised":
+        return "Pengaduan tanpa kategori: tetapkan kategori dan OPD yang berwenang."
+    if rule == "kabkota-category-on-province-region":
+        return (
+            "Kategori ini urusan kabupaten/kota, tetapi wilayahnya hanya sampai provinsi, sehingga "
+            "tidak ada OPD yang dapat dipilih otomatis: pastikan kabupaten/kotanya, lalu disposisikan."
+        )
+    if triage.get("via") == "transfer" or rule.startswith("transfers>="):
+        return (
+            f"Batas pengalihan tercapai: sudah dialihkan {transfers} kali antar-OPD sebagai bukan "
+            "wewenang. Admin Koordinator memutuskan OPD yang berwenang."
+        )
+    if rule == "table:lainnya":
+        return "Kategori Lainnya tidak memiliki OPD baku: tetapkan kategori dan OPD yang berwenang."
+    reason = str(triage.get("reason") or "").strip()
+    if reason:
+        return f"Alasan dari penentuan OPD otomatis: {reason}."
+    return "Perlu keputusan Admin Koordinator."
 
 
 def shown_text(text: str, anonymous: bool) -> str:

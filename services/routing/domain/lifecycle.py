@@ -89,6 +89,9 @@ class Complaint:
     # extra non-working dates); None until sla has spoken.
     reply_due: datetime | None = None
     merged_into: str | None = None  # the survivor, once merged (closed)
+    # Why it waits for the coordinator, while in triage: the `ComplaintTriaged` event's `rule`,
+    # `reason` and `via` (the triage page says it in plain words, complaint.py `triage_explained`).
+    triage: dict[str, str] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -569,13 +572,14 @@ def _evolves(*kinds: type[Payload]) -> Callable[[_Evolution], _Evolution]:
 @_evolves(ComplaintAssigned)
 def _assigned_to(c: Complaint, p: ComplaintAssigned, at: datetime) -> None:
     c.state, c.opd_id, c.category = "assigned", p.opd_id, p.category
-    c.claimed_by = c.lease_until = None
+    c.claimed_by = c.lease_until = c.triage = None
 
 
 @_evolves(ComplaintTriaged)
 def _triaged(c: Complaint, p: ComplaintTriaged, at: datetime) -> None:
     c.state, c.opd_id = "triage", None
     c.claimed_by = c.lease_until = None
+    c.triage = {"rule": p.rule, "reason": p.reason, "via": p.via}
 
 
 @_evolves(ComplaintTransferred)
@@ -616,7 +620,7 @@ def _reopened(c: Complaint, p: ComplaintReopened, at: datetime) -> None:
 
 @_evolves(ComplaintClosed)
 def _closed(c: Complaint, p: ComplaintClosed, at: datetime) -> None:
-    c.state, c.merged_into = "closed", p.merged_into
+    c.state, c.merged_into, c.triage = "closed", p.merged_into, None
 
 
 @_evolves(ComplaintAbsorbed)
@@ -631,7 +635,7 @@ def _surveyed(c: Complaint, p: SurveySubmitted, at: datetime) -> None:
 
 @_evolves(ComplaintArchived)
 def _archived(c: Complaint, p: ComplaintArchived, at: datetime) -> None:
-    c.state = "archived"
+    c.state, c.triage = "archived", None
 
 
 @_evolves(ComplaintUpdated)

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from email_validator import EmailNotValidError, validate_email
+
 from shared.auth import ROLES, Role, Staff
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@+-]{2,63}")
@@ -54,6 +56,19 @@ def check_password(password: str, username: str) -> str:
     if password.strip().lower() == username:
         raise AccountError("Kata sandi tidak boleh sama dengan nama pengguna")
     return password
+
+
+def check_email(raw: str) -> str | None:
+    """A staff member's e-mail address as it will be kept (the domain in lower case), None when
+    left empty; refused with the field named when it is no address. Syntax only: no DNS lookup
+    (a page must not wait on one, and a pemda's mail server may not be visible from here)."""
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise AccountError("Alamat e-mail tidak valid: tulis lengkap, misalnya nama@dinas.go.id") from None
 
 
 def scoped(role: str, pemda: str | None, opd_slug: str | None) -> tuple[Role, str | None, str | None]:

@@ -41,6 +41,8 @@ from shared.events import ComplaintAssigned, ComplaintTriaged, EscalationRaised,
 
 Doc = dict[str, Any]
 Kind = Literal["assigned", "triaged", "warning", "breached", "escalated"]
+# Not about a complaint: the person's address was changed; told at the address it was changed from.
+ADDRESS_CHANGED = "address_changed"
 MailRole = Literal["handler", "coordinator", "supervisor"]
 INSPEKTORAT = "inspektorat"
 # The response clock's statutory budget (DESIGN §5), for the due an assignment's mail names; sla's
@@ -200,6 +202,23 @@ def mail_documents(notice: StaffNotice, account: Account, now: datetime, digest_
     return [{**item, "digest": digest, "outbox_since": None}, digest_doc]
 
 
+def address_changed_mail(account: Account, old_address: str, key: str, now: datetime) -> Doc:
+    """The notice to the address a person's staff e-mails went to until now that they go elsewhere
+    (due at once, never in a digest). The one staff mail that carries its address: the account
+    no longer has it. `key` makes each change its own mail. Nothing in it opens anything: no
+    link token, no new address (a stranger who changed it must not learn more by it)."""
+    return {
+        "_id": f"{ADDRESS_CHANGED}:{account.id}:{key}",
+        "kind": ADDRESS_CHANGED,
+        "account": account.id,
+        "to": old_address,
+        "facts": {"pemda": account.pemda, "changed_at": now.isoformat()},
+        "state": "pending",
+        "at": now,
+        "attempts": 0,
+    }
+
+
 @dataclass(frozen=True)
 class Gate:
     """What the worker does with a due mail: send it to `to`, or record why not."""
@@ -210,13 +229,16 @@ class Gate:
     to: str = ""
 
 
-def gate(account: Account | None) -> Gate:
+def gate(account: Account | None, mail: Mapping[str, Any] | None = None) -> Gate:
     """The address is read when the mail goes: a disabled account or one without an address
-    gets nothing (its mail is recorded as not sent, with the reason)."""
+    gets nothing (its mail is recorded as not sent, with the reason). An address-change notice
+    goes to the address it names (the old one)."""
     if account is None:
         return Gate(False, "cancelled", "no such account")
     if not account.active:
         return Gate(False, "cancelled", "account disabled")
+    if mail is not None and mail.get("kind") == ADDRESS_CHANGED:
+        return Gate(True, to=mail["to"]) if mail.get("to") else Gate(False, "no_contact", "no e-mail address")
     if not account.email:
         return Gate(False, "no_contact", "no e-mail address")
     return Gate(True, to=account.email)

@@ -1,7 +1,9 @@
 """Coordinator pages (issue 21 item 3): a pemda's Admin Koordinator (or an admin) in a browser.
 
-- `/staff/triase`: the pemda's triage queue, nearest due first, each complaint with the
-  classifier's guess and its confidence, and a one-step disposition (category and OPD
+- `/staff/triase`: the pemda's triage queue, nearest due first, each complaint with why it is in
+  triage (the classifier unsure, no OPD for the category in a province-only region, the transfer
+  limit reached, …: kept on the complaint while it is in triage), the classifier's guess and its
+  confidence, and a one-step disposition (category and OPD
   preselected from the guess, by the same routing table and the pemda's own rules that route
   submissions). `/staff/triase/{id}`: one complaint (the text as staff may see it, DESIGN §3),
   disposition, archive with a reason, privacy flags, and a link to intake's page for the
@@ -25,7 +27,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from services.routing.domain.complaint import NO_DUE
+from services.routing.domain.complaint import NO_DUE, triage_explained
 from services.routing.domain.staff import Account
 from services.routing.domain.table import route, with_overrides
 from services.routing.entrypoints import admin, complaints, queues
@@ -189,6 +191,7 @@ async def _rows(request: web.Request, docs: Iterable[dict[str, Any]]) -> list[di
                 "opd_name": next(
                     (o.get("name") for o in opds_by_region[key] if o["_id"] == doc.get("opd_id")), None
                 ),
+                "triage_reason": triage_explained(doc.get("triage"), int(doc.get("transfers") or 0)),
                 "guess": _category_name(guess.get("guess")),
                 "confidence": guess.get("confidence"),
                 "category_name": _category_name(doc.get("category")),

@@ -1,5 +1,6 @@
 """The queues: an OPD's complaints and a pemda's triage list, nearest SLA due first, keyset
-paged (`cursor`); `status` picks states (repeated and/or comma-separated)."""
+paged (`cursor`); `status` picks states (repeated and/or comma-separated); an OPD's queue also
+by `category` (one code of the catalog, as the workbench's filter)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from services.routing.entrypoints.edge import routing_of, staff_view
 from shared.auth import Staff, require_staff
+from shared.categories import CATEGORIES
 from shared.http import FieldError, ProblemError, json_response
 from shared.states import STATES
 
@@ -81,6 +83,17 @@ def _states(request: web.Request, allowed: tuple[str, ...]) -> tuple[str, ...]:
     return wanted
 
 
+def _category(request: web.Request) -> str | None:
+    """The one category wanted (None: every category; an empty value too, as a form sends it)."""
+    raw = (one_value(request, "category") or "").strip()
+    if not raw:
+        return None
+    if raw not in CATEGORIES:
+        message = f"kategori tidak dikenal: {raw[:40]}"
+        raise ProblemError(422, errors=[FieldError(field="category", message=message)])
+    return raw
+
+
 async def opd_queue(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     opd_id = request.match_info["pemda"] + "/" + request.match_info["slug"]
@@ -93,6 +106,7 @@ async def opd_queue(request: web.Request) -> web.Response:
         states=_states(request, HANDLER_STATES),
         limit=limit,
         after=_cursor(request),
+        category=_category(request),
     )
     return json_response(_page(items, limit))
 

@@ -10,7 +10,8 @@
   with a live session renews the token and sends them straight back. Why a cookie and not a
   token handed to page script: no script ever holds it (an injected script cannot carry it off),
   and the existing verification accepts it unchanged.
-- `/staff/sandi` (change password), `/staff/keluar` (logout), `/staff/akun` (admins and
+- `/staff/sandi` (the person's account: change password; the address of their staff e-mails,
+  entrypoints/staff_address_pages.py), `/staff/keluar` (logout), `/staff/akun` (admins and
   coordinators: create accounts, disable leavers, one-time password-reset links),
   `/staff/atur-sandi/{token}` (spend such a link).
 - Every form carries a CSRF token: the session's (synchronizer token), or before a session (sign-in,
@@ -38,6 +39,7 @@ from aiohttp import web
 from services.routing.domain.staff import (
     Account,
     AccountError,
+    check_email,
     check_password,
     check_username,
     may_manage,
@@ -301,7 +303,8 @@ def _passwords_off(request: web.Request) -> None:
         raise Refusal(
             404,
             "Kata sandi tidak dipakai",
-            "Staf masuk melalui layanan masuk pemda; kata sandi dikelola di sana, bukan di sini.",
+            "Staf masuk melalui layanan masuk pemda; kata sandi dan alamat e-mail dikelola di sana, "
+            "bukan di sini.",
         )
 
 
@@ -467,7 +470,7 @@ async def create_account(request: web.Request) -> web.Response:
         role, pemda, opd = scoped(form.get("role", ""), pemda, (form.get("opd") or "").strip() or None)
         if not may_manage(manager.as_staff(), pemda, role):
             raise AccountError("Anda tidak boleh membuat akun dengan peran atau pemda ini")
-        email = (form.get("email") or "").strip()[:254] or None
+        email = check_email((form.get("email") or "")[:512])
         account = Account(id=username, name=name, role=role, pemda=pemda, opd=opd, email=email)
         await directory(request).create(account, None, manager.id)
     except AccountError as exc:
@@ -587,7 +590,11 @@ def add_routes(app: web.Application, settings: RoutingSettings) -> None:
     r.add_get("/staff/atur-sandi/{token}", page(set_password_form))
     r.add_post("/staff/atur-sandi/{token}", page(set_password))
     r.add_static("/staff/static/", ROOT / "static", append_version=False)
-    from services.routing.entrypoints import workbench_pages  # here: it imports this module
+    from services.routing.entrypoints import (  # here: they import this module
+        staff_address_pages,
+        workbench_pages,
+    )
 
     workbench_pages.add_routes(app)
+    staff_address_pages.add_routes(app)
     database_free(app, "/staff", "/staff/static")

@@ -36,6 +36,7 @@ from services.routing.entrypoints.models import (
     WebhookBody,
     WebhookRegistered,
 )
+from shared.categories import CATEGORIES
 from shared.openapi import Media, Operation, Param, Reply, json_reply
 
 # The examples' ids are intake's (the golden baseline numbers every id it meets, these too).
@@ -222,6 +223,13 @@ OPERATIONS = [
         _PAGE,
         params=(
             Param("status", description="Status, diulang atau dipisah koma", example="assigned,in_progress"),
+            Param(
+                "category",
+                description="Hanya pengaduan berkategori ini (kode katalog); kosong: semua kategori. "
+                "Kursor halaman berikutnya berlaku dengan filter yang sama.",
+                example="jalan-jembatan",
+                schema={"type": "string", "enum": [*CATEGORIES, ""]},
+            ),
             _LIMIT,
             _CURSOR,
         ),

@@ -38,6 +38,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/staff/surel"): _FORM,
     ("POST", "/staff/surel"): _FORM,
     ("POST", "/staff/sandi"): _FORM,
+    ("POST", "/staff/alamat-surel"): _FORM,
     ("GET", "/staff/akun"): _FORM,
     ("POST", "/staff/akun"): _FORM,
     ("POST", "/staff/akun/{username}/nonaktifkan"): _FORM,
