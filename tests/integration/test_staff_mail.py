@@ -168,6 +168,14 @@ async def world(endpoints: Endpoints, smtp: tuple[Mailbox, int, Path]) -> AsyncI
         yield World(apps, endpoints.kafka_bootstrap, mailbox, seeded, mailer, store, addresses, handle, mail)
 
 
+def _assignment(complaint_id: str, seq: int, opd: str = OPD, at: datetime | None = None) -> Envelope:
+    """Routing's ComplaintAssigned of a complaint to `opd`, as the group reads it."""
+    assigned = ComplaintAssigned(
+        opd_id=opd, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"
+    )
+    return new_event(assigned, producer="routing", complaint_id=complaint_id, seq=seq, occurred_at=at)
+
+
 def _text(mail: Message) -> str:
     payload = mail.get_payload(decode=True)
     assert isinstance(payload, bytes)
@@ -332,10 +340,7 @@ async def test_routing_runs_the_group_and_the_mailer_across_a_restart_and_dead_l
     broken = b'{"type": "SlaWarning", "complaint_id": "' + cid.encode() + b'", tidak lengkap'
 
     async def assign() -> Envelope:
-        assigned = ComplaintAssigned(
-            opd_id=opd, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"
-        )
-        envelope = new_event(assigned, producer="routing", complaint_id=cid, seq=2)
+        envelope = _assignment(cid, 2, opd)
         producer = durable_producer(endpoints.kafka_bootstrap)
         await producer.start()
         try:
@@ -472,10 +477,7 @@ async def test_10_a_settled_mails_record_expires_and_a_pending_one_never_does(wo
     daily = replace(single, id="petugas-simpan-harian", email=_address("harian"), mail_digest=True)
     for person in (single, daily):
         await directory.create(person, None, "test")
-    assigned = ComplaintAssigned(
-        opd_id=OPD, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"
-    )
-    event = new_event(assigned, producer="routing", complaint_id=world.seeded.id, seq=11)
+    event = _assignment(world.seeded.id, 11)
     notice = sm.notice_for(event, None)
     assert notice is not None
     # The wall clock pinned a day back: what is due by then is this test's mail alone.
@@ -521,10 +523,7 @@ async def test_8_a_crash_between_send_and_mark_resends_with_the_same_message_id(
     directory = MongoStaffDirectory(world.apps.routing_db)
     person = Account("petugas-crash", "Petugas Crash", "handler", PEMDA, OPD, email=_address("crash"))
     await directory.create(person, None, "test")
-    assigned = ComplaintAssigned(
-        opd_id=OPD, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"
-    )
-    event = new_event(assigned, producer="routing", complaint_id=world.seeded.id, seq=9)
+    event = _assignment(world.seeded.id, 9)
     notice = sm.notice_for(event, None)
     assert notice is not None
     store = CrashOnFirstMark(world.apps.routing_db)
@@ -565,13 +564,8 @@ async def test_11_the_pemdas_days_off_announced_by_sla_are_kept_for_every_proces
         world.apps.routing_db, RoutingSettings(mongo_uri=endpoints.mongo_uri, mail=world.mail_settings)
     )
     assert other.book.revisions() == {}
-    assigned = new_event(
-        ComplaintAssigned(opd_id=OPD, pemda=PEMDA, category="jalan-jembatan", level="kabkota", rule="r"),
-        producer="routing",
-        complaint_id=world.seeded.id,
-        seq=10,
-        occurred_at=datetime(2026, 3, 13, 9, 0, tzinfo=UTC),  # Fri 13 March 2026, 16:00 WIB
-    )
+    friday = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)  # Fri 13 March 2026, 16:00 WIB
+    assigned = _assignment(world.seeded.id, 10, at=friday)
     await stage_staff_mail([assigned], replace(other, max_age=timedelta(days=3650)))
     assert other.book.revisions() == {PEMDA: 7}
     [staged] = [
