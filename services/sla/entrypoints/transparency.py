@@ -4,10 +4,11 @@
 
 Per pemda (`?pemda=`, its own row and its OPDs') or, without one, every pemda; by month
 (`from`/`to` as `YYYY-MM`). Reads only the monthly counters (domain/monthly.py), at most
-(OPDs + 1) × months small documents on an index, never a complaint: its cost does not depend on
-how many complaints there are (bench/transparency.py). Answers are cached in the process for
-`SLA_PUBLIC_CACHE_SECONDS` and carry `Cache-Control` and an `ETag` (a matching `If-None-Match` is
-a 304), so a crowd reading the page costs one read per period.
+(OPDs + 1) × months small documents on an index (every pemda: pemdas × months, 6,624 for a
+year), each once, never a complaint: its cost does not depend on how many complaints there are
+(bench/transparency.py). Answers are cached in the process for `SLA_PUBLIC_CACHE_SECONDS` and
+carry `Cache-Control` and an `ETag` (a matching `If-None-Match` is a 304), so a crowd reading
+the page costs one read per period.
 
 What the page shows is counts and figures derived from counts: no complaint id, text or identity
 exists in the counters, so none can leak, and a confidential complaint is only a count
