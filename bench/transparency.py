@@ -11,9 +11,11 @@ What it does:
    overdue counts, a working-day histogram and SKM sums. The complaints themselves are not
    written: nothing on the page reads them.
 2. **Read** over HTTP (the real routes on an in-process server, the real Mongo store), each
-   `--reads` times: one pemda's page (HTML), its JSON and CSV, and the national JSON (every
-   pemda) — cold (the in-process cache emptied before each read) and warm (cached). Prints
-   p50/p95/max in milliseconds and the documents each answer read.
+   `--reads` times: one pemda's page (HTML), its JSON and CSV, and every pemda's JSON, CSV and
+   page (the national view) — cold (the in-process cache emptied before each read) and warm
+   (cached). Prints p50/p95/max in milliseconds and each answer's size.
+3. **Phases** of the cold every-pemda JSON, `--reads` times: reading the counter documents from
+   the store, computing the figures, encoding the JSON (p50 of each).
 
 Servers: its own secantusd-rs and Kafka via `devtools.infra.native_stack` (profile
 `bench-transparency`, ports 39592/39593/38517, data under `.run/bench-transparency`, wiped first),
@@ -41,7 +43,7 @@ from services.sla.adapters.report_store import MONTHLY, MongoReportStore, ensure
 from services.sla.bootstrap import add_supervisor_routes
 from services.sla.domain.monthly import RT_HK_TOP, months_between
 from services.sla.entrypoints.edge import reports_state
-from services.sla.entrypoints.transparency import PUBLIC_CACHE
+from services.sla.entrypoints.transparency import PUBLIC_CACHE, _figures, _json
 from shared.auth import STAFF_AUTH, StaffAuth
 from shared.http import problem_middleware
 from shared.mongo import mongo_client
@@ -118,6 +120,8 @@ async def measure(db: Any, months: list[str], reads: int) -> None:
         "one pemda, JSON": f"/api/v1/public/transparency?pemda=33.74&{period}",
         "one pemda, CSV": f"/api/v1/public/transparency?pemda=33.74&{period}&format=csv",
         "every pemda, JSON": f"/api/v1/public/transparency?{period}",
+        "every pemda, CSV": f"/api/v1/public/transparency?{period}&format=csv",
+        "every pemda, HTML": f"/transparansi?{period}",
     }
     app = _app(db)
     async with TestClient(TestServer(app)) as client:
@@ -142,6 +146,35 @@ async def measure(db: Any, months: list[str], reads: int) -> None:
                 )
 
 
+def _p50(timings: list[float]) -> str:
+    return f"{statistics.median(timings):7.1f} ms"
+
+
+async def phases(db: Any, months: list[str], reads: int) -> None:
+    """Where a cold every-pemda JSON answer spends its time: reading the counter documents,
+    turning them into figures, encoding the answer."""
+    period = (months[-12] if len(months) >= 12 else months[0], months[-1])
+    store = MongoReportStore(db)
+    read, figured, encoded, cpu = [], [], [], []
+    docs: list[Any] = []
+    for _ in range(reads):
+        began = time.perf_counter()
+        docs = await store.monthly(level="pemda", pemda=None, scope=None, months=period)
+        read.append((time.perf_counter() - began) * 1000)
+        began, cpu_began = time.perf_counter(), time.process_time()
+        found = _figures(None, period, docs, national=False)
+        figured.append((time.perf_counter() - began) * 1000)
+        began = time.perf_counter()
+        _json(found)
+        encoded.append((time.perf_counter() - began) * 1000)
+        cpu.append((time.process_time() - cpu_began) * 1000)
+    print(
+        f"every pemda, JSON phases: read {len(docs):,} documents p50 {_p50(read)}, "
+        f"figures p50 {_p50(figured)}, JSON encoding p50 {_p50(encoded)} "
+        f"(both: this process's CPU p50 {_p50(cpu)})"
+    )
+
+
 async def run(mongo_uri: str, complaints: int, opds: int, month_count: int, reads: int) -> None:
     client = mongo_client(mongo_uri)
     try:
@@ -159,6 +192,7 @@ async def run(mongo_uri: str, complaints: int, opds: int, month_count: int, read
             f"({month_count} months) in {time.perf_counter() - began:.1f} s"
         )
         await measure(db, months, reads)
+        await phases(db, months, reads)
     finally:
         await client.close()
 

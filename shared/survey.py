@@ -13,6 +13,7 @@ This is not the 1–5 rating a reporter gives when closing a complaint (`GiveFee
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +32,7 @@ class Questionnaire:
     elements: tuple[Element, ...]
     scale: tuple[str, ...]  # the label of each score, 1 first
 
-    @property
+    @cached_property  # read for every counter document a report or the public page adds up
     def codes(self) -> tuple[str, ...]:
         return tuple(e.code for e in self.elements)
 

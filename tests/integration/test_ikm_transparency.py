@@ -272,6 +272,35 @@ async def test_the_public_page_json_csv_and_html_show_the_seeded_counters(world:
     assert css.status == 200 and "text/css" in css.headers["Content-Type"]
 
 
+async def test_every_pemda_is_a_row_and_the_page_sums_them_month_by_month(world: World) -> None:
+    # Months nobody else writes: the national view of them is these two pemdas alone.
+    months = ("2024-01", "2024-02")
+    ikm = {CURRENT.version: {"n": 1, **dict.fromkeys(CURRENT.codes, 4)}}  # IKM 100.00 (A)
+    docs = [
+        _doc("33.72", "2024-01", received=5, open=1, answered=4, answered_on_time=4, rt_hk={"0": 4}),
+        _doc("33.72", "2024-02", received=2, answered=2, answered_on_time=1, rt_hk={"2": 2}, ikm=ikm),
+        _doc("33.73", "2024-01", received=7, overdue=2, answered=2, answered_on_time=0, rt_hk={"4": 2}),
+        _doc("33.73/dlh", "2024-01", received=7),  # an OPD row: not in the every-pemda view
+    ]  # fmt: skip
+    await world.apps.sla_db["report_monthly"].insert_many([{**d, "pemda": d["scope"][:5]} for d in docs])
+    query = f"from={months[0]}&to={months[1]}"
+    body = await (await world.apps.sla.get(f"/api/v1/public/transparency?{query}")).json()
+    TransparencyAnswer.model_validate(body)
+    totals = {t["scope"]: t for t in body["totals"]}
+    assert set(totals) == {"33.72", "33.73"} and {i["level"] for i in body["items"]} == {"pemda"}
+    assert (totals["33.72"]["received"], totals["33.72"]["answered_on_time_pct"]) == (7, 83.3)
+    # 33.72's answers took 0,0,0,0,2,2 working days: rank 3 falls 3/4 into bucket 0
+    assert (totals["33.72"]["median_response_hk"], totals["33.72"]["ikm"]) == (0.8, 100.0)
+    assert (totals["33.73"]["overdue"], totals["33.73"]["median_response_hk"]) == (2, 4.5)
+    # The page's summary and chart add every pemda up, month by month: January 5 + 7, February 2.
+    html = await (await world.apps.sla.get(f"/transparansi?{query}")).text()
+    assert re.search(r'id="sum-received">14<', html) and re.search(r'id="sum-overdue">2<', html)
+    assert "<title>2024-01: 12 diterima</title>" in html and "<title>2024-02: 2 diterima</title>" in html
+    # answers 0,0,0,0,2,2,4,4: rank 4 is the last of bucket 0 → 1.0 HK
+    assert re.search(r'id="sum-median">1.0 hari kerja<', html)
+    assert re.search(r'id="sum-on-time">62.5 %<', html)  # 5 of 8 answers within the standard
+
+
 async def test_answers_are_cached_with_an_etag(world: World) -> None:
     query = f"/api/v1/public/transparency?pemda={PEMDA}&from=2020-01&to=2020-02"
     cache = world.apps.sla.server.app[PUBLIC_CACHE]

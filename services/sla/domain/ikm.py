@@ -67,18 +67,23 @@ class Ikm:
 def index_of(questionnaire: Questionnaire, n: int, sums: Mapping[str, int]) -> Fraction:
     """25 × the equally weighted mean of the element averages, exactly: with weights 1/k for k
     elements, 25 × Σ_i (sum_i / n) / k = 25 × Σ_i sum_i / (n × k), one fraction."""
+    return index_of_total(questionnaire, n, sum(int(sums.get(code, 0)) for code in questionnaire.codes))
+
+
+def index_of_total(questionnaire: Questionnaire, n: int, total: int) -> Fraction:
+    """The same from `total`, the element sums added up: all the index needs of them, so a
+    figure summed over many counter documents can carry two integers instead of k sums."""
     if n <= 0:
         raise ValueError("tanpa responden tidak ada IKM")
-    total = sum(int(sums.get(code, 0)) for code in questionnaire.codes)
     return Fraction(25 * total, n * len(questionnaire.elements))
 
 
-def index_and_grade(version: str, n: int, sums: Mapping[str, int]) -> tuple[Decimal, str] | None:
-    """The index at two decimals and its grade, without the element averages (the public page)."""
-    questionnaire = QUESTIONNAIRES.get(version)
-    if questionnaire is None or n <= 0:
+def graded_index(questionnaire: Questionnaire, n: int, total: int) -> tuple[Decimal, str] | None:
+    """The index at two decimals and its grade from `n` and the element sums' `total`, without
+    the element averages (the public page); None without respondents."""
+    if n <= 0:
         return None
-    value = two_decimals(index_of(questionnaire, n, sums))
+    value = two_decimals(index_of_total(questionnaire, n, total))
     return value, grade(value)[0]
 
 
@@ -111,10 +116,3 @@ def from_counts(counts: Mapping[str, object], version: str) -> Ikm | None:
     """The IKM from a counter document's `ikm` field: `{version: {"n": …, "u1": …, …}}`."""
     kept = _kept(counts, version)
     return None if kept is None else ikm(version, *kept)
-
-
-def index_from_counts(counts: Mapping[str, object], version: str) -> tuple[int, Decimal, str] | None:
-    """(respondents, index, grade) from a counter document's `ikm` field."""
-    kept = _kept(counts, version)
-    found = None if kept is None else index_and_grade(version, *kept)
-    return None if found is None or kept is None else (kept[0], *found)

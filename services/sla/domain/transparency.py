@@ -9,13 +9,14 @@ it, not counting it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from services.sla.domain.figures import add_counts
-from services.sla.domain.ikm import index_from_counts
+from services.sla.domain.ikm import graded_index
 from services.sla.domain.monthly import median_hk, share_pct
+from shared.survey import QUESTIONNAIRES, Questionnaire
 
 Doc = dict[str, Any]
 LABELS = ("_id", "level", "scope", "pemda", "month")
@@ -49,23 +50,75 @@ class Figures:
         }
 
 
+@dataclass(slots=True)
+class Tally:
+    """What `Figures` are computed from, for one scope and a month or a period: the counts, the
+    response-time histogram (bucket → answers, as stored) and, of the SKM answers, the
+    respondents and the sum of all their element scores (an IKM needs nothing else of them,
+    domain/ikm.py). Adding two is adding numbers, so a period or the national row costs one
+    pass over the month documents."""
+
+    received: int = 0
+    answered: int = 0
+    answered_on_time: int = 0
+    open: int = 0
+    overdue: int = 0
+    rt_hk: dict[str, int] = field(default_factory=dict)
+    ikm_n: int = 0
+    ikm_total: int = 0
+
+    @classmethod
+    def of(cls, counts: Mapping[str, Any], questionnaire: Questionnaire | None) -> Tally:
+        """A monthly counter document's (domain/monthly.py), for `questionnaire`'s SKM answers
+        (None: a version this code does not know, whose answers are not an IKM)."""
+        ikm_n = ikm_total = 0
+        kept = counts.get("ikm")
+        sums = kept.get(questionnaire.version) if questionnaire and isinstance(kept, Mapping) else None
+        if questionnaire is not None and isinstance(sums, Mapping):
+            ikm_n = int(sums.get("n", 0))
+            ikm_total = sum([int(sums.get(code, 0)) for code in questionnaire.codes])
+        return cls(
+            int(counts.get("received", 0)),
+            int(counts.get("answered", 0)),
+            int(counts.get("answered_on_time", 0)),
+            int(counts.get("open", 0)),
+            int(counts.get("overdue", 0)),
+            dict(counts.get("rt_hk", {})),  # median_hk() reads only the buckets it knows
+            ikm_n,
+            ikm_total,
+        )
+
+    def add(self, other: Tally) -> None:
+        self.received += other.received
+        self.answered += other.answered
+        self.answered_on_time += other.answered_on_time
+        self.open += other.open
+        self.overdue += other.overdue
+        for bucket, n in other.rt_hk.items():
+            self.rt_hk[bucket] = self.rt_hk.get(bucket, 0) + n
+        self.ikm_n += other.ikm_n
+        self.ikm_total += other.ikm_total
+
+    def figures(self, questionnaire: Questionnaire | None) -> Figures:
+        median = median_hk(self.rt_hk)
+        index = graded_index(questionnaire, self.ikm_n, self.ikm_total) if questionnaire else None
+        return Figures(
+            received=self.received,
+            answered=self.answered,
+            answered_on_time=self.answered_on_time,
+            answered_on_time_pct=share_pct(self.answered_on_time, self.answered),
+            median_response_hk=None if median is None else round(median, 1),
+            open=self.open,
+            overdue=self.overdue,
+            ikm_respondents=self.ikm_n if index else 0,
+            ikm=index[0] if index else None,
+            ikm_grade=index[1] if index else None,
+        )
+
+
 def figures(counts: Mapping[str, Any], version: str) -> Figures:
-    answered = int(counts.get("answered", 0))
-    on_time = int(counts.get("answered_on_time", 0))
-    median = median_hk(counts.get("rt_hk", {}))
-    index = index_from_counts(counts, version)
-    return Figures(
-        received=int(counts.get("received", 0)),
-        answered=answered,
-        answered_on_time=on_time,
-        answered_on_time_pct=share_pct(on_time, answered),
-        median_response_hk=None if median is None else round(median, 1),
-        open=int(counts.get("open", 0)),
-        overdue=int(counts.get("overdue", 0)),
-        ikm_respondents=index[0] if index else 0,
-        ikm=index[1] if index else None,
-        ikm_grade=index[2] if index else None,
-    )
+    questionnaire = QUESTIONNAIRES.get(version)
+    return Tally.of(counts, questionnaire).figures(questionnaire)
 
 
 def sum_months(docs: Iterable[Doc]) -> dict[str, Any]:
@@ -83,18 +136,60 @@ class ScopeFigures:
     period: Figures
 
 
-def by_scope(docs: Sequence[Doc], months: Sequence[str], version: str) -> list[ScopeFigures]:
-    """Each scope found in `docs`, its figures for every month of `months` and for all of them;
-    the pemda's own row first, then its OPDs by id."""
-    grouped: dict[str, list[Doc]] = {}
-    levels: dict[str, str] = {}
+@dataclass
+class ScopeTally:
+    level: str
+    months: dict[str, Tally]  # the months that have a document
+    period: Tally
+
+
+def tally(docs: Iterable[Doc], version: str) -> dict[str, ScopeTally]:
+    """The documents by scope, each read once: its months' tallies and their sum."""
+    questionnaire = QUESTIONNAIRES.get(version)
+    out: dict[str, ScopeTally] = {}
     for doc in docs:
-        grouped.setdefault(doc["scope"], []).append(doc)
-        levels[doc["scope"]] = doc["level"]
-    out = []
-    for scope in sorted(grouped, key=lambda s: (levels[s] != "pemda", s)):
-        per_month = {d["month"]: d for d in grouped[scope]}
-        # One document per scope and month: read as it is (figures() reads only counter fields).
-        rows = [(m, figures(per_month.get(m, {}), version)) for m in months]
-        out.append(ScopeFigures(scope, levels[scope], rows, figures(sum_months(grouped[scope]), version)))
+        found = out.get(doc["scope"])
+        if found is None:
+            found = out[doc["scope"]] = ScopeTally(doc["level"], {}, Tally())
+        month = Tally.of(doc, questionnaire)
+        found.months[doc["month"]] = month  # one document per scope and month (its _id)
+        found.period.add(month)
     return out
+
+
+def scope_figures(
+    tallies: Mapping[str, ScopeTally], months: Sequence[str], version: str
+) -> list[ScopeFigures]:
+    """Each scope's figures for every month of `months` and for all of them; the pemda's own
+    row first, then its OPDs by id (or every pemda by code)."""
+    questionnaire = QUESTIONNAIRES.get(version)
+    zero = Tally().figures(questionnaire)
+    out = []
+    for scope in sorted(tallies, key=lambda s: (tallies[s].level != "pemda", s)):
+        found = tallies[scope]
+        rows = [(m, found.months[m].figures(questionnaire) if m in found.months else zero) for m in months]
+        out.append(ScopeFigures(scope, found.level, rows, found.period.figures(questionnaire)))
+    return out
+
+
+def by_scope(docs: Sequence[Doc], months: Sequence[str], version: str) -> list[ScopeFigures]:
+    return scope_figures(tally(docs, version), months, version)
+
+
+def summed(
+    tallies: Mapping[str, ScopeTally], months: Sequence[str], version: str, scope: str, level: str
+) -> ScopeFigures | None:
+    """One row adding up every scope of `tallies`, month by month (e.g. every pemda: the
+    national row); None when there is none."""
+    if not tallies:
+        return None
+    questionnaire = QUESTIONNAIRES.get(version)
+    by_month = {m: Tally() for m in months}
+    period = Tally()
+    for found in tallies.values():
+        period.add(found.period)
+        for m, month in found.months.items():
+            if m in by_month:
+                by_month[m].add(month)
+    rows = [(m, t.figures(questionnaire)) for m, t in by_month.items()]
+    return ScopeFigures(scope, level, rows, period.figures(questionnaire))
