@@ -1,6 +1,7 @@
 """The OpenID Connect client of staff sign-in (issue 21 item 1): the provider's discovery document,
 the authorization request (code flow, PKCE S256, state and nonce), the code exchange at the token
-endpoint, the ID token's checks and the provider's logout address.
+endpoint, the ID token's checks, the provider's logout address, and the checks of the Logout Token
+it posts for a back-channel logout (signed by the same keys; its claims rules in domain/oidc.py).
 
 Authlib does the protocol's parts: the PKCE challenge (RFC 7636), the ID token's claims rules of
 OpenID Connect Core §3.1.3.7 (`CodeIDToken`: iss, aud, exp, iat, nonce, azp, at_hash) and the

@@ -7,6 +7,9 @@ The provider decides who someone is and what they may do (their role, pemda and 
 provider's claims, read at every sign-in); routing keeps a local account for each such person
 (adapters/accounts.py `oidc_account`), linked by the provider's stable `iss` + `sub`, so that the
 people show in the staff page, can be told by e-mail, and can be disabled here at once.
+
+A logout at the provider reaches routing as a Logout Token (Back-Channel Logout 1.0):
+`logout_request` holds the rules its claims must meet once its signature is verified.
 """
 
 from __future__ import annotations
