@@ -491,6 +491,8 @@ def _forged_tokens(oidc: OidcRouting) -> dict[str, str]:
         "no jti": sign(_logout_claims(oidc, jti=None)),
         "no sub nor sid": sign(_logout_claims(oidc, sub=None)),
         "issued long ago": sign(_logout_claims(oidc, iat=1_600_000_000, exp=None)),
+        "iat NaN": sign(_logout_claims(oidc, iat=float("nan"))),
+        "sid not a string": sign(_logout_claims(oidc, sid={"$ne": None})),
         "claims not an object": jws.serialize_compact(
             {"alg": "RS256", "kid": oidc.provider.signing_key.kid},
             b'["budi.pupr"]',

@@ -14,6 +14,7 @@ A logout at the provider reaches routing as a Logout Token (Back-Channel Logout 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,7 +164,8 @@ def _seconds(claims: Mapping[str, Any], name: str) -> int | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # Python's JSON reader takes `Infinity` and `NaN`: not a time either.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise LogoutTokenError(f"{name}: not a number")
     return int(value)
 
