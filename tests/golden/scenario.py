@@ -446,6 +446,13 @@ async def staff_sign_in(rec: Recorder, mongo_uri: str, routing_db: str) -> None:
     await rec.call("staff: home without a session", "routing", "GET", "/staff/")
     # The OIDC provider's way back (tests/integration/test_staff_oidc.py): none is configured here.
     await rec.call("staff: OIDC return without a provider", "routing", "GET", "/staff/masuk/oidc")
+    await rec.call(
+        "staff: OIDC back-channel logout without a provider",
+        "routing",
+        "POST",
+        "/staff/oidc/backchannel-logout",
+        form={"logout_token": "tanpa-penyedia"},
+    )
     sign_in = await rec.call("staff: sign-in page", "routing", "GET", "/staff/masuk")
     csrf = sign_in.cookies["pengaduan_csrf"]
     account = {"username": "golden-admin", "password": password}

@@ -133,6 +133,9 @@ TABLE: dict[tuple[str, str, str], Row | str] = {
     ("routing", "GET", "/openapi.json"): PUBLIC,
     ("routing", "GET", "/metrics"): PUBLIC,  # by network instead (METRICS_ALLOW): tests are on loopback
     ("routing", "POST", "/api/v1/routing/explain"): PUBLIC + ": which OPD a text would go to",
+    ("routing", "POST", "/staff/oidc/backchannel-logout"): PUBLIC
+    + ": the OIDC provider, server to server; its signed Logout Token is the credential"
+    " (tests/integration/test_staff_oidc.py)",
     ("routing", "GET", "/api/v1/staff/complaints/{id}"): staff(target="complaint"),
     ("routing", "PATCH", "/api/v1/staff/complaints/{id}"): staff("coordinator", target="complaint"),
     **{  # the OPD's own clerks only: an admin does not act for an OPD

@@ -8,7 +8,10 @@ session and staff token like a password sign-in's, with a local account linked t
 subject; the token's `sub` and `name` are what intake's identity audit records; a callback from
 another browser, a replayed or made-up state, a changed nonce, another attempt's code (PKCE), an
 answer naming another issuer, an unknown role or a scope outside the deployment are refused with a
-page and open no session; logout ends the session here and at the provider.
+page and open no session; logout ends the session here and at the provider; a logout at the
+provider ends the session here through its back-channel Logout Token (and only that session), a
+token naming only the person ends all their sessions, and a forged, misdirected, replayed or
+malformed token is answered 400 and ends nothing.
 """
 
 from __future__ import annotations
@@ -16,23 +19,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import re
+import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import parse_qs, urljoin, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import aiohttp
 import pytest
+from joserfc import jws
 from yarl import URL
 
 from devtools import infra
 from services.routing.adapters.accounts import token_hash
 from services.routing.adapters.oidc import OidcClient, OidcError
+from services.routing.domain.oidc import BACKCHANNEL_EVENT
 from services.routing.domain.staff import Account
 from services.routing.entrypoints.staff_pages import DIRECTORY
+from shared import clock
 from shared.auth import StaffAuth
 from shared.ratelimit import MONOTONIC, RATE_LIMITS, TokenBuckets
 from tests.intake_app import running_intake
-from tests.oidc import CLIENT_ID, CLIENT_SECRET, OidcRouting, free_port, routing_with_provider
+from tests.oidc import CLIENT_ID, CLIENT_SECRET, OidcRouting, free_port, routing_with_provider, signing_key
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -364,3 +374,171 @@ async def test_a_flood_of_sign_in_starts_is_refused_before_anything_is_stored(oi
             assert await oidc.db["staff_oidc_logins"].count_documents({}) == stored
     finally:
         limits.groups["oidc_sign_in"] = kept
+
+
+# --- back-channel logout (OpenID Connect Back-Channel Logout 1.0) ------------------------------
+
+LOGOUT = "/staff/oidc/backchannel-logout"
+
+
+async def _session_doc(http: aiohttp.ClientSession, oidc: OidcRouting) -> dict[str, Any]:
+    token = _cookie(http, oidc, "pengaduan_sesi")
+    assert token is not None
+    doc = await oidc.db["staff_sessions"].find_one({"_id": token_hash(token)})
+    assert doc is not None
+    return doc
+
+
+async def _opens_staff_home(http: aiohttp.ClientSession, oidc: OidcRouting) -> bool:
+    r = await http.get(f"{oidc.base}/staff/", allow_redirects=False)
+    assert r.status in (200, 302), await r.text()
+    return r.status == 200
+
+
+async def test_a_logout_at_the_provider_ends_that_session_here(oidc: OidcRouting) -> None:
+    async with _browser() as http, _browser() as desk:
+        assert (await _sign_in(http, oidc, "budi.pupr")).status == 302
+        assert (await _sign_in(desk, oidc, "budi.pupr")).status == 302  # another session there too
+        mine, other = await _session_doc(http, oidc), await _session_doc(desk, oidc)
+        # The ID token's `sid` (the provider's session) and the person are kept with the session.
+        assert mine["oidc_subject"] == other["oidc_subject"] == f"{oidc.provider.issuer}#budi.pupr"
+        assert mine["oidc_sid"] and other["oidc_sid"] and mine["oidc_sid"] != other["oidc_sid"]
+
+        # The person logs out at the provider itself (not through routing's logout, which would
+        # end the session here first): the provider posts its Logout Token to routing.
+        end = f"{oidc.provider.issuer}/session/end?" + urlencode(
+            {
+                "id_token_hint": mine["id_token"],
+                "client_id": CLIENT_ID,
+                "post_logout_redirect_uri": f"{oidc.base}/staff/masuk?pesan=keluar",
+            }
+        )
+        back = await _at_provider(http, oidc, end, "budi.pupr")
+        assert back == f"{oidc.base}/staff/masuk?pesan=keluar"
+
+        async def ended() -> bool:
+            return not await _opens_staff_home(http, oidc)
+
+        await eventually(ended, what="routing's session ended by the provider's back-channel logout")
+        called = f"backchannel.success {CLIENT_ID} budi.pupr {mine['oidc_sid']}"
+
+        async def provider_saw_200() -> bool:
+            return called in oidc.provider.log()
+
+        await eventually(provider_saw_200, what="the provider's log of its back-channel call")
+        assert "backchannel.error" not in oidc.provider.log()
+        # Only the session the provider ended: the person's other browser is still signed in.
+        assert await _opens_staff_home(desk, oidc)
+        assert await oidc.db["staff_sessions"].find_one({"_id": mine["_id"]}) is None
+
+
+def _logout_claims(oidc: OidcRouting, **change: Any) -> dict[str, Any]:
+    now = int(clock.wall().timestamp())
+    claims: dict[str, Any] = {
+        "iss": oidc.provider.issuer,
+        "aud": CLIENT_ID,
+        "iat": now,
+        "exp": now + 120,
+        "jti": uuid.uuid4().hex,
+        "sub": "budi.pupr",
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
+    claims |= change
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+async def _post_logout(
+    oidc: OidcRouting, body: str | bytes, content_type: str = "application/x-www-form-urlencoded"
+) -> tuple[int, str | None, str]:
+    async with aiohttp.ClientSession() as server:  # the provider: no cookies, no CSRF token
+        r = await server.post(f"{oidc.base}{LOGOUT}", data=body, headers={"Content-Type": content_type})
+        return r.status, r.headers.get("Cache-Control"), await r.text()
+
+
+async def test_a_token_naming_only_the_person_ends_all_their_sessions_once(oidc: OidcRouting) -> None:
+    async with _browser() as one, _browser() as two, _browser() as coordinator:
+        for http, login in ((one, "budi.pupr"), (two, "budi.pupr"), (coordinator, "sri.koord")):
+            assert (await _sign_in(http, oidc, login)).status == 302
+        token = oidc.provider.sign(_logout_claims(oidc), typ="logout+jwt")
+        status, cache, text = await _post_logout(oidc, urlencode({"logout_token": token}))
+        assert (status, cache, text) == (200, "no-store", "")
+        assert not await _opens_staff_home(one, oidc) and not await _opens_staff_home(two, oidc)
+        assert await _opens_staff_home(coordinator, oidc)  # another person's session stays
+
+        # The same token again (a replay) is refused and ends nothing: the person signed in again
+        # after it keeps their session.
+        assert (await _sign_in(one, oidc, "budi.pupr")).status == 302
+        status, cache, text = await _post_logout(oidc, urlencode({"logout_token": token}))
+        assert (status, cache) == (400, "no-store")
+        assert json.loads(text)["error_description"] == "logout_token: jti: already received (a replay)"
+        assert await _opens_staff_home(one, oidc)
+
+
+def _forged_tokens(oidc: OidcRouting) -> dict[str, str]:
+    stranger = signing_key()  # same kid, another key: a signature that is not the provider's
+    sign = oidc.provider.sign
+    unsigned = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(json.dumps(_logout_claims(oidc)).encode()).rstrip(b"=").decode()
+    return {
+        "wrong signature": sign(_logout_claims(oidc), key=stranger),
+        "unknown kid": sign(_logout_claims(oidc), key=signing_key("kunci-lain")),
+        "alg none": f"{unsigned}.{body}.",
+        "wrong aud": sign(_logout_claims(oidc, aud="klien-lain")),
+        "wrong iss": sign(_logout_claims(oidc, iss="http://penyedia-lain.example")),
+        "a nonce": sign(_logout_claims(oidc, nonce="n-0S6_WzA2Mj")),
+        "no events": sign(_logout_claims(oidc, events=None)),
+        "another event": sign(_logout_claims(oidc, events={"http://schemas.openid.net/event/lain": {}})),
+        "no jti": sign(_logout_claims(oidc, jti=None)),
+        "no sub nor sid": sign(_logout_claims(oidc, sub=None)),
+        "issued long ago": sign(_logout_claims(oidc, iat=1_600_000_000, exp=None)),
+        "iat NaN": sign(_logout_claims(oidc, iat=float("nan"))),
+        "sid not a string": sign(_logout_claims(oidc, sid={"$ne": None})),
+        "claims not an object": jws.serialize_compact(
+            {"alg": "RS256", "kid": oidc.provider.signing_key.kid},
+            b'["budi.pupr"]',
+            oidc.provider.signing_key,
+        ),
+        "garbage": "bukan-token",
+        "three dots of garbage": "a.b.c",
+        "five parts (JWE)": "a.b.c.d.e",
+        "bad base64": "!!!.@@@.###",
+        "header not JSON": base64.urlsafe_b64encode(b"{{{").decode() + ".e30.",
+    }
+
+
+async def test_forged_misdirected_or_malformed_logout_tokens_are_refused_and_end_nothing(
+    oidc: OidcRouting,
+) -> None:
+    async with _browser() as http:
+        assert (await _sign_in(http, oidc, "budi.pupr")).status == 302
+        for case, token in _forged_tokens(oidc).items():
+            status, cache, text = await _post_logout(oidc, urlencode({"logout_token": token}))
+            assert (status, cache) == (400, "no-store"), (case, status, text)
+            answer = json.loads(text)
+            assert answer["error"] == "invalid_request" and answer["status"] == 400, (case, answer)
+            assert answer["errors"][0]["field"] == "logout_token", (case, answer)
+        for case, body, content_type in (
+            ("no field", "", "application/x-www-form-urlencoded"),
+            ("two tokens", "logout_token=a&logout_token=b", "application/x-www-form-urlencoded"),
+            ("not a form", b"\xff\xfe=\x00", "application/x-www-form-urlencoded"),
+            ("JSON", json.dumps({"logout_token": "x"}), "application/json"),
+        ):
+            status, cache, text = await _post_logout(oidc, body, content_type)
+            assert (status, json.loads(text)["error"]) == (400, "invalid_request"), (case, text)
+        huge = urlencode({"logout_token": "a" * 20_000})
+        status, _, text = await _post_logout(oidc, huge)
+        assert status == 413 and "larger than" in json.loads(text)["detail"]
+        assert await _opens_staff_home(http, oidc)  # nothing ended
+
+
+async def test_the_logout_endpoint_is_limited_per_client_address(oidc: OidcRouting) -> None:
+    limits = oidc.routing.server.app[RATE_LIMITS]
+    kept = limits.groups["oidc_logout"]
+    limits.groups["oidc_logout"] = TokenBuckets(2, 100, MONOTONIC)
+    try:
+        for _ in range(2):
+            assert (await _post_logout(oidc, "logout_token=x"))[0] == 400
+        status, _, text = await _post_logout(oidc, "logout_token=x")
+        assert status == 429 and json.loads(text)["status"] == 429
+    finally:
+        limits.groups["oidc_logout"] = kept

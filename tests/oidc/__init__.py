@@ -22,6 +22,8 @@ from unittest import mock
 
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from pymongo.asynchronous.database import AsyncDatabase
 
 import services.routing.bootstrap as routing_app
@@ -35,6 +37,10 @@ SCRIPT = Path(__file__).resolve().parent / "provider.mjs"
 CLIENT_ID, CLIENT_SECRET = "pengaduan-routing", "rahasia-klien-routing-untuk-uji-saja"
 
 
+def signing_key(kid: str = "uji-1") -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"}, private=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -45,6 +51,18 @@ def free_port() -> int:
 class Provider:
     issuer: str
     people_file: Path
+    log_file: Path
+
+    signing_key: RSAKey
+
+    def sign(self, claims: dict[str, Any], key: RSAKey | None = None, **header: Any) -> str:
+        """A JWT signed with the provider's own key (or `key`), as the provider would sign it."""
+        key = key or self.signing_key
+        return jwt.encode({"alg": "RS256", "kid": key.kid, **header}, claims, key)
+
+    def log(self) -> str:
+        """What the provider printed so far (its back-channel calls' outcomes among it)."""
+        return self.log_file.read_text(errors="replace")
 
     def add(self, login: str, **claims: Any) -> None:
         people = json.loads(self.people_file.read_text())
@@ -54,12 +72,19 @@ class Provider:
 
 @contextlib.asynccontextmanager
 async def running_provider(
-    port: int, redirect_uris: list[str], logout_uris: list[str], workdir: Path
+    port: int,
+    redirect_uris: list[str],
+    logout_uris: list[str],
+    workdir: Path,
+    backchannel_logout_uri: str = "",
 ) -> AsyncIterator[Provider]:
     module = await asyncio.to_thread(infra.ensure_oidc_provider)
     issuer = f"http://127.0.0.1:{port}"
     people = workdir / "oidc-people.json"
     people.write_text("{}")
+    key = signing_key()
+    jwks = workdir / "oidc-jwks.json"
+    jwks.write_text(json.dumps({"keys": [key.as_dict(private=True)]}))
     log = (workdir / "oidc-provider.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         "node",
@@ -74,6 +99,8 @@ async def running_provider(
             "REDIRECT_URIS": ",".join(redirect_uris),
             "POST_LOGOUT_REDIRECT_URIS": ",".join(logout_uris),
             "ACCOUNTS_FILE": str(people),
+            "BACKCHANNEL_LOGOUT_URI": backchannel_logout_uri,
+            "JWKS_FILE": str(jwks),
         },
         stdout=log,
         stderr=log,
@@ -91,7 +118,7 @@ async def running_provider(
                     return False
 
             await eventually(answers, within=60, what="oidc-provider's discovery document")
-        yield Provider(issuer, people)
+        yield Provider(issuer, people, workdir / "oidc-provider.log", key)
     finally:
         if process.returncode is None:
             process.terminate()
@@ -138,7 +165,11 @@ async def routing_with_provider(
     client: Client = TestClient(TestServer(app, host="127.0.0.1", port=routing_port))
     try:
         async with running_provider(
-            provider_port, [f"{base}/staff/masuk/oidc"], [f"{base}/staff/masuk?pesan=keluar"], workdir
+            provider_port,
+            [f"{base}/staff/masuk/oidc"],
+            [f"{base}/staff/masuk?pesan=keluar"],
+            workdir,
+            f"{base}/staff/oidc/backchannel-logout",
         ) as provider:
             await client.start_server()
             try:

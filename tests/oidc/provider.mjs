@@ -24,6 +24,12 @@ const provider = new Provider(env('ISSUER'), {
     response_types: ['code'],
     grant_types: ['authorization_code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    // Back-Channel Logout 1.0: a logout here posts a Logout Token to routing; with the session
+    // required, the ID token carries `sid` and the Logout Token names that session.
+    ...(process.env.BACKCHANNEL_LOGOUT_URI ? {
+      backchannel_logout_uri: process.env.BACKCHANNEL_LOGOUT_URI,
+      backchannel_logout_session_required: true,
+    } : {}),
   }],
   pkce: { required: () => true },
   // Scope-granted claims go into the ID token too (the relying party reads only the ID token).
@@ -35,14 +41,32 @@ const provider = new Provider(env('ISSUER'), {
     pengaduan: ['role', 'pemda', 'opd'],
   },
   scopes: ['openid', 'profile', 'email', 'pengaduan'],
-  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+  },
   cookies: { keys: ['test-only-cookie-key-of-the-oidc-provider'] },
+  // The signing key comes from the test (JWKS_FILE), so it can also sign Logout Tokens by hand.
+  jwks: JSON.parse(readFileSync(env('JWKS_FILE'), 'utf8')),
+  // The provider refuses outgoing requests to special-use addresses (its SSRF guard, a dispatcher
+  // passed in the options); routing under test listens on 127.0.0.1, so the back-channel call
+  // goes out without that guard here.
+  fetch: (url, { dispatcher: _guard, ...options }) => globalThis.fetch(url, options),
   findAccount: async (_ctx, id) => {
     const people = JSON.parse(readFileSync(env('ACCOUNTS_FILE'), 'utf8'));
     const claims = people[id];
     if (!claims) return undefined;
     return { accountId: id, claims: async () => ({ sub: id, preferred_username: id, ...claims }) };
   },
+});
+
+// The test reads the outcome of each back-channel call from the provider's log.
+provider.on('backchannel.success', (_ctx, client, accountId, sid) => {
+  console.log(`backchannel.success ${client.clientId} ${accountId} ${sid}`);
+});
+provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => {
+  console.log(`backchannel.error ${client.clientId} ${accountId} ${sid} ${err.message}`);
 });
 
 const port = Number(env('PORT'));

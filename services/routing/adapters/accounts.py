@@ -6,7 +6,9 @@ session. Times are wall time: they are compared with browsers' cookies and token
 Collections: `staff_accounts` (`_id` = username), `staff_sessions` (`_id` = token hash; a TTL
 index drops expired ones), `staff_failures` (`_id` = "account:<name>" or "client:<address>"),
 `staff_resets` (`_id` = link token hash; single use), `staff_oidc_logins` (`_id` = the state's hash:
-a sign-in through the OIDC provider under way, single use, dropped after a few minutes).
+a sign-in through the OIDC provider under way, single use, dropped after a few minutes),
+`staff_oidc_logouts` (`_id` = a back-channel Logout Token's `jti`, kept while such a token would
+still be accepted, so a replay ends nothing).
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     await db["staff_resets"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     await db["staff_accounts"].create_index([("oidc_subject", ASCENDING)])
     await db["staff_oidc_logins"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+    await db["staff_oidc_logouts"].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+    # sparse: only sessions opened through the provider carry them
+    await db["staff_sessions"].create_index([("oidc_sid", ASCENDING)], sparse=True)
+    await db["staff_sessions"].create_index([("oidc_subject", ASCENDING)], sparse=True)
 
 
 class MongoStaffDirectory:
@@ -216,10 +222,18 @@ class MongoStaffDirectory:
     # --- sessions -------------------------------------------------------------------------------
 
     async def open_session(
-        self, username: str, lifetime: timedelta, id_token: str | None = None
+        self,
+        username: str,
+        lifetime: timedelta,
+        id_token: str | None = None,
+        *,
+        oidc_subject: str | None = None,
+        oidc_sid: str | None = None,
     ) -> tuple[str, str]:
         """A new session: (the cookie's token, its CSRF token). `id_token`: the OIDC provider's,
-        kept for its logout (`id_token_hint`)."""
+        kept for its logout (`id_token_hint`); `oidc_subject` (`<iss>#<sub>`) and `oidc_sid` (the
+        provider's session id from the ID token): what the provider's back-channel logout names
+        (`end_oidc_sessions`)."""
         token, csrf, now = new_token(), new_token(), clock.wall()
         doc: Doc = {
             "_id": token_hash(token),
@@ -230,6 +244,10 @@ class MongoStaffDirectory:
         }
         if id_token:
             doc["id_token"] = id_token
+        if oidc_subject:
+            doc["oidc_subject"] = oidc_subject
+        if oidc_sid:
+            doc["oidc_sid"] = oidc_sid
         await self._db["staff_sessions"].insert_one(doc)
         return token, csrf
 
@@ -247,6 +265,34 @@ class MongoStaffDirectory:
         """End the session; the OIDC provider's ID token it was opened with, if any."""
         doc = await self._db["staff_sessions"].find_one_and_delete({"_id": token_hash(token)})
         return doc.get("id_token") if doc else None
+
+    async def end_oidc_sessions(self, subject: str | None, sid: str | None) -> int:
+        """The provider's back-channel logout: end the session opened with its session `sid` (of
+        the person `subject`, `<iss>#<sub>`, when given too), or every session of `subject` when
+        no `sid` is named. How many ended."""
+        query: Doc = {}
+        if sid is not None:
+            query["oidc_sid"] = sid
+        if subject is not None:
+            query["oidc_subject"] = subject
+        if not query:
+            return 0
+        return (await self._db["staff_sessions"].delete_many(query)).deleted_count
+
+    async def first_logout(self, jti: str, until: datetime) -> bool:
+        """Record a Logout Token's `jti` until `until` (when a token carrying it stops being
+        accepted anyway): True the first time, False for a replay."""
+        try:
+            await self._db["staff_oidc_logouts"].insert_one(
+                {"_id": jti, "seen_at": clock.wall(), "expires_at": until}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def forget_logout(self, jti: str) -> None:
+        """Undo `first_logout` when the sessions could not be ended, so the provider may retry."""
+        await self._db["staff_oidc_logouts"].delete_one({"_id": jti})
 
     # --- sign-in through an OIDC provider -------------------------------------------------------
 

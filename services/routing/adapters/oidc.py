@@ -1,6 +1,7 @@
 """The OpenID Connect client of staff sign-in (issue 21 item 1): the provider's discovery document,
 the authorization request (code flow, PKCE S256, state and nonce), the code exchange at the token
-endpoint, the ID token's checks and the provider's logout address.
+endpoint, the ID token's checks, the provider's logout address, and the checks of the Logout Token
+it posts for a back-channel logout (signed by the same keys; its claims rules in domain/oidc.py).
 
 Authlib does the protocol's parts: the PKCE challenge (RFC 7636), the ID token's claims rules of
 OpenID Connect Core §3.1.3.7 (`CodeIDToken`: iss, aud, exp, iat, nonce, azp, at_hash) and the
@@ -30,6 +31,7 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from services.routing.domain.oidc import LogoutRequest, LogoutTokenError, logout_request
 from shared import clock
 
 # The ID token's `iat`/`exp` may differ this much from our clock (the provider's clock drifts).
@@ -40,6 +42,10 @@ MAX_BODY = 256 * 1024
 
 class OidcError(RuntimeError):
     """The provider could not be used or answered something that must not be trusted."""
+
+
+class LogoutTokenRejected(OidcError):
+    """A Logout Token that is not the provider's, not for this client, or not a valid one."""
 
 
 @dataclass(frozen=True)
@@ -176,18 +182,23 @@ class OidcClient:
                 raise OidcError(f"jwks: {exc}") from None
         return self._keys
 
-    async def verify_id_token(self, id_token: str, nonce: str, access_token: str | None) -> dict[str, Any]:
-        """The ID token's claims, once its signature (the provider's key set), `iss`, `aud`, `exp`,
-        `iat`, `nonce`, `azp` and `at_hash` hold."""
+    async def _decoded(self, token: str) -> jwt.Token:
+        """The token's header and claims once its signature is one of the provider's keys' (for
+        both the ID token and the Logout Token, which the same keys sign)."""
         meta = await self.metadata()
         algorithms = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
         # Only the provider's public keys sign: never "none", never HS* (the client secret as key).
         registry = JWSRegistry(algorithms=[a for a in algorithms if a != "none" and not a.startswith("HS")])
         try:
-            try:
-                token = jwt.decode(id_token, await self._key_set(refresh=False), registry=registry)
-            except InvalidKeyIdError:  # the provider rotated its keys
-                token = jwt.decode(id_token, await self._key_set(refresh=True), registry=registry)
+            return jwt.decode(token, await self._key_set(refresh=False), registry=registry)
+        except InvalidKeyIdError:  # the provider rotated its keys
+            return jwt.decode(token, await self._key_set(refresh=True), registry=registry)
+
+    async def verify_id_token(self, id_token: str, nonce: str, access_token: str | None) -> dict[str, Any]:
+        """The ID token's claims, once its signature (the provider's key set), `iss`, `aud`, `exp`,
+        `iat`, `nonce`, `azp` and `at_hash` hold."""
+        try:
+            token = await self._decoded(id_token)
             params: dict[str, Any] = {"nonce": nonce, "client_id": self.client_id}
             if access_token:
                 params["access_token"] = access_token
@@ -205,6 +216,26 @@ class OidcClient:
         except (JoseError, ValueError) as exc:
             raise OidcError(f"id_token: {exc}") from None
         return dict(claims)
+
+    async def verify_logout_token(self, logout_token: str) -> LogoutRequest:
+        """What a Logout Token (Back-Channel Logout 1.0 §2.4) asks, once its signature (the same
+        key set as the ID token's) and claims (domain/oidc.py `logout_request`) hold. A token that
+        fails is a `LogoutTokenRejected`; a provider that cannot be reached, an `OidcError`."""
+        try:
+            token = await self._decoded(logout_token)
+        except (JoseError, ValueError, TypeError, IndexError, KeyError) as exc:
+            # KeyError, IndexError: a header naming no usable key or algorithm in made-up input.
+            raise LogoutTokenRejected(f"logout_token: {exc.__class__.__name__} {exc}"[:300]) from None
+        try:
+            return logout_request(
+                token.claims,
+                issuer=self.issuer,
+                client_id=self.client_id,
+                now=int(clock.wall().timestamp()),
+                leeway=LEEWAY_SECONDS,
+            )
+        except LogoutTokenError as exc:
+            raise LogoutTokenRejected(f"logout_token: {exc}") from None
 
     async def end_session_url(self, id_token_hint: str | None, after: str) -> str | None:
         """The provider's RP-initiated logout address, if it offers one."""

@@ -7,10 +7,14 @@ The provider decides who someone is and what they may do (their role, pemda and 
 provider's claims, read at every sign-in); routing keeps a local account for each such person
 (adapters/accounts.py `oidc_account`), linked by the provider's stable `iss` + `sub`, so that the
 people show in the staff page, can be told by e-mail, and can be disabled here at once.
+
+A logout at the provider reaches routing as a Logout Token (Back-Channel Logout 1.0):
+`logout_request` holds the rules its claims must meet once its signature is verified.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,3 +122,86 @@ def person(
         opd=opd_,
         email=email[:254] if email else None,
     )
+
+
+# --- back-channel logout (OpenID Connect Back-Channel Logout 1.0) --------------------------------
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+# A Logout Token is posted by the provider the moment the person logs out there: one issued longer
+# ago than this is refused (§2.6 lets the relying party bound `iat`), so the `jti`s seen need to be
+# remembered only this long (plus the clocks' leeway) for a replay to be recognised.
+LOGOUT_MAX_AGE_SECONDS = 300
+_MAX_CLAIM = 255  # longer `sub`, `sid` or `jti` values are nobody's
+
+
+class LogoutTokenError(ValueError):
+    """A Logout Token whose claims must not be acted on; the message is for the log and the
+    provider's error body (it names the claim)."""
+
+
+@dataclass(frozen=True)
+class LogoutRequest:
+    """What a verified Logout Token asks: end the session `sid` of the person `sub` (either may be
+    absent, not both). `jti` must be remembered until `remember_until` (Unix seconds): a second
+    token with it is refused."""
+
+    jti: str
+    sub: str | None
+    sid: str | None
+    remember_until: int
+
+
+def _claim_text(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > _MAX_CLAIM:
+        raise LogoutTokenError(f"{name}: not a string of 1-{_MAX_CLAIM} characters")
+    return value
+
+
+def _seconds(claims: Mapping[str, Any], name: str) -> int | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    # Python's JSON reader takes `Infinity` and `NaN`: not a time either.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise LogoutTokenError(f"{name}: not a number")
+    return int(value)
+
+
+def logout_request(
+    claims: Mapping[str, Any], *, issuer: str, client_id: str, now: int, leeway: int
+) -> LogoutRequest:
+    """The claims checks of Back-Channel Logout 1.0 §2.6 for a token whose signature has been
+    verified: `iss` the provider, `aud` this client, `iat` present and recent, `exp` (if any) not
+    passed, `jti` present, `events` holding the back-channel logout event as a JSON object, `sub`
+    and/or `sid`, and no `nonce` (which is how an ID token could otherwise pass for one)."""
+    if claims.get("iss") != issuer:
+        raise LogoutTokenError("iss: not the provider's")
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if client_id not in audiences:
+        raise LogoutTokenError("aud: not this client")
+    iat = _seconds(claims, "iat")
+    if iat is None:
+        raise LogoutTokenError("iat: missing")
+    if iat > now + leeway:
+        raise LogoutTokenError("iat: in the future")
+    if iat < now - LOGOUT_MAX_AGE_SECONDS - leeway:
+        raise LogoutTokenError(f"iat: older than {LOGOUT_MAX_AGE_SECONDS} seconds")
+    exp = _seconds(claims, "exp")
+    if exp is not None and exp < now - leeway:
+        raise LogoutTokenError("exp: expired")
+    jti = _claim_text(claims, "jti")
+    if jti is None:
+        raise LogoutTokenError("jti: missing")
+    events = claims.get("events")
+    if not isinstance(events, Mapping) or not isinstance(events.get(BACKCHANNEL_EVENT), Mapping):
+        raise LogoutTokenError(f"events: no {BACKCHANNEL_EVENT} member")
+    if "nonce" in claims:
+        raise LogoutTokenError("nonce: a Logout Token carries none")
+    sub, sid = _claim_text(claims, "sub"), _claim_text(claims, "sid")
+    if sub is None and sid is None:
+        raise LogoutTokenError("sub, sid: neither is present")
+    return LogoutRequest(jti=jti, sub=sub, sid=sid, remember_until=iat + LOGOUT_MAX_AGE_SECONDS + 2 * leeway)

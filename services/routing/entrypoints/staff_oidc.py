@@ -16,6 +16,13 @@ for a password (entrypoints/staff_pages.py asks `app[EXTERNAL_SIGN_IN]`).
    refused); then the same session and staff token cookies as a password sign-in.
 3. Logout ends the local session, then sends the browser to the provider's
    `end_session_endpoint` (with the ID token as `id_token_hint`) when it offers one.
+4. `POST /staff/oidc/backchannel-logout` (OpenID Connect Back-Channel Logout 1.0, register it as the
+   client's `backchannel_logout_uri`): the provider, server to server, posts a Logout Token when a
+   person logs out there (or is logged out by an admin); its signature (the ID token's key set)
+   and claims are checked (domain/oidc.py `logout_request`), its `jti` is remembered so a replay
+   ends nothing, and the local sessions it names end: the one opened with its `sid` (recorded
+   from the ID token at sign-in), or every session of its `sub`. No session or CSRF token: the
+   signed token is the credential.
 
 Why a local account per person: e-mail notifications (issue 21 item 4) and the staff page read
 routing's accounts; an admin can disable a leaver here at once, whatever the provider still says;
@@ -24,14 +31,15 @@ sessions and the identity audit name the same username either way.
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import timedelta
-from urllib.parse import urlsplit
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
 from services.routing.adapters.accounts import new_token, token_hash
-from services.routing.adapters.oidc import OidcClient, OidcError
+from services.routing.adapters.oidc import LogoutTokenRejected, OidcClient, OidcError
 from services.routing.domain.oidc import ClaimNames, OidcRefusal, parse_role_map, person
 from services.routing.entrypoints.staff_pages import (
     EXTERNAL_SIGN_IN,
@@ -52,6 +60,9 @@ from shared.ratelimit import RATE_LIMITS
 log = logging.getLogger(__name__)
 
 CALLBACK = "/staff/masuk/oidc"
+BACK_CHANNEL_LOGOUT = "/staff/oidc/backchannel-logout"
+# A Logout Token is a signed JWT of a few hundred bytes; a larger body is not the provider's.
+MAX_LOGOUT_BODY = 16 * 1024
 BINDING_COOKIE = "pengaduan_oidc"
 CATALOG = web.AppKey("staff_oidc_catalog", Catalog)
 
@@ -160,7 +171,8 @@ class OidcSignIn:
                 "Tidak dapat masuk",
                 f"OPD {wanted.opd} tidak ada dalam katalog. Hubungi admin pemda Anda.",
             )
-        account = await directory(request).oidc_account(wanted, f"{claims['iss']}#{claims['sub']}")
+        subject, sid = f"{claims['iss']}#{claims['sub']}", claims.get("sid")
+        account = await directory(request).oidc_account(wanted, subject)
         if account is None:
             raise Refusal(
                 409,
@@ -170,7 +182,13 @@ class OidcSignIn:
         if not account.active:
             raise Refusal(403, "Akun nonaktif", "Akun Anda telah dinonaktifkan. Hubungi admin pemda Anda.")
         lifetime = timedelta(hours=_settings(request).staff_session_hours)
-        token, _ = await directory(request).open_session(account.id, lifetime, id_token)
+        token, _ = await directory(request).open_session(
+            account.id,
+            lifetime,
+            id_token,
+            oidc_subject=subject,
+            oidc_sid=sid if isinstance(sid, str) and 0 < len(sid) <= 255 else None,
+        )
         response = web.HTTPFound(_safe_next(request, attempt.get("next")))
         _set_cookie(request, response, SESSION_COOKIE, token, int(lifetime.total_seconds()))
         response.del_cookie(BINDING_COOKIE, path="/")
@@ -196,6 +214,71 @@ class OidcSignIn:
         )
         return claims, tokens["id_token"]
 
+    async def back_channel_logout(self, request: web.Request) -> web.Response:
+        """Back-Channel Logout 1.0 §2.5-2.8: the provider posts a Logout Token; a valid one ends
+        the sessions it names (200, also when none was open any more); a replayed one (its `jti`
+        seen before) or anything else is a 400 naming the reason, and ends nothing."""
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _logout_refused("the body must be application/x-www-form-urlencoded")
+        if request.content_length is not None and request.content_length > MAX_LOGOUT_BODY:
+            return _logout_refused(f"the body is larger than {MAX_LOGOUT_BODY} bytes", status=413)
+        body = b""  # read to the end, but never more than the bound (a chunked body has no length)
+        while len(body) <= MAX_LOGOUT_BODY and (
+            chunk := await request.content.read(MAX_LOGOUT_BODY + 1 - len(body))
+        ):
+            body += chunk
+        if len(body) > MAX_LOGOUT_BODY:
+            return _logout_refused(f"the body is larger than {MAX_LOGOUT_BODY} bytes", status=413)
+        try:
+            form = parse_qs(body.decode("ascii"), strict_parsing=True, max_num_fields=10)
+        except (UnicodeDecodeError, ValueError):
+            return _logout_refused("the body is not a form")
+        tokens = form.get("logout_token", [])
+        if len(tokens) != 1 or not tokens[0]:
+            return _logout_refused("logout_token: exactly one is required")
+        try:
+            wanted = await self.client.verify_logout_token(tokens[0])
+        except LogoutTokenRejected as exc:
+            log.warning("OIDC back-channel logout refused: %s", exc)
+            return _logout_refused(str(exc))
+        except OidcError as exc:  # the key set cannot be read: the token cannot be judged now
+            log.warning("OIDC back-channel logout cannot be verified: %s", exc)
+            raise ProblemError(
+                503, "the provider's keys cannot be read now", headers={"Retry-After": "5"}
+            ) from None
+        staff = directory(request)
+        if not await staff.first_logout(wanted.jti, datetime.fromtimestamp(wanted.remember_until, UTC)):
+            log.warning("OIDC back-channel logout refused: jti seen before")
+            return _logout_refused("logout_token: jti: already received (a replay)")
+        subject = f"{self.client.issuer}#{wanted.sub}" if wanted.sub is not None else None
+        try:
+            ended = await staff.end_oidc_sessions(subject, wanted.sid)
+        except Exception:  # the provider does not retry, but an admin may log the person out again
+            await staff.forget_logout(wanted.jti)
+            raise
+        log.info("OIDC back-channel logout: %d session(s) ended", ended)
+        return web.Response(status=200, headers={"Cache-Control": "no-store"})
+
+
+def _logout_refused(reason: str, status: int = 400) -> web.Response:
+    """The error answer of Back-Channel Logout 1.0 §2.8 (`error`, `error_description`), written as
+    an RFC 9457 problem like every other error of this service (both in one JSON object)."""
+    body = {
+        "type": "about:blank",
+        "title": "Bad Request" if status == 400 else "Content Too Large",
+        "status": status,
+        "detail": reason,
+        "errors": [{"field": "logout_token", "message": reason}],
+        "error": "invalid_request",
+        "error_description": reason,
+    }
+    return web.Response(
+        status=status,
+        text=json.dumps(body),
+        content_type="application/problem+json",
+        headers={"Cache-Control": "no-store"},
+    )
+
 
 def _base_url(request: web.Request) -> str:
     public = _settings(request).staff_public_url.rstrip("/")
@@ -209,10 +292,17 @@ async def _callback(request: web.Request) -> web.StreamResponse:
     return await sign_in.finish(request)
 
 
+async def _back_channel_logout(request: web.Request) -> web.StreamResponse:
+    sign_in = request.app.get(EXTERNAL_SIGN_IN)
+    if not isinstance(sign_in, OidcSignIn):
+        raise ProblemError(404, "no OpenID Connect provider is configured (ROUTING_OIDC_ISSUER)")
+    return await sign_in.back_channel_logout(request)
+
+
 def add_routes(app: web.Application, settings: RoutingSettings) -> None:
     """With `ROUTING_OIDC_ISSUER` set: the provider's sign-in replaces the password's. The
-    callback route exists either way (answering 404 without a provider), so the route table is
-    the same in every deployment."""
+    callback and back-channel logout routes exist either way (answering 404 without a provider),
+    so the route table is the same in every deployment."""
     if settings.oidc_issuer:
         sign_in = OidcSignIn(settings)
         app[EXTERNAL_SIGN_IN] = sign_in
@@ -222,3 +312,4 @@ def add_routes(app: web.Application, settings: RoutingSettings) -> None:
 
         app.on_cleanup.append(close)
     app.router.add_get(CALLBACK, page(_callback))
+    app.router.add_post(BACK_CHANNEL_LOGOUT, _back_channel_logout)

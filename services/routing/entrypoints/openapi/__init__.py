@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.routing.entrypoints.openapi import coordinator_pages, explain, staff, staff_pages
+from services.routing.entrypoints.openapi import coordinator_pages, explain, staff, staff_oidc, staff_pages
 from shared.openapi import Info, tagged
 from shared.openapi import document as build
 
@@ -14,6 +14,7 @@ OPERATIONS = [
     *tagged("Disposisi", explain.OPERATIONS),
     *tagged("Petugas", staff.OPERATIONS),
     *tagged("Halaman staf", staff_pages.OPERATIONS),
+    *tagged("Masuk staf (OpenID Connect)", staff_oidc.OPERATIONS),
 ]
 EXEMPT: dict[tuple[str, str], str] = {**staff_pages.EXEMPT, **coordinator_pages.EXEMPT}
 
