@@ -86,6 +86,8 @@ async def test_a_coordinator_disposes_a_triaged_complaint_in_one_step(
     row = page.locator(f"tr[data-id='{complaint_id}']")
     assert "Jalan dan Jembatan" in (await row.locator(".guess").text_content() or "")
     assert "keyakinan 39%" in (await row.locator(".guess").text_content() or "")
+    # Why it waits here, in words: the classifier was not sure enough.
+    assert "kurang yakin" in (await row.locator(".triage-reason").text_content() or "")
     assert await row.locator("select[name=opd_id]").input_value() == PUPR  # the guess preselected
     assert "Dinas Pekerjaan Umum" in (
         await row.locator("select[name=opd_id] option:checked").text_content() or ""

@@ -254,4 +254,17 @@ async def test_wrong_passwords_make_sign_in_wait_and_forms_need_their_csrf_token
     await page.wait_for_url(re.compile(r"/staff/masuk\?next="))  # the browser's session ended
     await _sign_in(page, "wati.admin", "sandi-baru-wati-2026")
     await page.wait_for_url(f"{routing}/staff/")
+
+    # Her own e-mail address, on the same page, with her password typed again.
+    await page.goto(f"{routing}/staff/sandi")
+    assert "belum memiliki alamat e-mail" in (await page.text_content("main") or "")
+    await page.fill("input[name=email]", "Wati.Admin@Pemda.example")
+    await page.fill("input[name=current_email]", "bukan-sandinya")
+    await page.click("form[action='/staff/alamat-surel'] button")
+    assert "Kata sandi saat ini salah" in (await page.text_content(".error") or "")
+    await page.fill("input[name=current_email]", "sandi-baru-wati-2026")
+    await page.click("form[action='/staff/alamat-surel'] button")
+    await page.wait_for_selector("#alamat-kini")
+    assert await page.text_content("#alamat-kini") == "Wati.Admin@pemda.example"  # the domain's case
+    assert "alamat lama" not in (await page.text_content(".notice") or "")  # there was none to tell
     await context.close()

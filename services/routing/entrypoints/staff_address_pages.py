@@ -50,9 +50,10 @@ async def change_address(request: web.Request) -> web.Response:
             request, "password.html", 422, account=account, csrf=csrf, error=str(exc), email=form.get("email")
         )
     mail_on = request.app[PAGE_SETTINGS].mail.on()
-    await staff.change_email(account.id, email, account.id, tell_old=mail_on)
+    old = await staff.change_email(account.id, email, account.id, tell_old=mail_on)
     changed = await staff.get(account.id) or account
-    return render(request, "password.html", account=changed, csrf=csrf, email_done=True)
+    told = mail_on and old is not None and old != email
+    return render(request, "password.html", account=changed, csrf=csrf, email_done=True, old_told=told)
 
 
 def add_routes(app: web.Application) -> None:
