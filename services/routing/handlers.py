@@ -83,6 +83,7 @@ from shared.events import (
 from shared.faults import ConcurrentUpdate
 from shared.kafka import Outgoing, Rejected
 from shared.regions import lookup
+from shared.states import OPEN_STATES
 from shared.topics import COMPLAINTS_ASSIGNED, COMPLAINTS_EVENTS
 
 PRODUCER = "routing"
@@ -332,11 +333,16 @@ async def act(
                 doc.update(claimed_by=handler, lease_until=until, rev=doc["rev"] + 1)
                 return doc
             continue
+        compared_as = (doc.get("category"), doc.get("region_code"))
         record(doc, payloads, instant, correlation_id)
         if handler is not None and doc["state"] in ("in_progress", "waiting_reporter"):
             complaint = as_complaint(doc)
             lease(complaint, handler, instant, routing.lease_minutes)
             store_complaint(doc, complaint)
+        if (doc.get("category"), doc.get("region_code")) != compared_as and doc["state"] in OPEN_STATES:
+            # Another category or place than at submission (a triaged complaint had no category,
+            # hence no duplicates, until the coordinator's disposition): compared again.
+            await suggest_duplicates([doc], routing)
         try:
             await routing.complaints.replace([doc])
         except ConcurrentUpdate:

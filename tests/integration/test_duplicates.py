@@ -302,3 +302,28 @@ async def _clocks(apps: Apps, complaint_id: str) -> list[dict[str, Any]]:
         return clocks if clocks and all(c["state"] != "running" for c in clocks) else None
 
     return await eventually(stopped, within=60, what=f"{complaint_id}'s clocks stopped")
+
+
+async def test_a_complaint_given_its_category_by_the_coordinator_is_compared_again(
+    apps: Apps, endpoints: Endpoints
+) -> None:
+    """A complaint triaged under "Lainnya" is the same pothole as an open one: once the coordinator
+    disposes it as a road complaint, the earlier one is suggested (and never before)."""
+    bootstrap = endpoints.kafka_bootstrap
+    first, _ = await submit(apps, bootstrap, FIRST, location=HERE)
+    triaged, _ = await submit(apps, bootstrap, SAME_POTHOLE, location=NEAR, category="lainnya")
+    assert first not in [i["id"] for i in await duplicates_of(apps, triaged, COORDINATOR)]
+    # The OPD as the catalog loader writes it (this test's fresh database holds no catalog).
+    await apps.routing_db["opds"].update_one(
+        {"_id": PUPR},
+        {"$set": {"pemda": "33.74", "slug": "dinas-pupr", "name": "Dinas PUPR Kota Semarang"}},
+        upsert=True,
+    )
+    disposed = await apps.routing.post(
+        f"/api/v1/staff/complaints/{triaged}/dispose",
+        json={"opd_id": PUPR, "category": "jalan-jembatan"},
+        headers=bearer(COORDINATOR),
+    )
+    assert disposed.status == 200, await disposed.text()
+    [found] = [i for i in await duplicates_of(apps, triaged) if i["id"] == first]
+    assert found["direction"] == "earlier" and 0 < found["distance_m"] <= 150
