@@ -19,8 +19,10 @@ async def test_the_session_servers_answer_real_clients(endpoints: infra.Endpoint
 async def test_a_database_server_starts_waits_ready_and_stops_by_its_pid(endpoints: infra.Endpoints) -> None:
     if infra.secantus_binary().exists() is False:
         pytest.skip("secantusd-rs is not built on this machine (docker mode)")
-    ports = infra.Ports(kafka=0, kafka_controller=0, mongo=28117)
-    server = infra.start_mongo("test-infra", ports)
+    # Inside this slot's range (the e2e stack takes +50…+70, the cluster +80): a fixed port was
+    # the next slot's database.
+    ports = infra.Ports(kafka=0, kafka_controller=0, mongo=infra.test_ports().mongo + 90)
+    server = infra.start_mongo(f"{infra.test_profile()}-infra", ports)
     pid = server.pid
     assert pid is not None
     try:

@@ -228,8 +228,11 @@ async def test_two_processes_of_a_group_settle_on_one_generation_sharing_the_par
             polling.append(asyncio.create_task(_poll(member)))
 
         async def shared() -> bool:
+            # Mid-rebalance the first member may still hold the whole of its old assignment while
+            # the second already holds its share: settled means both non-empty, disjoint, complete.
             held = [member.assignment() for member in members]
-            return all(held) and set().union(*held) == _all_partitions(topics)
+            union = set().union(*held)
+            return all(held) and union == _all_partitions(topics) and sum(map(len, held)) == len(union)
 
         await eventually(shared, within=60, what="both members holding partitions of one generation")
         first, second = (m.assignment() for m in members)
